@@ -1,0 +1,131 @@
+"""Exception tree and quarantine reasons.
+
+DeidError
+ +-- InputError            (NotDicomError, UnreadableDicomError)
+ +-- PixelError            (UnsupportedPixelEncoding, OcrUnavailable)
+ +-- ProfileError
+ +-- ConfigError(ValueError)
+ +-- KeyMaterialError
+ +-- SealError
+ +-- VerifyFailure
+
+Every error carries the fields a one-line operator message needs; ``str(exc)``
+is that line (what, where, why, what to do).  Messages never contain element
+values: only paths given by the operator, tag keywords and causes.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+
+class QuarantineReason(enum.Enum):
+    """Why an input was not written to the output (manifest vocabulary)."""
+
+    NOT_DICOM = "not_dicom"
+    UNREADABLE = "unreadable"
+    TRUNCATED = "truncated"
+    MISSING_REQUIRED = "missing_required"
+    UNSUPPORTED_PIXEL_ENCODING = "unsupported_pixel_encoding"
+    OCR_UNAVAILABLE = "ocr_unavailable"
+    PIXEL_ERROR = "pixel_error"
+    PROFILE_ERROR = "profile_error"
+    WRITE_ERROR = "write_error"
+    INTERNAL_ERROR = "internal_error"
+
+
+class DeidError(Exception):
+    """Base of every dicom-deid error."""
+
+    reason: QuarantineReason = QuarantineReason.INTERNAL_ERROR
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.message = message
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class InputError(DeidError):
+    """The input cannot be read as a DICOM instance."""
+
+    reason = QuarantineReason.UNREADABLE
+
+
+class NotDicomError(InputError):
+    """The file is not DICOM at all (thumbnail, text file ...)."""
+
+    reason = QuarantineReason.NOT_DICOM
+
+
+class UnreadableDicomError(InputError):
+    """The file looks like DICOM but cannot be parsed (corrupt, truncated)."""
+
+    reason = QuarantineReason.UNREADABLE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        reason: QuarantineReason = QuarantineReason.UNREADABLE,
+    ) -> None:
+        super().__init__(message, path=path)
+        self.reason = reason
+
+
+class PixelError(DeidError):
+    """Pixel data could not be examined or redacted."""
+
+    reason = QuarantineReason.PIXEL_ERROR
+
+
+class UnsupportedPixelEncoding(PixelError):
+    """The pixel encoding cannot be decoded (or re-encoded) safely."""
+
+    reason = QuarantineReason.UNSUPPORTED_PIXEL_ENCODING
+
+
+class OcrUnavailable(PixelError):
+    """The text detector or OCR engine is missing or failed."""
+
+    reason = QuarantineReason.OCR_UNAVAILABLE
+
+
+class ProfileError(DeidError):
+    """A profile file or override is invalid."""
+
+    reason = QuarantineReason.PROFILE_ERROR
+
+
+class ConfigError(DeidError, ValueError):
+    """Invalid options given by the operator (usage error)."""
+
+
+class KeyMaterialError(DeidError):
+    """A key file is missing, malformed, or has unsafe permissions."""
+
+
+class SealError(DeidError):
+    """A sealed mapping file is invalid, tampered with, or cannot be opened."""
+
+
+class VerifyFailure(DeidError):
+    """verify found residual identifying information."""
+
+
+__all__ = [
+    "ConfigError",
+    "DeidError",
+    "InputError",
+    "KeyMaterialError",
+    "NotDicomError",
+    "OcrUnavailable",
+    "PixelError",
+    "ProfileError",
+    "QuarantineReason",
+    "SealError",
+    "UnreadableDicomError",
+    "UnsupportedPixelEncoding",
+    "VerifyFailure",
+]
