@@ -1,0 +1,5 @@
+import sys
+
+from dicom_deid.cli import main
+
+sys.exit(main())

@@ -1,0 +1,97 @@
+"""The "C" (clean) action for text: remove identifying content, keep the rest.
+
+Pure functions.  ``PatientIdentifiers`` holds this patient's own values (names
+in any order or case, IDs, dates); ``clean_text`` removes those wherever they
+appear plus generic patterns: dates in common formats, phone numbers, e-mail
+addresses, and long ID-like digit runs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+REDACTED = "***"
+_MONTHS = (
+    "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|"
+    "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_GENERIC = [
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail
+    r"\b(?:19|20)\d{2}[-/.]?(?:0[1-9]|1[0-2])[-/.]?(?:0[1-9]|[12]\d|3[01])\b",  # ISO / DA
+    r"\b(?:0?[1-9]|[12]\d|3[01])[-/.](?:0?[1-9]|1[0-2])[-/.](?:\d{4}|\d{2})\b",  # d/m/y, m/d/y
+    r"\b(?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12]\d|3[01])[-/.](?:\d{4}|\d{2})\b",
+    rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\.?,?\s+\d{{2,4}}|(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{2,4}})\b",
+    r"(?:\+\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}\b",  # phone
+    r"\b[A-Za-z]{0,4}\d{5,}[A-Za-z0-9]*\b",  # long digit runs / MRN-like IDs
+]
+_GENERIC_RE = re.compile("|".join(f"(?:{p})" for p in _GENERIC), re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientIdentifiers:
+    """This patient's identifying values, as found in the original header."""
+
+    words: tuple[str, ...] = ()  # name parts, address words (matched as whole words)
+    ids: tuple[str, ...] = ()  # IDs, matched anywhere
+    dates: tuple[_dt.date, ...] = ()  # matched in common spellings
+
+    @classmethod
+    def build(
+        cls, names: Iterable[str], ids: Iterable[str], dates: Iterable[str], extra_words: Iterable[str] = ()
+    ) -> PatientIdentifiers:
+        words: set[str] = set()
+        for name in names:
+            for part in re.split(r"[\^=,\s]+", name):
+                part = part.strip(" .")
+                if len(part) >= 2 and not part.isdigit():
+                    words.add(part)
+        for w in extra_words:
+            if len(w) >= 3:
+                words.add(w)
+        parsed = []
+        for d in dates:
+            m = re.match(r"^(\d{4})(\d{2})(\d{2})", d.strip())
+            if m:
+                try:
+                    parsed.append(_dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
+                except ValueError:
+                    pass
+        return cls(
+            words=tuple(sorted(words, key=lambda s: (-len(s), s))),
+            ids=tuple(sorted({i.strip() for i in ids if len(i.strip()) >= 3}, key=lambda s: (-len(s), s))),
+            dates=tuple(sorted(set(parsed))),
+        )
+
+    def pattern(self) -> re.Pattern[str] | None:
+        alts = [re.escape(i) for i in self.ids]
+        alts += [rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])" for w in self.words]
+        for d in self.dates:
+            alts += [re.escape(s) for s in _date_spellings(d)]
+        if not alts:
+            return None
+        return re.compile("|".join(alts), re.IGNORECASE)
+
+
+def _date_spellings(d: _dt.date) -> set[str]:
+    y, m, dd = d.year, d.month, d.day
+    out = {f"{y:04d}{m:02d}{dd:02d}", f"{y:04d}-{m:02d}-{dd:02d}", f"{y:04d}/{m:02d}/{dd:02d}",
+           f"{y:04d}.{m:02d}.{dd:02d}"}
+    for a, b in ((dd, m), (m, dd)):
+        for sep in "/.-":
+            out |= {f"{a:02d}{sep}{b:02d}{sep}{y:04d}", f"{a}{sep}{b}{sep}{y:04d}", f"{a:02d}{sep}{b:02d}{sep}{y % 100:02d}"}
+    name = d.strftime("%B")
+    out |= {f"{dd} {name} {y}", f"{name} {dd}, {y}", f"{dd} {name[:3]} {y}", f"{name[:3]} {dd}, {y}"}
+    return out
+
+
+def clean_text(text: str, patient: re.Pattern[str] | None) -> str:
+    """Remove this patient's values (via the compiled ``patient`` pattern) and generic PHI patterns."""
+    if patient is not None:
+        text = patient.sub(REDACTED, text)
+    return _GENERIC_RE.sub(REDACTED, text)
+
+
+__all__ = ["REDACTED", "PatientIdentifiers", "clean_text"]

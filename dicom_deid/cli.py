@@ -1,0 +1,203 @@
+"""Command line: argparse -> RunConfig; errors -> one line + exit code; progress bar.
+
+Exit codes: 0 success, 1 bad input / keys / internal error, 2 usage error,
+3 the run finished but some inputs were quarantined.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dicom_deid import __version__
+from dicom_deid.errors import ConfigError, DeidError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_QUARANTINED = 0, 1, 2, 3
+logger = logging.getLogger("dicom_deid")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dicom-deid", description="De-identify DICOM studies per DICOM PS3.15 Annex E.")
+    parser.add_argument("--version", action="version", version=f"dicom-deid {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (never element values)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="de-identify INPUT into OUTPUT")
+    run.add_argument("input", type=Path, help="folder, DICOMDIR media folder, zip export or single file")
+    run.add_argument("output", type=Path, help="output folder (created; must be outside INPUT)")
+    run.add_argument("--profile", default="basic", help="profile name (basic, research, safe-harbor) or .toml path")
+    run.add_argument("--option", action="append", default=[], metavar="NAME",
+                     help="add a PS3.15 option, e.g. retain-uids, retain-long-modified-dates (repeatable)")
+    run.add_argument("--override", action="append", default=[], metavar="TAG=ACTION",
+                     help="per-tag override: TAG=keep|remove|empty|replace:VALUE (repeatable)")
+    run.add_argument("--key-file", type=Path, help="secret key file (default: created on first use under "
+                                                   "$DICOM_DEID_HOME or ~/.config/dicom-deid)")
+    run.add_argument("--quarantine", type=Path, help="quarantine folder (default: OUTPUT.quarantine)")
+    run.add_argument("--pixels", choices=("auto", "all", "off"), help="burned-in text redaction (default: profile)")
+    run.add_argument("--recipient", type=Path, help="custodian public key (.pub) to seal the mapping to")
+    run.add_argument("--mapping", type=Path, help="sealed mapping file path (never inside OUTPUT)")
+    run.add_argument("--dry-run", action="store_true", help="print the plan (actions per tag), write nothing")
+    run.add_argument("--sample", type=int, metavar="N", help="with --dry-run: only the first N study folders")
+    run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    prof = sub.add_parser("profiles", help="list the named profiles")
+    prof.set_defaults(func=cmd_profiles)
+
+    try:
+        from dicom_deid import custodian
+    except ImportError:  # pragma: no cover - module ships with the package
+        custodian = None  # type: ignore[assignment]
+    if custodian is not None and hasattr(custodian, "register_subcommands"):
+        custodian.register_subcommands(sub)
+    return parser
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from dicom_deid.profiles import list_profiles, load_profile
+
+    for name in list_profiles():
+        p = load_profile(name)
+        print(f"{name:12s} {p.description}")
+    return EXIT_OK
+
+
+def _make_engine(args: argparse.Namespace) -> tuple[Any, Any, Path, bool]:
+    from dicom_deid.deidentify import Engine
+    from dicom_deid.keys import load_or_create_secret_key
+    from dicom_deid.profiles import load_profile, load_standard, parse_override
+    from dicom_deid.remap import Remapper
+
+    overrides = [parse_override(o) for o in args.override]
+    profile = load_profile(args.profile, extra_options=args.option, overrides=overrides)
+    key, key_path, created = load_or_create_secret_key(args.key_file)
+    pixel_mode = args.pixels or profile.pixel_mode
+    stage = None
+    if pixel_mode != "off":
+        stage = _pixel_stage(pixel_mode)
+    return Engine(profile, load_standard(), Remapper(key), stage), profile, key_path, created
+
+
+def _pixel_stage(mode: str) -> Any:
+    try:
+        from dicom_deid.pixels import PixelMode, PixelPolicy, make_pixel_stage
+    except ImportError:
+        return None
+    return make_pixel_stage(PixelPolicy(mode=PixelMode(mode)))
+
+
+class _Progress:
+    def __init__(self, enabled: bool) -> None:
+        self.bar: Any = None
+        self.enabled = enabled
+        self.quarantined = 0
+
+    def __call__(self, event: Any) -> None:
+        from dicom_deid.events import FileDone, RunStarted
+
+        if isinstance(event, RunStarted) and self.enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit="file", file=sys.stderr, dynamic_ncols=True, desc="de-identifying")
+        elif isinstance(event, FileDone):
+            if event.outcome == "quarantined":
+                self.quarantined += 1
+                print(f"dicom-deid: quarantined: {event.message}", file=sys.stderr)
+            if self.bar is not None:
+                self.bar.update(1)
+                self.bar.set_postfix(quarantined=self.quarantined, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dicom_deid.config import RunConfig
+    from dicom_deid.pipeline import run
+
+    engine, profile, key_path, created = _make_engine(args)
+    if created:
+        print(f"dicom-deid: created secret key {key_path} (mode 0600); keep it to get the same pseudonyms "
+              "in later runs", file=sys.stderr)
+    if args.sample is not None and not args.dry_run:
+        raise ConfigError("--sample only applies with --dry-run")
+    config = RunConfig(input=args.input, output=args.output, profile=profile, key_file=key_path,
+                       quarantine=args.quarantine, dry_run=args.dry_run, pixel_mode=args.pixels,
+                       workers=args.workers, recipient=args.recipient, mapping=args.mapping, sample=args.sample)
+    config.validate()
+    mapping = None if args.dry_run else _open_mapping(args, config, key_path, profile)
+    progress = _Progress(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        summary = run(config, engine, mapping=mapping, on_event=progress)
+    finally:
+        progress.close()
+    if args.dry_run:
+        _print_plan(summary)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
+    rate = summary.files / summary.seconds if summary.seconds else 0.0
+    print(f"dicom-deid: {summary.files} inputs in {summary.seconds:.1f} s ({rate:.0f} files/s): {counts}")
+    if not args.dry_run:
+        print(f"  output:     {config.output}")
+        print(f"  manifest:   {summary.manifest}")
+        if summary.quarantined:
+            print(f"  quarantine: {summary.quarantine} (input side: holds originals)")
+        if mapping is not None and getattr(mapping, "path", None):
+            print(f"  mapping:    {mapping.path} (sealed to the custodian)")
+    if summary.interrupted:
+        print("dicom-deid: interrupted; re-run the same command to finish", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_QUARANTINED if summary.quarantined else EXIT_OK
+
+
+def _open_mapping(args: argparse.Namespace, config: Any, key_path: Path, profile: Any) -> Any:
+    try:
+        from dicom_deid.seal import prepare_run_mapping
+    except ImportError:
+        return None
+    import uuid
+
+    return prepare_run_mapping(
+        recipient=args.recipient, mapping=args.mapping, output_dir=config.output, key_dir=key_path.parent,
+        run_id=uuid.uuid4().hex,
+        run_info={"profile": profile.name, "options": sorted(o.value for o in profile.options)},
+        warn=lambda msg: print(f"dicom-deid: warning: {msg}", file=sys.stderr),
+    )
+
+
+def _print_plan(summary: Any) -> None:
+    print("plan (attribute, action, rule, instances):")
+    for (path, code, rule), n in sorted(summary.plan.items()):
+        print(f"  {path:60s} {code}  {rule}  x{n}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                            format="dicom-deid: %(levelname)s: %(message)s")
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"dicom-deid: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DeidError as exc:
+        print(f"dicom-deid: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("dicom-deid: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""RunConfig: every choice of a run, built once at the edge (CLI) and validated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dicom_deid.errors import ConfigError
+from dicom_deid.profiles import Profile
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    input: Path
+    output: Path
+    profile: Profile
+    key_file: Path | None = None
+    quarantine: Path | None = None  # default: <OUTPUT>.quarantine (input side, never inside OUTPUT)
+    dry_run: bool = False
+    pixel_mode: str | None = None  # None = the profile's
+    workers: int = 1
+    recipient: Path | None = None
+    mapping: Path | None = None
+    sample: int | None = None  # --dry-run: only the first N studies
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.quarantine or self.output.with_name(self.output.name + ".quarantine")
+
+    def validate(self) -> None:
+        inp, out = self.input.resolve(), self.output.resolve()
+        if not self.input.exists():
+            raise ConfigError("input does not exist", path=self.input)
+        if out == inp:
+            raise ConfigError("output folder must differ from the input (input is never modified)", path=self.output)
+        if inp.is_dir() and out.is_relative_to(inp):
+            raise ConfigError("output folder is inside the input folder; choose a folder outside it", path=self.output)
+        if out.exists() and not out.is_dir():
+            raise ConfigError("output exists and is not a folder", path=self.output)
+        q = self.quarantine_dir.resolve()
+        if q.is_relative_to(out):
+            raise ConfigError("quarantine folder must not be inside the output folder (it holds originals)", path=q)
+        if inp.is_dir() and q.is_relative_to(inp):
+            raise ConfigError("quarantine folder must not be inside the input folder", path=q)
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if self.pixel_mode not in (None, "auto", "all", "off"):
+            raise ConfigError(f"--pixels must be auto, all or off, got {self.pixel_mode!r}")
+
+
+__all__ = ["RunConfig"]

@@ -1,0 +1,152 @@
+"""The per-instance seam: (dataset, Engine) -> Deidentified.  No files, no global state.
+
+A process pool, a Dask worker or a network node all call :func:`deidentify`
+on in-memory datasets; ``pipeline.py`` wraps it with reading, writing and the
+fail-closed boundary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydicom.dataset import Dataset, FileMetaDataset
+
+from dicom_deid import __version__
+from dicom_deid.clean import PatientIdentifiers
+from dicom_deid.links import Link, LinkKind
+from dicom_deid.plan import Plan, plan_actions
+from dicom_deid.profiles import Option, Profile, Standard
+from dicom_deid.remap import Remapper, patient_key
+from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta
+
+# Our implementation class UID: 2.25 form of a fixed UUID (PS3.5 B.2).
+IMPLEMENTATION_CLASS_UID = "2.25.176372437206211430547785532466613404713"
+IMPLEMENTATION_VERSION_NAME = f"DICOMDEID_{__version__}"[:16]
+
+
+class PixelStageLike(Protocol):
+    def process(self, source: Dataset, target: Dataset, *, phi_values: Any = ()) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Everything the per-instance work needs; immutable and picklable."""
+
+    profile: Profile
+    standard: Standard
+    remapper: Remapper
+    pixel_stage: PixelStageLike | None = None
+
+
+@dataclass
+class Deidentified:
+    dataset: Dataset  # with file_meta set
+    plan: Plan
+    links: list[Link]
+    patient: str  # pseudo patient ID (output folder name)
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    pixels: Any = None  # PixelOutcome when a pixel stage ran
+    phi_values: tuple[str, ...] = field(default=(), repr=False)
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return [str(v) for v in value if str(v)]
+    text = str(value)
+    return [text] if text else []
+
+
+def patient_identifiers(ds: Dataset) -> tuple[PatientIdentifiers, tuple[str, ...]]:
+    """This patient's identifying header values, for cleaning free text and pixel policy."""
+    names = [*_strings(ds.get("PatientName")), *_strings(ds.get("OtherPatientNames")),
+             *_strings(ds.get("PatientBirthName")), *_strings(ds.get("PatientMotherBirthName"))]
+    ids = [*_strings(ds.get("PatientID")), *_strings(ds.get("OtherPatientIDs")),
+           *_strings(ds.get("AccessionNumber")), *_strings(ds.get("MedicalRecordLocator"))]
+    for item in ds.get("OtherPatientIDsSequence") or ():
+        ids += _strings(item.get("PatientID"))
+    dates = _strings(ds.get("PatientBirthDate"))
+    address = [w for w in re.split(r"[\s,^]+", " ".join(_strings(ds.get("PatientAddress")))) if len(w) >= 4]
+    phones = _strings(ds.get("PatientTelephoneNumbers"))
+    ident = PatientIdentifiers.build(names, [*ids, *phones], dates, extra_words=address)
+    return ident, (*ident.words, *ident.ids, *dates)
+
+
+def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> list[Dataset]:
+    codes = [standard.cid7050[None]]
+    for opt in sorted(profile.options, key=lambda o: standard.cid7050[o].value if o in standard.cid7050 else ""):
+        if opt is Option.CLEAN_PIXEL_DATA and not pixels_active:
+            continue
+        if opt in standard.cid7050:
+            codes.append(standard.cid7050[opt])
+    items = []
+    for c in codes:
+        item = Dataset()
+        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = c.value, c.scheme, c.meaning
+        items.append(item)
+    return items
+
+
+def deidentify(source: Dataset, engine: Engine) -> Deidentified:
+    """De-identify one instance held in memory.  ``source`` is not modified."""
+    profile, standard, remapper = engine.profile, engine.standard, engine.remapper
+    pkey = patient_key(str(source.get("PatientID", "") or ""), str(source.get("IssuerOfPatientID", "") or ""),
+                       str(source.get("PatientName", "") or ""), str(source.get("PatientBirthDate", "") or ""))
+    ident, phi_values = patient_identifiers(source)
+    offset = remapper.date_offset_days(pkey)
+    ctx = ScrubContext(profile=profile, standard=standard, remapper=remapper, patient_key=pkey,
+                       date_offset_days=offset, patient_pattern=ident.pattern())
+    plan = plan_actions(source, profile, standard)
+    out = apply_plan(source, plan, ctx)
+
+    meta_src = source.file_meta
+    meta_plan = plan_actions(meta_src, profile, standard)
+    meta = FileMetaDataset(apply_plan(meta_src, meta_plan, ctx))
+    if "TransferSyntaxUID" in meta_src:
+        meta.TransferSyntaxUID = meta_src.TransferSyntaxUID
+
+    pixels_active = engine.pixel_stage is not None and Option.CLEAN_PIXEL_DATA in profile.options
+    out.PatientIdentityRemoved = "YES"
+    out.DeidentificationMethod = (
+        f"dicom-deid {__version__}; PS3.15 {standard.edition} Annex E; profile {profile.name}"
+    )[:64]
+    out.DeidentificationMethodCodeSequence = _method_codes(profile, standard, pixels_active)
+    if Option.RETAIN_LONG_MODIFIED_DATES in profile.options:
+        out.LongitudinalTemporalInformationModified = "MODIFIED"
+    elif Option.RETAIN_LONG_FULL_DATES in profile.options:
+        out.LongitudinalTemporalInformationModified = "UNMODIFIED"
+    else:
+        out.LongitudinalTemporalInformationModified = "REMOVED"
+
+    pseudo_patient = str(out.get("PatientID", "") or "") or remapper.patient_id(pkey)
+    out.file_meta = meta
+    finish_file_meta(meta, out, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
+
+    pixels = None
+    if pixels_active and engine.pixel_stage is not None:
+        pixels = engine.pixel_stage.process(source, out, phi_values=phi_values)
+
+    links = ctx.links
+    study, series = str(out.get("StudyInstanceUID", "")), str(out.get("SeriesInstanceUID", ""))
+    for kind, value, replacement in (
+        (LinkKind.PATIENT_ID, str(source.get("PatientID", "") or ""), pseudo_patient),
+        (LinkKind.PATIENT_NAME, str(source.get("PatientName", "") or ""), str(out.get("PatientName", "") or "")),
+        (LinkKind.PATIENT_BIRTH_DATE, str(source.get("PatientBirthDate", "") or ""),
+         str(out.get("PatientBirthDate", "") or "")),
+        (LinkKind.DATE_OFFSET, pkey, str(offset) if profile.dates_modified else ""),
+    ):
+        if value:
+            links.append(Link(kind, value, replacement, pseudo_patient))
+    links = [Link(lk.kind, lk.original, lk.replacement, pseudo_patient, study, series) for lk in links]
+    return Deidentified(
+        dataset=out, plan=plan, links=links, patient=pseudo_patient, study_uid=study, series_uid=series,
+        sop_uid=str(out.SOPInstanceUID), pixels=pixels, phi_values=phi_values,
+    )
+
+
+__all__ = ["IMPLEMENTATION_CLASS_UID", "Deidentified", "Engine", "deidentify", "patient_identifiers"]

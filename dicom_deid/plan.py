@@ -1,0 +1,186 @@
+"""Plan: decide one resolved action per element, without changing anything.
+
+Pure: (dataset, Profile, Standard) -> Plan.  Combined codes (X/Z/D ...) are
+resolved here from the attribute's PS3.3 type in the instance's IOD
+(PS3.15 Table E.1-1a); a Plan never contains a combined code.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataset import Dataset
+
+from dicom_deid.profiles import ActionCode, Option, OverrideAction, Profile, Standard, keyword_of
+
+TagPath = tuple[int, ...]
+"""(tag,) at top level, (seq_tag, item_index, tag, ...) inside sequences."""
+
+_RESOLVED = frozenset({ActionCode.D, ActionCode.Z, ActionCode.X, ActionCode.K, ActionCode.C, ActionCode.U})
+_OVERRIDE_CODES = {
+    OverrideAction.KEEP: ActionCode.K,
+    OverrideAction.REMOVE: ActionCode.X,
+    OverrideAction.EMPTY: ActionCode.Z,
+    OverrideAction.REPLACE: ActionCode.D,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ElementAction:
+    path: TagPath
+    code: ActionCode  # one of D Z X K C U
+    rule: str  # provenance, e.g. "E.1-1 row 331, basic"
+    value: str | None = None  # explicit replacement from an override (REPLACE / EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    actions: Mapping[TagPath, ElementAction]
+    sop_class_uid: str
+
+    def __iter__(self) -> Iterator[ElementAction]:
+        return iter(self.actions.values())
+
+    def counts(self) -> Counter[str]:
+        return Counter(a.code.value for a in self.actions.values())
+
+
+def format_path(path: TagPath) -> str:
+    """``ReferencedSeriesSequence[0].SeriesInstanceUID`` style display."""
+    parts = []
+    for i, item in enumerate(path):
+        if i % 2 == 0:
+            parts.append(keyword_of(item))
+        else:
+            parts[-1] += f"[{item}]"
+    return ".".join(parts)
+
+
+def resolve(code: ActionCode, attr_type: str) -> ActionCode:
+    """PS3.15 Table E.1-1a: resolve a combined code from the PS3.3 type (1, 1C, 2, 2C, 3)."""
+    if code in _RESOLVED:
+        return code
+    required = attr_type in ("1", "1C")
+    present = attr_type in ("2", "2C")
+    if code is ActionCode.Z_D:
+        return ActionCode.D if required else ActionCode.Z
+    if code is ActionCode.X_Z:
+        return ActionCode.Z if (present or required) else ActionCode.X
+    if code is ActionCode.X_D:
+        return ActionCode.D if (required or present) else ActionCode.X
+    if code is ActionCode.X_Z_D:
+        return ActionCode.D if required else ActionCode.Z if present else ActionCode.X
+    if code is ActionCode.X_Z_U:
+        return ActionCode.U if required else ActionCode.Z if present else ActionCode.X
+    raise AssertionError(code)  # pragma: no cover - enum is closed
+
+
+def element_vr(ds: Dataset, tag: int) -> str:
+    vr = ds.get_item(tag).VR  # type: ignore[union-attr]
+    if vr:
+        return str(vr)
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return "UN"
+
+
+class _Planner:
+    def __init__(self, profile: Profile, standard: Standard, sop_class_uid: str) -> None:
+        self.profile = profile
+        self.standard = standard
+        self.options = profile.options
+        self.sop_class_uid = sop_class_uid
+        self.retain_safe_private = Option.RETAIN_SAFE_PRIVATE in profile.options
+        self.actions: dict[TagPath, ElementAction] = {}
+
+    def walk(self, ds: Dataset, prefix: TagPath, seq_path: tuple[str, ...]) -> None:
+        creators: dict[tuple[int, int], str] = {}
+        tags = list(ds.keys())
+        for tag in tags:
+            if tag.group & 1 and 0x10 <= tag.element <= 0xFF:
+                value = ds[tag].value
+                creators[(tag.group, tag.element)] = value if isinstance(value, str) else ""
+        for tag in tags:
+            path = prefix + (int(tag),)
+            vr = element_vr(ds, tag)
+            action = self.decide(ds, int(tag), vr, path, seq_path, creators)
+            self.actions[path] = action
+            if vr == "SQ" and action.code not in (ActionCode.X, ActionCode.Z):
+                keyword = keyword_for_tag(tag) or f"{int(tag):08X}"
+                for i, item in enumerate(ds[tag].value or ()):
+                    self.walk(item, path + (i,), seq_path + (keyword,))
+
+    def decide(
+        self,
+        ds: Dataset,
+        tag: int,
+        vr: str,
+        path: TagPath,
+        seq_path: tuple[str, ...],
+        creators: Mapping[tuple[int, int], str],
+    ) -> ElementAction:
+        group, element = tag >> 16, tag & 0xFFFF
+        override = self.profile.overrides.get(tag)
+        if override is not None:
+            return ElementAction(path, _OVERRIDE_CODES[override.action], f"override {override.action.value}",
+                                 override.value if override.action is not OverrideAction.KEEP else None)
+        if element == 0 and group > 2:
+            return ElementAction(path, ActionCode.X, "group length (retired, recomputed)")
+        if group & 1:
+            return self.decide_private(ds, tag, path, creators)
+        rule = self.standard.rule_for(tag)
+        keyword = keyword_for_tag(tag)
+        if rule is None:
+            if not keyword:
+                return ElementAction(path, ActionCode.X, "unknown public attribute (not in data dictionary)")
+            vr_rule = self.standard.vr_rules.get(vr)
+            if vr_rule is None:
+                return ElementAction(path, ActionCode.K, "not in E.1-1: kept")
+            if vr == "UI" and self._keeps_uid(ds, tag, keyword):
+                return ElementAction(path, ActionCode.K, "class or scheme UID: kept")
+            rule = vr_rule
+        code, rule_id = rule.action_for(self.options)
+        if code.is_combined:
+            attr_type = self.standard.type_of(self.sop_class_uid, seq_path, keyword)
+            code = resolve(code, attr_type)
+            rule_id = f"{rule_id}, type {attr_type}"
+        if code is ActionCode.U and vr == "UI" and self._keeps_uid(ds, tag, keyword):
+            return ElementAction(path, ActionCode.K, f"{rule_id}; DICOM-defined UID kept")
+        return ElementAction(path, code, rule_id)
+
+    def _keeps_uid(self, ds: Dataset, tag: int, keyword: str) -> bool:
+        value = ds[tag].value
+        first = value[0] if isinstance(value, list | tuple) and value else value
+        return self.standard.keeps_uid(keyword, str(first or ""))
+
+    def decide_private(
+        self, ds: Dataset, tag: int, path: TagPath, creators: Mapping[tuple[int, int], str]
+    ) -> ElementAction:
+        group, element = tag >> 16, tag & 0xFFFF
+        base = self.standard.private_rule.rule_id
+        if not self.retain_safe_private:
+            return ElementAction(path, ActionCode.X, f"{base}, basic")
+        if 0x10 <= element <= 0xFF:
+            creator = creators.get((group, element), "")
+            if self.standard.has_safe_private_creator(group, creator):
+                return ElementAction(path, ActionCode.K, "E.3.10-1 private creator of safe attributes")
+            return ElementAction(path, ActionCode.X, f"{base}, retain_safe_private: creator not in E.3.10-1")
+        creator = creators.get((group, element >> 8), "")
+        if element >= 0x1000 and creator and self.standard.is_safe_private(group, creator, element & 0xFF):
+            return ElementAction(path, ActionCode.K, "E.3.10-1 safe private attribute")
+        return ElementAction(path, ActionCode.X, f"{base}, retain_safe_private: not in E.3.10-1")
+
+
+def plan_actions(ds: Dataset, profile: Profile, standard: Standard) -> Plan:
+    """One resolved action for every element of ``ds`` (recursively), file meta excluded."""
+    sop_class = str(ds.get("SOPClassUID", "") or "")
+    planner = _Planner(profile, standard, sop_class)
+    planner.walk(ds, (), ())
+    return Plan(actions=planner.actions, sop_class_uid=sop_class)
+
+
+__all__ = ["ElementAction", "Plan", "TagPath", "format_path", "plan_actions", "resolve"]

@@ -1,0 +1,228 @@
+"""Scrub: apply a Plan to a dataset, producing a new dataset and the mapping links.
+
+The source dataset is never mutated: kept elements are shared as immutable raw
+elements (so their bytes are written back unchanged, pixel data included) and
+changed elements are new objects.  Replacement values come from ``remap``;
+text cleaning from ``clean``.  No files, no pixels.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pydicom.datadict import keyword_for_tag
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.valuerep import MAX_VALUE_LEN
+
+from dicom_deid.clean import clean_text
+from dicom_deid.links import Link, LinkKind
+from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
+from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
+from dicom_deid.remap import (
+    Remapper,
+    shift_date,
+    shift_datetime,
+    year_only_date,
+    year_only_datetime,
+)
+
+PATIENT_AGE = 0x00101010
+_TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"})
+_NUMERIC_TEXT = {"DS": "0", "IS": "0"}
+_DUMMY_TEXT = {"AE": "ANONYMOUS", "CS": "ANONYMIZED", "AS": "000Y", "DA": "19000101", "TM": "000000",
+               "DT": "19000101000000", "PN": "ANONYMOUS", "UR": "", "UI": ""}
+_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+_NUMERIC_VRS = frozenset({"FL", "FD", "SL", "SS", "UL", "US", "SV", "UV", "AT"})
+_UID_LINK_KINDS = {
+    0x0020000D: LinkKind.STUDY_UID,
+    0x0020000E: LinkKind.SERIES_UID,
+    0x00080018: LinkKind.SOP_INSTANCE_UID,
+}
+_AGE = re.compile(r"^(\d{3})([DWMY])$")
+
+
+@dataclass
+class ScrubContext:
+    """Per-instance inputs of the scrub (built by the pipeline; no global state)."""
+
+    profile: Profile
+    standard: Standard
+    remapper: Remapper
+    patient_key: str
+    date_offset_days: int
+    patient_pattern: re.Pattern[str] | None
+    links: list[Link] = field(default_factory=list)
+    _seen_uids: set[str] = field(default_factory=set)
+
+
+def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
+    """Return a new dataset with every planned action applied (file meta not included)."""
+    out = Dataset()
+    _apply(source, out, plan, ctx, ())
+    out.set_original_encoding(
+        source.original_encoding[0], source.original_encoding[1], source.original_character_set
+    )
+    return out
+
+
+def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath) -> None:
+    for tag in src.keys():
+        path = prefix + (int(tag),)
+        action = plan.actions[path]
+        code = action.code
+        if code is ActionCode.X:
+            continue
+        vr = element_vr(src, tag)
+        if vr == "SQ":
+            _apply_sequence(src, dst, tag, action, plan, ctx, path)
+            continue
+        if action.value is not None:
+            dst[tag] = DataElement(tag, vr, _fit(action.value, vr))
+        elif code is ActionCode.K:
+            raw = src.get_item(tag)
+            if tag == PATIENT_AGE and ctx.profile.age_cap_years is not None:
+                dst[tag] = DataElement(tag, vr, _cap_age(src[tag].value, ctx.profile.age_cap_years))
+            else:
+                dst[tag] = raw  # type: ignore[assignment]  # immutable raw element: bytes kept as-is
+        elif code is ActionCode.Z:
+            pseudo = _pseudonym(tag, src, ctx)
+            dst[tag] = DataElement(tag, vr, pseudo if pseudo is not None else _empty(vr))
+        elif code is ActionCode.D:
+            pseudo = _pseudonym(tag, src, ctx)
+            dst[tag] = DataElement(tag, vr, pseudo if pseudo is not None else _dummy(vr))
+        elif code is ActionCode.U:
+            dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx))
+        elif code is ActionCode.C:
+            dst[tag] = DataElement(tag, vr, _clean(tag, vr, src[tag].value, ctx))
+
+
+def _apply_sequence(
+    src: Dataset, dst: Dataset, tag: int, action: ElementAction, plan: Plan, ctx: ScrubContext, path: TagPath
+) -> None:
+    if action.code is ActionCode.Z or (action.value is not None and action.value == ""):
+        dst[tag] = DataElement(tag, "SQ", Sequence())
+        return
+    items = []
+    for i, item in enumerate(src[tag].value or ()):
+        new_item = Dataset()
+        _apply(item, new_item, plan, ctx, path + (i,))
+        items.append(new_item)
+    dst[tag] = DataElement(tag, "SQ", Sequence(items))
+
+
+def _pseudonym(tag: int, src: Dataset, ctx: ScrubContext) -> str | None:
+    kind = ctx.standard.pseudonyms.get(tag)
+    if kind is None:
+        return None
+    if kind == "patient_id":
+        return ctx.remapper.patient_id(ctx.patient_key)
+    if kind == "patient_name":
+        return ctx.remapper.patient_name(ctx.patient_key)
+    original = str(src[tag].value or "").strip()
+    if not original:
+        return ""
+    if kind == "accession_number":
+        value = ctx.remapper.accession_number(original)
+        ctx.links.append(Link(LinkKind.ACCESSION_NUMBER, original, value))
+        return value
+    value = ctx.remapper.other_id(original)
+    ctx.links.append(Link(LinkKind.OTHER_ID, original, value))
+    return value
+
+
+def _empty(vr: str) -> object:
+    return b"" if vr in _BINARY_VRS else None if vr in _NUMERIC_VRS else ""
+
+
+def _dummy(vr: str) -> object:
+    if vr in _BINARY_VRS:
+        return b"\x00\x00"
+    if vr in _NUMERIC_VRS:
+        return 0
+    if vr in _NUMERIC_TEXT:
+        return _NUMERIC_TEXT[vr]
+    return _DUMMY_TEXT.get(vr, "ANONYMIZED")
+
+
+def _fit(value: str, vr: str) -> str:
+    limit = MAX_VALUE_LEN.get(vr)
+    return value[:limit] if limit else value
+
+
+def _values(value: object) -> list[object]:
+    if isinstance(value, MultiValue | list | tuple):
+        return list(value)
+    return [] if value is None or value == "" else [value]
+
+
+def _remap_uids(tag: int, value: object, ctx: ScrubContext) -> object:
+    originals = [str(v) for v in _values(value)]
+    new = []
+    for uid in originals:
+        uid = uid.strip().rstrip("\x00")
+        if not uid or ctx.standard.keeps_uid(keyword_for_tag(tag) or "", uid):
+            new.append(uid)
+            continue
+        replacement = ctx.remapper.uid(uid)
+        if uid not in ctx._seen_uids:
+            ctx._seen_uids.add(uid)
+            ctx.links.append(Link(_UID_LINK_KINDS.get(tag, LinkKind.OTHER_UID), uid, replacement))
+        new.append(replacement)
+    if not new:
+        return ""
+    return new if len(new) > 1 else new[0]
+
+
+def _clean(tag: int, vr: str, value: object, ctx: ScrubContext) -> object:
+    if vr == "UI":
+        return _remap_uids(tag, value, ctx)
+    if vr in ("DA", "DT"):
+        return _clean_dates(vr, value, ctx)
+    if vr == "TM":
+        return value  # whole-day shifts keep the time of day
+    if tag == PATIENT_AGE and ctx.profile.age_cap_years is not None:
+        return _cap_age(value, ctx.profile.age_cap_years)
+    if vr in _TEXT_VRS:
+        cleaned = [_fit(clean_text(str(v), ctx.patient_pattern), vr) for v in _values(value)]
+        return cleaned if len(cleaned) > 1 else (cleaned[0] if cleaned else "")
+    return value  # numbers and codes carry no free text
+
+
+def _clean_dates(vr: str, value: object, ctx: ScrubContext) -> object:
+    out = []
+    for v in _values(value):
+        text = str(v)
+        if ctx.profile.date_method is DateMethod.YEAR:
+            new = year_only_date(text) if vr == "DA" else year_only_datetime(text)
+        elif vr == "DA":
+            new = shift_date(text, ctx.date_offset_days)
+        else:
+            new = shift_datetime(text, ctx.date_offset_days)
+        out.append(new if new is not None else "")  # unparseable: emptied, never kept
+    if not out:
+        return ""
+    return out if len(out) > 1 else out[0]
+
+
+def _cap_age(value: object, cap: int) -> object:
+    m = _AGE.match(str(value or ""))
+    if m and m.group(2) == "Y" and int(m.group(1)) > cap:
+        return f"{cap + 1:03d}Y"
+    return value
+
+
+def finish_file_meta(meta: Dataset, dataset: Dataset, implementation_uid: str, version: str) -> None:
+    """After the plan ran over the file meta: align it with the scrubbed dataset, sign it as ours."""
+    meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    meta.ImplementationClassUID = implementation_uid
+    meta.ImplementationVersionName = version
+    if "FileMetaInformationVersion" not in meta:
+        meta.FileMetaInformationVersion = b"\x00\x01"
+
+
+__all__ = ["ScrubContext", "apply_plan", "finish_file_meta"]
