@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -187,7 +188,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                             format="dicom-deid: %(levelname)s: %(message)s")
-        return int(args.func(args))
+        # pydicom's parser warnings quote element values (PHI): keep them out of logs.
+        import pydicom  # noqa: F401 - pydicom sets its logger level on import; override after
+
+        logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return int(args.func(args))
     except ConfigError as exc:
         print(f"dicom-deid: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

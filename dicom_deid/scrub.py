@@ -55,6 +55,7 @@ class ScrubContext:
     patient_key: str
     date_offset_days: int
     patient_pattern: re.Pattern[str] | None
+    needs_vr: bool = False  # output is explicit VR but the source was read as implicit VR
     links: list[Link] = field(default_factory=list)
     _seen_uids: set[str] = field(default_factory=set)
 
@@ -86,6 +87,9 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
             raw = src.get_item(tag)
             if tag == PATIENT_AGE and ctx.profile.age_cap_years is not None:
                 dst[tag] = DataElement(tag, vr, _cap_age(src[tag].value, ctx.profile.age_cap_years))
+            elif ctx.needs_vr and raw.VR is None:  # type: ignore[union-attr]
+                elem = src[tag]
+                dst[tag] = DataElement(tag, elem.VR, elem.value)
             else:
                 dst[tag] = raw  # type: ignore[assignment]  # immutable raw element: bytes kept as-is
         elif code is ActionCode.Z:

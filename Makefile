@@ -1,0 +1,54 @@
+# dicom-deid: `make demo` and `make test` set everything up from a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEBS   := tesseract-ocr dicom3tools
+
+.PHONY: demo test setup system-deps profiles bench clean
+
+setup: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[codecs,ocr,test]'
+	@touch $(STAMP)
+
+# Debian packages: Tesseract (burned-in text reading) and dicom3tools (dciodvfy conformance checks).
+system-deps:
+	@missing=""; \
+	command -v tesseract >/dev/null 2>&1 || missing="$$missing tesseract-ocr"; \
+	command -v dciodvfy  >/dev/null 2>&1 || missing="$$missing dicom3tools"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null && apt-get install -y -qq $$missing >/dev/null)) || \
+	     { echo "error: could not install$$missing with apt-get"; exit 1; }; \
+	  else \
+	    echo "error: missing Debian packages:$$missing. Run as root: apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+sample_data/generated/.done: scripts/make_sample_data.py | $(STAMP)
+	rm -rf sample_data/generated
+	$(PY) scripts/make_sample_data.py sample_data/generated
+	@touch $@
+
+demo: setup sample_data/generated/.done
+	rm -rf demo_out demo_out.quarantine
+	DICOM_DEID_HOME=$(CURDIR)/demo_keys $(PY) -m dicom_deid run sample_data/generated demo_out \
+	  --profile research --quiet; rc=$$?; \
+	  echo; echo "demo: de-identified copy in demo_out/, manifest demo_out/dicom-deid-manifest.jsonl,"; \
+	  echo "      quarantined originals in demo_out.quarantine/, key and sealed mapping under demo_keys/"; \
+	  test $$rc -le 3
+
+test: setup
+	$(PY) -m pytest -q
+
+profiles: $(STAMP)
+	$(PY) scripts/generate_profiles.py
+
+clean:
+	rm -rf demo_out demo_out.quarantine demo_keys sample_data/generated .pytest_cache

@@ -1,0 +1,128 @@
+"""Find burned-in text over all frames of a decoded instance.  Uses ``ocr``; knows no files.
+
+Single frame: the detector runs once on the display image.
+
+Multi-frame: near-identical frames are not searched one by one.  The detector runs on
+
+* the per-pixel minimum, maximum and median projections of the display stack: static
+  overlays survive all three, bright text survives the minimum and dark text the maximum
+  even over moving anatomy, and per-frame text (timestamps, counters) leaves its union in
+  the maximum/minimum;
+* a few evenly spaced frames (``sample_frames``) for text that changes per frame.
+
+Every box found applies to every frame (``frames=None``): text that moves between frames
+is covered wherever any searched image showed it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dicom_deid.pixels.decode import DecodedPixels
+from dicom_deid.pixels.display import display_frame
+from dicom_deid.pixels.ocr import TextBox, TextDetector, TextReader
+from dicom_deid.pixels.redact import RedactionBox
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+
+def search_images(
+    decoded: DecodedPixels, *, sample_frames: int = 4, median_frames: int = 32
+) -> list[npt.NDArray[np.uint8]]:
+    """The display images the detector should look at for ``decoded``."""
+    count = decoded.facts.frames
+    if count == 1:
+        return [display_frame(decoded, decoded.frames[0])]
+    stack = np.stack([display_frame(decoded, frame) for frame in decoded.frames])
+    step = max(1, count // median_frames)
+    images = [stack.min(axis=0), stack.max(axis=0), np.median(stack[::step], axis=0).astype(np.uint8)]
+    picks = np.unique(np.linspace(0, count - 1, num=min(sample_frames, count)).round().astype(int))
+    images.extend(stack[int(i)] for i in picks)
+    return images
+
+
+def find_text_boxes(
+    decoded: DecodedPixels, detector: TextDetector, *, sample_frames: int = 4
+) -> tuple[list[RedactionBox], list[npt.NDArray[np.uint8]]]:
+    """Detector boxes over all search images, deduplicated; also returns the images."""
+    images = search_images(decoded, sample_frames=sample_frames)
+    found: list[TextBox] = []
+    for image in images:
+        found.extend(detector.detect(image))
+    boxes = [RedactionBox(b.x, b.y, b.width, b.height, None, "detector") for b in found]
+    return drop_contained(boxes), images
+
+
+def drop_contained(boxes: Sequence[RedactionBox]) -> list[RedactionBox]:
+    """Remove exact duplicates and boxes lying inside another box for the same frames."""
+    unique = sorted(set(boxes), key=lambda b: -b.area())
+    kept: list[RedactionBox] = []
+    for box in unique:
+        if not any(
+            k.frames == box.frames and k.x <= box.x and k.y <= box.y and box.x1 <= k.x1 and box.y1 <= k.y1
+            for k in kept
+        ):
+            kept.append(box)
+    return sorted(kept, key=lambda b: (b.y, b.x))
+
+
+# --- keep-clinical-annotations policy ------------------------------------------------------
+
+_CLINICAL_TOKEN = re.compile(
+    r"^(?:L|R|LT|RT|LEFT|RIGHT|A|P|S|I|H|F|AP|PA|LAT|ANT|POST|SUP|INF|MED|TRV|TRANS|SAG|LONG|COR"
+    r"|AX|PROX|MID|DIST|D\d|M\d|DIST\d?|AREA|VOL|CM|MM|HZ|KHZ|MHZ|DB|FPS|BPM|CM/S|M/S|%"
+    r"|[+×x*#:=.\-]|\d{1,3}(?:[.,]\d{1,2})?(?:CM|MM|%|DB|HZ)?)$"
+)
+_PHI_LIKE = re.compile(
+    r"\d{4,}"  # IDs, accession numbers, years
+    r"|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"  # dates
+    r"|\d{1,2}:\d{2}"  # times
+    r"|[A-Z]{2,}\^"  # DICOM person name
+)
+_MAX_CLINICAL_LENGTH = 12
+
+
+def is_clinical_annotation(text: str, phi_values: Iterable[str]) -> bool:
+    """True for a short annotation such as ``L``, ``5 cm`` or ``D1 2.3CM`` (and nothing else).
+
+    Unreadable text is never clinical: redaction must not depend on reading.
+    """
+    cleaned = " ".join(text.upper().split())
+    if not cleaned or len(cleaned) > _MAX_CLINICAL_LENGTH or _PHI_LIKE.search(cleaned):
+        return False
+    squeezed = re.sub(r"[^A-Z0-9]", "", cleaned)
+    for value in phi_values:
+        for part in re.split(r"[\^\s,/\-.]+", str(value).upper()):
+            part = re.sub(r"[^A-Z0-9]", "", part)
+            if len(part) >= 2 and part in squeezed:
+                return False
+    return all(_CLINICAL_TOKEN.match(token) for token in cleaned.split(" "))
+
+
+def keep_clinical(
+    boxes: Sequence[RedactionBox],
+    images: Sequence[npt.NDArray[np.uint8]],
+    reader: TextReader,
+    phi_values: Sequence[str],
+) -> list[RedactionBox]:
+    """Boxes that must still be redacted once clinical annotations are kept.
+
+    A box is kept (not redacted) only when *every* search image reads as a clinical
+    annotation there.  Only detector boxes are considered; template and ultrasound-region
+    boxes are always redacted.
+    """
+    result: list[RedactionBox] = []
+    for box in boxes:
+        if box.source != "detector":
+            result.append(box)
+            continue
+        probe = TextBox(box.x, box.y, box.width, box.height)
+        readings = [reader.read(image, probe) for image in images]
+        if not all(is_clinical_annotation(text, phi_values) for text in readings):
+            result.append(box)
+    return result

@@ -1,0 +1,370 @@
+"""Text detection and reading on 8-bit display images.  Knows no DICOM.
+
+Two kinds of engine live here:
+
+* a *detector* finds where text is (``TextDetector.detect`` → ``list[TextBox]``).  The
+  default :class:`DbnetDetector` runs the DBNet text-detection network that the
+  ``rapidocr-onnxruntime`` wheel ships (``ch_PP-OCRv4_det_infer.onnx``) through
+  ``onnxruntime`` on the CPU.  Nothing is downloaded: the model file is located inside the
+  installed wheel.  :class:`ContrastTextDetector` is an OpenCV heuristic that proposes
+  small high-contrast glyph clusters the network can miss; the two are combined by
+  :class:`UnionDetector`.
+* a *reader* says what a region reads (``TextReader.read``).  :class:`TesseractReader`
+  binds the Tesseract C API through ``tesserocr`` (one warm engine per process) and falls
+  back to ``pytesseract`` (one ``tesseract`` process per call, ~15x slower).
+
+Redaction never depends on reading: readers are used for the keep-clinical-annotations
+policy and by ``verify``/benchmarks to look for leaks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from dicom_deid.errors import OcrUnavailable
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+_DBNET_PACKAGE = "rapidocr_onnxruntime"
+_DBNET_MODEL = Path("models") / "ch_PP-OCRv4_det_infer.onnx"
+_TESSDATA_DIRS = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TextBox:
+    """An axis-aligned text region in image pixel coordinates (x = column, y = row)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    score: float = 1.0
+
+    @property
+    def x1(self) -> int:
+        return self.x + self.width
+
+    @property
+    def y1(self) -> int:
+        return self.y + self.height
+
+
+class TextDetector(Protocol):
+    """Finds text regions in an 8-bit image (H×W grey or H×W×3 RGB)."""
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]: ...
+
+
+class TextReader(Protocol):
+    """Reads the text inside one region of an 8-bit image."""
+
+    def read(self, image: npt.NDArray[np.uint8], box: TextBox | None = None) -> str: ...
+
+
+def _import_cv2() -> Any:
+    try:
+        import cv2
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise OcrUnavailable(
+            "OpenCV is missing: install 'dicom-deid[ocr]' (opencv-python-headless)"
+        ) from exc
+    return cv2
+
+
+def find_dbnet_model() -> Path:
+    """Path of the DBNet detection model inside the installed rapidocr-onnxruntime wheel.
+
+    The package is located without importing it (its ``__init__`` pulls in modules we do
+    not need).  Raises :class:`OcrUnavailable` when the wheel is not installed.
+    """
+    spec = importlib.util.find_spec(_DBNET_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        candidate = Path(location) / _DBNET_MODEL
+        if candidate.is_file():
+            return candidate
+    raise OcrUnavailable(
+        "text detection model not found: install 'dicom-deid[ocr]' "
+        f"(rapidocr-onnxruntime, which ships {_DBNET_MODEL.name})"
+    )
+
+
+def to_rgb8(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    raise ValueError(f"expected H×W or H×W×3 image, got shape {image.shape}")
+
+
+class DbnetDetector:
+    """DBNet (PP-OCRv4 det) through onnxruntime; the session is created on first use.
+
+    ``side`` is the target length of the *shorter* image side fed to the network (small
+    images are enlarged so 8 px text is still ~12 px for the network); the longer side is
+    capped at ``max_side``.  Boxes are grown by the DB "unclip" distance and returned in
+    the input image's coordinates.
+    """
+
+    def __init__(
+        self,
+        *,
+        threads: int = 1,
+        side: int = 736,
+        max_side: int = 1280,
+        threshold: float = 0.25,
+        box_threshold: float = 0.4,
+        unclip_ratio: float = 1.8,
+        model_path: Path | None = None,
+    ) -> None:
+        self.threads = threads
+        self.side = side
+        self.max_side = max_side
+        self.threshold = threshold
+        self.box_threshold = box_threshold
+        self.unclip_ratio = unclip_ratio
+        self._model_path = model_path
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    def _get_session(self) -> Any:
+        with self._lock:
+            if self._session is None:
+                try:
+                    import onnxruntime as ort
+                except ImportError as exc:
+                    raise OcrUnavailable(
+                        "onnxruntime is missing: install 'dicom-deid[ocr]' (onnxruntime)"
+                    ) from exc
+                path = self._model_path or find_dbnet_model()
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = self.threads
+                options.inter_op_num_threads = 1
+                options.log_severity_level = 3
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                try:
+                    self._session = ort.InferenceSession(
+                        str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                    )
+                except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+                    raise OcrUnavailable(f"text detection model cannot be loaded: {exc}") from exc
+            return self._session
+
+    def _scale_for(self, height: int, width: int) -> tuple[int, int]:
+        ratio = self.side / min(height, width)
+        ratio = min(ratio, self.max_side / max(height, width))
+        ratio = max(ratio, 1.0) if max(height, width) * 1.0 <= self.max_side else ratio
+        rh = max(32, int(round(height * ratio / 32)) * 32)
+        rw = max(32, int(round(width * ratio / 32)) * 32)
+        return rh, rw
+
+    def probability_map(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Text probability at network resolution (for diagnostics and tests)."""
+        cv2 = _import_cv2()
+        rgb = to_rgb8(image)
+        rh, rw = self._scale_for(rgb.shape[0], rgb.shape[1])
+        resized = cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        blob = (resized.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
+        session = self._get_session()
+        out = session.run(None, {session.get_inputs()[0].name: blob})[0]
+        return np.asarray(out[0, 0], dtype=np.float32)
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
+        cv2 = _import_cv2()
+        height, width = image.shape[:2]
+        prob = self.probability_map(image)
+        ph, pw = prob.shape
+        bitmap = (prob > self.threshold).astype(np.uint8)
+        bitmap = cv2.dilate(bitmap, np.ones((2, 2), np.uint8))
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(bitmap, connectivity=8)
+        sx, sy = width / pw, height / ph
+        boxes: list[TextBox] = []
+        for label in range(1, count):
+            x, y, w, h, area = (int(v) for v in stats[label])
+            if min(w, h) < 2:
+                continue
+            window = prob[y : y + h, x : x + w]
+            score = float(window[labels[y : y + h, x : x + w] == label].mean())
+            if score < self.box_threshold:
+                continue
+            # DB unclip: grow the shrunk text kernel by area * ratio / perimeter.
+            distance = area * self.unclip_ratio / max(1.0, 2.0 * (w + h))
+            x0 = max(0.0, (x - distance) * sx)
+            y0 = max(0.0, (y - distance) * sy)
+            x1 = min(float(width), (x + w + distance) * sx)
+            y1 = min(float(height), (y + h + distance) * sy)
+            bx0, by0 = int(np.floor(x0)), int(np.floor(y0))
+            bx1, by1 = int(np.ceil(x1)), int(np.ceil(y1))
+            boxes.append(TextBox(bx0, by0, bx1 - bx0, by1 - by0, score))
+        return boxes
+
+
+class ContrastTextDetector:
+    """OpenCV heuristic: clusters of small, sharp, high-contrast strokes on a flat surround.
+
+    Burned-in annotation is drawn, not imaged: glyph strokes are 1-4 px wide with a
+    near-saturated edge on both sides.  A black-hat/top-hat transform isolates thin
+    strokes, Otsu binarises them, and components the size of characters are merged
+    horizontally into words.  Only clusters whose stroke density and aspect look like text
+    are proposed.  This adds recall for tiny text the network scores low.
+    """
+
+    def __init__(self, *, min_char: int = 4, max_char: int = 48) -> None:
+        self.min_char = min_char
+        self.max_char = max_char
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
+        cv2 = _import_cv2()
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9))
+        tophat = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel)
+        blackhat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
+        strokes = cv2.max(tophat, blackhat)
+        # strong local contrast only: drawn text sits well above anatomy texture
+        level = max(60, int(np.percentile(strokes, 99.0)))
+        mask = (strokes >= level).astype(np.uint8)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        chars = np.zeros_like(mask)
+        for label in range(1, count):
+            x, y, w, h, area = (int(v) for v in stats[label])
+            if not (self.min_char <= h <= self.max_char and w <= 2 * self.max_char):
+                continue
+            if area < 4 or area > 0.8 * w * h:
+                continue
+            chars[y : y + h, x : x + w] = 1
+        if not chars.any():
+            return []
+        # merge characters of a word/line: close horizontally by about one character
+        merged = cv2.morphologyEx(
+            chars, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 3))
+        )
+        count, _, stats, _ = cv2.connectedComponentsWithStats(merged, connectivity=8)
+        boxes: list[TextBox] = []
+        for label in range(1, count):
+            x, y, w, h, _area = (int(v) for v in stats[label])
+            if w < 2 * self.min_char or w < h * 1.2:
+                continue  # single blobs and vertical structures are not words
+            boxes.append(TextBox(x, y, w, h, 0.5))
+        return boxes
+
+
+class UnionDetector:
+    """Runs several detectors and returns every box any of them found."""
+
+    def __init__(self, detectors: Sequence[TextDetector]) -> None:
+        self.detectors = tuple(detectors)
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
+        boxes: list[TextBox] = []
+        for detector in self.detectors:
+            boxes.extend(detector.detect(image))
+        return boxes
+
+
+def _find_tessdata() -> str | None:
+    env = os.environ.get("TESSDATA_PREFIX")
+    candidates = ([env] if env else []) + list(_TESSDATA_DIRS)
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "eng.traineddata").is_file():
+            return candidate
+    return None
+
+
+class TesseractReader:
+    """Tesseract reading, warm engine per process (tesserocr) or pytesseract fallback.
+
+    ``read`` takes the whole image and an optional box; the crop is enlarged so cap height
+    is ~30 px (Tesseract's sweet spot) and given a white border.
+    """
+
+    def __init__(self, *, psm: int = 7, language: str = "eng") -> None:
+        self.psm = psm
+        self.language = language
+        self._api: Any = None
+        self._backend: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> str:
+        self._ensure()
+        assert self._backend is not None
+        return self._backend
+
+    def _ensure(self) -> None:
+        with self._lock:
+            if self._backend is not None:
+                return
+            tessdata = _find_tessdata()
+            try:
+                import tesserocr
+
+                if tessdata is None:
+                    raise OcrUnavailable("Tesseract language data (eng.traineddata) not found")
+                self._api = tesserocr.PyTessBaseAPI(
+                    path=tessdata, lang=self.language, psm=self.psm
+                )
+                self._backend = "tesserocr"
+                return
+            except ImportError:
+                pass
+            except RuntimeError as exc:
+                logger.debug("tesserocr unusable (%s); trying pytesseract", exc)
+            try:
+                import pytesseract
+
+                pytesseract.get_tesseract_version()
+            except (ImportError, OSError, RuntimeError) as exc:
+                raise OcrUnavailable(
+                    "Tesseract is missing: install Debian 'tesseract-ocr' and "
+                    "'dicom-deid[ocr]' (tesserocr or pytesseract)"
+                ) from exc
+            self._backend = "pytesseract"
+
+    def prepare(
+        self, image: npt.NDArray[np.uint8], box: TextBox | None = None
+    ) -> npt.NDArray[np.uint8]:
+        cv2 = _import_cv2()
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        if box is not None:
+            grey = grey[box.y : box.y1, box.x : box.x1]
+        if grey.size == 0:
+            return np.full((8, 8), 255, np.uint8)
+        height = grey.shape[0]
+        factor = max(1.0, min(8.0, 40.0 / max(1, height)))
+        if factor > 1.0:
+            grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+        # dark text on light ground reads best; invert light-on-dark crops
+        if float(np.median(grey)) < 128:
+            grey = 255 - grey
+        return np.asarray(cv2.copyMakeBorder(grey, 10, 10, 10, 10, cv2.BORDER_REPLICATE))
+
+    def read(self, image: npt.NDArray[np.uint8], box: TextBox | None = None) -> str:
+        self._ensure()
+        crop = self.prepare(image, box)
+        if self._backend == "tesserocr":
+            from PIL import Image
+
+            with self._lock:
+                self._api.SetImage(Image.fromarray(crop))
+                text = self._api.GetUTF8Text()
+            return str(text).strip()
+        import pytesseract
+
+        return str(pytesseract.image_to_string(crop, config=f"--psm {self.psm}")).strip()

@@ -1,0 +1,158 @@
+"""The pixel stage of ``dicom-deid run``: decide, decode, find, redact, re-encode.
+
+``PixelStage.process`` is the only entry point the pipeline uses.  It either returns a
+:class:`PixelOutcome` for an instance it fully handled, or raises a
+:class:`~dicom_deid.errors.PixelError` (``UnsupportedPixelEncoding``, ``OcrUnavailable``),
+which the pipeline turns into a quarantine.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from dicom_deid.pixels.decode import check_decodable, decode_pixels
+from dicom_deid.pixels.detect import find_text_boxes, keep_clinical
+from dicom_deid.pixels.display import display_frame
+from dicom_deid.pixels.encode import encode_frames
+from dicom_deid.pixels.ocr import (
+    ContrastTextDetector,
+    DbnetDetector,
+    TesseractReader,
+    TextDetector,
+    TextReader,
+)
+from dicom_deid.pixels.redact import RedactionBox, apply_boxes, clip_box, fill_value, grow_box
+from dicom_deid.pixels.regions import load_region_rules, template_boxes, ultrasound_boxes
+from dicom_deid.pixels.risk import RiskLevel, assess_risk
+
+logger = logging.getLogger(__name__)
+
+
+class PixelMode(enum.Enum):
+    """``--pixels``: ``auto`` decides per instance, ``all`` searches every image, ``off`` none."""
+
+    AUTO = "auto"
+    ALL = "all"
+    OFF = "off"
+
+
+@dataclass(frozen=True, slots=True)
+class PixelPolicy:
+    mode: PixelMode = PixelMode.AUTO
+    keep_clinical_annotations: bool = False
+    margin: int = 2
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mode, PixelMode):
+            object.__setattr__(self, "mode", PixelMode(str(self.mode).lower()))
+        if self.margin < 0:
+            raise ValueError("margin must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class PixelOutcome:
+    examined: bool  # were pixels decoded and searched
+    redacted: bool  # were pixels changed
+    boxes: tuple[RedactionBox, ...]
+    transfer_syntax_out: str  # UID actually written
+    note: str  # short, PHI-free
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_detector(threads: int) -> DbnetDetector:
+    """One network session per process and thread setting (the model is read-only)."""
+    return DbnetDetector(threads=threads)
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_reader() -> TesseractReader:
+    return TesseractReader()
+
+
+class PixelStage:
+    """Per-process pixel stage; models load on first use and are shared in the process."""
+
+    def __init__(
+        self,
+        policy: PixelPolicy,
+        *,
+        detector: TextDetector | None = None,
+        reader: TextReader | None = None,
+        regions_dir: Path | None = None,
+        threads: int = 1,
+    ) -> None:
+        self.policy = policy
+        self._detector = detector
+        self._reader = reader
+        self._regions_dir = regions_dir
+        self._threads = threads
+        self._quick = ContrastTextDetector()
+
+    @property
+    def detector(self) -> TextDetector:
+        if self._detector is None:
+            self._detector = _shared_detector(self._threads)
+        return self._detector
+
+    @property
+    def reader(self) -> TextReader:
+        if self._reader is None:
+            self._reader = _shared_reader()
+        return self._reader
+
+    def process(
+        self, source: Dataset, target: Dataset, *, phi_values: Sequence[str] = ()
+    ) -> PixelOutcome:
+        """Search ``source``'s pixels and write redacted pixels into ``target`` if needed."""
+        syntax_in = str(target.file_meta.TransferSyntaxUID)
+        if "PixelData" not in source:
+            return PixelOutcome(False, False, (), syntax_in, "no pixel data")
+        mode = self.policy.mode
+        risk = assess_risk(source)
+        if mode is PixelMode.OFF:
+            return PixelOutcome(False, False, (), syntax_in, "skipped: pixels off")
+        if mode is PixelMode.AUTO and risk.level is RiskLevel.LOW:
+            check_decodable(source)  # an undecodable low-risk image is still reported
+            return PixelOutcome(False, False, (), syntax_in, f"skipped: {risk.reason}")
+
+        decoded = decode_pixels(source)
+        facts = decoded.facts
+        rows, columns = facts.rows, facts.columns
+        rules = load_region_rules(self._regions_dir)
+        fixed = template_boxes(rules, source, rows, columns)
+        fixed += ultrasound_boxes(rules, source, rows, columns)
+
+        if mode is PixelMode.AUTO and risk.level is RiskLevel.MEDIUM and not fixed:
+            middle = decoded.frames[facts.frames // 2]
+            if not self._quick.detect(display_frame(decoded, middle)):
+                return PixelOutcome(True, False, (), syntax_in, f"examined: no text ({risk.reason})")
+
+        found, images = find_text_boxes(decoded, self.detector)
+        if self.policy.keep_clinical_annotations and found:
+            found = keep_clinical(found, images, self.reader, phi_values)
+        boxes = [grow_box(b, self.policy.margin) for b in found] + fixed
+        clipped = [c for c in (clip_box(b, rows, columns) for b in boxes) if c is not None]
+        if not clipped:
+            return PixelOutcome(True, False, (), syntax_in, f"examined: no text ({risk.reason})")
+
+        redacted = apply_boxes(decoded.frames, clipped, fill_value(decoded))
+        if np.array_equal(redacted, decoded.frames):
+            return PixelOutcome(
+                True, False, tuple(clipped), syntax_in, "examined: text regions already blank"
+            )
+        result = encode_frames(target, redacted, facts)
+        target.BurnedInAnnotation = "NO"
+        note = f"redacted {len(clipped)} box(es), {result.note}"
+        return PixelOutcome(True, True, tuple(clipped), str(result.transfer_syntax), note)
+
+
+def make_pixel_stage(policy: PixelPolicy) -> PixelStage:
+    return PixelStage(policy)
