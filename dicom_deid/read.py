@@ -52,7 +52,30 @@ def parse_dicom(data: bytes, *, where: str) -> Dataset:
                                    reason=QuarantineReason.TRUNCATED) from None
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on corrupt input
         raise UnreadableDicomError(f"corrupt DICOM file ({exc.__class__.__name__}: {exc})"[:300], path=where) from None
+    _check_complete(ds, len(data), where)
     return ds
+
+
+def _check_complete(ds: Dataset, size: int, where: str) -> None:
+    """pydicom reads truncated files quietly: a value cut short, or a last header cut off."""
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    end = 0
+    for raw in ds._dict.values():
+        length = getattr(raw, "length", None)
+        value = getattr(raw, "value", None)
+        tell = getattr(raw, "value_tell", None)
+        if length is None or tell is None or length == 0xFFFFFFFF:
+            end = -1 if length == 0xFFFFFFFF else end
+            continue
+        if isinstance(value, bytes) and len(value) < length:
+            raise UnreadableDicomError(
+                f"truncated DICOM file: element ({raw.tag >> 16:04X},{raw.tag & 0xFFFF:04X}) "
+                f"has {len(value)} of {length} bytes", path=where, reason=QuarantineReason.TRUNCATED)
+        end = tell + length if end >= 0 else end
+    deflated = syntax is not None and str(syntax) == "1.2.840.10008.1.2.1.99"
+    if end > 0 and not deflated and 0 < size - end < 8:
+        raise UnreadableDicomError(f"truncated DICOM file: {size - end} trailing bytes of a cut element header",
+                                   path=where, reason=QuarantineReason.TRUNCATED)
 
 
 def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
