@@ -132,7 +132,10 @@ class SigningKey:
     @classmethod
     def generate(cls) -> SigningKey:
         private = Ed25519PrivateKey.generate()
-        return cls(private=private, public=SignerPublicKey.from_raw(private.public_key().public_bytes(*_RAW)))
+        return cls(
+            private=private,
+            public=SignerPublicKey.from_raw(private.public_key().public_bytes(*_RAW)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,9 @@ def _read_pem(path: Path, what: str) -> bytes:
     except FileNotFoundError:
         raise KeyMaterialError(f"{what} not found", path=path) from None
     except OSError as exc:
-        raise KeyMaterialError(f"{what} cannot be read ({exc.__class__.__name__})", path=path) from None
+        raise KeyMaterialError(
+            f"{what} cannot be read ({exc.__class__.__name__})", path=path
+        ) from None
 
 
 def generate_custodian_keys(
@@ -169,15 +174,21 @@ def generate_custodian_keys(
             raise KeyMaterialError("key file already exists; refusing to overwrite", path=existing)
     private = X25519PrivateKey.generate()
     encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
     )
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
     pub_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     write_private_file(key_path, pem)
     _write_public_file(pub_path, pub_pem)
-    return CustodianKeyPaths(pub_path, key_path, RecipientKey.from_public(private.public_key()).fingerprint)
+    return CustodianKeyPaths(
+        pub_path, key_path, RecipientKey.from_public(private.public_key()).fingerprint
+    )
 
 
 def load_recipient_key(path: Path) -> RecipientKey:
@@ -190,7 +201,9 @@ def load_recipient_key(path: Path) -> RecipientKey:
             raise KeyMaterialError(
                 "this is a private key; give the pipeline the custodian's .pub file", path=path
             ) from None
-        raise KeyMaterialError("not a dicom-deid custodian key (expected a PEM public key)", path=path) from None
+        raise KeyMaterialError(
+            "not a dicom-deid custodian key (expected a PEM public key)", path=path
+        ) from None
     if not isinstance(public, X25519PublicKey):
         raise KeyMaterialError(
             f"not a dicom-deid custodian key (found {type(public).__name__.removeprefix('_')}, "
@@ -219,13 +232,17 @@ def load_custodian_private_key(path: Path, passphrase: bytes | None = None) -> C
     except (ValueError, UnsupportedAlgorithm):
         if passphrase is not None and b"ENCRYPTED" in data:
             raise KeyMaterialError("wrong passphrase for this private key", path=path) from None
-        raise KeyMaterialError("not a dicom-deid custodian key (expected a PEM private key)", path=path) from None
+        raise KeyMaterialError(
+            "not a dicom-deid custodian key (expected a PEM private key)", path=path
+        ) from None
     if not isinstance(private, X25519PrivateKey):
         raise KeyMaterialError(
             "not a dicom-deid custodian key (expected X25519; make one with 'dicom-deid keys custodian')",
             path=path,
         )
-    return CustodianPrivateKey(private=private, recipient=RecipientKey.from_public(private.public_key()))
+    return CustodianPrivateKey(
+        private=private, recipient=RecipientKey.from_public(private.public_key())
+    )
 
 
 def load_signer_public_key(path: Path) -> SignerPublicKey:
@@ -234,7 +251,9 @@ def load_signer_public_key(path: Path) -> SignerPublicKey:
     try:
         public = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm):
-        raise KeyMaterialError("not a dicom-deid signing key (expected a PEM public key)", path=path) from None
+        raise KeyMaterialError(
+            "not a dicom-deid signing key (expected a PEM public key)", path=path
+        ) from None
     if not isinstance(public, Ed25519PublicKey):
         raise KeyMaterialError(
             "not a dicom-deid signing key (expected Ed25519: the signing.pub beside the pipeline's secret key)",
@@ -249,14 +268,20 @@ def _load_signing_key(path: Path) -> SigningKey:
     try:
         private = serialization.load_pem_private_key(data, password=None)
     except (TypeError, ValueError, UnsupportedAlgorithm):
-        raise KeyMaterialError("not a dicom-deid signing key (expected an unencrypted PEM key)", path=path) from None
+        raise KeyMaterialError(
+            "not a dicom-deid signing key (expected an unencrypted PEM key)", path=path
+        ) from None
     if not isinstance(private, Ed25519PrivateKey):
         raise KeyMaterialError("not a dicom-deid signing key (expected Ed25519)", path=path)
-    return SigningKey(private=private, public=SignerPublicKey.from_raw(private.public_key().public_bytes(*_RAW)))
+    return SigningKey(
+        private=private, public=SignerPublicKey.from_raw(private.public_key().public_bytes(*_RAW))
+    )
 
 
 def _signing_pub_pem(key: SigningKey) -> bytes:
-    return key.public.public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public.public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def load_or_create_signing_key(key_dir: Path) -> SigningKey:
@@ -268,7 +293,9 @@ def load_or_create_signing_key(key_dir: Path) -> SigningKey:
     if not key_path.exists():
         fresh = SigningKey.generate()
         pem = fresh.private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
         try:
             write_private_file(key_path, pem)
@@ -279,7 +306,8 @@ def load_or_create_signing_key(key_dir: Path) -> SigningKey:
     if pub_path.exists():
         if load_signer_public_key(pub_path).raw != key.public.raw:
             raise KeyMaterialError(
-                f"does not match {SIGNING_KEY_NAME} beside it; remove it to have it rewritten", path=pub_path
+                f"does not match {SIGNING_KEY_NAME} beside it; remove it to have it rewritten",
+                path=pub_path,
             )
     else:
         try:
@@ -317,7 +345,9 @@ def _trusted(args: argparse.Namespace) -> list[SignerPublicKey]:
 
 
 def _cmd_keys_custodian(args: argparse.Namespace) -> int:
-    paths = generate_custodian_keys(Path(args.out), name=args.name, passphrase=_passphrase(args.passphrase_env))
+    paths = generate_custodian_keys(
+        Path(args.out), name=args.name, passphrase=_passphrase(args.passphrase_env)
+    )
     print(f"public key:  {paths.public}  (give this to the pipeline: --recipient)")
     print(f"private key: {paths.private}  (mode 0600; keep it off the pipeline machine)")
     print(f"fingerprint: {paths.fingerprint}")
@@ -337,7 +367,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if failed:
         first = failed[0]
         raise SealError(
-            f"{first.problems[0]}" + (f" (and {len(failed) - 1} more file(s) failed)" if len(failed) > 1 else ""),
+            f"{first.problems[0]}"
+            + (f" (and {len(failed) - 1} more file(s) failed)" if len(failed) > 1 else ""),
             path=first.path,
         )
     return 0
@@ -368,7 +399,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
             if link.study:
                 studies.add(link.study)
         print(f"{run.path}: run {run.run_id}")
-        print(f"  status:   {'complete' if run.complete else 'INCOMPLETE RUN (no trailer; finished segments only)'}")
+        print(
+            f"  status:   {'complete' if run.complete else 'INCOMPLETE RUN (no trailer; finished segments only)'}"
+        )
         print(f"  parts:    {', '.join(run.parts)}; {run.segments} segments; {run.links} links")
         print(f"  signers:  {', '.join(run.signers)}; custodian key {run.recipient}")
         print(f"  created:  {run.created}" + (f"; closed {run.closed}" if run.closed else ""))
@@ -405,11 +438,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-class _IntermixedParser(argparse.ArgumentParser):
+class _IntermixedMixin(argparse.ArgumentParser):
     """Lets options sit between positionals: ``lookup A.ddmap --private-key K B.ddmap VALUE``.
 
     Plain argparse consumes each positional once, so FILE... followed by VALUE
-    breaks as soon as an option sits in between.
+    breaks as soon as an option sits in between.  Mixed into the main parser's
+    own class so its error handling (usage error -> ConfigError) still applies.
     """
 
     _inner = False
@@ -428,32 +462,55 @@ class _IntermixedParser(argparse.ArgumentParser):
 
 def _add_open_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="sealed mapping file(s) (.ddmap)")
-    p.add_argument("--private-key", required=True, metavar="KEY", help="custodian private key (NAME.key)")
-    p.add_argument("--passphrase-env", metavar="VAR", help="environment variable holding the key's passphrase")
-    p.add_argument("--allow-incomplete", action="store_true", help="read the finished segments of an unfinished run")
+    p.add_argument(
+        "--private-key", required=True, metavar="KEY", help="custodian private key (NAME.key)"
+    )
+    p.add_argument(
+        "--passphrase-env", metavar="VAR", help="environment variable holding the key's passphrase"
+    )
+    p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="read the finished segments of an unfinished run",
+    )
 
 
 def _add_trust(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--trust", action="append", default=[], metavar="PUBKEY",
+        "--trust",
+        action="append",
+        default=[],
+        metavar="PUBKEY",
         help="also trust this pipeline signing.pub (repeatable; this machine's own is always trusted)",
     )
 
 
 def add_keys_custodian_parser(keys_subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``custodian`` under an existing ``keys`` subcommand."""
-    p = keys_subparsers.add_parser("custodian", help="make a custodian key pair for sealed mapping files")
+    p = keys_subparsers.add_parser(
+        "custodian", help="make a custodian key pair for sealed mapping files"
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for NAME.pub and NAME.key")
-    p.add_argument("--name", default=DEFAULT_CUSTODIAN_NAME, help="file name stem (default: custodian)")
-    p.add_argument("--passphrase-env", metavar="VAR", help="encrypt the private key with the passphrase in $VAR")
+    p.add_argument(
+        "--name", default=DEFAULT_CUSTODIAN_NAME, help="file name stem (default: custodian)"
+    )
+    p.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        help="encrypt the private key with the passphrase in $VAR",
+    )
     p.set_defaults(func=_cmd_keys_custodian)
 
 
 def add_mapping_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``mapping {verify,show,lookup,export}``."""
     mapping = subparsers.add_parser("mapping", help="custodian tools for sealed mapping files")
+    base: type[argparse.ArgumentParser] = getattr(
+        subparsers, "_parser_class", argparse.ArgumentParser
+    )
+    intermixed = type("_IntermixedParser", (_IntermixedMixin, base), {})
     verbs = mapping.add_subparsers(
-        dest="mapping_command", required=True, metavar="VERB", parser_class=_IntermixedParser
+        dest="mapping_command", required=True, metavar="VERB", parser_class=intermixed
     )
     p = verbs.add_parser("verify", help="check signatures and completeness (no private key needed)")
     p.add_argument("files", nargs="+", metavar="FILE")
@@ -463,12 +520,16 @@ def add_mapping_parser(subparsers: argparse._SubParsersAction) -> None:  # type:
     _add_open_options(p)
     _add_trust(p)
     p.set_defaults(func=_cmd_show)
-    p = verbs.add_parser("lookup", help="a pseudonym or new UID back to the original, or the reverse")
+    p = verbs.add_parser(
+        "lookup", help="a pseudonym or new UID back to the original, or the reverse"
+    )
     _add_open_options(p)
     p.add_argument("value", metavar="VALUE", help="original or replacement value to look up")
     _add_trust(p)
     p.set_defaults(func=_cmd_lookup)
-    p = verbs.add_parser("export", help="write every link as CSV for an authorised re-identification")
+    p = verbs.add_parser(
+        "export", help="write every link as CSV for an authorised re-identification"
+    )
     _add_open_options(p)
     p.add_argument("--csv", required=True, metavar="OUT", help="CSV file to create (mode 0600)")
     _add_trust(p)
@@ -478,18 +539,20 @@ def add_mapping_parser(subparsers: argparse._SubParsersAction) -> None:  # type:
 def register_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``keys custodian`` and ``mapping ...`` to the main parser's subcommands."""
     keys = subparsers.add_parser("keys", help="key management")
-    add_keys_custodian_parser(keys.add_subparsers(dest="keys_command", required=True, metavar="VERB"))
+    add_keys_custodian_parser(
+        keys.add_subparsers(dest="keys_command", required=True, metavar="VERB")
+    )
     add_mapping_parser(subparsers)
 
 
 __all__ = [
     "CUSTODIAN_DIR_NAME",
-    "CustodianKeyPaths",
-    "CustodianPrivateKey",
     "DEFAULT_CUSTODIAN_NAME",
-    "RecipientKey",
     "SIGNING_KEY_NAME",
     "SIGNING_PUB_NAME",
+    "CustodianKeyPaths",
+    "CustodianPrivateKey",
+    "RecipientKey",
     "SignerPublicKey",
     "SigningKey",
     "add_keys_custodian_parser",

@@ -32,6 +32,7 @@ class QuarantineReason(enum.Enum):
     PIXEL_ERROR = "pixel_error"
     PROFILE_ERROR = "profile_error"
     WRITE_ERROR = "write_error"
+    DUPLICATE_INSTANCE = "duplicate_instance"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -26,7 +26,7 @@ from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import MANIFEST_NAME, ManifestRecord, ManifestWriter, Outcome
 from dicom_deid.read import DicomDirFile, read_instance
 from dicom_deid.walk import InputRef, read_bytes, walk_inputs
-from dicom_deid.write import encode_dataset, output_relpath, quarantine, atomic_write_bytes
+from dicom_deid.write import encode_dataset, output_relpath, quarantine, write_output
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def process_input(ref: InputRef, *, root: Path, engine: Engine, output: Path, qu
         rel = output_relpath(result.patient, result.study_uid, result.series_uid, result.sop_uid)
         if not dry_run:
             data = encode_dataset(result.dataset, result.dataset.file_meta)
-            atomic_write_bytes(output / rel, data)
+            write_output(output / rel, data)
     except DeidError as exc:
         if exc.path is None:
             exc.path = ref.display

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -96,8 +96,12 @@ def _nonce(seq: int) -> bytes:
 
 
 def _content_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> AESGCM:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=_DOMAIN + b"content key\x00" + ephemeral + recipient)
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=None,
+        info=_DOMAIN + b"content key\x00" + ephemeral + recipient,
+    )
     return AESGCM(hkdf.derive(shared))
 
 
@@ -142,16 +146,21 @@ def _create_exclusive(path: Path) -> BinaryIO:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise ConfigError("file already exists; refusing to overwrite (choose another path)", path=path) from None
+        raise ConfigError(
+            "file already exists; refusing to overwrite (choose another path)", path=path
+        ) from None
     os.fchmod(fd, 0o600)  # whatever the umask
     return os.fdopen(fd, "wb")
 
 
-def _write_atomic(out: Path, fill: Callable[[BinaryIO], None],
-                  check: Callable[[Path], object] | None = None) -> None:
+def _write_atomic(
+    out: Path, fill: Callable[[BinaryIO], None], check: Callable[[Path], object] | None = None
+) -> None:
     """Create ``out`` (0600) complete or not at all: temp file, fsync, hard link (never clobbers)."""
     if out.exists():
-        raise ConfigError("file already exists; refusing to overwrite (choose another path)", path=out)
+        raise ConfigError(
+            "file already exists; refusing to overwrite (choose another path)", path=out
+        )
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
     try:
         with _create_exclusive(tmp) as f:
@@ -163,7 +172,9 @@ def _write_atomic(out: Path, fill: Callable[[BinaryIO], None],
         try:
             os.link(tmp, out)
         except FileExistsError:
-            raise ConfigError("file already exists; refusing to overwrite (choose another path)", path=out) from None
+            raise ConfigError(
+                "file already exists; refusing to overwrite (choose another path)", path=out
+            ) from None
         _fsync_dir(out.parent)
     finally:
         tmp.unlink(missing_ok=True)
@@ -188,9 +199,19 @@ class MappingWriter:
     report an incomplete run.
     """
 
-    def __init__(self, *, _file: BinaryIO, path: Path, header: bytes, aead: AESGCM,
-                 signer: SigningKey, run_id: str, part: str, recipient_fingerprint: str,
-                 segment_links: int) -> None:
+    def __init__(
+        self,
+        *,
+        _file: BinaryIO,
+        path: Path,
+        header: bytes,
+        aead: AESGCM,
+        signer: SigningKey,
+        run_id: str,
+        part: str,
+        recipient_fingerprint: str,
+        segment_links: int,
+    ) -> None:
         self.path = path
         self.run_id = run_id
         self.part = part
@@ -206,10 +227,18 @@ class MappingWriter:
         self._buffer: list[Link] = []
 
     @classmethod
-    def create(cls, path: Path, recipient: RecipientKey, signer: SigningKey, run_id: str,
-               run_info: Mapping[str, object], *, part: str = "main",
-               segment_links: int = DEFAULT_SEGMENT_LINKS,
-               output_dir: Path | None = None) -> MappingWriter:
+    def create(
+        cls,
+        path: Path,
+        recipient: RecipientKey,
+        signer: SigningKey,
+        run_id: str,
+        run_info: Mapping[str, object],
+        *,
+        part: str = "main",
+        segment_links: int = DEFAULT_SEGMENT_LINKS,
+        output_dir: Path | None = None,
+    ) -> MappingWriter:
         """Create ``path`` (mode 0600, never overwritten) and write the signed part header."""
         _check_id(run_id, "run id")
         _check_id(part, "part name")
@@ -222,9 +251,15 @@ class MappingWriter:
         aead = _content_key(ephemeral.exchange(recipient.public), eph_raw, recipient.raw)
         del ephemeral
         meta = {
-            "format": "dicom-deid mapping", "version": FORMAT_VERSION, "run_id": run_id, "part": part,
-            "created": _now(), "recipient": recipient.fingerprint, "ephemeral": _b64(eph_raw),
-            "signer": _b64(signer.public.raw), "cipher": "X25519-HKDF-SHA256/AES-256-GCM/Ed25519",
+            "format": "dicom-deid mapping",
+            "version": FORMAT_VERSION,
+            "run_id": run_id,
+            "part": part,
+            "created": _now(),
+            "recipient": recipient.fingerprint,
+            "ephemeral": _b64(eph_raw),
+            "signer": _b64(signer.public.raw),
+            "cipher": "X25519-HKDF-SHA256/AES-256-GCM/Ed25519",
         }
         meta_b = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode("utf-8")
         info = json.dumps(dict(run_info), sort_keys=True, default=str).encode("utf-8")
@@ -239,8 +274,17 @@ class MappingWriter:
         except BaseException:
             f.close()
             raise
-        return cls(_file=f, path=Path(path), header=header, aead=aead, signer=signer, run_id=run_id,
-                   part=part, recipient_fingerprint=recipient.fingerprint, segment_links=segment_links)
+        return cls(
+            _file=f,
+            path=Path(path),
+            header=header,
+            aead=aead,
+            signer=signer,
+            run_id=run_id,
+            part=part,
+            recipient_fingerprint=recipient.fingerprint,
+            segment_links=segment_links,
+        )
 
     def add(self, links: Iterable[Link]) -> None:
         """Buffer links; seal a segment each time ``segment_links`` are buffered."""
@@ -266,8 +310,14 @@ class MappingWriter:
     def _seal_segment(self) -> None:
         links, self._buffer = self._buffer, []
         seq = self.segments_written + 1
-        meta = {"run_id": self.run_id, "part": self.part, "seq": seq, "links": len(links),
-                "header": self._header_digest, "prev": self._last}
+        meta = {
+            "run_id": self.run_id,
+            "part": self.part,
+            "seq": seq,
+            "links": len(links),
+            "header": self._header_digest,
+            "prev": self._last,
+        }
         meta_b = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode("utf-8")
         blob = self._aead.encrypt(_nonce(seq), _encode_links(links), _DOMAIN + _SEGMENT + meta_b)
         self._write(_encode_record(_SEGMENT, meta, blob, self._signer))
@@ -280,9 +330,15 @@ class MappingWriter:
             return
         try:
             self.flush()
-            meta = {"run_id": self.run_id, "part": self.part, "header": self._header_digest,
-                    "segments": self.segments_written, "links": self.links_written,
-                    "last": self._last, "closed": _now()}
+            meta = {
+                "run_id": self.run_id,
+                "part": self.part,
+                "header": self._header_digest,
+                "segments": self.segments_written,
+                "links": self.links_written,
+                "last": self._last,
+                "closed": _now(),
+            }
             self._write(_encode_record(_TRAILER, meta, b"", self._signer))
         finally:
             self._file.close()
@@ -298,11 +354,15 @@ class MappingWriter:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> MappingWriter:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -355,7 +415,9 @@ class _Scan:
 def _get(rec: _Record, name: str, typ: type, path: Path) -> Any:
     value = rec.meta.get(name)
     if not isinstance(value, typ) or isinstance(value, bool):
-        raise SealError(f"record at byte {rec.offset}: field {name!r} missing or malformed", path=path)
+        raise SealError(
+            f"record at byte {rec.offset}: field {name!r} missing or malformed", path=path
+        )
     return value
 
 
@@ -371,36 +433,52 @@ def _read_records(f: BinaryIO, path: Path) -> Iterator[_Record | int]:
             return
         kind, size = _REC.unpack(head)
         if kind not in (_INDEX, _HEADER, _SEGMENT, _TRAILER):
-            raise SealError(f"record at byte {offset}: unknown record type (file corrupted)", path=path)
+            raise SealError(
+                f"record at byte {offset}: unknown record type (file corrupted)", path=path
+            )
         if size > _MAX_BODY or size < _U32.size + _SIG:
-            raise SealError(f"record at byte {offset}: impossible length (file corrupted)", path=path)
+            raise SealError(
+                f"record at byte {offset}: impossible length (file corrupted)", path=path
+            )
         body = f.read(size)
         if len(body) < size:
             yield _REC.size + len(body)
             return
         (meta_len,) = _U32.unpack_from(body)
         if meta_len > size - _U32.size - _SIG:
-            raise SealError(f"record at byte {offset}: impossible length (file corrupted)", path=path)
-        meta_b = body[_U32.size:_U32.size + meta_len]
-        blob = body[_U32.size + meta_len:-_SIG]
+            raise SealError(
+                f"record at byte {offset}: impossible length (file corrupted)", path=path
+            )
+        meta_b = body[_U32.size : _U32.size + meta_len]
+        blob = body[_U32.size + meta_len : -_SIG]
         try:
             meta = json.loads(meta_b)
         except (ValueError, UnicodeDecodeError):
             meta = None
         if not isinstance(meta, dict):
             raise SealError(f"record at byte {offset}: corrupted record (file modified)", path=path)
-        yield _Record(kind, offset, meta, meta_b, blob, body[-_SIG:], hashlib.sha256(head + body).hexdigest())
+        yield _Record(
+            kind, offset, meta, meta_b, blob, body[-_SIG:], hashlib.sha256(head + body).hexdigest()
+        )
         offset += _REC.size + size
 
 
 def _check_sig(rec: _Record, signer: SignerPublicKey, path: Path, where: str) -> None:
-    if not signer.verify(rec.signature, _signed_message(rec.kind, rec.meta_bytes, hashlib.sha256(rec.blob).digest())):
-        raise SealError(f"{where}: signature does not verify (file modified or corrupted)", path=path)
+    if not signer.verify(
+        rec.signature, _signed_message(rec.kind, rec.meta_bytes, hashlib.sha256(rec.blob).digest())
+    ):
+        raise SealError(
+            f"{where}: signature does not verify (file modified or corrupted)", path=path
+        )
 
 
-def _signer_of(rec: _Record, path: Path, trusted: Collection[SignerPublicKey] | None, where: str) -> SignerPublicKey:
+def _signer_of(
+    rec: _Record, path: Path, trusted: Collection[SignerPublicKey] | None, where: str
+) -> SignerPublicKey:
     try:
-        signer = SignerPublicKey.from_raw(base64.b64decode(_get(rec, "signer", str, path), validate=True))
+        signer = SignerPublicKey.from_raw(
+            base64.b64decode(_get(rec, "signer", str, path), validate=True)
+        )
     except (KeyMaterialError, ValueError):
         raise SealError(f"{where}: signer key malformed (file corrupted)", path=path) from None
     _check_sig(rec, signer, path, where)
@@ -413,17 +491,25 @@ def _signer_of(rec: _Record, path: Path, trusted: Collection[SignerPublicKey] | 
     return signer
 
 
-def _scan(path: Path, trusted: Collection[SignerPublicKey] | None) -> _Scan:
-    """Check signatures, chains and counts of every record; keep only what decrypting needs."""
+def _open_mapping_file(path: Path) -> BinaryIO:
     try:
-        f = open(path, "rb")
+        return open(path, "rb")
     except FileNotFoundError:
         raise SealError("mapping file not found", path=path) from None
     except OSError as exc:
-        raise SealError(f"mapping file cannot be read ({exc.__class__.__name__})", path=path) from None
-    with f:
+        raise SealError(
+            f"mapping file cannot be read ({exc.__class__.__name__})", path=path
+        ) from None
+
+
+def _scan(path: Path, trusted: Collection[SignerPublicKey] | None) -> _Scan:
+    """Check signatures, chains and counts of every record; keep only what decrypting needs."""
+    with _open_mapping_file(path) as f:
         if f.read(len(MAGIC)) != MAGIC:
-            raise SealError("not a dicom-deid mapping file (bad magic) or truncated before its header", path=path)
+            raise SealError(
+                "not a dicom-deid mapping file (bad magic) or truncated before its header",
+                path=path,
+            )
         scan = _Scan(path, [], None, 0)
         part: _Part | None = None
         for rec in _read_records(f, path):
@@ -440,11 +526,17 @@ def _scan(path: Path, trusted: Collection[SignerPublicKey] | None) -> _Scan:
                 part = _open_part(rec, path, trusted)
                 scan.parts.append(part)
             elif rec.kind == _HEADER:
-                raise SealError("several parts without a signed index: combine part files with "
-                                "combine_parts, do not concatenate them", path=path)
+                raise SealError(
+                    "several parts without a signed index: combine part files with "
+                    "combine_parts, do not concatenate them",
+                    path=path,
+                )
             else:
-                raise SealError(f"record at byte {rec.offset}: unexpected {rec.kind.decode()} record "
-                                "(records removed, duplicated or reordered)", path=path)
+                raise SealError(
+                    f"record at byte {rec.offset}: unexpected {rec.kind.decode()} record "
+                    "(records removed, duplicated or reordered)",
+                    path=path,
+                )
     if not scan.parts:
         raise SealError("no part header: file truncated or not a mapping file", path=path)
     if scan.index is not None:
@@ -463,47 +555,81 @@ def _open_part(rec: _Record, path: Path, trusted: Collection[SignerPublicKey] | 
         ephemeral = base64.b64decode(_get(rec, "ephemeral", str, path), validate=True)
     except ValueError:
         raise SealError(f"{where}: ephemeral key malformed", path=path) from None
-    return _Part(_get(rec, "part", str, path), _get(rec, "run_id", str, path), rec, signer,
-                 _get(rec, "recipient", str, path), ephemeral)
+    return _Part(
+        _get(rec, "part", str, path),
+        _get(rec, "run_id", str, path),
+        rec,
+        signer,
+        _get(rec, "recipient", str, path),
+        ephemeral,
+    )
 
 
 def _part_record(part: _Part, rec: _Record, path: Path) -> None:
     n = len(part.segments) + 1
-    where = (f"part {part.name!r} segment {n} (byte {rec.offset})" if rec.kind == _SEGMENT
-             else f"part {part.name!r} trailer (byte {rec.offset})")
+    where = (
+        f"part {part.name!r} segment {n} (byte {rec.offset})"
+        if rec.kind == _SEGMENT
+        else f"part {part.name!r} trailer (byte {rec.offset})"
+    )
     if rec.kind not in (_SEGMENT, _TRAILER):
-        raise SealError(f"part {part.name!r}: unexpected record at byte {rec.offset} before its trailer "
-                        "(records removed or inserted)", path=path)
+        raise SealError(
+            f"part {part.name!r}: unexpected record at byte {rec.offset} before its trailer "
+            "(records removed or inserted)",
+            path=path,
+        )
     _check_sig(rec, part.signer, path, where)
     last = part.segments[-1].digest if part.segments else part.header.digest
-    if (_get(rec, "run_id", str, path), _get(rec, "part", str, path)) != (part.run_id, part.name) or \
-            _get(rec, "header", str, path) != part.header.digest:
-        raise SealError(f"{where}: belongs to another run or part (segments moved between files)", path=path)
+    if (_get(rec, "run_id", str, path), _get(rec, "part", str, path)) != (
+        part.run_id,
+        part.name,
+    ) or _get(rec, "header", str, path) != part.header.digest:
+        raise SealError(
+            f"{where}: belongs to another run or part (segments moved between files)", path=path
+        )
     if rec.kind == _SEGMENT:
         seq, links = _get(rec, "seq", int, path), _get(rec, "links", int, path)
         if links < 0:
             raise SealError(f"{where}: negative link count", path=path)
         if seq != n or _get(rec, "prev", str, path) != last:
-            raise SealError(f"{where}: segment chain broken (expected segment {n}, found {seq}): "
-                            "segments removed, duplicated or reordered", path=path)
+            raise SealError(
+                f"{where}: segment chain broken (expected segment {n}, found {seq}): "
+                "segments removed, duplicated or reordered",
+                path=path,
+            )
         part.segments.append(_Segment(rec.offset, seq, links, rec.digest))
         part.links += links
         return
-    if (_get(rec, "segments", int, path), _get(rec, "links", int, path), _get(rec, "last", str, path)) != (
-            len(part.segments), part.links, last):
-        raise SealError(f"{where}: counts do not match the segments present "
-                        "(segments removed or file truncated)", path=path)
+    if (
+        _get(rec, "segments", int, path),
+        _get(rec, "links", int, path),
+        _get(rec, "last", str, path),
+    ) != (len(part.segments), part.links, last):
+        raise SealError(
+            f"{where}: counts do not match the segments present "
+            "(segments removed or file truncated)",
+            path=path,
+        )
     part.trailer = rec
 
 
 def _check_index(scan: _Scan, path: Path) -> None:
     assert scan.index is not None
     listed = scan.index.meta.get("parts")
-    found = [{"part": p.name, "header": p.header.digest, "trailer": p.trailer.digest if p.trailer else None}
-             for p in scan.parts]
+    found = [
+        {
+            "part": p.name,
+            "header": p.header.digest,
+            "trailer": p.trailer.digest if p.trailer else None,
+        }
+        for p in scan.parts
+    ]
     if listed != found or scan.tail_bytes:
-        raise SealError("combined file does not match its signed index of parts "
-                        "(parts removed, added, reordered, truncated or modified)", path=path)
+        raise SealError(
+            "combined file does not match its signed index of parts "
+            "(parts removed, added, reordered, truncated or modified)",
+            path=path,
+        )
     if any(p.run_id != _get(scan.index, "run_id", str, path) for p in scan.parts):
         raise SealError("combined file holds parts of another run", path=path)
 
@@ -543,16 +669,27 @@ class VerifyReport:
         if not self.ok:
             return f"{self.path}: FAILED: {self.problems[0]}"
         signers = ", ".join(sorted({p.signer for p in self.parts}))
-        trust = {True: "trusted", False: "untrusted", None: "trust not checked"}[self.signer_trusted]
-        return (f"{self.path}: OK: run {self.run_id}, {len(self.parts)} part(s), "
-                f"{sum(p.segments for p in self.parts)} segments, {self.links} links, complete; "
-                f"signed by {signers} ({trust})")
+        trust = {True: "trusted", False: "untrusted", None: "trust not checked"}[
+            self.signer_trusted
+        ]
+        return (
+            f"{self.path}: OK: run {self.run_id}, {len(self.parts)} part(s), "
+            f"{sum(p.segments for p in self.parts)} segments, {self.links} links, complete; "
+            f"signed by {signers} ({trust})"
+        )
 
 
 def _part_report(p: _Part) -> PartReport:
-    return PartReport(p.name, p.signer.fingerprint, p.recipient, len(p.segments), p.links,
-                      p.trailer is not None, str(p.header.meta.get("created", "")),
-                      str(p.trailer.meta.get("closed")) if p.trailer else None)
+    return PartReport(
+        p.name,
+        p.signer.fingerprint,
+        p.recipient,
+        len(p.segments),
+        p.links,
+        p.trailer is not None,
+        str(p.header.meta.get("created", "")),
+        str(p.trailer.meta.get("closed")) if p.trailer else None,
+    )
 
 
 def _incomplete(scan: _Scan) -> str | None:
@@ -560,11 +697,15 @@ def _incomplete(scan: _Scan) -> str | None:
     if part.trailer is not None:
         return None
     tail = f"; {scan.tail_bytes} bytes of an unfinished segment ignored" if scan.tail_bytes else ""
-    return (f"incomplete run: part {part.name!r} has no trailer ({len(part.segments)} finished segments, "
-            f"{part.links} links readable{tail}); the run did not finish or the file was truncated")
+    return (
+        f"incomplete run: part {part.name!r} has no trailer ({len(part.segments)} finished segments, "
+        f"{part.links} links readable{tail}); the run did not finish or the file was truncated"
+    )
 
 
-def verify_mapping(path: Path, trusted_signers: Collection[SignerPublicKey] | None = None) -> VerifyReport:
+def verify_mapping(
+    path: Path, trusted_signers: Collection[SignerPublicKey] | None = None
+) -> VerifyReport:
     """Check signatures, hash chains and completeness; no private key needed.
 
     ``trusted_signers=None`` checks integrity only (any signer whose signatures
@@ -578,9 +719,15 @@ def verify_mapping(path: Path, trusted_signers: Collection[SignerPublicKey] | No
         return VerifyReport(path, ok=False, complete=False, problems=(exc.message,))
     parts = tuple(_part_report(p) for p in scan.parts)
     problem = _incomplete(scan)
-    return VerifyReport(path, ok=problem is None, complete=problem is None, run_id=scan.parts[0].run_id,
-                        parts=parts, problems=(problem,) if problem else (),
-                        signer_trusted=None if trusted_signers is None else True)
+    return VerifyReport(
+        path,
+        ok=problem is None,
+        complete=problem is None,
+        run_id=scan.parts[0].run_id,
+        parts=parts,
+        problems=(problem,) if problem else (),
+        signer_trusted=None if trusted_signers is None else True,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -633,7 +780,7 @@ class MappingView:
         for summary, parts in self._runs:
             if only is not None and summary is not only:
                 continue
-            with open(summary.path, "rb") as f:
+            with _open_mapping_file(summary.path) as f:
                 for op in parts:
                     for seg in op.part.segments:
                         for link in _decrypt_segment(f, summary.path, op, seg):
@@ -659,15 +806,21 @@ def _decrypt_segment(f: BinaryIO, path: Path, op: _OpenPart, seg: _Segment) -> l
     if hashlib.sha256(head + body).hexdigest() != seg.digest:
         raise SealError(f"{where}: changed since it was verified", path=path)
     (meta_len,) = _U32.unpack_from(body)
-    meta_b = body[_U32.size:_U32.size + meta_len]
+    meta_b = body[_U32.size : _U32.size + meta_len]
     try:
-        plain = op.aead.decrypt(_nonce(seg.seq), body[_U32.size + meta_len:-_SIG], _DOMAIN + _SEGMENT + meta_b)
+        plain = op.aead.decrypt(
+            _nonce(seg.seq), body[_U32.size + meta_len : -_SIG], _DOMAIN + _SEGMENT + meta_b
+        )
         rows = json.loads(zlib.decompress(plain))
         links = [Link(LinkKind(r[0]), *r[1:6]) for r in rows]
     except InvalidTag:
-        raise SealError(f"{where}: cannot be decrypted (wrong key or corrupted)", path=path) from None
+        raise SealError(
+            f"{where}: cannot be decrypted (wrong key or corrupted)", path=path
+        ) from None
     except (ValueError, TypeError, IndexError, zlib.error):
-        raise SealError(f"{where}: content malformed (written by a newer or broken version?)", path=path) from None
+        raise SealError(
+            f"{where}: content malformed (written by a newer or broken version?)", path=path
+        ) from None
     if len(links) != seg.links:
         raise SealError(f"{where}: link count does not match its signed header", path=path)
     return links
@@ -677,7 +830,9 @@ def _open_part_key(part: _Part, key: CustodianPrivateKey, path: Path) -> _OpenPa
     if part.recipient != key.fingerprint:
         raise KeyMaterialError(
             f"wrong key: part {part.name!r} is sealed to custodian key {part.recipient}, "
-            f"this private key is {key.fingerprint}", path=path)
+            f"this private key is {key.fingerprint}",
+            path=path,
+        )
     try:
         shared = key.private.exchange(X25519PublicKey.from_public_bytes(part.ephemeral))
     except ValueError:
@@ -685,9 +840,13 @@ def _open_part_key(part: _Part, key: CustodianPrivateKey, path: Path) -> _OpenPa
     return _OpenPart(part, _content_key(shared, part.ephemeral, key.recipient.raw))
 
 
-def open_mapping(paths: Sequence[Path], private_key: CustodianPrivateKey, *,
-                 trusted_signers: Collection[SignerPublicKey] | None = None,
-                 allow_incomplete: bool = False) -> MappingView:
+def open_mapping(
+    paths: Sequence[Path],
+    private_key: CustodianPrivateKey,
+    *,
+    trusted_signers: Collection[SignerPublicKey] | None = None,
+    allow_incomplete: bool = False,
+) -> MappingView:
     """Verify every file fully, then return a view that decrypts links segment by segment.
 
     Raises SealError on any tampering, on an incomplete run unless
@@ -700,35 +859,62 @@ def open_mapping(paths: Sequence[Path], private_key: CustodianPrivateKey, *,
         scan = _scan(path, trusted_signers)
         problem = _incomplete(scan)
         if problem and not allow_incomplete:
-            raise SealError(problem + "; pass --allow-incomplete to read the finished segments", path=path)
+            raise SealError(
+                problem + "; pass --allow-incomplete to read the finished segments", path=path
+            )
         opened = []
         for part in scan.parts:
             if part.header.digest in seen:
-                raise SealError(f"part {part.name!r} of run {part.run_id} given twice "
-                                "(same file, or a part file and its combined file)", path=path)
+                raise SealError(
+                    f"part {part.name!r} of run {part.run_id} given twice "
+                    "(same file, or a part file and its combined file)",
+                    path=path,
+                )
             seen.add(part.header.digest)
             opened.append(_open_part_key(part, private_key, path))
         first = opened[0]
         meta_b = first.part.header.meta_bytes
         try:
-            info = json.loads(first.aead.decrypt(_nonce(0), first.part.header.blob, _DOMAIN + _HEADER + meta_b))
+            info = json.loads(
+                first.aead.decrypt(_nonce(0), first.part.header.blob, _DOMAIN + _HEADER + meta_b)
+            )
         except InvalidTag:
-            raise SealError("run info cannot be decrypted (wrong key or corrupted)", path=path) from None
+            raise SealError(
+                "run info cannot be decrypted (wrong key or corrupted)", path=path
+            ) from None
         reports = [_part_report(p) for p in scan.parts]
-        runs.append((RunSummary(
-            path, scan.parts[0].run_id, tuple(r.part for r in reports), problem is None,
-            sum(r.segments for r in reports), sum(r.links for r in reports),
-            tuple(sorted({r.signer for r in reports})), reports[0].recipient, reports[0].created,
-            max((r.closed for r in reports if r.closed), default=None), info), opened))
+        runs.append(
+            (
+                RunSummary(
+                    path,
+                    scan.parts[0].run_id,
+                    tuple(r.part for r in reports),
+                    problem is None,
+                    sum(r.segments for r in reports),
+                    sum(r.links for r in reports),
+                    tuple(sorted({r.signer for r in reports})),
+                    reports[0].recipient,
+                    reports[0].created,
+                    max((r.closed for r in reports if r.closed), default=None),
+                    info,
+                ),
+                opened,
+            )
+        )
     return MappingView(runs)
 
 
 # --------------------------------------------------------------------------- combine, export, run setup
 
 
-def combine_parts(parts: Sequence[Path], out: Path, *, signer: SigningKey,
-                  trusted_signers: Collection[SignerPublicKey] | None = None,
-                  output_dir: Path | None = None) -> None:
+def combine_parts(
+    parts: Sequence[Path],
+    out: Path,
+    *,
+    signer: SigningKey,
+    trusted_signers: Collection[SignerPublicKey] | None = None,
+    output_dir: Path | None = None,
+) -> None:
     """Join complete part files of one run into ``out`` without decrypting anything.
 
     The parts' records are copied byte for byte (their signatures and chains
@@ -746,18 +932,32 @@ def combine_parts(parts: Sequence[Path], out: Path, *, signer: SigningKey,
         if problem:
             raise SealError(problem, path=scan.path)
         if scan.index is not None:
-            raise SealError("already a combined file; combine the original part files", path=scan.path)
+            raise SealError(
+                "already a combined file; combine the original part files", path=scan.path
+            )
     run_ids = {s.parts[0].run_id for s in scans}
     recipients = {s.parts[0].recipient for s in scans}
     names = [s.parts[0].name for s in scans]
     if len(run_ids) != 1 or len(recipients) != 1:
-        raise SealError("part files belong to different runs or custodian keys; combine one run at a time")
+        raise SealError(
+            "part files belong to different runs or custodian keys; combine one run at a time"
+        )
     if len(set(names)) != len(names):
         raise SealError("two part files have the same part name (a part given twice?)")
-    meta = {"run_id": run_ids.pop(), "recipient": recipients.pop(), "signer": _b64(signer.public.raw),
-            "created": _now(), "parts": [{"part": s.parts[0].name, "header": s.parts[0].header.digest,
-                                          "trailer": s.parts[0].trailer.digest if s.parts[0].trailer else None}
-                                         for s in scans]}
+    meta = {
+        "run_id": run_ids.pop(),
+        "recipient": recipients.pop(),
+        "signer": _b64(signer.public.raw),
+        "created": _now(),
+        "parts": [
+            {
+                "part": s.parts[0].name,
+                "header": s.parts[0].header.digest,
+                "trailer": s.parts[0].trailer.digest if s.parts[0].trailer else None,
+            }
+            for s in scans
+        ],
+    }
 
     def fill(dst: BinaryIO) -> None:
         dst.write(MAGIC + _encode_record(_INDEX, meta, b"", signer))
@@ -781,8 +981,17 @@ def export_csv(view: MappingView, out: Path) -> int:
         writer = csv.writer(text)
         writer.writerow(["run_id", "kind", "original", "replacement", "patient", "study", "series"])
         for run_id, link in view.entries():
-            writer.writerow([run_id, link.kind.value, link.original, link.replacement,
-                             link.patient, link.study, link.series])
+            writer.writerow(
+                [
+                    run_id,
+                    link.kind.value,
+                    link.original,
+                    link.replacement,
+                    link.patient,
+                    link.study,
+                    link.series,
+                ]
+            )
             rows += 1
         text.flush()
         text.detach()
@@ -795,9 +1004,16 @@ def default_mapping_path(key_dir: Path, run_id: str) -> Path:
     return Path(key_dir) / "mappings" / f"{_check_id(run_id, 'run id')}{MAPPING_SUFFIX}"
 
 
-def prepare_run_mapping(*, recipient: Path | None, mapping: Path | None, output_dir: Path, key_dir: Path,
-                        run_id: str, run_info: Mapping[str, object],
-                        warn: Callable[[str], None]) -> MappingWriter:
+def prepare_run_mapping(
+    *,
+    recipient: Path | None,
+    mapping: Path | None,
+    output_dir: Path,
+    key_dir: Path,
+    run_id: str,
+    run_info: Mapping[str, object],
+    warn: Callable[[str], None],
+) -> MappingWriter:
     """Open the run's mapping writer, as ``dicom-deid run`` needs it.
 
     Without ``recipient`` a local custodian pair is created once under
@@ -807,30 +1023,39 @@ def prepare_run_mapping(*, recipient: Path | None, mapping: Path | None, output_
     """
     key_dir = Path(key_dir)
     if _inside(key_dir, output_dir):
-        raise ConfigError(f"key folder {key_dir} is inside the output folder {output_dir}; "
-                          "keys must never travel with the de-identified data")
+        raise ConfigError(
+            f"key folder {key_dir} is inside the output folder {output_dir}; "
+            "keys must never travel with the de-identified data"
+        )
     if recipient is None:
         local = key_dir / CUSTODIAN_DIR_NAME
         pub, key = local / f"{DEFAULT_CUSTODIAN_NAME}.pub", local / f"{DEFAULT_CUSTODIAN_NAME}.key"
         if not pub.exists():
             generate_custodian_keys(local, name=DEFAULT_CUSTODIAN_NAME)
         if key.exists():
-            warn(f"no --recipient: the mapping is sealed to a local custodian key; move {key} off this "
-                 "machine (whoever holds it can re-identify the data) and keep "
-                 f"{pub} for --recipient")
+            warn(
+                f"no --recipient: the mapping is sealed to a local custodian key; move {key} off this "
+                "machine (whoever holds it can re-identify the data) and keep "
+                f"{pub} for --recipient"
+            )
         recipient = pub
     target = Path(mapping) if mapping is not None else default_mapping_path(key_dir, run_id)
     check_mapping_location(target, output_dir)
-    return MappingWriter.create(target, load_recipient_key(Path(recipient)), load_or_create_signing_key(key_dir),
-                                run_id, run_info)
+    return MappingWriter.create(
+        target,
+        load_recipient_key(Path(recipient)),
+        load_or_create_signing_key(key_dir),
+        run_id,
+        run_info,
+    )
 
 
 __all__ = [
     "DEFAULT_SEGMENT_LINKS",
     "FORMAT_VERSION",
-    "LookupHit",
     "MAGIC",
     "MAPPING_SUFFIX",
+    "LookupHit",
     "MappingView",
     "MappingWriter",
     "PartReport",

@@ -41,6 +41,45 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise WriteError(f"cannot write output ({exc.strerror or exc})", path=path) from None
 
 
+class DuplicateInstanceError(DeidError):
+    """Another input already produced this output path (same SOP Instance UID) with other content."""
+
+    reason = QuarantineReason.DUPLICATE_INSTANCE
+
+
+def write_output(path: Path, data: bytes) -> bool:
+    """Atomically create ``path`` without ever replacing a different file.
+
+    Returns True when written, False when an identical file is already there (a re-run);
+    raises DuplicateInstanceError when a different file holds the path (two inputs with
+    one SOP Instance UID: the second must not silently replace the first).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # atomic, and fails rather than replace
+            return True
+        except FileExistsError:
+            if path.read_bytes() == data:
+                return False
+            raise DuplicateInstanceError(
+                "another input has the same SOP Instance UID with different content; kept the first"
+            ) from None
+    except OSError as exc:
+        raise WriteError(f"cannot write output ({exc.strerror or exc})", path=path) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def encode_dataset(ds: Dataset, meta: FileMetaDataset) -> bytes:
     """Serialise with preamble and file meta, in the transfer syntax named by ``meta``."""
     ds.file_meta = meta
@@ -74,4 +113,4 @@ def quarantine(qdir: Path, token: str, data: bytes | None, *, reason: Quarantine
     return target
 
 
-__all__ = ["WriteError", "atomic_write_bytes", "encode_dataset", "output_relpath", "quarantine"]
+__all__ = ["DuplicateInstanceError", "WriteError", "atomic_write_bytes", "write_output", "encode_dataset", "output_relpath", "quarantine"]
