@@ -62,7 +62,8 @@ def write_output(path: Path, data: bytes) -> bool:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            # No per-file fsync: the rename is atomic (never a half file under the final name);
+            # durability comes from the manifest, which is fsynced, and re-runs that compare bytes.
         finally:
             os.close(fd)
         try:
