@@ -73,20 +73,16 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _make_engine(args: argparse.Namespace) -> tuple[Any, Any, Path, bool]:
+def _make_engine(args: argparse.Namespace, profile: Any) -> tuple[Any, Path, bool]:
     from dicom_deid.deidentify import Engine
     from dicom_deid.keys import load_or_create_secret_key
-    from dicom_deid.profiles import load_profile, load_standard, parse_override
+    from dicom_deid.profiles import load_standard
     from dicom_deid.remap import Remapper
 
-    overrides = [parse_override(o) for o in args.override]
-    profile = load_profile(args.profile, extra_options=args.option, overrides=overrides)
     key, key_path, created = load_or_create_secret_key(args.key_file)
     pixel_mode = args.pixels or profile.pixel_mode
-    stage = None
-    if pixel_mode != "off":
-        stage = _pixel_stage(pixel_mode)
-    return Engine(profile, load_standard(), Remapper(key), stage), profile, key_path, created
+    stage = _pixel_stage(pixel_mode) if pixel_mode != "off" else None
+    return Engine(profile, load_standard(), Remapper(key), stage), key_path, created
 
 
 def _pixel_stage(mode: str) -> Any:
@@ -127,12 +123,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dicom_deid.config import RunConfig
     from dicom_deid.pipeline import run
 
-    engine, profile, key_path, created = _make_engine(args)
+    from dicom_deid.profiles import load_profile, parse_override
+
+    if args.sample is not None and not args.dry_run:
+        raise ConfigError("--sample only applies with --dry-run")
+    overrides = [parse_override(o) for o in args.override]
+    profile = load_profile(args.profile, extra_options=args.option, overrides=overrides)
+    RunConfig(input=args.input, output=args.output, profile=profile, quarantine=args.quarantine,
+              pixel_mode=args.pixels, workers=args.workers).validate()  # before any key is created
+    engine, key_path, created = _make_engine(args, profile)
     if created:
         print(f"dicom-deid: created secret key {key_path} (mode 0600); keep it to get the same pseudonyms "
               "in later runs", file=sys.stderr)
-    if args.sample is not None and not args.dry_run:
-        raise ConfigError("--sample only applies with --dry-run")
     config = RunConfig(input=args.input, output=args.output, profile=profile, key_file=key_path,
                        quarantine=args.quarantine, dry_run=args.dry_run, pixel_mode=args.pixels,
                        workers=args.workers, recipient=args.recipient, mapping=args.mapping, sample=args.sample)

@@ -1,0 +1,101 @@
+"""CLI: exit codes and one-line errors naming the file and the cause; never a traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from dicom_deid.cli import main
+from tests.conftest import TEST_FILES
+
+
+@pytest.fixture
+def one_file(tmp_path):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    shutil.copy(TEST_FILES / "CT_small.dcm", inp / "IM1")
+    return inp
+
+
+def _err_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    return err[0]
+
+
+def test_output_inside_input_is_refused(one_file, capsys):
+    assert main(["run", str(one_file), str(one_file / "out"), "--quiet"]) == 2
+    assert _err_line(capsys) == f"dicom-deid: error: {one_file / 'out'}: output folder is inside the input folder; choose a folder outside it"
+
+
+def test_missing_input(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope"), str(tmp_path / "out"), "--quiet"]) == 2
+    assert _err_line(capsys) == f"dicom-deid: error: {tmp_path / 'nope'}: input does not exist"
+
+
+def test_missing_key_file(one_file, tmp_path, capsys):
+    assert main(["run", str(one_file), str(tmp_path / "out"), "--key-file", str(tmp_path / "k"), "--quiet"]) == 1
+    assert _err_line(capsys) == f"dicom-deid: error: {tmp_path / 'k'}: key file not found"
+
+
+def test_world_readable_key_file_is_refused(one_file, tmp_path, capsys):
+    key = tmp_path / "k"
+    key.write_text("00" * 32)
+    os.chmod(key, 0o644)
+    assert main(["run", str(one_file), str(tmp_path / "out"), "--key-file", str(key), "--quiet"]) == 1
+    assert "key file is readable by others (mode 644); run: chmod 600" in _err_line(capsys)
+
+
+def test_garbage_key_file(one_file, tmp_path, capsys):
+    key = tmp_path / "k"
+    key.write_text("not hex at all")
+    os.chmod(key, 0o600)
+    assert main(["run", str(one_file), str(tmp_path / "out"), "--key-file", str(key), "--quiet"]) == 1
+    assert _err_line(capsys).endswith("key file is not a dicom-deid key (expected hex)")
+
+
+def test_unknown_option_is_a_usage_error(one_file, tmp_path, capsys):
+    assert main(["run", str(one_file), str(tmp_path / "out"), "--option", "keep-it-all", "--quiet"]) == 2
+    assert _err_line(capsys).startswith("dicom-deid: error: unknown option 'keep-it-all'; choose from:")
+
+
+def test_bad_flag_is_a_usage_error(capsys):
+    assert main(["run", "--frobnicate"]) == 2
+    assert _err_line(capsys).startswith("dicom-deid: error:")
+
+
+def test_key_file_created_on_first_use_with_mode_0600(one_file, tmp_path, key_home, capsys):
+    assert main(["run", str(one_file), str(tmp_path / "out"), "--quiet", "--pixels", "off"]) == 0
+    key = key_home / "secret.key"
+    assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
+    secret = key.read_text().strip()
+    captured = capsys.readouterr()
+    assert secret not in captured.out + captured.err
+    for p in (tmp_path / "out").rglob("*"):
+        if p.is_file():
+            assert secret.encode() not in p.read_bytes()
+
+
+def test_exit_code_3_when_something_is_quarantined(one_file, tmp_path, capsys):
+    (one_file / "IM2").write_bytes((TEST_FILES / "CT_small.dcm").read_bytes()[:2000])
+    assert main(["run", str(one_file), str(tmp_path / "out"), "--quiet", "--pixels", "off"]) == 3
+    err = capsys.readouterr().err
+    assert f"dicom-deid: quarantined: {one_file / 'IM2'}: truncated DICOM file" in err
+
+
+def test_console_script_and_module_entry_point(one_file, tmp_path):
+    res = subprocess.run([sys.executable, "-m", "dicom_deid", "profiles"], capture_output=True, text=True)
+    assert res.returncode == 0 and "safe-harbor" in res.stdout
+
+
+def test_readme_shows_the_two_commands_first():
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    first_code = text.split("```")[1]
+    assert "make demo" in first_code and "make test" in first_code
