@@ -139,10 +139,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                        quarantine=args.quarantine, dry_run=args.dry_run, pixel_mode=args.pixels,
                        workers=args.workers, recipient=args.recipient, mapping=args.mapping, sample=args.sample)
     config.validate()
-    mapping = None if args.dry_run else _open_mapping(args, config, key_path, profile)
+    import uuid
+
+    run_id = uuid.uuid4().hex
+    mapping = None if args.dry_run else _open_mapping(args, config, key_path, profile, run_id)
     progress = _Progress(enabled=not args.quiet and sys.stderr.isatty())
     try:
-        summary = run(config, engine, mapping=mapping, on_event=progress)
+        summary = run(config, engine, mapping=mapping, on_event=progress, run_id=run_id)
     finally:
         progress.close()
     if args.dry_run:
@@ -163,16 +166,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_QUARANTINED if summary.quarantined else EXIT_OK
 
 
-def _open_mapping(args: argparse.Namespace, config: Any, key_path: Path, profile: Any) -> Any:
-    try:
-        from dicom_deid.seal import prepare_run_mapping
-    except ImportError:
-        return None
-    import uuid
+def _open_mapping(args: argparse.Namespace, config: Any, key_path: Path, profile: Any, run_id: str) -> Any:
+    from dicom_deid.seal import prepare_run_mapping
 
     return prepare_run_mapping(
         recipient=args.recipient, mapping=args.mapping, output_dir=config.output, key_dir=key_path.parent,
-        run_id=uuid.uuid4().hex,
+        run_id=run_id,
         run_info={"profile": profile.name, "options": sorted(o.value for o in profile.options)},
         warn=lambda msg: print(f"dicom-deid: warning: {msg}", file=sys.stderr),
     )

@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 class MappingSink(Protocol):
     def add(self, links: Iterable[Link]) -> None: ...
-    def close(self) -> None: ...
+    def close(self) -> None: ...  # the run finished: mark the mapping complete
+    def abort(self) -> None: ...  # interrupted: keep what is sealed, marked incomplete
 
 
 class DiscardLinks:
@@ -44,6 +45,9 @@ class DiscardLinks:
             pass
 
     def close(self) -> None:
+        return None
+
+    def abort(self) -> None:
         return None
 
 
@@ -180,11 +184,11 @@ def _sampled(refs: Iterator[InputRef], sample: int | None) -> Iterator[InputRef]
 
 
 def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None,
-        on_event: Callable[[Event], None] | None = None) -> RunSummary:
+        on_event: Callable[[Event], None] | None = None, run_id: str | None = None) -> RunSummary:
     """Run a whole batch.  ``mapping`` receives every link (the sealed mapping writer)."""
     config.validate()
     emit = _safe_emitter(on_event)
-    run_id = uuid.uuid4().hex
+    run_id = run_id or uuid.uuid4().hex
     sink: MappingSink = mapping or DiscardLinks()
     profile = engine.profile
     options = tuple(sorted(o.value for o in profile.options))
@@ -219,11 +223,17 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
             emit(FileDone(res.record.ordinal, res.record.outcome, res.record.size, res.record.reason, res.message))
     except KeyboardInterrupt:
         interrupted = True
+    except BaseException:
+        sink.abort()
+        raise
     finally:
         seconds = time.perf_counter() - started
         if writer is not None:
             writer.close({"counts": dict(counts), "files": files, "bytes": bytes_in, "seconds": round(seconds, 3),
                           "interrupted": interrupted})
+    if interrupted:
+        sink.abort()
+    else:
         sink.close()
     emit(RunFinished(run_id, dict(counts), seconds, interrupted))
     return RunSummary(run_id, counts, seconds, manifest_path, config.quarantine_dir, files, bytes_in, plan_counts,

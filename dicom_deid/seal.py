@@ -109,8 +109,11 @@ def _signed_message(kind: bytes, meta: bytes, blob_digest: bytes) -> bytes:
     return _DOMAIN + kind + _U32.pack(len(meta)) + meta + blob_digest
 
 
-def _encode_record(kind: bytes, meta: Mapping[str, Any], blob: bytes, signer: SigningKey) -> bytes:
-    meta_b = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode("utf-8")
+def _meta_bytes(meta: Mapping[str, Any]) -> bytes:
+    return json.dumps(meta, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def _encode_record(kind: bytes, meta_b: bytes, blob: bytes, signer: SigningKey) -> bytes:
     sig = signer.sign(_signed_message(kind, meta_b, hashlib.sha256(blob).digest()))
     body = _U32.pack(len(meta_b)) + meta_b + blob + sig
     return _REC.pack(kind, len(body)) + body
@@ -118,7 +121,7 @@ def _encode_record(kind: bytes, meta: Mapping[str, Any], blob: bytes, signer: Si
 
 def _encode_links(links: Sequence[Link]) -> bytes:
     rows = [[k.kind.value, k.original, k.replacement, k.patient, k.study, k.series] for k in links]
-    return zlib.compress(json.dumps(rows, separators=(",", ":")).encode("ascii"), 6)
+    return zlib.compress(json.dumps(rows, separators=(",", ":")).encode("ascii"), 1)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -261,10 +264,10 @@ class MappingWriter:
             "signer": _b64(signer.public.raw),
             "cipher": "X25519-HKDF-SHA256/AES-256-GCM/Ed25519",
         }
-        meta_b = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        meta_b = _meta_bytes(meta)
         info = json.dumps(dict(run_info), sort_keys=True, default=str).encode("utf-8")
         blob = aead.encrypt(_nonce(0), info, _DOMAIN + _HEADER + meta_b)
-        header = _encode_record(_HEADER, meta, blob, signer)
+        header = _encode_record(_HEADER, meta_b, blob, signer)
         f = _create_exclusive(Path(path))
         try:
             f.write(MAGIC + header)
@@ -302,9 +305,19 @@ class MappingWriter:
 
     def _write(self, record: bytes) -> None:
         assert self._file is not None
-        self._file.write(record)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write(record)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:  # disk full, I/O error: stop here, never append after a torn record
+            self._file.close()
+            self._file = None
+            raise SealError(
+                f"cannot write the mapping file ({exc.__class__.__name__}: {exc.strerror}); "
+                f"it holds {self.segments_written} finished segments and will read as an "
+                "incomplete run",
+                path=self.path,
+            ) from None
         self._last = hashlib.sha256(record).hexdigest()
 
     def _seal_segment(self) -> None:
@@ -318,9 +331,9 @@ class MappingWriter:
             "header": self._header_digest,
             "prev": self._last,
         }
-        meta_b = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        meta_b = _meta_bytes(meta)
         blob = self._aead.encrypt(_nonce(seq), _encode_links(links), _DOMAIN + _SEGMENT + meta_b)
-        self._write(_encode_record(_SEGMENT, meta, blob, self._signer))
+        self._write(_encode_record(_SEGMENT, meta_b, blob, self._signer))
         self.segments_written = seq
         self.links_written += len(links)
 
@@ -330,6 +343,8 @@ class MappingWriter:
             return
         try:
             self.flush()
+            if self._file is None:  # a failed write closed it
+                return
             meta = {
                 "run_id": self.run_id,
                 "part": self.part,
@@ -339,10 +354,11 @@ class MappingWriter:
                 "last": self._last,
                 "closed": _now(),
             }
-            self._write(_encode_record(_TRAILER, meta, b"", self._signer))
+            self._write(_encode_record(_TRAILER, _meta_bytes(meta), b"", self._signer))
         finally:
-            self._file.close()
-            self._file = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def abort(self) -> None:
         """Seal the buffer but write no trailer: readers will report an incomplete run."""
@@ -351,8 +367,9 @@ class MappingWriter:
         try:
             self.flush()
         finally:
-            self._file.close()
-            self._file = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def __enter__(self) -> Self:
         return self
@@ -960,7 +977,7 @@ def combine_parts(
     }
 
     def fill(dst: BinaryIO) -> None:
-        dst.write(MAGIC + _encode_record(_INDEX, meta, b"", signer))
+        dst.write(MAGIC + _encode_record(_INDEX, _meta_bytes(meta), b"", signer))
         for scan in scans:
             with open(scan.path, "rb") as src:
                 src.seek(len(MAGIC))
@@ -1031,7 +1048,11 @@ def prepare_run_mapping(
         local = key_dir / CUSTODIAN_DIR_NAME
         pub, key = local / f"{DEFAULT_CUSTODIAN_NAME}.pub", local / f"{DEFAULT_CUSTODIAN_NAME}.key"
         if not pub.exists():
-            generate_custodian_keys(local, name=DEFAULT_CUSTODIAN_NAME)
+            try:
+                generate_custodian_keys(local, name=DEFAULT_CUSTODIAN_NAME)
+            except KeyMaterialError:
+                if not pub.exists():  # not a concurrent first run: a real failure
+                    raise
         if key.exists():
             warn(
                 f"no --recipient: the mapping is sealed to a local custodian key; move {key} off this "

@@ -114,29 +114,61 @@ def to_rgb8(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     raise ValueError(f"expected H×W or H×W×3 image, got shape {image.shape}")
 
 
+@dataclass(frozen=True, slots=True)
+class ScanPass:
+    """One network pass: resize so the shorter side is ``min_side`` (or by ``factor``),
+    capped at ``max_side`` on the longer side, optionally on the image turned 90°."""
+
+    min_side: int | None = 736
+    factor: float | None = None
+    max_side: int = 1280
+    rotate90: bool = False
+
+    def size_for(self, height: int, width: int) -> tuple[int, int]:
+        if self.factor is not None:
+            ratio = self.factor
+        else:
+            assert self.min_side is not None
+            ratio = self.min_side / min(height, width)
+        ratio = min(ratio, self.max_side / max(height, width), _MAX_UPSCALE)
+        rh = max(32, int(round(height * ratio / 32)) * 32)
+        rw = max(32, int(round(width * ratio / 32)) * 32)
+        return rh, rw
+
+
+_MAX_UPSCALE = 4.0
+
+#: Default passes: the network's native working size; the same on the image turned 90°
+#: (vertical labels along image edges); and 2x enlargement for text under ~10 px.
+DEFAULT_PASSES = (
+    ScanPass(min_side=736, max_side=1280),
+    ScanPass(min_side=736, max_side=1280, rotate90=True),
+    ScanPass(min_side=None, factor=2.0, max_side=1600),
+)
+
+
 class DbnetDetector:
     """DBNet (PP-OCRv4 det) through onnxruntime; the session is created on first use.
 
-    ``side`` is the target length of the *shorter* image side fed to the network (small
-    images are enlarged so 8 px text is still ~12 px for the network); the longer side is
-    capped at ``max_side``.  Boxes are grown by the DB "unclip" distance and returned in
-    the input image's coordinates.
+    Each :class:`ScanPass` feeds the network one resized (and maybe rotated) copy of the
+    image; the probability map is thresholded, connected components are scored, grown by
+    the DB "unclip" distance and returned as boxes in the input image's coordinates.
     """
 
     def __init__(
         self,
         *,
         threads: int = 1,
-        side: int = 736,
-        max_side: int = 1280,
+        passes: Sequence[ScanPass] = DEFAULT_PASSES,
         threshold: float = 0.25,
         box_threshold: float = 0.4,
         unclip_ratio: float = 1.8,
+        end_growth: float = 0.35,
         model_path: Path | None = None,
     ) -> None:
         self.threads = threads
-        self.side = side
-        self.max_side = max_side
+        self.passes = tuple(passes)
+        self.end_growth = end_growth
         self.threshold = threshold
         self.box_threshold = box_threshold
         self.unclip_ratio = unclip_ratio
@@ -167,19 +199,15 @@ class DbnetDetector:
                     raise OcrUnavailable(f"text detection model cannot be loaded: {exc}") from exc
             return self._session
 
-    def _scale_for(self, height: int, width: int) -> tuple[int, int]:
-        ratio = self.side / min(height, width)
-        ratio = min(ratio, self.max_side / max(height, width))
-        ratio = max(ratio, 1.0) if max(height, width) * 1.0 <= self.max_side else ratio
-        rh = max(32, int(round(height * ratio / 32)) * 32)
-        rw = max(32, int(round(width * ratio / 32)) * 32)
-        return rh, rw
-
-    def probability_map(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        """Text probability at network resolution (for diagnostics and tests)."""
+    def probability_map(
+        self, image: npt.NDArray[np.uint8], scan: ScanPass = DEFAULT_PASSES[0]
+    ) -> npt.NDArray[np.float32]:
+        """Text probability at network resolution for one pass (rotated if the pass is)."""
         cv2 = _import_cv2()
         rgb = to_rgb8(image)
-        rh, rw = self._scale_for(rgb.shape[0], rgb.shape[1])
+        if scan.rotate90:
+            rgb = np.ascontiguousarray(np.rot90(rgb, k=-1))  # clockwise
+        rh, rw = scan.size_for(rgb.shape[0], rgb.shape[1])
         resized = cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_LINEAR)
         blob = (resized.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
         session = self._get_session()
@@ -187,14 +215,22 @@ class DbnetDetector:
         return np.asarray(out[0, 0], dtype=np.float32)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
+        boxes: list[TextBox] = []
+        for scan in self.passes:
+            boxes.extend(self._detect_pass(image, scan))
+        return boxes
+
+    def _detect_pass(self, image: npt.NDArray[np.uint8], scan: ScanPass) -> list[TextBox]:
         cv2 = _import_cv2()
         height, width = image.shape[:2]
-        prob = self.probability_map(image)
+        prob = self.probability_map(image, scan)
         ph, pw = prob.shape
         bitmap = (prob > self.threshold).astype(np.uint8)
         bitmap = cv2.dilate(bitmap, np.ones((2, 2), np.uint8))
         count, labels, stats, _ = cv2.connectedComponentsWithStats(bitmap, connectivity=8)
-        sx, sy = width / pw, height / ph
+        # the (possibly rotated) pass image is rot_h × rot_w
+        rot_h, rot_w = (width, height) if scan.rotate90 else (height, width)
+        sx, sy = rot_w / pw, rot_h / ph
         boxes: list[TextBox] = []
         for label in range(1, count):
             x, y, w, h, area = (int(v) for v in stats[label])
@@ -208,8 +244,21 @@ class DbnetDetector:
             distance = area * self.unclip_ratio / max(1.0, 2.0 * (w + h))
             x0 = max(0.0, (x - distance) * sx)
             y0 = max(0.0, (y - distance) * sy)
-            x1 = min(float(width), (x + w + distance) * sx)
-            y1 = min(float(height), (y + h + distance) * sy)
+            x1 = min(float(rot_w), (x + w + distance) * sx)
+            y1 = min(float(rot_h), (y + h + distance) * sy)
+            if scan.rotate90:
+                if (x1 - x0) < 2.0 * (y1 - y0):
+                    continue  # only lines that read along the turned image: vertical labels
+                # clockwise rotation maps (r, c) -> (c, H-1-r); undo it for the box
+                x0, y0, x1, y1 = y0, height - x1, y1, height - x0
+            # DB kernels are tight at the ends of a line (italics, last glyph touching a
+            # bright edge): extend along the line by a share of its thickness.
+            if x1 - x0 >= y1 - y0:
+                grow = self.end_growth * (y1 - y0)
+                x0, x1 = max(0.0, x0 - grow), min(float(width), x1 + grow)
+            else:
+                grow = self.end_growth * (x1 - x0)
+                y0, y1 = max(0.0, y0 - grow), min(float(height), y1 + grow)
             bx0, by0 = int(np.floor(x0)), int(np.floor(y0))
             bx1, by1 = int(np.ceil(x1)), int(np.ceil(y1))
             boxes.append(TextBox(bx0, by0, bx1 - bx0, by1 - by0, score))
