@@ -36,6 +36,7 @@ class ManifestRecord:
     sop_class_uid: str | None = None
     modality: str | None = None
     actions: dict[str, int] = field(default_factory=dict)  # action code -> count
+    changes: dict[str, list[str]] = field(default_factory=dict)  # action code -> attribute paths (no values)
     pixels: dict[str, Any] | None = None  # redaction boxes (coordinates and frames only)
     seconds: float = 0.0
 

@@ -23,6 +23,8 @@ from dicom_deid.deidentify import Deidentified, Engine, deidentify
 from dicom_deid.errors import DeidError, NotDicomError, QuarantineReason
 from dicom_deid.events import Event, FileDone, RunFinished, RunStarted
 from dicom_deid.links import Link, LinkKind
+from dicom_deid.plan import Plan, format_path
+from dicom_deid.profiles import ActionCode
 from dicom_deid.manifest import MANIFEST_NAME, ManifestRecord, ManifestWriter, Outcome
 from dicom_deid.read import DicomDirFile, read_instance
 from dicom_deid.walk import InputRef, read_bytes, walk_inputs
@@ -125,17 +127,25 @@ def process_input(ref: InputRef, *, root: Path, engine: Engine, output: Path, qu
         outcome=(Outcome.PLANNED if dry_run else Outcome.WRITTEN).value,
         size=size, output=rel, sop_class_uid=str(ds.get("SOPClassUID", "")),
         modality=str(ds.get("Modality", "") or "") or None,
-        actions=dict(sorted(result.plan.counts().items())), pixels=_pixel_summary(result.pixels),
+        actions=dict(sorted(result.plan.counts().items())), changes=_changes(result.plan),
+        pixels=_pixel_summary(result.pixels),
         seconds=round(time.perf_counter() - started, 6),
     )
     links = [*result.links, Link(LinkKind.SOURCE_PATH, source_link.original, rel, result.patient,
                                  result.study_uid, result.series_uid)]
     rows: list[tuple[str, str, str]] = []
     if dry_run:
-        from dicom_deid.plan import format_path
-
         rows = [(_generic_path(format_path(a.path)), a.code.value, a.rule) for a in result.plan]
     return FileResult(record, links, plan_rows=rows)
+
+
+def _changes(plan: Plan) -> dict[str, list[str]]:
+    """Attribute paths per action code, for everything not kept as is (keywords only, no values)."""
+    out: dict[str, list[str]] = {}
+    for action in plan:
+        if action.code is not ActionCode.K:
+            out.setdefault(action.code.value, []).append(format_path(action.path))
+    return out
 
 
 def _generic_path(text: str) -> str:
