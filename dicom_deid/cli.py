@@ -48,8 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mapping", type=Path, help="sealed mapping file path (never inside OUTPUT)")
     run.add_argument("--dry-run", action="store_true", help="print the plan (actions per tag), write nothing")
     run.add_argument("--sample", type=int, metavar="N", help="with --dry-run: only the first N study folders")
-    run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="local worker processes (default: all cores of this machine)")
+    run.add_argument("--dask", metavar="ADDRESS", help="run the per-file work on this Dask scheduler "
+                                                       "(input and output on storage all workers see)")
+    run.add_argument("--force", action="store_true",
+                     help="redo inputs that a previous run into OUTPUT already completed")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
+                     help="progress display: bar (default on a terminal), json lines on stderr, none")
     run.set_defaults(func=cmd_run)
 
     prof = sub.add_parser("profiles", help="list the named profiles")
@@ -94,25 +101,49 @@ def _pixel_stage(mode: str) -> Any:
 
 
 class _Progress:
-    def __init__(self, enabled: bool) -> None:
+    """Progress observer: a bar (files/s, MB/s, counts) or JSON lines for pipelines."""
+
+    def __init__(self, mode: str) -> None:
         self.bar: Any = None
-        self.enabled = enabled
-        self.quarantined = 0
+        self.mode = mode
+        self.quarantined = self.redacted = self.files = 0
+        self.bytes = 0
+        self.started = 0.0
 
     def __call__(self, event: Any) -> None:
-        from dicom_deid.events import FileDone, RunStarted
+        import json
+        import time
 
-        if isinstance(event, RunStarted) and self.enabled:
-            from tqdm import tqdm
+        from dicom_deid.events import FileDone, RunFinished, RunStarted
 
-            self.bar = tqdm(unit="file", file=sys.stderr, dynamic_ncols=True, desc="de-identifying")
+        if isinstance(event, RunStarted):
+            self.started = time.perf_counter()
+            if self.mode == "bar":
+                from tqdm import tqdm
+
+                self.bar = tqdm(unit="file", file=sys.stderr, dynamic_ncols=True, desc="de-identifying")
         elif isinstance(event, FileDone):
+            self.files += 1
+            self.bytes += event.size
             if event.outcome == "quarantined":
                 self.quarantined += 1
                 print(f"dicom-deid: quarantined: {event.message}", file=sys.stderr)
             if self.bar is not None:
                 self.bar.update(1)
-                self.bar.set_postfix(quarantined=self.quarantined, refresh=False)
+                secs = max(time.perf_counter() - self.started, 1e-9)
+                self.bar.set_postfix(MBps=f"{self.bytes / 1e6 / secs:.1f}", quarantined=self.quarantined,
+                                     refresh=False)
+            elif self.mode == "json" and self.files % 100 == 0:
+                print(json.dumps(self._state()), file=sys.stderr, flush=True)
+        elif isinstance(event, RunFinished) and self.mode == "json":
+            print(json.dumps({**self._state(), "done": True, "interrupted": event.interrupted}), file=sys.stderr)
+
+    def _state(self) -> dict[str, Any]:
+        import time
+
+        secs = max(time.perf_counter() - self.started, 1e-9)
+        return {"files": self.files, "bytes": self.bytes, "files_per_s": round(self.files / secs, 1),
+                "mb_per_s": round(self.bytes / 1e6 / secs, 2), "quarantined": self.quarantined}
 
     def close(self) -> None:
         if self.bar is not None:
@@ -129,23 +160,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--sample only applies with --dry-run")
     overrides = [parse_override(o) for o in args.override]
     profile = load_profile(args.profile, extra_options=args.option, overrides=overrides)
+    from dicom_deid.workers import EngineSpec, default_workers
+
+    workers = args.workers if args.workers is not None else default_workers()
     RunConfig(input=args.input, output=args.output, profile=profile, quarantine=args.quarantine,
-              pixel_mode=args.pixels, workers=args.workers).validate()  # before any key is created
+              pixel_mode=args.pixels, workers=workers).validate()  # before any key is created
     engine, key_path, created = _make_engine(args, profile)
+    spec = EngineSpec(profile, engine.remapper.key, args.pixels or profile.pixel_mode)
     if created:
         print(f"dicom-deid: created secret key {key_path} (mode 0600); keep it to get the same pseudonyms "
               "in later runs", file=sys.stderr)
     config = RunConfig(input=args.input, output=args.output, profile=profile, key_file=key_path,
                        quarantine=args.quarantine, dry_run=args.dry_run, pixel_mode=args.pixels,
-                       workers=args.workers, recipient=args.recipient, mapping=args.mapping, sample=args.sample)
+                       workers=workers, recipient=args.recipient, mapping=args.mapping, sample=args.sample,
+                       dask=args.dask, force=args.force)
     config.validate()
     import uuid
 
     run_id = uuid.uuid4().hex
     mapping = None if args.dry_run else _open_mapping(args, config, key_path, profile, run_id)
-    progress = _Progress(enabled=not args.quiet and sys.stderr.isatty())
+    mode = "none" if args.quiet else args.progress
+    if mode == "bar" and not sys.stderr.isatty():
+        mode = "none"
+    progress = _Progress(mode)
     try:
-        summary = run(config, engine, mapping=mapping, on_event=progress, run_id=run_id)
+        summary = run(config, engine, mapping=mapping, on_event=progress, run_id=run_id, spec=spec)
     finally:
         progress.close()
     if args.dry_run:

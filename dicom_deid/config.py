@@ -22,6 +22,8 @@ class RunConfig:
     recipient: Path | None = None
     mapping: Path | None = None
     sample: int | None = None  # --dry-run: only the first N studies
+    dask: str | None = None  # scheduler address: run the per-file work on a Dask cluster
+    force: bool = False  # redo inputs a previous run of the same command already completed
 
     @property
     def quarantine_dir(self) -> Path:

@@ -102,7 +102,7 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     syntax = source.file_meta.get("TransferSyntaxUID")
     needs_vr = syntax is not None and not syntax.is_implicit_VR  # raw elements without a VR get one
     ctx = ScrubContext(profile=profile, standard=standard, remapper=remapper, patient_key=pkey,
-                       date_offset_days=offset, patient_pattern=ident.pattern(), needs_vr=needs_vr)
+                       date_offset_days=offset, patient=ident, needs_vr=needs_vr)
     plan = plan_actions(source, profile, standard)
     out = apply_plan(source, plan, ctx)
 

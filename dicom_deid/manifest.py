@@ -63,9 +63,25 @@ class ManifestWriter:
         self._fh.close()
 
 
-def read_manifest(path: Path) -> list[dict[str, Any]]:
+def read_manifest(path: Path, *, tolerate_partial: bool = False) -> list[dict[str, Any]]:
+    """All lines of a manifest (runs append).  ``tolerate_partial`` skips a last line cut by a crash."""
+    rows = []
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                if not tolerate_partial:
+                    raise
+    return rows
 
 
-__all__ = ["MANIFEST_NAME", "ManifestRecord", "ManifestWriter", "Outcome", "read_manifest"]
+def last_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the most recent run in a manifest (from its last "run" header)."""
+    starts = [i for i, r in enumerate(rows) if r.get("type") == "run"]
+    return rows[starts[-1]:] if starts else rows
+
+
+__all__ = ["MANIFEST_NAME", "ManifestRecord", "ManifestWriter", "Outcome", "last_run", "read_manifest"]

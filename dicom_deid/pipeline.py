@@ -11,7 +11,7 @@ import logging
 import time
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,9 +193,31 @@ def _sampled(refs: Iterator[InputRef], sample: int | None) -> Iterator[InputRef]
         yield ref
 
 
+def completed_inputs(manifest: Path) -> dict[str, str]:
+    """input_id -> output path of every input a previous run wrote (for resume)."""
+    done: dict[str, str] = {}
+    if not manifest.exists():
+        return done
+    from dicom_deid.manifest import read_manifest
+
+    for row in read_manifest(manifest, tolerate_partial=True):
+        if row.get("type") == "file" and row.get("outcome") in (Outcome.WRITTEN.value, Outcome.ALREADY_DONE.value):
+            done[row["input_id"]] = row["output"]
+    return done
+
+
 def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None,
-        on_event: Callable[[Event], None] | None = None, run_id: str | None = None) -> RunSummary:
-    """Run a whole batch.  ``mapping`` receives every link (the sealed mapping writer)."""
+        on_event: Callable[[Event], None] | None = None, run_id: str | None = None,
+        spec: Any = None) -> RunSummary:
+    """Run a whole batch.  ``mapping`` receives every link (the sealed mapping writer).
+
+    With ``config.workers > 1`` or ``config.dask``, ``spec`` (a ``workers.EngineSpec`` matching
+    ``engine``) lets each worker build its own engine.  Inputs that a previous run into the same
+    output completed are skipped unless ``config.force`` (outputs are deterministic, so a resumed
+    run ends identical to an uninterrupted one).
+    """
+    from dicom_deid.workers import Task, map_dask, map_pool, map_serial
+
     config.validate()
     emit = _safe_emitter(on_event)
     run_id = run_id or uuid.uuid4().hex
@@ -204,13 +226,16 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
     options = tuple(sorted(o.value for o in profile.options))
     emit(RunStarted(run_id, profile.name, options, config.dry_run))
     manifest_path = None if config.dry_run else config.output / MANIFEST_NAME
+    done = {} if (config.force or manifest_path is None) else completed_inputs(manifest_path)
     writer = None
     if manifest_path is not None:
         config.output.mkdir(parents=True, exist_ok=True)
         writer = ManifestWriter(manifest_path, {
             "run_id": run_id, "tool": f"dicom-deid {__version__}", "standard": f"PS3.15 {engine.standard.edition}",
             "profile": profile.name, "options": list(options), "key_id": engine.remapper.key.key_id,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "workers": config.workers,
+            "backend": "dask" if config.dask else "pool" if config.workers > 1 else "serial",
+            "resumed": len(done),
         })
     counts: Counter[str] = Counter()
     plan_counts: Counter[tuple[str, str, str]] = Counter()
@@ -219,18 +244,47 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
     seen_patient_links: set[tuple[str, str]] = set()
     interrupted = False
     root = config.input
-    try:
+    skipped: deque[FileResult] = deque()
+
+    def to_process() -> Iterator[InputRef]:
         for ref in _sampled(walk_inputs(root), config.sample if config.dry_run else None):
-            res = process_input(ref, root=root, engine=engine, output=config.output,
-                                quarantine_dir=config.quarantine_dir, dry_run=config.dry_run)
-            files += 1
-            bytes_in += res.record.size
-            counts[res.record.outcome] += 1
-            plan_counts.update(res.plan_rows)
-            if writer is not None:
-                writer.add(res.record)
-            sink.add(_dedupe_patient_links(res.links, seen_patient_links))
-            emit(FileDone(res.record.ordinal, res.record.outcome, res.record.size, res.record.reason, res.message))
+            if done:
+                token = engine.remapper.keyed_id(ref.relative_to(root))
+                prior = done.get(token)
+                if prior is not None and (config.output / prior).is_file():
+                    skipped.append(FileResult(ManifestRecord(ref.ordinal, token, Outcome.ALREADY_DONE.value,
+                                                             output=prior)))
+                    continue
+            yield ref
+
+    task = Task(root=root, output=config.output, quarantine_dir=config.quarantine_dir, dry_run=config.dry_run)
+    if config.dask:
+        results: Iterator[FileResult] = map_dask(to_process(), task, spec, config.dask)
+    elif config.workers > 1:
+        results = map_pool(to_process(), task, spec, config.workers)
+    else:
+        results = map_serial(to_process(), lambda ref: process_input(
+            ref, root=root, engine=engine, output=config.output, quarantine_dir=config.quarantine_dir,
+            dry_run=config.dry_run))
+
+    def account(res: FileResult) -> None:
+        nonlocal files, bytes_in
+        files += 1
+        bytes_in += res.record.size
+        counts[res.record.outcome] += 1
+        plan_counts.update(res.plan_rows)
+        if writer is not None:
+            writer.add(res.record)
+        sink.add(_dedupe_patient_links(res.links, seen_patient_links))
+        emit(FileDone(res.record.ordinal, res.record.outcome, res.record.size, res.record.reason, res.message))
+
+    try:
+        for res in results:
+            while skipped:
+                account(skipped.popleft())
+            account(res)
+        while skipped:
+            account(skipped.popleft())
     except KeyboardInterrupt:
         interrupted = True
     except BaseException:

@@ -386,7 +386,7 @@ def load_profile(
         name=str(raw.get("name", path.stem)),
         description=str(raw.get("description", "")),
         options=frozenset(options),
-        overrides=MappingProxyType(merged),
+        overrides=dict(merged),  # plain dict: profiles travel to worker processes
         date_method=date_method,
         age_cap_years=int(cap) if cap is not None else None,
         pixel_mode=pixel_mode,

@@ -18,7 +18,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.valuerep import MAX_VALUE_LEN
 
-from dicom_deid.clean import clean_text
+from dicom_deid.clean import PatientIdentifiers, clean_text
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
 from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
@@ -54,10 +54,19 @@ class ScrubContext:
     remapper: Remapper
     patient_key: str
     date_offset_days: int
-    patient_pattern: re.Pattern[str] | None
+    patient: PatientIdentifiers
     needs_vr: bool = False  # output is explicit VR but the source was read as implicit VR
     links: list[Link] = field(default_factory=list)
     _seen_uids: set[str] = field(default_factory=set)
+    _pattern: re.Pattern[str] | None = None
+    _compiled: bool = False
+
+    @property
+    def patient_pattern(self) -> re.Pattern[str] | None:
+        """Compiled on first use: most profiles never clean text, and compiling costs."""
+        if not self._compiled:
+            self._pattern, self._compiled = self.patient.pattern(), True
+        return self._pattern
 
 
 def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:

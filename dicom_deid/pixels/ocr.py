@@ -162,8 +162,8 @@ class DbnetDetector:
         passes: Sequence[ScanPass] = DEFAULT_PASSES,
         threshold: float = 0.25,
         box_threshold: float = 0.4,
-        unclip_ratio: float = 1.8,
-        end_growth: float = 0.35,
+        unclip_ratio: float = 1.5,
+        end_growth: float = 0.3,
         model_path: Path | None = None,
     ) -> None:
         self.threads = threads

@@ -1,0 +1,142 @@
+"""Execution backends: the same per-file work in this process, a local process pool, or Dask.
+
+Each backend maps ``InputRef`` -> ``FileResult`` with a bounded number of files in flight, so
+memory stays flat however large the export.  Workers share no state: each builds its Engine
+once from a picklable ``EngineSpec`` (the keyed remapping needs no coordination).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dicom_deid.deidentify import Engine
+from dicom_deid.errors import ConfigError
+from dicom_deid.keys import SecretKey
+from dicom_deid.profiles import Profile, load_standard
+from dicom_deid.remap import Remapper
+from dicom_deid.walk import InputRef
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """What a worker needs to build its own Engine; picklable."""
+
+    profile: Profile
+    key: SecretKey
+    pixel_mode: str = "off"
+
+    def build(self) -> Engine:
+        stage = None
+        if self.pixel_mode != "off":
+            from dicom_deid.pixels import PixelMode, PixelPolicy, make_pixel_stage
+
+            stage = make_pixel_stage(PixelPolicy(mode=PixelMode(self.pixel_mode)))
+        return Engine(self.profile, load_standard(), Remapper(self.key), stage)
+
+
+@dataclass(frozen=True)
+class Task:
+    """Everything one file's work needs besides the engine."""
+
+    root: Path
+    output: Path
+    quarantine_dir: Path
+    dry_run: bool = False
+
+
+_pool_engine: Engine | None = None  # this worker process's engine, built once by the initializer
+
+
+def _pool_init(spec: EngineSpec) -> None:
+    global _pool_engine
+    _pool_engine = spec.build()
+
+
+def _pool_work(ref: InputRef, task: Task) -> Any:
+    from dicom_deid.pipeline import process_input
+
+    assert _pool_engine is not None, "worker not initialised"
+    return process_input(ref, root=task.root, engine=_pool_engine, output=task.output,
+                         quarantine_dir=task.quarantine_dir, dry_run=task.dry_run)
+
+
+def _dask_work(ref: InputRef, task: Task, spec: EngineSpec) -> Any:
+    from dicom_deid.pipeline import process_input
+
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        engine = getattr(worker, "_dicom_deid_engine", None)
+        if engine is None or getattr(worker, "_dicom_deid_spec", None) != spec:
+            engine = spec.build()
+            worker._dicom_deid_engine, worker._dicom_deid_spec = engine, spec  # type: ignore[attr-defined]
+    except ValueError:  # not inside a worker (e.g. a LocalCluster with processes=False in tests)
+        engine = spec.build()
+    return process_input(ref, root=task.root, engine=engine, output=task.output,
+                         quarantine_dir=task.quarantine_dir, dry_run=task.dry_run)
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def map_serial(refs: Iterable[InputRef], work: Callable[[InputRef], Any]) -> Iterator[Any]:
+    for ref in refs:
+        yield work(ref)
+
+
+def map_pool(refs: Iterable[InputRef], task: Task, spec: EngineSpec, workers: int) -> Iterator[Any]:
+    """Results in completion order; at most 4 x workers files in flight."""
+    limit = max(2, 4 * workers)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(spec,)) as pool:
+        pending: set[Future[Any]] = set()
+        try:
+            for ref in refs:
+                pending.add(pool.submit(_pool_work, ref, task))
+                if len(pending) >= limit:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        yield fut.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+
+
+def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: str) -> Iterator[Any]:
+    """Submit the same per-file work to a Dask distributed scheduler (shared storage assumed)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError("--dask needs the 'scale' extra: pip install 'dicom-deid[scale]'") from None
+    try:
+        client = Client(address, timeout="20s")
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
+    try:
+        n = max(1, sum(client.nthreads().values()))
+        limit = 4 * n
+        spec_future = client.scatter(spec, broadcast=True)
+        pending: deque[Any] = deque()
+        for ref in refs:
+            pending.append(client.submit(_dask_work, ref, task, spec_future, pure=False))
+            if len(pending) >= limit:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        client.close()
+
+
+__all__ = ["EngineSpec", "Task", "default_workers", "map_dask", "map_pool", "map_serial"]
