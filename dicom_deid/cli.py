@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "(input and output on storage all workers see)")
     run.add_argument("--force", action="store_true",
                      help="redo inputs that a previous run into OUTPUT already completed")
+    run.add_argument("--file-time-limit", type=float, metavar="SECONDS",
+                     help="CPU seconds one file may take; a worker stuck longer (decompression bomb, "
+                          "hung decoder) is killed and the file quarantined")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
                      help="progress display: bar (default on a terminal), json lines on stderr, none")
@@ -173,7 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = RunConfig(input=args.input, output=args.output, profile=profile, key_file=key_path,
                        quarantine=args.quarantine, dry_run=args.dry_run, pixel_mode=args.pixels,
                        workers=workers, recipient=args.recipient, mapping=args.mapping, sample=args.sample,
-                       dask=args.dask, force=args.force)
+                       dask=args.dask, force=args.force, file_cpu_limit=args.file_time_limit)
     config.validate()
     import uuid
 

@@ -24,6 +24,7 @@ class RunConfig:
     sample: int | None = None  # --dry-run: only the first N studies
     dask: str | None = None  # scheduler address: run the per-file work on a Dask cluster
     force: bool = False  # redo inputs a previous run of the same command already completed
+    file_cpu_limit: float | None = None  # kill (and quarantine) a file's work after this many CPU seconds
 
     @property
     def quarantine_dir(self) -> Path:
@@ -46,6 +47,8 @@ class RunConfig:
             raise ConfigError("quarantine folder must not be inside the input folder", path=q)
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if self.file_cpu_limit is not None and self.file_cpu_limit <= 0:
+            raise ConfigError(f"--file-time-limit must be positive, got {self.file_cpu_limit}")
         if self.pixel_mode not in (None, "auto", "all", "off"):
             raise ConfigError(f"--pixels must be auto, all or off, got {self.pixel_mode!r}")
 

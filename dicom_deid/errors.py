@@ -33,6 +33,7 @@ class QuarantineReason(enum.Enum):
     PROFILE_ERROR = "profile_error"
     WRITE_ERROR = "write_error"
     DUPLICATE_INSTANCE = "duplicate_instance"
+    WORKER_CRASHED = "worker_crashed"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -148,6 +148,17 @@ def _changes(plan: Plan) -> dict[str, list[str]]:
     return out
 
 
+def crashed_input(ref: InputRef, root: Path, engine: Engine, quarantine_dir: Path) -> FileResult:
+    """The record of an input whose processing killed its worker process twice."""
+    token = engine.remapper.keyed_id(ref.relative_to(root))
+    rel_source = ref.relative_to(root)
+    message = f"{ref.display}: worker process died while handling this file (crash or out of memory)"
+    quarantine(quarantine_dir, f"{ref.ordinal:08d}-{token}", _safe_bytes(ref),
+               reason=QuarantineReason.WORKER_CRASHED, message=message, source=rel_source)
+    record = ManifestRecord(ref.ordinal, token, Outcome.QUARANTINED.value, reason=QuarantineReason.WORKER_CRASHED.value)
+    return FileResult(record, [Link(LinkKind.SOURCE_PATH, rel_source, f"quarantine:{token}")], message)
+
+
 def _generic_path(text: str) -> str:
     import re
 
@@ -257,11 +268,13 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
                     continue
             yield ref
 
-    task = Task(root=root, output=config.output, quarantine_dir=config.quarantine_dir, dry_run=config.dry_run)
+    task = Task(root=root, output=config.output, quarantine_dir=config.quarantine_dir, dry_run=config.dry_run,
+                file_cpu_limit=config.file_cpu_limit)
     if config.dask:
         results: Iterator[FileResult] = map_dask(to_process(), task, spec, config.dask)
-    elif config.workers > 1:
-        results = map_pool(to_process(), task, spec, config.workers)
+    elif config.workers > 1 or config.file_cpu_limit is not None:  # a limit needs a worker to kill
+        results = map_pool(to_process(), task, spec, config.workers,
+                           on_crash=lambda ref: crashed_input(ref, root, engine, config.quarantine_dir))
     else:
         results = map_serial(to_process(), lambda ref: process_input(
             ref, root=root, engine=engine, output=config.output, quarantine_dir=config.quarantine_dir,

@@ -11,6 +11,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ class Task:
     output: Path
     quarantine_dir: Path
     dry_run: bool = False
+    file_cpu_limit: float | None = None  # CPU seconds one file may take before its worker is killed
 
 
 _pool_engine: Engine | None = None  # this worker process's engine, built once by the initializer
@@ -62,8 +64,23 @@ def _pool_work(ref: InputRef, task: Task) -> Any:
     from dicom_deid.pipeline import process_input
 
     assert _pool_engine is not None, "worker not initialised"
+    if task.file_cpu_limit is not None:
+        _limit_cpu(task.file_cpu_limit)
     return process_input(ref, root=task.root, engine=_pool_engine, output=task.output,
                          quarantine_dir=task.quarantine_dir, dry_run=task.dry_run)
+
+
+def _limit_cpu(seconds: float) -> None:
+    """Let this worker spend at most ``seconds`` more CPU time (SIGXCPU ends it otherwise)."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    spent = used.ru_utime + used.ru_stime
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = int(spent + seconds) + 1
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def _dask_work(ref: InputRef, task: Task, spec: EngineSpec) -> Any:
@@ -92,26 +109,65 @@ def map_serial(refs: Iterable[InputRef], work: Callable[[InputRef], Any]) -> Ite
         yield work(ref)
 
 
-def map_pool(refs: Iterable[InputRef], task: Task, spec: EngineSpec, workers: int) -> Iterator[Any]:
-    """Results in completion order; at most 4 x workers files in flight."""
+def map_pool(refs: Iterable[InputRef], task: Task, spec: EngineSpec, workers: int,
+             on_crash: Callable[[InputRef], Any]) -> Iterator[Any]:
+    """Results in completion order; at most 4 x workers files in flight.
+
+    A worker process that dies (segfault in a codec, out-of-memory kill) breaks the pool: the
+    files then in flight are retried one at a time in a fresh pool, and the one that kills its
+    worker again becomes ``on_crash(ref)`` (a quarantine record).  The run carries on.
+    """
     limit = max(2, 4 * workers)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(spec,)) as pool:
-        pending: set[Future[Any]] = set()
-        try:
-            for ref in refs:
-                pending.add(pool.submit(_pool_work, ref, task))
-                if len(pending) >= limit:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        yield fut.result()
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
+    source = iter(refs)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(spec,))
+    pending: dict[Future[Any], InputRef] = {}
+    try:
+        exhausted = False
+        while pending or not exhausted:
+            while not exhausted and len(pending) < limit:
+                ref = next(source, None)
+                if ref is None:
+                    exhausted = True
+                    break
+                pending[pool.submit(_pool_work, ref, task)] = ref
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            broken: list[InputRef] = []
+            for fut in done:
+                ref = pending.pop(fut)
+                try:
                     yield fut.result()
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
+                except BrokenProcessPool:
+                    broken.append(ref)
+            if broken:
+                broken += list(pending.values())
+                pending.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                yield from _isolate(sorted(broken, key=lambda r: r.ordinal), task, spec, on_crash)
+                pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(spec,))
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _isolate(refs: list[InputRef], task: Task, spec: EngineSpec,
+             on_crash: Callable[[InputRef], Any]) -> Iterator[Any]:
+    """Run each suspect file alone in its own worker, so a crash names its file."""
+    pool = ProcessPoolExecutor(max_workers=1, initializer=_pool_init, initargs=(spec,))
+    try:
+        for ref in refs:
+            try:
+                yield pool.submit(_pool_work, ref, task).result()
+            except BrokenProcessPool:
+                yield on_crash(ref)
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = ProcessPoolExecutor(max_workers=1, initializer=_pool_init, initargs=(spec,))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: str) -> Iterator[Any]:
