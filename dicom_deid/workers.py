@@ -60,14 +60,28 @@ def _pool_init(spec: EngineSpec) -> None:
     _pool_engine = spec.build()
 
 
-def _pool_work(ref: InputRef, task: Task) -> Any:
+def _pool_work(refs: list[InputRef], task: Task) -> list[Any]:
     from dicom_deid.pipeline import process_input
 
     assert _pool_engine is not None, "worker not initialised"
-    if task.file_cpu_limit is not None:
-        _limit_cpu(task.file_cpu_limit)
-    return process_input(ref, root=task.root, engine=_pool_engine, output=task.output,
-                         quarantine_dir=task.quarantine_dir, dry_run=task.dry_run)
+    out = []
+    for ref in refs:
+        if task.file_cpu_limit is not None:
+            _limit_cpu(task.file_cpu_limit)
+        out.append(process_input(ref, root=task.root, engine=_pool_engine, output=task.output,
+                                 quarantine_dir=task.quarantine_dir, dry_run=task.dry_run))
+    return out
+
+
+def _batches(refs: Iterable[InputRef], size: int) -> Iterator[list[InputRef]]:
+    batch: list[InputRef] = []
+    for ref in refs:
+        batch.append(ref)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _limit_cpu(seconds: float) -> None:
@@ -83,7 +97,7 @@ def _limit_cpu(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
-def _dask_work(ref: InputRef, task: Task, spec: EngineSpec) -> Any:
+def _dask_work(refs: list[InputRef], task: Task, spec: EngineSpec) -> list[Any]:
     from dicom_deid.pipeline import process_input
 
     try:
@@ -96,8 +110,8 @@ def _dask_work(ref: InputRef, task: Task, spec: EngineSpec) -> Any:
             worker._dicom_deid_engine, worker._dicom_deid_spec = engine, spec  # type: ignore[attr-defined]
     except ValueError:  # not inside a worker (e.g. a LocalCluster with processes=False in tests)
         engine = spec.build()
-    return process_input(ref, root=task.root, engine=engine, output=task.output,
-                         quarantine_dir=task.quarantine_dir, dry_run=task.dry_run)
+    return [process_input(ref, root=task.root, engine=engine, output=task.output,
+                          quarantine_dir=task.quarantine_dir, dry_run=task.dry_run) for ref in refs]
 
 
 def default_workers() -> int:
@@ -110,38 +124,40 @@ def map_serial(refs: Iterable[InputRef], work: Callable[[InputRef], Any]) -> Ite
 
 
 def map_pool(refs: Iterable[InputRef], task: Task, spec: EngineSpec, workers: int,
-             on_crash: Callable[[InputRef], Any]) -> Iterator[Any]:
-    """Results in completion order; at most 4 x workers files in flight.
+             on_crash: Callable[[InputRef], Any], batch: int = 8) -> Iterator[Any]:
+    """Results in completion order; files go to workers in small batches, at most 2 batches per
+    worker in flight, so memory stays flat and inter-process overhead stays small.
 
-    A worker process that dies (segfault in a codec, out-of-memory kill) breaks the pool: the
-    files then in flight are retried one at a time in a fresh pool, and the one that kills its
-    worker again becomes ``on_crash(ref)`` (a quarantine record).  The run carries on.
+    A worker process that dies (segfault in a codec, out-of-memory kill, --file-time-limit) breaks
+    the pool: the files then in flight are retried one at a time in a fresh pool, and the one that
+    kills its worker again becomes ``on_crash(ref)`` (a quarantine record).  The run carries on.
     """
-    limit = max(2, 4 * workers)
-    source = iter(refs)
+    limit = max(2, 2 * workers)
+    source = _batches(refs, batch)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(spec,))
-    pending: dict[Future[Any], InputRef] = {}
+    pending: dict[Future[Any], list[InputRef]] = {}
     try:
         exhausted = False
         while pending or not exhausted:
             while not exhausted and len(pending) < limit:
-                ref = next(source, None)
-                if ref is None:
+                refs_batch = next(source, None)
+                if refs_batch is None:
                     exhausted = True
                     break
-                pending[pool.submit(_pool_work, ref, task)] = ref
+                pending[pool.submit(_pool_work, refs_batch, task)] = refs_batch
             if not pending:
                 break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             broken: list[InputRef] = []
             for fut in done:
-                ref = pending.pop(fut)
+                refs_batch = pending.pop(fut)
                 try:
-                    yield fut.result()
+                    yield from fut.result()
                 except BrokenProcessPool:
-                    broken.append(ref)
+                    broken += refs_batch
             if broken:
-                broken += list(pending.values())
+                for refs_batch in pending.values():
+                    broken += refs_batch
                 pending.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 yield from _isolate(sorted(broken, key=lambda r: r.ordinal), task, spec, on_crash)
@@ -161,7 +177,7 @@ def _isolate(refs: list[InputRef], task: Task, spec: EngineSpec,
     try:
         for ref in refs:
             try:
-                yield pool.submit(_pool_work, ref, task).result()
+                yield from pool.submit(_pool_work, [ref], task).result()
             except BrokenProcessPool:
                 yield on_crash(ref)
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -170,7 +186,7 @@ def _isolate(refs: list[InputRef], task: Task, spec: EngineSpec,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: str) -> Iterator[Any]:
+def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: str, batch: int = 32) -> Iterator[Any]:
     """Submit the same per-file work to a Dask distributed scheduler (shared storage assumed)."""
     try:
         from distributed import Client
@@ -182,15 +198,15 @@ def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: st
         raise ConfigError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
     try:
         n = max(1, sum(client.nthreads().values()))
-        limit = 4 * n
+        limit = 2 * n
         spec_future = client.scatter(spec, broadcast=True)
         pending: deque[Any] = deque()
-        for ref in refs:
-            pending.append(client.submit(_dask_work, ref, task, spec_future, pure=False))
+        for refs_batch in _batches(refs, batch):
+            pending.append(client.submit(_dask_work, refs_batch, task, spec_future, pure=False))
             if len(pending) >= limit:
-                yield pending.popleft().result()
+                yield from pending.popleft().result()
         while pending:
-            yield pending.popleft().result()
+            yield from pending.popleft().result()
     finally:
         client.close()
 

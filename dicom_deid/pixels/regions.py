@@ -69,9 +69,9 @@ class RegionRules:
 
 
 def default_rules_dir() -> Path:
-    """``profiles/regions`` as installed (``dicom_deid/profiles/regions``) or in a checkout."""
+    """``profiles/regions`` as installed (``dicom_deid/_profiles/regions``) or in a checkout."""
     package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "profiles" / "regions", package.parent / "profiles" / "regions"):
+    for candidate in (package / "_profiles" / "regions", package.parent / "profiles" / "regions"):
         if candidate.is_dir():
             return candidate
     raise ProfileError("profiles/regions is missing from the installation")
