@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass
 
 REDACTED = "***"
@@ -87,6 +88,30 @@ def _date_spellings(d: _dt.date) -> set[str]:
     return out
 
 
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return [str(v) for v in value if str(v)]
+    text = str(value)
+    return [text] if text else []
+
+
+def patient_identifiers(ds: Any) -> tuple[PatientIdentifiers, tuple[str, ...]]:
+    """This patient's identifying header values, for cleaning free text and pixel policy."""
+    names = [*_strings(ds.get("PatientName")), *_strings(ds.get("OtherPatientNames")),
+             *_strings(ds.get("PatientBirthName")), *_strings(ds.get("PatientMotherBirthName"))]
+    ids = [*_strings(ds.get("PatientID")), *_strings(ds.get("OtherPatientIDs")),
+           *_strings(ds.get("AccessionNumber")), *_strings(ds.get("MedicalRecordLocator"))]
+    for item in ds.get("OtherPatientIDsSequence") or ():
+        ids += _strings(item.get("PatientID"))
+    dates = _strings(ds.get("PatientBirthDate"))
+    address = [w for w in re.split(r"[\s,^]+", " ".join(_strings(ds.get("PatientAddress")))) if len(w) >= 4]
+    phones = _strings(ds.get("PatientTelephoneNumbers"))
+    ident = PatientIdentifiers.build(names, [*ids, *phones], dates, extra_words=address)
+    return ident, (*ident.words, *ident.ids, *dates)
+
+
 def clean_text(text: str, patient: re.Pattern[str] | None) -> str:
     """Remove this patient's values (via the compiled ``patient`` pattern) and generic PHI patterns."""
     if patient is not None:
@@ -94,4 +119,4 @@ def clean_text(text: str, patient: re.Pattern[str] | None) -> str:
     return _GENERIC_RE.sub(REDACTED, text)
 
 
-__all__ = ["REDACTED", "PatientIdentifiers", "clean_text"]
+__all__ = ["REDACTED", "PatientIdentifiers", "clean_text", "patient_identifiers"]

@@ -7,16 +7,15 @@ fail-closed boundary.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydicom.dataset import Dataset, FileMetaDataset
 
 from dicom_deid import __version__
-from dicom_deid.clean import PatientIdentifiers
+from dicom_deid.clean import patient_identifiers
 from dicom_deid.links import Link, LinkKind
-from dicom_deid.plan import Plan, plan_actions
+from dicom_deid.plan import DecisionCache, Plan, plan_actions
 from dicom_deid.profiles import Option, Profile, Standard
 from dicom_deid.remap import Remapper, patient_key
 from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta
@@ -38,6 +37,7 @@ class Engine:
     standard: Standard
     remapper: Remapper
     pixel_stage: PixelStageLike | None = None
+    plan_cache: DecisionCache = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -51,30 +51,6 @@ class Deidentified:
     sop_uid: str
     pixels: Any = None  # PixelOutcome when a pixel stage ran
     phi_values: tuple[str, ...] = field(default=(), repr=False)
-
-
-def _strings(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
-        return [str(v) for v in value if str(v)]
-    text = str(value)
-    return [text] if text else []
-
-
-def patient_identifiers(ds: Dataset) -> tuple[PatientIdentifiers, tuple[str, ...]]:
-    """This patient's identifying header values, for cleaning free text and pixel policy."""
-    names = [*_strings(ds.get("PatientName")), *_strings(ds.get("OtherPatientNames")),
-             *_strings(ds.get("PatientBirthName")), *_strings(ds.get("PatientMotherBirthName"))]
-    ids = [*_strings(ds.get("PatientID")), *_strings(ds.get("OtherPatientIDs")),
-           *_strings(ds.get("AccessionNumber")), *_strings(ds.get("MedicalRecordLocator"))]
-    for item in ds.get("OtherPatientIDsSequence") or ():
-        ids += _strings(item.get("PatientID"))
-    dates = _strings(ds.get("PatientBirthDate"))
-    address = [w for w in re.split(r"[\s,^]+", " ".join(_strings(ds.get("PatientAddress")))) if len(w) >= 4]
-    phones = _strings(ds.get("PatientTelephoneNumbers"))
-    ident = PatientIdentifiers.build(names, [*ids, *phones], dates, extra_words=address)
-    return ident, (*ident.words, *ident.ids, *dates)
 
 
 def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> list[Dataset]:
@@ -97,17 +73,16 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     profile, standard, remapper = engine.profile, engine.standard, engine.remapper
     pkey = patient_key(str(source.get("PatientID", "") or ""), str(source.get("IssuerOfPatientID", "") or ""),
                        str(source.get("PatientName", "") or ""), str(source.get("PatientBirthDate", "") or ""))
-    ident, phi_values = patient_identifiers(source)
     offset = remapper.date_offset_days(pkey)
     syntax = source.file_meta.get("TransferSyntaxUID")
     needs_vr = syntax is not None and not syntax.is_implicit_VR  # raw elements without a VR get one
     ctx = ScrubContext(profile=profile, standard=standard, remapper=remapper, patient_key=pkey,
-                       date_offset_days=offset, patient=ident, needs_vr=needs_vr)
-    plan = plan_actions(source, profile, standard)
+                       date_offset_days=offset, source=source, needs_vr=needs_vr)
+    plan = plan_actions(source, profile, standard, cache=engine.plan_cache)
     out = apply_plan(source, plan, ctx)
 
     meta_src = source.file_meta
-    meta_plan = plan_actions(meta_src, profile, standard)
+    meta_plan = plan_actions(meta_src, profile, standard, cache=engine.plan_cache)
     meta = FileMetaDataset(apply_plan(meta_src, meta_plan, ctx))
     if "TransferSyntaxUID" in meta_src:
         meta.TransferSyntaxUID = meta_src.TransferSyntaxUID
@@ -130,7 +105,9 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     finish_file_meta(meta, out, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
 
     pixels = None
+    phi_values: tuple[str, ...] = ()
     if pixels_active and engine.pixel_stage is not None:
+        phi_values = patient_identifiers(source)[1]
         pixels = engine.pixel_stage.process(source, out, phi_values=phi_values)
 
     links = ctx.links
@@ -151,4 +128,4 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     )
 
 
-__all__ = ["IMPLEMENTATION_CLASS_UID", "Deidentified", "Engine", "deidentify", "patient_identifiers"]
+__all__ = ["IMPLEMENTATION_CLASS_UID", "Deidentified", "Engine", "deidentify"]

@@ -88,8 +88,14 @@ def element_vr(ds: Dataset, tag: int) -> str:
         return "UN"
 
 
+DecisionCache = dict[tuple[str, tuple[str, ...], int, str], tuple[ActionCode, str, str | None]]
+"""Memo of decisions that depend only on (SOP class, sequence path, tag, VR) for one profile."""
+
+
 class _Planner:
-    def __init__(self, profile: Profile, standard: Standard, sop_class_uid: str) -> None:
+    def __init__(self, profile: Profile, standard: Standard, sop_class_uid: str,
+                 cache: DecisionCache | None = None) -> None:
+        self.cache: DecisionCache = cache if cache is not None else {}
         self.profile = profile
         self.standard = standard
         self.options = profile.options
@@ -107,7 +113,14 @@ class _Planner:
         for tag in tags:
             path = prefix + (int(tag),)
             vr = element_vr(ds, tag)
-            action = self.decide(ds, int(tag), vr, path, seq_path, creators)
+            key = (self.sop_class_uid, seq_path, int(tag), vr)
+            hit = self.cache.get(key)
+            if hit is not None:
+                action = ElementAction(path, *hit)
+            else:
+                action = self.decide(ds, int(tag), vr, path, seq_path, creators)
+                if vr != "UI" and not tag.group & 1:  # value-independent: safe to reuse
+                    self.cache[key] = (action.code, action.rule, action.value)
             self.actions[path] = action
             if vr == "SQ" and action.code not in (ActionCode.X, ActionCode.Z):
                 keyword = keyword_for_tag(tag) or f"{int(tag):08X}"
@@ -175,12 +188,16 @@ class _Planner:
         return ElementAction(path, ActionCode.X, f"{base}, retain_safe_private: not in E.3.10-1")
 
 
-def plan_actions(ds: Dataset, profile: Profile, standard: Standard) -> Plan:
-    """One resolved action for every element of ``ds`` (recursively), file meta excluded."""
+def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: DecisionCache | None = None) -> Plan:
+    """One resolved action for every element of ``ds`` (recursively), file meta excluded.
+
+    ``cache`` memoises value-independent decisions across instances of one profile (pass the
+    same dict only with the same profile and standard); it never changes a result.
+    """
     sop_class = str(ds.get("SOPClassUID", "") or "")
-    planner = _Planner(profile, standard, sop_class)
+    planner = _Planner(profile, standard, sop_class, cache)
     planner.walk(ds, (), ())
     return Plan(actions=planner.actions, sop_class_uid=sop_class)
 
 
-__all__ = ["ElementAction", "Plan", "TagPath", "format_path", "plan_actions", "resolve"]
+__all__ = ["DecisionCache", "ElementAction", "Plan", "TagPath", "format_path", "plan_actions", "resolve"]

@@ -18,7 +18,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.valuerep import MAX_VALUE_LEN
 
-from dicom_deid.clean import PatientIdentifiers, clean_text
+from dicom_deid.clean import clean_text, patient_identifiers
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
 from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
@@ -54,7 +54,7 @@ class ScrubContext:
     remapper: Remapper
     patient_key: str
     date_offset_days: int
-    patient: PatientIdentifiers
+    source: Dataset  # the original instance: this patient's own values, for cleaning text
     needs_vr: bool = False  # output is explicit VR but the source was read as implicit VR
     links: list[Link] = field(default_factory=list)
     _seen_uids: set[str] = field(default_factory=set)
@@ -65,7 +65,7 @@ class ScrubContext:
     def patient_pattern(self) -> re.Pattern[str] | None:
         """Compiled on first use: most profiles never clean text, and compiling costs."""
         if not self._compiled:
-            self._pattern, self._compiled = self.patient.pattern(), True
+            self._pattern, self._compiled = patient_identifiers(self.source)[0].pattern(), True
         return self._pattern
 
 

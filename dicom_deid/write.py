@@ -9,11 +9,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import struct
+import zlib
 from io import BytesIO
 from pathlib import Path
 
 from pydicom import dcmwrite
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element, write_file_meta_info
 
 from dicom_deid.errors import DeidError, QuarantineReason
 
@@ -81,12 +86,62 @@ def write_output(path: Path, data: bytes) -> bool:
         tmp.unlink(missing_ok=True)
 
 
+_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
+_DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
 def encode_dataset(ds: Dataset, meta: FileMetaDataset) -> bytes:
-    """Serialise with preamble and file meta, in the transfer syntax named by ``meta``."""
+    """Serialise with preamble and file meta, in the transfer syntax named by ``meta``.
+
+    Little-endian output whose encoding matches what was read takes a fast path: unchanged
+    (raw) top-level elements are copied as the bytes read, pixel data included, and only
+    changed elements go through pydicom's element writer.  Anything else uses ``dcmwrite``.
+    """
     ds.file_meta = meta
-    buf = BytesIO()
-    dcmwrite(buf, ds, enforce_file_format=True)
-    return buf.getvalue()
+    syntax = meta.TransferSyntaxUID
+    implicit, little = syntax.is_implicit_VR, syntax.is_little_endian
+    same_encoding = (ds.original_encoding == (implicit, little)
+                     and ds.original_character_set == ds._character_set)
+    if not little or not same_encoding:
+        buf = BytesIO()
+        dcmwrite(buf, ds, enforce_file_format=True)
+        return buf.getvalue()
+    head = DicomBytesIO()
+    head.is_little_endian, head.is_implicit_VR = True, False
+    head.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(head, meta, enforce_standard=True)
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, implicit
+    _write_body(body, ds, implicit)
+    data = body.getvalue()
+    if syntax == _DEFLATED:
+        comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        data = comp.compress(data) + comp.flush()
+        if len(data) % 2:
+            data += b"\x00"  # even length, as pydicom writes it
+    return head.getvalue() + data
+
+
+def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
+    encodings = ds.get("SpecificCharacterSet", None)
+    pack_tag = struct.Struct("<HH").pack
+    for tag in sorted(ds._dict):
+        if tag.element == 0 and tag.group > 6:
+            continue  # retired group length
+        elem = ds._dict[tag]
+        raw_vr = getattr(elem, "VR", None)
+        if (isinstance(elem, RawDataElement) and isinstance(elem.value, bytes)
+                and (implicit or raw_vr) and len(elem.value) == elem.length):
+            fp.write(pack_tag(tag.group, tag.element))
+            if implicit:
+                fp.write(struct.pack("<I", elem.length))
+            elif raw_vr in _LONG_VRS:
+                fp.write(raw_vr.encode("ascii") + b"\x00\x00" + struct.pack("<I", elem.length))
+            else:
+                fp.write(raw_vr.encode("ascii") + struct.pack("<H", elem.length))
+            fp.write(elem.value)
+        else:
+            write_data_element(fp, ds[tag], encodings)
 
 
 def output_relpath(patient: str, study_uid: str, series_uid: str, sop_uid: str) -> str:

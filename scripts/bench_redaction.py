@@ -35,17 +35,17 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import make_burned_in as gen  # noqa: E402
-from pydicom.dataset import Dataset  # noqa: E402
-from pydicom.pixels import apply_color_lut, pixel_array  # noqa: E402
+import make_burned_in as gen
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_color_lut, pixel_array
 
-from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage  # noqa: E402
-from dicom_deid.pixels.ocr import TesseractReader, TextBox  # noqa: E402
+from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
+from dicom_deid.pixels.ocr import TesseractReader
 
 
 def stored(ds: Dataset) -> np.ndarray:
@@ -92,7 +92,13 @@ def alnum(text: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", text.upper())
 
 
-def reads(reader: TesseractReader, image: np.ndarray, box: tuple[int, int, int, int], angle: float, planted: str) -> bool:
+def reads(
+    reader: TesseractReader,
+    image: np.ndarray,
+    box: tuple[int, int, int, int],
+    angle: float,
+    planted: str,
+) -> bool:
     x, y, w, h = box
     crop = image[max(0, y - 4) : y + h + 4, max(0, x - 4) : x + w + 4]
     if angle == 90.0:
@@ -102,20 +108,24 @@ def reads(reader: TesseractReader, image: np.ndarray, box: tuple[int, int, int, 
 
         centre = (crop.shape[1] / 2, crop.shape[0] / 2)
         matrix = cv2.getRotationMatrix2D(centre, -angle, 1.0)
-        crop = cv2.warpAffine(crop, matrix, (crop.shape[1], crop.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+        crop = cv2.warpAffine(
+            crop, matrix, (crop.shape[1], crop.shape[0]), borderMode=cv2.BORDER_REPLICATE
+        )
     text = alnum(reader.read(np.ascontiguousarray(crop)))
     target = alnum(planted)
     return any(target[i : i + 3] in text for i in range(len(target) - 2))
 
 
-def score_case(case: gen.Case, stage: PixelStage, reader: TesseractReader, existing: np.ndarray | None) -> dict[str, Any]:
+def score_case(
+    case: gen.Case, stage: PixelStage, reader: TesseractReader, existing: np.ndarray | None
+) -> dict[str, Any]:
     source = case.dataset
     target = copy.deepcopy(source)
     start = time.perf_counter()
     outcome = stage.process(source, target)
     seconds = time.perf_counter() - start
     before, after = stored(source), stored(target)
-    frames, rows, columns = after.shape[:3]
+    frames = after.shape[0]
     black = black_mask(target, after)
     text = case.text_mask
     covered = int((black & text).sum())
@@ -123,7 +133,9 @@ def score_case(case: gen.Case, stage: PixelStage, reader: TesseractReader, exist
     changed = (before != after).any(axis=-1)
     import cv2
 
-    grown = np.stack([cv2.dilate(m.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0 for m in case.label_mask])
+    grown = np.stack(
+        [cv2.dilate(m.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0 for m in case.label_mask]
+    )
     allowed = grown if existing is None else grown | existing[None]
     over = float((changed & ~allowed).sum()) / changed.size
     leaks = before_readable = checked = 0
@@ -131,20 +143,22 @@ def score_case(case: gen.Case, stage: PixelStage, reader: TesseractReader, exist
     for item in case.planted:
         x, y, w, h = item.box
         region = text[:, y : y + h, x : x + w]
-        item_recall.append(float((black[:, y : y + h, x : x + w] & region).sum()) / max(1, int(region.sum())))
+        item_recall.append(
+            float((black[:, y : y + h, x : x + w] & region).sum()) / max(1, int(region.sum()))
+        )
         if item.text == "clock" or len(alnum(item.text)) < 3:
             continue
         frame = frames // 2
         checked += 1
         before_readable += reads(reader, display(source, frame), item.box, item.angle, item.text)
         leaks += reads(reader, display(target, frame), item.box, item.angle, item.text)
-    return dict(
-        name=case.name, kind=case.meta["kind"], syntax=case.meta["syntax"], frames=frames,
-        seconds=seconds, per_frame=seconds / frames, recall=covered / max(1, total),
-        text_pixels=total, min_item_recall=min(item_recall) if item_recall else 1.0,
-        over_redaction=over, leaks=leaks, readable_before=before_readable, leak_checks=checked,
-        boxes=len(outcome.boxes), note=outcome.note,
-    )  # fmt: skip
+    return {
+        "name": case.name, "kind": case.meta["kind"], "syntax": case.meta["syntax"], "frames": frames,
+        "seconds": seconds, "per_frame": seconds / frames, "recall": covered / max(1, total),
+        "text_pixels": total, "min_item_recall": min(item_recall) if item_recall else 1.0,
+        "over_redaction": over, "leaks": leaks, "readable_before": before_readable, "leak_checks": checked,
+        "boxes": len(outcome.boxes), "note": outcome.note,
+    }  # fmt: skip
 
 
 def existing_mask(kind: str, shape: tuple[int, int]) -> np.ndarray | None:
@@ -178,40 +192,51 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['name']:<48} recall={r['recall']:.4f} min_item={r['min_item_recall']:.3f} "
               f"over={r['over_redaction']:.4%} leaks={r['leaks']} t={r['seconds']:.3f}s", flush=True)  # fmt: skip
     rng = np.random.default_rng(args.seed + 1)
-    single = [gen.make_case(800 + i, "cine_rgb", gen.ExplicitVRLittleEndian, "US", rng, items=3) for i in range(3)]
-    single_results = [score_case(c, stage, reader, existing_mask("cine_rgb", c.text_mask.shape[1:])) for c in single]
+    single = [
+        gen.make_case(800 + i, "cine_rgb", gen.ExplicitVRLittleEndian, "US", rng, items=3)
+        for i in range(3)
+    ]
+    single_results = [
+        score_case(c, stage, reader, existing_mask("cine_rgb", c.text_mask.shape[1:]))
+        for c in single
+    ]
     cine = gen.make_cine(args.cine_frames)
-    cine_result = score_case(cine, stage, reader, existing_mask("cine_rgb", cine.text_mask.shape[1:]))
+    cine_result = score_case(
+        cine, stage, reader, existing_mask("cine_rgb", cine.text_mask.shape[1:])
+    )
     single_time = statistics.median(r["seconds"] for r in single_results)
 
     total_text = sum(r["text_pixels"] for r in results)
-    summary = dict(
-        images=len(results),
-        box_recall_pixels=sum(r["recall"] * r["text_pixels"] for r in results) / total_text,
-        mean_image_recall=statistics.mean(r["recall"] for r in results),
-        min_image_recall=min(r["recall"] for r in results),
-        min_item_recall=min(r["min_item_recall"] for r in results),
-        images_below_0_99=sum(r["recall"] < 0.99 for r in results),
-        readable_leaks=sum(r["leaks"] for r in results),
-        readable_before=sum(r["readable_before"] for r in results),
-        leak_checks=sum(r["leak_checks"] for r in results),
-        mean_over_redaction=statistics.mean(r["over_redaction"] for r in results),
-        max_over_redaction=max(r["over_redaction"] for r in results),
-        median_seconds_per_image=statistics.median(r["seconds"] for r in results),
-        p90_seconds_per_image=sorted(r["seconds"] for r in results)[int(0.9 * len(results))],
-        cine_frames=cine_result["frames"],
-        cine_seconds=cine_result["seconds"],
-        cine_single_frame_seconds=single_time,
-        cine_ratio=cine_result["seconds"] / single_time,
-        cine_recall=cine_result["recall"],
-        cine_leaks=cine_result["leaks"],
-        cine_over_redaction=cine_result["over_redaction"],
-        threads=args.threads,
-        cpu_affinity=len(os.sched_getaffinity(0)),
-    )
+    summary = {
+        "images": len(results),
+        "box_recall_pixels": sum(r["recall"] * r["text_pixels"] for r in results) / total_text,
+        "mean_image_recall": statistics.mean(r["recall"] for r in results),
+        "min_image_recall": min(r["recall"] for r in results),
+        "min_item_recall": min(r["min_item_recall"] for r in results),
+        "images_below_0_99": sum(r["recall"] < 0.99 for r in results),
+        "readable_leaks": sum(r["leaks"] for r in results),
+        "readable_before": sum(r["readable_before"] for r in results),
+        "leak_checks": sum(r["leak_checks"] for r in results),
+        "mean_over_redaction": statistics.mean(r["over_redaction"] for r in results),
+        "max_over_redaction": max(r["over_redaction"] for r in results),
+        "median_seconds_per_image": statistics.median(r["seconds"] for r in results),
+        "p90_seconds_per_image": sorted(r["seconds"] for r in results)[int(0.9 * len(results))],
+        "cine_frames": cine_result["frames"],
+        "cine_seconds": cine_result["seconds"],
+        "cine_single_frame_seconds": single_time,
+        "cine_ratio": cine_result["seconds"] / single_time,
+        "cine_recall": cine_result["recall"],
+        "cine_leaks": cine_result["leaks"],
+        "cine_over_redaction": cine_result["over_redaction"],
+        "threads": args.threads,
+        "cpu_affinity": len(os.sched_getaffinity(0)),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench_redaction.json").write_text(
-        json.dumps(dict(summary=summary, cases=results, cine=cine_result, single=single_results), indent=1)
+        json.dumps(
+            {"summary": summary, "cases": results, "cine": cine_result, "single": single_results},
+            indent=1,
+        )
     )
     for key, value in summary.items():
         print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")

@@ -124,9 +124,7 @@ def load_font(rng: np.random.Generator, size: int) -> tuple[Any, str]:
     return ImageFont.load_default(size), "pillow-aileron"
 
 
-def render_alpha(
-    text: str, font: Any, angle: float, antialias: bool
-) -> np.ndarray:
+def render_alpha(text: str, font: Any, angle: float, antialias: bool) -> np.ndarray:
     """Float alpha (0..1) of ``text`` on a tight canvas, rotated by ``angle`` degrees."""
     probe = ImageDraw.Draw(Image.new("L", (1, 1)))
     left, top, right, bottom = probe.textbbox((0, 0), text, font=font)
@@ -135,7 +133,9 @@ def render_alpha(
     draw.fontmode = "L" if antialias else "1"
     draw.text((2 - left, 2 - top), text, fill=255, font=font)
     if angle:
-        canvas = canvas.rotate(angle, resample=Image.BILINEAR if antialias else Image.NEAREST, expand=True)
+        canvas = canvas.rotate(
+            angle, resample=Image.BILINEAR if antialias else Image.NEAREST, expand=True
+        )
     alpha = np.asarray(canvas, dtype=np.float32) / 255.0
     ys, xs = np.nonzero(alpha > 0.02)
     return alpha[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
@@ -145,7 +145,9 @@ def render_alpha(
 
 
 def _upscale(arr: np.ndarray, factor: int) -> np.ndarray:
-    return arr.repeat(factor, axis=-2 if arr.ndim == 2 else -3).repeat(factor, axis=-1 if arr.ndim == 2 else -2)
+    return arr.repeat(factor, axis=-2 if arr.ndim == 2 else -3).repeat(
+        factor, axis=-1 if arr.ndim == 2 else -2
+    )
 
 
 def base_image(kind: str) -> tuple[Dataset, np.ndarray, dict[str, Any]]:
@@ -156,36 +158,48 @@ def base_image(kind: str) -> tuple[Dataset, np.ndarray, dict[str, Any]]:
         if kind == "ct12":
             a = arr.astype(np.float64)
             arr = ((a - a.min()) / (a.max() - a.min()) * 4095).astype(np.uint16)
-            return ds, arr, dict(photometric="MONOCHROME2", bits=12, signed=False)
+            return ds, arr, {"photometric": "MONOCHROME2", "bits": 12, "signed": False}
         if kind == "mono1":
             arr = (arr.max() + arr.min() - arr).astype(np.int16)
-            return ds, arr, dict(photometric="MONOCHROME1", bits=16, signed=True)
-        return ds, arr.astype(np.int16), dict(photometric="MONOCHROME2", bits=16, signed=True)
+            return ds, arr, {"photometric": "MONOCHROME1", "bits": 16, "signed": True}
+        return ds, arr.astype(np.int16), {"photometric": "MONOCHROME2", "bits": 16, "signed": True}
     if kind == "mr16":
         ds = pydicom.dcmread(TEST_FILES / "MR_small.dcm")
         arr = _upscale(ds.pixel_array, 8)[None].astype(np.int16)
-        return ds, arr, dict(photometric="MONOCHROME2", bits=16, signed=True)
+        return ds, arr, {"photometric": "MONOCHROME2", "bits": 16, "signed": True}
     if kind == "nm16":
         ds = pydicom.dcmread(TEST_FILES / "JPEG2000.dcm")
         arr = ds.pixel_array.astype(np.uint16)[None]
-        return ds, arr, dict(photometric="MONOCHROME2", bits=16, signed=False)
+        return ds, arr, {"photometric": "MONOCHROME2", "bits": 16, "signed": False}
     if kind in ("us_rgb", "us_grey8"):
         ds = pydicom.dcmread(TEST_FILES / "examples_jpeg2k.dcm")
         rgb = ds.pixel_array[None]
         if kind == "us_grey8":
             grey = (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round()
-            return ds, grey.astype(np.uint8), dict(photometric="MONOCHROME2", bits=8, signed=False)
-        return ds, rgb.astype(np.uint8), dict(photometric="RGB", bits=8, signed=False)
+            return (
+                ds,
+                grey.astype(np.uint8),
+                {"photometric": "MONOCHROME2", "bits": 8, "signed": False},
+            )
+        return ds, rgb.astype(np.uint8), {"photometric": "RGB", "bits": 8, "signed": False}
     if kind == "palette":
         ds = pydicom.dcmread(TEST_FILES / "examples_palette.dcm")
-        return ds, ds.pixel_array[None], dict(photometric="PALETTE COLOR", bits=8, signed=False)
+        return (
+            ds,
+            ds.pixel_array[None],
+            {"photometric": "PALETTE COLOR", "bits": 8, "signed": False},
+        )
     if kind in ("cine_rgb", "cine_grey"):
         ds = pydicom.dcmread(TEST_FILES / "examples_ybr_color.dcm")
         rgb = _upscale(ds.pixel_array, 2)  # 30 × 480 × 640 × 3, already RGB
         if kind == "cine_grey":
             grey = (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round()
-            return ds, grey.astype(np.uint8), dict(photometric="MONOCHROME2", bits=8, signed=False)
-        return ds, rgb.astype(np.uint8), dict(photometric="RGB", bits=8, signed=False)
+            return (
+                ds,
+                grey.astype(np.uint8),
+                {"photometric": "MONOCHROME2", "bits": 8, "signed": False},
+            )
+        return ds, rgb.astype(np.uint8), {"photometric": "RGB", "bits": 8, "signed": False}
     raise ValueError(kind)
 
 
@@ -200,16 +214,22 @@ def _levels(arr: np.ndarray, facts: dict[str, Any]) -> tuple[float, float]:
 # --- planting ---------------------------------------------------------------------------
 
 
-def _ink_value(rng: np.random.Generator, facts: dict[str, Any], dark: float, bright: float, level: float) -> Any:
+def _ink_value(
+    rng: np.random.Generator, facts: dict[str, Any], dark: float, bright: float, level: float
+) -> Any:
     if facts["photometric"] == "RGB":
         colours = ((255, 255, 255), (255, 255, 0), (0, 255, 0), (0, 255, 255), (255, 128, 0))
         colour = np.array(colours[int(rng.integers(0, len(colours)))], np.float32)
         luminance = float(colour @ np.array([0.299, 0.587, 0.114], np.float32)) / 255.0
-        return np.clip(colour * (level / max(luminance, 1e-3)), 0, 255) if level > 0.15 else colour * 0
+        return (
+            np.clip(colour * (level / max(luminance, 1e-3)), 0, 255) if level > 0.15 else colour * 0
+        )
     return dark + (bright - dark) * level
 
 
-def _brightness(region: np.ndarray, facts: dict[str, Any], dark: float, bright: float, lut: np.ndarray | None) -> np.ndarray:
+def _brightness(
+    region: np.ndarray, facts: dict[str, Any], dark: float, bright: float, lut: np.ndarray | None
+) -> np.ndarray:
     """Display brightness 0..1 of stored values (luminance for colour, palette applied)."""
     if lut is not None:
         region = lut[region.astype(np.int64).clip(0, len(lut) - 1)].astype(np.float32)
@@ -219,7 +239,11 @@ def _brightness(region: np.ndarray, facts: dict[str, Any], dark: float, bright: 
 
 
 def _place(
-    rng: np.random.Generator, shape: tuple[int, int], size: tuple[int, int], taken: list[tuple[int, int, int, int]], where: str
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    size: tuple[int, int],
+    taken: list[tuple[int, int, int, int]],
+    where: str,
 ) -> tuple[int, int] | None:
     rows, columns = shape
     h, w = size
@@ -266,11 +290,17 @@ def plant_text(
     dark, bright = _levels(frames, facts)
     taken: list[tuple[int, int, int, int]] = list(existing)
     planted: list[Planted] = []
-    specs: list[tuple[str, tuple[int, ...] | None]] = [(phi_string(rng), None) for _ in range(items)]
+    specs: list[tuple[str, tuple[int, ...] | None]] = [
+        (phi_string(rng), None) for _ in range(items)
+    ]
     if per_frame and count > 1:
         specs.append(("__clock__", None))
     for text, _ in specs:
-        size = int(rng.integers(sizes[0], sizes[1] + 1)) if rng.random() < 0.6 else int(rng.integers(sizes[0], 15))
+        size = (
+            int(rng.integers(sizes[0], sizes[1] + 1))
+            if rng.random() < 0.6
+            else int(rng.integers(sizes[0], 15))
+        )
         font, _face = load_font(rng, size)
         roll = rng.random()
         angle = 0.0 if roll < 0.75 else (90.0 if roll < 0.85 else float(rng.choice([-12.0, 12.0])))
@@ -284,15 +314,29 @@ def plant_text(
         alpha0 = render_alpha(sample, font, angle, antialias)
         pad = 3 if boxed else 0
         where = "corner" if rng.random() < 0.6 or clock else "mid"
-        spot = _place(rng, (rows, columns), (alpha0.shape[0] + 2 * pad, alpha0.shape[1] + 2 * pad), taken, where)
+        spot = _place(
+            rng,
+            (rows, columns),
+            (alpha0.shape[0] + 2 * pad, alpha0.shape[1] + 2 * pad),
+            taken,
+            where,
+        )
         if spot is None:
             continue
         x, y = spot
         h0, w0 = alpha0.shape
-        under = _brightness(work[0, y + pad : y + pad + h0, x + pad : x + pad + w0], facts, dark, bright, palette_lut)
+        under = _brightness(
+            work[0, y + pad : y + pad + h0, x + pad : x + pad + w0],
+            facts,
+            dark,
+            bright,
+            palette_lut,
+        )
         glyph = alpha0 >= 0.3
         bg = float(np.median(under[glyph])) if glyph.any() else 0.0
-        if faint:  # visible but low contrast: 20-30 % of the range from the local background
+        if boxed:  # a backing box is drawn dark; the text on it is bright
+            level = float(rng.uniform(0.85, 1.0))
+        elif faint:  # visible but low contrast: 20-30 % of the range from the local background
             contrast = float(rng.uniform(0.2, 0.3))
             level = bg + contrast if bg + contrast <= 1.0 else bg - contrast
         else:
@@ -311,11 +355,12 @@ def plant_text(
             ink = float(_nearest_palette(palette_lut, (grey, grey, grey)))
             box_level = float(_nearest_palette(palette_lut, (0, 0, 0)))
         ux1, uy1 = x, y
+        alpha = alpha0
         for f in range(count):
             label = text
             if clock:
                 label = f"{10 + f // 60 % 50:02d}:{f % 60:02d}:{(7 * f) % 60:02d}.{(37 * f) % 1000:03d} F {f + 1}/{count}"
-            alpha = render_alpha(label, font, angle, antialias) if clock or f == 0 else alpha
+                alpha = render_alpha(label, font, angle, antialias)
             h, w = alpha.shape
             if boxed:
                 work[f, y : y + h + 2 * pad, x : x + w + 2 * pad] = box_level
@@ -348,7 +393,9 @@ def _range(facts: dict[str, Any]) -> tuple[int, int]:
 
 
 def _nearest_palette(lut: np.ndarray, colour: tuple[int, int, int]) -> int:
-    return int(np.argmin(((lut.astype(np.float32) - np.array(colour, np.float32)) ** 2).sum(axis=1)))
+    return int(
+        np.argmin(((lut.astype(np.float32) - np.array(colour, np.float32)) ** 2).sum(axis=1))
+    )
 
 
 # --- datasets ---------------------------------------------------------------------------
@@ -379,8 +426,18 @@ def build_dataset(
         if frames.shape[0] > 1:
             ds.NumberOfFrames = frames.shape[0]
     else:
-        dtype = {(8, False): np.uint8, (12, False): np.uint16, (16, False): np.uint16, (16, True): np.int16}
-        ds.set_pixel_data(arr.astype(dtype[(facts["bits"], facts["signed"])]), facts["photometric"], facts["bits"], generate_instance_uid=False)
+        dtype = {
+            (8, False): np.uint8,
+            (12, False): np.uint16,
+            (16, False): np.uint16,
+            (16, True): np.int16,
+        }
+        ds.set_pixel_data(
+            arr.astype(dtype[(facts["bits"], facts["signed"])]),
+            facts["photometric"],
+            facts["bits"],
+            generate_instance_uid=False,
+        )
     if syntax == JPEGBaseline8Bit:
         _jpeg_baseline(ds, frames, facts)
     elif syntax != ExplicitVRLittleEndian:
@@ -425,8 +482,15 @@ CASE_KINDS: tuple[tuple[str, str, str], ...] = (
 
 
 def make_case(
-    index: int, kind: str, syntax: str, modality: str, rng: np.random.Generator, *, frames: int = 1,
-    items: int | None = None, sizes: tuple[int, int] = (8, 40),
+    index: int,
+    kind: str,
+    syntax: str,
+    modality: str,
+    rng: np.random.Generator,
+    *,
+    frames: int = 1,
+    items: int | None = None,
+    sizes: tuple[int, int] = (8, 40),
 ) -> Case:
     template, base, facts = base_image(kind)
     if frames > 1:
@@ -440,12 +504,27 @@ def make_case(
         lut, _first = _palette(template)
     n = items if items is not None else int(rng.integers(2, 6))
     stored, planted, text_mask, label_mask = plant_text(
-        base, facts, rng, items=n, per_frame=frames > 1, palette_lut=lut, sizes=sizes,
+        base,
+        facts,
+        rng,
+        items=n,
+        per_frame=frames > 1,
+        palette_lut=lut,
+        sizes=sizes,
         existing=EXISTING_TEXT.get(kind, ()),
     )
     ds = build_dataset(template, stored, facts, syntax, modality)
-    name = f"case_{index:03d}_{kind}_{pydicom.uid.UID(syntax).keyword or 'ts'}" + (f"_{frames}f" if frames > 1 else "")
-    return Case(name, ds, planted, text_mask, label_mask, dict(kind=kind, syntax=str(syntax), frames=frames))
+    name = f"case_{index:03d}_{kind}_{pydicom.uid.UID(syntax).keyword or 'ts'}" + (
+        f"_{frames}f" if frames > 1 else ""
+    )
+    return Case(
+        name,
+        ds,
+        planted,
+        text_mask,
+        label_mask,
+        {"kind": kind, "syntax": str(syntax), "frames": frames},
+    )
 
 
 def make_cases(count: int, seed: int = 7) -> list[Case]:
@@ -473,7 +552,13 @@ def main(argv: list[str] | None = None) -> int:
     truth = {}
     for case in [*make_cases(args.count, args.seed), make_cine(args.cine_frames)]:
         case.dataset.save_as(args.out / f"{case.name}.dcm", enforce_file_format=True)
-        truth[case.name] = dict(case.meta, planted=[dict(text=p.text, box=p.box, frames=p.frames, angle=p.angle, size=p.size) for p in case.planted])
+        truth[case.name] = dict(
+            case.meta,
+            planted=[
+                {"text": p.text, "box": p.box, "frames": p.frames, "angle": p.angle, "size": p.size}
+                for p in case.planted
+            ],
+        )
     (args.out / "truth.json").write_text(json.dumps(truth, indent=1))
     print(f"wrote {len(truth)} cases to {args.out}")
     return 0

@@ -107,7 +107,7 @@ def describe_encoding(ds: Dataset) -> str:
 
 def check_decodable(ds: Dataset) -> UID:
     """Raise :class:`UnsupportedPixelEncoding` unless an installed backend can decode ``ds``."""
-    from pydicom.pixels import get_decoder
+    from pydicom.pixels.decoders.base import get_decoder
 
     uid = _transfer_syntax(ds)
     if "PixelData" not in ds:
@@ -140,12 +140,12 @@ def check_decodable(ds: Dataset) -> UID:
 
 def decode_pixels(ds: Dataset) -> DecodedPixels:
     """Decode every frame of ``ds`` (not mutated)."""
-    from pydicom.pixels import get_decoder
+    from pydicom.pixels.decoders.base import get_decoder
 
     uid = check_decodable(ds)
     decoder = get_decoder(uid)
     try:
-        arr, meta = decoder.as_array(ds, as_rgb=False)
+        arr, meta = decoder.as_array(ds, as_rgb=False)  # type: ignore[arg-type]
     except (ValueError, RuntimeError, TypeError, KeyError, IndexError, NotImplementedError) as exc:
         raise PixelError(
             f"(7FE0,0010) {describe_encoding(ds)} cannot be decoded: "
@@ -184,7 +184,7 @@ def decode_pixels(ds: Dataset) -> DecodedPixels:
 
 def _palette(ds: Dataset) -> tuple[npt.NDArray[np.uint8], int]:
     """The palette as 8-bit RGB entries plus the first mapped stored value."""
-    from pydicom.pixels import apply_color_lut
+    from pydicom.pixels.processing import apply_color_lut
 
     descriptor = ds.get("RedPaletteColorLookupTableDescriptor")
     if descriptor is None:

@@ -40,7 +40,11 @@ def search_images(
         return [display_frame(decoded, decoded.frames[0])]
     stack = np.stack([display_frame(decoded, frame) for frame in decoded.frames])
     step = max(1, count // median_frames)
-    images = [stack.min(axis=0), stack.max(axis=0), np.median(stack[::step], axis=0).astype(np.uint8)]
+    images = [
+        stack.min(axis=0),
+        stack.max(axis=0),
+        np.median(stack[::step], axis=0).astype(np.uint8),
+    ]
     picks = np.unique(np.linspace(0, count - 1, num=min(sample_frames, count)).round().astype(int))
     images.extend(stack[int(i)] for i in picks)
     return images
@@ -64,7 +68,11 @@ def drop_contained(boxes: Sequence[RedactionBox]) -> list[RedactionBox]:
     kept: list[RedactionBox] = []
     for box in unique:
         if not any(
-            k.frames == box.frames and k.x <= box.x and k.y <= box.y and box.x1 <= k.x1 and box.y1 <= k.y1
+            k.frames == box.frames
+            and k.x <= box.x
+            and k.y <= box.y
+            and box.x1 <= k.x1
+            and box.y1 <= k.y1
             for k in kept
         ):
             kept.append(box)

@@ -25,9 +25,10 @@ def scale_to_uint8(
     lo = float(data.min()) if lo is None else lo
     hi = float(data.max()) if hi is None else hi
     if hi <= lo:
-        return np.zeros(frame.shape, np.uint8)
+        return np.zeros(frame.shape, dtype=np.uint8)
     out = (data - lo) * (255.0 / (hi - lo))
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    result: npt.NDArray[np.uint8] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return result
 
 
 def display_frame(decoded: DecodedPixels, frame: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:

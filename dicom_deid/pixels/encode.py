@@ -27,6 +27,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGLSLossless,
+    JPEGLSNearLossless,
     RLELossless,
 )
 
@@ -38,8 +39,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_NATIVE = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian})
-_LOSSLESS_REENCODE = frozenset({RLELossless, JPEGLSLossless, JPEG2000Lossless})
+_NATIVE = frozenset(
+    {ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian}
+)
+#: Syntaxes re-encoded in place.  JPEG-LS near-lossless is written with NEAR = 0, which is
+#: a lossless stream in the same syntax.  JPEG 2000 (.91) is not: pydicom's encoder only
+#: writes irreversible streams for it, so it goes to Explicit VR Little Endian.
+_LOSSLESS_REENCODE = frozenset({RLELossless, JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless})
 _LOSSY_METHOD = {
     "1.2.840.10008.1.2.4.50": "ISO_10918_1",
     "1.2.840.10008.1.2.4.51": "ISO_10918_1",
@@ -55,7 +61,9 @@ class EncodeResult:
     note: str
 
 
-def encode_frames(target: Dataset, frames: npt.NDArray[np.generic], facts: PixelFacts) -> EncodeResult:
+def encode_frames(
+    target: Dataset, frames: npt.NDArray[np.generic], facts: PixelFacts
+) -> EncodeResult:
     """Replace ``target``'s Pixel Data with ``frames`` (F × R × C [× S])."""
     source_uid = facts.transfer_syntax
     arr = frames if facts.frames > 1 else frames[0]
@@ -70,12 +78,32 @@ def encode_frames(target: Dataset, frames: npt.NDArray[np.generic], facts: Pixel
             logger.info("re-encoding %s failed (%s); writing uncompressed", source_uid.name, exc)
         else:
             return EncodeResult(source_uid, f"re-encoded {source_uid.name}")
+    if not source_uid.is_little_endian:
+        _leave_big_endian(target)
     _set_native(target, arr, facts, ExplicitVRLittleEndian)
     if facts.lossy_history:
         target.LossyImageCompression = "01"
         if "LossyImageCompressionMethod" not in target and str(source_uid) in _LOSSY_METHOD:
             target.LossyImageCompressionMethod = _LOSSY_METHOD[str(source_uid)]
     return EncodeResult(ExplicitVRLittleEndian, f"written uncompressed (was {source_uid.name})")
+
+
+_BYTE_SWAPPED_VRS = frozenset({"OW", "OF", "OD", "OL", "OV"})
+
+
+def _leave_big_endian(target: Dataset) -> None:
+    """Prepare a dataset read as Explicit VR Big Endian to be written little endian.
+
+    Parsed values are endian-free; binary words other than Pixel Data are not, so an
+    instance carrying any (LUT data, overlays ...) cannot be converted safely.
+    """
+    for element in target.iterall():  # parses every raw element
+        if element.tag != 0x7FE00010 and element.VR in _BYTE_SWAPPED_VRS:
+            raise PixelError(
+                f"{element.keyword or element.tag} ({element.VR}) cannot be converted from "
+                "Explicit VR Big Endian; the redacted instance cannot be written"
+            )
+    target.set_original_encoding(False, True, target.original_character_set)
 
 
 def _set_image_pixel_attributes(target: Dataset, facts: PixelFacts) -> None:
@@ -90,9 +118,7 @@ def _set_image_pixel_attributes(target: Dataset, facts: PixelFacts) -> None:
 def _lossless_codec_accepts(uid: UID, facts: PixelFacts) -> bool:
     if uid == JPEG2000Lossless and facts.photometric == "YBR_FULL":
         return False  # the J2K encoder takes RGB/YBR_RCT, not YBR_FULL
-    if uid == JPEGLSLossless and facts.photometric == "YBR_FULL":
-        return False
-    return True
+    return not (uid in (JPEGLSLossless, JPEGLSNearLossless) and facts.photometric == "YBR_FULL")
 
 
 def _set_native(target: Dataset, arr: npt.NDArray[np.generic], facts: PixelFacts, uid: UID) -> None:
@@ -120,18 +146,20 @@ def _set_native(target: Dataset, arr: npt.NDArray[np.generic], facts: PixelFacts
 
 
 def _compress(target: Dataset, arr: npt.NDArray[np.generic], uid: UID) -> None:
-    from pydicom.pixels import get_decoder
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.pixels.decoders.base import get_decoder
 
     trial = Dataset()
-    trial.file_meta = target.file_meta.copy()
+    trial.file_meta = FileMetaDataset(target.file_meta)
     for keyword in (
         "Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation", "PlanarConfiguration",
         "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation", "NumberOfFrames",
     ):  # fmt: skip
         if keyword in target:
             setattr(trial, keyword, target[keyword].value)
-    trial.compress(uid, arr, generate_instance_uid=False)
-    check, _meta = get_decoder(uid).as_array(trial, as_rgb=False)
+    near = 0 if uid == JPEGLSNearLossless else None
+    trial.compress(uid, arr, generate_instance_uid=False, jls_error=near)
+    check, _meta = get_decoder(uid).as_array(trial, as_rgb=False)  # type: ignore[arg-type]
     if not np.array_equal(check.reshape(arr.shape), arr):
         raise ValueError("re-encoded stream does not decode to the redacted pixels")
     target.PixelData = trial.PixelData

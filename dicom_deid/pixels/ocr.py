@@ -131,8 +131,8 @@ class ScanPass:
             assert self.min_side is not None
             ratio = self.min_side / min(height, width)
         ratio = min(ratio, self.max_side / max(height, width), _MAX_UPSCALE)
-        rh = max(32, int(round(height * ratio / 32)) * 32)
-        rw = max(32, int(round(width * ratio / 32)) * 32)
+        rh = max(32, round(height * ratio / 32) * 32)
+        rw = max(32, round(width * ratio / 32) * 32)
         return rh, rw
 
 
@@ -180,7 +180,7 @@ class DbnetDetector:
         with self._lock:
             if self._session is None:
                 try:
-                    import onnxruntime as ort
+                    import onnxruntime as ort  # type: ignore[import-untyped]
                 except ImportError as exc:
                     raise OcrUnavailable(
                         "onnxruntime is missing: install 'dicom-deid[ocr]' (onnxruntime)"
@@ -362,13 +362,11 @@ class TesseractReader:
                 return
             tessdata = _find_tessdata()
             try:
-                import tesserocr
+                import tesserocr  # type: ignore[import-untyped]
 
                 if tessdata is None:
                     raise OcrUnavailable("Tesseract language data (eng.traineddata) not found")
-                self._api = tesserocr.PyTessBaseAPI(
-                    path=tessdata, lang=self.language, psm=self.psm
-                )
+                self._api = tesserocr.PyTessBaseAPI(path=tessdata, lang=self.language, psm=self.psm)
                 self._backend = "tesserocr"
                 return
             except ImportError:
@@ -376,7 +374,7 @@ class TesseractReader:
             except RuntimeError as exc:
                 logger.debug("tesserocr unusable (%s); trying pytesseract", exc)
             try:
-                import pytesseract
+                import pytesseract  # type: ignore[import-untyped]
 
                 pytesseract.get_tesseract_version()
             except (ImportError, OSError, RuntimeError) as exc:

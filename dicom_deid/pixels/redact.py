@@ -109,41 +109,7 @@ def apply_boxes(
         if clipped is None:
             continue
         selection = (
-            slice(None)
-            if clipped.frames is None
-            else [f for f in clipped.frames if 0 <= f < count]
+            slice(None) if clipped.frames is None else [f for f in clipped.frames if 0 <= f < count]
         )
         out[selection, clipped.y : clipped.y1, clipped.x : clipped.x1] = value
     return out
-
-
-def merge_boxes(boxes: Sequence[RedactionBox], gap: int = 0) -> list[RedactionBox]:
-    """Union overlapping (or within ``gap`` px) boxes that apply to the same frames."""
-    pending = list(boxes)
-    merged = True
-    while merged:
-        merged = False
-        result: list[RedactionBox] = []
-        while pending:
-            current = pending.pop()
-            index = 0
-            while index < len(pending):
-                other = pending[index]
-                if other.frames == current.frames and _touch(current, other, gap):
-                    x0, y0 = min(current.x, other.x), min(current.y, other.y)
-                    x1, y1 = max(current.x1, other.x1), max(current.y1, other.y1)
-                    source = current.source if current.source == other.source else "combined"
-                    current = RedactionBox(x0, y0, x1 - x0, y1 - y0, current.frames, source)
-                    pending.pop(index)
-                    merged = True
-                else:
-                    index += 1
-            result.append(current)
-        pending = result
-    return sorted(pending, key=lambda b: (b.y, b.x, b.width, b.height))
-
-
-def _touch(a: RedactionBox, b: RedactionBox, gap: int) -> bool:
-    return not (
-        a.x1 + gap <= b.x or b.x1 + gap <= a.x or a.y1 + gap <= b.y or b.y1 + gap <= a.y
-    )

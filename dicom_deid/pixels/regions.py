@@ -13,6 +13,7 @@ No vendor branch lives in code: everything device-specific is in the data files.
 from __future__ import annotations
 
 import functools
+import itertools
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,9 +98,7 @@ def load_region_rules(directory: Path | None = None) -> RegionRules:
 
 def _template(item: dict[str, Any], path: Path, index: int) -> DeviceTemplate:
     try:
-        rectangles = tuple(
-            (int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in item["rectangles"]
-        )
+        rectangles = tuple((int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in item["rectangles"])
         if not rectangles or any(r[2] <= 0 or r[3] <= 0 for r in rectangles):
             raise ValueError("rectangles must be non-empty [x, y, width, height] lists")
         return DeviceTemplate(
@@ -134,11 +133,15 @@ def template_boxes(rules: RegionRules, ds: Dataset, rows: int, columns: int) -> 
     boxes: list[RedactionBox] = []
     for template in rules.templates:
         if template.matches(ds, rows, columns):
-            boxes.extend(RedactionBox(x, y, w, h, None, "template") for x, y, w, h in template.rectangles)
+            boxes.extend(
+                RedactionBox(x, y, w, h, None, "template") for x, y, w, h in template.rectangles
+            )
     return boxes
 
 
-def ultrasound_boxes(rules: RegionRules, ds: Dataset, rows: int, columns: int) -> list[RedactionBox]:
+def ultrasound_boxes(
+    rules: RegionRules, ds: Dataset, rows: int, columns: int
+) -> list[RedactionBox]:
     """Boxes covering everything outside the kept ultrasound data regions."""
     modality = str(ds.get("Modality", "")).upper()
     regions = ds.get("SequenceOfUltrasoundRegions")
@@ -187,9 +190,9 @@ def complement(
     xs = sorted({0, columns, *(k[0] for k in kept), *(k[0] + k[2] for k in kept)})
     ys = sorted({0, rows, *(k[1] for k in kept), *(k[1] + k[3] for k in kept)})
     result: list[tuple[int, int, int, int]] = []
-    for y0, y1 in zip(ys, ys[1:]):
+    for y0, y1 in itertools.pairwise(ys):
         run_start: int | None = None
-        for x0, x1 in zip(xs, xs[1:]):
+        for x0, x1 in itertools.pairwise(xs):
             covered = any(
                 k[0] <= x0 and x1 <= k[0] + k[2] and k[1] <= y0 and y1 <= k[1] + k[3] for k in kept
             )

@@ -133,7 +133,9 @@ class PixelStage:
         if mode is PixelMode.AUTO and risk.level is RiskLevel.MEDIUM and not fixed:
             middle = decoded.frames[facts.frames // 2]
             if not self._quick.detect(display_frame(decoded, middle)):
-                return PixelOutcome(True, False, (), syntax_in, f"examined: no text ({risk.reason})")
+                return PixelOutcome(
+                    True, False, (), syntax_in, f"examined: no text ({risk.reason})"
+                )
 
         found, images = find_text_boxes(decoded, self.detector)
         if self.policy.keep_clinical_annotations and found:
