@@ -12,7 +12,7 @@ setup: $(STAMP) system-deps
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[codecs,ocr,test]'
+	$(PY) -m pip install --quiet -e '.[codecs,ocr,scale,test]'
 	@touch $(STAMP)
 
 # Debian packages: Tesseract (burned-in text reading) and dicom3tools (dciodvfy conformance checks).
