@@ -31,12 +31,12 @@ system-deps:
 	  fi; \
 	fi
 
-sample_data/generated/.done: scripts/make_sample_data.py | $(STAMP)
+sample_data/.generated: scripts/make_sample_data.py | $(STAMP)
 	rm -rf sample_data/generated
 	$(PY) scripts/make_sample_data.py sample_data/generated
 	@touch $@
 
-demo: setup sample_data/generated/.done
+demo: setup sample_data/.generated
 	rm -rf demo_out demo_out.quarantine
 	DICOM_DEID_HOME=$(CURDIR)/demo_keys $(PY) -m dicom_deid run sample_data/generated demo_out \
 	  --profile research --quiet; rc=$$?; \
@@ -51,4 +51,4 @@ profiles: $(STAMP)
 	$(PY) scripts/generate_profiles.py
 
 clean:
-	rm -rf demo_out demo_out.quarantine demo_keys sample_data/generated .pytest_cache
+	rm -rf demo_out demo_out.quarantine demo_keys sample_data/generated sample_data/.generated .pytest_cache
