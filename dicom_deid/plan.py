@@ -20,6 +20,7 @@ TagPath = tuple[int, ...]
 """(tag,) at top level, (seq_tag, item_index, tag, ...) inside sequences."""
 
 _RESOLVED = frozenset({ActionCode.D, ActionCode.Z, ActionCode.X, ActionCode.K, ActionCode.C, ActionCode.U})
+_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 _OVERRIDE_CODES = {
     OverrideAction.KEEP: ActionCode.K,
     OverrideAction.REMOVE: ActionCode.X,
@@ -163,6 +164,9 @@ class _Planner:
             rule_id = f"{rule_id}, type {attr_type}"
         if code is ActionCode.U and vr == "UI" and self._keeps_uid(ds, tag, keyword):
             return ElementAction(path, ActionCode.K, f"{rule_id}; DICOM-defined UID kept")
+        if code is ActionCode.C and vr in _BINARY_VRS:
+            # overlay / curve bitmaps cannot be cleaned here: never keep them unexamined
+            return ElementAction(path, ActionCode.X, f"{rule_id}; binary data cannot be cleaned: removed")
         return ElementAction(path, code, rule_id)
 
     def _keeps_uid(self, ds: Dataset, tag: int, keyword: str) -> bool:

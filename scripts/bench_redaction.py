@@ -45,7 +45,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, pixel_array
 
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
-from dicom_deid.pixels.ocr import TesseractReader
+from dicom_deid.pixels.ocr import TesseractReader, TextBox
 
 
 def stored(ds: Dataset) -> np.ndarray:
@@ -171,6 +171,29 @@ def existing_mask(kind: str, shape: tuple[int, int]) -> np.ndarray | None:
     return mask
 
 
+class TesseractWordDetector:
+    """Baseline for comparison: one plain Tesseract pass (sparse text) over the image."""
+
+    def __init__(self) -> None:
+        import tesserocr
+
+        from dicom_deid.pixels.ocr import _find_tessdata
+
+        self.api = tesserocr.PyTessBaseAPI(
+            path=_find_tessdata(), lang="eng", psm=tesserocr.PSM.SPARSE_TEXT
+        )
+        self.level = tesserocr.RIL.WORD
+
+    def detect(self, image: np.ndarray) -> list[TextBox]:
+        from PIL import Image
+
+        self.api.SetImage(Image.fromarray(image))
+        boxes = []
+        for _img, rect, _id, _para in self.api.GetComponentImages(self.level, True):
+            boxes.append(TextBox(rect["x"], rect["y"], rect["w"], rect["h"]))
+        return boxes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="benchmark burned-in text redaction")
     parser.add_argument("--count", type=int, default=120)
@@ -178,9 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cine-frames", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("bench_out"))
+    parser.add_argument(
+        "--detector", choices=("dbnet", "tesseract"), default="dbnet",
+        help="tesseract: the plain-Tesseract baseline the issue compares against",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
-    stage = PixelStage(PixelPolicy(mode=PixelMode.ALL), threads=args.threads)
+    detector = TesseractWordDetector() if args.detector == "tesseract" else None
+    stage = PixelStage(PixelPolicy(mode=PixelMode.ALL), threads=args.threads, detector=detector)
     reader = TesseractReader()
     warm = gen.make_cases(1, seed=999)[0]
     stage.process(warm.dataset, copy.deepcopy(warm.dataset))  # load the model once
@@ -228,11 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         "cine_recall": cine_result["recall"],
         "cine_leaks": cine_result["leaks"],
         "cine_over_redaction": cine_result["over_redaction"],
+        "detector": args.detector,
         "threads": args.threads,
         "cpu_affinity": len(os.sched_getaffinity(0)),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench_redaction.json").write_text(
+    (args.out / f"bench_redaction_{args.detector}.json").write_text(
         json.dumps(
             {"summary": summary, "cases": results, "cine": cine_result, "single": single_results},
             indent=1,

@@ -499,9 +499,9 @@ def make_case(
         base = base[:1]
     lut = None
     if facts["photometric"] == "PALETTE COLOR":
-        from dicom_deid.pixels.decode import _palette
+        from dicom_deid.pixels.decode import read_palette
 
-        lut, _first = _palette(template)
+        lut, _first = read_palette(template)
     n = items if items is not None else int(rng.integers(2, 6))
     stored, planted, text_mask, label_mask = plant_text(
         base,

@@ -178,11 +178,11 @@ def decode_pixels(ds: Dataset) -> DecodedPixels:
     )
     palette, first = (None, 0)
     if photometric == "PALETTE COLOR":
-        palette, first = _palette(ds)
+        palette, first = read_palette(ds)
     return DecodedPixels(arr, facts, palette, first)
 
 
-def _palette(ds: Dataset) -> tuple[npt.NDArray[np.uint8], int]:
+def read_palette(ds: Dataset) -> tuple[npt.NDArray[np.uint8], int]:
     """The palette as 8-bit RGB entries plus the first mapped stored value."""
     from pydicom.pixels.processing import apply_color_lut
 

@@ -11,7 +11,8 @@ Two kinds of engine live here:
   :class:`UnionDetector`.
 * a *reader* says what a region reads (``TextReader.read``).  :class:`TesseractReader`
   binds the Tesseract C API through ``tesserocr`` (one warm engine per process) and falls
-  back to ``pytesseract`` (one ``tesseract`` process per call, ~15x slower).
+  back to ``pytesseract`` (one ``tesseract`` process per call: measured 120 ms against 6 ms
+per label on one core).
 
 Redaction never depends on reading: readers are used for the keep-clinical-annotations
 policy and by ``verify``/benchmarks to look for leaks.
@@ -117,12 +118,18 @@ def to_rgb8(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 @dataclass(frozen=True, slots=True)
 class ScanPass:
     """One network pass: resize so the shorter side is ``min_side`` (or by ``factor``),
-    capped at ``max_side`` on the longer side, optionally on the image turned 90°."""
+    capped at ``max_side`` on the longer side, optionally on the image turned 90°.
+
+    With ``tile``, an image too large for ``factor`` within ``max_side`` is not shrunk:
+    it is cut into overlapping tiles searched at (at least) native resolution, so small
+    text on large radiographs keeps its size.
+    """
 
     min_side: int | None = 736
     factor: float | None = None
     max_side: int = 1280
     rotate90: bool = False
+    tile: bool = False
 
     def size_for(self, height: int, width: int) -> tuple[int, int]:
         if self.factor is not None:
@@ -139,12 +146,14 @@ class ScanPass:
 _MAX_UPSCALE = 4.0
 
 #: Default passes: the network's native working size; the same on the image turned 90°
-#: (vertical labels along image edges); and 2x enlargement for text under ~10 px.
+#: (vertical labels along image edges); and 2x enlargement for text under ~10 px, tiled
+#: at native resolution on large images.
 DEFAULT_PASSES = (
     ScanPass(min_side=736, max_side=1280),
     ScanPass(min_side=736, max_side=1280, rotate90=True),
-    ScanPass(min_side=None, factor=2.0, max_side=1600),
+    ScanPass(min_side=None, factor=2.0, max_side=1600, tile=True),
 )
+_TILE_OVERLAP = 96
 
 
 class DbnetDetector:
@@ -211,13 +220,39 @@ class DbnetDetector:
         resized = cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_LINEAR)
         blob = (resized.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
         session = self._get_session()
-        out = session.run(None, {session.get_inputs()[0].name: blob})[0]
+        try:
+            out = session.run(None, {session.get_inputs()[0].name: blob})[0]
+        except Exception as exc:  # onnxruntime raises its own RuntimeException types
+            raise OcrUnavailable(f"text detection failed: {type(exc).__name__}") from exc
         return np.asarray(out[0, 0], dtype=np.float32)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
         boxes: list[TextBox] = []
         for scan in self.passes:
-            boxes.extend(self._detect_pass(image, scan))
+            too_large = (
+                scan.factor is not None and max(image.shape[:2]) * scan.factor > scan.max_side
+            )
+            if scan.tile and too_large:
+                boxes.extend(self._detect_tiles(image, scan))
+            else:
+                boxes.extend(self._detect_pass(image, scan))
+        return boxes
+
+    def _detect_tiles(self, image: npt.NDArray[np.uint8], scan: ScanPass) -> list[TextBox]:
+        assert scan.factor is not None
+        height, width = image.shape[:2]
+        ratio = max(1.0, min(scan.factor, scan.max_side / max(height, width)))
+        size = int(scan.max_side / ratio)  # tile side in image pixels
+        step = max(1, size - _TILE_OVERLAP)
+        tile_pass = ScanPass(
+            min_side=None, factor=ratio, max_side=scan.max_side, rotate90=scan.rotate90
+        )
+        boxes: list[TextBox] = []
+        for y0 in _tile_starts(height, size, step):
+            for x0 in _tile_starts(width, size, step):
+                tile = image[y0 : y0 + size, x0 : x0 + size]
+                for b in self._detect_pass(tile, tile_pass):
+                    boxes.append(TextBox(b.x + x0, b.y + y0, b.width, b.height, b.score))
         return boxes
 
     def _detect_pass(self, image: npt.NDArray[np.uint8], scan: ScanPass) -> list[TextBox]:
@@ -263,6 +298,15 @@ class DbnetDetector:
             bx1, by1 = int(np.ceil(x1)), int(np.ceil(y1))
             boxes.append(TextBox(bx0, by0, bx1 - bx0, by1 - by0, score))
         return boxes
+
+
+def _tile_starts(length: int, size: int, step: int) -> list[int]:
+    if length <= size:
+        return [0]
+    starts = list(range(0, length - size + 1, step))
+    if starts[-1] + size < length:
+        starts.append(length - size)
+    return starts
 
 
 class ContrastTextDetector:

@@ -95,6 +95,19 @@ class PixelStage:
         self._regions_dir = regions_dir
         self._threads = threads
         self._quick = ContrastTextDetector()
+        self._owns_engines = (detector is None, reader is None)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable for worker processes: lazily loaded engines are reloaded there."""
+        state = dict(self.__dict__)
+        if self._owns_engines[0]:
+            state["_detector"] = None
+        if self._owns_engines[1]:
+            state["_reader"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
 
     @property
     def detector(self) -> TextDetector:

@@ -1,0 +1,90 @@
+"""Shared helpers for the pixel-stage tests: the burned-in generator and fake engines."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pydicom.data
+from pydicom.dataset import Dataset
+from pydicom.pixels import get_decoder
+
+from dicom_deid.pixels.ocr import TextBox
+
+TEST_FILES = Path(pydicom.data.__file__).parent / "test_files"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_generator() -> ModuleType:
+    """``scripts/make_burned_in.py`` as a module (scripts/ is not a package)."""
+    name = "make_burned_in"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "make_burned_in.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_test_file(name: str) -> Dataset:
+    return pydicom.dcmread(TEST_FILES / name)
+
+
+def stored_frames(ds: Dataset) -> np.ndarray:
+    """Decoded stored values (no colour conversion) as F × R × C × S, via pydicom only."""
+    arr, _meta = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, as_rgb=False)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    return arr.reshape((frames, int(ds.Rows), int(ds.Columns), -1))
+
+
+def outside_mask(shape: tuple[int, int], boxes: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
+    mask = np.ones(shape, bool)
+    for x, y, w, h in boxes:
+        mask[max(0, y) : y + h, max(0, x) : x + w] = False
+    return mask
+
+
+def roundtrip(ds: Dataset) -> Dataset:
+    """Write to bytes and read back (as highdicom tests do)."""
+    from io import BytesIO
+
+    buffer = BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    buffer.seek(0)
+    return pydicom.dcmread(buffer)
+
+
+def pair(ds: Dataset) -> tuple[Dataset, Dataset]:
+    """(source, target) as the pipeline hands them over."""
+    return ds, copy.deepcopy(ds)
+
+
+class FixedDetector:
+    """Reports the same boxes on every image; counts how often it was asked."""
+
+    def __init__(self, boxes: Sequence[TextBox]) -> None:
+        self.boxes = list(boxes)
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> list[TextBox]:
+        self.calls += 1
+        return list(self.boxes)
+
+
+class FixedReader:
+    """Reads the same text everywhere."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.calls = 0
+
+    def read(self, image: np.ndarray, box: TextBox | None = None) -> str:
+        self.calls += 1
+        return self.text
