@@ -70,7 +70,7 @@ def _cli(*args: str) -> list[str]:
 
 def test_killed_run_resumes_to_byte_identical_output(tmp_path):
     inp = tmp_path / "in"
-    generate_bench(inp, 400)
+    generate_bench(inp, 800)
     from dicom_deid.keys import create_secret_key
 
     key = tmp_path / "secret.key"
@@ -88,14 +88,14 @@ def test_killed_run_resumes_to_byte_identical_output(tmp_path):
     proc.kill()
     proc.wait()
     partial = len(_dcm_digests(out))
-    assert 90 <= partial < 400  # really interrupted mid-way (100 inputs accounted incl. the README)
+    assert 90 <= partial < 800  # really interrupted mid-way (100 inputs accounted incl. the README)
     assert main(["run", str(inp), str(out), "--quiet", *common]) == 0
     assert _dcm_digests(out) == _dcm_digests(tmp_path / "clean")
     from dicom_deid.manifest import MANIFEST_NAME, last_run, read_manifest
 
     rows = last_run(read_manifest(out / MANIFEST_NAME, tolerate_partial=True))
     outcomes = [r["outcome"] for r in rows if r["type"] == "file"]
-    assert outcomes.count("already_done") >= partial - 1 and len(outcomes) == 401  # 400 + README
+    assert outcomes.count("already_done") >= partial - 1 and len(outcomes) == 801  # 800 + README
 
 
 def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path):
