@@ -1,6 +1,6 @@
 """Custodian and pipeline key pairs, and the custodian's CLI verbs.
 
-Two key pairs take part in a sealed mapping file (see ``seal.py``):
+Two key pairs take part in a sealed mapping file (see ``dicom_deid.seal``):
 
 * the **custodian** (honest broker) pair, X25519.  ``keys custodian --out DIR``
   writes ``DIR/NAME.pub`` (given to the pipeline) and ``DIR/NAME.key`` (mode

@@ -1,6 +1,6 @@
 """Original-to-pseudonym links: what the sealed mapping file stores.
 
-The pipeline produces these per instance; only ``seal.py`` ever writes them,
+The pipeline produces these per instance; only ``dicom_deid.seal`` ever writes them,
 encrypted.  They must never reach the manifest, logs or the output folder.
 """
 

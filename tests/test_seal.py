@@ -3,7 +3,7 @@
 The planted links carry recognisable originals (``ORIG-...``) and pseudonyms
 (``PSEUDO-...``); expected values always come from the planted table, never
 from seal.py.  Record boundaries are found with the small independent parser
-below, written from the format described in seal.py's docstring
+below, written from the format described in the dicom_deid.seal package docstring
 (MAGIC, then kind byte + u32 big-endian body length + body).
 """
 
