@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Iterable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 REDACTED = "***"
 _MONTHS = (

@@ -156,7 +156,6 @@ class _Progress:
 def cmd_run(args: argparse.Namespace) -> int:
     from dicom_deid.config import RunConfig
     from dicom_deid.pipeline import run
-
     from dicom_deid.profiles import load_profile, parse_override
 
     if args.sample is not None and not args.dry_run:

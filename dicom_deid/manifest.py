@@ -47,7 +47,7 @@ class ManifestWriter:
     def __init__(self, path: Path, header: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._fh: IO[str] = open(path, "a", encoding="utf-8")
+        self._fh: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run
         self._write({"type": "run", **header})
 
     def _write(self, obj: dict[str, Any]) -> None:

@@ -23,9 +23,9 @@ from dicom_deid.deidentify import Deidentified, Engine, deidentify
 from dicom_deid.errors import DeidError, NotDicomError, QuarantineReason
 from dicom_deid.events import Event, FileDone, RunFinished, RunStarted
 from dicom_deid.links import Link, LinkKind
+from dicom_deid.manifest import MANIFEST_NAME, ManifestRecord, ManifestWriter, Outcome
 from dicom_deid.plan import Plan, format_path
 from dicom_deid.profiles import ActionCode
-from dicom_deid.manifest import MANIFEST_NAME, ManifestRecord, ManifestWriter, Outcome
 from dicom_deid.read import DicomDirFile, read_instance
 from dicom_deid.walk import InputRef, read_bytes, walk_inputs
 from dicom_deid.write import encode_dataset, output_relpath, quarantine, write_output
@@ -341,7 +341,7 @@ def _safe_emitter(handler: Callable[[Event], None] | None) -> Callable[[Event], 
             return
         try:
             handler(event)
-        except Exception:  # noqa: BLE001 - observers cannot fail a run (STYLE: events)
+        except Exception:
             logger.exception("event handler failed")
 
     return emit

@@ -80,7 +80,7 @@ def resolve(code: ActionCode, attr_type: str) -> ActionCode:
 
 
 def element_vr(ds: Dataset, tag: int) -> str:
-    vr = ds.get_item(tag).VR  # type: ignore[union-attr]
+    vr = ds.get_item(tag).VR
     if vr:
         return str(vr)
     try:

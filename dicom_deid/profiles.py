@@ -116,9 +116,8 @@ class AttributeRule:
         """
         chosen: tuple[ActionCode, str] | None = None
         for opt, code in self.options.items():
-            if opt in options:
-                if chosen is None or _retention_rank(code) > _retention_rank(chosen[0]):
-                    chosen = (code, f"{self.rule_id}, {opt.value}")
+            if opt in options and (chosen is None or _retention_rank(code) > _retention_rank(chosen[0])):
+                chosen = (code, f"{self.rule_id}, {opt.value}")
         return chosen if chosen is not None else (self.basic, f"{self.rule_id}, basic")
 
 

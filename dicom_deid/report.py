@@ -86,21 +86,39 @@ def _inside(path: Path, folder: Path) -> bool:
     return True
 
 
-def render_report(manifest_path: Path, out_html: Path, *, input_root: Path | None = None,
-                  verify: VerifyResult | None = None, sample_thumbnails: int = 12, show_values: bool = False,
-                  quarantine_dir: Path | None = None, max_redacted: int = 120, max_rows: int = 2000,
-                  thumb_side: int = 192) -> Path:
-    """Write the report for the run whose manifest is ``manifest_path``; return ``out_html``."""
-    manifest_path, out_html = Path(manifest_path), Path(out_html)
-    if manifest_path.is_dir():
-        manifest_path = manifest_path / "dicom-deid-manifest.jsonl"
-    run = _load(manifest_path)
-    input_side = input_root is not None or show_values or (verify is not None and verify.show_values)
-    if input_side and _inside(out_html, run.out_root):
+def validate_report_path(out_html: Path, *, output_root: Path, input_root: Path | None = None,
+                         input_side: bool | None = None) -> None:
+    """Refuse a report path before any work: an input-side report (``input_root`` given, or
+    ``input_side``) never inside the output folder; no report inside the input folder."""
+    out_html = Path(out_html)
+    if input_side is None:
+        input_side = input_root is not None
+    if input_side and _inside(out_html, Path(output_root)):
         raise ConfigError("an input-side report (original images or values) cannot be written inside the "
                           "output folder: choose a path outside it", path=out_html)
     if input_root is not None and _inside(out_html, Path(input_root)):
         raise ConfigError("the report cannot be written inside the input folder", path=out_html)
+    if out_html.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError("the report path must end in .html", path=out_html)
+
+
+def render_report(manifest_path: Path, out_html: Path, *, input_root: Path | None = None,
+                  verify: VerifyResult | None = None, sample_thumbnails: int = 12, show_values: bool = False,
+                  quarantine_dir: Path | None = None, output_root: Path | None = None, max_redacted: int = 120,
+                  max_rows: int = 2000, thumb_side: int = 192) -> Path:
+    """Write the report for the run whose manifest is ``manifest_path``; return ``out_html``.
+
+    ``output_root`` is the run's output folder (default: the manifest's folder; a dry run that
+    writes its manifest elsewhere passes the OUTPUT it would have written).
+    """
+    manifest_path, out_html = Path(manifest_path), Path(out_html)
+    if manifest_path.is_dir():
+        manifest_path = manifest_path / "dicom-deid-manifest.jsonl"
+    run = _load(manifest_path)
+    if output_root is not None:
+        run.out_root = Path(output_root)
+    input_side = input_root is not None or show_values or (verify is not None and verify.show_values)
+    validate_report_path(out_html, output_root=run.out_root, input_root=input_root, input_side=input_side)
     if show_values and input_root is None:
         raise ConfigError("show_values needs the input folder (input_root)")
     started = time.perf_counter()
@@ -193,10 +211,10 @@ class _Builder:
             ("profile", h.get("profile", "?")), ("options", ", ".join(h.get("options", [])) or "none"),
             ("key id", h.get("key_id", "?")), ("started", h.get("started", "?")),
             ("duration", f"{s.get('seconds', '?')} s"), ("inputs", s.get("files", len(rows))),
-            ("bytes read", s.get("bytes", "?")), ("interrupted", s.get("interrupted", "unknown")),
+            ("bytes read", s.get("bytes", "?")), ("interrupted", {"True": "yes", "False": "no"}.get(str(s.get("interrupted")), "unknown")),
             ("mode", "dry run: nothing was written" if self.run.dry_run else "de-identification"),
-            ("report", f"dicom-deid {__version__}, pydicom {pydicom.__version__}, Python "
-                       f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"),
+            ("report", (f"dicom-deid {__version__}, pydicom {pydicom.__version__}, Python "
+                        f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")),
         ]
         outcome_rows = sorted(counts.items())
         action_rows = [(c, ACTION_LABELS[c], totals.get(c, 0)) for c in ACTION_ORDER]
@@ -349,8 +367,8 @@ class _Builder:
     def change_sets(self) -> str:
         if not self.change_ids:
             return ""
-        parts = ['<section id="changesets"><h2>Change sets</h2><p class="muted">Attributes changed per instance '
-                 "(no values), written once per distinct set and referenced from the instance tables.</p>"]
+        parts = [('<section id="changesets"><h2>Change sets</h2><p class="muted">Attributes changed per instance '
+                  "(no values), written once per distinct set and referenced from the instance tables.</p>")]
         for key, number in sorted(self.change_ids.items(), key=lambda kv: kv[1]):
             rows = [(code, ACTION_LABELS.get(code, code), ", ".join(paths)) for code, paths in key]
             parts.append(f'<details id="cs-{number}"><summary>set {number}: '
@@ -452,4 +470,4 @@ def _value_at(ds: pydicom.Dataset | None, path: str) -> str:
     return text[:200]
 
 
-__all__ = ["render_report"]
+__all__ = ["render_report", "validate_report_path"]

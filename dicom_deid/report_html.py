@@ -38,7 +38,7 @@ nav a{margin-right:14px;color:#1f3a5f;text-decoration:none}nav button{float:righ
 main{padding:8px 24px 40px}section{background:#fff;border:1px solid #d5d9e0;border-radius:6px;
 padding:10px 16px;margin:14px 0}h2{font-size:17px;margin:6px 0 10px}h3{font-size:15px;margin:10px 0 6px}
 table{border-collapse:collapse;margin:4px 0 8px}th,td{border:1px solid #dde1e7;padding:3px 8px;
-text-align:left;vertical-align:top}th{background:#eef1f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
+text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#eef1f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .ok{color:#17663a;font-weight:600}.bad{color:#b3261e;font-weight:600}.warn{color:#8a5a00;font-weight:600}
 details{margin:4px 0}summary{cursor:pointer}details.study>summary{font-weight:600}
@@ -74,7 +74,7 @@ def esc(value: Any) -> str:
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: Sequence[int] = (),
           raw: Sequence[int] = ()) -> str:
     """An HTML table; cells are escaped except the columns in ``raw`` (already HTML)."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers) if any(headers) else ""
     body = []
     for row in rows:
         cells = []
@@ -82,7 +82,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: Seq
             text = str(cell) if i in raw else esc(cell)
             cells.append(f'<td class="n">{text}</td>' if i in numeric else f"<td>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    thead = f"<thead><tr>{head}</tr></thead>" if head else ""
+    return f"<table>{thead}<tbody>{''.join(body)}</tbody></table>"
 
 
 def actions_pills(actions: dict[str, int]) -> str:
@@ -109,10 +110,10 @@ def page(title: str, side_html: str, nav: Sequence[tuple[str, str]], sections: S
 
 def display_image(ds: Dataset, frame: int = 0) -> np.ndarray:
     """One frame as an 8-bit grey or RGB image (only that frame is decoded)."""
-    from pydicom.pixels import apply_color_lut, get_decoder
+    from pydicom.pixels import apply_color_lut, get_decoder  # type: ignore[attr-defined]
 
-    syntax = ds.file_meta.TransferSyntaxUID
-    arr, meta = get_decoder(syntax).as_array(ds, index=frame, as_rgb=True)
+    options: dict[str, Any] = {"index": frame, "as_rgb": True}
+    arr, meta = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, **options)
     photometric = str(meta.get("photometric_interpretation", ds.get("PhotometricInterpretation", "")))
     if photometric == "PALETTE COLOR":
         arr = apply_color_lut(arr, ds)
@@ -121,12 +122,12 @@ def display_image(ds: Dataset, frame: int = 0) -> np.ndarray:
         top = 255.0 if float(data.max()) <= 255 else float((1 << int(ds.get("BitsStored", 16))) - 1)
         if photometric == "PALETTE COLOR" and float(data.max()) > 255:
             top = 65535.0
-        return np.clip(data * (255.0 / top), 0, 255).astype(np.uint8)
+        return np.asarray(np.clip(data * (255.0 / top), 0, 255), dtype=np.uint8)
     lo, hi = (float(v) for v in np.percentile(data, (0.5, 99.5)))
     if hi <= lo:
         lo, hi = float(data.min()), float(data.max()) or 1.0
-    grey = np.clip((data - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255).astype(np.uint8)
-    return 255 - grey if photometric == "MONOCHROME1" else grey
+    grey = np.asarray(np.clip((data - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255), dtype=np.uint8)
+    return np.asarray(255 - grey, dtype=np.uint8) if photometric == "MONOCHROME1" else grey
 
 
 def thumbnail(image: np.ndarray, boxes: Sequence[dict[str, Any]] = (), *, max_side: int = 192,
@@ -154,7 +155,9 @@ def thumbnail(image: np.ndarray, boxes: Sequence[dict[str, Any]] = (), *, max_si
         img = img.quantize(colors=64)
     buf = BytesIO()
     img.save(buf, "PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), img.width, img.height
+    shown = max(1.0, min(max_side, 128) / max(img.width, img.height))  # small images are shown enlarged
+    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return uri, round(img.width * shown), round(img.height * shown)
 
 
 def figure(uri: str | None, width: int, height: int, caption: str, problem: str = "") -> str:

@@ -80,7 +80,7 @@ def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
 
 
 def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath) -> None:
-    for tag in src.keys():
+    for tag in src.keys():  # noqa: SIM118 - iterating a Dataset yields elements (converted)
         path = prefix + (int(tag),)
         action = plan.actions[path]
         code = action.code
@@ -96,11 +96,11 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
             raw = src.get_item(tag)
             if tag == PATIENT_AGE and ctx.profile.age_cap_years is not None:
                 dst[tag] = DataElement(tag, vr, _cap_age(src[tag].value, ctx.profile.age_cap_years))
-            elif ctx.needs_vr and raw.VR is None:  # type: ignore[union-attr]
+            elif ctx.needs_vr and raw.VR is None:
                 elem = src[tag]
                 dst[tag] = DataElement(tag, elem.VR, elem.value)
             else:
-                dst[tag] = raw  # type: ignore[assignment]  # immutable raw element: bytes kept as-is
+                dst[tag] = raw  # immutable raw element: its bytes are written as read
         elif code is ActionCode.Z:
             pseudo = _pseudonym(tag, src, ctx)
             dst[tag] = DataElement(tag, vr, pseudo if pseudo is not None else _empty(vr))

@@ -22,17 +22,19 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import os
 import re
+import warnings
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import pydicom
-from pydicom.dataset import Dataset
 from pydicom.datadict import keyword_for_tag
+from pydicom.dataset import Dataset
 
 from dicom_deid.errors import ConfigError, DeidError
 from dicom_deid.manifest import MANIFEST_NAME, read_manifest
@@ -56,7 +58,7 @@ _DEFLATED = "1.2.840.10008.1.2.1.99"
 _STORAGE_ROOT = "1.2.840.10008.5.1.4.1.1."
 _UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _UID_TOKEN = re.compile(r"(?<![0-9.])[0-9]+(?:\.[0-9]+){2,}(?![0-9])")
-_TOKEN = re.compile(r"[a-z0-9]+")
+_TOKEN = re.compile(r"[^\W_]+")  # letters and digits of any script; "_" separates
 _NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "AT", "SV", "UV", "OF", "OD", "OL", "OV"})
 _BULK_VRS = frozenset({"OB", "OW", "UN"})
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -337,9 +339,16 @@ class NeedleIndex:
         self.uids: dict[str, tuple[str, int]] = {}  # original UID -> (keyword, patient)
         self.seen: set[tuple[tuple[str, ...], str, int]] = set()
         self.kinds: dict[str, int] = {}
+        self.sop_uids: set[str] = set()  # SOP Instance UIDs of the input
+        self.references: list[str] = []  # referenced storage instances of the input
+
+    @property
+    def dangling(self) -> int:
+        """References in the input to instances that are not in the input."""
+        return sum(1 for uid in self.references if uid not in self.sop_uids)
 
     def add(self, text: str, kind: str, source: str, patient: int, *, scoped: bool = False) -> None:
-        tokens = tuple(_TOKEN.findall(text.lower()))
+        tokens = tuple(_TOKEN.findall(text.casefold()))
         if not tokens or (kind != "date" and len("".join(tokens)) < 4 and kind != "name"):
             return
         key = (tokens, kind, patient if scoped else 0)
@@ -351,7 +360,7 @@ class NeedleIndex:
 
     def search(self, text: str, patients: frozenset[int] | None) -> list[_Needle]:
         """Needles whose tokens occur consecutively in ``text`` (any case, any punctuation)."""
-        tokens = _TOKEN.findall(text.lower())
+        tokens = _TOKEN.findall(text.casefold())
         hits: dict[int, _Needle] = {}
         for i, tok in enumerate(tokens):
             cands = self.first.get(tok)
@@ -395,7 +404,7 @@ def _kind_of(keyword: str, vr: str) -> str | None:
         return "address"
     if "Telephone" in keyword or "Telecom" in keyword:
         return "phone"
-    if keyword.endswith(_ID_SUFFIXES) and keyword not in _NOT_ID_KEYWORDS and vr in ("LO", "SH", "LT", "UC", "CS"):
+    if keyword.endswith(_ID_SUFFIXES) and keyword not in _NOT_ID_KEYWORDS and vr in ("LO", "SH", "LT", "UC"):
         return "id"
     return None
 
@@ -456,6 +465,12 @@ def _collect_from(index: NeedleIndex, ds: Dataset, profile: Profile, std: Standa
         if not text:
             continue
         tag, keyword = int(elem.tag), elem.keyword or ""
+        if keyword == "SOPInstanceUID" and parent is ds:
+            index.sop_uids.add(text.strip().rstrip("\x00"))
+        elif keyword == "ReferencedSOPInstanceUID":
+            ref_class = str(parent.get("ReferencedSOPClassUID", "") or "")
+            if not ref_class or ref_class.startswith(_STORAGE_ROOT):
+                index.references.append(text.strip().rstrip("\x00"))
         found = _profile_code(std, profile, tag, elem.VR, keyword, text, _creator(parent, tag))
         if found is None:
             continue
@@ -630,9 +645,13 @@ class _Checker:
                      f"does not list the Basic Profile code {self.basic_code} (CID 7050)")
 
     def finish(self) -> None:
-        for shown, path, uid in self.refs:
-            if uid not in self.sop_uids:
-                self.add(Category.UID, shown, path, f"references an instance not in the output ({uid[:16]}…)")
+        """Dangling references: errors, unless the input had as many (references to studies not exported)."""
+        dangling = [(shown, path, uid) for shown, path, uid in self.refs if uid not in self.sop_uids]
+        expected = self.index is not None and len(dangling) <= self.index.dangling
+        for shown, path, uid in dangling:
+            self.add(Category.UID, shown, path, f"references an instance not in the output ({uid[:16]}…)"
+                     + ("; the input has as many dangling references" if expected else ""),
+                     severity=Severity.WARNING if expected else Severity.ERROR)
 
 
 # --------------------------------------------------------------------------- pixels (c)
@@ -646,15 +665,15 @@ class _WordReader:
 
         self._api: Any = None
         try:
-            import tesserocr
+            import tesserocr  # type: ignore[import-untyped]
 
             self._tesserocr = tesserocr
-            self._api = tesserocr.PyTessBaseAPI(psm=tesserocr.PSM.SPARSE_TEXT)
+            self._api = tesserocr.PyTessBaseAPI(path=_tessdata(), psm=tesserocr.PSM.SPARSE_TEXT)
             return
         except (ImportError, RuntimeError):
             pass
         try:
-            import pytesseract
+            import pytesseract  # type: ignore[import-untyped]
 
             pytesseract.get_tesseract_version()
         except (ImportError, OSError, RuntimeError) as exc:
@@ -672,8 +691,14 @@ class _WordReader:
             self._api.SetImage(pil)
             self._api.Recognize()
             level = tesserocr.RIL.WORD
-            return [(str(r.GetUTF8Text(level) or ""), float(r.Confidence(level)))
-                    for r in tesserocr.iterate_level(self._api.GetIterator(), level)]
+            words = []
+            iterator = self._api.GetIterator()
+            for r in tesserocr.iterate_level(iterator, level) if iterator is not None else ():
+                try:
+                    words.append((str(r.GetUTF8Text(level) or ""), float(r.Confidence(level))))
+                except RuntimeError:  # "No text returned" for an empty word
+                    continue
+            return words
         import pytesseract
 
         data = pytesseract.image_to_data(pil, config="--psm 11", output_type=pytesseract.Output.DICT)
@@ -682,6 +707,13 @@ class _WordReader:
     def close(self) -> None:
         if self._api is not None:
             self._api.End()
+
+
+def _tessdata() -> str:
+    """Tesseract's language folder: $TESSDATA_PREFIX or the Debian locations."""
+    candidates = [os.environ.get("TESSDATA_PREFIX", ""), "/usr/share/tesseract-ocr/5/tessdata",
+                  "/usr/share/tesseract-ocr/4.00/tessdata", "/usr/share/tessdata", "/usr/local/share/tessdata"]
+    return next((c for c in candidates if c and (Path(c) / "eng.traineddata").is_file()), "./")
 
 
 def _display_frames(ds: Dataset) -> list[tuple[int, Any]]:
@@ -716,28 +748,61 @@ def _at_risk(ds: Dataset) -> bool:
 _WORD = re.compile(r"[A-Za-z0-9]")
 
 
-def check_pixels(checker: _Checker, reader: _WordReader, shown: str, rel: str, ds: Dataset,
-                 min_confidence: float = 75.0) -> None:
-    """(c): words Tesseract reads with confidence in the de-identified pixels."""
+def _read_words(reader: _WordReader, ref: InputRef, min_confidence: float) -> list[tuple[int, list[tuple[str, float]]]] | str:
+    """Confident words per frame of one image, or the name of the error that stopped decoding."""
     try:
-        frames = _display_frames(ds)
-    except Exception as exc:  # noqa: BLE001 - a frame that cannot be decoded is reported, not fatal
-        checker.add(Category.PIXEL_TEXT, shown, "pixels", f"cannot be decoded for OCR ({type(exc).__name__})",
-                    severity=Severity.WARNING)
-        return
-    patients = checker.file_patients.get(rel) if checker.file_patients is not None else None
+        frames = _display_frames(pydicom.dcmread(BytesIO(read_bytes(ref)), force=True))
+    except Exception as exc:  # noqa: BLE001 - an image that cannot be decoded is reported, not fatal
+        return type(exc).__name__
+    out = []
     for i, image in frames:
-        words = [(w.strip(), c) for w, c in reader.words(image)
-                 if c >= min_confidence and len(_WORD.findall(w)) >= 3]
-        if not words:
+        words = [(w.strip(), c) for w, c in reader.words(image) if c >= min_confidence and len(_WORD.findall(w)) >= 3]
+        out.append((i, words))
+    return out
+
+
+def check_pixels(checker: _Checker, jobs: list[tuple[str, str, InputRef]], first: _WordReader, *,
+                 threads: int = 4, min_confidence: float = 75.0) -> None:
+    """(c): words Tesseract reads with confidence in de-identified pixels (one engine per thread)."""
+    import queue
+    from concurrent.futures import ThreadPoolExecutor
+
+    free: queue.SimpleQueue[_WordReader] = queue.SimpleQueue()
+    free.put(first)
+    readers = [first]
+
+    def one(job: tuple[str, str, InputRef]) -> Any:
+        try:
+            reader = free.get_nowait()
+        except queue.Empty:
+            reader = _WordReader()
+            readers.append(reader)
+        try:
+            return _read_words(reader, job[2], min_confidence)
+        finally:
+            free.put(reader)
+
+    try:
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            results = list(pool.map(one, jobs))
+    finally:
+        for reader in readers:
+            reader.close()
+    for (shown, rel, _ref), result in zip(jobs, results, strict=True):
+        if isinstance(result, str):
+            checker.add(Category.PIXEL_TEXT, shown, "pixels", f"cannot be decoded for OCR ({result})",
+                        severity=Severity.WARNING)
             continue
-        text = " ".join(w for w, _ in words)
-        matched = checker.index.search(text, patients) if checker.index is not None else []
-        what = "; matches " + ", ".join(sorted({f"{n.kind} ({hint(n.original)})" for n in matched})) if matched else ""
-        longest = max(len(w) for w, _ in words)
-        checker.add(Category.PIXEL_TEXT, shown, f"pixels frame {i}",
-                    f"{len(words)} word(s) read by OCR (longest {longest} characters, best confidence "
-                    f"{max(c for _, c in words):.0f}){what}", value=text)
+        patients = checker.file_patients.get(rel) if checker.file_patients is not None else None
+        for i, words in result:
+            if not words:
+                continue
+            text = " ".join(w for w, _ in words)
+            matched = checker.index.search(text, patients) if checker.index is not None else []
+            what = "; matches " + ", ".join(sorted({f"{n.kind} ({hint(n.original)})" for n in matched})) if matched else ""
+            checker.add(Category.PIXEL_TEXT, shown, f"pixels frame {i}",
+                        f"{len(words)} word(s) read by OCR (longest {max(len(w) for w, _ in words)} characters, "
+                        f"best confidence {max(c for _, c in words):.0f}){what}", value=text)
 
 
 # --------------------------------------------------------------------------- conformance (f)
@@ -787,7 +852,18 @@ def check_conformance(checker: _Checker, pairs: list[tuple[str, InputRef, InputR
 
 def verify_output(output: Path, *, against: Path | None = None, profile: Profile | None = None,
                   ocr: str | OcrMode = "auto", dciodvfy: bool = False, show_values: bool = False) -> VerifyResult:
-    """Check every file under ``output``; ``against`` is the input the output was made from."""
+    """Check every file under ``output``; ``against`` is the input the output was made from.
+
+    pydicom's warnings about invalid values quote the values: they are silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _verify(Path(output), against=against, profile=profile, ocr=ocr, dciodvfy=dciodvfy,
+                       show_values=show_values)
+
+
+def _verify(output: Path, *, against: Path | None, profile: Profile | None, ocr: str | OcrMode,
+            dciodvfy: bool, show_values: bool) -> VerifyResult:
     import shutil
 
     output = Path(output)
@@ -828,6 +904,7 @@ def verify_output(output: Path, *, against: Path | None = None, profile: Profile
                         severity=Severity.ERROR if mode is OcrMode.ALL else Severity.WARNING)
     files = dicom = images = 0
     pairs: list[tuple[str, InputRef, InputRef | None]] = []
+    ocr_jobs: list[tuple[str, str, InputRef]] = []
     try:
         for ref in walk_inputs(output):
             rel = ref.relative_to(output)
@@ -840,14 +917,19 @@ def verify_output(output: Path, *, against: Path | None = None, profile: Profile
             dicom += 1
             shown = checker.mask(rel)
             if reader is not None and PIXEL_DATA in ds and (mode is OcrMode.ALL or _at_risk(ds)):
-                images += 1
-                check_pixels(checker, reader, shown, rel, ds)
+                ocr_jobs.append((shown, rel, ref))
             if dciodvfy and str(ds.get("SOPClassUID", "") or ""):
                 pairs.append((shown, ref, input_refs.get(ordinal_of.get(rel, -1))))
+        if reader is not None:
+            images = len(ocr_jobs)
+            check_pixels(checker, ocr_jobs, reader, threads=min(4, os.cpu_count() or 1))
+            reader = None
     finally:
         if reader is not None:
             reader.close()
     checker.finish()
+    if files - dicom > (1 if ordinal_of or manifest.is_file() else 0):
+        notes.append(f"{files - dicom} file(s) are not DICOM: scanned as raw bytes and by path only")
     if dciodvfy:
         if shutil.which("dciodvfy") is None:
             notes.append("dciodvfy not installed (Debian package dicom3tools): conformance not checked")

@@ -189,7 +189,7 @@ def _isolate(refs: list[InputRef], task: Task, spec: EngineSpec,
 def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: str, batch: int = 32) -> Iterator[Any]:
     """Submit the same per-file work to a Dask distributed scheduler (shared storage assumed)."""
     try:
-        from distributed import Client
+        from distributed import Client  # untyped library: calls below are checked at run time
     except ImportError:
         raise ConfigError("--dask needs the 'scale' extra: pip install 'dicom-deid[scale]'") from None
     try:

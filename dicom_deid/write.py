@@ -135,10 +135,10 @@ def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
             fp.write(pack_tag(tag.group, tag.element))
             if implicit:
                 fp.write(struct.pack("<I", elem.length))
-            elif raw_vr in _LONG_VRS:
-                fp.write(raw_vr.encode("ascii") + b"\x00\x00" + struct.pack("<I", elem.length))
+            elif str(raw_vr) in _LONG_VRS:
+                fp.write(str(raw_vr).encode("ascii") + b"\x00\x00" + struct.pack("<I", elem.length))
             else:
-                fp.write(raw_vr.encode("ascii") + struct.pack("<H", elem.length))
+                fp.write(str(raw_vr).encode("ascii") + struct.pack("<H", elem.length))
             fp.write(elem.value)
         else:
             write_data_element(fp, ds[tag], encodings)
@@ -169,4 +169,4 @@ def quarantine(qdir: Path, token: str, data: bytes | None, *, reason: Quarantine
     return target
 
 
-__all__ = ["DuplicateInstanceError", "WriteError", "atomic_write_bytes", "write_output", "encode_dataset", "output_relpath", "quarantine"]
+__all__ = ["DuplicateInstanceError", "WriteError", "atomic_write_bytes", "encode_dataset", "output_relpath", "quarantine", "write_output"]

@@ -68,7 +68,7 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     work = args.work or Path(tempfile.mkdtemp(prefix="deid-bench-"))
     os.environ.setdefault("DICOM_DEID_HOME", str(work / "home"))
     inp = work / "in"
@@ -86,13 +86,13 @@ def main() -> int:
         del results["dicognito"]
         print("dicognito not installed: pip install dicognito to compare")
     for _ in range(args.repeat):
-        for name in results:
+        for name, times in results.items():
             out = work / f"out-{name}"
             shutil.rmtree(out, ignore_errors=True)
             if name == "dicom-deid":
-                results[name].append(run_dicom_deid(inp, out, work / "home"))
+                times.append(run_dicom_deid(inp, out, work / "home"))
             else:
-                results[name].append(run_dicognito(files, out))
+                times.append(run_dicognito(files, out))
     med = {k: statistics.median(v) for k, v in results.items()}
     for name, secs in med.items():
         print(f"{name:12s} {len(files) / secs:8.1f} files/s {mb / secs:7.1f} MB/s  (median {secs:.2f} s)")

@@ -51,7 +51,7 @@ def test_every_single_tag_row_is_loaded_with_its_basic_and_option_codes():
         rule = std.by_tag[int(row["tag_key"], 16)]
         assert rule.basic.value == row["basic_profile"], row["attribute_name"]
         for opt in Option:
-            if opt.value in row and row[opt.value]:
+            if row.get(opt.value):
                 assert rule.options[opt].value == row[opt.value], (row["attribute_name"], opt)
         checked += 1
     assert checked == 652

@@ -108,7 +108,7 @@ def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path):
         if line.startswith("{"):
             break
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1
     assert "interrupted; re-run the same command to finish" in err
     assert "Traceback" not in err
@@ -121,8 +121,8 @@ def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path):
 def _deflate_bomb(path: Path, inflated_bytes: int) -> None:
     """A deflated-syntax DICOM file that inflates to ``inflated_bytes`` of pixel data."""
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.filewriter import write_dataset, write_file_meta_info
     from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
     from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 
     meta = FileMetaDataset()

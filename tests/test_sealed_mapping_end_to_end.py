@@ -41,7 +41,7 @@ def test_round_trip_recovers_every_original_identifier(sealed, capsys, caplog):
     # the output side holds none of the originals: files, names, manifest, logs
     needles = {n.upper() for n in corpus.phi_strings()} | set(corpus.original_uids)
     assert len(needles) > 100
-    blob = "\n".join([logs.out, logs.err, caplog.text]).upper()
+    blob = f"{logs.out}\n{logs.err}\n{caplog.text}".upper()
     for path in out.rglob("*"):
         blob += "\n" + path.relative_to(out).as_posix().upper()
         if path.is_file():
@@ -68,7 +68,7 @@ def test_round_trip_recovers_every_original_identifier(sealed, capsys, caplog):
 
 
 def test_wrong_private_key_fails_with_one_line(sealed, tmp_path, capsys):
-    corpus, keys, mapping, base = sealed
+    _, _, mapping, base = sealed
     assert mapping.exists(), "runs after the round trip test"
     other = tmp_path / "other"
     assert main(["keys", "custodian", "--out", str(other)]) == 0

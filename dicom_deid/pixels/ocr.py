@@ -189,7 +189,7 @@ class DbnetDetector:
         with self._lock:
             if self._session is None:
                 try:
-                    import onnxruntime as ort  # type: ignore[import-untyped]
+                    import onnxruntime as ort
                 except ImportError as exc:
                     raise OcrUnavailable(
                         "onnxruntime is missing: install 'dicom-deid[ocr]' (onnxruntime)"
@@ -406,7 +406,7 @@ class TesseractReader:
                 return
             tessdata = _find_tessdata()
             try:
-                import tesserocr  # type: ignore[import-untyped]
+                import tesserocr
 
                 if tessdata is None:
                     raise OcrUnavailable("Tesseract language data (eng.traineddata) not found")
@@ -418,7 +418,7 @@ class TesseractReader:
             except RuntimeError as exc:
                 logger.debug("tesserocr unusable (%s); trying pytesseract", exc)
             try:
-                import pytesseract  # type: ignore[import-untyped]
+                import pytesseract
 
                 pytesseract.get_tesseract_version()
             except (ImportError, OSError, RuntimeError) as exc:

@@ -1,0 +1,106 @@
+"""Command line for review: ``dicom-deid verify`` and ``dicom-deid report``.
+
+``cli.build_parser`` calls :func:`register_subcommands`; errors are raised as ``DeidError``
+subclasses and mapped to exit codes by ``cli.main``.  Exit codes: 0 clean, 4 findings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FINDINGS = 0, 4
+_MAX_LINES = 50
+
+
+def register_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``verify`` and ``report`` to the main parser's subcommands."""
+    verify = subparsers.add_parser(
+        "verify", help="re-read an output folder and report anything identifying left (exit 4 on findings)")
+    verify.add_argument("output", type=Path, help="output folder of a dicom-deid run (or any folder of DICOM)")
+    verify.add_argument("--against", type=Path, metavar="INPUT",
+                        help="the input it was made from: search the output for the input's identifying values "
+                             "and original UIDs")
+    _add_common(verify)
+    verify.add_argument("--json", action="store_true", help="print the result as JSON (for pipelines)")
+    verify.add_argument("--show-values", action="store_true",
+                        help="print original values in findings (needs --against; input side only)")
+    verify.set_defaults(func=cmd_verify)
+
+    report = subparsers.add_parser("report", help="write the self-contained HTML review report of a run")
+    report.add_argument("run_output", type=Path, help="output folder of a run (or its manifest)")
+    report.add_argument("--out", type=Path, required=True, metavar="PATH.html", help="report file to write")
+    report.add_argument("--against", type=Path, metavar="INPUT",
+                        help="the run's input: before/after thumbnails and quarantine sources (input-side "
+                             "report, refused inside the output folder)")
+    report.add_argument("--verify", action="store_true", help="run verify and include its findings")
+    _add_common(report)
+    report.add_argument("--show-values", action="store_true",
+                        help="original values of changed attributes, first instance per series (needs --against)")
+    report.add_argument("--sample", type=int, default=12, metavar="N",
+                        help="thumbnails of N images that were not redacted (default 12)")
+    report.set_defaults(func=cmd_report)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="profile to check against (default: the one the manifest names)")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME", help="add a PS3.15 option")
+    parser.add_argument("--ocr", choices=("auto", "all", "off"), default="auto",
+                        help="OCR of pixel data: images at risk of burned-in text (auto), all, or off")
+    parser.add_argument("--dciodvfy", action="store_true",
+                        help="DICOM conformance check (dicom3tools); with --against, report new errors only")
+
+
+def _profile(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from dicom_deid.profiles import load_profile
+
+    if args.profile is None and not args.option:
+        return None
+    return load_profile(args.profile or "basic", extra_options=args.option)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from dicom_deid.verify import verify_output
+
+    result = verify_output(args.output, against=args.against, profile=_profile(args), ocr=args.ocr,
+                           dciodvfy=args.dciodvfy, show_values=args.show_values)
+    if args.json:
+        print(result.dumps())
+        return EXIT_OK if result.ok else EXIT_FINDINGS
+    side = f"against {args.against}" if args.against else "without the input (no value search)"
+    print(f"dicom-deid verify: {result.files_checked} files ({result.dicom_checked} DICOM) checked {side}, "
+          f"profile {result.profile}, OCR {result.ocr} ({result.images_ocr} images): "
+          f"{len(result.errors)} finding(s)")
+    for finding in result.findings[:_MAX_LINES]:
+        value = f" = {finding.value!r}" if finding.value is not None else ""
+        print(f"  {finding.category.value} {finding.severity.value:7s} {finding.file}  {finding.where}: "
+              f"{finding.detail}{value}")
+    if len(result.findings) > _MAX_LINES:
+        print(f"  ... {len(result.findings) - _MAX_LINES} more (use --json)")
+    for note in result.notes:
+        print(f"  note: {note}")
+    return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dicom_deid.report import render_report
+    from dicom_deid.verify import verify_output
+
+    run_output = args.run_output if args.run_output.is_dir() else args.run_output.parent
+    result = None
+    if args.verify:
+        result = verify_output(run_output, against=args.against, profile=_profile(args), ocr=args.ocr,
+                               dciodvfy=args.dciodvfy, show_values=args.show_values)
+    manifest = args.run_output / "dicom-deid-manifest.jsonl" if args.run_output.is_dir() else args.run_output
+    path = render_report(manifest, args.out, input_root=args.against, verify=result,
+                         sample_thumbnails=args.sample, show_values=args.show_values)
+    side = "input side: keep it with the input" if args.against or args.show_values else "output side"
+    print(f"dicom-deid: report written to {path} ({side})", file=sys.stderr)
+    if result is not None and not result.ok:
+        print(f"dicom-deid: verify found {len(result.errors)} finding(s)", file=sys.stderr)
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "cmd_report", "cmd_verify", "register_subcommands"]
