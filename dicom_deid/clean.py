@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,18 +97,22 @@ def _strings(value: Any) -> list[str]:
     return [text] if text else []
 
 
-def patient_identifiers(ds: Any) -> tuple[PatientIdentifiers, tuple[str, ...]]:
-    """This patient's identifying header values, for cleaning free text and pixel policy."""
-    names = [*_strings(ds.get("PatientName")), *_strings(ds.get("OtherPatientNames")),
-             *_strings(ds.get("PatientBirthName")), *_strings(ds.get("PatientMotherBirthName"))]
-    ids = [*_strings(ds.get("PatientID")), *_strings(ds.get("OtherPatientIDs")),
-           *_strings(ds.get("AccessionNumber")), *_strings(ds.get("MedicalRecordLocator"))]
-    for item in ds.get("OtherPatientIDsSequence") or ():
-        ids += _strings(item.get("PatientID"))
-    dates = _strings(ds.get("PatientBirthDate"))
-    address = [w for w in re.split(r"[\s,^]+", " ".join(_strings(ds.get("PatientAddress")))) if len(w) >= 4]
-    phones = _strings(ds.get("PatientTelephoneNumbers"))
-    ident = PatientIdentifiers.build(names, [*ids, *phones], dates, extra_words=address)
+def patient_identifiers(ds: Any, sources: Mapping[str, Any]) -> tuple[PatientIdentifiers, tuple[str, ...]]:
+    """This instance's identifying header values, for cleaning free text and pixel policy.
+
+    ``sources`` names the attributes (``Standard.identifying_values``, from
+    ``profiles/beyond_table.toml``): person names, IDs, dates, and multi-word values
+    (addresses, institutions) that are removed as whole phrases and by their longer words.
+    """
+    names = [v for kw in sources.get("names", ()) for v in _strings(ds.get(kw))]
+    ids = [v for kw in sources.get("ids", ()) for v in _strings(ds.get(kw))]
+    for seq_kw, item_kw in sources.get("id_sequences", {}).items():
+        for item in ds.get(seq_kw) or ():
+            ids += _strings(item.get(item_kw))
+    dates = [v for kw in sources.get("dates", ()) for v in _strings(ds.get(kw))]
+    phrases = [v for kw in sources.get("words", ()) for v in _strings(ds.get(kw))]
+    words = [w for p in phrases for w in re.split(r"[\s,^]+", p) if len(w) >= 4]
+    ident = PatientIdentifiers.build(names, [*ids, *phrases], dates, extra_words=words)
     return ident, (*ident.words, *ident.ids, *dates)
 
 

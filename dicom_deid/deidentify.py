@@ -68,6 +68,21 @@ def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> 
     return items
 
 
+_PATIENT_LEVEL = frozenset({LinkKind.PATIENT_ID, LinkKind.PATIENT_NAME, LinkKind.PATIENT_BIRTH_DATE,
+                            LinkKind.DATE_OFFSET})
+_STUDY_LEVEL = frozenset({LinkKind.STUDY_UID, LinkKind.ACCESSION_NUMBER})
+
+
+def _in_context(link: Link, patient: str, study: str, series: str) -> Link:
+    """Attach the pseudonymous context at the link's own level, so a link is the same whichever
+    instance of the patient or study reported it first (runs agree across workers)."""
+    if link.kind in _PATIENT_LEVEL:
+        return Link(link.kind, link.original, link.replacement, patient)
+    if link.kind in _STUDY_LEVEL:
+        return Link(link.kind, link.original, link.replacement, patient, study)
+    return Link(link.kind, link.original, link.replacement, patient, study, series)
+
+
 def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     """De-identify one instance held in memory.  ``source`` is not modified."""
     profile, standard, remapper = engine.profile, engine.standard, engine.remapper
@@ -107,7 +122,7 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     pixels = None
     phi_values: tuple[str, ...] = ()
     if pixels_active and engine.pixel_stage is not None:
-        phi_values = patient_identifiers(source)[1]
+        phi_values = patient_identifiers(source, standard.identifying_values)[1]
         pixels = engine.pixel_stage.process(source, out, phi_values=phi_values)
 
     links = ctx.links
@@ -121,7 +136,7 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     ):
         if value:
             links.append(Link(kind, value, replacement, pseudo_patient))
-    links = [Link(lk.kind, lk.original, lk.replacement, pseudo_patient, study, series) for lk in links]
+    links = [_in_context(lk, pseudo_patient, study, series) for lk in links]
     return Deidentified(
         dataset=out, plan=plan, links=links, patient=pseudo_patient, study_uid=study, series_uid=series,
         sop_uid=str(out.SOPInstanceUID), pixels=pixels, phi_values=phi_values,

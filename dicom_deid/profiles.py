@@ -151,6 +151,7 @@ class Standard:
     uid_keep_suffixes: tuple[str, ...]
     uid_keep_keywords: frozenset[str]
     pseudonyms: Mapping[int, str]  # tag -> pseudonym kind, used where Z or D resolves
+    identifying_values: Mapping[str, Any]  # attribute keywords whose values "C" removes from text
 
     def rule_for(self, tag: int) -> AttributeRule | None:
         rule = self.by_tag.get(tag)
@@ -284,6 +285,7 @@ def load_standard() -> Standard:
         uid_keep_prefixes=tuple(keep.get("prefixes", ())),
         uid_keep_suffixes=tuple(keep.get("keyword_suffixes", ())),
         uid_keep_keywords=frozenset(keep.get("keywords", ())),
+        identifying_values=MappingProxyType(dict(beyond.get("identifying_values", {}))),
         pseudonyms=MappingProxyType(
             {int(parse_tag(k)): v for k, v in beyond.get("pseudonyms", {}).items()}
         ),

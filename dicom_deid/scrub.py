@@ -65,7 +65,8 @@ class ScrubContext:
     def patient_pattern(self) -> re.Pattern[str] | None:
         """Compiled on first use: most profiles never clean text, and compiling costs."""
         if not self._compiled:
-            self._pattern, self._compiled = patient_identifiers(self.source)[0].pattern(), True
+            ident = patient_identifiers(self.source, self.standard.identifying_values)[0]
+            self._pattern, self._compiled = ident.pattern(), True
         return self._pattern
 
 
