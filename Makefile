@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEBS   := tesseract-ocr dicom3tools fonts-dejavu-core
+DEBS   := tesseract-ocr dicom3tools fonts-dejavu-core chromium
 
 .PHONY: demo test setup system-deps profiles bench clean
 
@@ -18,12 +18,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Debian packages: Tesseract (burned-in text reading), dicom3tools (dciodvfy conformance checks),
-# DejaVu fonts (synthetic burned-in text in tests and benchmarks).
+# DejaVu fonts (synthetic burned-in text in tests and benchmarks), Chromium (the report test opens
+# the HTML report headless and takes a screenshot).
 system-deps:
 	@missing=""; \
 	command -v tesseract >/dev/null 2>&1 || missing="$$missing tesseract-ocr"; \
 	command -v dciodvfy  >/dev/null 2>&1 || missing="$$missing dicom3tools"; \
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
+	command -v chromium  >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -1,7 +1,7 @@
 """Command line: argparse -> RunConfig; errors -> one line + exit code; progress bar.
 
 Exit codes: 0 success, 1 bad input / keys / internal error, 2 usage error,
-3 the run finished but some inputs were quarantined.
+3 the run finished but some inputs were quarantined, 4 verify found something.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--recipient", type=Path, help="custodian public key (.pub) to seal the mapping to")
     run.add_argument("--mapping", type=Path, help="sealed mapping file path (never inside OUTPUT)")
     run.add_argument("--dry-run", action="store_true", help="print the plan (actions per tag), write nothing")
+    run.add_argument("--report", type=Path, metavar="PATH.html",
+                     help="write the input-side HTML review report (outside OUTPUT): changes per instance, "
+                          "before/after thumbnails of redactions, quarantine reasons")
     run.add_argument("--sample", type=int, metavar="N", help="with --dry-run: only the first N study folders")
     run.add_argument("--workers", type=int, default=None,
                      help="local worker processes (default: all cores of this machine)")
@@ -71,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         custodian = None  # type: ignore[assignment]
     if custodian is not None and hasattr(custodian, "register_subcommands"):
         custodian.register_subcommands(sub)
+    from dicom_deid.cli_review import register_subcommands as register_review
+
+    register_review(sub)
     return parser
 
 
@@ -164,6 +170,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile, extra_options=args.option, overrides=overrides)
     from dicom_deid.workers import EngineSpec, default_workers
 
+    if args.report is not None:
+        from dicom_deid.report import validate_report_path
+
+        validate_report_path(args.report, output_root=args.output, input_root=args.input)
+
     workers = args.workers if args.workers is not None else default_workers()
     RunConfig(input=args.input, output=args.output, profile=profile, quarantine=args.quarantine,
               pixel_mode=args.pixels, workers=workers).validate()  # before any key is created
@@ -175,7 +186,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = RunConfig(input=args.input, output=args.output, profile=profile, key_file=key_path,
                        quarantine=args.quarantine, dry_run=args.dry_run, pixel_mode=args.pixels,
                        workers=workers, recipient=args.recipient, mapping=args.mapping, sample=args.sample,
-                       dask=args.dask, force=args.force, file_cpu_limit=args.file_time_limit)
+                       dask=args.dask, force=args.force, file_cpu_limit=args.file_time_limit,
+                       manifest=(args.report.with_name(args.report.stem + ".manifest.jsonl")
+                                 if args.dry_run and args.report is not None else None))
     config.validate()
     import uuid
 
@@ -191,6 +204,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress.close()
     if args.dry_run:
         _print_plan(summary)
+    if args.report is not None and summary.manifest is not None:
+        from dicom_deid.report import render_report
+
+        render_report(summary.manifest, args.report, input_root=config.input,
+                      quarantine_dir=config.quarantine_dir, output_root=config.output)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
     rate = summary.files / summary.seconds if summary.seconds else 0.0
     print(f"dicom-deid: {summary.files} inputs in {summary.seconds:.1f} s ({rate:.0f} files/s): {counts}")
@@ -201,6 +219,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  quarantine: {summary.quarantine} (input side: holds originals)")
         if mapping is not None and getattr(mapping, "path", None):
             print(f"  mapping:    {mapping.path} (sealed to the custodian)")
+    if args.report is not None:
+        print(f"  report:     {args.report} (input side: may show original images)")
     if summary.interrupted:
         print("dicom-deid: interrupted; re-run the same command to finish", file=sys.stderr)
         return EXIT_ERROR

@@ -25,6 +25,7 @@ class RunConfig:
     dask: str | None = None  # scheduler address: run the per-file work on a Dask cluster
     force: bool = False  # redo inputs a previous run of the same command already completed
     file_cpu_limit: float | None = None  # kill (and quarantine) a file's work after this many CPU seconds
+    manifest: Path | None = None  # where the manifest goes (default OUTPUT/...; a dry run writes none unless set)
 
     @property
     def quarantine_dir(self) -> Path:

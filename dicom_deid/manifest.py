@@ -57,6 +57,10 @@ class ManifestWriter:
     def add(self, record: ManifestRecord) -> None:
         self._write({"type": "file", **{k: v for k, v in asdict(record).items() if v not in (None, {}, [])}})
 
+    def add_plan(self, rows: list[tuple[str, str, str, int]]) -> None:
+        """Dry runs: the aggregated plan, (attribute path, action, rule, instances) per row."""
+        self._write({"type": "plan", "rows": [list(r) for r in rows]})
+
     def close(self, summary: dict[str, Any]) -> None:
         self._write({"type": "summary", **summary})
         os.fsync(self._fh.fileno())

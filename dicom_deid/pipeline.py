@@ -236,11 +236,11 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
     profile = engine.profile
     options = tuple(sorted(o.value for o in profile.options))
     emit(RunStarted(run_id, profile.name, options, config.dry_run))
-    manifest_path = None if config.dry_run else config.output / MANIFEST_NAME
-    done = {} if (config.force or manifest_path is None) else completed_inputs(manifest_path)
+    manifest_path = config.manifest or (None if config.dry_run else config.output / MANIFEST_NAME)
+    done = {} if (config.force or config.dry_run or manifest_path is None) else completed_inputs(manifest_path)
     writer = None
     if manifest_path is not None:
-        config.output.mkdir(parents=True, exist_ok=True)
+        manifest_path.parent.mkdir(parents=True, exist_ok=True)
         writer = ManifestWriter(manifest_path, {
             "run_id": run_id, "tool": f"dicom-deid {__version__}", "standard": f"PS3.15 {engine.standard.edition}",
             "profile": profile.name, "options": list(options), "key_id": engine.remapper.key.key_id,
@@ -306,6 +306,8 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
     finally:
         seconds = time.perf_counter() - started
         if writer is not None:
+            if config.dry_run:
+                writer.add_plan([(*key, n) for key, n in sorted(plan_counts.items())])
             writer.close({"counts": dict(counts), "files": files, "bytes": bytes_in, "seconds": round(seconds, 3),
                           "interrupted": interrupted})
     if interrupted:

@@ -140,9 +140,11 @@ def render_report(manifest_path: Path, out_html: Path, *, input_root: Path | Non
                 "only; it contains no original values.</div>")
     title = "dicom-deid " + ("dry-run plan" if run.dry_run else "review report")
     out_html.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_html.with_name(out_html.name + ".tmp")
-    tmp.write_text(page(title, side, nav, [s for s in sections if s]), encoding="utf-8")
-    tmp.replace(out_html)
+    from dicom_deid.write import atomic_write_bytes
+
+    # an input-side report shows original images and values: readable by its owner only
+    mode = 0o600 if (input_root is not None or show_values) else 0o644
+    atomic_write_bytes(out_html, page(title, side, nav, [s for s in sections if s]).encode("utf-8"), mode=mode)
     logger.info("report written in %.2f s (%d rows)", time.perf_counter() - started, len(run.rows))
     return out_html
 

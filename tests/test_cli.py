@@ -100,3 +100,25 @@ def test_readme_shows_the_two_commands_first():
     text = (REPO / "README.md").read_text()
     first_code = text.split("```")[1]
     assert "make demo" in first_code and "make test" in first_code
+
+
+def test_run_report_and_verify_from_the_command_line(tmp_path, capsys):
+    from tests.planted import generate_corpus
+
+    corpus = generate_corpus(tmp_path / "in", seed=2, patients=2)
+    out, report = tmp_path / "out", tmp_path / "review" / "report.html"
+    assert main(["run", str(corpus.root), str(out), "--report", str(report), "--pixels", "off", "--quiet"]) == 0
+    assert report.exists() and (report.stat().st_mode & 0o777) == 0o600  # input side: originals inside
+    capsys.readouterr()
+    assert main(["verify", str(out), "--against", str(corpus.root), "--ocr", "off"]) == 0
+    assert "0 finding(s)" in capsys.readouterr().out
+    # the untouched input is full of findings: exit 4
+    assert main(["verify", str(corpus.root), "--ocr", "off"]) == 4
+
+
+def test_input_side_report_inside_output_is_refused(one_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["run", str(one_file), str(out), "--report", str(out / "r.html"), "--quiet"])
+    assert rc == 2
+    assert "cannot be written inside the output folder" in _err_line(capsys)
+    assert not out.exists()
