@@ -37,7 +37,7 @@ system-deps:
 	  fi; \
 	fi
 
-sample_data/.generated: scripts/make_sample_data.py | $(STAMP)
+sample_data/.generated: scripts/make_sample_data.py $(wildcard scripts/samplegen/*.py) | $(STAMP)
 	rm -rf sample_data/generated
 	$(PY) scripts/make_sample_data.py sample_data/generated
 	@touch $@

@@ -171,4 +171,6 @@ def test_report_renders_in_headless_chromium(input_report, tmp_path):
     assert image.size == (1280, 2000)
     assert np.asarray(image.convert("L")).std() > 20  # not a blank page
     if os.environ.get("DICOM_DEID_SCREENSHOT_DIR"):
-        shutil.copy(shot, Path(os.environ["DICOM_DEID_SCREENSHOT_DIR"]) / "report.png")
+        keep = Path(os.environ["DICOM_DEID_SCREENSHOT_DIR"])
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, keep / "report.png")

@@ -4,7 +4,6 @@ Table E.1-1 rows, never from the code under test."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
@@ -23,18 +22,9 @@ DCIODVFY = shutil.which("dciodvfy")
 
 
 def _cli(argv: list[str]) -> int:
-    """``dicom-deid`` main() once cli.py registers the review commands; a local harness until then."""
     from dicom_deid import cli
-    from dicom_deid.cli_review import register_subcommands
 
-    parser = cli.build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    if "verify" in commands:
-        return cli.main(argv)
-    harness = argparse.ArgumentParser(prog="dicom-deid")
-    register_subcommands(harness.add_subparsers(dest="command", required=True))
-    args = harness.parse_args(argv)
-    return int(args.func(args))
+    return cli.main(argv)
 
 
 @pytest.fixture(scope="module")
@@ -223,5 +213,6 @@ def test_cli_verify_exit_codes_and_json(corpus, deid_out, untouched, tmp_path, c
     assert _cli(["verify", str(untouched), "--against", str(corpus.root), "--ocr", "off", "--json"]) == 4
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and report["counts"]["b"] > 0 and report["counts"]["d"] > 0
-    with pytest.raises(ConfigError, match="not a folder"):
-        _cli(["verify", str(tmp_path / "missing")])
+    assert _cli(["verify", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("dicom-deid: error: ") and "not a folder" in err[0]

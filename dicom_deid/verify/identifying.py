@@ -1,0 +1,206 @@
+"""Identifying values extracted from the input files (``against``), indexed for a linear-time
+search of output text: names, IDs, dates, times, addresses, phones, e-mails, institutions,
+devices and original UIDs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from dicom_deid.profiles import ActionCode, Profile, Standard
+from dicom_deid.verify.elements import (
+    _STORAGE_ROOT,
+    PIXEL_DATA,
+    _creator,
+    _element_text,
+    _path_name,
+    _read_lenient,
+    _walk,
+)
+from dicom_deid.verify.rules import _profile_code
+from dicom_deid.walk import read_bytes, walk_inputs
+
+_UID_TOKEN = re.compile(r"(?<![0-9.])[0-9]+(?:\.[0-9]+){2,}(?![0-9])")
+_TOKEN = re.compile(r"[^\W_]+")  # letters and digits of any script; "_" separates
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_PHONE = re.compile(r"\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b")
+_NAME_STOP = frozenset({"anon", "anonymous", "anonymized", "unknown", "patient", "none", "test", "doctor",
+                        "mrs", "phd", "iii", "jr", "sr", "dr", "md", "mr", "ms"})
+_DUMMY_DATES = frozenset({"19000101", "00000000", "00010101"})
+_ID_SUFFIXES = ("ID", "IDs", "Number", "Numbers", "Locator")
+_DEVICE_KEYWORDS = frozenset({"StationName", "DeviceSerialNumber", "DeviceUID", "DetectorID",
+                              "GantryID", "PlateID", "CassetteID", "SourceApplicationEntityTitle"})
+_NOT_ID_KEYWORDS = frozenset({"SeriesNumber", "InstanceNumber", "AcquisitionNumber", "StudyInstanceUID",
+                              "ImagesInAcquisition", "TemporalPositionIdentifier"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Needle:
+    tokens: tuple[str, ...]
+    kind: str  # name, id, date, time, address, phone, email, institution, device
+    source: str  # keyword in the input it came from
+    patient: int  # input patient number (1-based)
+    scoped: bool  # dates and times: searched only in that patient's outputs when pairing is known
+    original: str
+
+
+class NeedleIndex:
+    """Identifying values of the input, indexed by first token for a linear-time search."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, list[_Needle]] = {}
+        self.uids: dict[str, tuple[str, int]] = {}  # original UID -> (keyword, patient)
+        self.seen: set[tuple[tuple[str, ...], str, int]] = set()
+        self.kinds: dict[str, int] = {}
+        self.sop_uids: set[str] = set()  # SOP Instance UIDs of the input
+        self.references: list[str] = []  # referenced storage instances of the input
+
+    @property
+    def dangling(self) -> int:
+        """References in the input to instances that are not in the input."""
+        return sum(1 for uid in self.references if uid not in self.sop_uids)
+
+    def add(self, text: str, kind: str, source: str, patient: int, *, scoped: bool = False) -> None:
+        tokens = tuple(_TOKEN.findall(text.casefold()))
+        if not tokens or (kind != "date" and len("".join(tokens)) < 4 and kind != "name"):
+            return
+        key = (tokens, kind, patient if scoped else 0)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        self.first.setdefault(tokens[0], []).append(_Needle(tokens, kind, source, patient, scoped, text.strip()))
+
+    def search(self, text: str, patients: frozenset[int] | None) -> list[_Needle]:
+        """Needles whose tokens occur consecutively in ``text`` (any case, any punctuation)."""
+        tokens = _TOKEN.findall(text.casefold())
+        hits: dict[int, _Needle] = {}
+        for i, tok in enumerate(tokens):
+            cands = self.first.get(tok)
+            if cands is None and len(tok) > 8 and tok.isdigit():
+                cands = [n for n in self.first.get(tok[:8], ()) if n.kind == "date"]  # DT prefix
+                if cands:
+                    hits.update((id(n), n) for n in cands if _in_scope(n, patients))
+                continue
+            for n in cands or ():
+                if tuple(tokens[i:i + len(n.tokens)]) == n.tokens and _in_scope(n, patients):
+                    hits[id(n)] = n
+        return list(hits.values())
+
+    def search_uids(self, text: str) -> list[tuple[str, str]]:
+        return [(m, self.uids[m][0]) for m in _UID_TOKEN.findall(text) if m in self.uids]
+
+
+def _in_scope(needle: _Needle, patients: frozenset[int] | None) -> bool:
+    return not needle.scoped or patients is None or needle.patient in patients
+
+
+def _date_forms(da: str) -> list[str]:
+    y, m, d = da[:4], da[4:6], da[6:8]
+    if not (da.isdigit() and len(da) == 8 and 1 <= int(m) <= 12 and 1 <= int(d) <= 31) or da in _DUMMY_DATES:
+        return []
+    return [da, f"{y}-{m}-{d}", f"{y}/{m}/{d}", f"{m}/{d}/{y}", f"{d}/{m}/{y}", f"{d}.{m}.{y}", f"{y}.{m}.{d}"]
+
+
+def _kind_of(keyword: str, vr: str) -> str | None:
+    if vr == "PN":
+        return "name"
+    if vr in ("DA", "DT"):
+        return "date"
+    if vr == "TM":
+        return "time"
+    if keyword in _DEVICE_KEYWORDS:
+        return "device"
+    if "Institution" in keyword or "Organization" in keyword or keyword.startswith("IssuerOf"):
+        return "institution"
+    if "Address" in keyword:
+        return "address"
+    if "Telephone" in keyword or "Telecom" in keyword:
+        return "phone"
+    if keyword.endswith(_ID_SUFFIXES) and keyword not in _NOT_ID_KEYWORDS and vr in ("LO", "SH", "LT", "UC"):
+        return "id"
+    return None
+
+
+def _add_value(index: NeedleIndex, kind: str, value: str, source: str, patient: int, code: ActionCode) -> None:
+    for part in (p.strip() for p in value.split("\\") if p.strip()):
+        if kind == "name":
+            for tok in re.split(r"[\^=\s,.\-]+", part):
+                if len(tok) >= 3 and tok.isalpha() and tok.lower() not in _NAME_STOP:
+                    index.add(tok, "name", source, patient)
+        elif kind == "date":
+            for form in _date_forms(part[:8]):
+                index.add(form, "date", source, patient, scoped=True)
+        elif kind == "time":
+            if code is not ActionCode.C and len(part.split(".")[0]) >= 6 and part.strip("0.:"):
+                index.add(part, "time", source, patient, scoped=True)
+        elif kind == "id":
+            if len(part) >= 4 and (not part.isdigit() or len(part) >= 6):
+                index.add(part, "id", source, patient)
+        else:
+            index.add(part, kind, source, patient)
+            if kind in ("address", "institution"):
+                for piece in part.split(","):
+                    if len(piece.strip()) >= 4:
+                        index.add(piece, kind, source, patient)
+            if kind == "phone" and len(re.sub(r"\D", "", part)) >= 7:
+                index.add(re.sub(r"\D", "", part), "phone", source, patient)
+
+
+def collect_identifying(input_root: Path, profile: Profile, std: Standard) -> tuple[NeedleIndex, dict[int, int], dict[int, str]]:
+    """Identifying values of every input, the input patient of each ordinal and its SOP class."""
+    index = NeedleIndex()
+    patients: dict[str, int] = {}
+    by_ordinal: dict[int, int] = {}
+    classes: dict[int, str] = {}
+    for ref in walk_inputs(input_root):
+        try:
+            ds = _read_lenient(read_bytes(ref))
+        except OSError:
+            ds = None
+        if ds is None:
+            continue
+        key = str(ds.get("PatientID", "") or "") or str(ds.get("PatientName", "") or "") or f"#{ref.ordinal}"
+        patient = patients.setdefault(key, len(patients) + 1)
+        by_ordinal[ref.ordinal] = patient
+        classes[ref.ordinal] = str(ds.get("SOPClassUID", "") or "")
+        meta = getattr(ds, "file_meta", None)
+        for source in ([meta] if meta is not None else []) + [ds]:
+            _collect_from(index, source, profile, std, patient)
+    return index, by_ordinal, classes
+
+
+def _collect_from(index: NeedleIndex, ds: Dataset, profile: Profile, std: Standard, patient: int) -> None:
+    for _path, _seq, elem, parent in _walk(ds):
+        if elem.VR == "SQ" or elem.tag == PIXEL_DATA:
+            continue
+        text = _element_text(elem)
+        if not text:
+            continue
+        tag, keyword = int(elem.tag), elem.keyword or ""
+        if keyword == "SOPInstanceUID" and parent is ds:
+            index.sop_uids.add(text.strip().rstrip("\x00"))
+        elif keyword == "ReferencedSOPInstanceUID":
+            ref_class = str(parent.get("ReferencedSOPClassUID", "") or "")
+            if not ref_class or ref_class.startswith(_STORAGE_ROOT):
+                index.references.append(text.strip().rstrip("\x00"))
+        found = _profile_code(std, profile, tag, elem.VR, keyword, text, _creator(parent, tag))
+        if found is None:
+            continue
+        code = found[0]
+        if elem.VR == "UI":
+            for uid in text.split("\\"):
+                if uid.strip():
+                    index.uids.setdefault(uid.strip().rstrip("\x00"), (keyword or "UID", patient))
+            continue
+        kind = _kind_of(keyword, elem.VR)
+        if kind is not None:
+            _add_value(index, kind, text, keyword or _path_name(elem), patient, code)
+        if elem.VR in ("LO", "LT", "ST", "UT", "SH", "UC", "UN", "OB") or tag >> 16 & 1:
+            for email in _EMAIL.findall(text):
+                index.add(email, "email", keyword or "text", patient)
+            for phone in _PHONE.findall(text):
+                _add_value(index, "phone", phone, keyword or "text", patient, code)
