@@ -270,8 +270,11 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
 
     task = Task(root=root, output=config.output, quarantine_dir=config.quarantine_dir, dry_run=config.dry_run,
                 file_cpu_limit=config.file_cpu_limit)
+    part_spec = None
+    if config.dask and hasattr(sink, "part_spec") and not config.dry_run:
+        part_spec = sink.part_spec()  # each Dask worker seals its own links: none cross the network
     if config.dask:
-        results: Iterator[FileResult] = map_dask(to_process(), task, spec, config.dask)
+        results: Iterator[FileResult] = map_dask(to_process(), task, spec, config.dask, part=part_spec)
     elif config.workers > 1 or config.file_cpu_limit is not None:  # a limit needs a worker to kill
         results = map_pool(to_process(), task, spec, config.workers,
                            on_crash=lambda ref: crashed_input(ref, root, engine, config.quarantine_dir))
@@ -288,7 +291,7 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
         plan_counts.update(res.plan_rows)
         if writer is not None:
             writer.add(res.record)
-        sink.add(_dedupe_patient_links(res.links, seen_patient_links))
+        sink.add(dedupe_links(res.links, seen_patient_links))
         emit(FileDone(res.record.ordinal, res.record.outcome, res.record.size, res.record.reason, res.message))
 
     try:
@@ -312,6 +315,10 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
                           "interrupted": interrupted})
     if interrupted:
         sink.abort()
+    elif part_spec is not None:
+        from dicom_deid.seal import finish_with_parts
+
+        finish_with_parts(sink)  # type: ignore[arg-type]
     else:
         sink.close()
     emit(RunFinished(run_id, dict(counts), seconds, interrupted))
@@ -324,7 +331,7 @@ _PATIENT_KINDS = frozenset({LinkKind.PATIENT_ID, LinkKind.PATIENT_NAME, LinkKind
                             LinkKind.ACCESSION_NUMBER})
 
 
-def _dedupe_patient_links(links: list[Link], seen: set[tuple[str, str]]) -> list[Link]:
+def dedupe_links(links: list[Link], seen: set[tuple[str, str]]) -> list[Link]:
     """Patient/study/series links repeat in every instance; seal each once per run."""
     out = []
     for link in links:

@@ -97,8 +97,10 @@ def _limit_cpu(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
-def _dask_work(refs: list[InputRef], task: Task, spec: EngineSpec) -> list[Any]:
-    from dicom_deid.pipeline import process_input
+def _dask_work(refs: list[InputRef], task: Task, spec: EngineSpec, part: Any = None) -> list[Any]:
+    """One batch on a Dask worker.  With ``part`` (a ``seal.PartSpec``) the links are sealed
+    into this worker's own part file and stripped from the results sent back."""
+    from dicom_deid.pipeline import dedupe_links, process_input
 
     try:
         from distributed import get_worker
@@ -110,8 +112,48 @@ def _dask_work(refs: list[InputRef], task: Task, spec: EngineSpec) -> list[Any]:
             worker._dicom_deid_engine, worker._dicom_deid_spec = engine, spec  # type: ignore[attr-defined]
     except ValueError:  # not inside a worker (e.g. a LocalCluster with processes=False in tests)
         engine = spec.build()
-    return [process_input(ref, root=task.root, engine=engine, output=task.output,
-                          quarantine_dir=task.quarantine_dir, dry_run=task.dry_run) for ref in refs]
+        worker = None
+    results = [process_input(ref, root=task.root, engine=engine, output=task.output,
+                             quarantine_dir=task.quarantine_dir, dry_run=task.dry_run) for ref in refs]
+    if part is not None:
+        sealed = _worker_part(worker, part)
+        writer, seen = sealed
+        for res in results:
+            writer.add(dedupe_links(res.links, seen))
+            res.links = []
+        writer.flush()  # sealed before the results are reported: a crash loses no reported file
+    return results
+
+
+_local_parts: dict[str, tuple[Any, set[tuple[str, str]]]] = {}  # outside a worker (tests): by run
+
+
+def _worker_part(worker: Any, part: Any) -> tuple[Any, set[tuple[str, str]]]:
+    import hashlib
+
+    store = getattr(worker, "_dicom_deid_parts", None) if worker is not None else _local_parts
+    if store is None:
+        store = worker._dicom_deid_parts = {}
+    entry = store.get(part.run_id)
+    if entry is None:
+        address = getattr(worker, "address", str(os.getpid()))
+        name = "worker-" + hashlib.sha256(f"{address}:{os.getpid()}".encode()).hexdigest()[:16]
+        entry = store[part.run_id] = (part.open(name), set())
+    return entry
+
+
+def _finish_worker_parts(run_id: str, complete: bool, dask_worker: Any = None) -> int:
+    """Run on every worker at the end: close (or abort) this run's part; return links sealed."""
+    store = getattr(dask_worker, "_dicom_deid_parts", None) if dask_worker is not None else _local_parts
+    entry = (store or {}).pop(run_id, None)
+    if entry is None:
+        return 0
+    writer = entry[0]
+    if complete:
+        writer.close()
+    else:
+        writer.abort()
+    return int(writer.links_written)
 
 
 def default_workers() -> int:
@@ -186,8 +228,13 @@ def _isolate(refs: list[InputRef], task: Task, spec: EngineSpec,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: str, batch: int = 32) -> Iterator[Any]:
-    """Submit the same per-file work to a Dask distributed scheduler (shared storage assumed)."""
+def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: str, batch: int = 32,
+             part: Any = None) -> Iterator[Any]:
+    """Submit the same per-file work to a Dask distributed scheduler (shared storage assumed).
+
+    With ``part`` (a ``seal.PartSpec``), each worker seals its links into its own part file next
+    to the run's mapping file; the parts are closed here at the end and combined by the caller.
+    """
     try:
         from distributed import Client  # untyped library: calls below are checked at run time
     except ImportError:
@@ -201,12 +248,18 @@ def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: st
         limit = 2 * n
         spec_future = client.scatter(spec, broadcast=True)
         pending: deque[Any] = deque()
-        for refs_batch in _batches(refs, batch):
-            pending.append(client.submit(_dask_work, refs_batch, task, spec_future, pure=False))
-            if len(pending) >= limit:
+        complete = False
+        try:
+            for refs_batch in _batches(refs, batch):
+                pending.append(client.submit(_dask_work, refs_batch, task, spec_future, part, pure=False))
+                if len(pending) >= limit:
+                    yield from pending.popleft().result()
+            while pending:
                 yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+            complete = True
+        finally:
+            if part is not None:
+                client.run(_finish_worker_parts, part.run_id, complete)
     finally:
         client.close()
 

@@ -60,6 +60,12 @@ def test_serial_pool_and_dask_give_identical_outputs_and_mappings(setup):
                       dashboard_address=None, scheduler_port=0) as cluster:
         dask = _run_and_export(corpus, base, "dask", "--dask", cluster.scheduler_address)
     assert len(serial[0]) >= 20 and len(serial[1]) >= 50
+    # on Dask each worker sealed its own part (no plaintext link crossed the network), combined at the end
+    from dicom_deid.seal import verify_mapping
+
+    report = verify_mapping(base / "dask.ddmap")
+    assert report.ok and report.complete and len(report.parts) >= 2
+    assert not (base / ".dask.ddmap.parts").exists()
     assert pool[0] == serial[0] and dask[0] == serial[0]
     assert pool[1] == serial[1] and dask[1] == serial[1]
 

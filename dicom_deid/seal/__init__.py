@@ -48,8 +48,11 @@ from dicom_deid.seal.reader import (
 )
 from dicom_deid.seal.writer import (
     MappingWriter,
+    PartSpec,
     check_mapping_location,
     default_mapping_path,
+    finish_with_parts,
+    parts_dir_for,
     prepare_run_mapping,
 )
 
@@ -62,6 +65,7 @@ __all__ = [
     "MappingView",
     "MappingWriter",
     "PartReport",
+    "PartSpec",
     "RunSummary",
     "SealError",
     "VerifyReport",
@@ -69,7 +73,9 @@ __all__ = [
     "combine_parts",
     "default_mapping_path",
     "export_csv",
+    "finish_with_parts",
     "open_mapping",
+    "parts_dir_for",
     "prepare_run_mapping",
     "verify_mapping",
 ]

@@ -6,17 +6,20 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Self
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dicom_deid.custodian import (
     CUSTODIAN_DIR_NAME,
     DEFAULT_CUSTODIAN_NAME,
     RecipientKey,
+    SignerPublicKey,
     SigningKey,
     generate_custodian_keys,
     load_or_create_signing_key,
@@ -91,6 +94,8 @@ class MappingWriter:
         self._header_digest = hashlib.sha256(header).hexdigest()
         self._last = self._header_digest
         self._buffer: list[Link] = []
+        self._recipient_raw = b""
+        self._run_info: dict[str, object] = {}
 
     @classmethod
     def create(
@@ -140,7 +145,7 @@ class MappingWriter:
         except BaseException:
             f.close()
             raise
-        return cls(
+        writer = cls(
             _file=f,
             path=Path(path),
             header=header,
@@ -150,6 +155,18 @@ class MappingWriter:
             part=part,
             recipient_fingerprint=recipient.fingerprint,
             segment_links=segment_links,
+        )
+        writer._recipient_raw, writer._run_info = recipient.raw, dict(run_info)
+        return writer
+
+    def part_spec(self) -> PartSpec:
+        """What remote workers need to seal their own parts of this run, beside this file."""
+        return PartSpec(
+            parts_dir=parts_dir_for(self.path),
+            recipient_raw=self._recipient_raw,
+            signer_private_raw=self._signer.private.private_bytes_raw(),
+            run_id=self.run_id,
+            run_info=self._run_info,
         )
 
     def add(self, links: Iterable[Link]) -> None:
@@ -247,6 +264,51 @@ class MappingWriter:
             self.close()
         else:
             self.abort()
+
+
+def parts_dir_for(path: Path) -> Path:
+    """Where workers of a distributed run write their part files before they are combined."""
+    return Path(path).parent / f".{Path(path).name}.parts"
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """Picklable recipe for a worker's own part of a run's mapping: links are sealed where they
+    are made, so no plaintext link crosses the cluster's network.  Holds the pipeline's signing
+    key, like the secret key that workers already hold."""
+
+    parts_dir: Path
+    recipient_raw: bytes = field(repr=False)
+    signer_private_raw: bytes = field(repr=False)
+    run_id: str
+    run_info: dict[str, object] = field(default_factory=dict)
+
+    def open(self, part: str) -> MappingWriter:
+        private = Ed25519PrivateKey.from_private_bytes(self.signer_private_raw)
+        signer = SigningKey(private=private,
+                            public=SignerPublicKey.from_raw(private.public_key().public_bytes_raw()))
+        recipient = RecipientKey.from_public(X25519PublicKey.from_public_bytes(self.recipient_raw))
+        self.parts_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return MappingWriter.create(self.parts_dir / f"{part}{MAPPING_SUFFIX}", recipient, signer,
+                                    self.run_id, self.run_info, part=part)
+
+
+def finish_with_parts(main: MappingWriter) -> None:
+    """Close ``main`` and combine it with the workers' complete parts into ``main.path``."""
+    from dicom_deid.seal.combine import combine_parts
+
+    parts_dir = parts_dir_for(main.path)
+    main.close()
+    parts = sorted(parts_dir.glob(f"*{MAPPING_SUFFIX}")) if parts_dir.exists() else []
+    if not parts:
+        return
+    combined = main.path.with_name(f".{main.path.name}.combined")
+    combined.unlink(missing_ok=True)
+    combine_parts([main.path, *parts], combined, signer=main._signer)
+    os.replace(combined, main.path)
+    for p in parts:
+        p.unlink()
+    parts_dir.rmdir()
 
 
 def default_mapping_path(key_dir: Path, run_id: str) -> Path:
