@@ -57,7 +57,7 @@ class ScrubContext:
     source: Dataset  # the original instance: this patient's own values, for cleaning text
     needs_vr: bool = False  # output is explicit VR but the source was read as implicit VR
     links: list[Link] = field(default_factory=list)
-    _seen_uids: set[str] = field(default_factory=set)
+    _seen_uids: set[tuple[str, LinkKind]] = field(default_factory=set)
     _pattern: re.Pattern[str] | None = None
     _compiled: bool = False
 
@@ -109,9 +109,9 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
             pseudo = _pseudonym(tag, src, ctx)
             dst[tag] = DataElement(tag, vr, pseudo if pseudo is not None else _dummy(vr))
         elif code is ActionCode.U:
-            dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx))
+            dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)))
         elif code is ActionCode.C:
-            dst[tag] = DataElement(tag, vr, _clean(tag, vr, src[tag].value, ctx))
+            dst[tag] = DataElement(tag, vr, _clean(tag, vr, src[tag].value, ctx, nested=bool(prefix)))
 
 
 def _apply_sequence(
@@ -173,8 +173,14 @@ def _values(value: object) -> list[object]:
     return [] if value is None or value == "" else [value]
 
 
-def _remap_uids(tag: int, value: object, ctx: ScrubContext) -> object:
+def _remap_uids(tag: int, value: object, ctx: ScrubContext, *, nested: bool = False) -> object:
+    """Remap every UID value; record each link once per instance.
+
+    Only the instance's own top-level Study/Series/SOP Instance UIDs are linked as such; the same
+    attributes inside sequences are references to other instances and are linked as OTHER_UID.
+    """
     originals = [str(v) for v in _values(value)]
+    kind = LinkKind.OTHER_UID if nested else _UID_LINK_KINDS.get(tag, LinkKind.OTHER_UID)
     new = []
     for uid in originals:
         uid = uid.strip().rstrip("\x00")
@@ -182,18 +188,18 @@ def _remap_uids(tag: int, value: object, ctx: ScrubContext) -> object:
             new.append(uid)
             continue
         replacement = ctx.remapper.uid(uid)
-        if uid not in ctx._seen_uids:
-            ctx._seen_uids.add(uid)
-            ctx.links.append(Link(_UID_LINK_KINDS.get(tag, LinkKind.OTHER_UID), uid, replacement))
+        if (uid, kind) not in ctx._seen_uids:
+            ctx._seen_uids.add((uid, kind))
+            ctx.links.append(Link(kind, uid, replacement))
         new.append(replacement)
     if not new:
         return ""
     return new if len(new) > 1 else new[0]
 
 
-def _clean(tag: int, vr: str, value: object, ctx: ScrubContext) -> object:
+def _clean(tag: int, vr: str, value: object, ctx: ScrubContext, *, nested: bool = False) -> object:
     if vr == "UI":
-        return _remap_uids(tag, value, ctx)
+        return _remap_uids(tag, value, ctx, nested=nested)
     if vr in ("DA", "DT"):
         return _clean_dates(vr, value, ctx)
     if vr == "TM":
