@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dicom_deid.cli import main
 from dicom_deid.errors import ConfigError
 from dicom_deid.manifest import MANIFEST_NAME, read_manifest
 from dicom_deid.report import render_report
@@ -23,12 +24,6 @@ from tests.planted import generate_corpus
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 _DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
-
-
-def _cli(argv: list[str]) -> int:
-    from dicom_deid import cli
-
-    return cli.main(argv)
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +126,9 @@ def test_dry_run_manifest_shows_the_plan_and_planned_redactions(corpus, run_out,
 
 def test_cli_report_writes_output_side_report(run_out, tmp_path, corpus):
     out = tmp_path / "cli.html"
-    assert _cli(["report", str(run_out), "--out", str(out), "--verify", "--ocr", "off"]) == 0
+    assert main(["report", str(run_out), "--out", str(out), "--verify", "--ocr", "off"]) == 0
     assert out.stat().st_size > 10_000
-    assert _cli(["report", str(run_out), "--out", str(run_out / "x.html"), "--against", str(corpus.root)]) == 2
+    assert main(["report", str(run_out), "--out", str(run_out / "x.html"), "--against", str(corpus.root)]) == 2
     assert not (run_out / "x.html").exists()
 
 

@@ -13,18 +13,13 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from dicom_deid.cli import main
 from dicom_deid.errors import ConfigError, OcrUnavailable
 from dicom_deid.manifest import MANIFEST_NAME, read_manifest
 from dicom_deid.verify import Category, Severity, verify_output
 from tests.planted import PHI_PRIVATE_CREATOR, generate_corpus
 
 DCIODVFY = shutil.which("dciodvfy")
-
-
-def _cli(argv: list[str]) -> int:
-    from dicom_deid import cli
-
-    return cli.main(argv)
 
 
 @pytest.fixture(scope="module")
@@ -207,12 +202,12 @@ def test_show_values_needs_the_input_side(deid_out):
 
 
 def test_cli_verify_exit_codes_and_json(corpus, deid_out, untouched, tmp_path, capsys):
-    assert _cli(["verify", str(deid_out), "--against", str(corpus.root), "--ocr", "off"]) == 0
+    assert main(["verify", str(deid_out), "--against", str(corpus.root), "--ocr", "off"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("dicom-deid verify: ") and first.endswith(": 0 finding(s)")
-    assert _cli(["verify", str(untouched), "--against", str(corpus.root), "--ocr", "off", "--json"]) == 4
+    assert main(["verify", str(untouched), "--against", str(corpus.root), "--ocr", "off", "--json"]) == 4
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and report["counts"]["b"] > 0 and report["counts"]["d"] > 0
-    assert _cli(["verify", str(tmp_path / "missing")]) == 2
+    assert main(["verify", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("dicom-deid: error: ") and "not a folder" in err[0]
