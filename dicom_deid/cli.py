@@ -168,7 +168,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--sample only applies with --dry-run")
     overrides = [parse_override(o) for o in args.override]
     profile = load_profile(args.profile, extra_options=args.option, overrides=overrides)
+    from dicom_deid.walk import input_root
     from dicom_deid.workers import EngineSpec, default_workers
+
+    args.input = input_root(args.input)
 
     if args.report is not None:
         from dicom_deid.report import validate_report_path

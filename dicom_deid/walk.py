@@ -51,8 +51,8 @@ def _iter_files(root: Path) -> Iterator[Path]:
         subdirs = []
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                subdirs.append(Path(entry.path))
-            elif entry.is_file(follow_symlinks=False):
+                subdirs.append(Path(entry.path))  # linked folders are not followed: no loops
+            elif entry.is_file():  # regular files, and links to them (read, never written)
                 yield Path(entry.path)
         stack.extend(reversed(subdirs))
 
@@ -63,8 +63,19 @@ def is_zip(path: Path) -> bool:
     return zipfile.is_zipfile(path)
 
 
+def input_root(path: Path) -> Path:
+    """The folder to walk: a DICOMDIR file given as input stands for its media folder."""
+    if path.is_file() and path.name.upper() == "DICOMDIR":
+        return path.parent
+    return path
+
+
 def walk_inputs(root: Path) -> Iterator[InputRef]:
-    """Every candidate input under ``root``, zip members expanded, in a stable order."""
+    """Every candidate input under ``root``, zip members expanded, in a stable order.
+
+    DICOMDIR media are walked as folders: every file the index references lies under it, and
+    the index itself is reported (and skipped) as such by ``read``.
+    """
     ordinal = 0
     for path in _iter_files(root):
         if is_zip(path):
@@ -86,4 +97,4 @@ def read_bytes(ref: InputRef) -> bytes:
         return zf.read(ref.member)
 
 
-__all__ = ["InputRef", "read_bytes", "walk_inputs"]
+__all__ = ["InputRef", "input_root", "read_bytes", "walk_inputs"]

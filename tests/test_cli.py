@@ -122,3 +122,22 @@ def test_input_side_report_inside_output_is_refused(one_file, tmp_path, capsys):
     assert rc == 2
     assert "cannot be written inside the output folder" in _err_line(capsys)
     assert not out.exists()
+
+
+def test_dicomdir_file_as_input_walks_its_media_folder(tmp_path):
+    from tests.planted import generate_corpus
+
+    corpus = generate_corpus(tmp_path / "in", seed=4, patients=3)
+    assert corpus.dicomdir is not None
+    out = tmp_path / "out"
+    assert main(["run", str(corpus.dicomdir), str(out), "--pixels", "off", "--quiet"]) == 0
+    media_files = [p for p in corpus.dicomdir.parent.rglob("*") if p.is_file() and p.name != "DICOMDIR"]
+    assert len(media_files) >= 3
+    assert len(list(out.rglob("*.dcm"))) == len(media_files)
+
+
+def test_symlinked_files_are_inputs_too(one_file, tmp_path):
+    (one_file / "link").symlink_to(TEST_FILES / "MR_small.dcm")
+    out = tmp_path / "out"
+    assert main(["run", str(one_file), str(out), "--pixels", "off", "--quiet"]) == 0
+    assert len(list(out.rglob("*.dcm"))) == 2
