@@ -161,3 +161,35 @@ def test_research_profile_is_a_composition_of_options(corpus, key_file, tmp_path
     # 113111 safe private, 113105 descriptors, 113104 structured content, 113103 graphics
     assert {"113100", "113107", "113108", "113109", "113111", "113105", "113104", "113103"} <= codes
     _ = Path
+
+
+def _sr_texts(outs) -> list[str]:
+    from tests.phi_scan import iter_values
+
+    return [v for o in outs for where, v in iter_values(o) if where.endswith("TextValue")]
+
+
+def test_clean_structured_content_keeps_sr_text_without_identifying_values(corpus, key_file, tmp_path):
+    basic = _sr_texts(_deid(corpus, key_file, tmp_path / "basic"))
+    cleaned = _sr_texts(_deid(corpus, key_file, tmp_path / "csc", "--option", "clean-structured-content"))
+    assert basic and set(basic) == {"ANONYMIZED"}  # basic: Content Sequence D, text dummied
+    assert len(cleaned) == len(basic)
+    assert any(len(t) > 20 and t != "ANONYMIZED" for t in cleaned)  # the clinical text is kept...
+    phi = [s.upper() for s in corpus.phi_strings()]
+    assert [t for t in cleaned if any(p in t.upper() for p in phi)] == []  # ...without PHI
+
+
+def test_clean_graphics_never_keeps_overlay_bitmaps_unexamined(key_file, tmp_path):
+    from pydicom.data import get_testdata_file
+
+    src = pydicom.dcmread(get_testdata_file("examples_overlay.dcm"))
+    overlay = [e.tag for e in src if e.tag.group & 0xFF00 == 0x6000 and e.tag.element == 0x3000]
+    assert overlay  # precondition: (60xx,3000) Overlay Data present
+    inp = tmp_path / "in"
+    inp.mkdir()
+    src.save_as(inp / "a.dcm")
+    out = tmp_path / "out"
+    assert main(["run", str(inp), str(out), "--option", "clean-graphics", "--key-file", str(key_file),
+                 "--pixels", "off", "--quiet"]) == 0
+    (res,) = [pydicom.dcmread(p) for p in out.rglob("*.dcm")]
+    assert [t for t in overlay if t in res] == [] and res.Rows == src.Rows
