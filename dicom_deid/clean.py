@@ -2,8 +2,9 @@
 
 Pure functions.  ``PatientIdentifiers`` holds this patient's own values (names
 in any order or case, IDs, dates); ``clean_text`` removes those wherever they
-appear plus generic patterns: dates in common formats, phone numbers, e-mail
-addresses, and long ID-like digit runs.
+appear plus generic patterns: dates in common formats (numeric, ``3 Feb 1961``,
+``Feb 3, 1961``, ``03FEB1961``, ``03-Feb-1961``), phone numbers, e-mail addresses,
+and long ID-like digit runs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from pydicom.datadict import dictionary_VR
 
 REDACTED = "***"
 _MONTHS = (
@@ -25,9 +28,14 @@ _GENERIC = [
     r"\b(?:0?[1-9]|[12]\d|3[01])[-/.](?:0?[1-9]|1[0-2])[-/.](?:\d{4}|\d{2})\b",  # d/m/y, m/d/y
     r"\b(?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12]\d|3[01])[-/.](?:\d{4}|\d{2})\b",
     rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\.?,?\s+\d{{2,4}}|(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{2,4}})\b",
+    # 03FEB1961, 03-Feb-1961, 3/Feb/61, 03.feb.1961: the same separator on both sides (or none)
+    rf"\b\d{{1,2}}(?P<_sep>[-/.]?)(?:{_MONTHS})(?P=_sep)(?:\d{{4}}|\d{{2}})\b",
     r"(?:\+\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}\b",  # phone
     r"\b[A-Za-z]{0,4}\d{5,}[A-Za-z0-9]*\b",  # long digit runs / MRN-like IDs
 ]
+_LETTER = r"[^\W\d_]"  # any letter, accented or not: names match as whole words
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
 _GENERIC_RE = re.compile("|".join(f"(?:{p})" for p in _GENERIC), re.IGNORECASE)
 
 
@@ -46,9 +54,11 @@ class PatientIdentifiers:
         words: set[str] = set()
         for name in names:
             for part in re.split(r"[\^=,\s]+", name):
-                part = part.strip(" .")
-                if len(part) >= 2 and not part.isdigit():
-                    words.add(part)
+                # a hyphenated part counts whole and by each of its pieces (Müller-Lüdenscheidt)
+                for piece in (part, *part.split("-")):
+                    piece = piece.strip(" .-")
+                    if len(piece) >= 2 and not piece.isdigit():
+                        words.add(piece)
         for w in extra_words:
             if len(w) >= 3:
                 words.add(w)
@@ -68,7 +78,7 @@ class PatientIdentifiers:
 
     def pattern(self) -> re.Pattern[str] | None:
         alts = [re.escape(i) for i in self.ids]
-        alts += [rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])" for w in self.words]
+        alts += [rf"(?<!{_LETTER}){re.escape(w)}(?!{_LETTER})" for w in self.words]
         for d in self.dates:
             alts += [re.escape(s) for s in _date_spellings(d)]
         if not alts:
@@ -83,8 +93,13 @@ def _date_spellings(d: _dt.date) -> set[str]:
     for a, b in ((dd, m), (m, dd)):
         for sep in "/.-":
             out |= {f"{a:02d}{sep}{b:02d}{sep}{y:04d}", f"{a}{sep}{b}{sep}{y:04d}", f"{a:02d}{sep}{b:02d}{sep}{y % 100:02d}"}
-    name = d.strftime("%B")
-    out |= {f"{dd} {name} {y}", f"{name} {dd}, {y}", f"{dd} {name[:3]} {y}", f"{name[:3]} {dd}, {y}"}
+    full = _MONTH_NAMES[m - 1]  # English names, not the locale's: the pattern is case-insensitive
+    months = {full, full[:3]} | ({"Sept"} if m == 9 else set())
+    for name in months:
+        for day in {f"{dd}", f"{dd:02d}"}:
+            out |= {f"{day} {name} {y}", f"{name} {day}, {y}", f"{name} {day} {y}"}
+            for year in (f"{y:04d}", f"{y % 100:02d}"):
+                out |= {f"{day}{sep}{name}{sep}{year}" for sep in ("", "-", "/", ".", " ")}
     return out
 
 
@@ -97,14 +112,40 @@ def _strings(value: Any) -> list[str]:
     return [text] if text else []
 
 
+def _person_names(ds: Any) -> list[str]:
+    """Every PN value in ``ds``, inside sequences too (names of staff in scheduled steps,
+    SR PNAME items, observers).  Reads only PN and SQ elements; pixel data is never touched."""
+    out: list[str] = []
+    for tag in ds.keys():  # noqa: SIM118 - keys() avoids converting every element
+        vr = ds.get_item(tag).VR
+        if vr is None or vr == "UN":
+            try:
+                vr = dictionary_VR(tag)
+            except KeyError:  # private or unknown element read without a VR
+                continue
+        if vr == "SQ":
+            elem = ds[tag]
+            if elem.VR == "SQ":  # an SQ left as undecoded UN bytes holds nothing readable here
+                for item in elem.value or ():
+                    out += _person_names(item)
+        elif vr == "PN":
+            value = ds[tag].value
+            if isinstance(value, bytes):  # kept as UN: decode the way pydicom defaults to
+                value = value.decode("latin-1").rstrip("\x00 ").split("\\")
+            out += _strings(value)
+    return out
+
+
 def patient_identifiers(ds: Any, sources: Mapping[str, Any]) -> tuple[PatientIdentifiers, tuple[str, ...]]:
     """This instance's identifying header values, for cleaning free text and pixel policy.
 
     ``sources`` names the attributes (``Standard.identifying_values``, from
     ``profiles/beyond_table.toml``): person names, IDs, dates, and multi-word values
     (addresses, institutions) that are removed as whole phrases and by their longer words.
+    Person names are also taken from every PN element anywhere in ``ds``.
     """
     names = [v for kw in sources.get("names", ()) for v in _strings(ds.get(kw))]
+    names += _person_names(ds)
     ids = [v for kw in sources.get("ids", ()) for v in _strings(ds.get(kw))]
     for seq_kw, item_kw in sources.get("id_sequences", {}).items():
         for item in ds.get(seq_kw) or ():

@@ -34,6 +34,7 @@ class QuarantineReason(enum.Enum):
     WRITE_ERROR = "write_error"
     DUPLICATE_INSTANCE = "duplicate_instance"
     WORKER_CRASHED = "worker_crashed"
+    INVALID_IDENTIFIER = "invalid_identifier"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -20,14 +20,14 @@ from typing import Any, Protocol
 from dicom_deid import __version__
 from dicom_deid.config import RunConfig
 from dicom_deid.deidentify import Deidentified, Engine, deidentify
-from dicom_deid.errors import DeidError, NotDicomError, QuarantineReason
+from dicom_deid.errors import ConfigError, DeidError, NotDicomError, QuarantineReason
 from dicom_deid.events import Event, FileDone, RunFinished, RunStarted
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import MANIFEST_NAME, ManifestRecord, ManifestWriter, Outcome
 from dicom_deid.plan import Plan, format_path
 from dicom_deid.profiles import ActionCode
 from dicom_deid.read import DicomDirFile, read_instance
-from dicom_deid.walk import InputRef, read_bytes, walk_inputs
+from dicom_deid.walk import BROKEN_ZIP, InputRef, read_bytes, walk_inputs
 from dicom_deid.write import encode_dataset, output_relpath, quarantine, write_output
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def _pixel_summary(outcome: Any) -> dict[str, Any] | None:
 
 
 def process_input(ref: InputRef, *, root: Path, engine: Engine, output: Path, quarantine_dir: Path,
-                  dry_run: bool = False) -> FileResult:
+                  dry_run: bool = False, replace: bool = False) -> FileResult:
     """Handle one input completely.  Never raises for a bad input: the boundary is here."""
     started = time.perf_counter()
     token = engine.remapper.keyed_id(ref.relative_to(root))
@@ -109,7 +109,7 @@ def process_input(ref: InputRef, *, root: Path, engine: Engine, output: Path, qu
         rel = output_relpath(result.patient, result.study_uid, result.series_uid, result.sop_uid)
         if not dry_run:
             data = encode_dataset(result.dataset, result.dataset.file_meta)
-            write_output(output / rel, data)
+            write_output(output / rel, data, replace=replace)
     except DeidError as exc:
         if exc.path is None:
             exc.path = ref.display
@@ -166,8 +166,16 @@ def _generic_path(text: str) -> str:
 
 
 def _safe_bytes(ref: InputRef) -> bytes | None:
+    """The input's bytes for the quarantine copy; a broken archive is copied whole."""
     try:
         return read_bytes(ref)
+    except DeidError:
+        if ref.member_index == BROKEN_ZIP:
+            try:
+                return ref.path.read_bytes()
+            except OSError:
+                return None
+        return None
     except OSError:
         return None
 
@@ -204,15 +212,25 @@ def _sampled(refs: Iterator[InputRef], sample: int | None) -> Iterator[InputRef]
         yield ref
 
 
-def completed_inputs(manifest: Path) -> dict[str, str]:
-    """input_id -> output path of every input a previous run wrote (for resume)."""
+def completed_inputs(manifest: Path, *, profile: str, options: list[str], key_id: str) -> dict[str, str]:
+    """input_id -> output path of every input a previous run wrote (for resume).
+
+    Only runs of the same profile, options and key can be resumed: mixing outputs of different
+    settings in one folder is refused (ConfigError) unless the operator passes --force.
+    """
     done: dict[str, str] = {}
     if not manifest.exists():
         return done
     from dicom_deid.manifest import read_manifest
 
     for row in read_manifest(manifest, tolerate_partial=True):
-        if row.get("type") == "file" and row.get("outcome") in (Outcome.WRITTEN.value, Outcome.ALREADY_DONE.value):
+        if row.get("type") == "run":
+            if (row.get("profile"), row.get("options"), row.get("key_id")) != (profile, options, key_id):
+                raise ConfigError(
+                    "OUTPUT holds a run with another profile, options or key; resuming would mix them: "
+                    "choose a new OUTPUT, or --force to redo every input", path=manifest.parent)
+        elif row.get("type") == "file" and row.get("outcome") in (Outcome.WRITTEN.value,
+                                                                   Outcome.ALREADY_DONE.value):
             done[row["input_id"]] = row["output"]
     return done
 
@@ -237,7 +255,8 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
     options = tuple(sorted(o.value for o in profile.options))
     emit(RunStarted(run_id, profile.name, options, config.dry_run))
     manifest_path = config.manifest or (None if config.dry_run else config.output / MANIFEST_NAME)
-    done = {} if (config.force or config.dry_run or manifest_path is None) else completed_inputs(manifest_path)
+    done = {} if (config.force or config.dry_run or manifest_path is None) else completed_inputs(
+        manifest_path, profile=profile.name, options=list(options), key_id=engine.remapper.key.key_id)
     writer = None
     if manifest_path is not None:
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
@@ -269,7 +288,7 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
             yield ref
 
     task = Task(root=root, output=config.output, quarantine_dir=config.quarantine_dir, dry_run=config.dry_run,
-                file_cpu_limit=config.file_cpu_limit)
+                file_cpu_limit=config.file_cpu_limit, replace=config.force)
     part_spec = None
     if config.dask and hasattr(sink, "part_spec") and not config.dry_run:
         part_spec = sink.part_spec()  # each Dask worker seals its own links: none cross the network
@@ -281,7 +300,7 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
     else:
         results = map_serial(to_process(), lambda ref: process_input(
             ref, root=root, engine=engine, output=config.output, quarantine_dir=config.quarantine_dir,
-            dry_run=config.dry_run))
+            dry_run=config.dry_run, replace=config.force))
 
     def account(res: FileResult) -> None:
         nonlocal files, bytes_in

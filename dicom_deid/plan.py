@@ -80,13 +80,20 @@ def resolve(code: ActionCode, attr_type: str) -> ActionCode:
 
 
 def element_vr(ds: Dataset, tag: int) -> str:
+    """The element's VR; for implicit VR or an explicit "UN" of a known public attribute, the
+    dictionary's (a sequence stored as UN must still be walked, not copied as an opaque blob)."""
     vr = ds.get_item(tag).VR
-    if vr:
+    if vr and vr != "UN":
         return str(vr)
     try:
         return str(dictionary_VR(tag))
     except KeyError:
         return "UN"
+
+
+def is_binary_vr(vr: str) -> bool:
+    """True for OB/OW/... and for ambiguous dictionary VRs such as "OB or OW"."""
+    return any(part in _BINARY_VRS for part in vr.split(" or "))
 
 
 DecisionCache = dict[tuple[str, tuple[str, ...], int, str], tuple[ActionCode, str, str | None]]
@@ -162,9 +169,7 @@ class _Planner:
             attr_type = self.standard.type_of(self.sop_class_uid, seq_path, keyword)
             code = resolve(code, attr_type)
             rule_id = f"{rule_id}, type {attr_type}"
-        if code is ActionCode.U and vr == "UI" and self._keeps_uid(ds, tag, keyword):
-            return ElementAction(path, ActionCode.K, f"{rule_id}; DICOM-defined UID kept")
-        if code is ActionCode.C and vr in _BINARY_VRS:
+        if code is ActionCode.C and is_binary_vr(vr):
             # overlay / curve bitmaps cannot be cleaned here: never keep them unexamined
             return ElementAction(path, ActionCode.X, f"{rule_id}; binary data cannot be cleaned: removed")
         return ElementAction(path, code, rule_id)
@@ -188,6 +193,10 @@ class _Planner:
             return ElementAction(path, ActionCode.X, f"{base}, retain_safe_private: creator not in E.3.10-1")
         creator = creators.get((group, element >> 8), "")
         if element >= 0x1000 and creator and self.standard.is_safe_private(group, creator, element & 0xFF):
+            table_vr = self.standard.safe_private_vr.get((group, creator.strip().lower(), element & 0xFF), "")
+            if table_vr == "SQ" and element_vr(ds, tag) != "SQ":
+                # a sequence we cannot parse (implicit VR private): its items are never kept unexamined
+                return ElementAction(path, ActionCode.X, "E.3.10-1 safe private sequence of unknown encoding: removed")
             return ElementAction(path, ActionCode.K, "E.3.10-1 safe private attribute")
         return ElementAction(path, ActionCode.X, f"{base}, retain_safe_private: not in E.3.10-1")
 

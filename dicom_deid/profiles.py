@@ -143,6 +143,7 @@ class Standard:
     private_rule: AttributeRule
     vr_rules: Mapping[str, AttributeRule]
     safe_private: frozenset[tuple[int, str, int]]  # (group, creator lower-case, element offset)
+    safe_private_vr: Mapping[tuple[int, str, int], str]  # the VR Table E.3.10-1 gives (may be "")
     cid7050: Mapping[Option | None, CodedConcept]  # None = Basic Profile code
     sop_class_iod: Mapping[str, str]
     iod_types: Mapping[str, Mapping[str, str]]
@@ -265,10 +266,11 @@ def load_standard() -> Standard:
         concept = CodedConcept(c["code_value"], c["coding_scheme_designator"], c["code_meaning"])
         cid[None if column == "basic_profile" else Option(column)] = concept
 
-    safe = frozenset(
-        (int(r["group"], 16), r["private_creator"].strip().lower(), int(r["element_offset"], 16))
+    safe_vr = {
+        (int(r["group"], 16), r["private_creator"].strip().lower(), int(r["element_offset"], 16)): r["vr"]
         for r in data["safe_private"]
-    )
+    }
+    safe = frozenset(safe_vr)
     return Standard(
         edition=data["edition"],
         sources=MappingProxyType(data["sources"]),
@@ -278,6 +280,7 @@ def load_standard() -> Standard:
         private_rule=private,
         vr_rules=MappingProxyType(vr_rules),
         safe_private=safe,
+        safe_private_vr=MappingProxyType(safe_vr),
         cid7050=MappingProxyType(cid),
         sop_class_iod=MappingProxyType(data["sop_class_iod"]),
         iod_types=MappingProxyType(data["iod_types"]),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -184,8 +183,7 @@ def _remap_uids(tag: int, value: object, ctx: ScrubContext, *, nested: bool = Fa
     new = []
     for uid in originals:
         uid = uid.strip().rstrip("\x00")
-        if not uid or ctx.standard.keeps_uid(keyword_for_tag(tag) or "", uid):
-            new.append(uid)
+        if not uid:
             continue
         replacement = ctx.remapper.uid(uid)
         if (uid, kind) not in ctx._seen_uids:

@@ -9,23 +9,35 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dicom_deid.errors import NotDicomError, QuarantineReason, UnreadableDicomError
+
+BROKEN_ZIP = -1  # member_index of an archive that cannot be opened at all
+UNLISTABLE = -2  # member_index of a folder that cannot be listed
+EMPTY_ZIP = -3  # member_index of an archive without files
+
 
 @dataclass(frozen=True, slots=True)
 class InputRef:
-    """One input file: a path, or a member of a zip archive."""
+    """One input file: a path, or a member of a zip archive (addressed by index: names can repeat)."""
 
     ordinal: int
     path: Path
     member: str | None = None
+    member_index: int | None = None
 
     @property
     def display(self) -> str:
         """Operator-facing name (input side only: it may contain PHI)."""
-        return f"{self.path}!{self.member}" if self.member else str(self.path)
+        if self.member_index in (BROKEN_ZIP, EMPTY_ZIP):
+            return f"{self.path} (zip archive)"
+        if self.member_index == UNLISTABLE:
+            return f"{self.path} (folder)"
+        return f"{self.path}!{self.member}" if self.member is not None else str(self.path)
 
     def relative_to(self, root: Path) -> str:
         try:
@@ -33,27 +45,36 @@ class InputRef:
         except ValueError:
             rel = self.path.as_posix()
         rel = rel if rel != "." else self.path.name
-        return f"{rel}!{self.member}" if self.member else rel
+        if self.member_index is None:
+            return rel
+        return f"{rel}!{self.member_index}:{self.member or ''}"
 
 
-def _iter_files(root: Path) -> Iterator[Path]:
+def _iter_files(root: Path) -> Iterator[tuple[Path, bool]]:
+    """(path, listable) for every file, and (folder, False) for a folder that cannot be listed."""
     if root.is_file():
-        yield root
+        yield root, True
         return
     stack = [root]
+    seen: set[tuple[int, int]] = set()  # (device, inode) of folders walked: linked folders never loop
     while stack:
         folder = stack.pop()
         try:
+            st = folder.stat()
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
+            yield folder, False  # on record as an input that could not be read, never silently lost
             continue
         subdirs = []
         for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                subdirs.append(Path(entry.path))  # linked folders are not followed: no loops
+            if entry.is_dir():  # linked folders too (a PACS export may link studies)
+                subdirs.append(Path(entry.path))
             elif entry.is_file():  # regular files, and links to them (read, never written)
-                yield Path(entry.path)
+                yield Path(entry.path), True
         stack.extend(reversed(subdirs))
 
 
@@ -74,15 +95,27 @@ def walk_inputs(root: Path) -> Iterator[InputRef]:
     """Every candidate input under ``root``, zip members expanded, in a stable order.
 
     DICOMDIR media are walked as folders: every file the index references lies under it, and
-    the index itself is reported (and skipped) as such by ``read``.
+    the index itself is reported (and skipped) as such by ``read``.  An archive that cannot be
+    opened is one input (quarantined by ``read``), so its loss is on record.
     """
     ordinal = 0
-    for path in _iter_files(root):
-        if is_zip(path):
-            with zipfile.ZipFile(path) as zf:
-                names = sorted(i.filename for i in zf.infolist() if not i.is_dir())
-            for name in names:
-                yield InputRef(ordinal, path, name)
+    for path, listable in _iter_files(root):
+        if not listable:
+            yield InputRef(ordinal, path, None, UNLISTABLE)
+            ordinal += 1
+        elif is_zip(path):
+            try:
+                with zipfile.ZipFile(path) as zf:
+                    members = [(i, info.filename) for i, info in enumerate(zf.infolist()) if not info.is_dir()]
+            except (zipfile.BadZipFile, OSError, ValueError):
+                yield InputRef(ordinal, path, None, BROKEN_ZIP)
+                ordinal += 1
+                continue
+            if not members:
+                yield InputRef(ordinal, path, None, EMPTY_ZIP)
+                ordinal += 1
+            for index, name in sorted(members, key=lambda m: (m[1], m[0])):
+                yield InputRef(ordinal, path, name, index)
                 ordinal += 1
         else:
             yield InputRef(ordinal, path)
@@ -91,10 +124,22 @@ def walk_inputs(root: Path) -> Iterator[InputRef]:
 
 def read_bytes(ref: InputRef) -> bytes:
     """The raw bytes of an input (the only place that opens input files)."""
-    if ref.member is None:
+    if ref.member_index is None:
         return ref.path.read_bytes()
-    with zipfile.ZipFile(ref.path) as zf:
-        return zf.read(ref.member)
+    if ref.member_index == EMPTY_ZIP:
+        raise NotDicomError("zip archive without files", path=ref.display)
+    if ref.member_index == UNLISTABLE:
+        raise UnreadableDicomError("folder cannot be listed (permissions?): its files were not read",
+                                   path=ref.display)
+    if ref.member_index == BROKEN_ZIP:
+        raise UnreadableDicomError("corrupt zip archive: it cannot be opened, none of its members was read",
+                                   path=ref.display, reason=QuarantineReason.UNREADABLE)
+    try:
+        with zipfile.ZipFile(ref.path) as zf:
+            return zf.read(zf.infolist()[ref.member_index])
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError, IndexError) as exc:
+        raise UnreadableDicomError(f"cannot read zip member ({exc.__class__.__name__}: {exc})"[:200],
+                                   path=ref.display) from None
 
 
-__all__ = ["InputRef", "input_root", "read_bytes", "walk_inputs"]
+__all__ = ["BROKEN_ZIP", "EMPTY_ZIP", "UNLISTABLE", "InputRef", "input_root", "read_bytes", "walk_inputs"]

@@ -49,6 +49,7 @@ class Task:
     output: Path
     quarantine_dir: Path
     dry_run: bool = False
+    replace: bool = False  # --force: overwrite outputs of an earlier run
     file_cpu_limit: float | None = None  # CPU seconds one file may take before its worker is killed
 
 
@@ -69,7 +70,8 @@ def _pool_work(refs: list[InputRef], task: Task) -> list[Any]:
         if task.file_cpu_limit is not None:
             _limit_cpu(task.file_cpu_limit)
         out.append(process_input(ref, root=task.root, engine=_pool_engine, output=task.output,
-                                 quarantine_dir=task.quarantine_dir, dry_run=task.dry_run))
+                                 quarantine_dir=task.quarantine_dir, dry_run=task.dry_run,
+                                 replace=task.replace))
     return out
 
 
@@ -114,7 +116,8 @@ def _dask_work(refs: list[InputRef], task: Task, spec: EngineSpec, part: Any = N
         engine = spec.build()
         worker = None
     results = [process_input(ref, root=task.root, engine=engine, output=task.output,
-                             quarantine_dir=task.quarantine_dir, dry_run=task.dry_run) for ref in refs]
+                             quarantine_dir=task.quarantine_dir, dry_run=task.dry_run,
+                                 replace=task.replace) for ref in refs]
     if part is not None:
         sealed = _worker_part(worker, part)
         writer, seen = sealed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import struct
 import zlib
@@ -52,7 +53,7 @@ class DuplicateInstanceError(DeidError):
     reason = QuarantineReason.DUPLICATE_INSTANCE
 
 
-def write_output(path: Path, data: bytes) -> bool:
+def write_output(path: Path, data: bytes, *, replace: bool = False) -> bool:
     """Atomically create ``path`` without ever replacing a different file.
 
     Returns True when written, False when an identical file is already there (a re-run);
@@ -71,6 +72,9 @@ def write_output(path: Path, data: bytes) -> bool:
             # durability comes from the manifest, which is fsynced, and re-runs that compare bytes.
         finally:
             os.close(fd)
+        if replace:  # --force: this run's content wins
+            os.replace(tmp, path)
+            return True
         try:
             os.link(tmp, path)  # atomic, and fails rather than replace
             return True
@@ -144,8 +148,26 @@ def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
             write_data_element(fp, ds[tag], encodings)
 
 
+class UnsafeOutputName(DeidError):
+    """A value used to name the output (pseudonym or UID) is not a plain name: never a path."""
+
+    reason = QuarantineReason.INVALID_IDENTIFIER
+
+
+_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
+
+
 def output_relpath(patient: str, study_uid: str, series_uid: str, sop_uid: str) -> str:
-    """``<pseudo patient>/<study UID>/<series UID>/<SOP UID>.dcm``: built from pseudonyms only."""
+    """``<pseudo patient>/<study UID>/<series UID>/<SOP UID>.dcm``: built from pseudonyms only.
+
+    Each part must be a plain name (a retained or overridden value could hold ``/`` or ``..``):
+    nothing is ever written outside OUTPUT.
+    """
+    parts = (patient, study_uid, series_uid, sop_uid)
+    for what, part in zip(("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"), parts,
+                          strict=True):
+        if not _NAME.fullmatch(part) or ".." in part:
+            raise UnsafeOutputName(f"{what} cannot name an output file or folder (empty or not a plain name)")
     return f"{patient}/{study_uid}/{series_uid}/{sop_uid}.dcm"
 
 
@@ -169,4 +191,4 @@ def quarantine(qdir: Path, token: str, data: bytes | None, *, reason: Quarantine
     return target
 
 
-__all__ = ["DuplicateInstanceError", "WriteError", "atomic_write_bytes", "encode_dataset", "output_relpath", "quarantine", "write_output"]
+__all__ = ["DuplicateInstanceError", "UnsafeOutputName", "WriteError", "atomic_write_bytes", "encode_dataset", "output_relpath", "quarantine", "write_output"]
