@@ -56,8 +56,19 @@ class Task:
 _pool_engine: Engine | None = None  # this worker process's engine, built once by the initializer
 
 
+def quiet_pydicom() -> None:
+    """In a worker process: pydicom's parser warnings quote element values (PHI); keep them out of
+    worker logs, as ``cli.main`` does for the main process."""
+    import logging
+    import warnings
+
+    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", module=r"pydicom(\..*)?")
+
+
 def _pool_init(spec: EngineSpec) -> None:
     global _pool_engine
+    quiet_pydicom()
     _pool_engine = spec.build()
 
 
@@ -110,6 +121,7 @@ def _dask_work(refs: list[InputRef], task: Task, spec: EngineSpec, part: Any = N
         worker = get_worker()
         engine = getattr(worker, "_dicom_deid_engine", None)
         if engine is None or getattr(worker, "_dicom_deid_spec", None) != spec:
+            quiet_pydicom()
             engine = spec.build()
             worker._dicom_deid_engine, worker._dicom_deid_spec = engine, spec  # type: ignore[attr-defined]
     except ValueError:  # not inside a worker (e.g. a LocalCluster with processes=False in tests)
