@@ -269,6 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dicom-deid: interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:  # the run's own files (manifest, mapping, folders): disk full, permissions
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"dicom-deid: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -141,3 +141,17 @@ def test_symlinked_files_are_inputs_too(one_file, tmp_path):
     out = tmp_path / "out"
     assert main(["run", str(one_file), str(out), "--pixels", "off", "--quiet"]) == 0
     assert len(list(out.rglob("*.dcm"))) == 2
+
+
+def test_unwritable_output_is_one_line_error(one_file, tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "out").write_text("a file where the output folder should go")
+    from dicom_deid.keys import create_secret_key
+
+    create_secret_key(tmp_path / "k")
+    rc = main(["run", str(one_file), str(locked / "out" / "sub"), "--key-file", str(tmp_path / "k"),
+               "--quiet", "--pixels", "off"])
+    assert rc == 1
+    line = _err_line(capsys)
+    assert line.startswith("dicom-deid: error: ") and "Not a directory" in line
