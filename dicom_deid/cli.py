@@ -181,6 +181,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else default_workers()
     RunConfig(input=args.input, output=args.output, profile=profile, quarantine=args.quarantine,
               pixel_mode=args.pixels, workers=workers).validate()  # before any key is created
+    if not args.dry_run:
+        args.output.mkdir(parents=True, exist_ok=True)  # fails here, before keys or a mapping exist
     engine, key_path, created = _make_engine(args, profile)
     spec = EngineSpec(profile, engine.remapper.key, args.pixels or profile.pixel_mode)
     if created:
