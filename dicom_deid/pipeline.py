@@ -81,7 +81,6 @@ def process_input(ref: InputRef, *, root: Path, engine: Engine, output: Path, qu
     started = time.perf_counter()
     token = engine.remapper.keyed_id(ref.relative_to(root))
     rel_source = ref.relative_to(root)
-    source_link = Link(LinkKind.SOURCE_PATH, rel_source, "")
     size = 0
 
     def quarantined(reason: QuarantineReason, message: str, data: bytes | None) -> FileResult:
@@ -131,7 +130,7 @@ def process_input(ref: InputRef, *, root: Path, engine: Engine, output: Path, qu
         pixels=_pixel_summary(result.pixels),
         seconds=round(time.perf_counter() - started, 6),
     )
-    links = [*result.links, Link(LinkKind.SOURCE_PATH, source_link.original, rel, result.patient,
+    links = [*result.links, Link(LinkKind.SOURCE_PATH, rel_source, rel, result.patient,
                                  result.study_uid, result.series_uid)]
     rows: list[tuple[str, str, str]] = []
     if dry_run:
