@@ -43,12 +43,15 @@ sample_data/.generated: scripts/make_sample_data.py $(wildcard scripts/samplegen
 	@touch $@
 
 demo: setup sample_data/.generated
-	rm -rf demo_out demo_out.quarantine
+	rm -rf demo_out demo_out.quarantine demo_report.html
 	DICOM_DEID_HOME=$(CURDIR)/demo_keys $(PY) -m dicom_deid run sample_data/generated demo_out \
-	  --profile research --quiet; rc=$$?; \
+	  --profile research --report demo_report.html --quiet; rc=$$?; \
+	  DICOM_DEID_HOME=$(CURDIR)/demo_keys $(PY) -m dicom_deid verify demo_out --against sample_data/generated \
+	  --ocr off; vrc=$$?; \
 	  echo; echo "demo: de-identified copy in demo_out/, manifest demo_out/dicom-deid-manifest.jsonl,"; \
-	  echo "      quarantined originals in demo_out.quarantine/, key and sealed mapping under demo_keys/"; \
-	  test $$rc -le 3
+	  echo "      review report demo_report.html (input side), quarantined originals in demo_out.quarantine/,"; \
+	  echo "      key and sealed mapping under demo_keys/"; \
+	  test $$rc -le 3 && test $$vrc -eq 0
 
 test: setup
 	$(PY) -m pytest -q
@@ -57,4 +60,4 @@ profiles: $(STAMP)
 	$(PY) scripts/generate_profiles.py
 
 clean:
-	rm -rf demo_out demo_out.quarantine demo_keys sample_data/generated sample_data/.generated .pytest_cache
+	rm -rf demo_out demo_out.quarantine demo_report.html demo_keys sample_data/generated sample_data/.generated .pytest_cache
