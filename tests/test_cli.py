@@ -155,3 +155,25 @@ def test_unwritable_output_is_one_line_error(one_file, tmp_path, capsys):
     assert rc == 1
     line = _err_line(capsys)
     assert line.startswith("dicom-deid: error: ") and "Not a directory" in line
+
+
+def test_readme_documents_every_command_and_flag():
+    """Drift check: each subcommand and each option of `run`, `verify` and `report` is in the README."""
+    import argparse
+
+    from dicom_deid.cli import build_parser
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    checked = 0
+    for name in ("run", "verify", "report", "profiles", "keys", "mapping"):
+        assert f"dicom-deid {name}" in text, name
+        checked += 1
+    for name in ("run", "verify", "report"):
+        for action in sub.choices[name]._actions:
+            flags = [f for f in action.option_strings if f.startswith("--") and f != "--help"]
+            if flags:
+                assert any(f in text for f in flags), (name, flags)
+                checked += 1
+    assert checked > 30
