@@ -102,10 +102,14 @@ def _make_engine(args: argparse.Namespace, profile: Any) -> tuple[Any, Path, boo
 
 
 def _pixel_stage(mode: str) -> Any:
+    """The pixel stage; a missing dependency is an error, never a silent skip of redaction."""
+    from dicom_deid.errors import OcrUnavailable
+
     try:
         from dicom_deid.pixels import PixelMode, PixelPolicy, make_pixel_stage
-    except ImportError:
-        return None
+    except ImportError as exc:
+        raise OcrUnavailable(f"burned-in text redaction cannot load ({exc}); install 'dicom-deid[ocr]' "
+                             "or run with --pixels off") from None
     return make_pixel_stage(PixelPolicy(mode=PixelMode(mode)))
 
 

@@ -51,10 +51,15 @@ def search_images(
 
 
 def find_text_boxes(
-    decoded: DecodedPixels, detector: TextDetector, *, sample_frames: int = 4
+    decoded: DecodedPixels,
+    detector: TextDetector,
+    *,
+    sample_frames: int = 4,
+    images: list[npt.NDArray[np.uint8]] | None = None,
 ) -> tuple[list[RedactionBox], list[npt.NDArray[np.uint8]]]:
     """Detector boxes over all search images, deduplicated; also returns the images."""
-    images = search_images(decoded, sample_frames=sample_frames)
+    if images is None:
+        images = search_images(decoded, sample_frames=sample_frames)
     found: list[TextBox] = []
     for image in images:
         found.extend(detector.detect(image))

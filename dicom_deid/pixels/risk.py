@@ -72,8 +72,9 @@ def assess_risk(ds: Dataset) -> RiskDecision:
         return RiskDecision(RiskLevel.HIGH, f"{label} high risk modality")
     if sop_class and _is_high_risk_sop(sop_class):
         return RiskDecision(RiskLevel.HIGH, f"{label} high risk SOP class")
-    if len(image_type) >= 2 and image_type[0] == "DERIVED" and image_type[1] == "SECONDARY":
-        return RiskDecision(RiskLevel.HIGH, f"{label} DERIVED/SECONDARY image")
+    if image_type and image_type[0] == "DERIVED":
+        # reformats, MIPs, screen captures and re-renders: text is often drawn into them
+        return RiskDecision(RiskLevel.HIGH, f"{label} DERIVED image")
     if modality in LOW_RISK_MODALITIES:
         return RiskDecision(RiskLevel.LOW, f"{label} low risk")
     return RiskDecision(RiskLevel.MEDIUM, f"{label} medium risk")

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from dicom_deid.pixels.decode import check_decodable, decode_pixels
-from dicom_deid.pixels.detect import find_text_boxes, keep_clinical
-from dicom_deid.pixels.display import display_frame
+from dicom_deid.pixels.detect import find_text_boxes, keep_clinical, search_images
 from dicom_deid.pixels.encode import encode_frames
 from dicom_deid.pixels.ocr import (
     ContrastTextDetector,
@@ -143,14 +143,14 @@ class PixelStage:
         fixed = template_boxes(rules, source, rows, columns)
         fixed += ultrasound_boxes(rules, source, rows, columns)
 
-        if mode is PixelMode.AUTO and risk.level is RiskLevel.MEDIUM and not fixed:
-            middle = decoded.frames[facts.frames // 2]
-            if not self._quick.detect(display_frame(decoded, middle)):
-                return PixelOutcome(
-                    True, False, (), syntax_in, f"examined: no text ({risk.reason})"
-                )
+        images = search_images(decoded)
+        # the quick check sees the same projections and sampled frames as the detector, at full
+        # and reduced scale (large glyphs exceed its character size at full scale)
+        if (mode is PixelMode.AUTO and risk.level is RiskLevel.MEDIUM and not fixed
+                and not any(self._quick.detect(img) for img in _with_reduced(images))):
+            return PixelOutcome(True, False, (), syntax_in, f"examined: no text ({risk.reason})")
 
-        found, images = find_text_boxes(decoded, self.detector)
+        found, images = find_text_boxes(decoded, self.detector, images=images)
         if self.policy.keep_clinical_annotations and found:
             found = keep_clinical(found, images, self.reader, phi_values)
         boxes = [grow_box(b, self.policy.margin) for b in found] + fixed
@@ -167,6 +167,17 @@ class PixelStage:
         target.BurnedInAnnotation = "NO"
         note = f"redacted {len(clipped)} box(es), {result.note}"
         return PixelOutcome(True, True, tuple(clipped), str(result.transfer_syntax), note)
+
+
+def _with_reduced(images: Sequence[npt.NDArray[np.uint8]]) -> list[npt.NDArray[np.uint8]]:
+    """Each image, plus 1/2 and 1/4 scale versions where the image is large enough."""
+    out = []
+    for image in images:
+        out.append(image)
+        for step in (2, 4):
+            if min(image.shape[:2]) // step >= 64:
+                out.append(np.ascontiguousarray(image[::step, ::step]))
+    return out
 
 
 def make_pixel_stage(policy: PixelPolicy) -> PixelStage:
