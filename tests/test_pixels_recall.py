@@ -137,4 +137,4 @@ def test_multiframe_is_not_searched_frame_by_frame() -> None:
     PixelStage(PixelPolicy(mode=PixelMode.ALL), detector=detector).process(
         source, copy.deepcopy(source)
     )
-    assert detector.calls == 3 + 4  # min/max/median projections + 4 sampled frames
+    assert detector.calls == 3 + 1 + 4  # min/max/median projections, largest deviation, 4 sampled frames

@@ -75,3 +75,21 @@ def test_auto_mode_finds_the_text(name, tmp_path):
     result = pydicom.dcmread(out / row["output"]).pixel_array
     leaked = (result == arr) & mask
     assert mask.sum() > 200 and leaked.sum() <= 0.01 * mask.sum()
+
+
+def test_one_outlier_pixel_does_not_hide_text_in_16_bit_data(tmp_path):
+    cols = np.mgrid[:1024, :1024][1]
+    arr = (2000 + 500 * np.sin(cols / 50.0)).astype(np.uint16)
+    mask = _text_mask(arr.shape, "DOE JANE 19700101", (30, 30), 24)
+    arr[mask] = 4095
+    arr[1023, 1023] = 65535  # one hot pixel stretches the full range
+    ds = _dataset("DX", "1.2.840.10008.5.1.4.1.1.1.1", ["ORIGINAL", "PRIMARY"])
+    ds.set_pixel_data(arr, "MONOCHROME2", 16, generate_instance_uid=False)
+    inp = tmp_path / "in"
+    inp.mkdir()
+    ds.save_as(inp / "x.dcm", enforce_file_format=True)
+    out = tmp_path / "out"
+    assert main(["run", str(inp), str(out), "--quiet", "--workers", "1", "--pixels", "auto"]) == 0
+    (row,) = [r for r in read_manifest(out / MANIFEST_NAME) if r["type"] == "file"]
+    result = pydicom.dcmread(out / row["output"]).pixel_array
+    assert mask.sum() > 500 and ((result == arr) & mask).sum() <= 0.01 * mask.sum()

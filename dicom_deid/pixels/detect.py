@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dicom_deid.pixels.decode import DecodedPixels
-from dicom_deid.pixels.display import display_frame
+from dicom_deid.pixels.display import display_frame, scale_to_uint8
 from dicom_deid.pixels.ocr import TextBox, TextDetector, TextReader
 from dicom_deid.pixels.redact import RedactionBox
 
@@ -34,20 +34,47 @@ if TYPE_CHECKING:
 def search_images(
     decoded: DecodedPixels, *, sample_frames: int = 4, median_frames: int = 32
 ) -> list[npt.NDArray[np.uint8]]:
-    """The display images the detector should look at for ``decoded``."""
+    """The display images the detector should look at for ``decoded``.
+
+    Single frames: the frame, plus a percentile-windowed view for monochrome data over 8 bits when a
+    few outlier pixels stretch the range (they must not squeeze text into a few grey levels).  Multi-frame: min / max / median
+    projections, sampled frames, and the largest deviation of any frame from the median, which
+    shows text that appears on a few frames over moving anatomy.
+    """
     count = decoded.facts.frames
     if count == 1:
-        return [display_frame(decoded, decoded.frames[0])]
+        images = [display_frame(decoded, decoded.frames[0])]
+        images.extend(_windowed(decoded, decoded.frames[0]))
+        return images
     stack = np.stack([display_frame(decoded, frame) for frame in decoded.frames])
     step = max(1, count // median_frames)
-    images = [
-        stack.min(axis=0),
-        stack.max(axis=0),
-        np.median(stack[::step], axis=0).astype(np.uint8),
-    ]
+    median = np.median(stack[::step], axis=0).astype(np.uint8)
+    images = [stack.min(axis=0), stack.max(axis=0), median]
+    deviation = np.zeros(median.shape, dtype=np.uint8)
+    for frame in stack:  # frame by frame: no int16 copy of the whole cine
+        np.maximum(deviation, _absdiff(frame, median), out=deviation)
+    images.append(deviation)
     picks = np.unique(np.linspace(0, count - 1, num=min(sample_frames, count)).round().astype(int))
     images.extend(stack[int(i)] for i in picks)
     return images
+
+
+def _absdiff(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    out: npt.NDArray[np.uint8] = np.where(a > b, a - b, b - a).astype(np.uint8)
+    return out
+
+
+def _windowed(decoded: DecodedPixels, frame: npt.NDArray[np.generic]) -> list[npt.NDArray[np.uint8]]:
+    facts = decoded.facts
+    if facts.photometric not in ("MONOCHROME1", "MONOCHROME2") or facts.bits_stored <= 8:
+        return []
+    data = np.asarray(frame, dtype=np.float32)
+    lo, hi = (float(v) for v in np.percentile(data, (0.01, 99.99)))
+    full = float(data.max()) - float(data.min())
+    if hi <= lo or (hi - lo) > 0.5 * full:
+        return []  # no few outliers stretch the range: the plain view already shows the text
+    image = scale_to_uint8(frame, lo, hi)
+    return [255 - image if facts.photometric == "MONOCHROME1" else image]
 
 
 def find_text_boxes(
