@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -25,7 +24,6 @@ class Instance:
     ref: InputRef
     dataset: Dataset
     size: int
-    sha256: str
 
 
 def _looks_like_dicom_without_preamble(data: bytes) -> bool:
@@ -101,7 +99,7 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
         ds.file_meta.TransferSyntaxUID = (
             ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
         )
-    return Instance(ref=ref, dataset=ds, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return Instance(ref=ref, dataset=ds, size=len(data))
 
 
 __all__ = ["DicomDirFile", "Instance", "parse_dicom", "read_instance"]

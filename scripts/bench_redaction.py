@@ -54,26 +54,6 @@ def stored(ds: Dataset) -> np.ndarray:
     return arr.reshape((frames, int(ds.Rows), int(ds.Columns), -1))
 
 
-def black_mask(ds: Dataset, arr: np.ndarray) -> np.ndarray:
-    """(F, R, C) True where the output renders black, by the issue's rule."""
-    pi = str(ds.PhotometricInterpretation)
-    if pi == "MONOCHROME2":
-        return arr[..., 0] == arr.min()
-    if pi == "MONOCHROME1":
-        return arr[..., 0] == arr.max()
-    if pi == "RGB":
-        return (arr == 0).all(axis=-1)
-    if pi.startswith("YBR_FULL"):
-        half = 1 << (int(ds.BitsStored) - 1)
-        return (arr[..., 0] == 0) & (np.abs(arr[..., 1:].astype(int) - half) <= 1).all(axis=-1)
-    if pi == "PALETTE COLOR":
-        lut = apply_color_lut(np.arange(256, dtype=np.uint8), ds).astype(np.float64)
-        lum = lut @ np.array([0.299, 0.587, 0.114])
-        darkest = np.nonzero(lum <= lum.min() + 1e-6)[0]
-        return np.isin(arr[..., 0], darkest)
-    raise ValueError(pi)
-
-
 def display(ds: Dataset, frame: int) -> np.ndarray:
     arr = pixel_array(ds, index=frame if int(ds.get("NumberOfFrames", 1) or 1) > 1 else None)
     pi = str(ds.PhotometricInterpretation)
@@ -126,7 +106,7 @@ def score_case(
     seconds = time.perf_counter() - start
     before, after = stored(source), stored(target)
     frames = after.shape[0]
-    black = black_mask(target, after)
+    black = gen.black_mask(target, after)
     text = case.text_mask
     covered = int((black & text).sum())
     total = int(text.sum())

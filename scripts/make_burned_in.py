@@ -32,6 +32,7 @@ import pydicom.data
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
+from pydicom.pixels import apply_color_lut
 from pydicom.uid import (
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
@@ -525,6 +526,26 @@ def make_case(
         label_mask,
         {"kind": kind, "syntax": str(syntax), "frames": frames},
     )
+
+
+def black_mask(ds: Dataset, arr: np.ndarray) -> np.ndarray:
+    """(F, R, C) True where the output renders black, by the issue's rule."""
+    pi = str(ds.PhotometricInterpretation)
+    if pi == "MONOCHROME2":
+        return arr[..., 0] == arr.min()
+    if pi == "MONOCHROME1":
+        return arr[..., 0] == arr.max()
+    if pi == "RGB":
+        return (arr == 0).all(axis=-1)
+    if pi.startswith("YBR_FULL"):
+        half = 1 << (int(ds.BitsStored) - 1)
+        return (arr[..., 0] == 0) & (np.abs(arr[..., 1:].astype(int) - half) <= 1).all(axis=-1)
+    if pi == "PALETTE COLOR":
+        lut = apply_color_lut(np.arange(256, dtype=np.uint8), ds).astype(np.float64)
+        lum = lut @ np.array([0.299, 0.587, 0.114])
+        darkest = np.nonzero(lum <= lum.min() + 1e-6)[0]
+        return np.isin(arr[..., 0], darkest)
+    raise ValueError(pi)
 
 
 def make_cases(count: int, seed: int = 7) -> list[Case]:

@@ -19,6 +19,16 @@ def _isolated_key_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     return home
 
 
+@pytest.fixture(scope="module")
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A secret key shared by the runs of one test module (same key: comparable pseudonyms)."""
+    from dicom_deid.keys import create_secret_key
+
+    path = tmp_path_factory.mktemp("keys") / "secret.key"
+    create_secret_key(path)
+    return path
+
+
 @pytest.fixture
 def key_home() -> Path:
     return Path(os.environ["DICOM_DEID_HOME"])

@@ -18,15 +18,6 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def key_file(tmp_path_factory):
-    from dicom_deid.keys import create_secret_key
-
-    path = tmp_path_factory.mktemp("k") / "secret.key"
-    create_secret_key(path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def originals(corpus):
     """SOPInstanceUID -> original dataset (header only)."""
     import io

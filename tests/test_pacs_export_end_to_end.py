@@ -45,15 +45,6 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def key_file(tmp_path_factory):
-    from dicom_deid.keys import create_secret_key
-
-    path = tmp_path_factory.mktemp("keys") / "secret.key"
-    create_secret_key(path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def basic_run(corpus, key_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("basic") / "out"
     before = _tree_digest(corpus.root)

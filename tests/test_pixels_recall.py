@@ -32,28 +32,6 @@ def reader() -> TesseractReader:
     return TesseractReader()
 
 
-def _black(ds, arr: np.ndarray) -> np.ndarray:
-    pi = str(ds.PhotometricInterpretation)
-    if pi == "MONOCHROME2":
-        return arr[..., 0] == arr.min()
-    if pi == "MONOCHROME1":
-        return arr[..., 0] == arr.max()
-    if pi == "RGB":
-        return (arr == 0).all(axis=-1)
-    if pi == "YBR_FULL":
-        return (arr[..., 0] == 0) & (arr[..., 1] == 128) & (arr[..., 2] == 128)
-    if pi == "PALETTE COLOR":
-        from pydicom.pixels import apply_color_lut
-
-        lum = apply_color_lut(np.arange(256, dtype=np.uint8), ds).astype(float) @ [
-            0.299,
-            0.587,
-            0.114,
-        ]
-        return np.isin(arr[..., 0], np.nonzero(lum == lum.min())[0])
-    raise AssertionError(pi)
-
-
 def _grey(ds, frame: int) -> np.ndarray:
     from pydicom.pixels import apply_color_lut, pixel_array
 
@@ -85,7 +63,7 @@ def test_recall_and_identity_outside_boxes(
     assert outcome.redacted and target.BurnedInAnnotation == "NO"
     written = roundtrip(target)
     before, after = stored_frames(source), stored_frames(written)
-    black = _black(written, after)
+    black = gen.black_mask(written, after)
     assert case.text_mask.any()
     recall = float((black & case.text_mask).sum()) / float(case.text_mask.sum())
     assert recall >= 0.99
@@ -123,7 +101,7 @@ def test_cine_static_and_per_frame_text(stage: PixelStage) -> None:
     target = copy.deepcopy(source)
     outcome = stage.process(source, target)
     before, after = stored_frames(source), stored_frames(target)
-    black = _black(target, after)
+    black = gen.black_mask(target, after)
     for frame in range(12):
         mask = CINE.text_mask[frame]
         assert float((black[frame] & mask).sum()) / float(mask.sum()) >= 0.99, frame

@@ -61,18 +61,23 @@ def _case(name: str):
     return ds, frames, mask
 
 
-@pytest.mark.parametrize("name", ["derived-primary-ct", "medium-large-text", "medium-multiframe-first-frames"])
-def test_auto_mode_finds_the_text(name, tmp_path):
-    ds, arr, mask = _case(name)
-    ds.set_pixel_data(arr, "MONOCHROME2", 12 if ds.Modality == "MG" else 16, generate_instance_uid=False)
+def _redact_auto(ds: Dataset, tmp_path) -> tuple[dict, np.ndarray]:
+    """Run the CLI with --pixels auto on one instance; return its manifest row and output pixels."""
     inp = tmp_path / "in"
     inp.mkdir()
     ds.save_as(inp / "x.dcm", enforce_file_format=True)
     out = tmp_path / "out"
     assert main(["run", str(inp), str(out), "--quiet", "--workers", "1", "--pixels", "auto"]) == 0
     (row,) = [r for r in read_manifest(out / MANIFEST_NAME) if r["type"] == "file"]
+    return row, pydicom.dcmread(out / row["output"]).pixel_array
+
+
+@pytest.mark.parametrize("name", ["derived-primary-ct", "medium-large-text", "medium-multiframe-first-frames"])
+def test_auto_mode_finds_the_text(name, tmp_path):
+    ds, arr, mask = _case(name)
+    ds.set_pixel_data(arr, "MONOCHROME2", 12 if ds.Modality == "MG" else 16, generate_instance_uid=False)
+    row, result = _redact_auto(ds, tmp_path)
     assert row["pixels"]["redacted"], row["pixels"]["note"]
-    result = pydicom.dcmread(out / row["output"]).pixel_array
     leaked = (result == arr) & mask
     assert mask.sum() > 200 and leaked.sum() <= 0.01 * mask.sum()
 
@@ -85,11 +90,5 @@ def test_one_outlier_pixel_does_not_hide_text_in_16_bit_data(tmp_path):
     arr[1023, 1023] = 65535  # one hot pixel stretches the full range
     ds = _dataset("DX", "1.2.840.10008.5.1.4.1.1.1.1", ["ORIGINAL", "PRIMARY"])
     ds.set_pixel_data(arr, "MONOCHROME2", 16, generate_instance_uid=False)
-    inp = tmp_path / "in"
-    inp.mkdir()
-    ds.save_as(inp / "x.dcm", enforce_file_format=True)
-    out = tmp_path / "out"
-    assert main(["run", str(inp), str(out), "--quiet", "--workers", "1", "--pixels", "auto"]) == 0
-    (row,) = [r for r in read_manifest(out / MANIFEST_NAME) if r["type"] == "file"]
-    result = pydicom.dcmread(out / row["output"]).pixel_array
+    _, result = _redact_auto(ds, tmp_path)
     assert mask.sum() > 500 and ((result == arr) & mask).sum() <= 0.01 * mask.sum()
