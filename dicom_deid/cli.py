@@ -97,20 +97,20 @@ def _make_engine(args: argparse.Namespace, profile: Any) -> tuple[Any, Path, boo
 
     key, key_path, created = load_or_create_secret_key(args.key_file)
     pixel_mode = args.pixels or profile.pixel_mode
-    stage = _pixel_stage(pixel_mode) if pixel_mode != "off" else None
+    stage = _pixel_stage(pixel_mode, profile) if pixel_mode != "off" else None
     return Engine(profile, load_standard(), Remapper(key), stage), key_path, created
 
 
-def _pixel_stage(mode: str) -> Any:
+def _pixel_stage(mode: str, profile: Any) -> Any:
     """The pixel stage; a missing dependency is an error, never a silent skip of redaction."""
     from dicom_deid.errors import OcrUnavailable
 
     try:
-        from dicom_deid.pixels import PixelMode, PixelPolicy, make_pixel_stage
+        from dicom_deid.pixels import make_pixel_stage, policy_for
     except ImportError as exc:
         raise OcrUnavailable(f"burned-in text redaction cannot load ({exc}); install 'dicom-deid[ocr]' "
                              "or run with --pixels off") from None
-    return make_pixel_stage(PixelPolicy(mode=PixelMode(mode)))
+    return make_pixel_stage(policy_for(profile, mode))
 
 
 class _Progress:

@@ -64,15 +64,8 @@ class FileResult:
 
 
 def _pixel_summary(outcome: Any) -> dict[str, Any] | None:
-    if outcome is None:
-        return None
-    boxes = [
-        {"x": b.x, "y": b.y, "w": b.width, "h": b.height, "frames": list(b.frames) if b.frames is not None else None,
-         "source": b.source}
-        for b in getattr(outcome, "boxes", ())
-    ]
-    return {"examined": bool(outcome.examined), "redacted": bool(outcome.redacted), "boxes": boxes,
-            "transfer_syntax": str(outcome.transfer_syntax_out), "note": str(outcome.note)}
+    """The manifest's pixel entry, as the pixel stage describes its outcome (no text, no PHI)."""
+    return None if outcome is None else dict(outcome.summary())
 
 
 def process_input(ref: InputRef, *, root: Path, engine: Engine, output: Path, quarantine_dir: Path,
@@ -145,6 +138,12 @@ def _changes(plan: Plan) -> dict[str, list[str]]:
         if action.code is not ActionCode.K:
             out.setdefault(action.code.value, []).append(format_path(action.path))
     return out
+
+
+def _pixel_mode(engine: Engine) -> str:
+    """The run's --pixels mode for the manifest header ("off" when there is no pixel stage)."""
+    policy = getattr(engine.pixel_stage, "policy", None)
+    return str(getattr(getattr(policy, "mode", None), "value", "off"))
 
 
 def crashed_input(ref: InputRef, root: Path, engine: Engine, quarantine_dir: Path) -> FileResult:
@@ -262,6 +261,7 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
         writer = ManifestWriter(manifest_path, {
             "run_id": run_id, "tool": f"dicom-deid {__version__}", "standard": f"PS3.15 {engine.standard.edition}",
             "profile": profile.name, "options": list(options), "key_id": engine.remapper.key.key_id,
+            "pixels": _pixel_mode(engine),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "workers": config.workers,
             "backend": "dask" if config.dask else "pool" if config.workers > 1 else "serial",
             "resumed": len(done),
@@ -291,15 +291,22 @@ def run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None = None
     part_spec = None
     if config.dask and hasattr(sink, "part_spec") and not config.dry_run:
         part_spec = sink.part_spec()  # each Dask worker seals its own links: none cross the network
-    if config.dask:
-        results: Iterator[FileResult] = map_dask(to_process(), task, spec, config.dask, part=part_spec)
-    elif config.workers > 1 or config.file_cpu_limit is not None:  # a limit needs a worker to kill
-        results = map_pool(to_process(), task, spec, config.workers,
-                           on_crash=lambda ref: crashed_input(ref, root, engine, config.quarantine_dir))
-    else:
-        results = map_serial(to_process(), lambda ref: process_input(
+
+    def execute(refs: Iterable[InputRef], engine: Engine, spec: Any) -> Iterator[FileResult]:
+        if config.dask:
+            return map_dask(refs, task, spec, config.dask, part=part_spec)
+        if config.workers > 1 or config.file_cpu_limit is not None:  # a limit needs a worker to kill
+            return map_pool(refs, task, spec, config.workers,
+                            on_crash=lambda ref: crashed_input(ref, root, engine, config.quarantine_dir))
+        return map_serial(refs, lambda ref: process_input(
             ref, root=root, engine=engine, output=config.output, quarantine_dir=config.quarantine_dir,
             dry_run=config.dry_run, replace=config.force))
+
+    # --pixels auto samples each series before the rest (pixels/phases.py); otherwise one pass
+    from dicom_deid.pixels.phases import run_sampled
+
+    results: Iterator[FileResult] = run_sampled(to_process(), execute, engine, spec, root=root,
+                                                prior=manifest_path if done else None)
 
     def account(res: FileResult) -> None:
         nonlocal files, bytes_in

@@ -31,13 +31,14 @@ class EngineSpec:
     profile: Profile
     key: SecretKey
     pixel_mode: str = "off"
+    pixel_series: Any = None  # --pixels auto, after the samples: pixels.sampling.SeriesVerdicts
 
     def build(self) -> Engine:
         stage = None
         if self.pixel_mode != "off":
-            from dicom_deid.pixels import PixelMode, PixelPolicy, make_pixel_stage
+            from dicom_deid.pixels import make_pixel_stage, policy_for
 
-            stage = make_pixel_stage(PixelPolicy(mode=PixelMode(self.pixel_mode)))
+            stage = make_pixel_stage(policy_for(self.profile, self.pixel_mode)).with_series(self.pixel_series)
         return Engine(self.profile, load_standard(), Remapper(self.key), stage)
 
 

@@ -57,6 +57,7 @@ class TextBox:
     width: int
     height: int
     score: float = 1.0
+    core: tuple[int, int, int, int] | None = None  # detector kernel (x, y, w, h): surely text
 
     @property
     def x1(self) -> int:
@@ -130,6 +131,7 @@ class ScanPass:
     max_side: int = 1280
     rotate90: bool = False
     tile: bool = False
+    at_least_native: bool = False  # never shrink below the image's own size (up to max_side)
 
     def size_for(self, height: int, width: int) -> tuple[int, int]:
         if self.factor is not None:
@@ -137,6 +139,8 @@ class ScanPass:
         else:
             assert self.min_side is not None
             ratio = self.min_side / min(height, width)
+        if self.at_least_native:
+            ratio = max(1.0, ratio)
         ratio = min(ratio, self.max_side / max(height, width), _MAX_UPSCALE)
         rh = max(32, round(height * ratio / 32) * 32)
         rw = max(32, round(width * ratio / 32) * 32)
@@ -145,14 +149,21 @@ class ScanPass:
 
 _MAX_UPSCALE = 4.0
 
-#: Default passes: the network's native working size; the same on the image turned 90°
-#: (vertical labels along image edges); and 2x enlargement for text under ~10 px, tiled
-#: at native resolution on large images.
+#: Default passes.  The first is the screen: the network at the image's own resolution (small
+#: images enlarged to a 512 px short side); when its probability map holds nothing text-like
+#: anywhere, the image has no text and the other passes are skipped.  Otherwise: the same on the
+#: image turned 90° (vertical labels along image edges), and 2x enlargement for text under
+#: ~10 px, tiled at native resolution or more on large images.
+SCREEN_PASS = ScanPass(min_side=512, max_side=1280, at_least_native=True)
 DEFAULT_PASSES = (
-    ScanPass(min_side=736, max_side=1280),
-    ScanPass(min_side=736, max_side=1280, rotate90=True),
+    SCREEN_PASS,
+    ScanPass(min_side=512, max_side=1280, at_least_native=True, rotate90=True),
     ScanPass(min_side=None, factor=2.0, max_side=1600, tile=True),
 )
+#: Peak text probability below which the screen pass calls an image free of text.  Text of
+#: 7 px and faint text (10 % contrast) still peak above it in the tuning set; smooth anatomy
+#: stays well below.
+SCREEN_PEAK = 0.3
 _TILE_OVERLAP = 96
 
 
@@ -173,10 +184,12 @@ class DbnetDetector:
         box_threshold: float = 0.4,
         unclip_ratio: float = 1.5,
         end_growth: float = 0.3,
+        screen_peak: float | None = SCREEN_PEAK,
         model_path: Path | None = None,
     ) -> None:
         self.threads = threads
         self.passes = tuple(passes)
+        self.screen_peak = screen_peak
         self.end_growth = end_growth
         self.threshold = threshold
         self.box_threshold = box_threshold
@@ -227,16 +240,24 @@ class DbnetDetector:
         return np.asarray(out[0, 0], dtype=np.float32)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
+        """Boxes of every pass; nothing beyond the first pass when it sees no text at all."""
         boxes: list[TextBox] = []
-        for scan in self.passes:
+        for index, scan in enumerate(self.passes):
             too_large = (
                 scan.factor is not None and max(image.shape[:2]) * scan.factor > scan.max_side
             )
             if scan.tile and too_large:
                 boxes.extend(self._detect_tiles(image, scan))
-            else:
-                boxes.extend(self._detect_pass(image, scan))
+                continue
+            found, peak = self.detect_pass(image, scan)
+            boxes.extend(found)
+            if index == 0 and self.screen_peak is not None and peak < self.screen_peak:
+                return boxes  # the screen saw nothing text-like anywhere
         return boxes
+
+    def peak(self, image: npt.NDArray[np.uint8]) -> float:
+        """Highest text probability of the screen pass (0..1)."""
+        return float(self.probability_map(image, self.passes[0]).max())
 
     def _detect_tiles(self, image: npt.NDArray[np.uint8], scan: ScanPass) -> list[TextBox]:
         assert scan.factor is not None
@@ -251,14 +272,23 @@ class DbnetDetector:
         for y0 in _tile_starts(height, size, step):
             for x0 in _tile_starts(width, size, step):
                 tile = image[y0 : y0 + size, x0 : x0 + size]
-                for b in self._detect_pass(tile, tile_pass):
-                    boxes.append(TextBox(b.x + x0, b.y + y0, b.width, b.height, b.score))
+                for b in self.detect_pass(tile, tile_pass)[0]:
+                    core = None if b.core is None else (b.core[0] + x0, b.core[1] + y0, *b.core[2:])
+                    boxes.append(TextBox(b.x + x0, b.y + y0, b.width, b.height, b.score, core))
         return boxes
 
-    def _detect_pass(self, image: npt.NDArray[np.uint8], scan: ScanPass) -> list[TextBox]:
-        cv2 = _import_cv2()
-        height, width = image.shape[:2]
+    def detect_pass(
+        self, image: npt.NDArray[np.uint8], scan: ScanPass
+    ) -> tuple[list[TextBox], float]:
+        """Boxes of one pass and the pass's peak text probability."""
         prob = self.probability_map(image, scan)
+        return self._boxes(prob, image.shape[:2], scan), float(prob.max()) if prob.size else 0.0
+
+    def _boxes(
+        self, prob: npt.NDArray[np.float32], shape: tuple[int, ...], scan: ScanPass
+    ) -> list[TextBox]:
+        cv2 = _import_cv2()
+        height, width = int(shape[0]), int(shape[1])
         ph, pw = prob.shape
         bitmap = (prob > self.threshold).astype(np.uint8)
         bitmap = cv2.dilate(bitmap, np.ones((2, 2), np.uint8))
@@ -281,11 +311,15 @@ class DbnetDetector:
             y0 = max(0.0, (y - distance) * sy)
             x1 = min(float(rot_w), (x + w + distance) * sx)
             y1 = min(float(rot_h), (y + h + distance) * sy)
+            # the kernel itself lies inside the text: a tightened box never cuts into it
+            k0, l0, k1, l1 = x * sx, y * sy, (x + w) * sx, (y + h) * sy
             if scan.rotate90:
                 if (x1 - x0) < 2.0 * (y1 - y0):
                     continue  # only lines that read along the turned image: vertical labels
                 # clockwise rotation maps (r, c) -> (c, H-1-r); undo it for the box
                 x0, y0, x1, y1 = y0, height - x1, y1, height - x0
+                k0, l0, k1, l1 = l0, height - k1, l1, height - k0
+            core = (int(k0), int(l0), max(1, int(np.ceil(k1 - k0))), max(1, int(np.ceil(l1 - l0))))
             # DB kernels are tight at the ends of a line (italics, last glyph touching a
             # bright edge): extend along the line by a share of its thickness.
             if x1 - x0 >= y1 - y0:
@@ -296,7 +330,7 @@ class DbnetDetector:
                 y0, y1 = max(0.0, y0 - grow), min(float(height), y1 + grow)
             bx0, by0 = int(np.floor(x0)), int(np.floor(y0))
             bx1, by1 = int(np.ceil(x1)), int(np.ceil(y1))
-            boxes.append(TextBox(bx0, by0, bx1 - bx0, by1 - by0, score))
+            boxes.append(TextBox(bx0, by0, bx1 - bx0, by1 - by0, score, core))
         return boxes
 
 

@@ -1,0 +1,157 @@
+"""``--pixels auto`` across files: survey the headers, search the samples, then the rest.
+
+The pipeline hands its execution backend (serial, process pool or Dask) to
+:func:`run_sampled`, which runs it twice:
+
+1. a header survey (``dcmread`` without pixels, a handful of attributes) of every input under
+   the root, in walk order, gives each image its series and look; ``sampling.choose_samples``
+   picks the samples;
+2. **phase 1**: the pending samples go through the normal per-file work with the engine as
+   it is (every instance searched in full);
+3. **phase 2**: every other pending input goes through it with the series verdicts
+   (``sampling.SeriesVerdicts``) in the pixel policy: an instance of a series whose samples
+   were all searched and found clear, with a sampled look, is recorded as "sampled series
+   found clear"; every other instance is searched in full.
+
+Deterministic whatever the backend: the samples depend on the whole input, never on timing or
+on which inputs an interrupted run already finished; the verdict of a sample finished by an
+earlier run of the same command is read back from the manifest.  A sample that was quarantined,
+or whose verdict cannot be found, leaves its series searched in full.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from io import BytesIO
+from pathlib import Path
+from struct import error as StructError
+from typing import Any
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from dicom_deid.errors import DeidError
+from dicom_deid.pixels.sampling import ImageFacts, choose_samples, decide_series, image_facts
+from dicom_deid.pixels.stage import Examination, PixelMode, PixelStage
+from dicom_deid.walk import InputRef, read_bytes, walk_inputs
+
+logger = logging.getLogger(__name__)
+
+#: What the survey reads of each header (all that ``sampling.look_of`` and series need).
+SURVEY_TAGS = (
+    "StudyInstanceUID", "SeriesInstanceUID", "InstanceNumber", "SOPClassUID", "Rows", "Columns",
+    "NumberOfFrames", "PhotometricInterpretation", "BitsStored", "WindowCenter", "WindowWidth",
+    "ImageType", "Modality",
+)  # fmt: skip
+#: A header that cannot be parsed is not surveyed (its file is searched in full, or
+#: quarantined by the per-file boundary).
+_UNREADABLE = (DeidError, InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError,
+               IndexError, AttributeError, OverflowError, StructError)  # fmt: skip
+
+Execute = Callable[[Iterable[InputRef], Any, Any], Iterator[Any]]
+
+
+def survey(root: Path) -> Iterator[ImageFacts]:
+    """Facts of every input under ``root`` that carries an image (headers only)."""
+    for ref in walk_inputs(root):
+        facts = _facts(ref)
+        if facts is not None:
+            yield facts
+
+
+def _facts(ref: InputRef) -> ImageFacts | None:
+    try:
+        if ref.member_index is None:
+            ds = pydicom.dcmread(ref.path, stop_before_pixels=True, force=True, specific_tags=list(SURVEY_TAGS))
+        else:
+            ds = pydicom.dcmread(BytesIO(read_bytes(ref)), stop_before_pixels=True, force=True,
+                                 specific_tags=list(SURVEY_TAGS))
+        return image_facts(ds, ref.ordinal)
+    except _UNREADABLE:
+        return None
+
+
+def sampling_stage(engine: Any) -> PixelStage | None:
+    """The engine's pixel stage when it samples series (``auto``), else None."""
+    stage = getattr(engine, "pixel_stage", None)
+    if isinstance(stage, PixelStage) and stage.policy.mode is PixelMode.AUTO:
+        return stage
+    return None
+
+
+def run_sampled(
+    pending: Iterable[InputRef],
+    execute: Execute,
+    engine: Any,
+    spec: Any,
+    *,
+    root: Path,
+    prior: Path | None = None,
+) -> Iterator[Any]:
+    """Results of ``execute`` over ``pending``: in ``auto``, samples first, then the rest.
+
+    ``execute(refs, engine, spec)`` is the run's backend; ``spec`` (``workers.EngineSpec`` or
+    None) must accept ``pixel_series``.  ``prior`` is the manifest of an earlier run of the same
+    command into the same output (for the verdicts of samples it already finished).
+    """
+    stage = sampling_stage(engine)
+    if stage is None:
+        yield from execute(pending, engine, spec)
+        return
+    facts = list(survey(root))
+    samples = choose_samples(facts)
+    first: list[InputRef] = []
+    later = bytearray()
+    for ref in pending:
+        if ref.ordinal in samples:
+            first.append(ref)
+        else:
+            if ref.ordinal >= len(later):
+                later.extend(b"\0" * (ref.ordinal + 1 - len(later)))
+            later[ref.ordinal] = 1
+    found: dict[int, bool | None] = {}
+    for result in execute(first, engine, spec):
+        found[result.record.ordinal] = _found_text(result.record.pixels)
+        yield result
+    missing = samples - found.keys()
+    if missing and prior is not None:
+        found.update(_prior_verdicts(root, missing, engine, prior))
+    verdicts = decide_series(facts, samples, found)
+    logger.debug("pixels auto: %d series, %d sampled instances, %d series found clear",
+                 len({f.series for f in facts}), len(samples), len(verdicts.clear))
+    second_engine = dataclasses.replace(engine, pixel_stage=stage.with_series(verdicts))
+    second_spec = dataclasses.replace(spec, pixel_series=verdicts) if spec is not None else None
+    rest = (ref for ref in walk_inputs(root) if ref.ordinal < len(later) and later[ref.ordinal])
+    yield from execute(rest, second_engine, second_spec)
+
+
+def _found_text(pixels: Mapping[str, Any] | None) -> bool | None:
+    """A sample's verdict from its manifest pixel entry: text, clear, or None (not searched)."""
+    if not pixels or pixels.get("examination") != Examination.FULL.value:
+        return None
+    return bool(pixels.get("text_found"))
+
+
+def _prior_verdicts(root: Path, ordinals: frozenset[int] | set[int], engine: Any, prior: Path
+                    ) -> dict[int, bool | None]:
+    """Verdicts of samples an earlier run finished, by their keyed input id in its manifest."""
+    from dicom_deid.manifest import read_manifest
+
+    if not prior.is_file():
+        return {}
+    tokens = {
+        engine.remapper.keyed_id(ref.relative_to(root)): ref.ordinal
+        for ref in walk_inputs(root)
+        if ref.ordinal in ordinals
+    }
+    out: dict[int, bool | None] = {}
+    for row in read_manifest(prior, tolerate_partial=True):
+        ordinal = tokens.get(str(row.get("input_id", "")))
+        if row.get("type") == "file" and ordinal is not None and row.get("pixels"):
+            out[ordinal] = _found_text(row["pixels"])
+    return out
+
+
+__all__ = ["SURVEY_TAGS", "run_sampled", "sampling_stage", "survey"]
