@@ -182,6 +182,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         validate_report_path(args.report, output_root=args.output, input_root=args.input)
 
+    from dicom_deid.pixels.stage import check_pixel_options
+
+    check_pixel_options(profile, args.pixels or profile.pixel_mode)  # an option is done or refused
     workers = args.workers if args.workers is not None else default_workers()
     RunConfig(input=args.input, output=args.output, profile=profile, quarantine=args.quarantine,
               pixel_mode=args.pixels, workers=workers).validate()  # before any key is created

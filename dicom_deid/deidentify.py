@@ -53,11 +53,15 @@ class Deidentified:
     phi_values: tuple[str, ...] = field(default=(), repr=False)
 
 
+#: Options the pixel stage carries out (burned-in text; faces and defacing review).
+_PIXEL_OPTIONS = frozenset({Option.CLEAN_PIXEL_DATA, Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES})
+
+
 def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> list[Dataset]:
     codes = [standard.cid7050[None]]
     for opt in sorted(profile.options, key=lambda o: standard.cid7050[o].value if o in standard.cid7050 else ""):
-        if opt is Option.CLEAN_PIXEL_DATA and not pixels_active:
-            continue
+        if opt in _PIXEL_OPTIONS and not pixels_active:
+            continue  # claimed only when the pixel stage ran
         if opt in standard.cid7050:
             codes.append(standard.cid7050[opt])
     items = []
@@ -102,7 +106,7 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     if "TransferSyntaxUID" in meta_src:
         meta.TransferSyntaxUID = meta_src.TransferSyntaxUID
 
-    pixels_active = engine.pixel_stage is not None and Option.CLEAN_PIXEL_DATA in profile.options
+    pixels_active = engine.pixel_stage is not None and bool(_PIXEL_OPTIONS & profile.options)
     out.PatientIdentityRemoved = "YES"
     out.DeidentificationMethod = (
         f"dicom-deid {__version__}; PS3.15 {standard.edition} Annex E; profile {profile.name}"

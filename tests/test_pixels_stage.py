@@ -54,7 +54,7 @@ def test_public_api_all_is_complete() -> None:
         "SeriesVerdicts", "make_pixel_stage", "policy_for",
     }  # fmt: skip
     assert isinstance(make_pixel_stage(PixelPolicy()), PixelStage)
-    assert PixelPolicy() == PixelPolicy(PixelMode.AUTO, False, 0, False, None)
+    assert PixelPolicy() == PixelPolicy(PixelMode.AUTO, False, 0, False, None, True)
     assert PixelPolicy(mode="all").mode is PixelMode.ALL  # type: ignore[arg-type]
 
 

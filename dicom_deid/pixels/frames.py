@@ -8,8 +8,9 @@ anatomy for nothing, so each region is checked frame by frame:
 1. a few evenly spaced frames are read first; when all of them read as text, the region applies
    to every frame (the common static overlay costs a handful of reads);
 2. otherwise every frame is read.  A frame keeps the region when its reading is not rejected
-   as texture (``confirm.judge_reading``), *or* its glyph-stroke density is at least half of
-   that of the frames that read (faint text the recognizer misses on a frame stays covered);
+   as texture (``confirm.judge_reading``), *or* most glyph pixels of a frame that reads hold
+   the same stored values in it (text drawn at a fixed value that the recognizer misses on
+   that frame, behind moving anatomy, stays covered);
 3. the frames kept are widened by one frame on each side and gaps of up to three frames are
    filled.  When no frame reads as text at all, the region applies to every frame.
 
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 PROBE_FRAMES = 5
 READ_BUDGET = 400
 PREFIX = 5
+#: A frame that does not read keeps the region when this share of the glyph pixels of a frame
+#: that reads hold the same stored values there (the text is drawn, the reading failed).
+AGREEMENT = 0.6
 
 
 def assign_frames(
@@ -72,7 +76,7 @@ def assign_frames(
         readings = read_crops([_crop(frame(i), box) for i in range(count)])
         budget -= count
         read = [_reads(r, box) for r in readings]
-        frames = _frames_with_text(read, [_stroke_density(frame(i), box) for i in range(count)])
+        frames = _frames_with_text(read, _agreement(decoded, frame, box, read))
         out.append(box if frames is None else RedactionBox(box.x, box.y, box.width, box.height, frames, box.source))
     return out
 
@@ -93,18 +97,37 @@ def _reads(reading: Reading, box: RedactionBox) -> bool:
     return judge_reading(reading, shape) is not Verdict.REJECTED
 
 
-def _stroke_density(image: npt.NDArray[np.uint8], box: RedactionBox) -> float:
-    found = stroke_mask(image, TextBox(box.x, box.y, box.width, box.height))
-    return 0.0 if found is None else float(found[0].mean())
+def _agreement(
+    decoded: DecodedPixels,
+    frame: Callable[[int], npt.NDArray[np.uint8]],
+    box: RedactionBox,
+    read: Sequence[bool],
+) -> list[float]:
+    """Per frame: the share of the glyph pixels of a frame that reads whose stored values are
+    the same there (burned-in text keeps its stored value wherever it is shown)."""
+    readers = [i for i, ok in enumerate(read) if ok]
+    if not readers:
+        return [0.0] * len(read)
+    reference = readers[len(readers) // 2]
+    found = stroke_mask(frame(reference), TextBox(box.x, box.y, box.width, box.height))
+    if found is None:
+        return [0.0] * len(read)
+    mask, (x0, y0) = found
+    region = decoded.frames[:, y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]].astype(np.float64)
+    glyph = region[:, mask]  # F x N [x S]
+    tolerance = max(1.0, 0.03 * float(region.max() - region.min()))
+    same = np.abs(glyph - glyph[reference]) <= tolerance
+    if same.ndim == 3:
+        same = same.all(axis=2)
+    return [float(v) for v in same.mean(axis=1)]
 
 
-def _frames_with_text(read: Sequence[bool], density: Sequence[float]) -> tuple[int, ...] | None:
+def _frames_with_text(read: Sequence[bool], agreement: Sequence[float]) -> tuple[int, ...] | None:
     """Frames holding the text, or None for every frame."""
     count = len(read)
     if not any(read) or all(read):
         return None
-    reference = float(np.median([d for d, ok in zip(density, read, strict=True) if ok]))
-    present = [ok or d >= 0.5 * reference for ok, d in zip(read, density, strict=True)]
+    present = [ok or a >= AGREEMENT for ok, a in zip(read, agreement, strict=True)]
     kept: set[int] = set()
     for index, flag in enumerate(present):
         if flag:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
+from dicom_deid.errors import ConfigError
 from dicom_deid.pixels.confirm import Verdict
 from dicom_deid.pixels.decode import DecodedPixels, check_decodable, decode_pixels
 from dicom_deid.pixels.detect import (
@@ -74,13 +75,15 @@ class Examination(enum.Enum):
 class PixelPolicy:
     """What the pixel stage does.  ``margin`` adds fixed pixels to the glyph-proportional padding;
     ``faces`` is Clean Recognizable Visual Features; ``series`` carries, in ``auto``, what the
-    samples of each series showed (None: every instance is searched)."""
+    samples of each series showed (None: every instance is searched); ``text`` is Clean Pixel
+    Data (burned-in text is searched and redacted)."""
 
     mode: PixelMode = PixelMode.AUTO
     keep_clinical_annotations: bool = False
     margin: int = 0
     faces: bool = False
     series: SeriesVerdicts | None = None
+    text: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, PixelMode):
@@ -90,11 +93,22 @@ class PixelPolicy:
 
 
 def policy_for(profile: Profile, mode: PixelMode | str) -> PixelPolicy:
-    """The pixel policy a profile asks for: Clean Recognizable Visual Features turns faces on."""
+    """The pixel policy a profile asks for: Clean Pixel Data searches burned-in text, Clean
+    Recognizable Visual Features searches faces (and flags head CT/MR for defacing review)."""
     return PixelPolicy(
         mode=PixelMode(mode) if not isinstance(mode, PixelMode) else mode,
         faces=Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES in profile.options,
+        text=Option.CLEAN_PIXEL_DATA in profile.options,
     )
+
+
+def check_pixel_options(profile: Profile, mode: PixelMode | str) -> None:
+    """Refuse an option the run could not carry out: faces need the pixel stage."""
+    if PixelMode(mode) is PixelMode.OFF and Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES in profile.options:
+        raise ConfigError(
+            "--option clean-recognizable-visual-features needs the pixel stage (faces are found in "
+            "the pixels): it cannot run with --pixels off"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,10 +245,11 @@ class PixelStage:
             and policy.series is not None
             and policy.series.found_clear(source)
         )
-        if sampled_clear and not fixed and not photo:
+        if (sampled_clear or not policy.text) and not fixed and not photo:
             check_decodable(source)  # an instance that cannot be decoded is still reported
-            return PixelOutcome(False, False, (), syntax_in, "not searched: sampled series found clear",
-                                Examination.SAMPLED_CLEAR, review=review)
+            why = "sampled series found clear" if sampled_clear else "text not asked for (no Clean Pixel Data)"
+            return PixelOutcome(False, False, (), syntax_in, f"not searched: {why}",
+                                Examination.SAMPLED_CLEAR if sampled_clear else Examination.OFF, review=review)
 
         decoded = decode_pixels(source)
         facts = decoded.facts
@@ -244,7 +259,8 @@ class PixelStage:
         text_found = False
         uncertain = uncertain_kept = 0
         notes: list[str] = []
-        if not sampled_clear:
+        searched = not sampled_clear and policy.text
+        if searched:
             images = search_images(decoded)
             derived = derived_flags(decoded, len(images))
             if self._finder is not None:
@@ -278,22 +294,26 @@ class PixelStage:
                 notes.append(f"{len(faces)} face(s)")
         boxes += fixed
         clipped = [c for c in (clip_box(b, rows, columns) for b in boxes) if c is not None]
-        how = "sampled series found clear; region rules applied" if sampled_clear else f"examined ({risk.reason})"
-        exam = Examination.SAMPLED_CLEAR if sampled_clear else Examination.FULL
+        if searched:
+            how, exam = f"examined ({risk.reason})", Examination.FULL
+        elif sampled_clear:
+            how, exam = "sampled series found clear; region rules applied", Examination.SAMPLED_CLEAR
+        else:
+            how, exam = "text not searched (no Clean Pixel Data)", Examination.OFF
         extra = "; ".join(notes)
         if not clipped:
             note = f"{how}: no text" + (f"; {extra}" if extra else "")
-            return PixelOutcome(not sampled_clear, False, (), syntax_in, note, exam, text_found,
+            return PixelOutcome(searched, False, (), syntax_in, note, exam, text_found,
                                 uncertain, uncertain_kept, review)
         redacted = apply_boxes(decoded.frames, clipped, fill_value(decoded))
         if np.array_equal(redacted, decoded.frames):
-            return PixelOutcome(not sampled_clear, False, tuple(clipped), syntax_in,
+            return PixelOutcome(searched, False, tuple(clipped), syntax_in,
                                 f"{how}: regions already blank", exam, text_found, uncertain,
                                 uncertain_kept, review)
         result = encode_frames(target, redacted, facts)
         target.BurnedInAnnotation = "NO"
         note = f"{how}: redacted {len(clipped)} box(es), {result.note}" + (f"; {extra}" if extra else "")
-        return PixelOutcome(not sampled_clear, True, tuple(clipped), str(result.transfer_syntax), note,
+        return PixelOutcome(searched, True, tuple(clipped), str(result.transfer_syntax), note,
                             exam, text_found, uncertain, uncertain_kept, review)
 
 
