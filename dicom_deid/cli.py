@@ -233,6 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  mapping:    {mapping.path} (sealed to the custodian)")
     if args.report is not None:
         print(f"  report:     {args.report} (input side: may show original images)")
+    _print_pixel_summary(args.pixels or profile.pixel_mode, summary.manifest)
     if summary.interrupted:
         print("dicom-deid: interrupted; re-run the same command to finish", file=sys.stderr)
         return EXIT_ERROR
@@ -248,6 +249,28 @@ def _open_mapping(args: argparse.Namespace, config: Any, key_path: Path, profile
         run_info={"profile": profile.name, "options": sorted(o.value for o in profile.options)},
         warn=lambda msg: print(f"dicom-deid: warning: {msg}", file=sys.stderr),
     )
+
+
+def _print_pixel_summary(mode: str, manifest: Path | None) -> None:
+    """How pixels were examined; --pixels off is said loudly (burned-in text left as it is)."""
+    if mode == "off":
+        print("dicom-deid: WARNING: --pixels off: burned-in text was NOT searched in any image; names, IDs "
+              "and dates drawn into the pixels are still in the output", file=sys.stderr)
+        return
+    if manifest is None or not manifest.is_file():
+        return
+    from collections import Counter
+
+    from dicom_deid.manifest import last_run, read_manifest
+
+    rows = [r for r in last_run(read_manifest(manifest, tolerate_partial=True)) if r.get("type") == "file"]
+    ways = Counter(str((r.get("pixels") or {}).get("examination")) for r in rows if r.get("pixels"))
+    redacted = sum(1 for r in rows if (r.get("pixels") or {}).get("redacted"))
+    review = sum(1 for r in rows if (r.get("pixels") or {}).get("review"))
+    if ways:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(ways.items()))
+        print(f"  pixels:     --pixels {mode}: {parts}; redacted {redacted}"
+              + (f"; {review} flagged for defacing review" if review else ""))
 
 
 def _print_plan(summary: Any) -> None:

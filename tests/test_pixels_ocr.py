@@ -12,7 +12,6 @@ from pixel_fixtures import read_test_file
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
 from dicom_deid.pixels.ocr import (
     DEFAULT_PASSES,
-    ContrastTextDetector,
     DbnetDetector,
     TesseractReader,
     TextBox,
@@ -62,13 +61,6 @@ def test_tesseract_reads_a_label() -> None:
     image = _canvas("HOSPITAL", 20, (40, 60))
     assert "HOSPITAL" in reader.read(image, TextBox(30, 50, 160, 40)).upper()
     assert reader.backend in ("tesserocr", "pytesseract")
-
-
-def test_contrast_heuristic_flags_text_not_ramp() -> None:
-    detector = ContrastTextDetector()
-    assert detector.detect(_canvas("DOE JOHN 12345", 12, (20, 20)))
-    ramp = np.tile(np.linspace(0, 255, 320, dtype=np.float32), (200, 1)).astype(np.uint8)
-    assert detector.detect(ramp) == []
 
 
 def test_screen_pass_stops_the_search_on_an_image_without_text() -> None:

@@ -208,6 +208,18 @@ def line_height(box: TextBox, reading: Reading) -> int:
     return min(box.width, box.height) if box.height > 1.3 * box.width else box.height
 
 
+def glyph_size(box: TextBox, reading: Reading) -> int:
+    """Glyph height for the sanity check: the line height, or for a tilted line (whose box is taller
+    than its glyphs) the line's length over the characters read (a glyph is about half as wide
+    as tall)."""
+    height = line_height(box, reading)
+    count = len(reading.text.replace(" ", ""))
+    if count >= 3:
+        along = box.height if reading.rotation in (90, 270) else box.width
+        height = min(height, round(along / (0.45 * count)))
+    return height
+
+
 def pad_box(box: TextBox, glyph_height: int, rows: int, columns: int) -> TextBox:
     pad = max(MIN_PAD, math.ceil(PAD_SHARE * glyph_height))
     x0, y0 = max(0, box.x - pad), max(0, box.y - pad)
@@ -239,7 +251,7 @@ def judge(
     verdict = judge_reading(reading, read_box or proposal.box)
     tight = tighten(image, proposal.box, core)
     height = line_height(tight, reading)
-    if verdict is not Verdict.REJECTED and not plausible_glyphs(tight, height, rows, columns):
+    if verdict is not Verdict.REJECTED and not plausible_glyphs(tight, glyph_size(tight, reading), rows, columns):
         verdict = Verdict.UNCERTAIN if verdict is Verdict.CONFIRMED else Verdict.REJECTED
     if verdict is Verdict.UNCERTAIN and derived:
         verdict = Verdict.REJECTED  # projections of moving anatomy look like text; frames decide

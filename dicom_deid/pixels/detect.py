@@ -124,6 +124,17 @@ class TextSearch:
         return sum(1 for j in self.judged if j.verdict is verdict)
 
 
+#: A line is confirmed on its first few characters: at most this many line heights are read.
+PREFIX_LINES = 6
+
+
+def prefix(box: TextBox) -> TextBox:
+    """The start of the line in ``box`` (reading cost grows with length; a few glyphs confirm)."""
+    if box.height > 1.3 * box.width:  # vertical
+        return TextBox(box.x, box.y, box.width, min(box.height, PREFIX_LINES * box.width), box.score, box.core)
+    return TextBox(box.x, box.y, min(box.width, PREFIX_LINES * box.height), box.height, box.score, box.core)
+
+
 class TextFinder(Protocol):
     """The whole text search over an instance's search images (``find_text`` by default)."""
 
@@ -142,7 +153,8 @@ def find_text(
 ) -> TextSearch:
     """Detector proposals over ``images``, grouped, read and judged.
 
-    Each group of duplicate proposals is read on its best-scoring member; while it is not
+    Each group of duplicate proposals is read on its best-scoring member (the start of the line:
+    ``PREFIX_LINES`` line heights); while it is not
     confirmed, the next member seen in another search image is read (up to ``attempts``), so a
     projection that blurs the text does not hide it.  The region judged is the union of the
     group's boxes, tightened to its ink on the image that read best.  ``derived[i]`` marks
@@ -166,10 +178,11 @@ def find_text(
         if not todo:
             break
         for index, members in todo.items():
-            readings = recognizer.read_boxes(images[index], [m.box for _, m in members])
-            for (g, member), reading in zip(members, readings, strict=True):
+            prefixes = [prefix(m.box) for _, m in members]
+            readings = recognizer.read_boxes(images[index], prefixes)
+            for (g, _member), reading, read_box in zip(members, readings, prefixes, strict=True):
                 region = Proposal(union_box([p.box for p in groups[g]]), index)
-                verdict = judge(images[index], region, reading, read_box=member.box,
+                verdict = judge(images[index], region, reading, read_box=read_box,
                                 core=core_of([p.box for p in groups[g]]),
                                 derived=index < len(derived) and derived[index])
                 current = best[g]
@@ -177,40 +190,6 @@ def find_text(
                     best[g] = (verdict, g)
     judged = sorted((b[0] for b in best if b is not None), key=lambda j: (j.box.y, j.box.x))
     return TextSearch(tuple(judged), tuple(images))
-
-
-def find_text_boxes(
-    decoded: DecodedPixels,
-    detector: TextDetector,
-    *,
-    sample_frames: int = 4,
-    images: list[npt.NDArray[np.uint8]] | None = None,
-) -> tuple[list[RedactionBox], list[npt.NDArray[np.uint8]]]:
-    """Detector boxes over all search images, deduplicated; also returns the images."""
-    if images is None:
-        images = search_images(decoded, sample_frames=sample_frames)
-    found: list[TextBox] = []
-    for image in images:
-        found.extend(detector.detect(image))
-    boxes = [RedactionBox(b.x, b.y, b.width, b.height, None, "detector") for b in found]
-    return drop_contained(boxes), images
-
-
-def drop_contained(boxes: Sequence[RedactionBox]) -> list[RedactionBox]:
-    """Remove exact duplicates and boxes lying inside another box for the same frames."""
-    unique = sorted(set(boxes), key=lambda b: -b.area())
-    kept: list[RedactionBox] = []
-    for box in unique:
-        if not any(
-            k.frames == box.frames
-            and k.x <= box.x
-            and k.y <= box.y
-            and box.x1 <= k.x1
-            and box.y1 <= k.y1
-            for k in kept
-        ):
-            kept.append(box)
-    return sorted(kept, key=lambda b: (b.y, b.x))
 
 
 # --- keep-clinical-annotations policy ------------------------------------------------------

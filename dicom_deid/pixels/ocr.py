@@ -2,20 +2,19 @@
 
 Two kinds of engine live here:
 
-* a *detector* finds where text is (``TextDetector.detect`` → ``list[TextBox]``).  The
+* a *detector* finds where text may be (``TextDetector.detect`` → ``list[TextBox]``).  The
   default :class:`DbnetDetector` runs the DBNet text-detection network that the
   ``rapidocr-onnxruntime`` wheel ships (``ch_PP-OCRv4_det_infer.onnx``) through
   ``onnxruntime`` on the CPU.  Nothing is downloaded: the model file is located inside the
-  installed wheel.  :class:`ContrastTextDetector` is an OpenCV heuristic that proposes
-  small high-contrast glyph clusters the network can miss; the two are combined by
-  :class:`UnionDetector`.
+  installed wheel.  Its proposals are confirmed by the recognition network of the same wheel
+  (``recognize.py``, ``confirm.py``) before anything is blacked out.
 * a *reader* says what a region reads (``TextReader.read``).  :class:`TesseractReader`
   binds the Tesseract C API through ``tesserocr`` (one warm engine per process) and falls
   back to ``pytesseract`` (one ``tesseract`` process per call: measured 120 ms against 6 ms
 per label on one core).
 
-Redaction never depends on reading: readers are used for the keep-clinical-annotations
-policy and by ``verify``/benchmarks to look for leaks.
+Tesseract is used for the keep-clinical-annotations policy and by ``verify``/benchmarks to look
+for leaks; confirmation of detector proposals uses the recognition network (``recognize.py``).
 """
 
 from __future__ import annotations
@@ -136,6 +135,8 @@ class ScanPass:
     def size_for(self, height: int, width: int) -> tuple[int, int]:
         if self.factor is not None:
             ratio = self.factor
+            if self.min_side is not None:  # small images: at least min_side on the short side
+                ratio = max(ratio, self.min_side / min(height, width))
         else:
             assert self.min_side is not None
             ratio = self.min_side / min(height, width)
@@ -149,20 +150,17 @@ class ScanPass:
 
 _MAX_UPSCALE = 4.0
 
-#: Default passes.  The first is the screen: the network at the image's own resolution (small
-#: images enlarged to a 512 px short side); when its probability map holds nothing text-like
-#: anywhere, the image has no text and the other passes are skipped.  Otherwise: the same on the
-#: image turned 90° (vertical labels along image edges), and 2x enlargement for text under
-#: ~10 px, tiled at native resolution or more on large images.
-SCREEN_PASS = ScanPass(min_side=512, max_side=1280, at_least_native=True)
+#: Default passes.  The first is the screen: the network on the image enlarged 2x (small
+#: images to a 512 px short side, up to 4x; large ones cut into tiles searched at native
+#: resolution or more), so that 7-10 px text is seen.  When its probability map holds nothing
+#: text-like anywhere, the image has no text and the other pass is skipped.  Otherwise the
+#: image turned 90° is searched too (vertical labels along image edges).
+SCREEN_PASS = ScanPass(min_side=512, factor=2.0, max_side=1600, tile=True)
 DEFAULT_PASSES = (
     SCREEN_PASS,
     ScanPass(min_side=512, max_side=1280, at_least_native=True, rotate90=True),
-    ScanPass(min_side=None, factor=2.0, max_side=1600, tile=True),
 )
-#: Peak text probability below which the screen pass calls an image free of text.  Text of
-#: 7 px and faint text (10 % contrast) still peak above it in the tuning set; smooth anatomy
-#: stays well below.
+#: Peak text probability below which the screen pass calls an image free of text.
 SCREEN_PEAK = 0.3
 _TILE_OVERLAP = 96
 
@@ -171,7 +169,7 @@ class DbnetDetector:
     """DBNet (PP-OCRv4 det) through onnxruntime; the session is created on first use.
 
     Each :class:`ScanPass` feeds the network one resized (and maybe rotated) copy of the
-    image; the probability map is thresholded, connected components are scored, grown by
+    image, its local contrast equalised (``enhance``); the probability map is thresholded, connected components are scored, grown by
     the DB "unclip" distance and returned as boxes in the input image's coordinates.
     """
 
@@ -185,9 +183,11 @@ class DbnetDetector:
         unclip_ratio: float = 1.5,
         end_growth: float = 0.3,
         screen_peak: float | None = SCREEN_PEAK,
+        enhance: bool = True,
         model_path: Path | None = None,
     ) -> None:
         self.threads = threads
+        self.enhance = enhance
         self.passes = tuple(passes)
         self.screen_peak = screen_peak
         self.end_growth = end_growth
@@ -227,6 +227,8 @@ class DbnetDetector:
         """Text probability at network resolution for one pass (rotated if the pass is)."""
         cv2 = _import_cv2()
         rgb = to_rgb8(image)
+        if self.enhance:
+            rgb = enhance_contrast(rgb)
         if scan.rotate90:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=-1))  # clockwise
         rh, rw = scan.size_for(rgb.shape[0], rgb.shape[1])
@@ -247,9 +249,9 @@ class DbnetDetector:
                 scan.factor is not None and max(image.shape[:2]) * scan.factor > scan.max_side
             )
             if scan.tile and too_large:
-                boxes.extend(self._detect_tiles(image, scan))
-                continue
-            found, peak = self.detect_pass(image, scan)
+                found, peak = self._detect_tiles(image, scan)
+            else:
+                found, peak = self.detect_pass(image, scan)
             boxes.extend(found)
             if index == 0 and self.screen_peak is not None and peak < self.screen_peak:
                 return boxes  # the screen saw nothing text-like anywhere
@@ -259,23 +261,28 @@ class DbnetDetector:
         """Highest text probability of the screen pass (0..1)."""
         return float(self.probability_map(image, self.passes[0]).max())
 
-    def _detect_tiles(self, image: npt.NDArray[np.uint8], scan: ScanPass) -> list[TextBox]:
+    def _detect_tiles(
+        self, image: npt.NDArray[np.uint8], scan: ScanPass
+    ) -> tuple[list[TextBox], float]:
         assert scan.factor is not None
         height, width = image.shape[:2]
         ratio = max(1.0, min(scan.factor, scan.max_side / max(height, width)))
-        size = int(scan.max_side / ratio)  # tile side in image pixels
-        step = max(1, size - _TILE_OVERLAP)
+        largest = int(scan.max_side / ratio)  # largest tile side in image pixels
         tile_pass = ScanPass(
             min_side=None, factor=ratio, max_side=scan.max_side, rotate90=scan.rotate90
         )
         boxes: list[TextBox] = []
-        for y0 in _tile_starts(height, size, step):
-            for x0 in _tile_starts(width, size, step):
-                tile = image[y0 : y0 + size, x0 : x0 + size]
-                for b in self.detect_pass(tile, tile_pass)[0]:
+        peak = 0.0
+        rows, cols = _tiles(height, largest), _tiles(width, largest)
+        for y0, th in rows:
+            for x0, tw in cols:
+                tile = image[y0 : y0 + th, x0 : x0 + tw]
+                found, tile_peak = self.detect_pass(tile, tile_pass)
+                peak = max(peak, tile_peak)
+                for b in found:
                     core = None if b.core is None else (b.core[0] + x0, b.core[1] + y0, *b.core[2:])
                     boxes.append(TextBox(b.x + x0, b.y + y0, b.width, b.height, b.score, core))
-        return boxes
+        return boxes, peak
 
     def detect_pass(
         self, image: npt.NDArray[np.uint8], scan: ScanPass
@@ -334,75 +341,24 @@ class DbnetDetector:
         return boxes
 
 
-def _tile_starts(length: int, size: int, step: int) -> list[int]:
-    if length <= size:
-        return [0]
-    starts = list(range(0, length - size + 1, step))
-    if starts[-1] + size < length:
-        starts.append(length - size)
-    return starts
+def enhance_contrast(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Local contrast equalisation (CLAHE, per channel): faint text on anatomy stands out for the
+    detector; the recognizer and the redaction see the image as it is."""
+    cv2 = _import_cv2()
+    clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+    channels = [clahe.apply(np.ascontiguousarray(rgb[:, :, c])) for c in range(rgb.shape[2])]
+    return np.stack(channels, axis=2)
 
 
-class ContrastTextDetector:
-    """OpenCV heuristic: clusters of small, sharp, high-contrast strokes on a flat surround.
-
-    Burned-in annotation is drawn, not imaged: glyph strokes are 1-4 px wide with a
-    near-saturated edge on both sides.  A black-hat/top-hat transform isolates thin
-    strokes, Otsu binarises them, and components the size of characters are merged
-    horizontally into words.  Only clusters whose stroke density and aspect look like text
-    are proposed.  This adds recall for tiny text the network scores low.
-    """
-
-    def __init__(self, *, min_char: int = 4, max_char: int = 48) -> None:
-        self.min_char = min_char
-        self.max_char = max_char
-
-    def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
-        cv2 = _import_cv2()
-        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9))
-        tophat = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel)
-        blackhat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
-        strokes = cv2.max(tophat, blackhat)
-        # strong local contrast only: drawn text sits well above anatomy texture
-        level = max(60, int(np.percentile(strokes, 99.0)))
-        mask = (strokes >= level).astype(np.uint8)
-        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        chars = np.zeros_like(mask)
-        for label in range(1, count):
-            x, y, w, h, area = (int(v) for v in stats[label])
-            if not (self.min_char <= h <= self.max_char and w <= 2 * self.max_char):
-                continue
-            if area < 4 or area > 0.8 * w * h:
-                continue
-            chars[y : y + h, x : x + w] = 1
-        if not chars.any():
-            return []
-        # merge characters of a word/line: close horizontally by about one character
-        merged = cv2.morphologyEx(
-            chars, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 3))
-        )
-        count, _, stats, _ = cv2.connectedComponentsWithStats(merged, connectivity=8)
-        boxes: list[TextBox] = []
-        for label in range(1, count):
-            x, y, w, h, _area = (int(v) for v in stats[label])
-            if w < 2 * self.min_char or w < h * 1.2:
-                continue  # single blobs and vertical structures are not words
-            boxes.append(TextBox(x, y, w, h, 0.5))
-        return boxes
-
-
-class UnionDetector:
-    """Runs several detectors and returns every box any of them found."""
-
-    def __init__(self, detectors: Sequence[TextDetector]) -> None:
-        self.detectors = tuple(detectors)
-
-    def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
-        boxes: list[TextBox] = []
-        for detector in self.detectors:
-            boxes.extend(detector.detect(image))
-        return boxes
+def _tiles(length: int, largest: int) -> list[tuple[int, int]]:
+    """(start, size) of as few tiles as cover ``length`` with ``_TILE_OVERLAP`` overlap, all the
+    same size (balanced: no tile mostly overlapping another)."""
+    if length <= largest:
+        return [(0, length)]
+    count = -(-(length - _TILE_OVERLAP) // (largest - _TILE_OVERLAP))
+    size = -(-(length + (count - 1) * _TILE_OVERLAP) // count)
+    step = size - _TILE_OVERLAP
+    return [(min(i * step, length - size), size) for i in range(count)]
 
 
 def _find_tessdata() -> str | None:
