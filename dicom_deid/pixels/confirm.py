@@ -175,24 +175,44 @@ def stroke_mask(
 
 
 def tighten(image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None) -> TextBox:
-    """``box`` shrunk to the rows and columns holding glyph strokes, never inside ``core`` (the
-    detector's kernel, which lies inside the text); unchanged when no stroke is found."""
-    found = stroke_mask(image, box, core)
+    """The glyph strokes of ``box``: the box shrunk to them, or grown to the whole of glyphs it
+    cuts (detector boxes can end inside the first or last glyph), never inside ``core`` (the
+    detector's kernel, which lies inside the text); ``box`` when no stroke is found.
+
+    Strokes are searched in ``box`` grown by half a line height along the line and a quarter
+    across it (tilted lines); a stroke
+    component counts when at least half of it lies across the line's span (a glyph of the line
+    the detector cut off counts, anatomy above or below does not)."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    cv2 = _import_cv2()
+    height, width = image.shape[:2]
+    line = max(1, min(box.width, box.height))
+    along, across = math.ceil(0.5 * line), math.ceil(0.25 * line)
+    gx, gy = (along, across) if box.width >= box.height else (across, along)
+    x0, y0 = max(0, box.x - gx), max(0, box.y - gy)
+    search = TextBox(x0, y0, min(width, box.x1 + gx) - x0, min(height, box.y1 + gy) - y0, box.score)
+    found = stroke_mask(image, search, core if core is not None else box)
     if found is None:
         return box
-    mask, (x0, y0) = found
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
+    mask, (sx, sy) = found
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    horizontal = box.width >= box.height
+    lo, hi = (box.y - sy, box.y1 - sy) if horizontal else (box.x - sx, box.x1 - sx)
+    wanted = []
+    for label in range(1, count):
+        x, y, w, h, _area = (int(v) for v in stats[label])
+        start, size = (y, h) if horizontal else (x, w)
+        if min(hi, start + size) - max(lo, start) >= 0.5 * size:  # on the line, not beside it
+            wanted.append(label)
+    keep = np.isin(labels, wanted)
+    rows = np.flatnonzero(keep.any(axis=1))
+    cols = np.flatnonzero(keep.any(axis=0))
     if rows.size == 0 or cols.size == 0:
         return box
-    tight = TextBox(x0 + int(cols[0]), y0 + int(rows[0]), int(cols[-1] - cols[0] + 1),
+    tight = TextBox(sx + int(cols[0]), sy + int(rows[0]), int(cols[-1] - cols[0] + 1),
                     int(rows[-1] - rows[0] + 1), box.score)
-    if core is not None:
-        tight = union_box([tight, core])
-    # never outside the box searched
-    bx0, by0 = max(tight.x, box.x), max(tight.y, box.y)
-    bx1, by1 = min(tight.x1, box.x1), min(tight.y1, box.y1)
-    return TextBox(bx0, by0, bx1 - bx0, by1 - by0, box.score)
+    return union_box([tight, core]) if core is not None else tight
 
 
 def core_of(boxes: Sequence[TextBox]) -> TextBox | None:

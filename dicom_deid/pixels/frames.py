@@ -7,8 +7,9 @@ anatomy for nothing, so each region is checked frame by frame:
 
 1. a few evenly spaced frames are read first; when all of them read as text, the region applies
    to every frame (the common static overlay costs a handful of reads);
-2. otherwise every frame is read.  A frame keeps the region when its reading is not rejected
-   as texture (``confirm.judge_reading``), *or* most glyph pixels of a frame that reads hold
+2. otherwise every frame is read.  A frame keeps the region when it reads as text
+   (``confirm.judge_reading`` confirms it) that shares at least half its characters with the
+   best reading of the region, *or* most glyph pixels of a frame that reads hold
    the same stored values in it (text drawn at a fixed value that the recognizer misses on
    that frame, behind moving anatomy, stays covered);
 3. the frames kept are widened by one frame on each side and gaps of up to three frames are
@@ -20,6 +21,7 @@ Every doubt resolves towards redaction.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -75,7 +77,7 @@ def assign_frames(
             continue
         readings = read_crops([_crop(frame(i), box) for i in range(count)])
         budget -= count
-        read = [_reads(r, box) for r in readings]
+        read = _like_the_text([r if _reads(r, box) else None for r in readings])
         frames = _frames_with_text(read, _agreement(decoded, frame, box, read))
         out.append(box if frames is None else RedactionBox(box.x, box.y, box.width, box.height, frames, box.source))
     return out
@@ -92,9 +94,27 @@ def _crop(image: npt.NDArray[np.uint8], box: RedactionBox) -> npt.NDArray[np.uin
 
 
 def _reads(reading: Reading, box: RedactionBox) -> bool:
-    """The frame's crop reads as text (confirmed or uncertain, as the search judges it)."""
+    """The frame's crop reads as text (confirmed, as the search judges a line)."""
     shape = TextBox(0, 0, box.width, box.height)
-    return judge_reading(reading, shape) is not Verdict.REJECTED
+    return judge_reading(reading, shape) is Verdict.CONFIRMED
+
+
+def _like_the_text(readings: Sequence[Reading | None]) -> list[bool]:
+    """Frames whose confirmed reading shares at least half its characters with the best reading
+    of the region (a clock that ticks still does; anatomy read as two digits does not)."""
+    confirmed = [r for r in readings if r is not None]
+    if not confirmed:
+        return [False] * len(readings)
+    best = Counter(max(confirmed, key=lambda r: r.score()).text.replace(" ", ""))
+    out = []
+    for reading in readings:
+        if reading is None:
+            out.append(False)
+            continue
+        chars = Counter(reading.text.replace(" ", ""))
+        shared = sum((chars & best).values())
+        out.append(shared >= 0.5 * max(1, min(sum(chars.values()), sum(best.values()))))
+    return out
 
 
 def _agreement(
