@@ -89,9 +89,12 @@ def test_tightened_box_holds_every_glyph_and_little_else(row: tuple[np.ndarray, 
 
 
 def test_padding_is_proportional_to_line_height_and_clipped() -> None:
-    assert pad_box(TextBox(100, 100, 50, 10), 10, 500, 500) == TextBox(98, 98, 54, 14)
-    assert pad_box(TextBox(100, 100, 200, 40), 40, 500, 500) == TextBox(94, 94, 212, 52)
-    assert pad_box(TextBox(0, 0, 50, 10), 10, 500, 500) == TextBox(0, 0, 52, 12)
+    # 15 % of the line height all round (at least 2 px); 40 % at an end the detector cut
+    assert pad_box(TextBox(100, 100, 50, 10), 10, 500, 500, cut=(False, False)) == TextBox(98, 98, 54, 14)
+    assert pad_box(TextBox(100, 100, 50, 10), 10, 500, 500, cut=(False, True)) == TextBox(98, 98, 56, 14)
+    assert pad_box(TextBox(100, 100, 200, 40), 40, 500, 500, cut=(True, True)) == TextBox(84, 94, 232, 52)
+    assert pad_box(TextBox(0, 0, 50, 10), 10, 500, 500, cut=(False, False)) == TextBox(0, 0, 52, 12)
+    assert pad_box(TextBox(20, 100, 10, 80), 10, 500, 500, cut=(True, False)) == TextBox(18, 96, 14, 86)
 
 
 def test_duplicates_group_but_neighbouring_lines_never_merge() -> None:

@@ -69,7 +69,8 @@ CONFIRM_FEW_MEAN = 0.8
 SINGLE_CHAR = 0.9  # one character confirms a glyph-shaped box at this confidence
 UNCERTAIN_MEAN = 0.6  # below this mean confidence a reading is texture
 MIN_DENSITY = 0.7  # characters read per line height of length; texture reads a few in a long box
-PAD_SHARE = 0.15  # padding: this share of the line height each side, at least MIN_PAD
+PAD_SHARE = 0.15  # padding: this share of the line height above and below, at least MIN_PAD
+END_SHARE = 0.4  # ... and at an end of the line that the detector box cut through strokes
 MIN_PAD = 2
 MIN_GLYPH = 4  # px line height
 
@@ -175,44 +176,24 @@ def stroke_mask(
 
 
 def tighten(image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None) -> TextBox:
-    """The glyph strokes of ``box``: the box shrunk to them, or grown to the whole of glyphs it
-    cuts (detector boxes can end inside the first or last glyph), never inside ``core`` (the
-    detector's kernel, which lies inside the text); ``box`` when no stroke is found.
-
-    Strokes are searched in ``box`` grown by half a line height along the line and a quarter
-    across it (tilted lines); a stroke
-    component counts when at least half of it lies across the line's span (a glyph of the line
-    the detector cut off counts, anatomy above or below does not)."""
-    from dicom_deid.pixels.ocr import _import_cv2
-
-    cv2 = _import_cv2()
-    height, width = image.shape[:2]
-    line = max(1, min(box.width, box.height))
-    along, across = math.ceil(0.5 * line), math.ceil(0.25 * line)
-    gx, gy = (along, across) if box.width >= box.height else (across, along)
-    x0, y0 = max(0, box.x - gx), max(0, box.y - gy)
-    search = TextBox(x0, y0, min(width, box.x1 + gx) - x0, min(height, box.y1 + gy) - y0, box.score)
-    found = stroke_mask(image, search, core if core is not None else box)
+    """``box`` shrunk to the rows and columns holding glyph strokes, never inside ``core`` (the
+    detector's kernel, which lies inside the text); unchanged when no stroke is found."""
+    found = stroke_mask(image, box, core)
     if found is None:
         return box
-    mask, (sx, sy) = found
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    horizontal = box.width >= box.height
-    lo, hi = (box.y - sy, box.y1 - sy) if horizontal else (box.x - sx, box.x1 - sx)
-    wanted = []
-    for label in range(1, count):
-        x, y, w, h, _area = (int(v) for v in stats[label])
-        start, size = (y, h) if horizontal else (x, w)
-        if min(hi, start + size) - max(lo, start) >= 0.5 * size:  # on the line, not beside it
-            wanted.append(label)
-    keep = np.isin(labels, wanted)
-    rows = np.flatnonzero(keep.any(axis=1))
-    cols = np.flatnonzero(keep.any(axis=0))
+    mask, (x0, y0) = found
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
     if rows.size == 0 or cols.size == 0:
         return box
-    tight = TextBox(sx + int(cols[0]), sy + int(rows[0]), int(cols[-1] - cols[0] + 1),
+    tight = TextBox(x0 + int(cols[0]), y0 + int(rows[0]), int(cols[-1] - cols[0] + 1),
                     int(rows[-1] - rows[0] + 1), box.score)
-    return union_box([tight, core]) if core is not None else tight
+    if core is not None:
+        tight = union_box([tight, core])
+    # never outside the box searched
+    bx0, by0 = max(tight.x, box.x), max(tight.y, box.y)
+    bx1, by1 = min(tight.x1, box.x1), min(tight.y1, box.y1)
+    return TextBox(bx0, by0, bx1 - bx0, by1 - by0, box.score)
 
 
 def core_of(boxes: Sequence[TextBox]) -> TextBox | None:
@@ -240,10 +221,22 @@ def glyph_size(box: TextBox, reading: Reading) -> int:
     return height
 
 
-def pad_box(box: TextBox, glyph_height: int, rows: int, columns: int) -> TextBox:
-    pad = max(MIN_PAD, math.ceil(PAD_SHARE * glyph_height))
-    x0, y0 = max(0, box.x - pad), max(0, box.y - pad)
-    x1, y1 = min(columns, box.x1 + pad), min(rows, box.y1 + pad)
+def pad_box(
+    box: TextBox, glyph_height: int, rows: int, columns: int, *, cut: tuple[bool, bool] = (True, True)
+) -> TextBox:
+    """Padding by a share of the line height: ``PAD_SHARE`` all round (at least ``MIN_PAD``),
+    ``END_SHARE`` at an end of the line where the detector box cut through strokes (``cut``:
+    start, end along the line), since the line may go on there."""
+    base = max(MIN_PAD, math.ceil(PAD_SHARE * glyph_height))
+    end = max(base, math.ceil(END_SHARE * glyph_height))
+    start_pad, end_pad = (end if cut[0] else base), (end if cut[1] else base)
+    if box.width >= box.height:
+        x0, x1 = box.x - start_pad, box.x1 + end_pad
+        y0, y1 = box.y - base, box.y1 + base
+    else:
+        x0, x1 = box.x - base, box.x1 + base
+        y0, y1 = box.y - start_pad, box.y1 + end_pad
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(columns, x1), min(rows, y1)
     return TextBox(x0, y0, x1 - x0, y1 - y0, box.score)
 
 
@@ -275,7 +268,12 @@ def judge(
         verdict = Verdict.UNCERTAIN if verdict is Verdict.CONFIRMED else Verdict.REJECTED
     if verdict is Verdict.UNCERTAIN and derived:
         verdict = Verdict.REJECTED  # projections of moving anatomy look like text; frames decide
-    return Judged(pad_box(tight, height, rows, columns), verdict, proposal.image, height)
+    box = proposal.box
+    if tight.width >= tight.height:  # strokes up to the box's end: the line may go on beyond it
+        cut = (tight.x <= max(0, box.x), tight.x1 >= min(columns, box.x1))
+    else:
+        cut = (tight.y <= max(0, box.y), tight.y1 >= min(rows, box.y1))
+    return Judged(pad_box(tight, height, rows, columns, cut=cut), verdict, proposal.image, height)
 
 
 __all__ = [

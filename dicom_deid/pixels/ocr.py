@@ -153,11 +153,13 @@ _MAX_UPSCALE = 4.0
 #: Default passes.  The first is the screen: the network on the image enlarged 2x (small
 #: images to a 512 px short side, up to 4x; large ones cut into tiles searched at native
 #: resolution or more), so that 7-10 px text is seen.  When its probability map holds nothing
-#: text-like anywhere, the image has no text and the other pass is skipped.  Otherwise the
-#: image turned 90° is searched too (vertical labels along image edges).
+#: text-like anywhere, the image has no text and the other passes are skipped.  Otherwise the
+#: image is searched again at its own resolution (a second scale: lines the enlarged pass cuts
+#: short, tilted lines) and turned 90° (vertical labels along image edges).
 SCREEN_PASS = ScanPass(min_side=512, factor=2.0, max_side=1600, tile=True)
 DEFAULT_PASSES = (
     SCREEN_PASS,
+    ScanPass(min_side=512, max_side=1280, at_least_native=True),
     ScanPass(min_side=512, max_side=1280, at_least_native=True, rotate90=True),
 )
 #: Peak text probability below which the screen pass calls an image free of text.
