@@ -40,6 +40,7 @@ READINGS = {
     "texture-chinese": (reading("福", 0.2), LINE, Verdict.REJECTED),
     "texture-digits-unsure": (reading("19", 0.55), TextBox(0, 0, 16, 9), Verdict.REJECTED),
     "empty": (Reading("", ()), LINE, Verdict.REJECTED),
+    "mosaic-circles": (reading("oooooooo", 0.97), TextBox(0, 180, 720, 99), Verdict.REJECTED),
     "half-sure-short": (reading("X2", 0.7), TextBox(0, 0, 30, 20), Verdict.UNCERTAIN),
     "vertical-read-turned": (reading("JOHN BATMAN", 0.97, rotation=90), TextBox(0, 0, 25, 199), Verdict.CONFIRMED),
 }  # fmt: skip

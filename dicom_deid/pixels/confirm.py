@@ -8,7 +8,8 @@ can look like text to it.  A proposal is blacked out only when it *reads* as tex
   merging;
 * **confirm** — a recognizer reads the region (:class:`Reading`).  Confirmed: at least two
   confident letters/digits, or one very confident character in a glyph-shaped box.  Rejected:
-  nothing read, or only low-confidence marks.  Anything between is *uncertain*; the pixel stage
+  nothing read, only low-confidence marks, or nothing but round letters ("OOOO": rows of circles
+  in a mosaic or a phantom).  Anything between is *uncertain*; the pixel stage
   redacts uncertain regions of high-risk images and says so;
 * **glyph sanity** — the tightened region must have a line height of 4 px to a quarter of the
   image's shorter side, and hold ink (pixels that differ from its surround);
@@ -73,6 +74,7 @@ PAD_SHARE = 0.15  # padding: this share of the line height above and below, at l
 END_SHARE = 0.4  # ... and at an end of the line that the detector box cut through strokes
 MIN_PAD = 2
 MIN_GLYPH = 4  # px line height
+_ROUND = frozenset("Oo0Q")  # a reading of nothing but these is round blobs, not text
 
 
 def group_duplicates(proposals: Sequence[Proposal]) -> list[list[Proposal]]:
@@ -114,6 +116,8 @@ def judge_reading(reading: Reading, box: TextBox) -> Verdict:
         for ch, conf in zip(reading.text, reading.confidences, strict=True)
         if conf >= MIN_CONFIDENT and ch.isascii() and ch.isalnum()
     ]
+    if confident and all(ch in _ROUND for ch in confident):
+        return Verdict.REJECTED  # rows of circles (mosaics, phantoms, vessels in section) read as "OOOO"
     along, across = (box.height, box.width) if reading.rotation in (90, 270) else (box.width, box.height)
     density = len(reading.text.replace(" ", "")) / max(1.0, along / max(1, across))
     mean = reading.mean_confidence
