@@ -96,7 +96,7 @@ class Orthanc:
             "DicomAlwaysAllowEcho": True, "DicomAlwaysAllowStore": False, "DicomCheckModalityHost": True,
             "DicomModalities": self.modalities, "UnknownSopClassAccepted": True, "OverwriteInstances": False,
             "HttpServerEnabled": True, "WebDavEnabled": False, "OrthancExplorerEnabled": False,
-            "StorageCompression": False, "DicomScpTimeout": 30,
+            "StorageCompression": False, "DicomScpTimeout": 30, "DicomAssociationCloseDelay": 0,
         }
         path = self.root / "orthanc.json"
         path.write_text(json.dumps(config, indent=1))
@@ -107,9 +107,13 @@ class Orthanc:
         assert self.get("/system")["DicomPort"] == self.dicom_port
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop Orthanc (SIGTERM; ``graceful=False``: SIGKILL, for tear-down, which needs no clean index)."""
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            if graceful:
+                self.process.terminate()
+            else:
+                self.process.kill()
             self.process.wait(timeout=HANG_GUARD)
         self.process = None
 
@@ -138,6 +142,37 @@ def modality(aet: str, port: int, **allow: bool) -> dict[str, Any]:
                              "AllowFind": False, "AllowGet": False, "AllowMove": False, "AllowStore": False}
     entry.update({f"Allow{k.capitalize()}": v for k, v in allow.items()})
     return entry
+
+
+@pytest.fixture
+def orthancs(tmp_path: Path) -> Any:
+    """``make(name, modalities) -> Orthanc`` (not started); every one made is killed at tear-down."""
+    made: list[Orthanc] = []
+
+    def make(name: str = "orthanc", modalities: dict[str, dict[str, Any]] | None = None) -> Orthanc:
+        orthanc = Orthanc(tmp_path / name, modalities or {})
+        made.append(orthanc)
+        return orthanc
+
+    yield make
+    for orthanc in made:
+        orthanc.stop(graceful=False)
+
+
+@pytest.fixture
+def node_processes() -> Any:
+    """``start(args) -> NodeProcess``; every one still running is killed at tear-down."""
+    started: list[NodeProcess] = []
+
+    def start(args: Iterable[str]) -> NodeProcess:
+        node = NodeProcess(args)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        if node.process.poll() is None:
+            node.kill()
 
 
 class NodeProcess:
@@ -175,4 +210,5 @@ class NodeProcess:
         return self.out.text(), self.err.text()
 
 
-__all__ = ["HANG_GUARD", "NodeProcess", "Orthanc", "free_port", "modality", "needs_orthanc", "needs_storescu"]
+__all__ = ["HANG_GUARD", "NodeProcess", "Orthanc", "free_port", "modality", "needs_orthanc", "needs_storescu",
+           "node_processes", "orthancs"]

@@ -18,12 +18,12 @@ from dicom_deid.cli import main
 from tests.netharness import (
     HANG_GUARD,
     STORESCU,
-    NodeProcess,
-    Orthanc,
     free_port,
     modality,
     needs_orthanc,
     needs_storescu,
+    node_processes,  # noqa: F401 - fixture
+    orthancs,  # noqa: F401 - fixture
 )
 from tests.phi_scan import scan_tree
 from tests.planted import generate_corpus
@@ -108,34 +108,30 @@ def _differences(a: Dataset, b: Dataset) -> list[str]:
 
 
 @needs_storescu
-def test_storescu_to_orthanc_through_serve_matches_run(corpus, study_files, run_output, key_file, tmp_path):
+def test_storescu_to_orthanc_through_serve_matches_run(corpus, study_files, run_output, key_file, tmp_path,
+                                                        orthancs, node_processes):
     originals = [pydicom.dcmread(p) for p in study_files]
     studies = {str(ds.StudyInstanceUID) for ds in originals}
     series = {str(ds.SeriesInstanceUID) for ds in originals}
     assert len(studies) == 2 and len({str(ds.Modality) for ds in originals}) >= 5  # precondition: mixed
     assert _resolvable_references(originals) > 0  # precondition: the study has references to keep
 
-    orthanc = Orthanc(tmp_path / "orthanc", {"deid": modality("DEID", 1, store=True)}).start()
-    node = NodeProcess(["-v", "serve", "--port", "0", "--allow-ae", "MODALITY", "--forward", orthanc.peer,
+    orthanc = orthancs("orthanc", {"deid": modality("DEID", 1, store=True)}).start()
+    node = node_processes(["-v", "serve", "--port", "0", "--allow-ae", "MODALITY", "--forward", orthanc.peer,
                         "--key-file", str(key_file), "--pixels", "off", "--spool", str(tmp_path / "spool"),
                         "--progress", "json"])
-    try:
-        config = _storescu_config(study_files, tmp_path / "storescu.cfg")
-        first = [p for p, ds in zip(study_files, originals, strict=True) if ds.Modality == "CT"]
-        rest = [p for p in study_files if p not in first]
-        _storescu(config, node.port, first)  # two associations: one study split across both
-        _storescu(config, node.port, rest)
-        node.wait_counters(lambda c: c["forwarded"] == len(study_files), "all forwarded")
-        assert node.terminate() == 0
-        stdout, stderr = node.finish_output()
-    finally:
-        if node.process.poll() is None:
-            node.kill()
+    config = _storescu_config(study_files, tmp_path / "storescu.cfg")
+    first = [p for p, ds in zip(study_files, originals, strict=True) if ds.Modality == "CT"]
+    rest = [p for p in study_files if p not in first]
+    _storescu(config, node.port, first)  # two associations: one study split across both
+    _storescu(config, node.port, rest)
+    node.wait_counters(lambda c: c["forwarded"] == len(study_files), "all forwarded")
+    assert node.terminate() == 0
+    stdout, stderr = node.finish_output()
     assert (f"stopped: received {len(study_files)}, de-identified {len(study_files)}, quarantined 0, "
             f"forwarded {len(study_files)}") in stdout
 
     files = orthanc.instance_files()
-    orthanc.stop()
     stored = [pydicom.dcmread(pydicom.filebase.DicomBytesIO(data)) for data in files.values()]
     assert len(stored) == len(study_files)
     # consistent UIDs: the same study / series structure under new UIDs, references still resolve
@@ -161,40 +157,33 @@ def test_storescu_to_orthanc_through_serve_matches_run(corpus, study_files, run_
     assert compared == len(run_output)
 
 
-def _pull_orthanc(root: Path, corpus_files: list[Path], move_port: int) -> Orthanc:
-    orthanc = Orthanc(root, {"deid": modality("DEID", move_port, find=True, get=True, move=True)}).start()
-    for path in corpus_files:
-        orthanc.upload(path.read_bytes())
-    assert len(orthanc.get("/instances")) == len(corpus_files)
-    return orthanc
-
-
-def test_pull_with_query_and_with_study_matches_run(corpus, study_files, run_output, key_file, tmp_path, capsys):
+def test_pull_with_query_and_with_study_matches_run(corpus, study_files, run_output, key_file, tmp_path, capsys,
+                                                    orthancs):
     move_port = free_port()
-    orthanc = _pull_orthanc(tmp_path / "orthanc", study_files, move_port)
+    orthanc = orthancs("pacs", {"deid": modality("DEID", move_port, find=True, get=True, move=True)}).start()
+    for path in study_files:  # the PACS holds the originals
+        orthanc.upload(path.read_bytes())
+    assert len(orthanc.get("/instances")) == len(study_files)
     originals = [pydicom.dcmread(p, stop_before_pixels=True) for p in study_files]
     by_study: dict[str, int] = {}
     for ds in originals:
         by_study[str(ds.StudyInstanceUID)] = by_study.get(str(ds.StudyInstanceUID), 0) + 1
     (mr_study,) = {str(ds.StudyInstanceUID) for ds in originals if ds.Modality == "MR"}
     common = ["--key-file", str(key_file), "--pixels", "off", "--spool", str(tmp_path / "spool")]
-    try:
-        # C-FIND on the patient, then C-GET of each study found
-        got = tmp_path / "get"
-        rc = main(["pull", "--from", orthanc.peer, "--query", f"PatientID={corpus.patients['P1']}",
-                   "--out", str(got), *common])
-        out = capsys.readouterr().out
-        assert rc == 0, out
-        assert f"{len(by_study)} studies, {len(study_files)} instances retrieved (0 failed)" in out
-        # one study by UID, with C-MOVE to the node's own SCP
-        moved = tmp_path / "move"
-        rc = main(["pull", "--from", orthanc.peer, "--study", mr_study, "--retrieve", "move", "--port",
-                   str(move_port), "--out", str(moved), *common])
-        out = capsys.readouterr().out
-        assert rc == 0, out
-        assert f"1 studies, {by_study[mr_study]} instances retrieved (0 failed)" in out
-    finally:
-        orthanc.stop()
+    # C-FIND on the patient, then C-GET of each study found
+    got = tmp_path / "get"
+    rc = main(["pull", "--from", orthanc.peer, "--query", f"PatientID={corpus.patients['P1']}",
+               "--out", str(got), *common])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert f"{len(by_study)} studies, {len(study_files)} instances retrieved (0 failed)" in out
+    # one study by UID, with C-MOVE to the node's own SCP
+    moved = tmp_path / "move"
+    rc = main(["pull", "--from", orthanc.peer, "--study", mr_study, "--retrieve", "move", "--port",
+               str(move_port), "--out", str(moved), *common])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert f"1 studies, {by_study[mr_study]} instances retrieved (0 failed)" in out
     compared = 0
     for folder, expected in ((got, len(study_files)), (moved, by_study[mr_study])):
         outputs = sorted(folder.rglob("*.dcm"))

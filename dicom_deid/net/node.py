@@ -51,6 +51,7 @@ class Node:
         self._held = 0  # instances received and not yet finished (de-identified to --out, or delivered)
         self._todo: deque[Path] = deque()
         self._stopping = False
+        self.stopped = False
         self._workers: list[threading.Thread] = []
         self.receiver: Receiver | None = None
         self.forwarder: Forwarder | None = None
@@ -117,6 +118,7 @@ class Node:
             self.forwarder.stop()
         self.session.close(complete=True)
         self.spool.close()
+        self.stopped = True
         self._count(Activity.STOPPED)
         return self.counters()
 
