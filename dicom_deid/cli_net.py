@@ -254,7 +254,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _on_signals(handler: Any) -> dict[int, Any]:
     if threading.current_thread() is not threading.main_thread():
         return {}
-    previous = {}
+    previous: dict[int, Any] = {}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         handler()

@@ -24,15 +24,17 @@ from dicom_deid.cli_net import open_node
 from dicom_deid.manifest import MANIFEST_NAME, read_manifest
 from dicom_deid.net.config import EngineSettings, NodeConfig, Peer, RetryPolicy, parse_networks
 from dicom_deid.net.node import Node
+from tests import netharness
 from tests.netharness import (
     HANG_GUARD,
     free_port,
     modality,
     needs_orthanc,
-    node_processes,  # noqa: F401 - fixture
-    orthancs,  # noqa: F401 - fixture
 )
 from tests.planted import generate_corpus
+
+orthancs = netharness.orthancs  # fixtures
+node_processes = netharness.node_processes
 
 _PYNETDICOM_SETTINGS = ("LOG_HANDLER_LEVEL", "LOG_REQUEST_IDENTIFIERS", "LOG_RESPONSE_IDENTIFIERS",
                         "STORE_SEND_CHUNKED_DATASET")
@@ -63,9 +65,9 @@ def nodes(tmp_path, key_file):
     """``make(**config) -> Node`` (started, listening on a free port); all stopped at tear-down."""
     made: list[Node] = []
 
-    def make(*, forward: str | None = None, out: Path | None = None, **fields) -> Node:
+    def make(*, forward: str | None = None, out: Path | None = None, spool_name: str = "spool", **fields) -> Node:
         fields.setdefault("allowed_ae", ("MODALITY",))
-        config = NodeConfig(spool=tmp_path / "spool", port=0, forward=Peer.parse(forward) if forward else None,
+        config = NodeConfig(spool=tmp_path / spool_name, port=0, forward=Peer.parse(forward) if forward else None,
                             output=out, retry=RetryPolicy(0.05, 0.2), drain_timeout=5.0, **fields)
         config.validate()
         node = open_node(config, EngineSettings(key_file=key_file, pixels="off"), warn=lambda _: None)
@@ -202,3 +204,62 @@ def test_full_queue_answers_out_of_resources_and_keeps_what_it_holds(files, node
     _wait(node, lambda c: c.deidentified == 2, "two held")
     assert node.counters().refused_full == 1
     assert len(node.spool.waiting()) == 2
+
+
+def _tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a certificate for 127.0.0.1 signed by it: (ca.pem, cert.pem, key.pem)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address(
+                "127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+def test_tls_listener_and_tls_forwarding(files, nodes, tmp_path):
+    import ssl
+
+    from dicom_deid.net.config import TlsClient, TlsServer
+
+    ca, cert, key = _tls_files(tmp_path / "tls")
+    archive = nodes(out=tmp_path / "archive", spool_name="archive-spool", ae_title="ARCHIVE",
+                    allowed_ae=("DEID",), tls=TlsServer(cert, key))
+    front = nodes(forward=f"ARCHIVE@127.0.0.1:{archive.address[1]}", forward_tls=TlsClient(ca))
+    # a plain connection to the TLS port gets nowhere
+    ae = AE(ae_title="DEID")
+    plain = ae.associate("127.0.0.1", archive.address[1], contexts=[build_context(Verification)],
+                         ae_title="ARCHIVE")
+    assert not plain.is_established
+    context = ssl.create_default_context(cafile=str(ca))
+    secure = ae.associate("127.0.0.1", archive.address[1], contexts=[build_context(Verification)],
+                          ae_title="ARCHIVE", tls_args=(context, "127.0.0.1"))
+    assert secure.is_established and int(secure.send_c_echo().Status) == 0
+    secure.release()
+    ae.shutdown()
+    # de-identified by the front node, delivered over TLS, written by the archive node
+    assert _send(front.address[1], files[:3]) == [0, 0, 0]
+    _wait(front, lambda c: c.forwarded == 3, "delivered over TLS")
+    _wait(archive, lambda c: c.deidentified == 3, "received over TLS")
+    assert len(list((tmp_path / "archive").rglob("*.dcm"))) == 3

@@ -169,7 +169,7 @@ class Node:
                 self._cond.wait()
             if self._stopping:
                 return []
-            batch = []
+            batch: list[Path] = []
             while self._todo and len(batch) < _BATCH:
                 batch.append(self._todo.popleft())
             return batch
@@ -242,7 +242,7 @@ class Node:
             with self._emit_lock:
                 try:
                     self._on_event(NodeEvent(activity, snapshot, detail))
-                except Exception:  # noqa: BLE001 - an observer never fails the node (STYLE: events)
+                except Exception:
                     logger.exception("event handler failed")
 
 

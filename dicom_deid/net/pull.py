@@ -10,15 +10,16 @@ import logging
 import ssl
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.uid import (
+    JPEG2000,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
-    JPEG2000,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
@@ -31,6 +32,7 @@ from pydicom.uid import (
 from pynetdicom import AE, StoragePresentationContexts, build_context, build_role, evt
 from pynetdicom.association import Association
 from pynetdicom.events import Event
+from pynetdicom.presentation import PresentationContext
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelGet,
@@ -104,12 +106,12 @@ class Puller:
     def close(self) -> None:
         self._ae.shutdown()
 
-    def _associate(self, contexts: list[object], *, ext_neg: list[object] | None = None,
-                   handlers: list[object] | None = None) -> Association:
+    def _associate(self, contexts: list[PresentationContext], *, ext_neg: list[Any] | None = None,
+                   handlers: list[Any] | None = None) -> Association:
         tls_args = (self._tls, self.source.host) if self._tls is not None else None
-        assoc = self._ae.associate(self.source.host, self.source.port, contexts=contexts,  # type: ignore[arg-type]
-                                   ae_title=self.source.ae_title, ext_neg=ext_neg,  # type: ignore[arg-type]
-                                   evt_handlers=handlers, tls_args=tls_args)  # type: ignore[arg-type]
+        assoc = self._ae.associate(self.source.host, self.source.port, contexts=contexts,
+                                   ae_title=self.source.ae_title, ext_neg=ext_neg, evt_handlers=handlers,
+                                   tls_args=tls_args)
         if not assoc.is_established:
             why = "rejected the association" if assoc.is_rejected else "cannot be reached"
             raise PullError(f"{self.source} {why} (check its address, AE titles and that it knows "

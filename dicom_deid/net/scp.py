@@ -26,19 +26,19 @@ from socket import socket
 from typing import Any
 
 from pydicom.uid import (
+    HTJ2K,
+    JPEG2000,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
-    HTJ2K,
     HTJ2KLossless,
     HTJ2KLosslessRPCL,
     ImplicitVRLittleEndian,
-    JPEG2000,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
-    JPEGLosslessSV1,
     JPEGLossless,
+    JPEGLosslessSV1,
     JPEGLSLossless,
     JPEGLSNearLossless,
     RLELossless,
@@ -139,6 +139,7 @@ class Receiver:
         ae.dimse_timeout = 60
         ae.add_supported_context(Verification)
         for context in AllStoragePresentationContexts:
+            assert context.abstract_syntax is not None
             ae.add_supported_context(context.abstract_syntax, list(ACCEPTED_TRANSFER_SYNTAXES))
         self.ae = ae
         self._server: _CheckedServer | None = None
@@ -151,8 +152,8 @@ class Receiver:
         return str(host), int(port)
 
     def start(self) -> None:
-        handlers = [(evt.EVT_C_STORE, self._handle_store), (evt.EVT_C_ECHO, _handle_echo),
-                    (evt.EVT_REJECTED, self._handle_rejected)]
+        handlers: list[Any] = [(evt.EVT_C_STORE, self._handle_store), (evt.EVT_C_ECHO, _handle_echo),
+                               (evt.EVT_REJECTED, self._handle_rejected)]
         tls = server_tls_context(self.config.tls) if self.config.tls else None
         server = self.ae.make_server((self.config.bind, self.config.port), ssl_context=tls,
                                      evt_handlers=handlers, server_class=_CheckedServer)
