@@ -217,9 +217,14 @@ def open_node(config: Any, settings: Any, *, backend: str = "serve", on_event: A
 
 
 def _quiet_pynetdicom_logs() -> None:
-    """pynetdicom logs datasets and identifiers (PHI) at several levels: only our own log lines."""
+    """pynetdicom logs datasets and identifiers (PHI) at several levels: only our own log lines.
+    Also the check that the 'net' extra is installed."""
     import logging
 
+    try:
+        import pynetdicom  # noqa: F401 - only whether it is there
+    except ImportError:
+        raise ConfigError("serve and pull need pynetdicom: pip install 'dicom-deid[net]'") from None
     logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
 
 
