@@ -100,8 +100,9 @@ class Orthanc:
         }
         path = self.root / "orthanc.json"
         path.write_text(json.dumps(config, indent=1))
+        # TCP_NODELAY=1: DCMTK (Orthanc's DICOM stack) otherwise waits for delayed ACKs at every C-STORE
         self.process = subprocess.Popen([ORTHANC, str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, cwd=self.root)
+                                        text=True, cwd=self.root, env={**os.environ, "TCP_NODELAY": "1"})
         self.log = _Lines(self.process.stdout)
         self.log.wait_for(lambda line: "Orthanc has started" in line, "'Orthanc has started'")
         assert self.get("/system")["DicomPort"] == self.dicom_port

@@ -139,7 +139,8 @@ def test_node_killed_with_instances_queued_loses_nothing(files, key_file, orthan
     first.kill()  # SIGKILL: no chance to clean up
     held = list((tmp_path / "spool" / "incoming").rglob("*.dcm")) + list(
         (tmp_path / "spool" / "outbox").rglob("*.dcm"))
-    assert len(held) == len(files)
+    # each one is in the spool, as received or de-identified (both, when the kill fell in between)
+    assert len(held) >= len(files)
     orthanc.start()
     second = node_processes(args)  # resumes from the spool
     second.wait_counters(lambda c: c["forwarded"] == len(files), "all delivered after the restart")

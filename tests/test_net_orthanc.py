@@ -7,6 +7,7 @@ on ports chosen at run time; what arrived is read back through its REST API.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def _storescu(config: Path, port: int, files: list[Path]) -> None:
     assert STORESCU is not None
     done = subprocess.run([STORESCU, "-xf", str(config), "Study", "-aet", "MODALITY", "-aec", "DEID",
                            "127.0.0.1", str(port), *map(str, files)], check=False, capture_output=True, text=True,
-                          timeout=HANG_GUARD)
+                          timeout=HANG_GUARD, env={**os.environ, "TCP_NODELAY": "1"})
     assert done.returncode == 0 and "E:" not in done.stderr, done.stderr
 
 

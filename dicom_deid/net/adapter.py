@@ -67,6 +67,7 @@ class PipelineSession:
         self._lock = threading.Lock()
         self._ordinal = 0
         self._unsynced: list[Path] = []
+        self._durable: set[Path] = set()  # output folders whose own entry is on disk
         self._seen: set[tuple[str, str]] = set()
         self.counts: Counter[str] = Counter()
         self._started = time.perf_counter()
@@ -113,12 +114,22 @@ class PipelineSession:
         with self._lock:
             written, self._unsynced = self._unsynced, []
             folders: set[Path] = set()
+            new: set[Path] = set()
             for path in written:
-                if path.exists():  # already delivered and dropped by the forwarder: nothing to keep
-                    fsync_file(path)
-                    folders.update(p for p in path.parents if p.is_relative_to(self.output))
+                if not path.exists():  # already delivered and dropped by the forwarder: nothing to keep
+                    continue
+                fsync_file(path)
+                folders.add(path.parent)  # the file's entry
+                folder = path.parent  # a folder new to this session is an entry in its parent
+                while folder != self.output and folder not in self._durable and folder.is_relative_to(self.output):
+                    new.add(folder)
+                    folders.add(folder.parent)
+                    folder = folder.parent
             for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
                 fsync_dir(folder)
+            if len(self._durable) > 100_000:
+                self._durable.clear()  # bounded memory; costs a few extra fsyncs
+            self._durable |= new
             self._mapping.flush()
             fsync_file(self.manifest_path)
 

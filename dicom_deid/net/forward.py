@@ -27,12 +27,13 @@ from pathlib import Path
 
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_file_meta_info
-from pynetdicom import AE, build_context
+from pynetdicom import AE, build_context, evt
 from pynetdicom.association import Association
 
 from dicom_deid.net.config import Peer, RetryPolicy, TlsClient
 from dicom_deid.net.events import Activity
 from dicom_deid.net.spool import Spool
+from dicom_deid.net.transport import client_tls_context, no_delay
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +58,6 @@ def classify(status: int | None) -> Delivery:
     if 0xA700 <= status <= 0xA7FF or status in _TRANSIENT:
         return Delivery.RETRY
     return Delivery.REFUSED
-
-
-def client_tls_context(tls: TlsClient) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if tls.cert is not None:
-        context.load_cert_chain(certfile=tls.cert, keyfile=tls.key)
-    return context
 
 
 class Forwarder:
@@ -199,7 +192,8 @@ class Forwarder:
         tls_args = (self._tls, self.destination.host) if self._tls is not None else None
         try:
             assoc = self._ae.associate(self.destination.host, self.destination.port, contexts=contexts,
-                                       ae_title=self.destination.ae_title, tls_args=tls_args)
+                                       ae_title=self.destination.ae_title, tls_args=tls_args,
+                                       evt_handlers=[(evt.EVT_CONN_OPEN, no_delay)])
         except (OSError, ssl.SSLError) as exc:
             self._why = f"no connection ({exc.__class__.__name__})"
             return None, set()
@@ -237,4 +231,4 @@ class Forwarder:
         self._notify(Activity.UNDELIVERABLE, reason)
 
 
-__all__ = ["Delivery", "Forwarder", "classify", "client_tls_context"]
+__all__ = ["Delivery", "Forwarder", "classify"]

@@ -42,6 +42,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 from dicom_deid.errors import ConfigError, DeidError
 from dicom_deid.net.config import Peer, Retrieve
 from dicom_deid.net.node import Node
+from dicom_deid.net.transport import no_delay
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,8 @@ class Puller:
                    handlers: list[Any] | None = None) -> Association:
         tls_args = (self._tls, self.source.host) if self._tls is not None else None
         assoc = self._ae.associate(self.source.host, self.source.port, contexts=contexts,
-                                   ae_title=self.source.ae_title, ext_neg=ext_neg, evt_handlers=handlers,
+                                   ae_title=self.source.ae_title, ext_neg=ext_neg,
+                                   evt_handlers=[(evt.EVT_CONN_OPEN, no_delay), *(handlers or [])],
                                    tls_args=tls_args)
         if not assoc.is_established:
             why = "rejected the association" if assoc.is_rejected else "cannot be reached"

@@ -48,7 +48,8 @@ from pynetdicom.events import Event
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from dicom_deid.net.config import IPNetwork, NodeConfig, TlsServer
+from dicom_deid.net.config import IPNetwork, NodeConfig
+from dicom_deid.net.transport import no_delay, server_tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -82,16 +83,6 @@ def quiet_pynetdicom() -> None:
     _config.LOG_REQUEST_IDENTIFIERS = False
     _config.LOG_RESPONSE_IDENTIFIERS = False
     _config.STORE_SEND_CHUNKED_DATASET = True
-
-
-def server_tls_context(tls: TlsServer) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(certfile=tls.cert, keyfile=tls.key)
-    if tls.client_ca is not None:
-        context.load_verify_locations(cafile=tls.client_ca)
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
 
 
 class _CheckedServer(ThreadedAssociationServer):
@@ -153,7 +144,7 @@ class Receiver:
 
     def start(self) -> None:
         handlers: list[Any] = [(evt.EVT_C_STORE, self._handle_store), (evt.EVT_C_ECHO, _handle_echo),
-                               (evt.EVT_REJECTED, self._handle_rejected)]
+                               (evt.EVT_REJECTED, self._handle_rejected), (evt.EVT_CONN_OPEN, no_delay)]
         tls = server_tls_context(self.config.tls) if self.config.tls else None
         server = self.ae.make_server((self.config.bind, self.config.port), ssl_context=tls,
                                      evt_handlers=handlers, server_class=_CheckedServer)
@@ -206,4 +197,4 @@ def _handle_echo(event: Event) -> int:
 
 
 __all__ = ["ACCEPTED_TRANSFER_SYNTAXES", "STATUS_OUT_OF_RESOURCES", "STATUS_SUCCESS", "Receiver",
-           "quiet_pynetdicom", "server_tls_context"]
+           "quiet_pynetdicom"]
