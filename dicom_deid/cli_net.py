@@ -3,7 +3,8 @@
 ``cli.build_parser`` calls :func:`register_subcommands`; errors are raised as ``DeidError``
 subclasses and mapped to exit codes by ``cli.main``.  The engine is assembled exactly as for
 ``run`` (``cli._make_engine``), so a study gets the same output whichever way it arrives.
-Exit codes: 0 success, 1 retrieve failures or instances left undelivered, 3 some quarantined.
+Exit codes: ``serve`` 0 after a clean stop (SIGTERM or Ctrl-C; a second one stops delivering at
+once); ``pull`` 0 success, 1 retrieve failures or instances left undelivered, 3 some quarantined.
 """
 
 from __future__ import annotations
@@ -236,7 +237,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     progress = _Progress(args.progress)
     node = open_node(config, _engine_settings(args, files), backend="serve", on_event=progress)
     stop = threading.Event()
-    previous = _on_signals(lambda: stop.set())
+
+    def on_signal() -> None:
+        if stop.is_set():
+            node.hurry()  # a second signal: stop delivering, keep the rest in the spool
+        stop.set()
+
+    previous = _on_signals(on_signal)
     try:
         node.start()
         host, port = node.address

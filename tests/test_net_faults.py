@@ -114,7 +114,7 @@ def test_destination_stopped_mid_study_and_restarted_every_instance_arrives_once
     half = len(files) // 2
     assert _send(node.address[1], files[:half]) == [0] * half
     _wait(node, lambda c: c.forwarded == half, "first half delivered")
-    orthanc.stop()  # the research archive goes down mid-study
+    orthanc.stop(graceful=False)  # the research archive goes down mid-study (killed)
     assert _send(node.address[1], files[half:]) == [0] * (len(files) - half)  # still acknowledged: on disk
     _wait(node, lambda c: c.deidentified == len(files) and c.retries >= 2, "second half waiting, retried")
     assert len(node.spool.waiting()) == len(files) - half  # held in the outbox, not lost
@@ -149,6 +149,8 @@ def test_node_killed_with_instances_queued_loses_nothing(files, key_file, orthan
     assert f"forwarded {len(files)}" in stdout and "left in the spool" not in stdout
     uids = _sop_uids(orthanc)
     assert len(uids) == len(set(uids)) == len(files)
+    studies = {str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID) for p in files}
+    assert len(orthanc.get("/studies")) == len(studies)  # two node sessions, the same pseudonymous studies
     assert list((tmp_path / "spool").glob("*/**/*.dcm")) == []
 
 
@@ -168,6 +170,15 @@ def test_unknown_calling_ae_and_address_are_rejected(files, nodes, tmp_path):
     counters = node.stop()
     assert counters.rejected_associations == 2 and counters.received == 0
 
+    busy = nodes(out=tmp_path / "out1", spool_name="spool1", max_associations=1)
+    ae = AE(ae_title="MODALITY")
+    first = ae.associate("127.0.0.1", busy.address[1], contexts=[build_context(Verification)], ae_title="DEID")
+    second = ae.associate("127.0.0.1", busy.address[1], contexts=[build_context(Verification)], ae_title="DEID")
+    assert first.is_established and second.is_rejected  # bounded: one at a time
+    first.release()
+    ae.shutdown()
+    assert busy.counters().rejected_associations == 1
+
     fenced = nodes(out=tmp_path / "out2", allowed_networks=parse_networks(["10.0.0.0/8"]))
     ae = AE(ae_title="MODALITY")
     assoc = ae.associate("127.0.0.1", fenced.address[1], contexts=[build_context(Verification)], ae_title="DEID")
@@ -181,7 +192,7 @@ def test_corrupt_instance_is_quarantined_never_forwarded_and_the_association_car
         corpus, files, nodes, orthancs, tmp_path, caplog):
     caplog.set_level("DEBUG")
     orthanc = orthancs("pacs", {"deid": modality("DEID", 1, store=True)}).start()
-    node = nodes(forward=orthanc.peer)
+    node = nodes(forward=orthanc.peer, workers=2)
     batch = [files[0], corpus.bad_files["truncated"], files[1]]
     assert _send(node.address[1], batch) == [0, 0, 0]  # in custody; the sender need not resend
     _wait(node, lambda c: c.forwarded == 2 and c.quarantined == 1, "two forwarded, one quarantined")

@@ -163,7 +163,8 @@ def test_storescu_to_orthanc_through_serve_matches_run(corpus, study_files, run_
 def test_pull_with_query_and_with_study_matches_run(corpus, study_files, run_output, key_file, tmp_path, capsys,
                                                     orthancs):
     move_port = free_port()
-    orthanc = orthancs("pacs", {"deid": modality("DEID", move_port, find=True, get=True, move=True)}).start()
+    orthanc = orthancs("pacs", {"deid": modality("DEID", move_port, find=True, get=True, move=True,
+                                                 store=True)}).start()
     for path in study_files:  # the PACS holds the originals
         orthanc.upload(path.read_bytes())
     assert len(orthanc.get("/instances")) == len(study_files)
@@ -187,6 +188,15 @@ def test_pull_with_query_and_with_study_matches_run(corpus, study_files, run_out
     out = capsys.readouterr().out
     assert rc == 0, out
     assert f"1 studies, {by_study[mr_study]} instances retrieved (0 failed)" in out
+    # and once more, forwarded to a research archive (here the same Orthanc: it then holds both copies)
+    rc = main(["pull", "--from", orthanc.peer, "--study", mr_study, "--forward", orthanc.peer, *common])
+    out = capsys.readouterr().out
+    assert rc == 0 and f"forwarded {by_study[mr_study]}," in out, out
+    arrived = {str(pydicom.dcmread(pydicom.filebase.DicomBytesIO(data)).SOPInstanceUID)
+               for data in orthanc.instance_files().values()}
+    assert len(arrived) == len(study_files) + by_study[mr_study]
+    forwarded = [ds for uid, ds in run_output.items() if uid in arrived]  # de-identified as `run` does it
+    assert len(forwarded) == by_study[mr_study] and len({str(ds.StudyInstanceUID) for ds in forwarded}) == 1
     compared = 0
     for folder, expected in ((got, len(study_files)), (moved, by_study[mr_study])):
         outputs = sorted(folder.rglob("*.dcm"))

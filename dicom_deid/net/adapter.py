@@ -68,6 +68,7 @@ class PipelineSession:
         self._ordinal = 0
         self._unsynced: list[Path] = []
         self._durable: set[Path] = set()  # output folders whose own entry is on disk
+        self._quarantined = False  # quarantined since the last commit
         self._seen: set[tuple[str, str]] = set()
         self.counts: Counter[str] = Counter()
         self._started = time.perf_counter()
@@ -106,6 +107,8 @@ class PipelineSession:
             self.counts[outcome.value] += 1
             if output is not None:
                 self._unsynced.append(output)
+            elif outcome is Outcome.QUARANTINED:
+                self._quarantined = True
         reason_value = QuarantineReason(record.reason) if record.reason else None
         return Processed(outcome, output, reason_value, message)
 
@@ -125,6 +128,9 @@ class PipelineSession:
                     new.add(folder)
                     folders.add(folder.parent)
                     folder = folder.parent
+            if self._quarantined and self.quarantine_dir.is_dir():  # the copies' entries (write.py fsyncs data)
+                folders.update((self.quarantine_dir, self.quarantine_dir.parent))
+                self._quarantined = False
             for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
                 fsync_dir(folder)
             if len(self._durable) > 100_000:

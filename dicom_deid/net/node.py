@@ -51,6 +51,7 @@ class Node:
         self._held = 0  # instances received and not yet finished (de-identified to --out, or delivered)
         self._todo: deque[Path] = deque()
         self._stopping = False
+        self._hurry = False
         self.stopped = False
         self._workers: list[threading.Thread] = []
         self.receiver: Receiver | None = None
@@ -126,8 +127,14 @@ class Node:
         """Wait until everything received is de-identified and delivered (True), giving up after
         ``timeout`` seconds or as soon as a delivery attempt fails (the destination is down)."""
         retries = self.counters().retries
-        self.wait_for(lambda c: c.idle or c.retries > retries, timeout)
+        self.wait_for(lambda c: c.idle or c.retries > retries or self._hurry, timeout)
         return self.counters().idle
+
+    def hurry(self) -> None:
+        """Stop draining now (a second SIGTERM or Ctrl-C): what is left stays in the spool."""
+        with self._cond:
+            self._hurry = True
+            self._cond.notify_all()
 
     # ---- receiving -------------------------------------------------------------------------------
 

@@ -187,8 +187,14 @@ class Receiver:
     def _handle_rejected(self, event: Event) -> None:
         requestor = event.assoc.requestor
         calling = str(requestor.ae_title).strip()
-        why = ("calling AE title not allowed" if calling not in self.config.allowed_ae
-               else "called AE title or association limit")
+        primitive = requestor.primitive
+        called = str(primitive.called_ae_title).strip() if primitive is not None else "?"
+        if calling not in self.config.allowed_ae:
+            why = "calling AE title not allowed"
+        elif called != self.config.ae_title:
+            why = f"called AE title {called!r} is not {self.config.ae_title!r}"
+        else:
+            why = f"{self.config.max_associations} associations already open (--max-associations)"
         self._on_rejected(f"association from {calling!r} at {requestor.address} rejected: {why}")
 
 

@@ -67,6 +67,8 @@ class Spool:
             self.incoming, self.outbox, self.failed = (root / INCOMING, root / OUTBOX, root / FAILED)
             for folder in (self.incoming, self.outbox, self.failed):
                 folder.mkdir(exist_ok=True, mode=0o700)
+            fsync_dir(root)
+            fsync_dir(root.parent)
             self._lock_file: IO[str] = open(root / ".lock", "a+", encoding="utf-8")  # noqa: SIM115 - held for life
         except OSError as exc:
             raise ConfigError(f"cannot use the spool folder ({exc.strerror or exc})", path=root) from None
@@ -92,7 +94,9 @@ class Spool:
             self._seq += 1
             seq = self._seq
         folder = self.incoming / folder_name(calling_ae)
-        folder.mkdir(exist_ok=True, mode=0o700)
+        if not folder.is_dir():  # a new folder is an entry in incoming/: durable before any file in it
+            folder.mkdir(exist_ok=True, mode=0o700)
+            fsync_dir(self.incoming)
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}-{os.getpid()}-{seq:06d}.dcm"
         target = folder / name
         tmp = folder / f".{name}.{secrets.token_hex(4)}{_PART}"
