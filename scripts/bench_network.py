@@ -65,8 +65,10 @@ class _Stream:
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
     def _read(self, stream: Any) -> None:
+        self.tail: list[str] = []
         for line in stream:
             self.q.put((time.perf_counter(), line))
+            self.tail = [*self.tail[-20:], line]
         self.q.put(None)
 
     def until(self, predicate: Any) -> tuple[float, str]:
@@ -137,8 +139,8 @@ def _send(port: int, files: list[Path]) -> tuple[float, float]:
     start = time.perf_counter()
     for path in files:
         status = assoc.send_c_store(path)
-        if int(status.Status) != 0:
-            raise SystemExit(f"C-STORE answered 0x{int(status.Status):04X}")
+        if int(status.get("Status", -1)) != 0:
+            raise SystemExit(f"{path}: C-STORE answered {status.get('Status', 'nothing (association lost)')}")
     end = time.perf_counter()
     assoc.release()
     ae.shutdown()
@@ -164,7 +166,14 @@ def _serve_once(files: list[Path], work: Path, key: Path, pixels: str, destinati
         events = _Stream(node.stderr)
         cpu0 = _cpu_seconds(node.pid)
         orthanc_cpu0 = _cpu_seconds(orthanc.pid) if orthanc else 0.0
-        start, acked = _send(port, files)
+        try:
+            start, acked = _send(port, files)
+        except SystemExit:
+            node.terminate()
+            node.wait(timeout=GUARD)
+            time.sleep(0.5)
+            print("".join(events.tail), file=sys.stderr)
+            raise
         n = len(files)
         done_key = "forwarded" if destination == "orthanc" else "deidentified"
 

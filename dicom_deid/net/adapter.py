@@ -3,8 +3,9 @@
 Every instance the node receives goes through the same per-file boundary as ``dicom-deid run``
 (``pipeline.process_input`` with the same ``Engine``): the same plan, quarantine, manifest rows
 and sealed mapping links.  Nothing else in ``dicom_deid.net`` imports the pipeline, the writer,
-the manifest or the seal, so when the boundary takes bytes plus an opaque id (issue 13) only
-this module changes.
+the manifest writer or the seal (outcomes cross as the manifest's ``Outcome`` enum), so when the
+boundary takes bytes plus an opaque id (issue 13) only this module changes; the engine itself is
+assembled by ``cli_net.open_node`` exactly as ``run`` assembles it.
 
 Durability: a received original may be dropped from the spool only after :meth:`commit`, which
 fsyncs the de-identified files written since the last commit, seals the mapping links buffered
@@ -25,12 +26,14 @@ from typing import Protocol
 from dicom_deid import __version__
 from dicom_deid.deidentify import Engine
 from dicom_deid.errors import QuarantineReason
-from dicom_deid.links import Link
+from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import ManifestRecord, ManifestWriter, Outcome
 from dicom_deid.net.spool import fsync_dir, fsync_file
 from dicom_deid.pipeline import dedupe_links, process_input
 from dicom_deid.walk import InputRef
 from dicom_deid.write import quarantine
+
+_MAX_SEEN = 200_000  # patient / study / series links remembered to seal each once
 
 
 class SealedLinks(Protocol):
@@ -99,10 +102,13 @@ class PipelineSession:
                        reason=reason, message=message, source=rel)
             record = ManifestRecord(record.ordinal, record.input_id, Outcome.QUARANTINED.value, path.stat().st_size,
                                     reason=reason.value, seconds=record.seconds)
+            result.links = [Link(LinkKind.SOURCE_PATH, rel, f"quarantine:{record.input_id}")]
             outcome = Outcome.QUARANTINED
         output = self.output / record.output if outcome is Outcome.WRITTEN and record.output else None
         with self._lock:
             self._manifest.add(record)
+            if len(self._seen) > _MAX_SEEN:
+                self._seen.clear()  # a node runs for months: bounded memory, at worst a link sealed twice
             self._mapping.add(dedupe_links(result.links, self._seen))
             self.counts[outcome.value] += 1
             if output is not None:
