@@ -245,7 +245,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     previous = _on_signals(on_signal)
     try:
-        node.start()
+        try:
+            node.start()
+        except OSError as exc:  # the port is taken, or the address is not ours
+            node.stop(drain_timeout=0)
+            raise ConfigError(f"cannot listen on {config.bind}:{config.port} ({exc.strerror or exc}); "
+                              "choose another --port or --bind") from None
         host, port = node.address
         where = f"writing to {config.output}" if config.output else f"forwarding to {config.forward}"
         tls = " with TLS" if config.tls else ""

@@ -74,6 +74,21 @@ def test_unreachable_pacs_is_a_one_line_error(tmp_path, capsys):
                                  "AE titles and that it knows DEID)")
 
 
+def test_port_in_use_is_a_one_line_error(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        rc = main(["serve", "--port", str(port), "--allow-ae", "CT1", "--out", str(tmp_path / "o"), "--pixels",
+                   "off", "--spool", str(tmp_path / "spool")])
+    assert rc == 2
+    assert _err_line(capsys) == (f"dicom-deid: error: cannot listen on 127.0.0.1:{port} (Address already in use); "
+                                 "choose another --port or --bind")
+    Spool(tmp_path / "spool").close()  # the failed start let go of its spool
+
+
 def test_config_file_values_flags_win_and_paths_are_relative_to_the_file(tmp_path):
     from dicom_deid.cli_net import _engine_settings, _node_config
 
