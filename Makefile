@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEBS   := tesseract-ocr dicom3tools fonts-dejavu-core chromium
+DEBS   := tesseract-ocr dicom3tools fonts-dejavu-core chromium orthanc dcmtk
 
 .PHONY: demo test setup system-deps profiles bench clean
 
@@ -12,20 +12,23 @@ setup: $(STAMP) system-deps
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[codecs,ocr,scale,test]'
+	$(PY) -m pip install --quiet -e '.[codecs,ocr,scale,net,test]'
 	# the DBNet text detection model ships inside this wheel; its own deps (GUI OpenCV...) are unused
 	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
 	@touch $(STAMP)
 
 # Debian packages: Tesseract (burned-in text reading), dicom3tools (dciodvfy conformance checks),
 # DejaVu fonts (synthetic burned-in text in tests and benchmarks), Chromium (the report test opens
-# the HTML report headless and takes a screenshot).
+# the HTML report headless and takes a screenshot), Orthanc and DCMTK (the network tests run a real
+# PACS on loopback and send with storescu).
 system-deps:
 	@missing=""; \
 	command -v tesseract >/dev/null 2>&1 || missing="$$missing tesseract-ocr"; \
 	command -v dciodvfy  >/dev/null 2>&1 || missing="$$missing dicom3tools"; \
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
 	command -v chromium  >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v Orthanc   >/dev/null 2>&1 || missing="$$missing orthanc"; \
+	command -v storescu  >/dev/null 2>&1 || missing="$$missing dcmtk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dicom_deid.cli_review import register_subcommands as register_review
 
     register_review(sub)
+    from dicom_deid.cli_net import register_subcommands as register_net
+
+    register_net(sub)
     return parser
 
 
