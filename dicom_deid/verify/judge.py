@@ -1,0 +1,97 @@
+"""How much a match of an input value weighs: a severity and a reason a reviewer can act on.
+
+A match is an error (a leak) unless the value is not identifying on its own, which makes it a
+note (reported and counted, never failing):
+
+- it sits in a vocabulary attribute: code values, meanings and designators, manufacturer and
+  model names, software versions, character sets, private creators, any CS (defined terms), or
+  in a number (DS, IS);
+- every word of the value is vocabulary: a common English word or a DICOM term
+  (``BRAIN``, ``HEAD^PHANTOM``, an institution called ``RADIOLOGY``);
+- it is short: under 5 letters and digits (dates excepted);
+- it identifies a device (station name, serial number, detector ID), not a person or a site.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dicom_deid.verify.names import NameHit, Spelling
+from dicom_deid.verify.result import Severity
+from dicom_deid.vocabulary import is_vocabulary
+
+SHORT = 5  # values with fewer letters and digits are not identifying on their own
+VOCABULARY_KEYWORDS = frozenset({
+    "Manufacturer", "ManufacturerModelName", "SoftwareVersions", "CodeValue", "CodeMeaning", "LongCodeValue",
+    "URNCodeValue", "CodingSchemeDesignator", "CodingSchemeVersion", "CodingSchemeName", "CodingSchemeUID",
+    "CodingSchemeRegistry", "CodingSchemeExternalID", "CodingSchemeResponsibleOrganization", "ContextIdentifier",
+    "ContextGroupVersion", "ContextGroupLocalVersion", "MappingResource", "MappingResourceName",
+    "MappingResourceUID", "SpecificCharacterSet", "ImplementationVersionName", "TransferSyntaxUID",
+    "ManufacturerModelVersion", "SecondaryCaptureDeviceManufacturer",
+    "SecondaryCaptureDeviceManufacturerModelName", "SecondaryCaptureDeviceSoftwareVersions",
+    "DeviceManufacturer"})
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    severity: Severity
+    reason: str  # why, and what to do; never the value itself
+
+
+def vocabulary_location(keyword: str, vr: str, private_creator: bool) -> bool:
+    """True where values are vocabulary or numbers rather than free text about a person or a site."""
+    return vr in ("CS", "DS", "IS") or keyword in VOCABULARY_KEYWORDS or private_creator
+
+
+def _fix(where: str) -> str:
+    if where in ("raw bytes", "path"):
+        return "it is outside any attribute: re-run, and report the file if it persists"
+    if where.startswith("pixels"):
+        return "burned into the image: redact it (run --pixels all) or withhold the series"
+    return f"remove or clean {where.split('[')[0].split('.')[-1] or where} (e.g. --override KEYWORD=remove, " \
+           "or a clean_* option)"
+
+
+def judge_value(kind: str, tokens: tuple[str, ...], where: str, vocabulary_here: bool) -> Verdict:
+    """Severity of a match of a value of ``kind`` (id, date, address...) made of ``tokens``."""
+    if vocabulary_here:
+        return Verdict(Severity.NOTE, "in a vocabulary attribute (codes, manufacturer, defined terms, numbers): "
+                                      "not identifying on its own")
+    if kind == "device":
+        return Verdict(Severity.NOTE, "a device identifier (it names the equipment, not a person): remove it if "
+                                      "the site must stay unknown")
+    letters = [t for t in tokens if t.isalpha()]
+    if kind != "date" and letters and len(letters) == len(tokens) and all(is_vocabulary(t) for t in letters):
+        return Verdict(Severity.NOTE, "every word is a common word or a DICOM term: not identifying on its own")
+    if kind != "date" and len("".join(tokens)) < SHORT:
+        return Verdict(Severity.NOTE, f"shorter than {SHORT} characters: not identifying on its own")
+    return Verdict(Severity.ERROR, _fix(where))
+
+
+def judge_name(hits: list[NameHit], where: str, vocabulary_here: bool) -> Verdict:
+    """Severity of the hits of one person name in one place."""
+    if vocabulary_here:
+        return Verdict(Severity.NOTE, "in a vocabulary attribute (codes, manufacturer, defined terms): not "
+                                      "identifying on its own")
+    if any(h.distinctive for h in hits):
+        return Verdict(Severity.ERROR, _fix(where))
+    if any(h.spelling in (Spelling.PARTS, Spelling.INITIAL) for h in hits):
+        return Verdict(Severity.NOTE, "the name is made of common words or DICOM terms (a phantom or test "
+                                      "name?): not identifying on its own")
+    return Verdict(Severity.NOTE, "a common word or DICOM term that is also a name part: not identifying on "
+                                  "its own")
+
+
+def describe_spellings(hits: list[NameHit]) -> str:
+    """``spelling variant (1 edit), name part`` for a finding's detail."""
+    out = []
+    for spelling in Spelling:
+        mine = [h for h in hits if h.spelling is spelling]
+        if mine:
+            edits = max(h.edits for h in mine)
+            out.append(spelling.value + (f" ({edits} edit{'s' if edits > 1 else ''})" if edits else ""))
+    return ", ".join(out)
+
+
+__all__ = ["SHORT", "VOCABULARY_KEYWORDS", "Verdict", "describe_spellings", "judge_name", "judge_value",
+           "vocabulary_location"]
