@@ -178,16 +178,17 @@ class _NameSpellings:
             if len(word) == 1:
                 spans += self._initial(words, i, text)
             joined, pieces = word, [word]
-            for j in range(i + 1, len(words)):
+            for j in range(i + 1, len(words) if word not in self.parts else i + 1):
                 if not _SPLIT_GAP.fullmatch(text[words[j - 1][3]:words[j][2]]):
                     break
                 joined += words[j][1]
                 pieces.append(words[j][1])
                 if len(joined) > self.longest + 2:
                     break
-                if all(len(p) >= 3 and is_vocabulary(p) for p in pieces):
-                    continue  # ordinary words side by side are not a name split up
-                if (len(joined) >= 4 and joined in self.parts) or (len(joined) >= 4 and self._variant(joined)):
+                if words[j][1] in self.parts or all(len(p) >= 3 and is_vocabulary(p) for p in pieces):
+                    break  # a whole part is removed on its own; ordinary words side by side are no name
+                if len(joined) >= 4 and (joined in self.parts
+                                         or (min(map(len, pieces)) >= 2 and self._variant(joined))):
                     spans.append((start, words[j][3]))
         return spans
 

@@ -31,6 +31,8 @@ _CAMEL = re.compile(r"[A-Z][a-z]+|[A-Z]+(?![a-z])")
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: ``Müller`` -> ``muller``, ``ÅSTRÖM`` -> ``astrom``."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("ß", "ss")
 
@@ -50,6 +52,7 @@ def _common_threshold() -> int:
     return counts[min(COMMON_RANK, len(counts) - 1)]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def english_count(word: str) -> int:
     """How often ``word`` (any case, accents ignored) occurs in the English list; 0 if never."""
     return english_counts().get(fold(word), 0)
@@ -66,7 +69,7 @@ def dicom_terms() -> frozenset[str]:
     code meaning of pydicom's concept dictionary (anatomy, procedures, findings; words only ever
     capitalised there are eponyms such as ``Miller`` or ``Taylor``, which are surnames too, and are
     left out), and the attribute keywords of the data dictionary, whole and word by word."""
-    from pydicom.datadict import DicomDictionary
+    from pydicom._dicom_dict import DicomDictionary
     from pydicom.sr import _concepts_dict
 
     concepts = cast(Mapping[str, Mapping[str, Mapping[str, tuple[str, list[int]]]]], _concepts_dict.concepts)
@@ -88,6 +91,7 @@ def is_dicom_term(word: str) -> bool:
     return fold(word) in dicom_terms()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def is_vocabulary(word: str) -> bool:
     """A common English word or a DICOM term: never identifying on its own."""
     return is_common_word(word) or is_dicom_term(word)

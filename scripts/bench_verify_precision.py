@@ -76,11 +76,12 @@ def _generate(dst: Path, seed: int) -> int:
     return sum(1 for p in dst.rglob("*") if p.is_file())
 
 
-def _run(inp: Path, out: Path, key: Path, profile: str, options: list[str], pixels: str | None) -> dict[str, int]:
+def _run(inp: Path, out: Path, key: Path, profile: str, options: list[str], pixels: str | None,
+         workers: int) -> dict[str, int]:
     from dicom_deid.cli import main as deid_main
     from dicom_deid.manifest import MANIFEST_NAME, read_manifest
 
-    argv = ["run", str(inp), str(out), "--key-file", str(key), "--profile", profile, "--quiet",
+    argv = ["run", str(inp), str(out), "--key-file", str(key), "--profile", profile, "--quiet", "--workers", str(workers),
             "--mapping", str(out.parent / f"{out.name}.ddmap")]
     for option in options:
         argv += ["--option", option]
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--option", action="append", default=[], metavar="NAME")
     parser.add_argument("--pixels", choices=("auto", "all", "off"), default=None,
                         help="run's pixel mode (default: the profile's)")
+    parser.add_argument("--workers", type=int, default=1, help="run's workers (default 1: in this process)")
     parser.add_argument("--ocr", choices=("auto", "all", "off"), default="auto", help="verify's OCR mode")
     parser.add_argument("--per-folder", type=int, default=100,
                         help="files per folder of a public set, evenly spaced (default 100)")
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             out = inp.parent / "out"
             inputs = sum(1 for p in inp.rglob("*") if p.is_file() or p.is_symlink())
             started = time.perf_counter()
-            counts = _run(inp, out, key, args.profile, args.option, args.pixels)
+            counts = _run(inp, out, key, args.profile, args.option, args.pixels, args.workers)
             run_s = time.perf_counter() - started
             started = time.perf_counter()
             result = verify_output(out, against=inp, ocr=args.ocr)

@@ -10,6 +10,7 @@ from typing import Any
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
+from dicom_deid.manifest import MANIFEST_NAME
 from dicom_deid.profiles import ActionCode, Profile, Standard
 from dicom_deid.verify.elements import (
     _STORAGE_ROOT,
@@ -28,6 +29,7 @@ from dicom_deid.verify.result import Category, Finding, Severity
 from dicom_deid.verify.rules import _profile_code, _resolve
 
 _UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+_YEAR_ONLY = re.compile(r"^\d{4}0101(?:\d*(?:\.\d*)?)?(?:[+-]\d{4})?$")
 _CACHED_TEXT = 256  # texts up to this length have their search results remembered within a run
 Seen = set[tuple[tuple[str, ...], str]]
 
@@ -79,6 +81,8 @@ class _Checker:
     def check_file(self, rel: str, data: bytes, parsed: Parsed | None) -> None:
         shown = self.mask(rel)
         patients = self.file_patients.get(rel) if self.file_patients is not None else None
+        if rel == MANIFEST_NAME:
+            patients = frozenset()  # no patient: dates, times and name variants are not searched there
         seen: Seen = set()
         self._identifying(shown, "path", rel, patients, seen)
         ds = parsed.dataset if parsed is not None else None
@@ -103,7 +107,8 @@ class _Checker:
             if raw and key in seen:
                 continue
             seen.add(key)
-            verdict = judge_value(n.kind, n.tokens, where, vocabulary_here)
+            other = patients is not None and n.patient not in patients
+            verdict = judge_value(n.kind, n.tokens, where, vocabulary_here, other)
             self.add(Category.IDENTIFYING, shown, where,
                      f"{n.kind} ({hint(n.original)}) of the input's {n.source}, input patient #{n.patient}: "
                      f"{verdict.reason}", severity=verdict.severity, value=n.original)
@@ -116,7 +121,8 @@ class _Checker:
             if raw and key in seen:
                 continue
             seen.add(key)
-            verdict = judge_name(hits, where, vocabulary_here)
+            other = patients is not None and name.patient not in patients
+            verdict = judge_name(hits, where, vocabulary_here, other)
             self.add(Category.IDENTIFYING, shown, where,
                      f"name ({hint(name.original)}) of the input's {name.source}, input patient #{name.patient}, "
                      f"found as {describe_spellings(hits)}: {verdict.reason}", severity=verdict.severity,
@@ -141,6 +147,9 @@ class _Checker:
                 pruned.append(path + "[")
             if text and elem.VR == "UI":
                 self._uids(shown, path, seq, elem, parent, text, seen)
+            elif text and elem.VR in ("DA", "DT") and self.own.year_only and _YEAR_ONLY.match(text):
+                # the year-only date the profile writes (YYYY0101): not searched, nor in the raw bytes
+                seen.update((n.tokens, n.kind) for n in self.search(text, patients)[0])
             elif text:
                 tag = int(elem.tag)
                 keyword = elem.keyword or keyword_for_tag(tag) or ""
@@ -187,9 +196,17 @@ class _Checker:
             if not uid:
                 continue
             if len(uid) > 64 or not _UID_RE.match(uid):
-                self.add(Category.UID, shown, path, f"invalid UID syntax ({len(uid)} characters)")
+                as_input = self.index is not None and uid in self.index.all_uids
+                self.add(Category.UID, shown, path, f"invalid UID syntax ({len(uid)} characters)" + (
+                         "; the input has it, and the profile keeps it" if as_input else ": regenerate it"),
+                         severity=Severity.NOTE if as_input else Severity.ERROR)
             original = self.index.uids.get(uid) if self.index is not None else None
-            if original is not None and not self.std.keeps_uid(keyword, uid) and ((uid,), "uid") not in seen:
+            kept = _profile_code(self.std, self.profile, int(elem.tag), "UI", keyword, uid,
+                                 _creator(parent, int(elem.tag))) is None  # e.g. retain_uids: on purpose
+            if kept:
+                seen.add(((uid,), "uid"))  # nor in the raw bytes
+            if original is not None and not kept and not self.std.keeps_uid(keyword, uid) and \
+                    ((uid,), "uid") not in seen:
                 seen.add(((uid,), "uid"))
                 self.add(Category.UID, shown, path, f"original {original[0]} ({hint(uid)}) of input patient "
                          f"#{original[1]} left unchanged: remap it (action U) or remove it", value=uid)

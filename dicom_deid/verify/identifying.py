@@ -33,20 +33,21 @@ from dicom_deid.walk import read_bytes, walk_inputs
 _UID_TOKEN = re.compile(r"(?<![0-9.])[0-9]+(?:\.[0-9]+){2,}(?![0-9])")
 _TOKEN = re.compile(r"[^\W_]+")  # letters and digits of any script; "_" separates
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_PHONE = re.compile(r"\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b")
+_PHONE = re.compile(r"(?<![\d.])(?:\(\d{3}\)\s?|\b\d{3}[\s.-])\d{3}[\s.-]\d{4}\b(?![\d.])")
 _DUMMY_DATES = frozenset({"19000101", "00000000", "00010101"})
 _ID_SUFFIXES = ("ID", "IDs", "Number", "Numbers", "Locator")
 _DEVICE_KEYWORDS = frozenset({"StationName", "DeviceSerialNumber", "DeviceUID", "DetectorID",
                               "GantryID", "PlateID", "CassetteID", "SourceApplicationEntityTitle"})
 _NOT_ID_KEYWORDS = frozenset({"SeriesNumber", "InstanceNumber", "AcquisitionNumber", "StudyInstanceUID",
                               "ImagesInAcquisition", "TemporalPositionIdentifier"})
+_KEPT_VRS = frozenset({"DA", "DT", "TM", "LO", "SH", "CS", "IS", "DS", "AE"})
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december")
 
 
 def tokens_of(text: str) -> list[str]:
     """Folded letter-and-digit tokens: matching is by whole tokens, in any case and punctuation."""
-    return _TOKEN.findall(fold(text))
+    return [t if t.isascii() else "".join(_TOKEN.findall(fold(t))) for t in _TOKEN.findall(text.lower())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,8 @@ class NeedleIndex:
 
     def __init__(self) -> None:
         self.first: dict[str, list[_Needle]] = {}
-        self.uids: dict[str, tuple[str, int]] = {}  # original UID -> (keyword, patient)
+        self.uids: dict[str, tuple[str, int]] = {}  # original UID the profile changes -> (keyword, patient)
+        self.all_uids: set[str] = set()  # every UID value of the input
         self.seen: set[tuple[tuple[str, ...], str, int]] = set()
         self.kinds: dict[str, int] = {}
         self.sop_uids: set[str] = set()  # SOP Instance UIDs of the input
@@ -87,6 +89,12 @@ class NeedleIndex:
         self.seen.add(key)
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
         self.first.setdefault(tokens[0], []).append(_Needle(tokens, kind, source, patient, scoped, text.strip()))
+
+    def drop(self, kept: set[tuple[tuple[str, ...], int]]) -> None:
+        """Forget values the profile keeps elsewhere in the same patient's input (a date kept in
+        StudyDate under Retain Longitudinal Full Dates is no leak when a private tag held it too)."""
+        for first, needles in list(self.first.items()):
+            self.first[first] = [n for n in needles if (n.tokens, n.patient) not in kept]
 
     def search(self, text: str, patients: frozenset[int] | None) -> list[_Needle]:
         """Needles whose tokens occur consecutively in ``text`` (whole tokens, any case or punctuation)."""
@@ -119,6 +127,7 @@ class InputValues:
     identities: set[tuple[str, str, str, str]] = field(default_factory=set)  # patient ID, issuer, name, birth date
     accessions: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)  # inputs (by ordinal) that could not be read in full
+    kept: set[tuple[tuple[str, ...], int]] = field(default_factory=set)  # values the profile keeps, per patient
 
     @property
     def kinds(self) -> dict[str, int]:
@@ -178,6 +187,9 @@ def _add_value(found: InputValues, kind: str, value: str, source: str, patient: 
         elif kind == "id":
             if len(part) >= 4 and (not part.isdigit() or len(part) >= 6):
                 index.add(part, "id", source, patient)
+            for digits in re.findall(r"\d{6,}", part):  # MRN7734921 is also written MRN 7734921
+                if digits != part:
+                    index.add(digits, "id", source, patient)
         else:
             index.add(part, kind, source, patient)
             if kind in ("address", "institution"):
@@ -219,6 +231,7 @@ def collect_identifying(input_root: Path, profile: Profile, std: Standard) -> In
         meta = getattr(ds, "file_meta", None)
         for source in ([meta] if meta is not None else []) + [ds]:
             _collect_from(found, source, profile, std, patient)
+    found.values.drop(found.kept)
     return found
 
 
@@ -242,8 +255,12 @@ def _collect_from(found: InputValues, ds: Dataset, profile: Profile, std: Standa
             ref_class = str(parent.get("ReferencedSOPClassUID", "") or "")
             if not ref_class or ref_class.startswith(_STORAGE_ROOT):
                 index.references.append(text.strip().rstrip("\x00"))
+        if elem.VR == "UI":
+            index.all_uids.update(u.strip().rstrip("\x00") for u in text.split("\\"))
         found_code = _profile_code(std, profile, tag, elem.VR, keyword, text, _creator(parent, tag))
         if found_code is None:
+            if elem.VR in _KEPT_VRS:
+                found.kept.update((tuple(tokens_of(p)), patient) for p in text.split("\\") if p.strip())
             continue
         code = found_code[0]
         if elem.VR == "UI":

@@ -5,11 +5,13 @@ note (reported and counted, never failing):
 
 - it sits in a vocabulary attribute: code values, meanings and designators, manufacturer and
   model names, software versions, character sets, private creators, any CS (defined terms), or
-  in a number (DS, IS);
+  in a number or a time of day (DS, IS, TM);
 - every word of the value is vocabulary: a common English word or a DICOM term
   (``BRAIN``, ``HEAD^PHANTOM``, an institution called ``RADIOLOGY``);
 - it is short: under 5 letters and digits (dates excepted);
-- it identifies a device (station name, serial number, detector ID), not a person or a site.
+- it identifies a device (station name, serial number, detector ID), not a person or a site;
+- it is a site value (institution, address) of another input patient than the output's own,
+  which ``clean`` cannot know of (a vendor name in a template is one such).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dicom_deid.verify.names import NameHit, Spelling
 from dicom_deid.verify.result import Severity
 from dicom_deid.vocabulary import is_vocabulary
 
+_SITE_KINDS = frozenset({"institution", "address"})
 SHORT = 5  # values with fewer letters and digits are not identifying on their own
 VOCABULARY_KEYWORDS = frozenset({
     "Manufacturer", "ManufacturerModelName", "SoftwareVersions", "CodeValue", "CodeMeaning", "LongCodeValue",
@@ -40,7 +43,7 @@ class Verdict:
 
 def vocabulary_location(keyword: str, vr: str, private_creator: bool) -> bool:
     """True where values are vocabulary or numbers rather than free text about a person or a site."""
-    return vr in ("CS", "DS", "IS") or keyword in VOCABULARY_KEYWORDS or private_creator
+    return vr in ("CS", "DS", "IS", "TM") or keyword in VOCABULARY_KEYWORDS or private_creator
 
 
 def _fix(where: str) -> str:
@@ -52,8 +55,13 @@ def _fix(where: str) -> str:
            "or a clean_* option)"
 
 
-def judge_value(kind: str, tokens: tuple[str, ...], where: str, vocabulary_here: bool) -> Verdict:
-    """Severity of a match of a value of ``kind`` (id, date, address...) made of ``tokens``."""
+def judge_value(kind: str, tokens: tuple[str, ...], where: str, vocabulary_here: bool,
+                other_patient: bool = False) -> Verdict:
+    """Severity of a match of a value of ``kind`` (id, date, address...) made of ``tokens``;
+    ``other_patient``: the value belongs to another input patient than this output's."""
+    if other_patient and kind in _SITE_KINDS:
+        return Verdict(Severity.NOTE, "a site value of another input patient, absent from this output's own input: "
+                                      "check whether it names the site (a vendor or a template can share it)")
     if vocabulary_here:
         return Verdict(Severity.NOTE, "in a vocabulary attribute (codes, manufacturer, defined terms, numbers): "
                                       "not identifying on its own")
@@ -68,8 +76,12 @@ def judge_value(kind: str, tokens: tuple[str, ...], where: str, vocabulary_here:
     return Verdict(Severity.ERROR, _fix(where))
 
 
-def judge_name(hits: list[NameHit], where: str, vocabulary_here: bool) -> Verdict:
-    """Severity of the hits of one person name in one place."""
+def judge_name(hits: list[NameHit], where: str, vocabulary_here: bool, other_patient: bool = False) -> Verdict:
+    """Severity of the hits of one person name in one place; ``other_patient``: the name is of
+    another input patient than this output's (a staff name of another study, say)."""
+    if other_patient and all(h.spelling is Spelling.PART for h in hits):
+        return Verdict(Severity.NOTE, "one part of a name of another input patient, alone (a common given name "
+                                      "in a kept value?): check it")
     if vocabulary_here:
         return Verdict(Severity.NOTE, "in a vocabulary attribute (codes, manufacturer, defined terms): not "
                                       "identifying on its own")

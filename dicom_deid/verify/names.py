@@ -40,7 +40,7 @@ spelling variant of a name (``heart`` is not ``Hearst``)."""
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 _SPLIT_PARTS = re.compile(r"[\^=,.\s\-]+")
-_NEXT_TO = re.compile(r"[\s,.;:'^\-]{1,4}")  # what may stand between two parts of one name
+_NEXT_TO = re.compile(r"[\s,.;:^\-]{1,4}")  # what may stand between two parts of one name (not "'s")
 _SPLIT_GAP = re.compile(r"[ \t\r\n\-]{1,4}")  # what may stand inside a part split up
 _STOP = frozenset({"anon", "anonymous", "anonymized", "unknown", "patient", "none", "test", "doctor", "mrs",
                    "phd", "iii", "jr", "sr", "dr", "md", "mr", "ms", "miss", "prof", "von", "van", "der", "de",
@@ -181,6 +181,8 @@ class NameIndex:
     def _split(self, words: list[tuple[str, int, int]], i: int, text: str, hit: _Hit) -> None:
         """Words i, i+1, ... joined only by white space or hyphens that spell a part."""
         joined, pieces = words[i][0], [words[i][0]]
+        if joined in self._by_part:
+            return
         for j in range(i + 1, len(words)):
             if not _SPLIT_GAP.fullmatch(text[words[j - 1][2]:words[j][1]]):
                 return
@@ -188,12 +190,12 @@ class NameIndex:
             pieces.append(words[j][0])
             if len(joined) > self.longest + 2:
                 return
-            if all(len(p) >= 3 and is_vocabulary(p) for p in pieces):
-                continue  # ordinary words side by side ("rose wood") are not a split name
+            if words[j][0] in self._by_part or all(len(p) >= 3 and is_vocabulary(p) for p in pieces):
+                return  # a whole part counts on its own; ordinary words side by side are no split name
             if len(joined) >= ALONE_MIN and joined in self._by_part:
                 for name in self._by_part[joined]:
                     hit(name, Spelling.SPLIT, (joined,))
-            elif not is_guarded(joined):
+            elif min(map(len, pieces)) >= 2 and not is_guarded(joined):
                 for part, edits in self._variants_of(joined):
                     for name in self._by_part[part]:
                         hit(name, Spelling.SPLIT, (part,), edits)

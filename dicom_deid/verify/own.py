@@ -5,6 +5,7 @@
   derivation, not a decision); without it, their published forms (``DD`` + 12 base-32
   characters, ``ANON^DD…``, ``A`` + 13) stand for them.
 - UIDs under the tool's root ``2.25.`` (the originals are checked separately, by value).
+- Dates reduced to the year (``YYYY0101``) by a profile whose date method is ``year``.
 - The DeidentificationMethod text and the ImplementationVersionName the tool writes, the dummy
   values of D actions (``ANONYMOUS``, ``ANONYMIZED``), the profile's override replacement values
   and the manifest's file name.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 from dicom_deid.keys import SecretKey
 from dicom_deid.manifest import MANIFEST_NAME
-from dicom_deid.profiles import OverrideAction, Profile
+from dicom_deid.profiles import DateMethod, OverrideAction, Profile
 
 _B32 = "[A-Z2-7]"
 PSEUDONYM_FORMS = {
@@ -48,6 +49,7 @@ class OwnValues:
     keyed: bool
     pseudonyms: frozenset[str]  # exact pseudonyms (keyed) or empty
     pattern: re.Pattern[str]
+    year_only: bool = False  # the profile writes dates as YYYY0101
 
     def strip(self, text: str) -> str:
         """``text`` with every value the tool writes replaced by a space."""
@@ -82,7 +84,7 @@ def own_values(profile: Profile, key: SecretKey | None = None,
         if override.action is OverrideAction.REPLACE and override.value and override.value.strip():
             alternatives.append(re.escape(override.value.strip()))
     pattern = re.compile(_EDGE_BEFORE + "(?:" + "|".join(alternatives) + ")" + _EDGE_AFTER)
-    return OwnValues(key is not None, frozenset(pseudonyms), pattern)
+    return OwnValues(key is not None, frozenset(pseudonyms), pattern, profile.date_method is DateMethod.YEAR)
 
 
 __all__ = ["PSEUDONYM_FORMS", "OwnValues", "own_values"]
