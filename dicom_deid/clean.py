@@ -8,7 +8,7 @@ phone numbers, e-mail addresses, and long ID-like digit runs.
 Person names are removed however they are spelled: every part (2 letters or more) as a whole
 word in any case and order; an initial next to a part (``P. Quixworth``); accents ignored
 (``Muller`` for ``Müller``); spelling variants of parts of 5 or more letters (Levenshtein
-distance 1, or 2 from 8 letters, by rapidfuzz: ``PERCIVAL`` for ``PERCIVIL``) unless the word is
+distance 1, or 2 from 9 letters, by rapidfuzz: ``PERCIVAL`` for ``PERCIVIL``) unless the word is
 an ordinary word (``dicom_deid.vocabulary``: ``heart`` is never taken for ``Hearst``); and parts
 split across lines or spaced out (``QUIX-\nWORTH``, ``P E R C I V A L``).
 """
@@ -29,7 +29,7 @@ from dicom_deid.vocabulary import english_count, fold, is_vocabulary
 
 REDACTED = "***"
 VARIANT_FROM = 5  # letters a name part needs before its spelling variants are removed
-LONG_VARIANT_FROM = 8  # ... and before two edits are allowed
+LONG_VARIANT_FROM = 9  # ... and before two edits are allowed
 ORDINARY_COUNT = 500  # a word this frequent in the English list is never a spelling variant
 _MONTHS = (
     "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|"
@@ -118,10 +118,11 @@ class PatientPattern:
 
 
 def _name_parts(name: str) -> tuple[str, ...]:
-    """Folded letter runs of one PN value (2 letters or more), in order, without repeats."""
+    """Folded words of one PN value made of letters only (2 or more, not one letter repeated:
+    ``MR1`` and ``XXXX`` are no name parts), in order, without repeats."""
     out: list[str] = []
-    for word in re.findall(rf"{_LETTER}+", fold(name)):
-        if len(word) >= 2 and word not in out:
+    for word in re.findall(r"[^\W_]+", fold(name)):
+        if word.isalpha() and len(word) >= 2 and len(set(word)) >= 2 and word not in out:
             out.append(word)
     return tuple(out)
 
@@ -171,8 +172,8 @@ class _NameSpellings:
         words = [(m.group(), fold(m.group()), m.start(), m.end()) for m in re.finditer(rf"{_LETTER}+", text)]
         spans: list[tuple[int, int]] = []
         for i, (raw, word, start, end) in enumerate(words):
-            if word in self.parts and raw.casefold() not in self.exact_words:
-                spans.append((start, end))  # accents differ: Muller for Müller
+            if word in self.parts and len(word) >= 4 and raw.casefold() not in self.exact_words:
+                spans.append((start, end))  # accents differ (Muller for Müller), or an underscore joined it
             elif word not in self.parts and len(word) >= 4 and self._variant(word):
                 spans.append((start, end))
             if len(word) == 1:

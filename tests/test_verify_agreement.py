@@ -74,5 +74,5 @@ def test_run_output_passes_verify(agreement_input, tmp_path, key_file, profile, 
     assert rc == 3  # precondition: the broken inputs were quarantined, the rest written
     result = verify_output(out, against=agreement_input, ocr="off")
     assert [f.to_dict() for f in result.findings if f.severity is not Severity.NOTE] == []
-    assert result.dicom_checked > 200  # precondition: export, pydicom and pydicom-data outputs checked
+    assert result.dicom_checked > 150  # precondition: export, pydicom and pydicom-data outputs checked
     assert {k for k, v in result.needles.items() if v} >= {"name", "id", "date", "address", "institution"}

@@ -7,8 +7,8 @@ a name is found as
 - a part of 4 or more letters on its own (``QUIXWORTH``, ``quixworth``, ``Quíxworth``);
 - two parts of one name next to each other, in any order, or an initial next to a part
   (``Percival Quixworth``, ``Li, Wei``, ``W. Li``): this is how parts under 4 letters are found;
-- a spelling variant of a part of 5 or more letters, within Levenshtein distance 1 (5 to 7
-  letters) or 2 (8 or more), computed by rapidfuzz, unless the word read is itself an ordinary
+- a spelling variant of a part of 5 or more letters, within Levenshtein distance 1 (5 to 8
+  letters) or 2 (9 or more), computed by rapidfuzz, unless the word read is itself an ordinary
   word (``vocabulary``): ``PERCIVIL`` for ``PERCIVAL``, ``Mueller`` for ``Müller``;
 - a part split across lines or spaced out: consecutive words separated only by white space or a
   hyphen that together spell a part, exactly or as a variant (``QUIX-\\nWORTH``, ``P E R C I V A L``).
@@ -39,7 +39,6 @@ GUARD_COUNT = 500
 spelling variant of a name (``heart`` is not ``Hearst``)."""
 
 _LETTERS = re.compile(r"[^\W\d_]+")
-_SPLIT_PARTS = re.compile(r"[\^=,.\s\-]+")
 _NEXT_TO = re.compile(r"[\s,.;:^\-]{1,4}")  # what may stand between two parts of one name (not "'s")
 _SPLIT_GAP = re.compile(r"[ \t\r\n\-]{1,4}")  # what may stand inside a part split up
 _STOP = frozenset({"anon", "anonymous", "anonymized", "unknown", "patient", "none", "test", "doctor", "mrs",
@@ -51,7 +50,7 @@ def max_distance(part: str) -> int:
     """Edits allowed for a spelling variant of ``part`` (0: variants not searched)."""
     if len(part) < VARIANT_MIN:
         return 0
-    return 1 if len(part) < 8 else 2
+    return 1 if len(part) < 9 else 2
 
 
 def is_guarded(word: str) -> bool:
@@ -82,15 +81,19 @@ class NameHit:
     parts: tuple[str, ...]  # the parts of the name this hit rests on
     distinctive: bool
     edits: int = 0
+    word: str = ""  # what was read (folded; joined when split), for review
+
+
+_PIECES = re.compile(r"[^\W_]+")
 
 
 def name_parts(value: str) -> tuple[str, ...]:
-    """Folded parts of one PN value (all component groups), stop words left out."""
+    """Folded parts of one PN value (all component groups): runs of letters only (``MR1`` is no
+    part, nor are placeholders such as ``XXXX``), stop words left out."""
     parts: list[str] = []
-    for piece in _SPLIT_PARTS.split(fold(value)):
-        for word in _LETTERS.findall(piece):
-            if len(word) >= 2 and word not in _STOP and word not in parts:
-                parts.append(word)
+    for word in _PIECES.findall(fold(value)):
+        if word.isalpha() and len(word) >= 2 and len(set(word)) >= 2 and word not in _STOP and word not in parts:
+            parts.append(word)
     return tuple(parts)
 
 
@@ -131,23 +134,23 @@ class NameIndex:
         words = [(fold(m.group()), m.start(), m.end()) for m in _LETTERS.finditer(text)]
         hits: dict[tuple[int, Spelling, tuple[str, ...]], NameHit] = {}
 
-        def hit(name: PersonName, spelling: Spelling, parts: tuple[str, ...], edits: int = 0) -> None:
+        def hit(name: PersonName, spelling: Spelling, parts: tuple[str, ...], edits: int = 0, word: str = "") -> None:
             if spelling in (Spelling.VARIANT, Spelling.SPLIT) and patients is not None and name.patient not in patients:
                 return
             distinctive = not all(is_vocabulary(p) for p in parts)
-            hits.setdefault((id(name), spelling, parts), NameHit(name, spelling, parts, distinctive, edits))
+            hits.setdefault((id(name), spelling, parts), NameHit(name, spelling, parts, distinctive, edits, word))
 
         for i, (word, _start, end) in enumerate(words):
             exact = self._by_part.get(word, ())
             if len(word) >= ALONE_MIN:
                 for name in exact:
-                    hit(name, Spelling.PART, (word,))
+                    hit(name, Spelling.PART, (word,), 0, word)
             if i + 1 < len(words) and _NEXT_TO.fullmatch(text[end:words[i + 1][1]]):
                 self._together(word, words[i + 1][0], hit)
             if not exact and len(word) >= ALONE_MIN and not is_guarded(word):
                 for part, edits in self._variants_of(word):
                     for name in self._by_part[part]:
-                        hit(name, Spelling.VARIANT, (part,), edits)
+                        hit(name, Spelling.VARIANT, (part,), edits, word)
             self._split(words, i, text, hit)
         return list(hits.values())
 
@@ -159,9 +162,9 @@ class NameIndex:
             for name in self._by_part.get(first, ()):
                 if len(second) == 1:
                     if any(p != first and p[0] == second for p in name.parts):
-                        hit(name, Spelling.INITIAL, (first,))
+                        hit(name, Spelling.INITIAL, (first,), 0, f"{a} {b}")
                 elif second != first and second in name.parts:
-                    hit(name, Spelling.PARTS, tuple(sorted((first, second))))
+                    hit(name, Spelling.PARTS, tuple(sorted((first, second))), 0, f"{a} {b}")
 
     def _variants_of(self, word: str) -> list[tuple[str, int]]:
         found = self._variants.get(word)
@@ -194,17 +197,18 @@ class NameIndex:
                 return  # a whole part counts on its own; ordinary words side by side are no split name
             if len(joined) >= ALONE_MIN and joined in self._by_part:
                 for name in self._by_part[joined]:
-                    hit(name, Spelling.SPLIT, (joined,))
+                    hit(name, Spelling.SPLIT, (joined,), 0, " ".join(pieces))
             elif min(map(len, pieces)) >= 2 and not is_guarded(joined):
                 for part, edits in self._variants_of(joined):
                     for name in self._by_part[part]:
-                        hit(name, Spelling.SPLIT, (part,), edits)
+                        hit(name, Spelling.SPLIT, (part,), edits, " ".join(pieces))
 
 
 class _Hit(Protocol):
     """Call signature of the local ``hit`` recorder."""
 
-    def __call__(self, name: PersonName, spelling: Spelling, parts: tuple[str, ...], edits: int = 0) -> None: ...
+    def __call__(self, name: PersonName, spelling: Spelling, parts: tuple[str, ...], edits: int = 0,
+                 word: str = "") -> None: ...
 
 
 def names_of(values: Iterable[tuple[str, str, int]]) -> NameIndex:
