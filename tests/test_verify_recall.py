@@ -177,6 +177,8 @@ LEAKS = [
     Leak("name in bytes after the data set", "ct", None, "raw bytes", raw=lambda b: b + b"\0QUIXWORTH\0"),
     # other identifying values
     Leak("patient ID", "ct", _text("ImageComments", "MRN 7734921"), "ImageComments"),
+    Leak("patient ID in an attribute Table E.1-1 does not list (kept)", "ct", _text("ReceiveCoilName", "MRN7734921"),
+         "ReceiveCoilName"),
     Leak("accession number", "sr", _text("StudyDescription", "order ACC88213X"), "StudyDescription"),
     Leak("birth date as DA", "ct", _text("ImageComments", "DOB 19610203"), "ImageComments"),
     Leak("birth date ISO", "ct", _text("ImageComments", "born 1961-02-03"), "ImageComments"),

@@ -25,6 +25,7 @@ from dicom_deid.verify.elements import (
     _walk,
     read_parsed,
 )
+from dicom_deid.verify.judge import vocabulary_location
 from dicom_deid.verify.names import NameIndex
 from dicom_deid.verify.rules import _profile_code
 from dicom_deid.vocabulary import fold
@@ -40,7 +41,6 @@ _DEVICE_KEYWORDS = frozenset({"StationName", "DeviceSerialNumber", "DeviceUID", 
                               "GantryID", "PlateID", "CassetteID", "SourceApplicationEntityTitle"})
 _NOT_ID_KEYWORDS = frozenset({"SeriesNumber", "InstanceNumber", "AcquisitionNumber", "StudyInstanceUID",
                               "ImagesInAcquisition", "TemporalPositionIdentifier"})
-_KEPT_VRS = frozenset({"DA", "DT", "TM", "LO", "SH", "CS", "IS", "DS", "AE"})
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december")
 
@@ -91,8 +91,9 @@ class NeedleIndex:
         self.first.setdefault(tokens[0], []).append(_Needle(tokens, kind, source, patient, scoped, text.strip()))
 
     def drop(self, kept: set[tuple[tuple[str, ...], int]]) -> None:
-        """Forget values the profile keeps elsewhere in the same patient's input (a date kept in
-        StudyDate under Retain Longitudinal Full Dates is no leak when a private tag held it too)."""
+        """Forget values the profile releases on purpose elsewhere in the same patient's input, as
+        a date, a time or vocabulary (a date kept in StudyDate under Retain Longitudinal Full Dates
+        is no leak when a private tag held it too; nor is OFFIS kept as Manufacturer)."""
         for first, needles in list(self.first.items()):
             self.first[first] = [n for n in needles if (n.tokens, n.patient) not in kept]
 
@@ -259,7 +260,10 @@ def _collect_from(found: InputValues, ds: Dataset, profile: Profile, std: Standa
             index.all_uids.update(u.strip().rstrip("\x00") for u in text.split("\\"))
         found_code = _profile_code(std, profile, tag, elem.VR, keyword, text, _creator(parent, tag))
         if found_code is None:
-            if elem.VR in _KEPT_VRS:
+            creator = bool(tag >> 16 & 1) and 0x10 <= tag & 0xFFFF <= 0xFF
+            if elem.VR in ("DA", "DT", "TM") or vocabulary_location(keyword, elem.VR, creator):
+                # released on purpose as a date, a time or vocabulary (a value kept in any other
+                # attribute stays a needle: a kept LO holding an MRN is the table's blind spot)
                 found.kept.update((tuple(tokens_of(p)), patient) for p in text.split("\\") if p.strip())
             continue
         code = found_code[0]

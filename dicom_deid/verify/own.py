@@ -7,8 +7,8 @@
 - UIDs under the tool's root ``2.25.`` (the originals are checked separately, by value).
 - Dates reduced to the year (``YYYY0101``) by a profile whose date method is ``year``.
 - The DeidentificationMethod text and the ImplementationVersionName the tool writes, the dummy
-  values of D actions (``ANONYMOUS``, ``ANONYMIZED``), the profile's override replacement values
-  and the manifest's file name.
+  values of D actions (``ANONYMOUS``, ``ANONYMIZED``), the profile's override replacement values,
+  the tool's name and the manifest's file name.
 
 ``OwnValues.strip`` blanks these out of a text before it is searched for the input's values, so
 an input value ``ANON`` is not found inside the pseudonym ``ANON^DDQ…`` and a phantom called
@@ -38,6 +38,7 @@ _OWN_FORMS = [
     r"DICOMDEID_[0-9A-Za-z.]*",  # ImplementationVersionName
     r"ANONYMOUS|ANONYMIZED",  # dummy values of D actions
     re.escape(MANIFEST_NAME),
+    r"dicom-deid(?: [0-9][0-9A-Za-z.+-]*)?",  # the tool's name (and version) in its manifest and texts
 ]
 _EDGE_BEFORE, _EDGE_AFTER = r"(?<![^\W_])", r"(?![^\W_])"
 
