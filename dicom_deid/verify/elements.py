@@ -22,7 +22,7 @@ _NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "AT", "SV", "UV", 
 _BULK_VRS = frozenset({"OB", "OW", "UN"})
 PARSE_ERRORS: tuple[type[BaseException], ...] = (
     ValueError, KeyError, TypeError, IndexError, NotImplementedError, OverflowError, EOFError, AttributeError,
-    RecursionError, struct.error, BytesLengthException, InvalidDicomError, OSError)
+    RecursionError, struct.error, zlib.error, BytesLengthException, InvalidDicomError, OSError)
 """What pydicom raises on malformed input (unknown VRs, length lies, broken sequences, bad
 character sets): verify reports such a file or element and carries on."""
 
