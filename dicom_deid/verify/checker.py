@@ -223,7 +223,8 @@ class _Checker:
     def _identity(self, shown: str, ds: Dataset, meta: Dataset | None) -> None:
         stored = str(meta.get("MediaStorageSOPInstanceUID", "") or "") if meta is not None else ""
         if stored and stored != str(ds.get("SOPInstanceUID", "") or ""):
-            self.add(Category.UID, shown, "MediaStorageSOPInstanceUID", "differs from SOPInstanceUID")
+            self.add(Category.UID, shown, "MediaStorageSOPInstanceUID", "differs from SOPInstanceUID: the file meta "
+                     "still names another instance; rewrite the file")
 
     def _marking(self, shown: str, ds: Dataset) -> None:
         if str(ds.get("PatientIdentityRemoved", "") or "").upper() != "YES":
@@ -231,10 +232,12 @@ class _Checker:
                      "written by dicom-deid, or changed since")
         codes = ds.get("DeidentificationMethodCodeSequence")
         if not codes:
-            self.add(Category.MARKING, shown, "DeidentificationMethodCodeSequence", "missing or empty")
+            self.add(Category.MARKING, shown, "DeidentificationMethodCodeSequence", "missing or empty: not written "
+                     "by dicom-deid, or changed since")
         elif not any(str(item.get("CodeValue", "")) == self.basic_code for item in codes):
             self.add(Category.MARKING, shown, "DeidentificationMethodCodeSequence",
-                     f"does not list the Basic Profile code {self.basic_code} (CID 7050)")
+                     f"does not list the Basic Profile code {self.basic_code} (CID 7050): not written by "
+                     "dicom-deid, or changed since")
 
     def finish(self) -> None:
         """Duplicate SOP Instance UIDs and dangling references: errors, unless the input had as many

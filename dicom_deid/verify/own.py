@@ -34,7 +34,7 @@ PSEUDONYM_FORMS = {
 }
 _OWN_FORMS = [
     r"2\.25\.[0-9]+",  # UIDs under the tool's root
-    r"dicom-deid [^;\\]{1,16}; PS3\.15 [^;\\]{1,16}Annex E; profile [^\\\x00]*",  # DeidentificationMethod
+    r"dicom-deid [^;\\]{1,16}; PS3\.15 [^;\\]{1,16}Annex E; profile [\w.\-]+",  # DeidentificationMethod
     r"DICOMDEID_[0-9A-Za-z.]*",  # ImplementationVersionName
     r"ANONYMOUS|ANONYMIZED",  # dummy values of D actions
     re.escape(MANIFEST_NAME),
