@@ -65,10 +65,11 @@ def is_common_word(word: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def dicom_terms() -> frozenset[str]:
-    """Folded words (3 letters or more) of the DICOM vocabulary: those written in lower case in a
-    code meaning of pydicom's concept dictionary (anatomy, procedures, findings; words only ever
-    capitalised there are eponyms such as ``Miller`` or ``Taylor``, which are surnames too, and are
-    left out), and the attribute keywords of the data dictionary, whole and word by word."""
+    """Folded words of the DICOM vocabulary: those written in lower case (3 letters or more) or
+    as an acronym in capitals (2 to 6 letters: ``MRI``, ``CT``, ``FLAIR``) in a code meaning of
+    pydicom's concept dictionary (anatomy, procedures, findings; words only ever capitalised there
+    are eponyms such as ``Miller`` or ``Taylor``, which are surnames too, and are left out), and the
+    attribute keywords of the data dictionary, whole and word by word."""
     from pydicom._dicom_dict import DicomDictionary
     from pydicom.sr import _concepts_dict
 
@@ -77,7 +78,8 @@ def dicom_terms() -> frozenset[str]:
     for scheme in concepts.values():
         for codes in scheme.values():
             for meaning, _cids in codes.values():
-                words.update(fold(w) for w in _WORD.findall(meaning) if len(w) >= 3 and w.islower())
+                words.update(fold(w) for w in _WORD.findall(meaning)
+                             if (len(w) >= 3 and w.islower()) or (2 <= len(w) <= 6 and w.isupper()))
     for entry in DicomDictionary.values():  # attribute keywords, whole and by word: PatientSize, patient, size
         keyword = str(entry[4])
         if keyword:

@@ -22,7 +22,13 @@ from dicom_deid.verify.elements import (
     hint,
 )
 from dicom_deid.verify.identifying import InputValues
-from dicom_deid.verify.judge import describe_spellings, judge_name, judge_value, vocabulary_location
+from dicom_deid.verify.judge import (
+    describe_spellings,
+    judge_name,
+    judge_value,
+    released_location,
+    vocabulary_location,
+)
 from dicom_deid.verify.names import NameHit
 from dicom_deid.verify.own import OwnValues
 from dicom_deid.verify.result import Category, Finding, Severity
@@ -108,7 +114,7 @@ class _Checker:
                 continue
             seen.add(key)
             other = patients is not None and n.patient not in patients
-            verdict = judge_value(n.kind, n.tokens, where, vocabulary_here, other)
+            verdict = judge_value(n.kind, n.tokens, where, vocabulary_here, other, n.original)
             self.add(Category.IDENTIFYING, shown, where,
                      f"{n.kind} ({hint(n.original)}) of the input's {n.source}, input patient #{n.patient}: "
                      f"{verdict.reason}", severity=verdict.severity, value=n.original)
@@ -154,8 +160,10 @@ class _Checker:
                 tag = int(elem.tag)
                 keyword = elem.keyword or keyword_for_tag(tag) or ""
                 creator = bool(tag >> 16 & 1) and 0x10 <= tag & 0xFFFF <= 0xFF
+                released = released_location(keyword) and _profile_code(
+                    self.std, self.profile, tag, elem.VR, keyword, text, _creator(parent, tag)) is None
                 self._identifying(shown, path, text, patients, seen,
-                                  vocabulary_here=vocabulary_location(keyword, elem.VR, creator))
+                                  vocabulary_here=released or vocabulary_location(keyword, elem.VR, creator))
 
     def _profile(self, shown: str, path: str, seq: tuple[str, ...], elem: Any, parent: Dataset,
                  text: str | None, sop_class: str) -> bool:

@@ -25,7 +25,7 @@ from dicom_deid.verify.elements import (
     _walk,
     read_parsed,
 )
-from dicom_deid.verify.judge import vocabulary_location
+from dicom_deid.verify.judge import DEVICE_KEYWORDS, released_location, vocabulary_location
 from dicom_deid.verify.names import NameIndex
 from dicom_deid.verify.rules import _profile_code
 from dicom_deid.vocabulary import fold
@@ -37,8 +37,6 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _PHONE = re.compile(r"(?<![\d.])(?:\(\d{3}\)\s?|\b\d{3}[\s.-])\d{3}[\s.-]\d{4}\b(?![\d.])")
 _DUMMY_DATES = frozenset({"19000101", "00000000", "00010101"})
 _ID_SUFFIXES = ("ID", "IDs", "Number", "Numbers", "Locator")
-_DEVICE_KEYWORDS = frozenset({"StationName", "DeviceSerialNumber", "DeviceUID", "DetectorID",
-                              "GantryID", "PlateID", "CassetteID", "SourceApplicationEntityTitle"})
 _NOT_ID_KEYWORDS = frozenset({"SeriesNumber", "InstanceNumber", "AcquisitionNumber", "StudyInstanceUID",
                               "ImagesInAcquisition", "TemporalPositionIdentifier"})
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -160,7 +158,7 @@ def _kind_of(keyword: str, vr: str) -> str | None:
         return "date"
     if vr == "TM":
         return "time"
-    if keyword in _DEVICE_KEYWORDS:
+    if keyword in DEVICE_KEYWORDS:
         return "device"
     if "Institution" in keyword or "Organization" in keyword or keyword.startswith("IssuerOf"):
         return "institution"
@@ -261,9 +259,11 @@ def _collect_from(found: InputValues, ds: Dataset, profile: Profile, std: Standa
         found_code = _profile_code(std, profile, tag, elem.VR, keyword, text, _creator(parent, tag))
         if found_code is None:
             creator = bool(tag >> 16 & 1) and 0x10 <= tag & 0xFFFF <= 0xFF
-            if elem.VR in ("DA", "DT", "TM") or vocabulary_location(keyword, elem.VR, creator):
-                # released on purpose as a date, a time or vocabulary (a value kept in any other
-                # attribute stays a needle: a kept LO holding an MRN is the table's blind spot)
+            if elem.VR in ("DA", "DT", "TM") or vocabulary_location(keyword, elem.VR, creator) or \
+                    released_location(keyword):
+                # released on purpose as a date, a time, vocabulary or a kept device or institution
+                # identity (a value kept in any other attribute stays a needle: a kept LO holding
+                # an MRN is the table's blind spot)
                 found.kept.update((tuple(tokens_of(p)), patient) for p in text.split("\\") if p.strip())
             continue
         code = found_code[0]

@@ -16,6 +16,7 @@ note (reported and counted, never failing):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from dicom_deid.verify.names import NameHit, Spelling
@@ -23,6 +24,8 @@ from dicom_deid.verify.result import Severity
 from dicom_deid.vocabulary import is_vocabulary
 
 _SITE_KINDS = frozenset({"institution", "address"})
+_LETTERS = re.compile(r"[^\W\d_]+")
+_CAMEL = re.compile(r"[A-Z][a-z]+|[A-Z]+(?![a-z])|[a-z]+")
 SHORT = 5  # values with fewer letters and digits are not identifying on their own
 VOCABULARY_KEYWORDS = frozenset({
     "Manufacturer", "ManufacturerModelName", "SoftwareVersions", "CodeValue", "CodeMeaning", "LongCodeValue",
@@ -33,6 +36,11 @@ VOCABULARY_KEYWORDS = frozenset({
     "ManufacturerModelVersion", "SecondaryCaptureDeviceManufacturer",
     "SecondaryCaptureDeviceManufacturerModelName", "SecondaryCaptureDeviceSoftwareVersions",
     "DeviceManufacturer"})
+
+
+DEVICE_KEYWORDS = frozenset({"StationName", "DeviceSerialNumber", "DeviceUID", "DetectorID", "GantryID",
+                             "PlateID", "CassetteID", "SourceApplicationEntityTitle", "StationAETitle",
+                             "DeviceLabel", "DeviceDescription"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,12 @@ def vocabulary_location(keyword: str, vr: str, private_creator: bool) -> bool:
     return vr in ("CS", "DS", "IS", "TM") or keyword in VOCABULARY_KEYWORDS or private_creator
 
 
+def released_location(keyword: str) -> bool:
+    """An attribute of device or institution identity: what it holds is that identity, released on
+    purpose where the profile keeps it (Retain Device / Institution Identity)."""
+    return keyword in DEVICE_KEYWORDS or "Institution" in keyword or keyword.startswith("IssuerOf")
+
+
 def _fix(where: str) -> str:
     if where in ("raw bytes", "path"):
         return "it is outside any attribute: re-run, and report the file if it persists"
@@ -55,21 +69,30 @@ def _fix(where: str) -> str:
            "or a clean_* option)"
 
 
+def _all_vocabulary(text: str) -> bool:
+    """No digits, and every word (CamelCase split: PrimaryDomain) is vocabulary or has 2 letters or
+    fewer, with at least one vocabulary word: a description or a label, not an identifier."""
+    if any(c.isdigit() for c in text):
+        return False
+    words = [w for run in _LETTERS.findall(text) for w in (_CAMEL.findall(run) or [run])]
+    long_words = [w for w in words if len(w) > 2]
+    return bool(long_words) and all(is_vocabulary(w) for w in long_words)
+
+
 def judge_value(kind: str, tokens: tuple[str, ...], where: str, vocabulary_here: bool,
-                other_patient: bool = False) -> Verdict:
+                other_patient: bool = False, original: str = "") -> Verdict:
     """Severity of a match of a value of ``kind`` (id, date, address...) made of ``tokens``;
     ``other_patient``: the value belongs to another input patient than this output's."""
     if other_patient and kind in _SITE_KINDS:
         return Verdict(Severity.NOTE, "a site value of another input patient, absent from this output's own input: "
                                       "check whether it names the site (a vendor or a template can share it)")
     if vocabulary_here:
-        return Verdict(Severity.NOTE, "in a vocabulary attribute (codes, manufacturer, defined terms, numbers): "
-                                      "not identifying on its own")
+        return Verdict(Severity.NOTE, "in a vocabulary attribute, or a device or institution identity the profile "
+                                      "keeps: not identifying on its own")
     if kind == "device":
         return Verdict(Severity.NOTE, "a device identifier (it names the equipment, not a person): remove it if "
                                       "the site must stay unknown")
-    letters = [t for t in tokens if t.isalpha()]
-    if kind != "date" and letters and len(letters) == len(tokens) and all(is_vocabulary(t) for t in letters):
+    if kind != "date" and _all_vocabulary(original or " ".join(tokens)):
         return Verdict(Severity.NOTE, "every word is a common word or a DICOM term: not identifying on its own")
     if kind != "date" and len("".join(tokens)) < SHORT:
         return Verdict(Severity.NOTE, f"shorter than {SHORT} characters: not identifying on its own")
@@ -83,8 +106,8 @@ def judge_name(hits: list[NameHit], where: str, vocabulary_here: bool, other_pat
         return Verdict(Severity.NOTE, "one part of a name of another input patient, alone (a common given name "
                                       "in a kept value?): check it")
     if vocabulary_here:
-        return Verdict(Severity.NOTE, "in a vocabulary attribute (codes, manufacturer, defined terms): not "
-                                      "identifying on its own")
+        return Verdict(Severity.NOTE, "in a vocabulary attribute, or a device or institution identity the profile "
+                                      "keeps: not identifying on its own")
     if any(h.distinctive for h in hits):
         return Verdict(Severity.ERROR, _fix(where))
     if any(h.spelling in (Spelling.PARTS, Spelling.INITIAL) for h in hits):
@@ -105,5 +128,5 @@ def describe_spellings(hits: list[NameHit]) -> str:
     return ", ".join(out)
 
 
-__all__ = ["SHORT", "VOCABULARY_KEYWORDS", "Verdict", "describe_spellings", "judge_name", "judge_value",
-           "vocabulary_location"]
+__all__ = ["DEVICE_KEYWORDS", "SHORT", "VOCABULARY_KEYWORDS", "Verdict", "describe_spellings", "judge_name",
+           "judge_value", "released_location", "vocabulary_location"]

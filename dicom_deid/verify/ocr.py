@@ -191,7 +191,7 @@ def _judge_words(checker: _Checker, shown: str, where: str, words: list[tuple[st
     matched = []
     severity = Severity.NOTE
     for n in values:
-        verdict = judge_value(n.kind, n.tokens, where, False)
+        verdict = judge_value(n.kind, n.tokens, where, False, original=n.original)
         matched.append(f"{n.kind} ({hint(n.original)})")
         severity = verdict.severity if verdict.severity is Severity.ERROR else severity
     by_name = {id(h.name): h.name for h in names}
