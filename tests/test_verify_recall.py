@@ -125,7 +125,8 @@ def _sr_text(ds: Dataset) -> None:
 
 
 def _file_meta(ds: Dataset) -> None:
-    ds.file_meta.SourceApplicationEntityTitle = "QUIXWORTH"
+    ds.file_meta.PrivateInformationCreatorUID = "2.25.7"
+    ds.file_meta.PrivateInformation = b"sent by QUIXWORTH "
 
 
 def _padding(ds: Dataset) -> None:
@@ -170,7 +171,7 @@ LEAKS = [
     Leak("name in SR text", "sr", _sr_text, "ContentSequence[0].TextValue"),
     Leak("name in a private tag", "ct", _private, "(0029,1010)"),
     Leak("name in a nested sequence", "ct", _nested, "RequestAttributesSequence[0].ScheduledProcedureStepDescription"),
-    Leak("name in the file meta", "ct", _file_meta, "SourceApplicationEntityTitle"),
+    Leak("name in the file meta", "ct", _file_meta, "PrivateInformation"),
     Leak("name in the preamble", "ct", None, "raw bytes",
          raw=lambda b: b"QUIXWORTH PERCIVIL".ljust(128, b"\0") + b[128:]),
     Leak("name in the trailing padding", "ct", _padding, "DataSetTrailingPadding"),
