@@ -204,12 +204,18 @@ def _judge_words(checker: _Checker, shown: str, where: str, words: list[tuple[st
     if severity is Severity.ERROR:
         reason = f"; burned-in {', '.join(sorted(set(matched)))} of the input: redact it (run --pixels all) " \
                  "or withhold the series"
-    elif _LOOKS_IDENTIFYING.search(text) or (checker.found is None and _unknown_words(words)):
+    elif _LOOKS_IDENTIFYING.search(_meaningful(words)) or (checker.found is None and _unknown_words(words)):
         severity = Severity.WARNING
         reason = "; text that may be a date, an identifier or a name: look at the image"
     else:
         reason = "; no identifying value of the input among them (annotations, labels or noise): counted"
     checker.add(Category.PIXEL_TEXT, shown, where, summary + reason, severity=severity, value=text)
+
+
+def _meaningful(words: list[tuple[str, float]]) -> str:
+    """The words that are not one character repeated (``00000000`` is how OCR reads a grid of
+    round shapes, such as the tiles of a mosaic, not a date or an identifier)."""
+    return " ".join(w for w, _ in words if len({c for c in w if c.isalnum()}) > 1)
 
 
 def _unknown_words(words: list[tuple[str, float]]) -> bool:
