@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from dicom_deid.verify.names import NameHit, Spelling
 from dicom_deid.verify.result import Severity
-from dicom_deid.vocabulary import is_vocabulary
+from dicom_deid.vocabulary import english_count, is_vocabulary
 
 _SITE_KINDS = frozenset({"institution", "address"})
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -92,6 +92,9 @@ def judge_value(kind: str, tokens: tuple[str, ...], where: str, vocabulary_here:
     if kind == "device":
         return Verdict(Severity.NOTE, "a device identifier (it names the equipment, not a person): remove it if "
                                       "the site must stay unknown")
+    if kind == "id" and len(tokens) == 1 and tokens[0].isalpha() and english_count(tokens[0]) > 0:
+        return Verdict(Severity.NOTE, "an English word used as an ID (a placeholder such as REDACTED): not "
+                                      "identifying on its own")
     if kind != "date" and _all_vocabulary(original or " ".join(tokens)):
         return Verdict(Severity.NOTE, "every word is a common word or a DICOM term: not identifying on its own")
     if kind != "date" and len("".join(tokens)) < SHORT:
