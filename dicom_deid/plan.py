@@ -21,6 +21,7 @@ TagPath = tuple[int, ...]
 
 _RESOLVED = frozenset({ActionCode.D, ActionCode.Z, ActionCode.X, ActionCode.K, ActionCode.C, ActionCode.U})
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+_OVERLAY_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UT", "UC"})
 _OVERRIDE_CODES = {
     OverrideAction.KEEP: ActionCode.K,
     OverrideAction.REMOVE: ActionCode.X,
@@ -151,6 +152,8 @@ class _Planner:
                                  override.value if override.action is not OverrideAction.KEEP else None)
         if element == 0 and group > 2:
             return ElementAction(path, ActionCode.X, "group length (retired, recomputed)")
+        if group & 0xFF00 == 0x6000 and not group & 1:
+            return self.decide_overlay(tag, vr, path)
         if group & 1:
             return self.decide_private(ds, tag, path, creators)
         rule = self.standard.rule_for(tag)
@@ -173,6 +176,21 @@ class _Planner:
             # overlay / curve bitmaps cannot be cleaned here: never keep them unexamined
             return ElementAction(path, ActionCode.X, f"{rule_id}; binary data cannot be cleaned: removed")
         return ElementAction(path, code, rule_id)
+
+    def decide_overlay(self, tag: int, vr: str, path: TagPath) -> ElementAction:
+        """An overlay plane (one 60xx group) is one unit.  Overlay Data (60xx,3000) is X in every
+        profile and option (a bitmap cannot be cleaned), so the whole plane goes with it: rows,
+        type, origin, description, label and comments alike (a plane without its bitmap is not
+        conformant, and its text can name a person).  Only an override that keeps the Overlay
+        Data keeps the plane; its text is then cleaned (C) and the rest kept."""
+        rule = self.standard.overlay_rules.get(0x3000)
+        data = self.profile.overrides.get((tag & 0xFFFF0000) | 0x3000)
+        if data is None or data.action is not OverrideAction.KEEP:
+            rule_id = rule.rule_id if rule is not None else "Overlay Data"
+            return ElementAction(path, ActionCode.X, f"{rule_id} Overlay Data X: the whole overlay plane")
+        if vr in _OVERLAY_TEXT_VRS:
+            return ElementAction(path, ActionCode.C, "overlay kept by override: text cleaned")
+        return ElementAction(path, ActionCode.K, "overlay kept by override")
 
     def _keeps_uid(self, ds: Dataset, tag: int, keyword: str) -> bool:
         value = ds[tag].value

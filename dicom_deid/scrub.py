@@ -17,7 +17,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.valuerep import MAX_VALUE_LEN
 
-from dicom_deid.clean import clean_text, patient_identifiers
+from dicom_deid.clean import PatientPattern, clean_text, patient_identifiers
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
 from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
@@ -57,11 +57,11 @@ class ScrubContext:
     needs_vr: bool = False  # output is explicit VR but the source was read as implicit VR
     links: list[Link] = field(default_factory=list)
     _seen_uids: set[tuple[str, LinkKind]] = field(default_factory=set)
-    _pattern: re.Pattern[str] | None = None
+    _pattern: PatientPattern | None = None
     _compiled: bool = False
 
     @property
-    def patient_pattern(self) -> re.Pattern[str] | None:
+    def patient_pattern(self) -> PatientPattern | None:
         """Compiled on first use: most profiles never clean text, and compiling costs."""
         if not self._compiled:
             ident = patient_identifiers(self.source, self.standard.identifying_values)[0]
