@@ -258,11 +258,13 @@ def bench_set(name: str, folder: Path, args: argparse.Namespace, table: frozense
             for pair, (before, after, changed, src, dst) in zip(pairs, pool.map(check, pairs), strict=True):
                 sources[str(getattr(src, "SOPInstanceUID", ""))] = src
                 outputs.append(dst)
+                shown = str(pair[0].relative_to(staged)) if pair[0].is_relative_to(staged) else str(pair[0])
                 if any(u in msg for msg in before for u in _UNPARSED):
                     result.unparsed += 1
+                    result.per_file.append((shown, ["(not compared: dciodvfy cannot read the input through)",
+                                                    *sorted(after - before)]))
                     continue
                 if after - before or changed:
-                    shown = str(pair[0].relative_to(staged)) if pair[0].is_relative_to(staged) else str(pair[0])
                     result.per_file.append((shown, sorted(after - before) + [f"changed {c}" for c in changed]))
                 result.errors_in += sum(before.values())
                 result.errors_out += sum(after.values())

@@ -44,6 +44,8 @@ SOURCES = (
     "iod/sop_class_iod.csv",
     "iod/toplevel_types.csv",
     "iod/nested_types.csv",
+    "iod/beyond_toplevel_types.csv",
+    "iod/beyond_nested_types.csv",
 )
 # Types that constrain a combined action code; type 3 (or absent) is the default.
 CONSTRAINING_TYPES = {"1", "1C", "2", "2C"}
@@ -111,13 +113,15 @@ def build() -> dict[str, object]:
         for r in _rows("cid7050.csv")
     }
     sop_class_iod = {r["sop_class_uid"]: r["iod"] for r in _rows("iod/sop_class_iod.csv")}
+    # types of Table E.1-1's attributes, then of those the plan acts on beyond the table
+    # (scripts/extract_beyond_table_types.py; the two sets of keywords do not overlap)
     iod_types: dict[str, dict[str, str]] = {}
-    for r in _rows("iod/toplevel_types.csv"):
+    for r in _rows("iod/toplevel_types.csv") + _rows("iod/beyond_toplevel_types.csv"):
         if r["type"] in CONSTRAINING_TYPES:
             iod_types.setdefault(r["iod"], {})[r["keyword"]] = r["type"]
     nested_types: dict[str, dict[str, str]] = {}
     nested_rows = _rows("iod/nested_types.csv")
-    for r in nested_rows:
+    for r in nested_rows + _rows("iod/beyond_nested_types.csv"):
         if r["type"] in CONSTRAINING_TYPES:
             nested_types.setdefault(r["path"], {})[r["keyword"]] = r["type"]
     return {
