@@ -20,8 +20,13 @@ from typing import Any, Protocol
 from dicom_deid import __version__
 from dicom_deid.config import RunConfig
 from dicom_deid.deidentify import Deidentified, Engine, deidentify
-from dicom_deid.errors import (ConfigError, DeidError, EncapsulatedDocumentError, NotDicomError,
-                               QuarantineReason)
+from dicom_deid.errors import (
+    ConfigError,
+    DeidError,
+    EncapsulatedDocumentError,
+    NotDicomError,
+    QuarantineReason,
+)
 from dicom_deid.events import Event, FileDone, RunFinished, RunStarted
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import MANIFEST_NAME, ManifestRecord, ManifestWriter, Outcome

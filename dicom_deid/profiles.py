@@ -15,13 +15,14 @@ import importlib.resources
 import json
 import re
 import tomllib
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.dataset import Dataset
 
 from dicom_deid.errors import ConfigError, ProfileError
 
@@ -196,7 +197,7 @@ class Standard:
         return self.iod_types.get(iod, {}).get(keyword, "3")
 
     def effective_type(self, sop_class_uid: str, seq_path: tuple[str, ...], keyword: str,
-                       instance: Container[str]) -> str:
+                       instance: Dataset) -> str:
         """:meth:`type_of`, with a listed condition of a 1C/2C attribute evaluated on ``instance``
         (the top-level dataset): "3" when the condition does not hold."""
         attr_type = self.type_of(sop_class_uid, seq_path, keyword)
@@ -205,7 +206,7 @@ class Standard:
             return "3"
         return attr_type
 
-    def iod_requires(self, sop_class_uid: str, keyword: str, instance: Container[str]) -> str | None:
+    def iod_requires(self, sop_class_uid: str, keyword: str, instance: Dataset) -> str | None:
         """"1" or "2" when the instance's IOD requires ``keyword`` at the top level (Type 1 or 2,
         or 1C/2C with a listed condition that holds); None otherwise.
 

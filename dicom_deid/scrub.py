@@ -108,11 +108,8 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
         elif code is ActionCode.D and vr == "UI":  # a dummy UID is a keyed replacement, never empty
             dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)) or
                                    ctx.remapper.uid(f"dummy:{tag:08X}"))
-        elif code is ActionCode.D:
-            pseudo = _pseudonym(tag, src, ctx)
-            if not pseudo:
-                pseudo = ctx.standard.dummies.get(tag) or _dummy(vr)
-            dst[tag] = DataElement(tag, vr, pseudo)
+        elif code is ActionCode.D:  # never empty: a pseudonym, the attribute's dummy or the VR's
+            dst[tag] = DataElement(tag, vr, _pseudonym(tag, src, ctx) or ctx.standard.dummies.get(tag) or _dummy(vr))
         elif code is ActionCode.U:
             dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)))
         elif code is ActionCode.C:

@@ -145,7 +145,7 @@ def _native_colour(arr: npt.NDArray[np.generic], facts: PixelFacts) -> tuple[npt
     source_native = facts.transfer_syntax in _NATIVE
     if facts.photometric != "YBR_FULL" or (source_native and facts.stored_photometric == "YBR_FULL"):
         return arr, facts.photometric
-    from pydicom.pixels import convert_color_space
+    from pydicom.pixels.processing import convert_color_space
 
     return convert_color_space(arr, "YBR_FULL", "RGB"), "RGB"
 
