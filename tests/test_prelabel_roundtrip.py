@@ -1,6 +1,6 @@
 """Pre-labeling round trip (issue 12): a CT series with the objects labeling tools make and read
-(a SEG and an SR built by highdicom, a GSPS built by highdicom, an RTSTRUCT built with pydicom
-following PS3.3 A.19), de-identified with ``dicom-deid run``.
+(a SEG, an SR, a GSPS and a Key Object Selection built by highdicom, an RTSTRUCT built with
+pydicom following PS3.3 A.19), de-identified with ``dicom-deid run``.
 
 After the run highdicom reads the SEG and finds every source image in the output by its new UID;
 the RTSTRUCT's referenced frame of reference, study and series exist; every reference in the
@@ -10,12 +10,8 @@ is lost; dciodvfy finds no error the input did not have; the planted identifying
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import highdicom as hd  # the test extra: pip install -e '.[test]'
@@ -29,7 +25,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from dicom_deid.cli import main
 from dicom_deid.manifest import MANIFEST_NAME, read_manifest
-from tests.conftest import REPO
+from tests.conformance import dciodvfy_errors
 from tests.phi_scan import scan_tree
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
@@ -123,6 +119,14 @@ def _gsps(cts: list[Dataset]) -> Dataset:
         graphic_annotations=[annotation], content_creator_name="SECRETCREATOR^C")
 
 
+def _kos(cts: list[Dataset]) -> Dataset:
+    content = hd.ko.KeyObjectSelection(document_title=codes.DCM.OfInterest, referenced_objects=cts[1:3],
+                                       description="Key images of the lesion")
+    return hd.ko.KeyObjectSelectionDocument(evidence=cts, content=content, series_instance_uid=hd.UID(),
+                                            series_number=6, sop_instance_uid=hd.UID(), instance_number=1,
+                                            manufacturer="ACME", institution_name="SECRETHOSPITAL")
+
+
 def _item(**elements: Any) -> Dataset:
     item = Dataset()
     for keyword, value in elements.items():
@@ -175,7 +179,7 @@ def _rtstruct(cts: list[Dataset]) -> Dataset:
 def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     inp = tmp_path_factory.mktemp("prelabel") / "in"
     cts = _ct_series()
-    objects = {"SEG": _seg(cts), "SR": _sr(cts), "GSPS": _gsps(cts), "RTSTRUCT": _rtstruct(cts)}
+    objects = {"SEG": _seg(cts), "SR": _sr(cts), "GSPS": _gsps(cts), "RTSTRUCT": _rtstruct(cts), "KOS": _kos(cts)}
     for i, ct in enumerate(cts):
         (inp / "CT").mkdir(parents=True, exist_ok=True)
         ct.save_as(inp / "CT" / f"IM{i}", enforce_file_format=True)
@@ -202,9 +206,9 @@ def run(request: pytest.FixtureRequest, study: dict[str, Any], tmp_path_factory:
 
 def test_every_object_is_written(run: dict[str, Any]) -> None:
     assert run["rc"] == 0
-    assert [r["outcome"] for r in run["rows"]] == ["written"] * (SLICES + 4)
+    assert [r["outcome"] for r in run["rows"]] == ["written"] * (SLICES + 5)
     assert sorted((m, len(v)) for m, v in run["by_modality"].items()) == [
-        ("CT", SLICES), ("PR", 1), ("RTSTRUCT", 1), ("SEG", 1), ("SR", 1)]
+        ("CT", SLICES), ("KO", 1), ("PR", 1), ("RTSTRUCT", 1), ("SEG", 1), ("SR", 1)]
 
 
 def test_highdicom_reads_the_seg_and_finds_every_source_image_by_its_new_uid(
@@ -270,6 +274,10 @@ def test_sr_and_gsps_point_at_output_images(run: dict[str, Any]) -> None:
                  for i in a.ReferencedImageSequence}
     assert len(annotated) == 1 and annotated <= cts
     assert pr.PresentationCreationDate  # Type 1 in the presentation state: a dummy, not removed
+    (ko,) = run["by_modality"]["KO"]
+    key_images = {str(i.ReferencedSOPSequence[0].ReferencedSOPInstanceUID) for i in ko.ContentSequence
+                  if i.ValueType == "IMAGE"}
+    assert len(key_images) == 2 and key_images <= cts
 
 
 def _references(ds: Dataset) -> Iterator[tuple[str, str, str]]:
@@ -307,7 +315,7 @@ def test_every_reference_resolves_and_none_is_lost(run: dict[str, Any], study: d
 def test_planted_identifying_values_are_gone(run: dict[str, Any], study: dict[str, Any]) -> None:
     planted = PLANTED + (DEVICE_IDENTITY if run["profile"] == "basic" else [])
     hits, count = scan_tree(run["out"], planted)
-    assert count == SLICES + 4
+    assert count == SLICES + 5
     assert hits == []
     old_uids = {str(e.value) for p in study["root"].rglob("*") if p.is_file()
                 for e in pydicom.dcmread(p).iterall() if e.VR == "UI" and str(e.value).startswith("1.2.826.0.1.3680043")}
@@ -316,19 +324,9 @@ def test_planted_identifying_values_are_gone(run: dict[str, Any], study: dict[st
     assert hits == []
 
 
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_conformance", REPO / "scripts" / "bench_conformance.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_conformance", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_dciodvfy_finds_no_new_error(run: dict[str, Any], study: dict[str, Any]) -> None:
     """Message by message: a new message fails even if another went away."""
-    assert shutil.which("dciodvfy"), "dciodvfy missing: run `make setup` (installs Debian dicom3tools)"
-    errors = _bench()._dciodvfy
+    errors = dciodvfy_errors
     sources = {str(pydicom.dcmread(p, stop_before_pixels=True).Modality): p
                for p in sorted(study["root"].rglob("*")) if p.is_file()}  # one input per modality
     checked = 0
@@ -337,7 +335,7 @@ def test_dciodvfy_finds_no_new_error(run: dict[str, Any], study: dict[str, Any])
         new = errors(output) - errors(source)
         assert not new, (modality, sorted(new))
         checked += 1
-    assert checked == 5
+    assert checked == 6
 
 
 def _path_of(run: dict[str, Any], ds: Dataset) -> Path:
