@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
 
+from dicom_deid.errors import UnreadableDicomError
 from dicom_deid.profiles import (
     ActionCode,
     DocumentPolicy,
@@ -146,7 +147,13 @@ class _Planner:
                 creators[(tag.group, tag.element)] = value if isinstance(value, str) else ""
         for tag in tags:
             path = prefix + (int(tag),)
-            vr = element_vr(ds, tag)
+            try:
+                vr = element_vr(ds, tag)
+            except (NotImplementedError, ValueError) as exc:  # pydicom cannot convert it (bad VR, items)
+                raise UnreadableDicomError(f"{format_path(path)} cannot be parsed ({type(exc).__name__}): "
+                                           "the file is malformed") from None
+            if vr == "NONE":  # (FFFE,xxxx) item / delimiter tags are structure, never elements
+                raise UnreadableDicomError(f"{format_path(path)} outside a sequence: the file is malformed")
             key = (self.sop_class_uid, seq_path, int(tag), vr)
             hit = self.cache.get(key)
             if hit is not None:

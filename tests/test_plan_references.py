@@ -317,3 +317,29 @@ def test_real_files_reference_sequences() -> None:
                 assert re.match(_UID_RE, str(elem.value)) and str(elem.value) not in originals, name
                 checked += 1
     assert checked >= 10
+
+
+# ---------------------------------------------------------------- inputs the plan cannot handle
+
+
+def test_item_tag_outside_a_sequence_is_an_unreadable_input_not_an_internal_error() -> None:
+    """fo-dicom's GH364.dcm: an Item (FFFE,E000) at the top level of the data set."""
+    from pydicom.dataelem import RawDataElement
+
+    from dicom_deid.errors import UnreadableDicomError
+    from dicom_deid.plan import plan_actions
+
+    ds = _instance(CT, 10)
+    ds[0xFFFEE000] = RawDataElement(pydicom.tag.Tag(0xFFFEE000), None, 0, b"", 0, True, True)
+    with pytest.raises(UnreadableDicomError, match=r"^Item outside a sequence: the file is malformed$"):
+        plan_actions(ds, load_profile("basic"), load_standard())
+
+
+def test_transfer_syntax_unknown_to_pydicom_is_an_unsupported_encoding() -> None:
+    """dcm4che's will-jxl.dcm (JPEG XL) and pydicom-data's liver_deflate.dcm (deflated frames)."""
+    from dicom_deid.errors import UnsupportedPixelEncoding
+
+    ds = _instance(CT, 11)
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.111"  # JPEG XL: not in pydicom 3.0.2
+    with pytest.raises(UnsupportedPixelEncoding, match=r"transfer syntax 1\.2\.840\.10008\.1\.2\.4\.111 is unknown"):
+        deidentify(ds, _engine())
