@@ -66,7 +66,7 @@ DEFAULT_SETS = (
     "mithp+dicom-redactor", "neurolabusc+dcm_qa", "neurolabusc+dcm_qa_agfa", "neurolabusc+dcm_qa_ge",
     "neurolabusc+dcm_qa_toshiba", "neurolabusc+dcm_qa_uih",
 )
-_VALUE = re.compile(r"(?i)(values?\s*=?\s*)<[^>]*>")
+_VALUE = re.compile(r"(?i)(values?\s*=?\s*| = )<[^>]*>")  # a quoted value, not Element=<Keyword>
 _UID = re.compile(r"(?<![\w.])[0-9]+(?:\.[0-9]+){2,}(?![\w.])|(?<=UID )[0-9.]+$")
 _UNPARSED = ("Tags out of order", "read failed")  # dciodvfy could not read the whole input
 _MARKS = frozenset({"PatientIdentityRemoved", "DeidentificationMethod", "LongitudinalTemporalInformationModified",
@@ -91,9 +91,9 @@ def _in_table_mask(tag: int) -> bool:
 
 
 def _dciodvfy(path: Path) -> Counter[str]:
-    proc = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, errors="replace",
-                          timeout=300, check=False)
-    lines = (proc.stdout + proc.stderr).splitlines()
+    proc = subprocess.run(["dciodvfy", str(path)], capture_output=True, timeout=300, check=False)
+    text = (proc.stdout + proc.stderr).decode("utf-8", "replace")  # bytes: a value may hold a CR
+    lines = text.split("\n")
     return Counter(_UID.sub("UID", _VALUE.sub(r"\1<…>", ln.strip()))
                    for ln in lines if ln.strip().startswith("Error"))
 
