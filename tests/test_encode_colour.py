@@ -109,3 +109,22 @@ def test_the_generated_case_is_what_the_issue_names() -> None:
     ds = _ultrasound_ybr_rle_planar()
     assert (ds.file_meta.TransferSyntaxUID, ds.PhotometricInterpretation, ds.PlanarConfiguration,
             ds.SOPClassUID) == (RLELossless, "YBR_FULL", 1, US_IMAGE)
+
+
+def test_compressed_icon_inside_a_sequence_is_refused_when_writing_uncompressed() -> None:
+    """fo-dicom's GH133.dcm: an Icon Image Sequence with JPEG data beside a JPEG image.  The plan
+    removes icons (E.1-1 X); if one were kept, the redacted image could not be written natively."""
+    from dicom_deid.errors import PixelError
+    from dicom_deid.pixels.decode import decode_pixels
+    from dicom_deid.pixels.encode import encode_frames
+
+    source = read_test_file("SC_rgb_jpeg_dcmtk.dcm")
+    icon = Dataset()
+    for keyword in ("SamplesPerPixel", "PhotometricInterpretation", "Rows", "Columns", "BitsAllocated",
+                    "BitsStored", "HighBit", "PixelRepresentation", "PixelData"):
+        icon[keyword] = copy.deepcopy(source[keyword])
+    assert icon["PixelData"].is_undefined_length  # precondition: encapsulated
+    source.IconImageSequence = [icon]
+    decoded = decode_pixels(source)
+    with pytest.raises(PixelError, match=r"^IconImageSequence: compressed pixel data inside a sequence"):
+        encode_frames(copy.deepcopy(source), decoded.frames, decoded.facts)

@@ -92,6 +92,7 @@ def encode_frames(
             return EncodeResult(source_uid, f"re-encoded {source_uid.name}")
     if not source_uid.is_little_endian:
         _leave_big_endian(target)
+    _refuse_nested_encapsulated(target)
     arr, photometric = _native_colour(arr, facts)
     _set_image_pixel_attributes(target, facts, photometric, planar)
     _set_native(target, arr, facts, ExplicitVRLittleEndian, planar)
@@ -120,6 +121,17 @@ def _leave_big_endian(target: Dataset) -> None:
     target.set_original_encoding(False, True, target.original_character_set)
 
 
+def _refuse_nested_encapsulated(target: Dataset) -> None:
+    """Pixel data inside a sequence (an icon) stays encapsulated: it cannot go uncompressed."""
+    for element in target:
+        if element.VR != "SQ":
+            continue
+        for item in element.value or ():
+            if any(e.tag == 0x7FE00010 and getattr(e, "is_undefined_length", False) for e in item.iterall()):
+                raise PixelError(f"{element.keyword or element.tag}: compressed pixel data inside a sequence "
+                                 "cannot be written with the redacted image uncompressed")
+
+
 def _source_planar(target: Dataset, facts: PixelFacts) -> int:
     """The source's Planar Configuration (0 when absent): kept in the output."""
     value = target.get("PlanarConfiguration")
@@ -131,8 +143,7 @@ def _set_image_pixel_attributes(target: Dataset, facts: PixelFacts, photometric:
     target.SamplesPerPixel = facts.samples
     if facts.samples > 1:
         target.PlanarConfiguration = planar
-    elif "PlanarConfiguration" in target:
-        del target.PlanarConfiguration
+    # one sample per pixel: Planar Configuration means nothing and is left as the source had it
 
 
 def _native_colour(arr: npt.NDArray[np.generic], facts: PixelFacts) -> tuple[npt.NDArray[np.generic], str]:
