@@ -326,8 +326,7 @@ def bench_encode(name: str, folder: Path, args: argparse.Namespace) -> SetResult
     with tempfile.TemporaryDirectory(prefix="bench-enc-") as tmp_name:
         tmp = Path(tmp_name)
 
-        def one(i_path: tuple[int, Path]) -> tuple[str, Counter[str], Counter[str], list[str]] | None:
-            i, path = i_path
+        def one(i: int, path: Path) -> tuple[str, Path, Path, list[str]] | None:
             try:
                 src = pydicom.dcmread(path)
                 if "PixelData" not in src or "TransferSyntaxUID" not in src.file_meta:
@@ -347,14 +346,15 @@ def bench_encode(name: str, folder: Path, args: argparse.Namespace) -> SetResult
                        if src.get(kw) != target.get(kw)]
             if str(target.file_meta.TransferSyntaxUID) != syntax_in:
                 changed.append("TransferSyntaxUID -> Explicit VR Little Endian")
-            return str(path.relative_to(folder)), _dciodvfy(path), _dciodvfy(out), changed
+            return str(path.relative_to(folder)), path, out, changed
 
+        # codecs run one at a time in this thread (some are not thread-safe); dciodvfy in parallel
+        encoded = [one(i, path) for i, path in enumerate(files)]
+        result.inputs = len(files)
+        done = [e for e in encoded if e is not None]
         with ThreadPoolExecutor(max(1, args.workers)) as pool:
-            for res in pool.map(one, enumerate(files)):
-                result.inputs += 1
-                if res is None:
-                    continue
-                shown, before, after, changed = res
+            checks = pool.map(lambda e: (_dciodvfy(e[1]), _dciodvfy(e[2])), done)
+            for (shown, _, _, changed), (before, after) in zip(done, checks, strict=True):
                 result.written += 1
                 if any(u in msg for msg in before for u in _UNPARSED):
                     result.unparsed += 1
