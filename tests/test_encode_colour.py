@@ -56,9 +56,13 @@ CASES = {
     "j2k-lossless-YBR_RCT": Case("examples_jpeg2k.dcm", JPEG2000Lossless, "source", "source"),
     "j2k-lossless-YBR_RCT-GDCM": Case("GDCMJ2K_TextGBR.dcm", JPEG2000Lossless, "source", "source"),
     "big-endian-RGB-planar1": Case("ExplVR_BigEnd.dcm", ExplicitVRLittleEndian, "source", "source"),
-    # JPEG YCbCr (4:2:2) cannot stay as it was once uncompressed, and an uncompressed Ultrasound
-    # image may not be YBR_FULL: RGB, by pydicom's conversion (PS3.3 C.8.5.6.1.2)
-    "jpeg-YBR_FULL_422-US-multiframe": Case("examples_ybr_color.dcm", ExplicitVRLittleEndian, "RGB", "source"),
+    # a JPEG's YCbCr (4:2:2, upsampled by the decoder) is not re-encoded lossy: RLE Lossless keeps
+    # the decoded values as YBR_FULL, colour-by-plane, the only YBR_FULL an Ultrasound image may
+    # carry (dciodvfy: uncompressed YBR_FULL, or Planar Configuration 0, is an error there)
+    "jpeg-YBR_FULL_422-US-multiframe": Case("examples_ybr_color.dcm", RLELossless, "YBR_FULL", "1"),
+    "jpeg-YBR_FULL-SC": Case("SC_rgb_jpeg_dcmtk.dcm", RLELossless, "source", "1"),
+    # uncompressed YBR_FULL_422 cannot stay so once redacted: RGB by pydicom's conversion
+    "native-YBR_FULL_422": Case("SC_ybr_full_422_uncompressed.dcm", ExplicitVRLittleEndian, "RGB", "source"),
 }
 
 
@@ -118,7 +122,7 @@ def test_compressed_icon_inside_a_sequence_is_refused_when_writing_uncompressed(
     from dicom_deid.pixels.decode import decode_pixels
     from dicom_deid.pixels.encode import encode_frames
 
-    source = read_test_file("SC_rgb_jpeg_dcmtk.dcm")
+    source = read_test_file("JPGExtended.dcm")  # lossy JPEG, no encoder: written uncompressed
     icon = Dataset()
     for keyword in ("SamplesPerPixel", "PhotometricInterpretation", "Rows", "Columns", "BitsAllocated",
                     "BitsStored", "HighBit", "PixelRepresentation", "PixelData"):

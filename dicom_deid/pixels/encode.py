@@ -4,6 +4,7 @@
 * lossless compressed syntaxes (RLE, JPEG-LS lossless, JPEG 2000 lossless) are re-encoded
   in the same syntax, and the new stream is decoded again, as labelled, and compared with the
   redacted array before it is accepted;
+* a JPEG colour image (YCbCr) is written RLE Lossless (see below);
 * everything else (JPEG baseline/extended/lossless, JPEG-LS near-lossless, JPEG 2000
   part 1 lossy, big endian, HTJ2K ...) is written as Explicit VR Little Endian.  When the
   source had lossy history, Lossy Image Compression stays "01" (PS3.3 C.7.6.1.1.5) and the
@@ -14,9 +15,11 @@ Image attributes stay as the source had them wherever the written syntax allows 
 Configuration are kept, so a redacted RLE YBR_FULL image keeps Planar Configuration 1 and a JPEG
 2000 lossless YBR_RCT image is encoded again with the reversible colour transform (the encoder's
 own MCT option).  Only where the written syntax cannot carry the source's colour space do they
-change, together and as the decoder delivered the pixels: YBR_FULL_422 becomes YBR_FULL (the
-decoder upsamples the chroma), YBR_RCT/YBR_ICT written uncompressed become RGB (the decoder inverts
-the transform).  No colour maths is done here.
+change, together and as the decoder delivered the pixels: the YCbCr of a JPEG image (YBR_FULL or
+YBR_FULL_422, upsampled by the decoder) is written RLE Lossless as YBR_FULL with Planar
+Configuration 1, stored values unchanged; YBR_RCT/YBR_ICT written uncompressed become RGB (the
+decoder inverts the transform); uncompressed YBR_FULL_422 becomes RGB through pydicom's
+``convert_color_space``.  No colour maths is done here.
 
 The SOP Instance UID is never changed here (remapping belongs to ``remap.py``).
 """
@@ -90,17 +93,33 @@ def encode_frames(
             logger.info("re-encoding %s failed (%s); writing uncompressed", source_uid.name, exc)
         else:
             return EncodeResult(source_uid, f"re-encoded {source_uid.name}")
+    if facts.photometric == "YBR_FULL" and facts.samples == 3 and facts.bits_allocated == 8:
+        # a JPEG's YCbCr: RLE carries it losslessly as YBR_FULL, colour-by-plane (valid for every
+        # IOD, Ultrasound included, which allows YBR_FULL only so), with no colour conversion
+        try:
+            _compress(target, arr, RLELossless, facts, "YBR_FULL", 1)
+        except (ValueError, RuntimeError, TypeError, NotImplementedError) as exc:
+            logger.info("RLE encoding failed (%s); writing uncompressed", exc)
+        else:
+            _keep_lossy_history(target, facts)
+            return EncodeResult(RLELossless, f"re-encoded RLE Lossless (was {source_uid.name})")
     if not source_uid.is_little_endian:
         _leave_big_endian(target)
     _refuse_nested_encapsulated(target)
     arr, photometric = _native_colour(arr, facts)
     _set_image_pixel_attributes(target, facts, photometric, planar)
     _set_native(target, arr, facts, ExplicitVRLittleEndian, planar)
+    _keep_lossy_history(target, facts)
+    return EncodeResult(ExplicitVRLittleEndian, f"written uncompressed (was {source_uid.name})")
+
+
+def _keep_lossy_history(target: Dataset, facts: PixelFacts) -> None:
+    """PS3.3 C.7.6.1.1.5: once lossy, always "01"; the method is recorded if it was missing."""
     if facts.lossy_history:
         target.LossyImageCompression = "01"
-        if "LossyImageCompressionMethod" not in target and str(source_uid) in _LOSSY_METHOD:
-            target.LossyImageCompressionMethod = _LOSSY_METHOD[str(source_uid)]
-    return EncodeResult(ExplicitVRLittleEndian, f"written uncompressed (was {source_uid.name})")
+        method = _LOSSY_METHOD.get(str(facts.transfer_syntax))
+        if "LossyImageCompressionMethod" not in target and method:
+            target.LossyImageCompressionMethod = method
 
 
 _BYTE_SWAPPED_VRS = frozenset({"OW", "OF", "OD", "OL", "OV"})
@@ -149,10 +168,10 @@ def _set_image_pixel_attributes(target: Dataset, facts: PixelFacts, photometric:
 def _native_colour(arr: npt.NDArray[np.generic], facts: PixelFacts) -> tuple[npt.NDArray[np.generic], str]:
     """Pixels and Photometric Interpretation to write uncompressed.
 
-    YBR_FULL is kept only where the source itself held YBR_FULL uncompressed.  The luminance /
-    chrominance of a JPEG stream or the upsampled chroma of YBR_FULL_422 is written as RGB,
-    converted by pydicom's own ``convert_color_space`` (PS3.3 C.7.6.3.1.2): RGB is valid wherever
-    those were (an uncompressed Ultrasound image may not be YBR_FULL)."""
+    YBR_FULL is kept only where the source itself held YBR_FULL uncompressed.  Upsampled
+    YBR_FULL_422 (and a YCbCr that RLE could not take) is written as RGB, converted by pydicom's
+    own ``convert_color_space`` (PS3.3 C.7.6.3.1.2): RGB is valid wherever those were (an
+    uncompressed Ultrasound image may not be YBR_FULL)."""
     source_native = facts.transfer_syntax in _NATIVE
     if facts.photometric != "YBR_FULL" or (source_native and facts.stored_photometric == "YBR_FULL"):
         return arr, facts.photometric
