@@ -21,7 +21,9 @@ token), and prints one row per set:
   top-level non-sequence attribute that PS3.15 Table E.1-1 does not list, whose VR is not PN,
   DA, DT, UI or UR, outside the file meta, and not one of the de-identification marks.  On a
   redacted image, Burned In Annotation, Lossy Image Compression (and its ratio and method) and
-  Pixel Data may change as PS3.15/PS3.3 require; anything else counts;
+  Pixel Data may change as PS3.15/PS3.3 require, and Photometric Interpretation / Planar
+  Configuration may change together with the transfer syntax (listed separately, "with the
+  written transfer syntax"); anything else counts;
 * ``refs``: references (Referenced SOP Instance UID, Referenced Frame of Reference UID, and the
   Study/Series Instance UIDs inside reference sequences) whose target was an input of the run,
   as ``resolved/expected`` (targets that were
@@ -131,7 +133,8 @@ class SetResult:
     clinical_changes: Counter[str] = field(default_factory=Counter)
     refs_expected: int = 0
     refs_resolved: int = 0
-    refs_gone: int = 0  # at a place the profile removes (a plain X row, a private sequence)
+    refs_gone: int = 0
+    syntax_changes: Counter[str] = field(default_factory=Counter)  # see _clinical_changes  # at a place the profile removes (a plain X row, a private sequence)
     redacted: int = 0
     unparsed: int = 0  # inputs dciodvfy cannot read through: not compared
     per_file: list[tuple[str, list[str]]] = field(default_factory=list)  # input path, new messages/changes
@@ -180,11 +183,17 @@ def _targets(ds: object) -> dict[str, set[str]]:
     }
 
 
-def _clinical_changes(src: object, out: object, table: frozenset[int], redacted: bool) -> list[str]:
+_WITH_SYNTAX = ("PhotometricInterpretation", "PlanarConfiguration")
+
+
+def _clinical_changes(src: object, out: object, table: frozenset[int], redacted: bool) -> tuple[list[str], list[str]]:
+    """(clinical attributes changed, colour attributes changed together with the transfer syntax
+    of a redacted image: the written syntax cannot carry the source's form)."""
     from pydicom.dataset import Dataset
 
     assert isinstance(src, Dataset) and isinstance(out, Dataset)
-    changed = []
+    syntax_changed = redacted and src.file_meta.get("TransferSyntaxUID") != out.file_meta.get("TransferSyntaxUID")
+    changed, with_syntax = [], []
     for elem in src:
         tag = int(elem.tag)
         if (elem.tag.is_private or elem.tag.element == 0 or tag in table or _in_table_mask(tag)
@@ -194,11 +203,12 @@ def _clinical_changes(src: object, out: object, table: frozenset[int], redacted:
         if not keyword or keyword in _MARKS or (redacted and keyword in _REDACTION_MAY_CHANGE):
             continue
         if tag not in out or out[tag].value != elem.value:
-            changed.append(keyword)
-    for keyword in ("PhotometricInterpretation", "PlanarConfiguration"):  # also when added
+            shown = f"{keyword} {elem.value} -> {out.get(keyword)}" if keyword in _WITH_SYNTAX else keyword
+            (with_syntax if syntax_changed and keyword in _WITH_SYNTAX else changed).append(shown)
+    for keyword in _WITH_SYNTAX:  # also when added
         if keyword not in src and keyword in out:
-            changed.append(keyword)
-    return changed
+            (with_syntax if syntax_changed else changed).append(f"{keyword} (absent) -> {out.get(keyword)}")
+    return changed, with_syntax
 
 
 def bench_set(name: str, folder: Path, args: argparse.Namespace, table: frozenset[int]) -> SetResult:
@@ -246,7 +256,8 @@ def bench_set(name: str, folder: Path, args: argparse.Namespace, table: frozense
                 src_path.write_bytes(read_bytes(ref))
             pairs.append((src_path, out / row["output"], redacted))
 
-        def check(pair: tuple[Path, Path, bool]) -> tuple[Counter[str], Counter[str], list[str], object, object]:
+        def check(pair: tuple[Path, Path, bool]) -> tuple[Counter[str], Counter[str], tuple[list[str], list[str]],
+                                                          object, object]:
             src_path, out_path, redacted = pair
             src = pydicom.dcmread(src_path, force=True)
             dst = pydicom.dcmread(out_path)
@@ -255,7 +266,9 @@ def bench_set(name: str, folder: Path, args: argparse.Namespace, table: frozense
 
         outputs = []
         with ThreadPoolExecutor(max(1, args.workers)) as pool:
-            for pair, (before, after, changed, src, dst) in zip(pairs, pool.map(check, pairs), strict=True):
+            for pair, (before, after, (changed, with_syntax), src, dst) in zip(pairs, pool.map(check, pairs),
+                                                                                strict=True):
+                result.syntax_changes.update(with_syntax)
                 sources[str(getattr(src, "SOPInstanceUID", ""))] = src
                 outputs.append(dst)
                 shown = str(pair[0].relative_to(staged)) if pair[0].is_relative_to(staged) else str(pair[0])
@@ -418,10 +431,13 @@ def main(argv: list[str] | None = None) -> int:
         total.quarantined.update(res.quarantined)
         total.new_messages.update(res.new_messages)
         total.clinical_changes.update(res.clinical_changes)
+        total.syntax_changes.update(res.syntax_changes)
     print(f"{'total':32s} {total.inputs:5d} {total.written:5d} {sum(total.quarantined.values()):4d} "
           f"{total.errors_in:7d} {total.errors_out:7d} {total.more:4d} {total.new_files:4d} "
           f"{total.clinical_files:4d} {total.unparsed:4d} {total.refs_resolved:5d}/{total.refs_expected:<5d} {total.refs_gone:4d}")
     print(f"quarantined by reason: {dict(total.quarantined.most_common())}; redacted images: {total.redacted}")
+    for change, n in total.syntax_changes.most_common():
+        print(f"  with the written transfer syntax (redacted images): x{n} {change}")
     for res in results:
         for msg, n in res.new_messages.most_common(args.show):
             print(f"  new  {res.name[:24]:24s} x{n:<3d} {msg[:150]}")
@@ -434,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps([{**r.__dict__, "quarantined": dict(r.quarantined),
                                           "new_messages": dict(r.new_messages),
-                                          "clinical_changes": dict(r.clinical_changes)} for r in results],
+                                          "clinical_changes": dict(r.clinical_changes),
+                                          "syntax_changes": dict(r.syntax_changes)} for r in results],
                                         indent=1))
     broken = total.refs_expected - total.refs_resolved - total.refs_gone
     failed = total.new_files or total.clinical_files or broken
