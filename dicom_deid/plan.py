@@ -126,7 +126,7 @@ DecisionCache = dict[tuple[str, tuple[str, ...], int, str], tuple[ActionCode, st
 
 class _Planner:
     def __init__(self, profile: Profile, standard: Standard, sop_class_uid: str,
-                 cache: DecisionCache | None = None) -> None:
+                 cache: DecisionCache | None = None, root: Dataset | None = None) -> None:
         self.cache: DecisionCache = cache if cache is not None else {}
         self.profile = profile
         self.standard = standard
@@ -134,7 +134,7 @@ class _Planner:
         self.sop_class_uid = sop_class_uid
         self.retain_safe_private = Option.RETAIN_SAFE_PRIVATE in profile.options
         self.actions: dict[TagPath, ElementAction] = {}
-        self.root: Dataset = Dataset()  # the instance: conditions of 1C/2C types are evaluated on it
+        self.root = root if root is not None else Dataset()  # the instance: 1C/2C conditions are read here
         # decisions that evaluate a condition on the instance depend on more than the cache key
         self.conditional = frozenset(int(tag_for_keyword(k) or 0) for k in standard.conditions)
 
@@ -259,10 +259,10 @@ def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: De
     same dict only with the same profile and standard); it never changes a result.
     """
     sop_class = str(ds.get("SOPClassUID", "") or "")
-    planner = _Planner(profile, standard, sop_class, cache)
-    planner.root = ds
+    planner = _Planner(profile, standard, sop_class, cache, root=ds)
     planner.walk(ds, (), ())
     return Plan(actions=planner.actions, sop_class_uid=sop_class)
 
 
-__all__ = ["DOCUMENT_TAG", "DecisionCache", "ElementAction", "Plan", "TagPath", "format_path", "plan_actions", "resolve"]
+__all__ = ["DOCUMENT_TAG", "DecisionCache", "ElementAction", "Plan", "TagPath", "format_path", "plan_actions",
+           "resolve"]

@@ -109,7 +109,8 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
             dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)) or
                                    ctx.remapper.uid(f"dummy:{tag:08X}"))
         elif code is ActionCode.D:  # never empty: a pseudonym, the attribute's dummy or the VR's
-            dst[tag] = DataElement(tag, vr, _pseudonym(tag, src, ctx) or ctx.standard.dummies.get(tag) or _dummy(vr))
+            dummy = _pseudonym(tag, src, ctx) or ctx.standard.dummies.get(tag) or _dummy(vr)
+            dst[tag] = DataElement(tag, vr, dummy)
         elif code is ActionCode.U:
             dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)))
         elif code is ActionCode.C:
