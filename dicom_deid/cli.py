@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quarantine", type=Path, help="quarantine folder (default: OUTPUT.quarantine)")
     run.add_argument("--pixels", choices=("auto", "all", "off"), help="burned-in text redaction (default: profile)")
     run.add_argument("--documents", choices=("quarantine", "drop", "keep"),
-                     help="encapsulated PDF/CDA/STL/OBJ/MTL documents, whose body is never examined: quarantine "
-                          "(default), drop, or keep (written as is, listed in the report)")
+                     help="encapsulated PDF/CDA/STL/OBJ/MTL documents, whose body is never examined: quarantine, "
+                          "drop, or keep (written as is, listed in the report); default: the profile's, quarantine")
     run.add_argument("--recipient", type=Path, help="custodian public key (.pub) to seal the mapping to")
     run.add_argument("--mapping", type=Path, help="sealed mapping file path (never inside OUTPUT)")
     run.add_argument("--dry-run", action="store_true", help="print the plan (actions per tag), write nothing")
