@@ -57,6 +57,7 @@ def _keywords() -> set[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--standard", type=Path, help="highdicom's _standard folder (default: installed)")
+    parser.add_argument("--out", type=Path, default=SOURCE / "iod", help="folder for the two CSV files")
     args = parser.parse_args(argv)
     std = args.standard
     if std is None:
@@ -86,12 +87,13 @@ def main(argv: list[str] | None = None) -> int:
                     top_key = (iod, kw)
                     if top_key not in top or _stricter(t, top[top_key][0]):
                         top[top_key] = (t, mod["key"], mod["usage"])
-    with (SOURCE / "iod" / "beyond_toplevel_types.csv").open("w", newline="", encoding="utf-8") as f:
+    args.out.mkdir(parents=True, exist_ok=True)
+    with (args.out / "beyond_toplevel_types.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["iod", "keyword", "type", "module", "module_usage"])
         for (iod, kw), (t, mod, usage) in sorted(top.items()):
             w.writerow([iod, kw, t, mod, usage])
-    with (SOURCE / "iod" / "beyond_nested_types.csv").open("w", newline="", encoding="utf-8") as f:
+    with (args.out / "beyond_nested_types.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["path", "keyword", "type"])
         for (path, kw), t in sorted(nested.items()):
