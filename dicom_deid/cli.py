@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "$DICOM_DEID_HOME or ~/.config/dicom-deid)")
     run.add_argument("--quarantine", type=Path, help="quarantine folder (default: OUTPUT.quarantine)")
     run.add_argument("--pixels", choices=("auto", "all", "off"), help="burned-in text redaction (default: profile)")
+    run.add_argument("--documents", choices=("quarantine", "drop", "keep"),
+                     help="encapsulated PDF/CDA/STL/OBJ/MTL documents, whose body is never examined: quarantine, "
+                          "drop, or keep (written as is, listed in the report); default: the profile's, quarantine")
     run.add_argument("--recipient", type=Path, help="custodian public key (.pub) to seal the mapping to")
     run.add_argument("--mapping", type=Path, help="sealed mapping file path (never inside OUTPUT)")
     run.add_argument("--dry-run", action="store_true", help="print the plan (actions per tag), write nothing")
@@ -174,7 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.sample is not None and not args.dry_run:
         raise ConfigError("--sample only applies with --dry-run")
     overrides = [parse_override(o) for o in args.override]
-    profile = load_profile(args.profile, extra_options=args.option, overrides=overrides)
+    profile = load_profile(args.profile, extra_options=args.option, overrides=overrides, documents=args.documents)
     from dicom_deid.walk import input_root
     from dicom_deid.workers import EngineSpec, default_workers
 

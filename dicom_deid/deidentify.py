@@ -14,9 +14,10 @@ from pydicom.dataset import Dataset, FileMetaDataset
 
 from dicom_deid import __version__
 from dicom_deid.clean import patient_identifiers
+from dicom_deid.errors import EncapsulatedDocumentError, UnsupportedPixelEncoding
 from dicom_deid.links import Link, LinkKind
-from dicom_deid.plan import DecisionCache, Plan, plan_actions
-from dicom_deid.profiles import Option, Profile, Standard
+from dicom_deid.plan import DOCUMENT_TAG, DecisionCache, Plan, plan_actions
+from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard
 from dicom_deid.remap import Remapper, patient_key
 from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta
 
@@ -51,6 +52,7 @@ class Deidentified:
     sop_uid: str
     pixels: Any = None  # PixelOutcome when a pixel stage ran
     phi_values: tuple[str, ...] = field(default=(), repr=False)
+    document: str | None = None  # "kept" when an encapsulated document body was written unexamined
 
 
 def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> list[Dataset]:
@@ -83,6 +85,29 @@ def _in_context(link: Link, patient: str, study: str, series: str) -> Link:
     return Link(link.kind, link.original, link.replacement, patient, study, series)
 
 
+def check_document(source: Dataset, plan: Plan, policy: DocumentPolicy) -> bool:
+    """True when ``source`` holds an encapsulated document (at any level) that the policy keeps;
+    False when it holds none; raises :class:`EncapsulatedDocumentError` otherwise.
+
+    The body of an encapsulated PDF, CDA, STL, OBJ or MTL can hold identifying data anywhere (a
+    letterhead, a name in a mesh label) and is never examined, so by default the instance is
+    quarantined; an emptied or dummy body is never written."""
+    bodies = [a for a in plan if a.path[-1] == DOCUMENT_TAG]
+    if not bodies:
+        return False
+    kind = str(source.get("MIMETypeOfEncapsulatedDocument", "") or "").strip()[:40] or "unknown type"
+    if policy is DocumentPolicy.DROP:
+        raise EncapsulatedDocumentError(f"encapsulated document ({kind}) dropped (--documents drop)", drop=True)
+    if policy is DocumentPolicy.QUARANTINE:
+        raise EncapsulatedDocumentError(
+            f"encapsulated document ({kind}): its body can hold identifying data anywhere and is not "
+            "examined; quarantined (--documents keep writes it for review, drop leaves it out)")
+    if any(a.code is not ActionCode.K for a in bodies):
+        raise EncapsulatedDocumentError(f"encapsulated document ({kind}): an override removes or replaces "
+                                        "the body that --documents keep keeps; an emptied document is never written")
+    return True
+
+
 def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     """De-identify one instance held in memory.  ``source`` is not modified."""
     profile, standard, remapper = engine.profile, engine.standard, engine.remapper
@@ -90,10 +115,14 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
                        str(source.get("PatientName", "") or ""), str(source.get("PatientBirthDate", "") or ""))
     offset = remapper.date_offset_days(pkey)
     syntax = source.file_meta.get("TransferSyntaxUID")
+    if syntax is not None and not syntax.is_transfer_syntax:  # e.g. JPEG XL, deflated image frames
+        raise UnsupportedPixelEncoding(f"(0002,0010) transfer syntax {str(syntax)[:64]} is unknown to pydicom "
+                                       "3.0: the instance cannot be written")
     needs_vr = syntax is not None and not syntax.is_implicit_VR  # raw elements without a VR get one
     ctx = ScrubContext(profile=profile, standard=standard, remapper=remapper, patient_key=pkey,
                        date_offset_days=offset, source=source, needs_vr=needs_vr)
     plan = plan_actions(source, profile, standard, cache=engine.plan_cache)
+    keeps_document = check_document(source, plan, profile.documents)
     out = apply_plan(source, plan, ctx)
 
     meta_src = source.file_meta
@@ -140,7 +169,8 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     return Deidentified(
         dataset=out, plan=plan, links=links, patient=pseudo_patient, study_uid=study, series_uid=series,
         sop_uid=str(out.SOPInstanceUID), pixels=pixels, phi_values=phi_values,
+        document="kept" if keeps_document else None,
     )
 
 
-__all__ = ["IMPLEMENTATION_CLASS_UID", "Deidentified", "Engine", "deidentify"]
+__all__ = ["IMPLEMENTATION_CLASS_UID", "Deidentified", "Engine", "check_document", "deidentify"]

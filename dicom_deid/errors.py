@@ -3,6 +3,7 @@
 DeidError
  +-- InputError            (NotDicomError, UnreadableDicomError)
  +-- PixelError            (UnsupportedPixelEncoding, OcrUnavailable)
+ +-- EncapsulatedDocumentError
  +-- ProfileError
  +-- ConfigError(ValueError)
  +-- KeyMaterialError
@@ -35,6 +36,7 @@ class QuarantineReason(enum.Enum):
     DUPLICATE_INSTANCE = "duplicate_instance"
     WORKER_CRASHED = "worker_crashed"
     INVALID_IDENTIFIER = "invalid_identifier"
+    ENCAPSULATED_DOCUMENT = "encapsulated_document"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -95,6 +97,16 @@ class OcrUnavailable(PixelError):
     reason = QuarantineReason.OCR_UNAVAILABLE
 
 
+class EncapsulatedDocumentError(DeidError):
+    """An encapsulated document (PDF, CDA, STL ...) that the documents policy does not write."""
+
+    reason = QuarantineReason.ENCAPSULATED_DOCUMENT
+
+    def __init__(self, message: str, *, path: str | Path | None = None, drop: bool = False) -> None:
+        super().__init__(message, path=path)
+        self.drop = drop  # --documents drop: not copied to the quarantine either
+
+
 class ProfileError(DeidError):
     """A profile file or override is invalid."""
 
@@ -120,6 +132,7 @@ class VerifyFailure(DeidError):
 __all__ = [
     "ConfigError",
     "DeidError",
+    "EncapsulatedDocumentError",
     "InputError",
     "KeyMaterialError",
     "NotDicomError",

@@ -21,6 +21,7 @@ class Outcome(enum.Enum):
     PLANNED = "planned"  # --dry-run
     SKIPPED_NOT_DICOM = "skipped_not_dicom"
     SKIPPED_DICOMDIR = "skipped_dicomdir"
+    SKIPPED_DOCUMENT = "skipped_document"  # --documents drop
     QUARANTINED = "quarantined"
     ALREADY_DONE = "already_done"  # resume
 
@@ -38,6 +39,7 @@ class ManifestRecord:
     actions: dict[str, int] = field(default_factory=dict)  # action code -> count
     changes: dict[str, list[str]] = field(default_factory=dict)  # action code -> attribute paths (no values)
     pixels: dict[str, Any] | None = None  # redaction boxes (coordinates and frames only)
+    document: str | None = None  # "kept": an encapsulated document body written unexamined (--documents keep)
     seconds: float = 0.0
 
 

@@ -20,7 +20,13 @@ from typing import Any, Protocol
 from dicom_deid import __version__
 from dicom_deid.config import RunConfig
 from dicom_deid.deidentify import Deidentified, Engine, deidentify
-from dicom_deid.errors import ConfigError, DeidError, NotDicomError, QuarantineReason
+from dicom_deid.errors import (
+    ConfigError,
+    DeidError,
+    EncapsulatedDocumentError,
+    NotDicomError,
+    QuarantineReason,
+)
 from dicom_deid.events import Event, FileDone, RunFinished, RunStarted
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import MANIFEST_NAME, ManifestRecord, ManifestWriter, Outcome
@@ -113,6 +119,9 @@ def process_input(ref: InputRef, *, root: Path, engine: Engine, output: Path, qu
         if exc.path is None:
             exc.path = ref.display
             exc.args = (f"{ref.display}: {exc.message}",)
+        if isinstance(exc, EncapsulatedDocumentError) and exc.drop:  # --documents drop: nothing kept
+            return FileResult(ManifestRecord(ref.ordinal, token, Outcome.SKIPPED_DOCUMENT.value, size,
+                                             reason=exc.reason.value), message=str(exc))
         return quarantined(exc.reason, str(exc), _safe_bytes(ref))
     except Exception as exc:  # noqa: BLE001 - the one per-file boundary (STYLE: errors)
         tb = traceback.extract_tb(exc.__traceback__)
@@ -127,7 +136,7 @@ def process_input(ref: InputRef, *, root: Path, engine: Engine, output: Path, qu
         size=size, output=rel, sop_class_uid=str(ds.get("SOPClassUID", "")),
         modality=str(ds.get("Modality", "") or "") or None,
         actions=dict(sorted(result.plan.counts().items())), changes=_changes(result.plan),
-        pixels=_pixel_summary(result.pixels),
+        pixels=_pixel_summary(result.pixels), document=result.document,
         seconds=round(time.perf_counter() - started, 6),
     )
     links = [*result.links, Link(LinkKind.SOURCE_PATH, rel_source, rel, result.patient,

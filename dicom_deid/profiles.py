@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.dataset import Dataset
 
 from dicom_deid.errors import ConfigError, ProfileError
 
@@ -83,6 +84,24 @@ class DateMethod(enum.Enum):
 
     SHIFT = "shift"  # per-patient keyed offset in whole days
     YEAR = "year"  # keep the year only (HIPAA Safe Harbor)
+
+
+class DocumentPolicy(enum.Enum):
+    """What happens to an encapsulated document (PDF, CDA, STL, OBJ, MTL: Encapsulated Document
+    (0042,0011) present).  Its body can hold identifying data anywhere and is never examined."""
+
+    QUARANTINE = "quarantine"  # not written; the original goes to the quarantine with its reason
+    DROP = "drop"  # not written and not copied anywhere; the manifest records it as skipped
+    KEEP = "keep"  # written with the header de-identified and the body unchanged; reported
+
+    @classmethod
+    def parse(cls, value: str | DocumentPolicy) -> DocumentPolicy:
+        if isinstance(value, DocumentPolicy):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            raise ConfigError(f"documents must be quarantine, drop or keep, got {value!r}") from None
 
 
 class OverrideAction(enum.Enum):
@@ -153,6 +172,9 @@ class Standard:
     uid_keep_keywords: frozenset[str]
     pseudonyms: Mapping[int, str]  # tag -> pseudonym kind, used where Z or D resolves
     identifying_values: Mapping[str, Any]  # attribute keywords whose values "C" removes from text
+    reference_sequences: frozenset[int] = frozenset()  # combined-code sequences that hold references
+    conditions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # 1C/2C keyword -> any of
+    dummies: Mapping[int, str] = field(default_factory=dict)  # tag -> dummy value (action D)
 
     def rule_for(self, tag: int) -> AttributeRule | None:
         rule = self.by_tag.get(tag)
@@ -173,6 +195,27 @@ class Standard:
         if iod is None:
             return "3"
         return self.iod_types.get(iod, {}).get(keyword, "3")
+
+    def effective_type(self, sop_class_uid: str, seq_path: tuple[str, ...], keyword: str,
+                       instance: Dataset) -> str:
+        """:meth:`type_of`, with a listed condition of a 1C/2C attribute evaluated on ``instance``
+        (the top-level dataset): "3" when the condition does not hold."""
+        attr_type = self.type_of(sop_class_uid, seq_path, keyword)
+        needs = self.conditions.get(keyword)
+        if attr_type in ("1C", "2C") and needs is not None and not any(k in instance for k in needs):
+            return "3"
+        return attr_type
+
+    def iod_requires(self, sop_class_uid: str, keyword: str, instance: Dataset) -> str | None:
+        """"1" or "2" when the instance's IOD requires ``keyword`` at the top level (Type 1 or 2,
+        or 1C/2C with a listed condition that holds); None otherwise.
+
+        Only the top level is decided: nested types are the strictest over all IODs, which would
+        put dummies where the instance's own IOD has none."""
+        attr_type = self.effective_type(sop_class_uid, (), keyword, instance)
+        if attr_type in ("1C", "2C") and keyword not in self.conditions:
+            return None  # the condition is not known: the table's removal stands
+        return attr_type[0] if attr_type in ("1", "1C", "2", "2C") else None
 
     def is_safe_private(self, group: int, creator: str, offset: int) -> bool:
         return (group, creator.strip().lower(), offset) in self.safe_private
@@ -202,6 +245,7 @@ class Profile:
     age_cap_years: int | None = None
     pixel_mode: str = "auto"
     source: str = ""
+    documents: DocumentPolicy = DocumentPolicy.QUARANTINE
 
     @property
     def dates_modified(self) -> bool:
@@ -260,6 +304,15 @@ def load_standard() -> Standard:
         for vr, spec in beyond.get("vr", {}).items()
     }
     keep = beyond.get("uid_keep", {})
+    conditions: dict[str, tuple[str, ...]] = {}
+    for entry in beyond.get("condition", []):
+        for keyword in (*entry["keywords"], *entry["if_any_present"]):
+            if tag_for_keyword(keyword) is None:
+                raise ProfileError(f"{_BEYOND_FILE}: condition names unknown keyword {keyword!r}")
+        conditions.update({k: tuple(entry["if_any_present"]) for k in entry["keywords"]})
+    references = frozenset(int(tag_for_keyword(k) or 0) for k in data.get("reference_sequences", {}))
+    if 0 in references:
+        raise ProfileError(f"{_STANDARD_FILE}: unknown reference sequence keyword; regenerate profiles")
 
     cid: dict[Option | None, CodedConcept] = {}
     for column, c in data["cid7050"].items():
@@ -292,6 +345,9 @@ def load_standard() -> Standard:
         pseudonyms=MappingProxyType(
             {int(parse_tag(k)): v for k, v in beyond.get("pseudonyms", {}).items()}
         ),
+        reference_sequences=references,
+        conditions=MappingProxyType(conditions),
+        dummies=MappingProxyType({int(parse_tag(k)): str(v) for k, v in beyond.get("dummy", {}).items()}),
     )
 
 
@@ -354,6 +410,7 @@ def load_profile(
     *,
     extra_options: Iterable[str | Option] = (),
     overrides: Iterable[tuple[int, Override]] = (),
+    documents: str | DocumentPolicy | None = None,
 ) -> Profile:
     """Load a named profile (``profiles/NAME.toml``) or a TOML file, then add CLI choices."""
     text_name = str(name_or_path)
@@ -386,6 +443,13 @@ def load_profile(
     if pixel_mode not in ("auto", "all", "off"):
         raise ProfileError("pixels.mode must be auto, all or off", path=source)
     cap = raw.get("ages", {}).get("cap_years")
+    try:
+        policy = DocumentPolicy.parse(documents if documents is not None
+                                      else raw.get("documents", {}).get("policy", "quarantine"))
+    except ConfigError as exc:
+        if documents is not None:
+            raise
+        raise ProfileError(f"documents.policy: {exc.message}", path=source) from None
     return Profile(
         name=str(raw.get("name", path.stem)),
         description=str(raw.get("description", "")),
@@ -395,6 +459,7 @@ def load_profile(
         age_cap_years=int(cap) if cap is not None else None,
         pixel_mode=pixel_mode,
         source=source,
+        documents=policy,
     )
 
 
@@ -407,6 +472,7 @@ __all__ = [
     "AttributeRule",
     "CodedConcept",
     "DateMethod",
+    "DocumentPolicy",
     "Option",
     "Override",
     "OverrideAction",

@@ -409,6 +409,10 @@ class _Builder:
         options = self.run.header.get("options", [])
         unexamined = [r for r in self.run.rows if r.get("outcome") in ("written", "planned") and not r.get("pixels")
                       and (r.get("modality") or "") not in _NO_PIXELS_MODALITIES]
+        kept = sum(1 for r in self.run.rows if r.get("document") == "kept")
+        if kept:
+            items.append(f"{kept} instance(s) hold an encapsulated document written unexamined (--documents keep): "
+                         "review each body before release")
         if "clean_pixel_data" in options and unexamined:
             items.append(f"{len(unexamined)} image instance(s) have no pixel record: the pixel stage was off")
         if (self.run.summary or {}).get("interrupted") or self.run.summary is None:

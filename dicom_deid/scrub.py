@@ -32,8 +32,9 @@ from dicom_deid.remap import (
 PATIENT_AGE = 0x00101010
 _TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"})
 _NUMERIC_TEXT = {"DS": "0", "IS": "0"}
+# D is "a non-zero length value": never empty (a UID gets a keyed replacement instead).
 _DUMMY_TEXT = {"AE": "ANONYMOUS", "CS": "ANONYMIZED", "AS": "000Y", "DA": "19000101", "TM": "000000",
-               "DT": "19000101000000", "PN": "ANONYMOUS", "UR": "", "UI": ""}
+               "DT": "19000101000000", "PN": "ANONYMOUS", "UR": "ANONYMIZED"}
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 _NUMERIC_VRS = frozenset({"FL", "FD", "SL", "SS", "UL", "US", "SV", "UV", "AT"})
 _UID_LINK_KINDS = {
@@ -104,9 +105,12 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
         elif code is ActionCode.Z:
             pseudo = _pseudonym(tag, src, ctx)
             dst[tag] = DataElement(tag, vr, pseudo if pseudo is not None else _empty(vr))
-        elif code is ActionCode.D:
-            pseudo = _pseudonym(tag, src, ctx)
-            dst[tag] = DataElement(tag, vr, pseudo if pseudo is not None else _dummy(vr))
+        elif code is ActionCode.D and vr == "UI":  # a dummy UID is a keyed replacement, never empty
+            dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)) or
+                                   ctx.remapper.uid(f"dummy:{tag:08X}"))
+        elif code is ActionCode.D:  # never empty: a pseudonym, the attribute's dummy or the VR's
+            dummy = _pseudonym(tag, src, ctx) or ctx.standard.dummies.get(tag) or _dummy(vr)
+            dst[tag] = DataElement(tag, vr, dummy)
         elif code is ActionCode.U:
             dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)))
         elif code is ActionCode.C:

@@ -149,7 +149,7 @@ class _Checker:
         for path, seq, elem, parent in _walk(ds):
             text = _element_text(elem)
             if not any(path.startswith(p) for p in pruned) and self._profile(shown, path, seq, elem, parent,
-                                                                            text, sop_class):
+                                                                            text, sop_class, ds):
                 pruned.append(path + "[")
             if text and elem.VR == "UI":
                 self._uids(shown, path, seq, elem, parent, text, seen)
@@ -166,7 +166,7 @@ class _Checker:
                                   vocabulary_here=released or vocabulary_location(keyword, elem.VR, creator))
 
     def _profile(self, shown: str, path: str, seq: tuple[str, ...], elem: Any, parent: Dataset,
-                 text: str | None, sop_class: str) -> bool:
+                 text: str | None, sop_class: str, instance: Dataset) -> bool:
         """(a): report an element the profile removes or empties; True to skip its items."""
         tag = int(elem.tag)
         keyword = elem.keyword or keyword_for_tag(tag) or ""
@@ -174,8 +174,17 @@ class _Checker:
         if found is None:
             return False
         code, rule = found
+        # PS3.15 U*: a reference sequence may stay with its UIDs replaced (its items are checked);
+        # an X the IOD forbids at the top level (PS3.15 E.1, IOD integrity) becomes Z (Type 2) or D
+        if code.is_combined and elem.VR == "SQ" and tag in self.std.reference_sequences:
+            return False
+        required = self.std.iod_requires(sop_class, keyword, instance) if code is ActionCode.X and not seq else None
+        if required == "1":
+            return False
+        if required == "2":
+            code, rule = ActionCode.Z, f"{rule}, required by the IOD"
         if code.is_combined:
-            attr_type = self.std.type_of(sop_class, seq, keyword)
+            attr_type = self.std.effective_type(sop_class, seq, keyword, instance)
             resolved, rule = _resolve(code, attr_type), f"{rule}, type {attr_type}"
         else:
             resolved = code
