@@ -1,18 +1,87 @@
-"""Read: input bytes -> Instance.  Owns "is it DICOM?".  Never mutates input."""
+"""Read: input bytes -> Instance.  Owns "is it DICOM?" and "in which encoding?".  Never mutates input."""
 
 from __future__ import annotations
 
+import re
+import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
+from types import MappingProxyType
 
 from pydicom import dcmread
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.uid import UID
 
-from dicom_deid.errors import NotDicomError, QuarantineReason, UnreadableDicomError
+from dicom_deid.errors import (
+    NotDicomError,
+    QuarantineReason,
+    UnreadableDicomError,
+    UnsupportedTransferSyntax,
+)
 from dicom_deid.walk import InputRef, read_bytes
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+#: What pydicom raises when it decodes a malformed element value on access (bad VR, wrong
+#: length for the VR, undecodable text, nesting too deep ...).
+ELEMENT_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError, TypeError, NotImplementedError, LookupError, ArithmeticError, AttributeError,
+    struct.error, BytesLengthException, EOFError, RecursionError,
+)
+
+#: Standard transfer syntaxes newer than pydicom 3.0's UID dictionary (PS3.6 2026c Table A-1;
+#: dataset encoding per PS3.5 A.4: Explicit VR Little Endian, encapsulated Pixel Data).  Files
+#: in them are read and pass through when their pixels need no change; no installed decoder
+#: reads their pixels, so a pixel stage that must look quarantines them.
+NEWER_SYNTAXES: Mapping[str, str] = MappingProxyType({
+    "1.2.840.10008.1.2.4.110": "JPEG XL Lossless",
+    "1.2.840.10008.1.2.4.111": "JPEG XL JPEG Recompression",
+    "1.2.840.10008.1.2.4.112": "JPEG XL",
+    "1.2.840.10008.1.2.8.1": "Deflated Image Frame Compression",
+})
+
+#: Header attributes the pipeline routes on (output path, patient key, manifest row): each
+#: must decode, or the input is unreadable (never an orchestrator crash).
+ROUTING_KEYWORDS = (
+    "SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
+    "Modality", "PatientID", "IssuerOfPatientID", "PatientName", "PatientBirthDate",
+)
+
+_UID_TEXT = re.compile(r"[0-9.]{1,64}")
+
+
+def shown_uid(value: object) -> str:
+    """A UID for a message: itself when it looks like one, else a placeholder (never raw bytes)."""
+    text = str(value).strip("\x00 ")
+    return text if _UID_TEXT.fullmatch(text) else "(not a valid UID)"
+
+
+def syntax_name(uid: object) -> str:
+    text = str(uid)
+    if text in NEWER_SYNTAXES:
+        return NEWER_SYNTAXES[text]
+    name = UID(text).name if _UID_TEXT.fullmatch(text) else ""
+    return name if name and name != text else shown_uid(text)
+
+
+def dataset_encoding(uid: object) -> tuple[bool, bool]:
+    """(implicit VR, little endian) of a dataset in transfer syntax ``uid``.
+
+    Raises :class:`UnsupportedTransferSyntax` for a UID that is not a standard transfer syntax
+    (unknown or private): how its dataset is encoded cannot be known.
+    """
+    text = str(uid)
+    if text in NEWER_SYNTAXES:
+        return False, True
+    syntax = UID(text) if _UID_TEXT.fullmatch(text) else None
+    if syntax is None or syntax.is_private or not syntax.is_transfer_syntax:
+        raise UnsupportedTransferSyntax(
+            f"(0002,0010) Transfer Syntax UID {shown_uid(text)} is not a known transfer syntax: "
+            "the encoding of the dataset cannot be known", uid=shown_uid(text))
+    return syntax.is_implicit_VR, syntax.is_little_endian
 
 
 class DicomDirFile(NotDicomError):
@@ -51,7 +120,24 @@ def parse_dicom(data: bytes, *, where: str) -> Dataset:
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on corrupt input
         raise UnreadableDicomError(f"corrupt DICOM file ({exc.__class__.__name__}: {exc})"[:300], path=where) from None
     _check_complete(ds, len(data), where)
+    _check_syntax(ds, where)
     return ds
+
+
+def _check_syntax(ds: Dataset, where: str) -> None:
+    """A dataset in an unknown transfer syntax was parsed on a guess: refuse it."""
+    try:
+        syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    except ELEMENT_ERRORS as exc:
+        raise UnreadableDicomError(f"(0002,0010) Transfer Syntax UID cannot be decoded ({exc.__class__.__name__})",
+                                   path=where) from None
+    if syntax is not None:
+        try:
+            dataset_encoding(syntax)
+        except UnsupportedTransferSyntax as exc:
+            exc.path = where
+            exc.args = (f"{where}: {exc.message}",)
+            raise
 
 
 def _check_complete(ds: Dataset, size: int, where: str) -> None:
@@ -76,6 +162,20 @@ def _check_complete(ds: Dataset, size: int, where: str) -> None:
                                    path=where, reason=QuarantineReason.TRUNCATED)
 
 
+def _decode_routing(ds: Dataset, where: str) -> None:
+    """Decode the routing attributes now, so a malformed one is this input's error."""
+    for kw in (*ROUTING_KEYWORDS, "MediaStorageSOPClassUID", "TransferSyntaxUID"):
+        holder = ds.file_meta if kw.startswith(("MediaStorage", "Transfer")) else ds
+        try:
+            value = holder.get(kw)
+            str(value if value is not None else "")
+        except ELEMENT_ERRORS as exc:
+            tag = tag_for_keyword(kw) or 0
+            raise UnreadableDicomError(
+                f"corrupt DICOM file: {kw} ({tag >> 16:04X},{tag & 0xFFFF:04X}) cannot be decoded "
+                f"({exc.__class__.__name__})", path=where) from None
+
+
 def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
     """Read one input fully; raise NotDicomError / UnreadableDicomError with a one-line cause."""
     where = where or ref.display
@@ -84,6 +184,7 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
     except OSError as exc:
         raise UnreadableDicomError(f"cannot read file ({exc.strerror or exc})", path=where) from None
     ds = parse_dicom(data, where=where)
+    _decode_routing(ds, where)
     sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")
     if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
         raise DicomDirFile("DICOMDIR index (its referenced files are processed on their own)", path=where)
@@ -102,4 +203,5 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
     return Instance(ref=ref, dataset=ds, size=len(data))
 
 
-__all__ = ["DicomDirFile", "Instance", "parse_dicom", "read_instance"]
+__all__ = ["ELEMENT_ERRORS", "NEWER_SYNTAXES", "DicomDirFile", "Instance", "dataset_encoding", "parse_dicom",
+           "read_instance", "shown_uid", "syntax_name"]

@@ -6,12 +6,14 @@ a crash never leaves a half-written file under its final name.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import secrets
 import struct
 import zlib
+from collections.abc import Mapping
 from io import BytesIO
 from pathlib import Path
 
@@ -22,10 +24,51 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
 
 from dicom_deid.errors import DeidError, QuarantineReason
+from dicom_deid.read import dataset_encoding
 
 
 class WriteError(DeidError):
     reason = QuarantineReason.WRITE_ERROR
+
+
+class NoSpaceError(WriteError):
+    """The file system is (nearly) full: not this input's fault; the run must stop."""
+
+
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _write_error(exc: OSError, path: Path) -> WriteError:
+    cls = NoSpaceError if exc.errno in _NO_SPACE else WriteError
+    return cls(f"cannot write output ({exc.strerror or exc})", path=path)
+
+
+def free_bytes(folder: Path) -> int | None:
+    """Bytes available to this user on ``folder``'s file system (None if it cannot be told)."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def default_keep_free(folder: Path) -> int:
+    """Space a run keeps free for its manifest and summary: 2% of the file system, 64 KiB to 16 MiB."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return max(64 << 10, min(16 << 20, st.f_blocks * st.f_frsize // 50))
+
+
+def check_free_space(folder: Path, keep_free: int, need: int) -> None:
+    """Raise NoSpaceError unless ``need`` bytes fit on ``folder``'s file system with ``keep_free`` to spare."""
+    if keep_free <= 0:
+        return
+    free = free_bytes(folder)
+    if free is not None and free < keep_free + need:
+        raise NoSpaceError(f"file system nearly full ({free // 1024} KiB free, {keep_free // 1024} KiB kept "
+                           "for the manifest)", path=folder)
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
@@ -44,7 +87,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise WriteError(f"cannot write output ({exc.strerror or exc})", path=path) from None
+        raise _write_error(exc, path) from None
 
 
 class DuplicateInstanceError(DeidError):
@@ -85,7 +128,7 @@ def write_output(path: Path, data: bytes, *, replace: bool = False) -> bool:
                 "another input has the same SOP Instance UID with different content; kept the first"
             ) from None
     except OSError as exc:
-        raise WriteError(f"cannot write output ({exc.strerror or exc})", path=path) from None
+        raise _write_error(exc, path) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -103,7 +146,7 @@ def encode_dataset(ds: Dataset, meta: FileMetaDataset) -> bytes:
     """
     ds.file_meta = meta
     syntax = meta.TransferSyntaxUID
-    implicit, little = syntax.is_implicit_VR, syntax.is_little_endian
+    implicit, little = dataset_encoding(syntax)
     same_encoding = (ds.original_encoding == (implicit, little)
                      and ds.original_character_set == ds._character_set)
     if not little or not same_encoding:
@@ -172,23 +215,102 @@ def output_relpath(patient: str, study_uid: str, series_uid: str, sop_uid: str) 
 
 
 def quarantine(qdir: Path, token: str, data: bytes | None, *, reason: QuarantineReason, message: str,
-               source: str) -> Path:
+               source: str, input_id: str | None = None) -> Path:
     """Copy an input that could not be fully handled into ``qdir`` with its reason.
 
     The quarantine folder is input-side (it holds originals, PHI included) and is
-    created 0700; it must not be shared with the de-identified output.
+    created 0700; it must not be shared with the de-identified output.  Raises
+    WriteError (NoSpaceError when full): a quarantine that cannot be written stops the run.
     """
-    qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise _write_error(exc, qdir) from None
     target = qdir / f"{token}.bin"
     if data is not None:
         atomic_write_bytes(target, data, mode=0o600)
-    line = json.dumps({"file": target.name if data is not None else None, "source": source,
-                       "reason": reason.value, "message": message}) + "\n"
-    with open(qdir / "reasons.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    entry = {"file": target.name if data is not None else None, "source": source, "reason": reason.value,
+             "message": message}
+    if input_id is not None:
+        entry["input_id"] = input_id
+    _append_reason(qdir, entry)
     return target
 
 
-__all__ = ["DuplicateInstanceError", "UnsafeOutputName", "WriteError", "atomic_write_bytes", "encode_dataset", "output_relpath", "quarantine", "write_output"]
+def _append_reason(qdir: Path, entry: Mapping[str, object]) -> None:
+    line = (json.dumps(entry) + "\n").encode("utf-8")
+    path = qdir / REASONS_NAME
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as exc:
+        raise _write_error(exc, path) from None
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, start)  # whole lines only
+            raise _write_error(exc, path) from None
+    finally:
+        os.close(fd)
+
+
+REASONS_NAME = "reasons.jsonl"
+
+
+def unresolved_write_errors(qdir: Path) -> dict[str, str]:
+    """input_id -> quarantine file of every ``write_error`` entry no later run resolved.
+
+    A write error (disk full, I/O error) is the environment's fault, not the input's: once a
+    later run writes that input, :func:`resolve_write_error` marks the entry resolved.
+    """
+    path = qdir / REASONS_NAME
+    pending: dict[str, str] = {}
+    if not path.is_file():
+        return pending
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        name = str(entry.get("file") or "")
+        token = str(entry.get("input_id") or (name[:-4].split("-", 1)[-1] if name.endswith(".bin") else ""))
+        if not token:
+            continue
+        if entry.get("resolved"):
+            pending.pop(token, None)
+        elif entry.get("reason") == QuarantineReason.WRITE_ERROR.value:
+            pending[token] = name
+    return pending
+
+
+def resolve_write_error(qdir: Path, input_id: str, file: str, *, run_id: str) -> None:
+    """Record that a later run wrote this input, and remove its now needless copy (an original)."""
+    _append_reason(qdir, {"file": file or None, "input_id": input_id, "reason": QuarantineReason.WRITE_ERROR.value,
+                          "resolved": True, "message": f"written by run {run_id}"})
+    if file and "/" not in file:
+        (qdir / file).unlink(missing_ok=True)
+
+
+def remove_stale_parts(folder: Path) -> int:
+    """Remove temporary ``.*.part`` files a killed run left (call only while holding the lock)."""
+    removed = 0
+    if not folder.is_dir():
+        return removed
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            if name.startswith(".") and name.endswith(".part"):
+                Path(dirpath, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+__all__ = ["REASONS_NAME", "DuplicateInstanceError", "NoSpaceError", "UnsafeOutputName", "WriteError",
+           "atomic_write_bytes", "check_free_space", "default_keep_free", "encode_dataset", "free_bytes",
+           "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "unresolved_write_errors",
+           "write_output"]

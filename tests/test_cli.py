@@ -56,7 +56,8 @@ def test_garbage_key_file(one_file, tmp_path, capsys):
     key.write_text("not hex at all")
     os.chmod(key, 0o600)
     assert main(["run", str(one_file), str(tmp_path / "out"), "--key-file", str(key), "--quiet"]) == 1
-    assert _err_line(capsys).endswith("key file is not a dicom-deid key (expected hex)")
+    assert _err_line(capsys) == (f"dicom-deid: error: {key}: key file is not a dicom-deid key (expected 64 hex "
+                                 "digits; create one with 'dicom-deid keys secret --out PATH')")
 
 
 def test_unknown_option_is_a_usage_error(one_file, tmp_path, capsys):
