@@ -36,7 +36,7 @@ from dicom_deid.manifest import (
 )
 from dicom_deid.plan import Plan, format_path
 from dicom_deid.profiles import ActionCode
-from dicom_deid.read import DicomDirFile, read_instance
+from dicom_deid.read import DicomDirFile, describe_decode_failure, read_instance
 from dicom_deid.record import DiscardLinks, MappingSink, Recorder, dedupe_links
 from dicom_deid.walk import BROKEN_ZIP, InputRef, read_bytes, walk_inputs
 from dicom_deid.write import (
@@ -143,6 +143,9 @@ def process_input(ref: InputRef, *, root: Path, engine: Engine, output: Path, qu
             exc.args = (f"{ref.display}: {exc.message}",)
         return quarantined(exc.reason, str(exc), fatal=str(exc) if isinstance(exc, NoSpaceError) else None)
     except Exception as exc:  # noqa: BLE001 - the one per-file boundary (STYLE: errors)
+        corrupt = describe_decode_failure(exc)  # pydicom decoding a malformed element on access
+        if corrupt is not None:
+            return quarantined(QuarantineReason.UNREADABLE, f"{ref.display}: corrupt DICOM file: {corrupt}")
         tb = traceback.extract_tb(exc.__traceback__)
         where = f"{tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else "?"
         logger.error("input #%d: internal error %s at %s", ref.ordinal, exc.__class__.__name__, where)

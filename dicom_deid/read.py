@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 from pydicom import dcmread
 from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.uid import UID
@@ -51,6 +52,7 @@ ROUTING_KEYWORDS = (
 )
 
 _UID_TEXT = re.compile(r"[0-9.]{1,64}")
+_CONVERT_RAW_CODE = convert_raw_data_element.__code__  # pydicom decodes a raw element's value here
 
 
 def shown_uid(value: object) -> str:
@@ -162,18 +164,55 @@ def _check_complete(ds: Dataset, size: int, where: str) -> None:
                                    path=where, reason=QuarantineReason.TRUNCATED)
 
 
+_UID_KEYWORDS = frozenset({"SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
+                           "MediaStorageSOPClassUID", "TransferSyntaxUID"})
+
+
 def _decode_routing(ds: Dataset, where: str) -> None:
     """Decode the routing attributes now, so a malformed one is this input's error."""
     for kw in (*ROUTING_KEYWORDS, "MediaStorageSOPClassUID", "TransferSyntaxUID"):
         holder = ds.file_meta if kw.startswith(("MediaStorage", "Transfer")) else ds
+        tag = tag_for_keyword(kw) or 0
+        where_tag = f"{kw} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
         try:
             value = holder.get(kw)
             str(value if value is not None else "")
+            vr = holder[kw].VR if kw in _UID_KEYWORDS and kw in holder else "UI"
         except ELEMENT_ERRORS as exc:
-            tag = tag_for_keyword(kw) or 0
-            raise UnreadableDicomError(
-                f"corrupt DICOM file: {kw} ({tag >> 16:04X},{tag & 0xFFFF:04X}) cannot be decoded "
-                f"({exc.__class__.__name__})", path=where) from None
+            raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} cannot be decoded ({exc.__class__.__name__})",
+                                       path=where) from None
+        if vr != "UI":  # a UID under another VR would be handled (and removed) as that VR
+            raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} has value representation {vr[:2]!r}, "
+                                       "not UI", path=where)
+
+
+def _check_encapsulation(ds: Dataset, where: str) -> None:
+    """Compressed syntaxes need encapsulated Pixel Data (undefined length, PS3.5 A.4)."""
+    syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
+    raw = ds._dict.get(0x7FE00010)
+    if raw is None or not syntax:
+        return
+    compressed = syntax in NEWER_SYNTAXES or UID(syntax).is_compressed
+    undefined = getattr(raw, "length", None) == 0xFFFFFFFF or getattr(raw, "is_undefined_length", False)
+    value = getattr(raw, "value", None)
+    first_item = isinstance(value, bytes) and value.startswith(b"\xfe\xff\x00\xe0")  # (FFFE,E000), PS3.5 A.4
+    if (compressed or undefined) and not (undefined and first_item):
+        raise UnreadableDicomError("corrupt DICOM file: (7FE0,0010) Pixel Data is not properly encapsulated "
+                                   f"(transfer syntax {syntax_name(syntax)})", path=where)
+
+
+def describe_decode_failure(exc: BaseException) -> str | None:
+    """If ``exc`` came from pydicom decoding a malformed element on access (a corrupt file, not a bug
+    of ours), say which element; else None.  Never quotes the value."""
+    tb = exc.__traceback__
+    tag = None
+    while tb is not None:
+        if tb.tb_frame.f_code is _CONVERT_RAW_CODE:
+            tag = getattr(tb.tb_frame.f_locals.get("raw"), "tag", None)
+        tb = tb.tb_next
+    if tag is None:
+        return None
+    return f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) cannot be decoded ({exc.__class__.__name__})"
 
 
 def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
@@ -185,6 +224,7 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
         raise UnreadableDicomError(f"cannot read file ({exc.strerror or exc})", path=where) from None
     ds = parse_dicom(data, where=where)
     _decode_routing(ds, where)
+    _check_encapsulation(ds, where)
     sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")
     if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
         raise DicomDirFile("DICOMDIR index (its referenced files are processed on their own)", path=where)
@@ -203,5 +243,6 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
     return Instance(ref=ref, dataset=ds, size=len(data))
 
 
-__all__ = ["ELEMENT_ERRORS", "NEWER_SYNTAXES", "DicomDirFile", "Instance", "dataset_encoding", "parse_dicom",
+__all__ = ["ELEMENT_ERRORS", "NEWER_SYNTAXES", "DicomDirFile", "Instance", "dataset_encoding", "describe_decode_failure",
+           "parse_dicom",
            "read_instance", "shown_uid", "syntax_name"]

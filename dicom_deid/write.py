@@ -22,6 +22,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
+from pydicom.valuerep import VR
 
 from dicom_deid.errors import DeidError, QuarantineReason
 from dicom_deid.read import dataset_encoding
@@ -137,13 +138,50 @@ _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN
 _DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
+class UnencodableDataset(DeidError):
+    """The de-identified dataset cannot be written back: an element kept from a corrupt input holds
+    an invalid value representation or value.  Never written as it is: the input is quarantined."""
+
+    reason = QuarantineReason.UNREADABLE
+
+
+#: What pydicom's writer raises on an element it cannot encode (unknown VR, value not of its VR).
+_ENCODE_ERRORS = (NotImplementedError, ValueError, TypeError, UnicodeError, struct.error, OverflowError,
+                  LookupError, AttributeError)
+_VALID_VRS = frozenset(str(vr.value) for vr in VR if len(str(vr.value)) == 2)
+
+
 def encode_dataset(ds: Dataset, meta: FileMetaDataset) -> bytes:
     """Serialise with preamble and file meta, in the transfer syntax named by ``meta``.
 
     Little-endian output whose encoding matches what was read takes a fast path: unchanged
     (raw) top-level elements are copied as the bytes read, pixel data included, and only
     changed elements go through pydicom's element writer.  Anything else uses ``dcmwrite``.
+    Raises UnencodableDataset when an element cannot be written as valid DICOM.
     """
+    try:
+        return _encode(ds, meta)
+    except _ENCODE_ERRORS as exc:
+        tag = _failing_tag(exc)
+        where = f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})" if tag is not None else "an element"
+        raise UnencodableDataset(f"corrupt DICOM file: {where} cannot be written back as valid DICOM "
+                                 f"({exc.__class__.__name__})") from None
+
+
+def _failing_tag(exc: BaseException) -> int | None:
+    """The innermost element pydicom's writer (or the raw copy) was writing when it failed."""
+    tag = getattr(exc, "dicom_tag", None)
+    tb = exc.__traceback__
+    while tb is not None:
+        elem = tb.tb_frame.f_locals.get("elem")
+        found = getattr(elem, "tag", None)
+        if isinstance(found, int):
+            tag = found
+        tb = tb.tb_next
+    return tag
+
+
+def _encode(ds: Dataset, meta: FileMetaDataset) -> bytes:
     ds.file_meta = meta
     syntax = meta.TransferSyntaxUID
     implicit, little = dataset_encoding(syntax)
@@ -179,6 +217,8 @@ def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
         raw_vr = getattr(elem, "VR", None)
         if (isinstance(elem, RawDataElement) and isinstance(elem.value, bytes)
                 and (implicit or raw_vr) and len(elem.value) == elem.length):
+            if not implicit and str(raw_vr) not in _VALID_VRS:
+                raise NotImplementedError("unknown value representation")  # reported with its tag
             fp.write(pack_tag(tag.group, tag.element))
             if implicit:
                 fp.write(struct.pack("<I", elem.length))
@@ -310,7 +350,8 @@ def remove_stale_parts(folder: Path) -> int:
     return removed
 
 
-__all__ = ["REASONS_NAME", "DuplicateInstanceError", "NoSpaceError", "UnsafeOutputName", "WriteError",
+__all__ = ["REASONS_NAME", "DuplicateInstanceError", "NoSpaceError", "UnencodableDataset", "UnsafeOutputName",
+           "WriteError",
            "atomic_write_bytes", "check_free_space", "default_keep_free", "encode_dataset", "free_bytes",
            "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "unresolved_write_errors",
            "write_output"]

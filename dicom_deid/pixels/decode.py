@@ -15,6 +15,7 @@ does not handle, and :class:`PixelError` when every backend fails on the data.  
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -82,8 +83,11 @@ PLUGIN_ORDER: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "1.2.840.10008.1.2.5": ("pylibjpeg", "pydicom"),
 })
 
-_DECODE_ERRORS = (ValueError, RuntimeError, TypeError, KeyError, IndexError, NotImplementedError,
-                  MemoryError, OverflowError)
+#: What pydicom's decoders raise on malformed pixel data (found by the fuzz campaign: broken
+#: fragments end ``generate_frames`` with StopIteration or struct.error, lies about the frame
+#: count or bit depth surface as AttributeError, ZeroDivisionError ...).
+_DECODE_ERRORS = (ValueError, RuntimeError, TypeError, LookupError, NotImplementedError, MemoryError,
+                  ArithmeticError, AttributeError, StopIteration, EOFError, struct.error, BufferError)
 
 _MONOCHROME = frozenset({"MONOCHROME1", "MONOCHROME2"})
 _SUPPORTED_PHOTOMETRIC = _MONOCHROME | {"RGB", "YBR_FULL", "PALETTE COLOR"}
@@ -204,10 +208,14 @@ def decode_pixels(ds: Dataset) -> DecodedPixels:
                 f"(7FE0,0010) {describe_encoding(ds)} cannot be decoded ({'; '.join(failures)})"
             )
         (arr, meta), plugin = fallback, "gdcm"
-    rows, columns = int(meta["rows"]), int(meta["columns"])
-    frames = int(meta.get("number_of_frames", 1) or 1)
-    samples = int(meta["samples_per_pixel"])
-    arr = arr.reshape((frames, rows, columns) + ((samples,) if samples > 1 else ()))
+    try:
+        rows, columns = int(meta["rows"]), int(meta["columns"])
+        frames = int(meta.get("number_of_frames", 1) or 1)
+        samples = int(meta["samples_per_pixel"])
+        arr = arr.reshape((frames, rows, columns) + ((samples,) if samples > 1 else ()))
+    except _DECODE_ERRORS as exc:  # the header's frame count or size does not match the data
+        raise PixelError(f"(7FE0,0010) {describe_encoding(ds)}: decoded data does not match the image size "
+                         f"({type(exc).__name__})") from None
     photometric = str(meta["photometric_interpretation"])
     if photometric == "YBR_FULL_422":
         photometric = "YBR_FULL"  # decoders return the chroma upsampled
@@ -283,7 +291,7 @@ def _decode_jpeg12_gdcm(ds: Dataset) -> tuple[npt.NDArray[np.generic], dict[str,
             if len(raw) != rows * columns * 2:
                 return None
             out.append(np.frombuffer(raw, dtype=dtype).reshape(rows, columns))
-    except (RuntimeError, ValueError, TypeError, UnicodeError):
+    except _DECODE_ERRORS:
         return None
     if len(out) != frames:
         return None
