@@ -14,6 +14,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
 from dicom_deid.errors import (
@@ -189,7 +190,7 @@ def _decode_routing(ds: Dataset, where: str) -> None:
 def _check_encapsulation(ds: Dataset, where: str) -> None:
     """Compressed syntaxes need encapsulated Pixel Data (undefined length, PS3.5 A.4)."""
     syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
-    raw = ds._dict.get(0x7FE00010)
+    raw = ds._dict.get(BaseTag(0x7FE00010))
     if raw is None or not syntax:
         return
     compressed = syntax in NEWER_SYNTAXES or UID(syntax).is_compressed

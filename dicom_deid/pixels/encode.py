@@ -32,7 +32,7 @@ from pydicom.uid import (
 )
 
 from dicom_deid.errors import PixelError
-from dicom_deid.pixels.decode import PixelFacts
+from dicom_deid.pixels.decode import PixelFacts, decode_array
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -147,8 +147,6 @@ def _set_native(target: Dataset, arr: npt.NDArray[np.generic], facts: PixelFacts
 
 def _compress(target: Dataset, arr: npt.NDArray[np.generic], uid: UID) -> None:
     from pydicom.dataset import FileMetaDataset
-    from pydicom.pixels.decoders.base import get_decoder
-
     trial = Dataset()
     trial.file_meta = FileMetaDataset(target.file_meta)
     for keyword in (
@@ -159,7 +157,7 @@ def _compress(target: Dataset, arr: npt.NDArray[np.generic], uid: UID) -> None:
             setattr(trial, keyword, target[keyword].value)
     near = 0 if uid == JPEGLSNearLossless else None
     trial.compress(uid, arr, generate_instance_uid=False, jls_error=near)
-    check, _meta = get_decoder(uid).as_array(trial, as_rgb=False)  # type: ignore[arg-type]
+    check, _meta, _plugin = decode_array(trial, as_rgb=False)  # the pipeline's decoders, never GDCM in process
     if not np.array_equal(check.reshape(arr.shape), arr):
         raise ValueError("re-encoded stream does not decode to the redacted pixels")
     target.PixelData = trial.PixelData
