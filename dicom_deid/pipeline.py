@@ -8,6 +8,7 @@ de-identified is ever written to the output.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import traceback
 import uuid
@@ -40,7 +41,6 @@ from dicom_deid.read import DicomDirFile, describe_decode_failure, read_instance
 from dicom_deid.record import DiscardLinks, MappingSink, Recorder, dedupe_links
 from dicom_deid.walk import BROKEN_ZIP, InputRef, read_bytes, walk_inputs
 from dicom_deid.write import (
-    NoSpaceError,
     WriteError,
     check_free_space,
     default_keep_free,
@@ -141,7 +141,8 @@ def process_input(ref: InputRef, *, root: Path, engine: Engine, output: Path, qu
         if exc.path is None:
             exc.path = ref.display
             exc.args = (f"{ref.display}: {exc.message}",)
-        return quarantined(exc.reason, str(exc), fatal=str(exc) if isinstance(exc, NoSpaceError) else None)
+        # an output that cannot be written (disk full, I/O error) is the environment's fault: stop the run
+        return quarantined(exc.reason, str(exc), fatal=str(exc) if isinstance(exc, WriteError) else None)
     except Exception as exc:  # noqa: BLE001 - the one per-file boundary (STYLE: errors)
         corrupt = describe_decode_failure(exc)  # pydicom decoding a malformed element on access
         if corrupt is not None:
@@ -178,8 +179,6 @@ def crashed_input(ref: InputRef, root: Path, engine: Engine, quarantine_dir: Pat
 
 
 def _generic_path(text: str) -> str:
-    import re
-
     return re.sub(r"\[\d+\]", "[*]", text)
 
 
@@ -397,7 +396,7 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
 
 def _without_paths(message: str) -> str:
     """The manifest travels with the output: keep the cause of a stop, not the folder names."""
-    return message.rsplit(": ", 1)[-1] if "/" in message else message
+    return re.sub(r"(?:/[^\s:()]+)+", "...", message)
 
 
 def _safe_emitter(handler: Callable[[Event], None] | None) -> Callable[[Event], None]:

@@ -163,6 +163,8 @@ def decoder_table(folders: list[tuple[str, Path]]) -> list[str]:
                 reason = getattr(getattr(exc, "reason", None), "value", "pixel_error")
                 outcome[uid][f"passes through untouched ({reason} when examined)"] += 1
                 used[uid]["fails"] += 1
+                print(f"{label}/{path.relative_to(folder)}: {reason}: {str(exc).split(': ', 1)[-1][:160]}",
+                      file=sys.stderr)
                 continue
             used[uid][decoded.plugin or "native"] += 1
             written = "same syntax" if str(result.transfer_syntax) == uid else syntax_name(result.transfer_syntax)

@@ -205,3 +205,32 @@ def test_the_mapping_file_exists_only_once_there_is_something_to_seal(tmp_path: 
         assert main(args) == 0
     assert main([*args, "--profile", "research"]) == 2  # refused before it starts
     assert len(list(maps.iterdir())) == 1
+
+
+def test_a_full_disk_without_a_reserve_still_keeps_every_line_whole(small_fs: Path, tmp_path: Path,
+                                                                    key_file: Path) -> None:
+    """keep_free=0: the disk fills for real (ENOSPC on an output, or on the manifest itself).  Whatever
+    fails first, the manifest keeps whole lines, no output lacks its row, and a resume finishes."""
+    from dicom_deid.config import RunConfig
+    from dicom_deid.deidentify import Engine
+    from dicom_deid.keys import load_secret_key
+    from dicom_deid.pipeline import run
+    from dicom_deid.profiles import load_profile, load_standard
+    from dicom_deid.remap import Remapper
+
+    inp = tmp_path / "in"
+    generate_bench(inp, 200)
+    out = small_fs / "out"
+    engine = Engine(load_profile("basic"), load_standard(), Remapper(load_secret_key(key_file)))
+    config = RunConfig(input=inp, output=out, profile=engine.profile, quarantine=tmp_path / "q", keep_free=0)
+    summary = run(config, engine)
+    assert summary.stopped is not None and "No space left on device" in summary.stopped
+    assert summary.files + summary.left == 201
+    lines = _lines(out / MANIFEST_NAME)  # whole lines only, whichever write failed
+    assert _outputs_on_disk(out) == _outputs_with_rows(out)
+    assert len([r for r in lines if r["type"] == "file"]) == summary.files
+    _grow(small_fs)
+    summary = run(config, engine)
+    assert summary.stopped is None and summary.files == 201
+    assert sorted(int(str(r["ordinal"])) for r in _file_rows(out)) == list(range(201))
+    assert _outputs_on_disk(out) == _outputs_with_rows(out) and len(_outputs_on_disk(out)) == 200

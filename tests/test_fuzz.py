@@ -132,6 +132,9 @@ def test_no_planted_value_in_any_output(which: str, request: pytest.FixtureReque
     assert checked == len({r["output"] for r in ran.rows if r["outcome"] == "written"}) + 1  # + manifest
 
 
+@pytest.mark.xfail(strict=True, reason="verify dies on corrupt inputs (a zip member with a bad CRC, a corrupt "
+                   "deflated stream, an unknown VR in a DICOMDIR): issue 10 item 7, fixed on the verify branch; "
+                   "drop this marker when it lands")
 @pytest.mark.parametrize("which", RUNS)
 def test_verify_against_the_same_tree(which: str, request: pytest.FixtureRequest) -> None:
     """verify re-reads every output and every input, corrupt ones included: no traceback, no finding."""
