@@ -17,7 +17,7 @@ from typing import Self
 
 from tests.conftest import TEST_FILES
 
-BAD_FILES = 150
+BAD_FILES = 120
 PIPE_BYTES = 4096
 
 

@@ -75,7 +75,7 @@ def _grow(mnt: Path) -> None:
 def test_disk_full_stops_with_a_summary_and_a_resume_finishes(small_fs: Path, tmp_path: Path, key_file: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     inp = tmp_path / "in"
-    generate_bench(inp, 200)  # about 4.8 MB of output for a 3 MiB file system
+    generate_bench(inp, 150)  # about 3.6 MB of output for a 3 MiB file system
     out, qdir = small_fs / "out", tmp_path / "quarantine"
     args = ["run", str(inp), str(out), "--key-file", str(key_file), "--quarantine", str(qdir), "--pixels", "off",
             "--workers", "1", "--quiet"]
@@ -89,7 +89,7 @@ def test_disk_full_stops_with_a_summary_and_a_resume_finishes(small_fs: Path, tm
     summary = lines[-1]
     assert summary["type"] == "summary" and summary["inputs_left"] == left and "nearly full" in str(summary["stopped"])
     rows = _file_rows(out)
-    assert 0 < len(rows) < 201 and len(rows) + left == 201  # 200 files + README
+    assert 0 < len(rows) < 151 and len(rows) + left == 151  # 150 files + README
     assert _outputs_on_disk(out) == _outputs_with_rows(out)  # no output without its row
     reasons = [json.loads(line) for line in (qdir / "reasons.jsonl").read_text().splitlines()]
     assert [r["reason"] for r in reasons] == ["write_error"] and (qdir / reasons[0]["file"]).is_file()
@@ -97,8 +97,8 @@ def test_disk_full_stops_with_a_summary_and_a_resume_finishes(small_fs: Path, tm
     _grow(small_fs)
     assert main(args) == 0
     rows = _file_rows(out)
-    assert sorted(int(str(r["ordinal"])) for r in rows) == list(range(201))
-    assert _outputs_on_disk(out) == _outputs_with_rows(out) and len(_outputs_on_disk(out)) == 200
+    assert sorted(int(str(r["ordinal"])) for r in rows) == list(range(151))
+    assert _outputs_on_disk(out) == _outputs_with_rows(out) and len(_outputs_on_disk(out)) == 150
     reasons = [json.loads(line) for line in (qdir / "reasons.jsonl").read_text().splitlines()]
     assert [(r["reason"], bool(r.get("resolved"))) for r in reasons] == [("write_error", False),
                                                                           ("write_error", True)]
@@ -109,7 +109,7 @@ def test_kill_9_during_a_run_on_a_full_disk_then_resume(small_fs: Path, tmp_path
     """OUTPUT and its quarantine on a 3 MiB file system; the run is killed mid-way, the next stops on the
     full disk (and reports the dead run's lock), the last one, with room, finishes everything."""
     inp = tmp_path / "in"
-    generate_bench(inp, 200)
+    generate_bench(inp, 150)
     bad = add_bad_folder(inp)
     out = small_fs / "out"
     args = [str(inp), str(out), "--key-file", str(key_file), "--pixels", "off", "--workers", "1"]
@@ -127,9 +127,9 @@ def test_kill_9_during_a_run_on_a_full_disk_then_resume(small_fs: Path, tmp_path
     res = _cli(["run", *args, "--quiet"])
     assert res.returncode == 3, res.stderr[-2000:]  # the truncated files are quarantined
     rows = _file_rows(out)
-    assert sorted(int(str(r["ordinal"])) for r in rows) == list(range(200 + len(bad) + 1))
+    assert sorted(int(str(r["ordinal"])) for r in rows) == list(range(150 + len(bad) + 1))
     assert sum(r["outcome"] == "quarantined" for r in rows) == len(bad)
-    assert _outputs_on_disk(out) == _outputs_with_rows(out) and len(_outputs_on_disk(out)) == 200
+    assert _outputs_on_disk(out) == _outputs_with_rows(out) and len(_outputs_on_disk(out)) == 150
     assert killed_rows < len(_lines(out / MANIFEST_NAME))
     assert not list(small_fs.rglob(".*.part")) and not (out / ".dicom-deid.lock").exists()
 
@@ -219,18 +219,18 @@ def test_a_full_disk_without_a_reserve_still_keeps_every_line_whole(small_fs: Pa
     from dicom_deid.remap import Remapper
 
     inp = tmp_path / "in"
-    generate_bench(inp, 200)
+    generate_bench(inp, 150)
     out = small_fs / "out"
     engine = Engine(load_profile("basic"), load_standard(), Remapper(load_secret_key(key_file)))
     config = RunConfig(input=inp, output=out, profile=engine.profile, quarantine=tmp_path / "q", keep_free=0)
     summary = run(config, engine)
     assert summary.stopped is not None and "No space left on device" in summary.stopped
-    assert summary.files + summary.left == 201
+    assert summary.files + summary.left == 151
     lines = _lines(out / MANIFEST_NAME)  # whole lines only, whichever write failed
     assert _outputs_on_disk(out) == _outputs_with_rows(out)
     assert len([r for r in lines if r["type"] == "file"]) == summary.files
     _grow(small_fs)
     summary = run(config, engine)
-    assert summary.stopped is None and summary.files == 201
-    assert sorted(int(str(r["ordinal"])) for r in _file_rows(out)) == list(range(201))
-    assert _outputs_on_disk(out) == _outputs_with_rows(out) and len(_outputs_on_disk(out)) == 200
+    assert summary.stopped is None and summary.files == 151
+    assert sorted(int(str(r["ordinal"])) for r in _file_rows(out)) == list(range(151))
+    assert _outputs_on_disk(out) == _outputs_with_rows(out) and len(_outputs_on_disk(out)) == 150
