@@ -27,7 +27,7 @@ class RunConfig:
     file_cpu_limit: float | None = None  # kill (and quarantine) a file's work after this many CPU seconds
     manifest: Path | None = None  # where the manifest goes (default OUTPUT/...; a dry run writes none unless set)
     # bytes kept free on OUTPUT's file system for the manifest and its summary: the run stops (resumable)
-    # before writing an output into them; None = 2% of the file system, 64 KiB to 16 MiB; 0 = no check
+    # before writing an output into them; None = 2% of the file system, 512 KiB to 16 MiB; 0 = no check
     keep_free: int | None = None
 
     @property

@@ -54,12 +54,13 @@ def free_bytes(folder: Path) -> int | None:
 
 
 def default_keep_free(folder: Path) -> int:
-    """Space a run keeps free for its manifest and summary: 2% of the file system, 64 KiB to 16 MiB."""
+    """Space a run keeps free for its manifest and summary: 2% of the file system, 512 KiB to 16 MiB
+    (rows of up to 4 KB, for the results in flight and those waiting for their links to be sealed)."""
     try:
         st = os.statvfs(folder)
     except OSError:
         return 0
-    return max(64 << 10, min(16 << 20, st.f_blocks * st.f_frsize // 50))
+    return max(512 << 10, min(16 << 20, st.f_blocks * st.f_frsize // 50))
 
 
 def check_free_space(folder: Path, keep_free: int, need: int) -> None:
