@@ -330,6 +330,8 @@ def _in_child(fn: Callable[[Dataset], _T | None], ds: Dataset) -> _T | None:
         code = 1
         try:
             os.close(read_end)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)  # libjpeg inside GDCM prints warnings straight to stderr
             payload = pickle.dumps(fn(ds), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
                 out.write(payload)
