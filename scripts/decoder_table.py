@@ -17,6 +17,10 @@ reads it, then:
   decodes, its median time and whether its output agrees with the others; the winner (most
   files, then fastest) is what ``PLUGIN_ORDER`` in ``dicom_deid/pixels/decode.py`` should list
   first.  Measure on one set of files and check the order on another.
+* with ``--corrupt N``: N corrupted copies of each compressed file (flipped bytes, cut
+  fragments, overwritten runs; seeded) go to every installed plugin, each in a child process,
+  and it prints per syntax how many each plugin decoded, rejected with an exception, or
+  *crashed on* (the process died: a library abort or segfault, which would end a run).
 """
 
 from __future__ import annotations
@@ -180,16 +184,112 @@ def decoder_table(folders: list[tuple[str, Path]]) -> list[str]:
     return rows
 
 
+def _corrupt_variants(folders: list[tuple[str, Path]], n: int, seed: int) -> list[tuple[str, str, bytes]]:
+    """(syntax, file, corrupted Pixel Data) for every compressed file with a decoder."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for _, folder in folders:
+        for path, ds in pixel_files(folder):
+            if isinstance(ds, Exception) or not ds.file_meta.TransferSyntaxUID.is_compressed:
+                continue
+            pixels = bytes(ds.PixelData)
+            for _ in range(n):
+                data = bytearray(pixels)
+                kind = rng.randrange(3)
+                if kind == 0:
+                    for _ in range(rng.randint(1, 20)):
+                        data[rng.randrange(16, len(data))] ^= rng.randrange(1, 256)
+                elif kind == 1:
+                    data = data[:rng.randrange(16, len(data))] + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+                else:
+                    at = rng.randrange(16, max(17, len(data) - 16))
+                    data[at:at + 16] = rng.randbytes(16)
+                out.append((str(ds.file_meta.TransferSyntaxUID), str(path), bytes(data)))
+    return out
+
+
+def _decode_variants_child(plugin: str, batch: Path, start: int) -> None:
+    """In a child process: decode variants from ``start`` on, printing one line per outcome."""
+    import pickle
+
+    import pydicom
+    from pydicom.pixels.decoders.base import get_decoder
+
+    variants = pickle.loads(batch.read_bytes())
+    for i in range(start, len(variants)):
+        uid, path, pixels = variants[i]
+        print(f"start {i}", flush=True)
+        ds = pydicom.dcmread(path)
+        ds.PixelData = pixels
+        decoder = get_decoder(uid)
+        if plugin not in decoder.available_plugins:
+            print(f"skip {i}", flush=True)
+            continue
+        try:
+            decoder.as_array(ds, as_rgb=False, decoding_plugin=plugin)
+            print(f"decoded {i}", flush=True)
+        except Exception:  # noqa: BLE001 - rejecting corrupt data is the good outcome measured here
+            print(f"rejected {i}", flush=True)
+
+
+def measure_corruption(folders: list[tuple[str, Path]], n: int) -> None:
+    import pickle
+    import subprocess
+    import tempfile
+
+    from dicom_deid.read import syntax_name
+
+    variants = _corrupt_variants(folders, n, seed=7)
+    with tempfile.TemporaryDirectory() as tmp:
+        batch = Path(tmp) / "variants.pkl"
+        batch.write_bytes(pickle.dumps(variants))
+        print("| transfer syntax | plugin | corrupted streams | decoded | rejected | crashed the process |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        rows: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        for plugin in ("gdcm", "pillow", "pydicom", "pyjpegls", "pylibjpeg"):
+            start = 0
+            while start < len(variants):
+                proc = subprocess.run([sys.executable, __file__, "--corrupt-child", plugin, str(batch), str(start)],
+                                      capture_output=True, text=True, check=False)
+                current = None
+                for line in proc.stdout.splitlines():
+                    kind, index = line.split()
+                    if kind == "start":
+                        current = int(index)
+                    else:
+                        rows[(variants[int(index)][0], plugin)][kind] += 1
+                        current = None
+                if proc.returncode == 0 or current is None:
+                    break
+                rows[(variants[current][0], plugin)]["crashed"] += 1
+                start = current + 1
+        for (uid, plugin), c in sorted(rows.items(), key=lambda kv: ([int(x) for x in kv[0][0].split(".")], kv[0][1])):
+            if c["skip"]:
+                continue
+            total = c["decoded"] + c["rejected"] + c["crashed"]
+            print(f"| {syntax_name(uid)} `{uid}` | {plugin} | {total} | {c['decoded']} | {c['rejected']} | "
+                  f"{c['crashed']} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="*", type=Path, help="folders of DICOM files (default: see above)")
     parser.add_argument("--plugins", action="store_true", help="time every installed plugin per syntax")
     parser.add_argument("--repeat", type=int, default=3, help="decodes per file and plugin for --plugins")
+    parser.add_argument("--corrupt", type=int, metavar="N", help="N corrupted copies per compressed file")
+    parser.add_argument("--corrupt-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     warnings.simplefilter("ignore")
+    if args.corrupt_child:
+        _decode_variants_child(args.corrupt_child[0], Path(args.corrupt_child[1]), int(args.corrupt_child[2]))
+        return 0
     folders = [(p.name, p) for p in args.folders] or default_folders()
-    if args.plugins:
+    if args.corrupt:
+        measure_corruption(folders, args.corrupt)
+    elif args.plugins:
         measure_plugins(folders, args.repeat)
     else:
         print("\n".join(decoder_table(folders)))

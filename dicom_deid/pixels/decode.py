@@ -14,6 +14,7 @@ does not handle, and :class:`PixelError` when every backend fails on the data.  
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import pickle
@@ -58,16 +59,17 @@ _INSTALL_HINT = {
     "1.2.840.10008.1.2.4.201": "pylibjpeg + pylibjpeg-openjpeg",
     "1.2.840.10008.1.2.4.202": "pylibjpeg + pylibjpeg-openjpeg",
     "1.2.840.10008.1.2.4.203": "pylibjpeg + pylibjpeg-openjpeg",
-    "1.2.840.10008.1.2.5": "pylibjpeg + pylibjpeg-rle",
+    "1.2.840.10008.1.2.5": "numpy",
 }
 
 #: Plugin order per transfer syntax (pydicom plugin names): only these are tried, in this order,
 #: each on the whole instance.  Measured with ``scripts/decoder_table.py`` on pydicom's bundled
-#: test files (tune set; checked on pydicom-data): most files decoded, then fastest, then never
-#: crashing the process on a corrupt stream.  GDCM is not listed: it decodes no real file the
-#: others do not, and it aborts the process on some corrupt streams (JPEG baseline 4 of 80,
-#: JPEG 2000 in ``test_pixels_stage``), which would end a single-process run.  It decodes what
-#: the others cannot -- 12-bit JPEG Extended -- in a child process (``_decode_jpeg12_gdcm``).
+#: test files (tune set; checked on pydicom-data): never crashing the process on a corrupt stream
+#: first (``--corrupt``), then most files decoded, then fastest (``--plugins``).  A plugin that
+#: crashes ends a single-process run, so GDCM (aborted on 4 of 280 corrupted JPEG baseline and
+#: 2 of 80 JPEG-LS streams, and on a JPEG 2000 stream in ``test_pixels_stage``) is not listed, nor
+#: pylibjpeg for RLE (11 of 180 corrupted RLE streams).  GDCM decodes what the others cannot --
+#: 12-bit JPEG Extended -- in a child process only (``_decode_jpeg12_gdcm``).
 PLUGIN_ORDER: Mapping[str, tuple[str, ...]] = MappingProxyType({
     # JPEG Baseline: all agree within +-1 (IDCT rounding); Pillow 3.5x faster than pylibjpeg on 120 frames
     "1.2.840.10008.1.2.4.50": ("pillow", "pylibjpeg"),
@@ -83,8 +85,8 @@ PLUGIN_ORDER: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "1.2.840.10008.1.2.4.201": ("pylibjpeg",),
     "1.2.840.10008.1.2.4.202": ("pylibjpeg",),
     "1.2.840.10008.1.2.4.203": ("pylibjpeg",),
-    # RLE: pylibjpeg 3-6x faster than pydicom's own
-    "1.2.840.10008.1.2.5": ("pylibjpeg", "pydicom"),
+    # RLE: pydicom's own decoder; pylibjpeg's is 3-6x faster but crashed on corrupted streams
+    "1.2.840.10008.1.2.5": ("pydicom",),
 })
 _IN_PROCESS_UNSAFE = frozenset({"gdcm"})
 
@@ -149,6 +151,15 @@ def describe_encoding(ds: Dataset) -> str:
     return f"{syntax_name(uid)}, {photometric} {str(ds.get('BitsStored', '?'))[:4]}-bit"
 
 
+def _usable(uid: UID, available: Any) -> bool:
+    """Whether a plugin of ours (or GDCM in a child, for 12-bit JPEG Extended) can decode ``uid``."""
+    if not uid.is_compressed:
+        return True
+    if plugin_order(uid, available):
+        return True
+    return str(uid) == _JPEG_EXTENDED and importlib.util.find_spec("gdcm") is not None
+
+
 def plugin_order(uid: UID, available: Any) -> list[str]:
     """Installed plugins for ``uid`` in the measured order (GDCM never in process)."""
     installed = list(available)
@@ -175,7 +186,7 @@ def check_decodable(ds: Dataset) -> UID:
             f"syntax {shown_uid(uid)}; the instance cannot be checked for burned-in text",
             uid=shown_uid(uid),
         ) from exc
-    if not decoder.is_available:
+    if not _usable(uid, decoder.available_plugins):
         hint = _INSTALL_HINT.get(str(uid), "a pydicom pixel data plugin")
         raise UnsupportedTransferSyntax(
             f"(7FE0,0010) {describe_encoding(ds)} ({shown_uid(uid)}) cannot be decoded: install "
