@@ -275,7 +275,8 @@ def measure_corruption(folders: list[tuple[str, Path]], n: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folders", nargs="*", type=Path, help="folders of DICOM files (default: see above)")
+    parser.add_argument("folders", nargs="*", type=Path,
+                        help="folders of DICOM files, or 'pydicom' / 'pydicom-data' (default: both)")
     parser.add_argument("--plugins", action="store_true", help="time every installed plugin per syntax")
     parser.add_argument("--repeat", type=int, default=3, help="decodes per file and plugin for --plugins")
     parser.add_argument("--corrupt", type=int, metavar="N", help="N corrupted copies per compressed file")
@@ -286,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.corrupt_child:
         _decode_variants_child(args.corrupt_child[0], Path(args.corrupt_child[1]), int(args.corrupt_child[2]))
         return 0
-    folders = [(p.name, p) for p in args.folders] or default_folders()
+    known = dict(default_folders())  # "pydicom", "pydicom-data" name those sets
+    folders = [(str(p), known[str(p)]) if str(p) in known else (p.name, p) for p in args.folders] or list(known.items())
     if args.corrupt:
         measure_corruption(folders, args.corrupt)
     elif args.plugins:
