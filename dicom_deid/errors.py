@@ -9,7 +9,6 @@ DeidError
  +-- SealError
  +-- VerifyFailure
  +-- OutputInUse           (another run holds OUTPUT's lock)
- +-- OutputFull            (the run stopped: disk full)
 
 Every error carries the fields a one-line operator message needs; ``str(exc)``
 is that line (what, where, why, what to do).  Messages never contain element
@@ -137,10 +136,6 @@ class OutputInUse(DeidError):
     """Another run holds the output folder's lock (two runs must never write one OUTPUT)."""
 
 
-class OutputFull(DeidError):
-    """The output (or quarantine) file system is full: the run stopped, resume after freeing space."""
-
-
 __all__ = [
     "ConfigError",
     "DeidError",
@@ -148,7 +143,6 @@ __all__ = [
     "KeyMaterialError",
     "NotDicomError",
     "OcrUnavailable",
-    "OutputFull",
     "OutputInUse",
     "PixelError",
     "ProfileError",
