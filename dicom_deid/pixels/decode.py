@@ -186,7 +186,7 @@ def check_decodable(ds: Dataset) -> UID:
             f"syntax {shown_uid(uid)}; the instance cannot be checked for burned-in text",
             uid=shown_uid(uid),
         ) from exc
-    if not _usable(uid, decoder.available_plugins):
+    if not decoder.is_available or not _usable(uid, decoder.available_plugins):
         hint = _INSTALL_HINT.get(str(uid), "a pydicom pixel data plugin")
         raise UnsupportedTransferSyntax(
             f"(7FE0,0010) {describe_encoding(ds)} ({shown_uid(uid)}) cannot be decoded: install "
