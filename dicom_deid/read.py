@@ -10,7 +10,7 @@ from io import BytesIO
 from types import MappingProxyType
 
 from pydicom import dcmread
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
 from pydicom.dataelem import convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
@@ -165,26 +165,45 @@ def _check_complete(ds: Dataset, size: int, where: str) -> None:
                                    path=where, reason=QuarantineReason.TRUNCATED)
 
 
-_UID_KEYWORDS = frozenset({"SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
-                           "MediaStorageSOPClassUID", "TransferSyntaxUID"})
-
-
 def _decode_routing(ds: Dataset, where: str) -> None:
-    """Decode the routing attributes now, so a malformed one is this input's error."""
+    """Decode the routing attributes now, so a malformed one is this input's error.
+
+    Each must also have its own value representation: a UID, name or ID under another VR
+    would be handled (removed, replaced) as that VR, or fail when its pseudonym is set.
+    """
     for kw in (*ROUTING_KEYWORDS, "MediaStorageSOPClassUID", "TransferSyntaxUID"):
         holder = ds.file_meta if kw.startswith(("MediaStorage", "Transfer")) else ds
         tag = tag_for_keyword(kw) or 0
         where_tag = f"{kw} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        expected = dictionary_VR(tag)
         try:
             value = holder.get(kw)
             str(value if value is not None else "")
-            vr = holder[kw].VR if kw in _UID_KEYWORDS and kw in holder else "UI"
+            vr = holder[kw].VR if kw in holder else expected
         except ELEMENT_ERRORS as exc:
             raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} cannot be decoded ({exc.__class__.__name__})",
                                        path=where) from None
-        if vr != "UI":  # a UID under another VR would be handled (and removed) as that VR
-            raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} has value representation {vr[:2]!r}, "
-                                       "not UI", path=where)
+        if vr != expected:
+            raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} has value representation {str(vr)[:2]!r}, "
+                                       f"not {expected}", path=where)
+
+
+def _check_file_meta(ds: Dataset, where: str) -> None:
+    """The file meta group (PS3.10 7.1) is small and always Explicit VR: an element of it under
+    another VR than its own is corrupt (it would be written back as that VR)."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        return
+    for tag in list(meta.keys()):
+        try:
+            elem = meta[tag]
+            expected = dictionary_VR(tag) if dictionary_has_tag(tag) else elem.VR
+        except ELEMENT_ERRORS as exc:
+            raise UnreadableDicomError(f"corrupt DICOM file: file meta element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
+                                       f"cannot be decoded ({exc.__class__.__name__})", path=where) from None
+        if elem.VR != expected:
+            raise UnreadableDicomError(f"corrupt DICOM file: file meta element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
+                                       f"has value representation {str(elem.VR)[:2]!r}, not {expected}", path=where)
 
 
 def _check_encapsulation(ds: Dataset, where: str) -> None:
@@ -224,6 +243,7 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
     except OSError as exc:
         raise UnreadableDicomError(f"cannot read file ({exc.strerror or exc})", path=where) from None
     ds = parse_dicom(data, where=where)
+    _check_file_meta(ds, where)
     _decode_routing(ds, where)
     _check_encapsulation(ds, where)
     sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")

@@ -198,7 +198,7 @@ def test_one_bad_value_representation_never_stops_the_run(tmp_path, capsys, work
     inp = tmp_path / "in"
     inp.mkdir()
     cases = {"a_uid.dcm": ("SOPInstanceUID", b"XX"), "b_class.dcm": ("SOPClassUID", b"FD"),
-             "c_modality.dcm": ("Modality", b"FD")}
+             "c_modality.dcm": ("Modality", b"FD"), "d_name.dcm": ("PatientName", b"AT")}
     for name, (keyword, vr) in cases.items():
         (inp / name).write_bytes(_with_vr(keyword, vr))
     shutil.copy(TEST_FILES / "MR_small.dcm", inp / "z_valid.dcm")
@@ -208,7 +208,8 @@ def test_one_bad_value_representation_never_stops_the_run(tmp_path, capsys, work
     assert "Traceback" not in err
     expected = {"a_uid.dcm": "SOPInstanceUID (0008,0018) cannot be decoded (NotImplementedError)",
                 "b_class.dcm": "SOPClassUID (0008,0016) cannot be decoded (BytesLengthException)",
-                "c_modality.dcm": "Modality (0008,0060) cannot be decoded (BytesLengthException)"}
+                "c_modality.dcm": "Modality (0008,0060) cannot be decoded (BytesLengthException)",
+                "d_name.dcm": "PatientName (0010,0010) has value representation 'AT', not PN"}
     for name, cause in expected.items():
         line = f"{inp / name}: corrupt DICOM file: {cause}"
         assert f"dicom-deid: quarantined: {line}\n" in err
@@ -217,7 +218,7 @@ def test_one_bad_value_representation_never_stops_the_run(tmp_path, capsys, work
     rows = read_manifest(out / MANIFEST_NAME)
     files = sorted((r["ordinal"], r["outcome"], r.get("reason")) for r in rows if r["type"] == "file")
     assert files == [(0, "quarantined", "unreadable"), (1, "quarantined", "unreadable"),
-                     (2, "quarantined", "unreadable"), (3, "written", None)]
-    assert rows[-1]["files"] == 4 and rows[-1]["interrupted"] is False
+                     (2, "quarantined", "unreadable"), (3, "quarantined", "unreadable"), (4, "written", None)]
+    assert rows[-1]["files"] == 5 and rows[-1]["interrupted"] is False
     (written,) = [r["output"] for r in rows if r.get("outcome") == "written"]
     assert [p.relative_to(out).as_posix() for p in out.rglob("*.dcm")] == [written]
