@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 from pydicom import dcmread
 from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
+from pydicom.datadict import keyword_for_tag as tag_keyword
 from pydicom.dataelem import convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
@@ -206,6 +207,37 @@ def _check_file_meta(ds: Dataset, where: str) -> None:
                                        f"has value representation {str(elem.VR)[:2]!r}, not {expected}", path=where)
 
 
+#: VRs that can hold any text: a value under one of them where the dictionary expects
+#: something else (a number, a code, a date, a UID, binary) is a corrupted element.
+_FREE_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UC", "UT", "PN"})
+#: ... where the dictionary expects a number, a code, a UID, a tag or binary data.  Ages,
+#: dates and times are left to their attributes' own rules (deid-data's RGB_CINE.dcm stores
+#: PatientAge as LO).
+_STRUCTURED_VRS = frozenset({"AT", "CS", "DS", "FD", "FL", "IS", "OB", "OD", "OF", "OL", "OV", "OW", "SL", "SQ",
+                             "SS", "SV", "UI", "UL", "US", "UV"})
+
+
+def _check_explicit_vrs(ds: Dataset, where: str) -> None:
+    """A top-level public element must not hold free text where its attribute holds none.
+
+    A tag corrupted into another attribute's (InstitutionName flipped into RepetitionTime, a
+    fuzz finding) keeps the VR and the value it had: the profile would keep a name as a
+    "numeric" attribute.  Text under another text-like VR (OperatorsName or PatientAge as LO,
+    seen in deid-data) is a vendor quirk and passes: the attribute's own rule applies.  Raw
+    VRs only: nothing is decoded here.
+    """
+    for tag, raw in ds._dict.items():
+        vr = getattr(raw, "VR", None)
+        if vr is None or vr not in _FREE_TEXT_VRS or tag.is_private or not dictionary_has_tag(tag):
+            continue
+        expected = dictionary_VR(tag)
+        if vr != expected and _STRUCTURED_VRS.issuperset(expected.split(" or ")):
+            keyword = tag_keyword(tag) or "element"
+            raise UnreadableDicomError(f"corrupt DICOM file: {keyword} ({tag >> 16:04X},{tag & 0xFFFF:04X}) holds "
+                                       f"text (value representation {vr}) where the standard has {expected}",
+                                       path=where)
+
+
 def _check_encapsulation(ds: Dataset, where: str) -> None:
     """Compressed syntaxes need encapsulated Pixel Data (undefined length, PS3.5 A.4)."""
     syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
@@ -244,6 +276,7 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
         raise UnreadableDicomError(f"cannot read file ({exc.strerror or exc})", path=where) from None
     ds = parse_dicom(data, where=where)
     _check_file_meta(ds, where)
+    _check_explicit_vrs(ds, where)
     _decode_routing(ds, where)
     _check_encapsulation(ds, where)
     sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")

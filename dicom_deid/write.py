@@ -146,9 +146,10 @@ class UnencodableDataset(DeidError):
     reason = QuarantineReason.UNREADABLE
 
 
-#: What pydicom's writer raises on an element it cannot encode (unknown VR, value not of its VR).
+#: What pydicom's writer raises on an element it cannot encode (unknown VR, value not of its VR;
+#: a value its VR cannot pack comes back as OSError).  Encoding goes to memory: no real I/O here.
 _ENCODE_ERRORS = (NotImplementedError, ValueError, TypeError, UnicodeError, struct.error, OverflowError,
-                  LookupError, AttributeError)
+                  LookupError, AttributeError, OSError)
 _VALID_VRS = frozenset(str(vr.value) for vr in VR if len(str(vr.value)) == 2)
 
 
