@@ -12,7 +12,7 @@ from types import MappingProxyType
 from pydicom import dcmread
 from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
 from pydicom.datadict import keyword_for_tag as tag_keyword
-from pydicom.dataelem import convert_raw_data_element
+from pydicom.dataelem import DataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.tag import BaseTag
@@ -55,6 +55,7 @@ ROUTING_KEYWORDS = (
 
 _UID_TEXT = re.compile(r"[0-9.]{1,64}")
 _CONVERT_RAW_CODE = convert_raw_data_element.__code__  # pydicom decodes a raw element's value here
+_CONVERT_VALUE_CODE = DataElement._convert_value.__code__  # ... and converts a value set on an element here
 
 
 def shown_uid(value: object) -> str:
@@ -215,10 +216,17 @@ _FREE_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UC", "UT", "PN"})
 #: PatientAge as LO).
 _STRUCTURED_VRS = frozenset({"AT", "CS", "DS", "FD", "FL", "IS", "OB", "OD", "OF", "OL", "OV", "OW", "SL", "SQ",
                              "SS", "SV", "UI", "UL", "US", "UV"})
+#: Binary VRs under a text attribute (AccessionNumber as AT) are corrupt too: its replacement
+#: could not even be written.
+_BINARY_VRS = frozenset({"AT", "FD", "FL", "OB", "OD", "OF", "OL", "OV", "OW", "SL", "SQ", "SS", "SV", "UL", "US",
+                         "UV"})
+_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
+                       "UT"})
 
 
 def _check_explicit_vrs(ds: Dataset, where: str) -> None:
-    """A top-level public element must not hold free text where its attribute holds none.
+    """A top-level public element must not hold free text where its attribute holds none, nor
+    binary data where it holds text.
 
     A tag corrupted into another attribute's (InstitutionName flipped into RepetitionTime, a
     fuzz finding) keeps the VR and the value it had: the profile would keep a name as a
@@ -228,14 +236,17 @@ def _check_explicit_vrs(ds: Dataset, where: str) -> None:
     """
     for tag, raw in ds._dict.items():
         vr = getattr(raw, "VR", None)
-        if vr is None or vr not in _FREE_TEXT_VRS or tag.is_private or not dictionary_has_tag(tag):
+        if vr is None or tag.is_private or not dictionary_has_tag(tag):
             continue
         expected = dictionary_VR(tag)
-        if vr != expected and _STRUCTURED_VRS.issuperset(expected.split(" or ")):
+        if vr == expected or vr in expected.split(" or "):
+            continue
+        text_into_structured = vr in _FREE_TEXT_VRS and _STRUCTURED_VRS.issuperset(expected.split(" or "))
+        binary_into_text = vr in _BINARY_VRS and _TEXT_VRS.issuperset(expected.split(" or "))
+        if text_into_structured or binary_into_text:
             keyword = tag_keyword(tag) or "element"
-            raise UnreadableDicomError(f"corrupt DICOM file: {keyword} ({tag >> 16:04X},{tag & 0xFFFF:04X}) holds "
-                                       f"text (value representation {vr}) where the standard has {expected}",
-                                       path=where)
+            raise UnreadableDicomError(f"corrupt DICOM file: {keyword} ({tag >> 16:04X},{tag & 0xFFFF:04X}) has "
+                                       f"value representation {vr} where the standard has {expected}", path=where)
 
 
 def _check_encapsulation(ds: Dataset, where: str) -> None:
@@ -254,17 +265,28 @@ def _check_encapsulation(ds: Dataset, where: str) -> None:
 
 
 def describe_decode_failure(exc: BaseException) -> str | None:
-    """If ``exc`` came from pydicom decoding a malformed element on access (a corrupt file, not a bug
-    of ours), say which element; else None.  Never quotes the value."""
+    """If ``exc`` came from pydicom decoding a malformed element on access, or from a value that
+    its (corrupted) VR cannot take when the element is copied, say which element; else None.
+
+    Both happen only with corrupt input: the values we create (pseudonyms, shifted dates) fit
+    their standard VR, and read.py refuses the routing attributes under another VR.  Never
+    quotes the value.
+    """
     tb = exc.__traceback__
-    tag = None
+    found = None
     while tb is not None:
-        if tb.tb_frame.f_code is _CONVERT_RAW_CODE:
-            tag = getattr(tb.tb_frame.f_locals.get("raw"), "tag", None)
+        code = tb.tb_frame.f_code
+        if code is _CONVERT_RAW_CODE:
+            found = (getattr(tb.tb_frame.f_locals.get("raw"), "tag", None), "cannot be decoded")
+        elif code is _CONVERT_VALUE_CODE:
+            elem = tb.tb_frame.f_locals.get("self")
+            vr = getattr(elem, "VR", "?")
+            found = (getattr(elem, "tag", None), f"holds a value its value representation {vr} cannot take")
         tb = tb.tb_next
-    if tag is None:
+    if found is None or not isinstance(found[0], int):
         return None
-    return f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) cannot be decoded ({exc.__class__.__name__})"
+    tag: int = found[0]
+    return f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) {found[1]} ({exc.__class__.__name__})"
 
 
 def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
