@@ -20,6 +20,7 @@ from pathlib import Path
 from pydicom import dcmwrite
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import BytesLengthException
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.valuerep import VR
@@ -149,7 +150,7 @@ class UnencodableDataset(DeidError):
 #: What pydicom's writer raises on an element it cannot encode (unknown VR, value not of its VR;
 #: a value its VR cannot pack comes back as OSError).  Encoding goes to memory: no real I/O here.
 _ENCODE_ERRORS = (NotImplementedError, ValueError, TypeError, UnicodeError, struct.error, OverflowError,
-                  LookupError, AttributeError, OSError)
+                  LookupError, AttributeError, OSError, BytesLengthException)
 _VALID_VRS = frozenset(str(vr.value) for vr in VR if len(str(vr.value)) == 2)
 
 
