@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEBS   := tesseract-ocr dicom3tools fonts-dejavu-core chromium orthanc dcmtk
 
-.PHONY: demo test setup system-deps profiles bench clean
+.PHONY: demo test setup system-deps profiles bench clean fuzz
 
 setup: $(STAMP) system-deps
 
@@ -59,8 +59,15 @@ demo: setup sample_data/.generated
 test: setup
 	$(PY) -m pytest -q
 
+# Coverage-guided fuzzing of the per-file boundary (atheris): FUZZ_SECONDS=3600 make fuzz
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[fuzz]'
+	$(PY) scripts/fuzz_atheris.py --seeds fuzz-corpus
+	$(PY) scripts/fuzz_atheris.py fuzz-corpus -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096
+
 profiles: $(STAMP)
 	$(PY) scripts/generate_profiles.py
 
 clean:
-	rm -rf demo_out demo_out.quarantine demo_report.html demo_keys sample_data/generated sample_data/.generated .pytest_cache
+	rm -rf demo_out demo_out.quarantine demo_report.html demo_keys sample_data/generated sample_data/.generated .pytest_cache fuzz-corpus

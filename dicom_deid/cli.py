@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         custodian = None  # type: ignore[assignment]
     if custodian is not None and hasattr(custodian, "register_subcommands"):
         custodian.register_subcommands(sub)
+        _add_keys_secret(sub.choices["keys"])
     from dicom_deid.cli_review import register_subcommands as register_review
 
     register_review(sub)
@@ -84,6 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_net(sub)
     return parser
+
+
+def _add_keys_secret(keys: argparse.ArgumentParser) -> None:
+    """``keys secret --out PATH`` beside ``keys custodian`` (registered by custodian.py)."""
+    verbs = next(a for a in keys._actions if isinstance(a, argparse._SubParsersAction))
+    secret = verbs.add_parser("secret", help="create the secret key that derives every pseudonym (mode 0600)")
+    secret.add_argument("--out", required=True, type=Path, metavar="PATH",
+                        help="key file to create (never overwritten); give it to run --key-file")
+    secret.set_defaults(func=cmd_keys_secret)
+
+
+def cmd_keys_secret(args: argparse.Namespace) -> int:
+    from dicom_deid.keys import create_secret_key
+
+    key = create_secret_key(args.out)
+    print(f"secret key: {args.out}  (mode 0600, key id {key.key_id}); run with --key-file {args.out}")
+    return EXIT_OK
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
@@ -232,10 +250,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  manifest:   {summary.manifest}")
         if summary.quarantined:
             print(f"  quarantine: {summary.quarantine} (input side: holds originals)")
-        if mapping is not None and getattr(mapping, "path", None):
+        if mapping is not None and getattr(mapping, "created", True) and getattr(mapping, "path", None):
             print(f"  mapping:    {mapping.path} (sealed to the custodian)")
     if args.report is not None:
         print(f"  report:     {args.report} (input side: may show original images)")
+    if summary.stopped is not None:
+        print(f"dicom-deid: error: {summary.stopped}; the run stopped with {summary.left} inputs left: free space "
+              "(or repair the folder), then re-run the same command to finish", file=sys.stderr)
+        return EXIT_ERROR
     if summary.interrupted:
         print("dicom-deid: interrupted; re-run the same command to finish", file=sys.stderr)
         return EXIT_ERROR

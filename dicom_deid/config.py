@@ -26,6 +26,9 @@ class RunConfig:
     force: bool = False  # redo inputs a previous run of the same command already completed
     file_cpu_limit: float | None = None  # kill (and quarantine) a file's work after this many CPU seconds
     manifest: Path | None = None  # where the manifest goes (default OUTPUT/...; a dry run writes none unless set)
+    # bytes kept free on OUTPUT's file system for the manifest and its summary: the run stops (resumable)
+    # before writing an output into them; None = 2% of the file system, 512 KiB to 16 MiB; 0 = no check
+    keep_free: int | None = None
 
     @property
     def quarantine_dir(self) -> Path:
@@ -48,6 +51,8 @@ class RunConfig:
             raise ConfigError("quarantine folder must not be inside the input folder", path=q)
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if self.keep_free is not None and self.keep_free < 0:
+            raise ConfigError(f"keep_free must be at least 0 bytes, got {self.keep_free}")
         if self.file_cpu_limit is not None and self.file_cpu_limit <= 0:
             raise ConfigError(f"--file-time-limit must be positive, got {self.file_cpu_limit}")
         if self.pixel_mode not in (None, "auto", "all", "off"):

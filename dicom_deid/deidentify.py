@@ -14,10 +14,11 @@ from pydicom.dataset import Dataset, FileMetaDataset
 
 from dicom_deid import __version__
 from dicom_deid.clean import patient_identifiers
-from dicom_deid.errors import EncapsulatedDocumentError, UnsupportedPixelEncoding
+from dicom_deid.errors import EncapsulatedDocumentError
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.plan import DOCUMENT_TAG, DecisionCache, Plan, plan_actions
 from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard
+from dicom_deid.read import dataset_encoding
 from dicom_deid.remap import Remapper, patient_key
 from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta
 
@@ -115,10 +116,7 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
                        str(source.get("PatientName", "") or ""), str(source.get("PatientBirthDate", "") or ""))
     offset = remapper.date_offset_days(pkey)
     syntax = source.file_meta.get("TransferSyntaxUID")
-    if syntax is not None and not syntax.is_transfer_syntax:  # e.g. JPEG XL, deflated image frames
-        raise UnsupportedPixelEncoding(f"(0002,0010) transfer syntax {str(syntax)[:64]} is unknown to pydicom "
-                                       "3.0: the instance cannot be written")
-    needs_vr = syntax is not None and not syntax.is_implicit_VR  # raw elements without a VR get one
+    needs_vr = syntax is not None and not dataset_encoding(syntax)[0]  # raw elements without a VR get one
     ctx = ScrubContext(profile=profile, standard=standard, remapper=remapper, patient_key=pkey,
                        date_offset_days=offset, source=source, needs_vr=needs_vr)
     plan = plan_actions(source, profile, standard, cache=engine.plan_cache)

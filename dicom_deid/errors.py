@@ -2,13 +2,14 @@
 
 DeidError
  +-- InputError            (NotDicomError, UnreadableDicomError)
- +-- PixelError            (UnsupportedPixelEncoding, OcrUnavailable)
+ +-- PixelError            (UnsupportedPixelEncoding > UnsupportedTransferSyntax, OcrUnavailable)
  +-- EncapsulatedDocumentError
  +-- ProfileError
  +-- ConfigError(ValueError)
  +-- KeyMaterialError
  +-- SealError
  +-- VerifyFailure
+ +-- OutputInUse           (another run holds OUTPUT's lock)
 
 Every error carries the fields a one-line operator message needs; ``str(exc)``
 is that line (what, where, why, what to do).  Messages never contain element
@@ -29,6 +30,7 @@ class QuarantineReason(enum.Enum):
     TRUNCATED = "truncated"
     MISSING_REQUIRED = "missing_required"
     UNSUPPORTED_PIXEL_ENCODING = "unsupported_pixel_encoding"
+    UNSUPPORTED_TRANSFER_SYNTAX = "unsupported_transfer_syntax"
     OCR_UNAVAILABLE = "ocr_unavailable"
     PIXEL_ERROR = "pixel_error"
     PROFILE_ERROR = "profile_error"
@@ -91,6 +93,19 @@ class UnsupportedPixelEncoding(PixelError):
     reason = QuarantineReason.UNSUPPORTED_PIXEL_ENCODING
 
 
+class UnsupportedTransferSyntax(UnsupportedPixelEncoding):
+    """No installed decoder handles the transfer syntax, or the UID is not a known one.
+
+    ``uid`` is the Transfer Syntax UID as found (never PHI: a UID of the standard or a vendor's).
+    """
+
+    reason = QuarantineReason.UNSUPPORTED_TRANSFER_SYNTAX
+
+    def __init__(self, message: str, *, uid: str = "", path: str | Path | None = None) -> None:
+        super().__init__(message, path=path)
+        self.uid = uid
+
+
 class OcrUnavailable(PixelError):
     """The text detector or OCR engine is missing or failed."""
 
@@ -129,6 +144,10 @@ class VerifyFailure(DeidError):
     """verify found residual identifying information."""
 
 
+class OutputInUse(DeidError):
+    """Another run holds the output folder's lock (two runs must never write one OUTPUT)."""
+
+
 __all__ = [
     "ConfigError",
     "DeidError",
@@ -137,11 +156,13 @@ __all__ = [
     "KeyMaterialError",
     "NotDicomError",
     "OcrUnavailable",
+    "OutputInUse",
     "PixelError",
     "ProfileError",
     "QuarantineReason",
     "SealError",
     "UnreadableDicomError",
     "UnsupportedPixelEncoding",
+    "UnsupportedTransferSyntax",
     "VerifyFailure",
 ]

@@ -110,10 +110,12 @@ def page(title: str, side_html: str, nav: Sequence[tuple[str, str]], sections: S
 
 def display_image(ds: Dataset, frame: int = 0) -> np.ndarray:
     """One frame as an 8-bit grey or RGB image (only that frame is decoded)."""
-    from pydicom.pixels import apply_color_lut, get_decoder  # type: ignore[attr-defined]
+    from pydicom.pixels import apply_color_lut  # type: ignore[attr-defined]
+
+    from dicom_deid.pixels.decode import decode_array  # the pipeline's decoders
 
     options: dict[str, Any] = {"index": frame, "as_rgb": True}
-    arr, meta = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, **options)
+    arr, meta, _plugin = decode_array(ds, **options)
     photometric = str(meta.get("photometric_interpretation", ds.get("PhotometricInterpretation", "")))
     if photometric == "PALETTE COLOR":
         arr = apply_color_lut(arr, ds)

@@ -51,6 +51,7 @@ class Task:
     dry_run: bool = False
     replace: bool = False  # --force: overwrite outputs of an earlier run
     file_cpu_limit: float | None = None  # CPU seconds one file may take before its worker is killed
+    keep_free: int = 0  # bytes of OUTPUT's file system no output may use (see RunConfig.keep_free)
 
 
 _pool_engine: Engine | None = None  # this worker process's engine, built once by the initializer
@@ -82,7 +83,7 @@ def _pool_work(refs: list[InputRef], task: Task) -> list[Any]:
             _limit_cpu(task.file_cpu_limit)
         out.append(process_input(ref, root=task.root, engine=_pool_engine, output=task.output,
                                  quarantine_dir=task.quarantine_dir, dry_run=task.dry_run,
-                                 replace=task.replace))
+                                 replace=task.replace, keep_free=task.keep_free))
     return out
 
 
@@ -129,7 +130,7 @@ def _dask_work(refs: list[InputRef], task: Task, spec: EngineSpec, part: Any = N
         worker = None
     results = [process_input(ref, root=task.root, engine=engine, output=task.output,
                              quarantine_dir=task.quarantine_dir, dry_run=task.dry_run,
-                                 replace=task.replace) for ref in refs]
+                             replace=task.replace, keep_free=task.keep_free) for ref in refs]
     if part is not None:
         sealed = _worker_part(worker, part)
         writer, seen = sealed

@@ -49,6 +49,7 @@ from dicom_deid.seal.reader import (
 from dicom_deid.seal.writer import (
     MappingWriter,
     PartSpec,
+    PendingMapping,
     check_mapping_location,
     default_mapping_path,
     finish_with_parts,
@@ -66,6 +67,7 @@ __all__ = [
     "MappingWriter",
     "PartReport",
     "PartSpec",
+    "PendingMapping",
     "RunSummary",
     "SealError",
     "VerifyReport",
