@@ -245,8 +245,8 @@ class _Planner:
 
     def _keeps_uid(self, ds: Dataset, tag: int, keyword: str) -> bool:
         value = ds[tag].value
-        first = value[0] if isinstance(value, list | tuple) and value else value
-        return self.standard.keeps_uid(keyword, str(first or ""))
+        text = str(value or "") if isinstance(value, str | bytes) or value is None else "\\".join(map(str, value))
+        return self.standard.keeps_uid(keyword, text)
 
     def decide_private(
         self, ds: Dataset, tag: int, path: TagPath, creators: Mapping[tuple[int, int], str]

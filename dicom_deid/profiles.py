@@ -225,11 +225,18 @@ class Standard:
         return any(g == group and c == key for g, c, _ in self.safe_private)
 
     def keeps_uid(self, keyword: str, value: str) -> bool:
-        """True for UIDs that name a class or scheme rather than an instance."""
+        """True for UIDs that name a class or scheme rather than an instance.
+
+        ``value`` may be multi-valued (``\\``-separated).  A value with anything but digits and
+        dots (a corrupted or misused attribute can hold text) is never kept, whatever the keyword:
+        it is remapped like an instance UID instead."""
+        values = [v.strip(" \x00") for v in value.split("\\")]
+        if any(v and not _UID_CHARS.fullmatch(v) for v in values):
+            return False
         return (
             keyword in self.uid_keep_keywords
             or keyword.endswith(self.uid_keep_suffixes)
-            or value.startswith(self.uid_keep_prefixes)
+            or values[0].startswith(self.uid_keep_prefixes)
         )
 
 
@@ -351,6 +358,7 @@ def load_standard() -> Standard:
     )
 
 
+_UID_CHARS = re.compile(r"[0-9.]+")
 _TAG_RE = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
 
 

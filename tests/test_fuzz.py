@@ -132,9 +132,6 @@ def test_no_planted_value_in_any_output(which: str, request: pytest.FixtureReque
     assert checked == len({r["output"] for r in ran.rows if r["outcome"] == "written"}) + 1  # + manifest
 
 
-@pytest.mark.xfail(strict=True, reason="verify (main 6e60e8f) stops on a zip member with a bad CRC (exit 1), raises on "
-                   "an unknown VR ('OJ') in collect_identifying, and reports the manifest's transfer syntax UID "
-                   "1.2.840.10008.1.2 as an original UID: issue 10 item 7; drop this marker when verify passes")
 @pytest.mark.parametrize("which", RUNS)
 def test_verify_against_the_same_tree(which: str, request: pytest.FixtureRequest) -> None:
     """verify re-reads every output and every input, corrupt ones included: no traceback, no finding."""
