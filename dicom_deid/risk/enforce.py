@@ -12,8 +12,8 @@ Pure planning over the patient records (no I/O; rewrite.py applies the plan to t
    joins whole).
 3. Information loss of a node: the mean over all patient x quasi-identifier cells of 0 (unchanged),
    level / height of the hierarchy (generalised) or 1 (emptied).  The node with the smallest loss
-   wins (then the lowest levels, then lexicographic), so a release that is already K-anonymous is
-   left unchanged (loss 0).
+   wins (then the fewest emptied cells: generalisation before suppression; then the lowest levels,
+   then lexicographic), so a release that is already K-anonymous is left unchanged (loss 0).
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def plan_k_anonymity(frame: pd.DataFrame, quasi: Sequence[QuasiIdentifier], k: i
 
     nodes = sorted(itertools.product(*(range(height(q.kind) + 1) for q in hier)),
                    key=lambda nd: (gen_loss(nd), sum(nd), nd))
-    best: tuple[float, int, tuple[int, ...], pd.DataFrame, np.ndarray[Any, Any]] | None = None
+    best: tuple[float, int, int, tuple[int, ...], pd.DataFrame, np.ndarray[Any, Any]] | None = None
     for node in nodes:
         g = gen_loss(node)
         if best is not None and g > best[0]:
@@ -211,14 +211,15 @@ def plan_k_anonymity(frame: pd.DataFrame, quasi: Sequence[QuasiIdentifier], k: i
             else:
                 supp_loss += float(mask.sum())
         total = g + supp_loss / cells
-        candidate = (total, sum(node), node, final, emptied)
-        if best is None or candidate[:3] < best[:3]:
+        # equal loss: generalise rather than empty (fewer emptied cells), then the lower levels
+        candidate = (round(total, 12), int(emptied.sum()), sum(node), node, final, emptied)
+        if best is None or candidate[:4] < best[:4]:
             best = candidate
     if best is None:
         fixed = [q.keyword for q in quasi if not q.suppressible]
         raise RiskError(f"{k}-anonymity cannot be reached: patients differ on {', '.join(fixed) or 'attributes'} "
                         "that are never emptied; leave them out of --quasi or lower K")
-    total, _, node, final, emptied = best
+    total, _, _, node, final, emptied = best
     levels = {q.keyword: lv for q, lv in zip(hier, node, strict=True)}
     models: frozenset[str] = frozenset()
     for q in hier:

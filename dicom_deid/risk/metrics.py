@@ -20,6 +20,7 @@ class is smaller than K.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -132,6 +133,16 @@ def assess(frame: pd.DataFrame, quasi: Sequence[str], *, k_target: int = 5, sens
         return RiskAssessment(0, tuple(quasi), tuple(sensitive), k_target, 0, 0, (), (), zero, zero, 0.0,
                               notes=(*notes, "no patient records: nothing to assess"))
     data = frame.reset_index()
+    with warnings.catch_warnings():  # pycanon groups by a list: pandas' deprecation notes on its keys
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _assess(anonymity, frame, data, quasi, k_target, sensitive, population, notes)
+
+
+def _assess(anonymity: Any, frame: pd.DataFrame, data: pd.DataFrame, quasi: list[str], k_target: int,
+            sensitive: Sequence[str], population: Mapping[tuple[str, ...], int] | None,
+            notes: Sequence[str]) -> RiskAssessment:
+    n = len(frame)
     if quasi:
         k = int(anonymity.k_anonymity(data, quasi))
         groups = data.groupby(quasi, sort=True, dropna=False)
