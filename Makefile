@@ -62,4 +62,4 @@ profiles: $(STAMP)
 	$(PY) scripts/generate_profiles.py
 
 clean:
-	rm -rf demo_out demo_out.quarantine demo_report.html demo_keys sample_data/generated sample_data/.generated .pytest_cache
+	rm -rf demo_out demo_out.quarantine demo_report.html demo_risk.html demo_keys sample_data/generated sample_data/.generated .pytest_cache

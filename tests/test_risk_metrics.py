@@ -112,3 +112,20 @@ def test_empty_release():
     result = assess(records_frame([], ["A"]), ["A"], k_target=5)
     assert result.patients == 0 and result.k == 0
     assert any("no patient" in n for n in result.notes)
+
+
+def test_grouped_l_and_t_agree_with_pycanon_on_a_random_population():
+    import random
+
+    from pycanon import anonymity
+
+    from dicom_deid.risk.metrics import l_t_grouped
+
+    rng = random.Random(7)
+    records = [{"patient": f"P{i}", "A": rng.choice("abcdef"), "B": rng.choice("xyz"), "S": rng.choice("pqrstu")}
+               for i in range(400)]
+    data = records_frame(records, ["A", "B", "S"]).reset_index()
+    assert data.groupby(["A", "B"]).ngroups == 18  # every class planted
+    l_div, t_close = l_t_grouped(data, ["A", "B"], "S")
+    assert l_div == anonymity.l_diversity(data, ["A", "B"], ["S"])
+    assert t_close == pytest.approx(anonymity.t_closeness(data, ["A", "B"], ["S"]))

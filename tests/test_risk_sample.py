@@ -127,3 +127,34 @@ def test_risk_refuses_bad_arguments_with_one_line(sample, tmp_path, capsys):
         rc = main(argv)
         err = capsys.readouterr().err.strip().splitlines()
         assert rc == 2 and len(err) == 1 and message in err[0], (argv, err)
+
+
+def test_readme_documents_risk_and_its_flags():
+    import argparse
+
+    from dicom_deid.cli import build_parser
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    flags = [f for a in sub.choices["risk"]._actions for f in a.option_strings if f.startswith("--") and f != "--help"]
+    flags += ["--k-anonymity", "--quasi"]
+    assert "dicom-deid risk OUTPUT" in text and len(flags) == 7
+    assert [f for f in flags if f not in text] == []
+
+
+def test_readme_risk_examples_run(sample, tmp_path, capsys, monkeypatch):
+    """The README's `risk` examples, on the sample output in place of demo_out."""
+    import shlex
+
+    from tests.conftest import REPO
+
+    _, base = sample
+    text = (REPO / "README.md").read_text()
+    lines = [ln for ln in text.splitlines() if ln.startswith("dicom-deid risk demo_out")]
+    assert len(lines) == 2
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo_out").symlink_to(base / "out")
+    for line in lines:
+        assert main(shlex.split(line)[1:]) in (0, 4), line
+    assert (tmp_path / "demo_risk.html").is_file()

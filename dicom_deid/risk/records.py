@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -63,6 +64,36 @@ class HeaderScan:
     @property
     def patients(self) -> int:
         return len(self.records)
+
+
+def _tag(keyword: str) -> int:
+    return int(tag_for_keyword(keyword) or 0)
+
+
+_PATIENT_ID, _STUDY_DATE, _STUDY_UID = _tag("PatientID"), _tag("StudyDate"), _tag("StudyInstanceUID")
+_MODALITY, _PATIENT_AGE = _tag("Modality"), _tag("PatientAge")
+_WHERE_TAGS = tuple(_tag(k) for k in ("BodyPartExamined", "StudyDescription", "SeriesDescription"))
+
+
+def _text(ds: Dataset, tag: int) -> str:
+    """An element's value as text, read from the raw bytes where it is still raw (fast path).
+
+    Text is decoded as Latin-1 whatever the character set: records compare values, they do not
+    display them, and equal bytes stay equal.  A sequence with items is "present" (non-empty).
+    """
+    elem = ds._dict.get(tag)  # type: ignore[call-overload]  # raw element: no per-value conversion
+    if elem is None:
+        return ""
+    value = elem.value
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("latin-1").strip(" \x00")
+    if isinstance(value, pydicom.Sequence):
+        return "(sequence)" if len(value) else ""
+    if isinstance(value, pydicom.multival.MultiValue):
+        return "\\".join(str(v) for v in value).strip()
+    return str(value).strip()
 
 
 class _PatientState:
@@ -132,6 +163,7 @@ class RecordBuilder:
                                      {q.keyword for q in self.quasi}]]
         self._patients: dict[str, _PatientState] = {}
         self._harbor = {kw for c in safe_harbor_categories() for kw in c.attributes}
+        self._harbor_tags = sorted((kw, int(tag_for_keyword(kw) or 0)) for kw in self._harbor)
         self._date_keywords = {kw for c in safe_harbor_categories() if c.check.value == "dates"
                                for kw in c.attributes}
         self.scan = HeaderScan(records=[], columns=self.columns)
@@ -139,8 +171,6 @@ class RecordBuilder:
     @property
     def tags(self) -> list[int]:
         """The attributes to read: everything else in a header is skipped unparsed."""
-        from pydicom.datadict import tag_for_keyword
-
         keywords = {"SpecificCharacterSet", "PatientID", "StudyInstanceUID", "StudyDate", "Modality",
                     "BodyPartExamined", "StudyDescription", "SeriesDescription", *self.columns, *self._harbor}
         return sorted(int(t) for k in keywords if (t := tag_for_keyword(k)) is not None)
@@ -149,17 +179,17 @@ class RecordBuilder:
         """Fold one instance into its patient's state."""
         self.scan.instances += 1
         self._count_harbor(ds)
-        patient = str(ds.get("PatientID", "") or "").strip() or fallback_patient
+        patient = _text(ds, _PATIENT_ID) or fallback_patient
         state = self._patients.get(patient)
         if state is None:
             state = self._patients[patient] = _PatientState()
-        key = (str(ds.get("StudyDate", "") or "") or "99999999", str(ds.get("StudyInstanceUID", "") or ""))
+        key = (_text(ds, _STUDY_DATE) or "99999999", _text(ds, _STUDY_UID))
         earlier = state.first_key is None or key < state.first_key
         if earlier:
             state.first_key, state.first = key, {}
         same_study = key == state.first_key
         for qi in self._spec:
-            value = normalise(qi, ds.get(qi.keyword, None) if qi.keyword in ds else None, self.granularity)
+            value = normalise(qi, _text(ds, qi.tag), self.granularity)
             if qi.per_patient is PerPatient.SET:
                 if value:
                     state.sets.setdefault(qi.keyword, set()).add(value)
@@ -168,24 +198,21 @@ class RecordBuilder:
 
     def _count_harbor(self, ds: Dataset) -> None:
         scan = self.scan
-        for kw in self._harbor:
-            elem = ds.get(kw, None) if kw in ds else None
-            if elem is None and kw in getattr(ds, "file_meta", ()):  # file meta: AE titles, addresses
-                elem = ds.file_meta.get(kw, None)
-            if elem in (None, "") or (isinstance(elem, (list, pydicom.Sequence)) and not elem):
+        meta = getattr(ds, "file_meta", None)
+        for kw, tag in self._harbor_tags:
+            text = _text(meta if tag >> 16 == 2 and meta is not None else ds, tag)
+            if not text:
                 continue
             scan.present[kw] += 1
             if kw in self._date_keywords:
-                text = str(elem).strip()
-                if kw == "PatientAge":
+                if tag == _PATIENT_AGE:
                     years = age_years(text)
                     if years is not None and years > 89:
                         scan.ages_over_89 += 1
                 elif len(text) >= 8 and text[4:8] != "0101":
                     scan.fine_dates[kw] += 1
-        modality = str(ds.get("Modality", "") or "").upper()
-        where = " ".join(str(ds.get(k, "") or "") for k in ("BodyPartExamined", "StudyDescription",
-                                                              "SeriesDescription")).upper()
+        modality = _text(ds, _MODALITY).upper()
+        where = " ".join(_text(ds, t) for t in _WHERE_TAGS).upper()
         if modality in _PHOTO_MODALITIES or (modality in _FACE_3D_MODALITIES and any(w in where for w in _HEAD_WORDS)):
             scan.face_risk += 1
 
