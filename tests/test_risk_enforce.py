@@ -207,3 +207,31 @@ def test_k_anonymity_options_are_checked_before_any_work(tmp_path, capsys):
 def test_class_sizes_agree_with_a_group_count():
     frame = _frame([{"A": "x"}, {"A": "x"}, {"A": "y"}], ["A"])
     assert class_sizes(frame, ["A"]).tolist() == [2, 2, 1]
+
+
+def test_rewrite_generalises_every_date_and_empties_planned_values():
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    from dicom_deid.risk.enforce import Generalisation
+    from dicom_deid.risk.rewrite import apply_to_dataset
+
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.StudyDate, ds.AcquisitionDateTime = "20190317", "20190317101500.5"
+    item = Dataset()
+    item.ReferencedDateTime = "20190320083000"
+    item.InstanceCreationDate = "20190321"
+    ds.ReferencedImageSequence = Sequence([item])
+    ds.PatientAge, ds.PatientWeight, ds.ManufacturerModelName = "063Y", "78.5", "RARE-1"
+    plan = Generalisation(5, ("StudyDate", "PatientAge", "PatientWeight", "ManufacturerModelName"),
+                          {"StudyDate": 1, "PatientAge": 2, "PatientWeight": 1, "ManufacturerModelName": 1},
+                          rare_models=frozenset({"RARE-1"}), suppressed={"DD01": ("PatientWeight",)},
+                          kinds={"StudyDate": "date", "PatientAge": "age", "PatientWeight": "weight",
+                                 "ManufacturerModelName": "device_model"})
+    assert apply_to_dataset(ds, plan, "DD02")
+    assert (ds.StudyDate, ds.AcquisitionDateTime) == ("20190301", "20190301101500.5")  # DT keeps its time
+    assert (item.ReferencedDateTime, item.InstanceCreationDate) == ("20190301083000", "20190301")
+    assert (ds.PatientAge, str(ds.PatientWeight), ds.ManufacturerModelName) == ("060Y", "70", "")
+    assert not apply_to_dataset(ds, plan, "DD02")  # idempotent
+    assert apply_to_dataset(ds, plan, "DD01") and ds.PatientWeight in ("", None)  # this patient's weight emptied
