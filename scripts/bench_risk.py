@@ -136,6 +136,7 @@ def measure(root: Path, sensitive: list[str]) -> dict[str, float]:
         raise SystemExit(f"risk child failed with exit code {proc.returncode}")
     result = json.loads(out)
     result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime  # robust on a shared machine
     return result
 
 
@@ -146,17 +147,18 @@ def main() -> int:
     parser.add_argument("--sensitive", nargs="*", default=[], help="sensitive attributes (default none)")
     parser.add_argument("--keep", type=Path, help="write the corpora under this folder and keep them")
     args = parser.parse_args()
-    print(f"risk benchmark: {args.patients} patients, headers only, {os.cpu_count()} CPU(s), one process")
-    print(f"{'instances':>10} {'generate s':>10} {'risk s':>8} {'files/s':>8} {'peak RSS MB':>11} {'k':>3} "
-          f"{'classes':>8}")
+    print(f"risk benchmark: {args.patients} patients, headers only, {os.cpu_count()} CPU(s), one process, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'instances':>10} {'generate s':>10} {'risk s':>8} {'files/s':>8} {'CPU s':>7} {'files/CPU s':>11} "
+          f"{'peak RSS MB':>11} {'k':>3} {'classes':>8}")
     for n in args.instances:
         base = Path(tempfile.mkdtemp(prefix="bench-risk-", dir=args.keep))
         try:
             gen = generate(base / "out", n, args.patients)
             r = measure(base / "out", args.sensitive)
             assert r["instances"] == n and r["patients"] == min(n, args.patients), r
-            print(f"{n:>10} {gen:>10.1f} {r['seconds']:>8.1f} {n / r['seconds']:>8.0f} {r['peak_rss_mb']:>11.1f} "
-                  f"{r['k']:>3} {r['classes']:>8}", flush=True)
+            print(f"{n:>10} {gen:>10.1f} {r['seconds']:>8.1f} {n / r['seconds']:>8.0f} {r['cpu_seconds']:>7.1f} "
+                  f"{n / r['cpu_seconds']:>11.0f} {r['peak_rss_mb']:>11.1f} {r['k']:>3} {r['classes']:>8}", flush=True)
         finally:
             if args.keep is None:
                 shutil.rmtree(base, ignore_errors=True)
