@@ -85,7 +85,7 @@ def test_report_shows_the_evidence_pack(sample):
     corpus, base = sample
     from dicom_deid.report import render_report
 
-    path = render_report(base / "out" / MANIFEST_NAME, base / "review.html")
+    path = render_report(base / "out" / MANIFEST_NAME, base / "review.html", sample_thumbnails=0)
     text = path.read_text(encoding="utf-8")
     header = next(r for r in read_manifest(base / "out" / MANIFEST_NAME) if r.get("type") == "run")
     assert '<section id="risk">' in text and "Re-identification risk" in text
