@@ -169,7 +169,10 @@ def _evidence(run: _Run, risk: RiskReport | None, k: int) -> list[str]:
         from dicom_deid.risk.assessment import assess_output
 
         done = [r for r in run.extra if r.get("status") == "done"]
-        risk = assess_output(run.out_root, k=int(done[-1]["k"]) if done else k)
+        if done:  # judge the release on what k-anonymity was enforced for
+            risk = assess_output(run.out_root, k=int(done[-1]["k"]), quasi=list(done[-1]["quasi"]))
+        else:
+            risk = assess_output(run.out_root, k=k)
     return evidence_sections(risk, [*run.rows, *run.extra], run.header)
 
 

@@ -235,3 +235,15 @@ def test_rewrite_generalises_every_date_and_empties_planned_values():
     assert (ds.PatientAge, str(ds.PatientWeight), ds.ManufacturerModelName) == ("060Y", "70", "")
     assert not apply_to_dataset(ds, plan, "DD02")  # idempotent
     assert apply_to_dataset(ds, plan, "DD01") and ds.PatientWeight in ("", None)  # this patient's weight emptied
+
+
+def test_report_records_the_generalisation(enforced, tmp_path):
+    from dicom_deid.report import render_report
+
+    base = enforced[0]
+    text = render_report(base / "out", tmp_path / "review.html", sample_thumbnails=0).read_text(encoding="utf-8")
+    section = text[text.index('<section id="kanon">'):]
+    section = section[:section.index("</section>")]
+    assert "PatientAge: 5-year bands, 90 and over as 90" in section
+    assert "1 → 5" in section and "20.0%" in section  # loss: 8 of 10 ages changed at level 1/2 over 2 attributes
+    assert '<p class="ok">Every patient shares its quasi-identifiers with at least 4 others' in text
