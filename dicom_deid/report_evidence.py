@@ -90,7 +90,7 @@ def kanon_section(rows: Iterable[Mapping[str, Any]]) -> str:
             + table(("K", "k before → after", "generalised", "rare models", "emptied", "information loss",
                      "files rewritten"), items, numeric=(0, 3, 6))
             + "<p class='muted'>Information loss: mean over patient × quasi-identifier cells of 0 (unchanged), "
-              "level / hierarchy height (generalised) or 1 (emptied).</p></section>")
+              "level / (hierarchy height + 1) (generalised: a month 1/3, a year 2/3) or 1 (emptied).</p></section>")
 
 
 def harbor_section(report: RiskReport, manifest_rows: Iterable[Mapping[str, Any]],

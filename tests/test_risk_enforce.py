@@ -1,7 +1,8 @@
 """k-anonymity enforcement: planted populations where the least-loss generalisation is known.
 
 Expected levels, emptied values and information loss are derived here from the planted values
-and the definitions (loss = mean over patient x quasi-identifier cells of 0, level/height or 1).
+and the definitions (loss = mean over patient x quasi-identifier cells of 0, level/(height+1) or 1;
+every hierarchy here has height 2, the device model's 1).
 """
 
 from __future__ import annotations
@@ -35,18 +36,18 @@ def test_ages_one_year_apart_become_five_year_bands():
     assert dict(plan.levels) == {"PatientAge": 1}
     assert plan.suppressed == {}
     assert (plan.k_before, plan.k_after) == (1, 5)
-    # 8 ages change (60 and 65 already are band bounds), each at level 1 of 2, over 10 x 2 cells
-    assert plan.information_loss == pytest.approx(8 * (1 / 2) / 20)
+    # 8 ages change (60 and 65 already are band bounds), each at level 1: 1/3, over 10 x 2 cells
+    assert plan.information_loss == pytest.approx(8 * (1 / 3) / 20)
 
 
 def test_ages_over_89_become_90():
-    # 62, 63, 64 and 91, 96, 99: level 1 gives 60 x3 and 90 x3 (6 changed cells at 1/2: loss 0.5);
-    # level 2 gives the same classes at loss 1; exact ages would need all six emptied (loss 1)
+    # 62, 63, 64 and 91, 96, 99: level 1 gives 60 x3 and 90 x3 (6 changed cells at 1/3: loss 1/3);
+    # level 2 gives the same classes at loss 2/3; exact ages would need all six emptied (loss 1)
     rows = [{"PatientAge": str(a)} for a in (62, 63, 64, 91, 96, 99)]
     frame = _frame(rows, ["PatientAge"])
     plan = plan_k_anonymity(frame, _qi("PatientAge"), 3)
     assert dict(plan.levels) == {"PatientAge": 1} and plan.suppressed == {}
-    assert plan.information_loss == pytest.approx(0.5)
+    assert plan.information_loss == pytest.approx(1 / 3)
     from dicom_deid.risk.catalogue import QiKind
     from dicom_deid.risk.hierarchy import generalise
 
@@ -55,7 +56,7 @@ def test_ages_over_89_become_90():
 
 def test_two_rare_values_are_emptied_rather_than_every_age_banded():
     # 61, 66, 71, 76 twice each, 93 and 97 once: K=2 holds except for 93 and 97.  Emptying those two
-    # costs 2 cells of 10 (loss 0.2); 5-year bands would change all ten ages at 1/2 (loss 0.5)
+    # costs 2 cells of 10 (loss 0.2); 5-year bands would change all ten ages at 1/3 (loss 1/3)
     rows = [{"PatientAge": str(a)} for a in (61, 61, 66, 66, 71, 71, 76, 76, 93, 97)]
     plan = plan_k_anonymity(_frame(rows, ["PatientAge"]), _qi("PatientAge"), 2)
     assert dict(plan.levels) == {"PatientAge": 0}
@@ -69,8 +70,8 @@ def test_dates_of_one_month_become_months():
     plan = plan_k_anonymity(_frame(rows, ["StudyDate"]), _qi("StudyDate"), 3)
     assert dict(plan.levels) == {"StudyDate": 1}  # month: March (3), April (3)
     assert plan.suppressed == {}
-    # 5 of 6 dates change (20190301 is already the first of its month), level 1 of 2
-    assert plan.information_loss == pytest.approx(5 * (1 / 2) / 6)
+    # 5 of 6 dates change (20190301 is already the first of its month), a month costs 1/3
+    assert plan.information_loss == pytest.approx(5 * (1 / 3) / 6)
 
 
 def test_height_and_weight_bands():
@@ -80,6 +81,7 @@ def test_height_and_weight_bands():
     # 0.1 m bands: 1.6 x3, 1.7 x3; 10 kg bands: 70 x3, 80 x3 -> two classes of 3 at levels (1, 1)
     assert dict(plan.levels) == {"PatientSize": 1, "PatientWeight": 1}
     assert plan.suppressed == {} and plan.k_after == 3
+    assert plan.information_loss == pytest.approx(12 * (1 / 3) / 12)  # every value moves to its band
 
 
 def test_rare_device_models_are_generalised_to_the_manufacturer():
@@ -88,6 +90,8 @@ def test_rare_device_models_are_generalised_to_the_manufacturer():
     assert dict(plan.levels) == {"ManufacturerModelName": 1}
     assert plan.rare_models == frozenset({"B", "C"})  # one patient each: fewer than K=2
     assert plan.suppressed == {}
+    # 2 models generalised at 1/2 (height 1) over 5 cells; emptying them instead would cost 2/5
+    assert plan.information_loss == pytest.approx(2 * (1 / 2) / 5)
 
 
 def test_last_resort_empties_the_rare_value_and_joins_donors():
@@ -245,5 +249,5 @@ def test_report_records_the_generalisation(enforced, tmp_path):
     section = text[text.index('<section id="kanon">'):]
     section = section[:section.index("</section>")]
     assert "PatientAge: 5-year bands, 90 and over as 90" in section
-    assert "1 → 5" in section and "20.0%" in section  # loss: 8 of 10 ages changed at level 1/2 over 2 attributes
+    assert "1 → 5" in section and "13.3%" in section  # loss: 8 of 10 ages at 1/3 over 10 x 2 cells
     assert '<p class="ok">Every patient shares its quasi-identifiers with at least 4 others' in text

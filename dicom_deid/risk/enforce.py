@@ -11,7 +11,7 @@ Pure planning over the patient records (no I/O; rewrite.py applies the plan to t
    emptying donors from the largest classes (a class above K gives one patient, a class of exactly K
    joins whole).
 3. Information loss of a node: the mean over all patient x quasi-identifier cells of 0 (unchanged),
-   level / height of the hierarchy (generalised) or 1 (emptied).  The node with the smallest loss
+   level / (height + 1) of its hierarchy (generalised: a month costs 1/3, a year 2/3) or 1 (emptied).  The node with the smallest loss
    wins (then the fewest emptied cells: generalisation before suppression; then the lowest levels,
    then lexicographic), so a release that is already K-anonymous is left unchanged (loss 0).
 """
@@ -28,7 +28,7 @@ import pandas as pd
 
 from dicom_deid.risk.catalogue import QiKind, QuasiIdentifier
 from dicom_deid.risk.errors import RiskError
-from dicom_deid.risk.hierarchy import LEVEL_NAMES, generalise, height
+from dicom_deid.risk.hierarchy import LEVEL_NAMES, generalise, height, level_cost
 from dicom_deid.risk.metrics import class_sizes
 from dicom_deid.risk.records import SET_JOIN
 
@@ -179,7 +179,7 @@ def plan_k_anonymity(frame: pd.DataFrame, quasi: Sequence[QuasiIdentifier], k: i
     cells = n * len(cols)
 
     def gen_loss(node: tuple[int, ...]) -> float:
-        return float(sum(changed_cache[(q.keyword, lv)].sum() * lv / height(q.kind) for q, lv in zip(hier, node,
+        return float(sum(changed_cache[(q.keyword, lv)].sum() * level_cost(q.kind, lv) for q, lv in zip(hier, node,
                                                                                                strict=True)) / cells)
 
     nodes = sorted(itertools.product(*(range(height(q.kind) + 1) for q in hier)),
@@ -205,7 +205,7 @@ def plan_k_anonymity(frame: pd.DataFrame, quasi: Sequence[QuasiIdentifier], k: i
             hq = next((h for h in hier if h.keyword == c), None)
             if hq is not None:
                 lv = node[hier.index(hq)]
-                gen_part = lv / height(hq.kind)
+                gen_part = level_cost(hq.kind, lv)
                 supp_loss += float((mask & changed_cache[(c, lv)]).sum()) * (1 - gen_part)
                 supp_loss += float((mask & ~changed_cache[(c, lv)]).sum())
             else:

@@ -36,6 +36,15 @@ def height(kind: QiKind) -> int:
     return len(LEVEL_NAMES.get(kind, ("exact",))) - 1
 
 
+def level_cost(kind: QiKind, level: int) -> float:
+    """Information lost by one value generalised to ``level``: level / (height + 1).
+
+    Emptying a value (suppression) costs 1, one step above the top of every hierarchy, so a
+    year costs 2/3 of a date and an emptied date 1.
+    """
+    return level / (height(kind) + 1)
+
+
 def _age(years: str, level: int) -> str:
     try:
         y = int(years)
@@ -95,4 +104,4 @@ def age_string(years: str) -> str:
     return f"{int(years):03d}Y"
 
 
-__all__ = ["AGE_TOP", "LEVEL_NAMES", "age_string", "generalise", "height"]
+__all__ = ["AGE_TOP", "LEVEL_NAMES", "age_string", "generalise", "height", "level_cost"]
