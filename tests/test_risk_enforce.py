@@ -241,6 +241,26 @@ def test_rewrite_generalises_every_date_and_empties_planned_values():
     assert apply_to_dataset(ds, plan, "DD01") and ds.PatientWeight in ("", None)  # this patient's weight emptied
 
 
+def test_an_emptied_study_date_takes_every_other_date_with_it():
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    from dicom_deid.risk.enforce import Generalisation
+    from dicom_deid.risk.rewrite import apply_to_dataset
+
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"  # CT Image: these dates are Type 2 or 3
+    ds.StudyDate, ds.SeriesDate, ds.AcquisitionDateTime = "20190317", "20190317", "20190317101500"
+    item = Dataset()
+    item.InstanceCreationDate = "20190321"
+    ds.ReferencedImageSequence = Sequence([item])
+    plan = Generalisation(5, ("StudyDate",), {"StudyDate": 0}, suppressed={"DD01": ("StudyDate",)},
+                          kinds={"StudyDate": "date"})
+    assert apply_to_dataset(ds, plan, "DD01")
+    assert [str(v) for v in (ds.StudyDate, ds.SeriesDate, ds.AcquisitionDateTime, item.InstanceCreationDate)] == [
+        "", "", "", ""]
+
+
 def test_report_records_the_generalisation(enforced, tmp_path):
     from dicom_deid.report import render_report
 

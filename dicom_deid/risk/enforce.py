@@ -6,7 +6,8 @@ Pure planning over the patient records (no I/O; rewrite.py applies the plan to t
    quasi-identifiers that have one is a node of the lattice; a node generalises that attribute for
    every patient.
 2. Local suppression, the last resort: in a node, each patient still in a class smaller than K has
-   its rarest suppressible value emptied, one attribute per round, until no class is below K.
+   its rarest suppressible value emptied, one attribute per round, until no class is below K (an
+   emptied date empties every date of the patient's files: rewrite.py).
    Patients left with every suppressible value empty but still in a small class are joined by fully
    emptying donors from the largest classes (a class above K gives one patient, a class of exactly K
    joins whole).

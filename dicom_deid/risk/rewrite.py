@@ -61,12 +61,34 @@ def _set(ds: Dataset, keyword: str, value: object) -> bool:
 def _empty(ds: Dataset, keyword: str) -> bool:
     if keyword not in ds or ds[keyword].value in (None, "", b""):
         return False
+    vr = ds[keyword].VR
+    value = SUPPRESSED if _type_of(ds, (), keyword) in ("1", "1C") and vr in _STRING_VRS else ""
+    return _set(ds, keyword, value)
+
+
+def _type_of(ds: Dataset, path: tuple[str, ...], keyword: str) -> str:
     from dicom_deid.profiles import load_standard
 
-    vr = ds[keyword].VR
-    kind = load_standard().type_of(str(ds.get("SOPClassUID", "")), (), keyword)
-    value = SUPPRESSED if kind in ("1", "1C") and vr in _STRING_VRS else ""
-    return _set(ds, keyword, value)
+    return load_standard().type_of(str(ds.get("SOPClassUID", "")), path, keyword)
+
+
+def _suppress_dates(ds: Dataset, top: Dataset, path: tuple[str, ...] = ()) -> bool:
+    """A patient's dates emptied everywhere (else any other date would tell the study date);
+    a date the IOD makes Type 1 keeps only its year, the rest are emptied."""
+    changed = False
+    for elem in ds:
+        if elem.VR == "SQ":
+            for item in elem.value or ():
+                changed |= _suppress_dates(item, top, (*path, elem.keyword))
+        elif elem.VR in ("DA", "DT") and elem.value not in (None, ""):
+            if _type_of(top, path, elem.keyword) in ("1", "1C"):
+                new = _multi(elem.value, functools.partial(_date_value, level=2))
+            else:
+                new = ""
+            if new != elem.value:
+                elem.value = new
+                changed = True
+    return changed
 
 
 def apply_to_dataset(ds: Dataset, plan: Generalisation, patient: str) -> bool:
@@ -94,7 +116,8 @@ def apply_to_dataset(ds: Dataset, plan: Generalisation, patient: str) -> bool:
             elif kind is QiKind.DEVICE_MODEL and str(ds[keyword].value).strip() in plan.rare_models:
                 changed |= _empty(ds, keyword)
     for keyword in plan.suppressed.get(patient, ()):
-        changed |= _empty(ds, keyword)
+        kind = QiKind(plan.kinds.get(keyword, quasi_by_keyword(keyword).kind.value))
+        changed |= _suppress_dates(ds, ds) if kind is QiKind.DATE else _empty(ds, keyword)
     return changed
 
 
