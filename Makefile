@@ -12,9 +12,11 @@ setup: $(STAMP) system-deps
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[codecs,ocr,scale,net,test]'
+	$(PY) -m pip install --quiet -e '.[codecs,ocr,scale,net,risk,test]'
 	# the DBNet text detection model ships inside this wheel; its own deps (GUI OpenCV...) are unused
 	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
+	# k-anonymity, l-diversity, t-closeness; its exact numpy/pandas pins are not needed (see pyproject.toml)
+	$(PY) -m pip install --quiet --no-deps 'pycanon==1.3.6'
 	@touch $(STAMP)
 
 # Debian packages: Tesseract (burned-in text reading), dicom3tools (dciodvfy conformance checks),
@@ -70,4 +72,4 @@ profiles: $(STAMP)
 	$(PY) scripts/generate_profiles.py
 
 clean:
-	rm -rf demo_out demo_out.quarantine demo_report.html demo_keys sample_data/generated sample_data/.generated .pytest_cache fuzz-corpus
+	rm -rf demo_out demo_out.quarantine demo_report.html demo_risk.html demo_keys sample_data/generated sample_data/.generated .pytest_cache fuzz-corpus

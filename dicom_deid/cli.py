@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
                      help="progress display: bar (default on a terminal), json lines on stderr, none")
+    from dicom_deid import cli_risk
+
+    cli_risk.add_run_options(run)
     run.set_defaults(func=cmd_run)
 
     prof = sub.add_parser("profiles", help="list the named profiles")
@@ -84,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     from dicom_deid.cli_net import register_subcommands as register_net
 
     register_net(sub)
+    cli_risk.register_subcommands(sub)
     return parser
 
 
@@ -194,6 +198,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.sample is not None and not args.dry_run:
         raise ConfigError("--sample only applies with --dry-run")
+    from dicom_deid.cli_risk import check_run_options, enforce_after_run
+
+    quasi = check_run_options(args)
     overrides = [parse_override(o) for o in args.override]
     profile = load_profile(args.profile, extra_options=args.option, overrides=overrides, documents=args.documents)
     from dicom_deid.walk import input_root
@@ -237,6 +244,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress.close()
     if args.dry_run:
         _print_plan(summary)
+    if args.k_anonymity is not None and not summary.interrupted:
+        enforce_after_run(args, config.output, quasi)
     if args.report is not None and summary.manifest is not None:
         from dicom_deid.report import render_report
 

@@ -156,6 +156,14 @@ def _last_newline(fh: BinaryIO, end: int) -> int:
     return -1
 
 
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    """Append one line after a run (e.g. a ``k_anonymity`` post-pass row), flushed and fsynced."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def read_manifest(path: Path, *, tolerate_partial: bool = False) -> list[dict[str, Any]]:
     """All lines of a manifest (runs append).  ``tolerate_partial`` skips a last line cut by a crash."""
     rows = []
@@ -177,5 +185,5 @@ def last_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows[starts[-1]:] if starts else rows
 
 
-__all__ = ["MANIFEST_NAME", "ManifestRecord", "ManifestWriter", "Outcome", "encode_row", "ended_cleanly", "last_run",
-           "read_manifest", "repair_manifest"]
+__all__ = ["MANIFEST_NAME", "ManifestRecord", "ManifestWriter", "Outcome", "append_row", "encode_row", "ended_cleanly",
+           "last_run", "read_manifest", "repair_manifest"]
