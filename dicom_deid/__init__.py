@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 
 from dicom_deid._version import __version__
-from dicom_deid.api import DeidWarning, Deidentifier
+from dicom_deid.api import Deidentifier, DeidWarning
 from dicom_deid.deidentify import Deidentified
 from dicom_deid.errors import ConfigError, DeidError, QuarantineReason
 from dicom_deid.keys import SecretKey

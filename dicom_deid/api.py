@@ -29,7 +29,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from dicom_deid.config import RunConfig
 from dicom_deid.deidentify import Deidentified, Engine, deidentify
-from dicom_deid.errors import ConfigError, DeidError, UnreadableDicomError
+from dicom_deid.errors import ConfigError, DeidError, OcrUnavailable, UnreadableDicomError
 from dicom_deid.events import Event
 from dicom_deid.keys import SecretKey, default_key_dir, load_or_create_secret_key, load_secret_key
 from dicom_deid.pipeline import RunSummary
@@ -52,13 +52,34 @@ def pixel_warnings(profile: Profile, pixels: PixelMode | None) -> tuple[str, ...
     if pixels is not None:
         return ()  # an explicit choice, --pixels off included
     if Option.CLEAN_PIXEL_DATA not in profile.options:
-        return (f"profile {profile.name!r} does not select clean_pixel_data: burned-in text in pixel data is NOT "
+        return ((f"profile {profile.name!r} does not select clean_pixel_data: burned-in text in pixel data is NOT "
                 "redacted; add clean_pixel_data to its options (or base it on a named profile), or pass "
-                "--pixels off to say this is intended",)
+                "--pixels off to say this is intended"),)
     if profile.pixel_mode == PixelMode.OFF.value:
-        return (f"profile {profile.name!r} sets [pixels] mode = \"off\": burned-in text in pixel data is NOT "
-                "redacted; pass --pixels off to say this is intended",)
+        return ((f"profile {profile.name!r} sets [pixels] mode = \"off\": burned-in text in pixel data is NOT "
+                "redacted; pass --pixels off to say this is intended"),)
     return ()
+
+
+_OCR_MODULES = (("onnxruntime", "onnxruntime"), ("cv2", "opencv-python-headless"))
+
+
+def check_ocr_installed() -> None:
+    """Burned-in text redaction needs the ``ocr`` extra and the DBNet model: say so before a run
+    starts (rather than quarantining every image that must be examined, one by one)."""
+    import importlib.util
+
+    from dicom_deid.pixels.ocr import find_dbnet_model
+
+    missing = [package for module, package in _OCR_MODULES if importlib.util.find_spec(module) is None]
+    try:
+        find_dbnet_model()
+    except OcrUnavailable:
+        missing.append("rapidocr-onnxruntime (the DBNet text-detection model)")
+    if missing:
+        raise OcrUnavailable(f"burned-in text redaction cannot run: {', '.join(missing)} not installed: "
+                             "pip install 'dicom-deid[ocr]', then pip install --no-deps "
+                             "'rapidocr-onnxruntime==1.4.4'; or run with --pixels off")
 
 
 def build_engine(profile: Profile, key: SecretKey, *, pixels: PixelMode | None = None,
@@ -75,6 +96,8 @@ def build_engine(profile: Profile, key: SecretKey, *, pixels: PixelMode | None =
         mode = pixels
         if mode is not PixelMode.OFF and Option.CLEAN_PIXEL_DATA not in profile.options:
             profile = replace(profile, options=profile.options | {Option.CLEAN_PIXEL_DATA})
+    if mode is not PixelMode.OFF:
+        check_ocr_installed()
     return Engine(profile, key, mode, subject_map), notes
 
 
@@ -262,4 +285,4 @@ def _warn(message: str) -> None:
     _warnings.warn(message, DeidWarning, stacklevel=3)
 
 
-__all__ = ["DeidWarning", "Deidentifier", "build_engine", "pixel_warnings"]
+__all__ = ["DeidWarning", "Deidentifier", "build_engine", "check_ocr_installed", "pixel_warnings"]

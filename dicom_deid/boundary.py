@@ -29,7 +29,14 @@ from dicom_deid.plan import Plan, format_path
 from dicom_deid.profiles import ActionCode
 from dicom_deid.read import DicomDirFile, describe_decode_failure, parse_instance
 from dicom_deid.walk import InputBytes
-from dicom_deid.write import WriteError, check_free_space, encode_dataset, output_relpath, quarantine, write_output
+from dicom_deid.write import (
+    WriteError,
+    check_free_space,
+    encode_dataset,
+    output_relpath,
+    quarantine,
+    write_output,
+)
 
 logger = logging.getLogger(__name__)
 

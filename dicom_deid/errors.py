@@ -169,9 +169,9 @@ __all__ = [
     "ProfileError",
     "QuarantineReason",
     "SealError",
+    "UnmappedPatient",
     "UnreadableDicomError",
     "UnsupportedPixelEncoding",
-    "UnmappedPatient",
     "UnsupportedTransferSyntax",
     "VerifyFailure",
 ]

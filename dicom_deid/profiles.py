@@ -556,6 +556,6 @@ __all__ = [
     "load_profile",
     "load_standard",
     "parse_override",
-    "profile_schema",
     "parse_tag",
+    "profile_schema",
 ]

@@ -137,10 +137,12 @@ def _csv_rows(text: str, path: Path) -> list[Row]:
     names = [h.strip() for h in header]
     unknown = [n for n in names if n not in COLUMNS]
     if unknown or any(r not in names for r in REQUIRED):
+        # a header naming the required columns has an extra one: quote it; otherwise the first row
+        # is probably data (a PatientID), which is never quoted
+        extra = f" (unknown column {unknown[0]!r})" if unknown and all(r in names for r in REQUIRED) else ""
         raise SubjectMapError(
             f"line {header_line}: the first row must name the columns, {', '.join(REQUIRED)} required, "
-            f"{', '.join(c for c in COLUMNS if c not in REQUIRED)} optional"
-            + (f" (unknown column {unknown[0]!r})" if unknown else ""), path=path)
+            f"{', '.join(c for c in COLUMNS if c not in REQUIRED)} optional{extra}", path=path)
     if len(set(names)) != len(names):
         raise SubjectMapError(f"line {header_line}: a column is named twice", path=path)
     rows: list[Row] = []

@@ -19,19 +19,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from dicom_deid._version import __version__
+from dicom_deid.boundary import process_input
 from dicom_deid.deidentify import Engine
-from dicom_deid.errors import QuarantineReason
+from dicom_deid.errors import QuarantineReason, UnreadableDicomError
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import ManifestRecord, ManifestWriter, Outcome
 from dicom_deid.net.spool import fsync_dir, fsync_file
-from dicom_deid.pipeline import dedupe_links, process_input
-from dicom_deid.walk import InputRef
+from dicom_deid.record import dedupe_links
+from dicom_deid.walk import InputBytes
 from dicom_deid.write import quarantine
 
 _MAX_SEEN = 200_000  # patient / study / series links remembered to seal each once
