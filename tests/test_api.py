@@ -12,8 +12,8 @@ from pydicom.uid import generate_uid
 import dicom_deid
 from dicom_deid import (
     ConfigError,
-    DeidError,
     Deidentifier,
+    DeidError,
     DeidWarning,
     Outcome,
     PixelMode,

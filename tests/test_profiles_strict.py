@@ -65,8 +65,8 @@ def test_the_readme_example_now_keeps_redaction_on(tmp_path):
 
 
 @pytest.mark.parametrize(("toml", "message"), [
-    ('name = "x"\nbase2 = "research"\n', "unknown key 'base2'; valid keys: ages, base, dates, description, documents, "
-                                         "name, options, overrides, pixels, subjects"),
+    ('name = "x"\nbase2 = "research"\n', ("unknown key 'base2'; valid keys: ages, base, dates, description, documents, "
+                                         "name, options, overrides, pixels, subjects")),
     ('[dates]\nmethd = "shift"\n', "[dates] unknown key 'methd'; valid keys: method"),
     ('[pixel]\nmode = "off"\n', "unknown key 'pixel'; valid keys: ages, base,"),
     ('options = ["clean_descriptrs"]\n', "unknown option 'clean_descriptrs'; choose from: retain_safe_private, "),

@@ -35,7 +35,7 @@ EXCLUDED = {
 
 
 def _blocks(text: str, kind: str) -> list[str]:
-    return re.findall(rf"```{kind}\n(.*?)```", text, flags=re.S)
+    return re.findall(rf"```{kind}\n(.*?)```", text, flags=re.DOTALL)
 
 
 def _commands(block: str) -> list[str]:
