@@ -6,7 +6,7 @@ not known here: ``walk.load_input`` reads a file or a zip member, the network no
 (``net/adapter.py``); both hand over a :class:`~dicom_deid.walk.InputBytes`.  ``pipeline.py``
 (a batch) and ``workers.py`` (where the work runs) call :func:`process_input`.
 
-This is the one place with ``except Exception`` (STYLE: errors): an exception an input causes
+The per-file ``except Exception`` lives here (STYLE: errors): an exception an input causes
 becomes its quarantine reason (``internal_error`` when it is not ours), logged without values.
 """
 
