@@ -202,7 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: RunSummary, config: RunConfig, args: argparse.Namespace) -> int:
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
+    counts = ", ".join(f"{k.value} {v}" for k, v in sorted(summary.counts.items(), key=lambda kv: kv[0].value))
     rate = summary.files / summary.seconds if summary.seconds else 0.0
     print(f"dicom-deid: {summary.files} inputs in {summary.seconds:.1f} s ({rate:.0f} files/s): {counts}")
     if not args.dry_run:

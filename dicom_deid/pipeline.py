@@ -42,8 +42,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class RunSummary:
+    """What a batch run did: inputs per outcome, where its records are, why it stopped early."""
+
     run_id: str
-    counts: Counter[str]
+    counts: Counter[Outcome]
     seconds: float
     manifest: Path | None
     quarantine: Path
@@ -58,7 +60,7 @@ class RunSummary:
 
     @property
     def quarantined(self) -> int:
-        return self.counts.get(Outcome.QUARANTINED.value, 0)
+        return self.counts.get(Outcome.QUARANTINED, 0)
 
 
 def _sampled(refs: Iterator[InputRef], sample: int | None) -> Iterator[InputRef]:
@@ -242,7 +244,8 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
     else:
         sink.close()
     emit(RunFinished(run_id, dict(recorder.counts), seconds, interrupted))
-    return RunSummary(run_id, recorder.counts, seconds, manifest_path, config.quarantine_dir, recorder.files,
+    counts = Counter({Outcome(outcome): n for outcome, n in recorder.counts.items()})
+    return RunSummary(run_id, counts, seconds, manifest_path, config.quarantine_dir, recorder.files,
                       recorder.bytes_in, recorder.plan, interrupted, recorder.stopped, left, warnings=warnings)
 
 

@@ -33,6 +33,7 @@ def run_dicom_deid(inp: Path, out: Path, key_dir: Path) -> float:
     from dicom_deid.config import RunConfig
     from dicom_deid.deidentify import Engine
     from dicom_deid.keys import load_or_create_secret_key
+    from dicom_deid.manifest import Outcome
     from dicom_deid.pipeline import run
     from dicom_deid.profiles import load_profile
 
@@ -41,7 +42,7 @@ def run_dicom_deid(inp: Path, out: Path, key_dir: Path) -> float:
     t0 = time.process_time()
     summary = run(RunConfig(input=inp, output=out), engine)
     dt = time.process_time() - t0
-    assert summary.counts.get("written", 0) > 0, summary.counts
+    assert summary.counts[Outcome.WRITTEN] > 0, summary.counts
     return dt
 
 

@@ -94,7 +94,7 @@ def test_a_file_and_a_folder(tmp_path):
 
     with pytest.warns(DeidWarning, match="no --recipient: the mapping is sealed to a local custodian key"):
         summary = deid.run(tmp_path / "in", tmp_path / "out", workers=1)
-    assert summary.counts == {Outcome.WRITTEN.value: 3} and summary.quarantined == 0
+    assert summary.counts == {Outcome.WRITTEN: 3} and summary.quarantined == 0
     assert summary.manifest == tmp_path / "out" / "dicom-deid-manifest.jsonl" and summary.manifest.is_file()
     assert summary.mapping is not None and summary.mapping.is_file() and summary.warnings == ()
     assert len(list((tmp_path / "out").rglob("*.dcm"))) == 3

@@ -11,7 +11,7 @@ import pydicom
 import pytest
 
 from dicom_deid.cli import main
-from dicom_deid.manifest import MANIFEST_NAME, read_manifest
+from dicom_deid.manifest import MANIFEST_NAME, Outcome, read_manifest
 from tests.small_export import make_export
 
 PIDS = ["PID-1001", "PID-1002", "PID-1003"]
@@ -192,7 +192,7 @@ def test_the_engine_carries_the_table_to_pool_workers(tmp_path, export, key_file
     assert clone == deid.engine and clone.subject_map == deid.engine.subject_map
     assert clone.remapper.key == deid.engine.key and clone.standard is deid.engine.standard  # derived again
     summary = deid.run(tmp_path / "in", tmp_path / "out", workers=2)
-    assert summary.counts == {"written": 3}
+    assert summary.counts == {Outcome.WRITTEN: 3}
     assert sorted(_outputs(tmp_path / "out")) == ["SUBJ-001", "SUBJ-002", "SUBJ-003"]
 
 
@@ -206,7 +206,7 @@ def test_the_engine_carries_the_table_to_dask_workers(tmp_path, export, key_file
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
         summary = deid.run(tmp_path / "in", tmp_path / "out", dask=cluster.scheduler_address)
-    assert summary.counts == {"written": 3}
+    assert summary.counts == {Outcome.WRITTEN: 3}
     assert sorted(_outputs(tmp_path / "out")) == ["SUBJ-001", "SUBJ-002", "SUBJ-003"]
 
 
