@@ -263,7 +263,9 @@ def map_dask(refs: Iterable[InputRef], task: Task, engine: Engine, address: str,
     try:
         n = max(1, sum(client.nthreads().values()))
         limit = 2 * n
-        engine_future = client.scatter(engine, broadcast=True)  # the same description, sent as is
+        # the same description, sent as is (pickled: its four described fields only); hash=False: no need
+        # to tokenize what it derives
+        engine_future = client.scatter(engine, broadcast=True, hash=False)
         pending: deque[_Pending] = deque()
         complete = False
         try:
