@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dicom_deid.subjects import SubjectMap
 
 EXIT_OK, EXIT_FINDINGS = 0, 4
 _MAX_LINES = 50
@@ -83,7 +87,7 @@ def _key(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return load_secret_key(args.key_file) if args.key_file is not None else None
 
 
-def _subject_map(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _subject_map(args: argparse.Namespace) -> SubjectMap | None:
     from dicom_deid.subjects import load_subject_map
 
     return load_subject_map(args.subject_map) if args.subject_map is not None else None

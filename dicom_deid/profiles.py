@@ -25,12 +25,12 @@ from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
 
 from dicom_deid.errors import ConfigError, ProfileError
+from dicom_deid.profile_schema import profile_schema, schema_problem
 from dicom_deid.subjects import Unmapped
 
 _DATA_PACKAGE = "dicom_deid._profiles"
 _STANDARD_FILE = "ps315_2026c.json"
 _BEYOND_FILE = "beyond_table.toml"
-_SCHEMA_FILE = "profile.schema.json"
 
 
 class ActionCode(enum.Enum):
@@ -410,40 +410,6 @@ def list_profiles() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml") and p.name != _BEYOND_FILE)
 
 
-@functools.lru_cache(maxsize=1)
-def profile_schema() -> Mapping[str, Any]:
-    """The JSON Schema every profile file is validated against (``profiles/profile.schema.json``)."""
-    schema: dict[str, Any] = json.loads(_resource_text(_SCHEMA_FILE))
-    return MappingProxyType(schema)
-
-
-def _schema_problem(raw: Mapping[str, Any]) -> str | None:
-    """The first way ``raw`` breaks the schema, as one line naming the key and the valid choices."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(dict(profile_schema()))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(raw)))
-    if error is None:
-        return None
-    where = ".".join(str(p) for p in error.absolute_path if not isinstance(p, int))
-    at = f"[{where}] " if where and error.validator == "additionalProperties" else f"{where}: " if where else ""
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = sorted(error.schema.get("properties", {}))
-        unknown = sorted(k for k in error.instance if k not in known)
-        if known:
-            return f"{at}unknown key {unknown[0]!r}; valid keys: {', '.join(known)}"
-        return f"{at}{error.message}"
-    if error.validator == "enum":
-        choices = ", ".join(str(c) for c in error.validator_value)
-        if where == "options":
-            return f"unknown option {error.instance!r}; choose from: {choices}"
-        return f"{at}{error.instance!r} is not valid; choose from: {choices}"
-    if where.startswith("overrides.") and error.validator in ("anyOf", "type", "required"):
-        return (f"override {where[len('overrides.'):]!r}: give \"keep\", \"remove\", \"empty\" or "
-                "{ action = \"replace\", value = \"...\" }")
-    return f"{at}{error.message}"
-
-
 def _read_profile(name_or_path: str | Path) -> tuple[dict[str, Any], str, Path | None]:
     """(validated raw TOML, source name, the file's folder or None for a named profile)."""
     text_name = str(name_or_path)
@@ -462,7 +428,7 @@ def _read_profile(name_or_path: str | Path) -> tuple[dict[str, Any], str, Path |
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"invalid TOML: {exc}", path=source) from None
-    problem = _schema_problem(raw)
+    problem = schema_problem(raw)
     if problem is not None:
         raise ProfileError(problem, path=source)
     return raw, source, folder
