@@ -4,6 +4,7 @@ DeidError
  +-- InputError            (NotDicomError, UnreadableDicomError)
  +-- PixelError            (UnsupportedPixelEncoding > UnsupportedTransferSyntax, OcrUnavailable)
  +-- EncapsulatedDocumentError
+ +-- UnmappedPatient       (--subject-map has no row for this instance's patient)
  +-- ProfileError
  +-- ConfigError(ValueError)
  +-- KeyMaterialError
@@ -39,6 +40,7 @@ class QuarantineReason(enum.Enum):
     WORKER_CRASHED = "worker_crashed"
     INVALID_IDENTIFIER = "invalid_identifier"
     ENCAPSULATED_DOCUMENT = "encapsulated_document"
+    UNMAPPED_PATIENT = "unmapped_patient"  # --subject-map without a row for the patient (--unmapped error)
     INTERNAL_ERROR = "internal_error"
 
 
@@ -122,6 +124,12 @@ class EncapsulatedDocumentError(DeidError):
         self.drop = drop  # --documents drop: not copied to the quarantine either
 
 
+class UnmappedPatient(DeidError):
+    """The subject map has no row for the instance's patient and ``--unmapped error`` is in force."""
+
+    reason = QuarantineReason.UNMAPPED_PATIENT
+
+
 class ProfileError(DeidError):
     """A profile file or override is invalid."""
 
@@ -161,6 +169,7 @@ __all__ = [
     "ProfileError",
     "QuarantineReason",
     "SealError",
+    "UnmappedPatient",
     "UnreadableDicomError",
     "UnsupportedPixelEncoding",
     "UnsupportedTransferSyntax",

@@ -95,7 +95,6 @@ class DicomDirFile(NotDicomError):
 
 @dataclass(frozen=True)
 class Instance:
-    ref: InputRef
     dataset: Dataset
     size: int
 
@@ -296,6 +295,13 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
         data = read_bytes(ref)
     except OSError as exc:
         raise UnreadableDicomError(f"cannot read file ({exc.strerror or exc})", path=where) from None
+    return parse_instance(data, where=where)
+
+
+def parse_instance(data: bytes, *, where: str) -> Instance:
+    """One input's bytes -> Instance; raise NotDicomError / UnreadableDicomError with a one-line cause.
+
+    ``where`` names the input in messages (a path, a zip member, a spool file: opaque here)."""
     ds = parse_dicom(data, where=where)
     _check_file_meta(ds, where)
     _check_explicit_vrs(ds, where)
@@ -316,9 +322,9 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
         ds.file_meta.TransferSyntaxUID = (
             ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
         )
-    return Instance(ref=ref, dataset=ds, size=len(data))
+    return Instance(dataset=ds, size=len(data))
 
 
 __all__ = ["ELEMENT_ERRORS", "NEWER_SYNTAXES", "DicomDirFile", "Instance", "dataset_encoding", "describe_decode_failure",
            "parse_dicom",
-           "read_instance", "shown_uid", "syntax_name"]
+           "parse_instance", "read_instance", "shown_uid", "syntax_name"]

@@ -23,7 +23,7 @@ from dicom_deid.manifest import ManifestWriter, Outcome
 from dicom_deid.write import resolve_write_error
 
 if TYPE_CHECKING:
-    from dicom_deid.pipeline import FileResult
+    from dicom_deid.boundary import FileResult
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class Recorder:
             except (DeidError, OSError) as exc:
                 self._break(f"cannot seal the mapping: {exc}")
         self._pending.append(res)
-        self._emit(FileDone(res.record.ordinal, res.record.outcome, res.record.size, res.record.reason,
+        self._emit(FileDone(res.record.ordinal, res.outcome, res.record.size, res.reason,
                             res.message))
         if res.fatal and self.stopped is None:
             self.stopped = res.fatal

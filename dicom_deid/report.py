@@ -27,7 +27,7 @@ from typing import Any
 
 import pydicom
 
-from dicom_deid import __version__
+from dicom_deid._version import __version__
 from dicom_deid.errors import ConfigError
 from dicom_deid.manifest import last_run, read_manifest
 from dicom_deid.report_evidence import EVIDENCE_NAV, evidence_sections
@@ -448,7 +448,7 @@ class _Builder:
                 + f"<p>Skipped inputs: {esc(skipped_text)}.</p></section>")
 
     def warnings(self, result: VerifyResult | None) -> str:
-        items: list[str] = []
+        items: list[str] = [str(w) for w in self.run.header.get("warnings", [])]  # the run's own (engine)
         notes = Counter(str((r.get("pixels") or {}).get("note", "")) for r in self.run.rows if r.get("pixels"))
         for note, n in sorted(notes.items()):
             if any(w in note.lower() for w in _WARN_NOTE_WORDS):

@@ -10,7 +10,7 @@ Arguments after the options go to libFuzzer (``-runs=N``, ``-jobs=N``, ``-dict=.
 grows ``fuzz-corpus/`` with inputs that reach new code and writes any finding to
 ``crash-<sha1>`` (replay one with ``python scripts/fuzz_atheris.py crash-<sha1>``).
 
-Each input is one file's bytes, handled by ``pipeline.process_input`` exactly as ``run`` handles
+Each input is one file's bytes, handled by ``boundary.process_input`` exactly as ``run`` handles
 a file (read, routing headers, plan, scrub, pixels, encode, write, the manifest row).  A finding
 is any of: an exception escaping ``process_input``; an ``internal_error`` quarantine (a failure
 not named as the input's fault); a written output whose row cannot be encoded, that does not
@@ -57,34 +57,27 @@ def main() -> None:
     with atheris.instrument_imports():
         import pydicom
 
+        from dicom_deid.boundary import process_input
         from dicom_deid.deidentify import Engine
         from dicom_deid.keys import SecretKey
         from dicom_deid.manifest import encode_row
-        from dicom_deid.pipeline import process_input
-        from dicom_deid.profiles import load_profile, load_standard
-        from dicom_deid.remap import Remapper
-        from dicom_deid.walk import InputRef
+        from dicom_deid.pixels import PixelMode
+        from dicom_deid.profiles import load_profile
+        from dicom_deid.walk import InputBytes
     from tests.fuzz_corpus import NEEDLES
 
     logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     logging.getLogger("dicom_deid").setLevel(logging.CRITICAL)
     warnings.simplefilter("ignore")
-    stage = None
-    if args.pixels != "off":
-        from dicom_deid.pixels import PixelMode, PixelPolicy, make_pixel_stage
-
-        stage = make_pixel_stage(PixelPolicy(mode=PixelMode(args.pixels)))
-    engine = Engine(load_profile("basic"), load_standard(), Remapper(SecretKey.from_bytes(bytes(range(32)))), stage)
+    engine = Engine(load_profile("basic"), SecretKey.from_bytes(bytes(range(32))), PixelMode(args.pixels))
     work = Path(tempfile.mkdtemp(prefix="dicom-deid-fuzz-"))
-    inp, out, qdir = work / "in", work / "out", work / "out.quarantine"
-    inp.mkdir()
+    out, qdir = work / "out", work / "out.quarantine"
 
     def one_input(data: bytes) -> None:
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(qdir, ignore_errors=True)
-        path = inp / "input.dcm"
-        path.write_bytes(data)
-        res = process_input(InputRef(0, path), root=inp, engine=engine, output=out, quarantine_dir=qdir)
+        res = process_input(InputBytes(0, "input.dcm", "input.dcm", data), engine=engine, output=out,
+                            quarantine_dir=qdir)  # bytes plus an opaque id: no file written
         record = res.record
         if record.reason == "internal_error":
             raise AssertionError(f"internal error, not the input's fault: {res.message}")

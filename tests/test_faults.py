@@ -215,14 +215,13 @@ def test_a_full_disk_without_a_reserve_still_keeps_every_line_whole(small_fs: Pa
     from dicom_deid.deidentify import Engine
     from dicom_deid.keys import load_secret_key
     from dicom_deid.pipeline import run
-    from dicom_deid.profiles import load_profile, load_standard
-    from dicom_deid.remap import Remapper
+    from dicom_deid.profiles import load_profile
 
     inp = tmp_path / "in"
     generate_bench(inp, 150)
     out = small_fs / "out"
-    engine = Engine(load_profile("basic"), load_standard(), Remapper(load_secret_key(key_file)))
-    config = RunConfig(input=inp, output=out, profile=engine.profile, quarantine=tmp_path / "q", keep_free=0)
+    engine = Engine(load_profile("basic"), load_secret_key(key_file))  # pixels off
+    config = RunConfig(input=inp, output=out, quarantine=tmp_path / "q", keep_free=0)
     summary = run(config, engine)
     assert summary.stopped is not None and "No space left on device" in summary.stopped
     assert summary.files + summary.left == 151

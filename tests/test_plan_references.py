@@ -22,7 +22,6 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 from dicom_deid.deidentify import Engine, deidentify
 from dicom_deid.keys import SecretKey
 from dicom_deid.profiles import Option, load_profile, load_standard
-from dicom_deid.remap import Remapper
 from tests.conftest import REPO, TEST_FILES
 from tests.phi_scan import iter_values
 
@@ -43,8 +42,8 @@ TABLE = _table()
 
 
 def _engine(profile: str = "basic", **kwargs: object) -> Engine:
-    return Engine(load_profile(profile, **kwargs), load_standard(),  # type: ignore[arg-type]
-                  Remapper(SecretKey.from_bytes(secrets.token_bytes(32))))
+    return Engine(load_profile(profile, **kwargs),  # type: ignore[arg-type]
+                  SecretKey.from_bytes(secrets.token_bytes(32)))
 
 
 def _instance(sop_class: str, n: int, **top: object) -> Dataset:

@@ -364,26 +364,6 @@ class PartSpec:
                                     self.run_id, self.run_info, part=part)
 
 
-def finish_with_parts(main: MappingWriter | PendingMapping) -> None:
-    """Close ``main`` and combine it with the workers' complete parts into ``main.path``."""
-    from dicom_deid.seal.combine import combine_parts
-
-    parts_dir = parts_dir_for(main.path)
-    parts = sorted(parts_dir.glob(f"*{MAPPING_SUFFIX}")) if parts_dir.exists() else []
-    if parts and isinstance(main, PendingMapping):
-        main.materialize()  # the index of the combined file needs the main part
-    main.close()
-    if not parts:
-        return
-    combined = main.path.with_name(f".{main.path.name}.combined")
-    combined.unlink(missing_ok=True)
-    combine_parts([main.path, *parts], combined, signer=main._signer)
-    os.replace(combined, main.path)
-    for p in parts:
-        p.unlink()
-    parts_dir.rmdir()
-
-
 def default_mapping_path(key_dir: Path, run_id: str) -> Path:
     return Path(key_dir) / "mappings" / f"{_check_id(run_id, 'run id')}{MAPPING_SUFFIX}"
 
