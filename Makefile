@@ -3,29 +3,34 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEBS   := tesseract-ocr dicom3tools fonts-dejavu-core chromium
+DEBS   := tesseract-ocr dicom3tools fonts-dejavu-core chromium orthanc dcmtk
 
-.PHONY: demo test setup system-deps profiles bench clean
+.PHONY: demo test setup system-deps profiles bench clean fuzz
 
 setup: $(STAMP) system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[codecs,ocr,scale,test]'
+	$(PY) -m pip install --quiet -e '.[codecs,ocr,scale,net,risk,test]'
 	# the DBNet text detection model ships inside this wheel; its own deps (GUI OpenCV...) are unused
 	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
+	# k-anonymity, l-diversity, t-closeness; its exact numpy/pandas pins are not needed (see pyproject.toml)
+	$(PY) -m pip install --quiet --no-deps 'pycanon==1.3.6'
 	@touch $(STAMP)
 
 # Debian packages: Tesseract (burned-in text reading), dicom3tools (dciodvfy conformance checks),
 # DejaVu fonts (synthetic burned-in text in tests and benchmarks), Chromium (the report test opens
-# the HTML report headless and takes a screenshot).
+# the HTML report headless and takes a screenshot), Orthanc and DCMTK (the network tests run a real
+# PACS on loopback and send with storescu).
 system-deps:
 	@missing=""; \
 	command -v tesseract >/dev/null 2>&1 || missing="$$missing tesseract-ocr"; \
 	command -v dciodvfy  >/dev/null 2>&1 || missing="$$missing dicom3tools"; \
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
 	command -v chromium  >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v Orthanc   >/dev/null 2>&1 || missing="$$missing orthanc"; \
+	command -v storescu  >/dev/null 2>&1 || missing="$$missing dcmtk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -56,8 +61,15 @@ demo: setup sample_data/.generated
 test: setup
 	$(PY) -m pytest -q
 
+# Coverage-guided fuzzing of the per-file boundary (atheris): FUZZ_SECONDS=3600 make fuzz
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[fuzz]'
+	$(PY) scripts/fuzz_atheris.py --seeds fuzz-corpus
+	$(PY) scripts/fuzz_atheris.py fuzz-corpus -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096
+
 profiles: $(STAMP)
 	$(PY) scripts/generate_profiles.py
 
 clean:
-	rm -rf demo_out demo_out.quarantine demo_report.html demo_keys sample_data/generated sample_data/.generated .pytest_cache
+	rm -rf demo_out demo_out.quarantine demo_report.html demo_risk.html demo_keys sample_data/generated sample_data/.generated .pytest_cache fuzz-corpus

@@ -1,10 +1,16 @@
 """The "C" (clean) action for text: remove identifying content, keep the rest.
 
-Pure functions.  ``PatientIdentifiers`` holds this patient's own values (names
-in any order or case, IDs, dates); ``clean_text`` removes those wherever they
-appear plus generic patterns: dates in common formats (numeric, ``3 Feb 1961``,
-``Feb 3, 1961``, ``03FEB1961``, ``03-Feb-1961``), phone numbers, e-mail addresses,
-and long ID-like digit runs.
+Pure functions.  ``PatientIdentifiers`` holds this instance's own values (person names, IDs,
+dates); ``clean_text`` removes those wherever they appear plus generic patterns: dates in
+common formats (numeric, ``3 Feb 1961``, ``Feb 3, 1961``, ``03FEB1961``, ``03-Feb-1961``),
+phone numbers, e-mail addresses, and long ID-like digit runs.
+
+Person names are removed however they are spelled: every part (2 letters or more) as a whole
+word in any case and order; an initial next to a part (``P. Quixworth``); accents ignored
+(``Muller`` for ``Müller``); spelling variants of parts of 5 or more letters (Levenshtein
+distance 1, or 2 from 9 letters, by rapidfuzz: ``PERCIVAL`` for ``PERCIVIL``) unless the word is
+an ordinary word (``dicom_deid.vocabulary``: ``heart`` is never taken for ``Hearst``); and parts
+split across lines or spaced out (``QUIX-\nWORTH``, ``P E R C I V A L``).
 """
 
 from __future__ import annotations
@@ -16,8 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydicom.datadict import dictionary_VR
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from dicom_deid.vocabulary import english_count, fold, is_vocabulary
 
 REDACTED = "***"
+VARIANT_FROM = 5  # letters a name part needs before its spelling variants are removed
+LONG_VARIANT_FROM = 9  # ... and before two edits are allowed
+ORDINARY_COUNT = 500  # a word this frequent in the English list is never a spelling variant
 _MONTHS = (
     "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|"
     "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -46,12 +59,14 @@ class PatientIdentifiers:
     words: tuple[str, ...] = ()  # name parts, address words (matched as whole words)
     ids: tuple[str, ...] = ()  # IDs, matched anywhere
     dates: tuple[_dt.date, ...] = ()  # matched in common spellings
+    names: tuple[tuple[str, ...], ...] = ()  # each person name as folded parts (for other spellings)
 
     @classmethod
     def build(
         cls, names: Iterable[str], ids: Iterable[str], dates: Iterable[str], extra_words: Iterable[str] = ()
     ) -> PatientIdentifiers:
         words: set[str] = set()
+        names = list(names)
         for name in names:
             for part in re.split(r"[\^=,\s]+", name):
                 # a hyphenated part counts whole and by each of its pieces (Müller-Lüdenscheidt)
@@ -74,16 +89,135 @@ class PatientIdentifiers:
             words=tuple(sorted(words, key=lambda s: (-len(s), s))),
             ids=tuple(sorted({i.strip() for i in ids if len(i.strip()) >= 3}, key=lambda s: (-len(s), s))),
             dates=tuple(sorted(set(parsed))),
+            names=tuple(sorted({p for p in (_name_parts(n) for n in names) if p})),
         )
 
-    def pattern(self) -> re.Pattern[str] | None:
+    def pattern(self) -> PatientPattern | None:
         alts = [re.escape(i) for i in self.ids]
         alts += [rf"(?<!{_LETTER}){re.escape(w)}(?!{_LETTER})" for w in self.words]
         for d in self.dates:
             alts += [re.escape(s) for s in _date_spellings(d)]
-        if not alts:
+        if not alts and not self.names:
             return None
-        return re.compile("|".join(alts), re.IGNORECASE)
+        exact = re.compile("|".join(alts), re.IGNORECASE) if alts else None
+        return PatientPattern(exact, _NameSpellings.of(self.names, self.words) if self.names else None)
+
+
+@dataclass(frozen=True)
+class PatientPattern:
+    """This instance's values as a substitution: names in other spellings first (their initials
+    need the name still in place), then the exact values."""
+
+    exact: re.Pattern[str] | None
+    names: _NameSpellings | None
+
+    def sub(self, repl: str, text: str) -> str:
+        if self.names is not None:
+            text = self.names.sub(repl, text)
+        return self.exact.sub(repl, text) if self.exact is not None else text
+
+
+def _name_parts(name: str) -> tuple[str, ...]:
+    """Folded words of one PN value made of letters only (2 or more, not one letter repeated:
+    ``MR1`` and ``XXXX`` are no name parts), in order, without repeats."""
+    out: list[str] = []
+    for word in re.findall(r"[^\W_]+", fold(name)):
+        if word.isalpha() and len(word) >= 2 and len(set(word)) >= 2 and word not in out:
+            out.append(word)
+    return tuple(out)
+
+
+def _edits_allowed(part: str) -> int:
+    return 0 if len(part) < VARIANT_FROM else 1 if len(part) < LONG_VARIANT_FROM else 2
+
+
+def _ordinary(word: str) -> bool:
+    return is_vocabulary(word) or english_count(word) >= ORDINARY_COUNT
+
+
+_SPLIT_GAP = re.compile(r"[ \t\r\n\-]{1,4}")  # inside a part split across lines or spaced out
+_INITIAL_GAP = re.compile(r"\.?[\s,]{1,3}")  # between an initial and a name part
+
+
+@dataclass(frozen=True)
+class _NameSpellings:
+    """Person names as folded parts, for the spellings a regular expression cannot list."""
+
+    parts: frozenset[str]
+    initials: Mapping[str, frozenset[str]]  # part -> first letters of the other parts of its names
+    variant_targets: tuple[str, ...]  # parts long enough for spelling variants
+    exact_words: frozenset[str]  # casefolded words the exact pattern already removes
+    longest: int
+
+    @classmethod
+    def of(cls, names: Iterable[tuple[str, ...]], exact_words: Iterable[str]) -> _NameSpellings:
+        names = list(names)
+        initials: dict[str, set[str]] = {}
+        for parts in names:
+            for part in parts:
+                initials.setdefault(part, set()).update(p[0] for p in parts if p != part)
+        every = frozenset(p for parts in names for p in parts)
+        return cls(every, {k: frozenset(v) for k, v in initials.items()},
+                   tuple(sorted(p for p in every if _edits_allowed(p))),
+                   frozenset(w.casefold() for w in exact_words), max((len(p) for p in every), default=0))
+
+    def _variant(self, word: str) -> bool:
+        """A spelling variant of a long enough part, and not an ordinary word."""
+        if not self.variant_targets or _ordinary(word):
+            return False
+        found = process.extract(word, self.variant_targets, scorer=Levenshtein.distance, score_cutoff=2, limit=None)
+        return any(0 < edits <= _edits_allowed(part) for part, edits, _i in found)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        words = [(m.group(), fold(m.group()), m.start(), m.end()) for m in re.finditer(rf"{_LETTER}+", text)]
+        spans: list[tuple[int, int]] = []
+        for i, (raw, word, start, end) in enumerate(words):
+            if word in self.parts and len(word) >= 4 and raw.casefold() not in self.exact_words:
+                spans.append((start, end))  # accents differ (Muller for Müller), or an underscore joined it
+            elif word not in self.parts and len(word) >= 4 and self._variant(word):
+                spans.append((start, end))
+            if len(word) == 1:
+                spans += self._initial(words, i, text)
+            joined, pieces = word, [word]
+            for j in range(i + 1, len(words) if word not in self.parts else i + 1):
+                if not _SPLIT_GAP.fullmatch(text[words[j - 1][3]:words[j][2]]):
+                    break
+                joined += words[j][1]
+                pieces.append(words[j][1])
+                if len(joined) > self.longest + 2:
+                    break
+                if words[j][1] in self.parts or all(len(p) >= 3 and is_vocabulary(p) for p in pieces):
+                    break  # a whole part is removed on its own; ordinary words side by side are no name
+                if len(joined) >= 4 and (joined in self.parts
+                                         or (min(map(len, pieces)) >= 2 and self._variant(joined))):
+                    spans.append((start, words[j][3]))
+        return spans
+
+    def _initial(self, words: list[tuple[str, str, int, int]], i: int, text: str) -> list[tuple[int, int]]:
+        """A single letter next to a part whose name has another part starting with it."""
+        letter, start, end = words[i][1], words[i][2], words[i][3]
+        for j in (i - 1, i + 1):
+            if not 0 <= j < len(words):
+                continue
+            gap = text[end:words[j][2]] if j > i else text[words[j][3]:start]
+            if _INITIAL_GAP.fullmatch(gap) and letter in self.initials.get(words[j][1], ()):
+                stop = end + 1 if text[end:end + 1] == "." else end
+                return [(start, stop)]
+        return []
+
+    def sub(self, repl: str, text: str) -> str:
+        spans = sorted(self.spans(text))
+        if not spans:
+            return text
+        merged: list[list[int]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        for a, b in reversed(merged):
+            text = text[:a] + repl + text[b:]
+        return text
 
 
 def _date_spellings(d: _dt.date) -> set[str]:
@@ -157,11 +291,11 @@ def patient_identifiers(ds: Any, sources: Mapping[str, Any]) -> tuple[PatientIde
     return ident, (*ident.words, *ident.ids, *dates)
 
 
-def clean_text(text: str, patient: re.Pattern[str] | None) -> str:
+def clean_text(text: str, patient: PatientPattern | None) -> str:
     """Remove this patient's values (via the compiled ``patient`` pattern) and generic PHI patterns."""
     if patient is not None:
         text = patient.sub(REDACTED, text)
     return _GENERIC_RE.sub(REDACTED, text)
 
 
-__all__ = ["REDACTED", "PatientIdentifiers", "clean_text", "patient_identifiers"]
+__all__ = ["REDACTED", "PatientIdentifiers", "PatientPattern", "clean_text", "patient_identifiers"]

@@ -9,9 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dicom_deid.subjects import SubjectMap
 
 EXIT_OK, EXIT_FINDINGS = 0, 4
 _MAX_LINES = 50
+_ORDER = {"error": 0, "warning": 1, "note": 2}
 
 
 def register_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -46,33 +51,64 @@ def register_subcommands(subparsers: argparse._SubParsersAction) -> None:  # typ
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="profile to check against (default: the one the manifest names)")
     parser.add_argument("--option", action="append", default=[], metavar="NAME", help="add a PS3.15 option")
+    parser.add_argument("--override", action="append", default=[], metavar="TAG=ACTION",
+                        help="a per-tag override the run was given (keep, remove, empty, replace:VALUE)")
     parser.add_argument("--ocr", choices=("auto", "all", "off"), default="auto",
                         help="OCR of pixel data: images at risk of burned-in text (auto), all, or off")
     parser.add_argument("--dciodvfy", action="store_true",
                         help="DICOM conformance check (dicom3tools); with --against, report new errors only")
+    parser.add_argument("--key-file", type=Path, metavar="PATH",
+                        help="the run's secret key (with --against): recompute the exact pseudonyms instead of "
+                             "accepting their form")
+    parser.add_argument("--subject-map", type=Path, metavar="FILE.csv",
+                        help="the run's subject map: its subject IDs and names are the profile's replacement values")
 
 
-def _profile(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from dicom_deid.profiles import load_profile
+def _profile(args: argparse.Namespace, output: Path):  # type: ignore[no-untyped-def]
+    """The profile to check against: --profile, else the manifest's; plus --option and --override."""
+    from dataclasses import replace
 
-    if args.profile is None and not args.option:
+    from dicom_deid.profiles import Option, load_profile, parse_override
+    from dicom_deid.verify import resolve_profile
+
+    overrides = [parse_override(o) for o in args.override]
+    if args.profile is None and not args.option and not overrides:
         return None
-    return load_profile(args.profile or "basic", extra_options=args.option)
+    if args.profile is not None:
+        return load_profile(args.profile, extra_options=args.option, overrides=overrides)
+    base, _notes = resolve_profile(output, None)
+    return replace(base, options=base.options | {Option.parse(o) for o in args.option},
+                   overrides={**base.overrides, **dict(overrides)})
+
+
+def _key(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from dicom_deid.keys import load_secret_key
+
+    return load_secret_key(args.key_file) if args.key_file is not None else None
+
+
+def _subject_map(args: argparse.Namespace) -> SubjectMap | None:
+    from dicom_deid.subjects import load_subject_map
+
+    return load_subject_map(args.subject_map) if args.subject_map is not None else None
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from dicom_deid.verify import verify_output
 
-    result = verify_output(args.output, against=args.against, profile=_profile(args), ocr=args.ocr,
-                           dciodvfy=args.dciodvfy, show_values=args.show_values)
+    result = verify_output(args.output, against=args.against, profile=_profile(args, args.output), ocr=args.ocr,
+                           dciodvfy=args.dciodvfy, show_values=args.show_values, key=_key(args),
+                           subject_map=_subject_map(args))
     if args.json:
         print(result.dumps())
         return EXIT_OK if result.ok else EXIT_FINDINGS
     side = f"against {args.against}" if args.against else "without the input (no value search)"
+    low = f", {len(result.warnings)} warning(s), {len(result.low)} note(s)" if result.warnings or result.low else ""
     print(f"dicom-deid verify: {result.files_checked} files ({result.dicom_checked} DICOM) checked {side}, "
           f"profile {result.profile}, OCR {result.ocr} ({result.images_ocr} images): "
-          f"{len(result.errors)} finding(s)")
-    for finding in result.findings[:_MAX_LINES]:
+          f"{len(result.errors)} finding(s){low}")
+    ordered = sorted(result.findings, key=lambda f: _ORDER[f.severity.value])
+    for finding in ordered[:_MAX_LINES]:
         value = f" = {finding.value!r}" if finding.value is not None else ""
         print(f"  {finding.category.value} {finding.severity.value:7s} {finding.file}  {finding.where}: "
               f"{finding.detail}{value}")
@@ -90,8 +126,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_output = args.run_output if args.run_output.is_dir() else args.run_output.parent
     result = None
     if args.verify:
-        result = verify_output(run_output, against=args.against, profile=_profile(args), ocr=args.ocr,
-                               dciodvfy=args.dciodvfy, show_values=args.show_values)
+        result = verify_output(run_output, against=args.against, profile=_profile(args, run_output), ocr=args.ocr,
+                               dciodvfy=args.dciodvfy, show_values=args.show_values, key=_key(args),
+                               subject_map=_subject_map(args))
     manifest = args.run_output / "dicom-deid-manifest.jsonl" if args.run_output.is_dir() else args.run_output
     path = render_report(manifest, args.out, input_root=args.against, verify=result,
                          sample_thumbnails=args.sample, show_values=args.show_values)

@@ -2,7 +2,21 @@
 
 Pure: (dataset, Profile, Standard) -> Plan.  Combined codes (X/Z/D ...) are
 resolved here from the attribute's PS3.3 type in the instance's IOD
-(PS3.15 Table E.1-1a); a Plan never contains a combined code.
+(PS3.15 Table E.1-1a); a Plan never contains a combined code.  Three choices
+the table leaves to the de-identifier are made here, each from the tables:
+
+* a sequence that holds references to other instances and whose combined code
+  offers to keep it (X/Z/U*, X/Z/D: ``Standard.reference_sequences``) is kept
+  (U): its instance UIDs are remapped with the same keyed derivation as the
+  referenced objects and every other element inside follows the profile, at
+  every nesting level, so segmentations, SRs and presentation states still
+  point at their images (PS3.15 U*: "replacement of contained instance UIDs");
+* a removal (X) of a top-level attribute that the instance's IOD requires
+  (Type 1 or 2, or 1C/2C whose condition holds, e.g. Responsible Person of an
+  animal) becomes D or Z: "it is the responsibility of the de-identifier to
+  ensure that this process does not negatively affect the integrity of the
+  IOD" (PS3.15 E.1);
+* D on a UID is a keyed replacement (U): a dummy is never an empty value.
 """
 
 from __future__ import annotations
@@ -11,16 +25,27 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
 
-from dicom_deid.profiles import ActionCode, Option, OverrideAction, Profile, Standard, keyword_of
+from dicom_deid.errors import UnreadableDicomError
+from dicom_deid.profiles import (
+    ActionCode,
+    DocumentPolicy,
+    Option,
+    OverrideAction,
+    Profile,
+    Standard,
+    keyword_of,
+)
 
 TagPath = tuple[int, ...]
 """(tag,) at top level, (seq_tag, item_index, tag, ...) inside sequences."""
 
+DOCUMENT_TAG = int(tag_for_keyword("EncapsulatedDocument") or 0)  # (0042,0011): a document's body
 _RESOLVED = frozenset({ActionCode.D, ActionCode.Z, ActionCode.X, ActionCode.K, ActionCode.C, ActionCode.U})
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+_OVERLAY_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UT", "UC"})
 _OVERRIDE_CODES = {
     OverrideAction.KEEP: ActionCode.K,
     OverrideAction.REMOVE: ActionCode.X,
@@ -106,7 +131,7 @@ _CLEANABLE_TEXT = frozenset({"LO", "LT", "SH", "ST", "UT"})
 
 class _Planner:
     def __init__(self, profile: Profile, standard: Standard, sop_class_uid: str,
-                 cache: DecisionCache | None = None) -> None:
+                 cache: DecisionCache | None = None, root: Dataset | None = None) -> None:
         self.cache: DecisionCache = cache if cache is not None else {}
         self.profile = profile
         self.standard = standard
@@ -114,6 +139,9 @@ class _Planner:
         self.sop_class_uid = sop_class_uid
         self.retain_safe_private = Option.RETAIN_SAFE_PRIVATE in profile.options
         self.actions: dict[TagPath, ElementAction] = {}
+        self.root = root if root is not None else Dataset()  # the instance: 1C/2C conditions are read here
+        # decisions that evaluate a condition on the instance depend on more than the cache key
+        self.conditional = frozenset(int(tag_for_keyword(k) or 0) for k in standard.conditions)
 
     def walk(self, ds: Dataset, prefix: TagPath, seq_path: tuple[str, ...], cleaning: bool = False) -> None:
         creators: dict[tuple[int, int], str] = {}
@@ -124,7 +152,13 @@ class _Planner:
                 creators[(tag.group, tag.element)] = value if isinstance(value, str) else ""
         for tag in tags:
             path = prefix + (int(tag),)
-            vr = element_vr(ds, tag)
+            try:
+                vr = element_vr(ds, tag)
+            except (NotImplementedError, ValueError) as exc:  # pydicom cannot convert it (bad VR, items)
+                raise UnreadableDicomError(f"{format_path(path)} cannot be parsed ({type(exc).__name__}): "
+                                           "the file is malformed") from None
+            if vr == "NONE":  # (FFFE,xxxx) item / delimiter tags are structure, never elements
+                raise UnreadableDicomError(f"{format_path(path)} outside a sequence: the file is malformed")
             key = (self.sop_class_uid, seq_path, int(tag), vr)
             hit = self.cache.get(key)
             if hit is not None:
@@ -135,7 +169,7 @@ class _Planner:
                     # a sequence the option cleans (e.g. Graphic Annotation under Clean Graphics):
                     # its free text is cleaned, not replaced by a dummy
                     action = ElementAction(path, ActionCode.C, f"{action.rule}; in a cleaned sequence")
-                if vr != "UI" and not tag.group & 1:  # value-independent: safe to reuse
+                if vr != "UI" and not tag.group & 1 and int(tag) not in self.conditional:  # value-independent
                     self.cache[key] = (action.code, action.rule, action.value)
             self.actions[path] = action
             if vr == "SQ" and action.code not in (ActionCode.X, ActionCode.Z):
@@ -159,6 +193,10 @@ class _Planner:
                                  override.value if override.action is not OverrideAction.KEEP else None)
         if element == 0 and group > 2:
             return ElementAction(path, ActionCode.X, "group length (retired, recomputed)")
+        if tag == DOCUMENT_TAG and self.profile.documents is DocumentPolicy.KEEP:
+            return ElementAction(path, ActionCode.K, "documents keep: body written unexamined, reported")
+        if group & 0xFF00 == 0x6000 and not group & 1:
+            return self.decide_overlay(tag, vr, path)
         if group & 1:
             return self.decide_private(ds, tag, path, creators)
         rule = self.standard.rule_for(tag)
@@ -173,19 +211,50 @@ class _Planner:
                 return ElementAction(path, ActionCode.K, "class or scheme UID: kept")
             rule = vr_rule
         code, rule_id = rule.action_for(self.options)
+        if code.is_combined and vr == "SQ" and tag in self.standard.reference_sequences:
+            return ElementAction(path, ActionCode.U, f"{rule_id} {code.value}: references kept, instance UIDs "
+                                                     "remapped (U*)")
         if code.is_combined:
-            attr_type = self.standard.type_of(self.sop_class_uid, seq_path, keyword)
+            attr_type = self.standard.effective_type(self.sop_class_uid, seq_path, keyword, self.root)
             code = resolve(code, attr_type)
             rule_id = f"{rule_id}, type {attr_type}"
+        elif code is ActionCode.X and not seq_path and not is_binary_vr(vr):
+            code, rule_id = self._keep_required(keyword, vr, rule_id)
+        if code is ActionCode.D and vr == "UI":
+            return ElementAction(path, ActionCode.U, f"{rule_id}; D on a UID: keyed replacement")
         if code is ActionCode.C and is_binary_vr(vr):
             # overlay / curve bitmaps cannot be cleaned here: never keep them unexamined
             return ElementAction(path, ActionCode.X, f"{rule_id}; binary data cannot be cleaned: removed")
         return ElementAction(path, code, rule_id)
 
+    def decide_overlay(self, tag: int, vr: str, path: TagPath) -> ElementAction:
+        """An overlay plane (one 60xx group) is one unit.  Overlay Data (60xx,3000) is X in every
+        profile and option (a bitmap cannot be cleaned), so the whole plane goes with it: rows,
+        type, origin, description, label and comments alike (a plane without its bitmap is not
+        conformant, and its text can name a person).  Only an override that keeps the Overlay
+        Data keeps the plane; its text is then cleaned (C) and the rest kept."""
+        rule = self.standard.overlay_rules.get(0x3000)
+        data = self.profile.overrides.get((tag & 0xFFFF0000) | 0x3000)
+        if data is None or data.action is not OverrideAction.KEEP:
+            rule_id = rule.rule_id if rule is not None else "Overlay Data"
+            return ElementAction(path, ActionCode.X, f"{rule_id} Overlay Data X: the whole overlay plane")
+        if vr in _OVERLAY_TEXT_VRS:
+            return ElementAction(path, ActionCode.C, "overlay kept by override: text cleaned")
+        return ElementAction(path, ActionCode.K, "overlay kept by override")
+
+    def _keep_required(self, keyword: str, vr: str, rule_id: str) -> tuple[ActionCode, str]:
+        """X of an attribute the IOD requires at the top level: Z (Type 2) or D (Type 1)."""
+        required = self.standard.iod_requires(self.sop_class_uid, keyword, self.root)
+        if required is None:
+            return ActionCode.X, rule_id
+        code = ActionCode.D if required == "1" and vr != "SQ" else ActionCode.Z  # never walk a removed sequence
+        attr_type = self.standard.effective_type(self.sop_class_uid, (), keyword, self.root)
+        return code, f"{rule_id}; type {attr_type} in the IOD: {code.value} keeps it valid (PS3.15 E.1)"
+
     def _keeps_uid(self, ds: Dataset, tag: int, keyword: str) -> bool:
         value = ds[tag].value
-        first = value[0] if isinstance(value, list | tuple) and value else value
-        return self.standard.keeps_uid(keyword, str(first or ""))
+        text = str(value or "") if isinstance(value, str | bytes) or value is None else "\\".join(map(str, value))
+        return self.standard.keeps_uid(keyword, text)
 
     def decide_private(
         self, ds: Dataset, tag: int, path: TagPath, creators: Mapping[tuple[int, int], str]
@@ -216,9 +285,10 @@ def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: De
     same dict only with the same profile and standard); it never changes a result.
     """
     sop_class = str(ds.get("SOPClassUID", "") or "")
-    planner = _Planner(profile, standard, sop_class, cache)
+    planner = _Planner(profile, standard, sop_class, cache, root=ds)
     planner.walk(ds, (), ())
     return Plan(actions=planner.actions, sop_class_uid=sop_class)
 
 
-__all__ = ["DecisionCache", "ElementAction", "Plan", "TagPath", "format_path", "plan_actions", "resolve"]
+__all__ = ["DOCUMENT_TAG", "DecisionCache", "ElementAction", "Plan", "TagPath", "format_path", "plan_actions",
+           "resolve"]

@@ -22,8 +22,11 @@ from types import MappingProxyType
 from typing import Any
 
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.dataset import Dataset
 
 from dicom_deid.errors import ConfigError, ProfileError
+from dicom_deid.profile_schema import profile_schema, schema_problem
+from dicom_deid.subjects import Unmapped
 
 _DATA_PACKAGE = "dicom_deid._profiles"
 _STANDARD_FILE = "ps315_2026c.json"
@@ -83,6 +86,24 @@ class DateMethod(enum.Enum):
 
     SHIFT = "shift"  # per-patient keyed offset in whole days
     YEAR = "year"  # keep the year only (HIPAA Safe Harbor)
+
+
+class DocumentPolicy(enum.Enum):
+    """What happens to an encapsulated document (PDF, CDA, STL, OBJ, MTL: Encapsulated Document
+    (0042,0011) present).  Its body can hold identifying data anywhere and is never examined."""
+
+    QUARANTINE = "quarantine"  # not written; the original goes to the quarantine with its reason
+    DROP = "drop"  # not written and not copied anywhere; the manifest records it as skipped
+    KEEP = "keep"  # written with the header de-identified and the body unchanged; reported
+
+    @classmethod
+    def parse(cls, value: str | DocumentPolicy) -> DocumentPolicy:
+        if isinstance(value, DocumentPolicy):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            raise ConfigError(f"documents must be quarantine, drop or keep, got {value!r}") from None
 
 
 class OverrideAction(enum.Enum):
@@ -153,6 +174,9 @@ class Standard:
     uid_keep_keywords: frozenset[str]
     pseudonyms: Mapping[int, str]  # tag -> pseudonym kind, used where Z or D resolves
     identifying_values: Mapping[str, Any]  # attribute keywords whose values "C" removes from text
+    reference_sequences: frozenset[int] = frozenset()  # combined-code sequences that hold references
+    conditions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # 1C/2C keyword -> any of
+    dummies: Mapping[int, str] = field(default_factory=dict)  # tag -> dummy value (action D)
 
     def rule_for(self, tag: int) -> AttributeRule | None:
         rule = self.by_tag.get(tag)
@@ -174,6 +198,27 @@ class Standard:
             return "3"
         return self.iod_types.get(iod, {}).get(keyword, "3")
 
+    def effective_type(self, sop_class_uid: str, seq_path: tuple[str, ...], keyword: str,
+                       instance: Dataset) -> str:
+        """:meth:`type_of`, with a listed condition of a 1C/2C attribute evaluated on ``instance``
+        (the top-level dataset): "3" when the condition does not hold."""
+        attr_type = self.type_of(sop_class_uid, seq_path, keyword)
+        needs = self.conditions.get(keyword)
+        if attr_type in ("1C", "2C") and needs is not None and not any(k in instance for k in needs):
+            return "3"
+        return attr_type
+
+    def iod_requires(self, sop_class_uid: str, keyword: str, instance: Dataset) -> str | None:
+        """"1" or "2" when the instance's IOD requires ``keyword`` at the top level (Type 1 or 2,
+        or 1C/2C with a listed condition that holds); None otherwise.
+
+        Only the top level is decided: nested types are the strictest over all IODs, which would
+        put dummies where the instance's own IOD has none."""
+        attr_type = self.effective_type(sop_class_uid, (), keyword, instance)
+        if attr_type in ("1C", "2C") and keyword not in self.conditions:
+            return None  # the condition is not known: the table's removal stands
+        return attr_type[0] if attr_type in ("1", "1C", "2", "2C") else None
+
     def is_safe_private(self, group: int, creator: str, offset: int) -> bool:
         return (group, creator.strip().lower(), offset) in self.safe_private
 
@@ -182,11 +227,18 @@ class Standard:
         return any(g == group and c == key for g, c, _ in self.safe_private)
 
     def keeps_uid(self, keyword: str, value: str) -> bool:
-        """True for UIDs that name a class or scheme rather than an instance."""
+        """True for UIDs that name a class or scheme rather than an instance.
+
+        ``value`` may be multi-valued (``\\``-separated).  A value with anything but digits and
+        dots (a corrupted or misused attribute can hold text) is never kept, whatever the keyword:
+        it is remapped like an instance UID instead."""
+        values = [v.strip(" \x00") for v in value.split("\\")]
+        if any(v and not _UID_CHARS.fullmatch(v) for v in values):
+            return False
         return (
             keyword in self.uid_keep_keywords
             or keyword.endswith(self.uid_keep_suffixes)
-            or value.startswith(self.uid_keep_prefixes)
+            or values[0].startswith(self.uid_keep_prefixes)
         )
 
 
@@ -200,8 +252,12 @@ class Profile:
     overrides: Mapping[int, Override] = field(default_factory=dict)
     date_method: DateMethod = DateMethod.SHIFT
     age_cap_years: int | None = None
-    pixel_mode: str = "auto"
+    pixel_mode: str = "auto"  # the [pixels] mode of the file: auto, all or off (PixelMode at the engine)
     source: str = ""
+    documents: DocumentPolicy = DocumentPolicy.QUARANTINE
+    subject_map: Path | None = None  # [subjects] map, resolved against the profile file's folder
+    unmapped: Unmapped | None = None  # [subjects] unmapped
+    base: str | None = None  # the named profile this one starts from
 
     @property
     def dates_modified(self) -> bool:
@@ -260,6 +316,15 @@ def load_standard() -> Standard:
         for vr, spec in beyond.get("vr", {}).items()
     }
     keep = beyond.get("uid_keep", {})
+    conditions: dict[str, tuple[str, ...]] = {}
+    for entry in beyond.get("condition", []):
+        for keyword in (*entry["keywords"], *entry["if_any_present"]):
+            if tag_for_keyword(keyword) is None:
+                raise ProfileError(f"{_BEYOND_FILE}: condition names unknown keyword {keyword!r}")
+        conditions.update({k: tuple(entry["if_any_present"]) for k in entry["keywords"]})
+    references = frozenset(int(tag_for_keyword(k) or 0) for k in data.get("reference_sequences", {}))
+    if 0 in references:
+        raise ProfileError(f"{_STANDARD_FILE}: unknown reference sequence keyword; regenerate profiles")
 
     cid: dict[Option | None, CodedConcept] = {}
     for column, c in data["cid7050"].items():
@@ -292,9 +357,13 @@ def load_standard() -> Standard:
         pseudonyms=MappingProxyType(
             {int(parse_tag(k)): v for k, v in beyond.get("pseudonyms", {}).items()}
         ),
+        reference_sequences=references,
+        conditions=MappingProxyType(conditions),
+        dummies=MappingProxyType({int(parse_tag(k)): str(v) for k, v in beyond.get("dummy", {}).items()}),
     )
 
 
+_UID_CHARS = re.compile(r"[0-9.]+")
 _TAG_RE = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
 
 
@@ -349,18 +418,14 @@ def list_profiles() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml") and p.name != _BEYOND_FILE)
 
 
-def load_profile(
-    name_or_path: str | Path = "basic",
-    *,
-    extra_options: Iterable[str | Option] = (),
-    overrides: Iterable[tuple[int, Override]] = (),
-) -> Profile:
-    """Load a named profile (``profiles/NAME.toml``) or a TOML file, then add CLI choices."""
+def _read_profile(name_or_path: str | Path) -> tuple[dict[str, Any], str, Path | None]:
+    """(validated raw TOML, source name, the file's folder or None for a named profile)."""
     text_name = str(name_or_path)
     path = Path(text_name)
+    folder: Path | None = None
     if path.suffix == ".toml" or path.exists():
         try:
-            text, source = path.read_text(encoding="utf-8"), str(path)
+            text, source, folder = path.read_text(encoding="utf-8"), str(path), path.parent
         except OSError as exc:
             raise ConfigError(f"cannot read profile ({exc.strerror})", path=path) from None
     else:
@@ -371,23 +436,66 @@ def load_profile(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"invalid TOML: {exc}", path=source) from None
+    problem = schema_problem(raw)
+    if problem is not None:
+        raise ProfileError(problem, path=source)
+    return raw, source, folder
 
+
+def _inherit(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """``base = "NAME"``: the named profile's settings, then this file's on top (options add up)."""
+    base_name = raw.get("base")
+    if base_name is None:
+        return raw
+    if base_name not in list_profiles():
+        raise ProfileError(f"base {base_name!r} is not a named profile; choose from: {', '.join(list_profiles())}",
+                           path=source)
+    base, _, _ = _read_profile(base_name)
+    merged: dict[str, Any] = {k: v for k, v in base.items() if k not in ("name", "description")}
+    for key, value in raw.items():
+        if key == "options":
+            merged["options"] = [*base.get("options", []), *(o for o in value if o not in base.get("options", []))]
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_profile(
+    name_or_path: str | Path = "basic",
+    *,
+    extra_options: Iterable[str | Option] = (),
+    overrides: Iterable[tuple[int, Override]] = (),
+    documents: str | DocumentPolicy | None = None,
+) -> Profile:
+    """Load a named profile (``profiles/NAME.toml``) or a TOML file, then add CLI choices.
+
+    The file is validated against ``profiles/profile.schema.json``: an unknown key or option name
+    is an error listing the valid ones; ``base = "NAME"`` starts from a named profile.
+    """
+    raw, source, folder = _read_profile(name_or_path)
+    raw = _inherit(raw, source)
     options = {Option.parse(o) for o in raw.get("options", [])}
     options |= {Option.parse(o) for o in extra_options}
     if {Option.RETAIN_LONG_FULL_DATES, Option.RETAIN_LONG_MODIFIED_DATES} <= options:
         raise ConfigError("retain-long-full-dates and retain-long-modified-dates cannot both be selected")
     merged = _overrides_from_toml(raw.get("overrides", {}), source)
     merged.update(dict(overrides))
-    try:
-        date_method = DateMethod(raw.get("dates", {}).get("method", "shift"))
-    except ValueError:
-        raise ProfileError("dates.method must be 'shift' or 'year'", path=source) from None
+    date_method = DateMethod(raw.get("dates", {}).get("method", "shift"))
     pixel_mode = str(raw.get("pixels", {}).get("mode", "auto"))
-    if pixel_mode not in ("auto", "all", "off"):
-        raise ProfileError("pixels.mode must be auto, all or off", path=source)
     cap = raw.get("ages", {}).get("cap_years")
+    policy = DocumentPolicy.parse(documents if documents is not None
+                                  else raw.get("documents", {}).get("policy", "quarantine"))
+    subjects = raw.get("subjects")
+    subject_map = unmapped = None
+    if subjects is not None:
+        subject_map = Path(subjects["map"])
+        if not subject_map.is_absolute() and folder is not None:
+            subject_map = folder / subject_map
+        unmapped = Unmapped.parse(subjects["unmapped"]) if "unmapped" in subjects else None
     return Profile(
-        name=str(raw.get("name", path.stem)),
+        name=str(raw.get("name", Path(str(name_or_path)).stem)),
         description=str(raw.get("description", "")),
         options=frozenset(options),
         overrides=dict(merged),  # plain dict: profiles travel to worker processes
@@ -395,6 +503,10 @@ def load_profile(
         age_cap_years=int(cap) if cap is not None else None,
         pixel_mode=pixel_mode,
         source=source,
+        documents=policy,
+        subject_map=subject_map,
+        unmapped=unmapped,
+        base=raw.get("base"),
     )
 
 
@@ -407,6 +519,7 @@ __all__ = [
     "AttributeRule",
     "CodedConcept",
     "DateMethod",
+    "DocumentPolicy",
     "Option",
     "Override",
     "OverrideAction",
@@ -418,4 +531,5 @@ __all__ = [
     "load_standard",
     "parse_override",
     "parse_tag",
+    "profile_schema",
 ]

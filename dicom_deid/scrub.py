@@ -17,7 +17,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.valuerep import MAX_VALUE_LEN
 
-from dicom_deid.clean import clean_text, patient_identifiers
+from dicom_deid.clean import PatientPattern, clean_text, patient_identifiers
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
 from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
@@ -32,8 +32,9 @@ from dicom_deid.remap import (
 PATIENT_AGE = 0x00101010
 _TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"})
 _NUMERIC_TEXT = {"DS": "0", "IS": "0"}
+# D is "a non-zero length value": never empty (a UID gets a keyed replacement instead).
 _DUMMY_TEXT = {"AE": "ANONYMOUS", "CS": "ANONYMIZED", "AS": "000Y", "DA": "19000101", "TM": "000000",
-               "DT": "19000101000000", "PN": "ANONYMOUS", "UR": "", "UI": ""}
+               "DT": "19000101000000", "PN": "ANONYMOUS", "UR": "ANONYMIZED"}
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 _NUMERIC_VRS = frozenset({"FL", "FD", "SL", "SS", "UL", "US", "SV", "UV", "AT"})
 _UID_LINK_KINDS = {
@@ -55,13 +56,15 @@ class ScrubContext:
     date_offset_days: int
     source: Dataset  # the original instance: this patient's own values, for cleaning text
     needs_vr: bool = False  # output is explicit VR but the source was read as implicit VR
+    patient_id: str | None = None  # the subject map's subject ID for this patient (else keyed)
+    patient_name: str | None = None  # the subject map's name for this patient (else keyed)
     links: list[Link] = field(default_factory=list)
     _seen_uids: set[tuple[str, LinkKind]] = field(default_factory=set)
-    _pattern: re.Pattern[str] | None = None
+    _pattern: PatientPattern | None = None
     _compiled: bool = False
 
     @property
-    def patient_pattern(self) -> re.Pattern[str] | None:
+    def patient_pattern(self) -> PatientPattern | None:
         """Compiled on first use: most profiles never clean text, and compiling costs."""
         if not self._compiled:
             ident = patient_identifiers(self.source, self.standard.identifying_values)[0]
@@ -104,9 +107,12 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
         elif code is ActionCode.Z:
             pseudo = _pseudonym(tag, src, ctx)
             dst[tag] = DataElement(tag, vr, pseudo if pseudo is not None else _empty(vr))
-        elif code is ActionCode.D:
-            pseudo = _pseudonym(tag, src, ctx)
-            dst[tag] = DataElement(tag, vr, pseudo if pseudo is not None else _dummy(vr))
+        elif code is ActionCode.D and vr == "UI":  # a dummy UID is a keyed replacement, never empty
+            dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)) or
+                                   ctx.remapper.uid(f"dummy:{tag:08X}"))
+        elif code is ActionCode.D:  # never empty: a pseudonym, the attribute's dummy or the VR's
+            dummy = _pseudonym(tag, src, ctx) or ctx.standard.dummies.get(tag) or _dummy(vr)
+            dst[tag] = DataElement(tag, vr, dummy)
         elif code is ActionCode.U:
             dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)))
         elif code is ActionCode.C:
@@ -132,9 +138,9 @@ def _pseudonym(tag: int, src: Dataset, ctx: ScrubContext) -> str | None:
     if kind is None:
         return None
     if kind == "patient_id":
-        return ctx.remapper.patient_id(ctx.patient_key)
+        return ctx.patient_id or ctx.remapper.patient_id(ctx.patient_key)
     if kind == "patient_name":
-        return ctx.remapper.patient_name(ctx.patient_key)
+        return ctx.patient_name or ctx.remapper.patient_name(ctx.patient_key)
     original = str(src[tag].value or "").strip()
     if not original:
         return ""

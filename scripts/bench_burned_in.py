@@ -2,7 +2,7 @@
 
 Usage (one core; the machine may be shared, so CPU time is what is reported)::
 
-    taskset -c 0 .venv/bin/python scripts/bench_burned_in.py /work/public_dicom \\
+    taskset -c 0 .venv/bin/python scripts/bench_burned_in.py ../public_dicom \\
         --public-split report --synthetic-seeds 2001,2002 --modes auto,all --out bench_out/burned_in
 
 Two kinds of data, both scored by this script alone (pydicom decoding, Tesseract reading; no
@@ -305,18 +305,18 @@ def score(source: Path, output: Path | None, truth: Truth, pixels: dict[str, Any
 
 def run_pipeline(inputs: Path, output: Path, mode: str, key: Path) -> tuple[dict[int, dict[str, Any]], dict[int, float], float]:
     """Serial in-process run; (manifest rows by ordinal, CPU seconds per ordinal, total CPU)."""
-    from dicom_deid.cli import _make_engine  # the CLI's own assembly of the engine
+    from dicom_deid.api import build_engine  # the API's own assembly of the engine
     from dicom_deid.config import RunConfig
     from dicom_deid.events import FileDone
+    from dicom_deid.keys import load_secret_key
     from dicom_deid.manifest import read_manifest
     from dicom_deid.pipeline import run
+    from dicom_deid.pixels import PixelMode
     from dicom_deid.profiles import load_profile
 
     profile = load_profile("basic")
-    args = argparse.Namespace(key_file=key, pixels=mode)
-    engine, _, _ = _make_engine(args, profile)
-    config = RunConfig(input=inputs, output=output, profile=profile, key_file=key, pixel_mode=mode, workers=1,
-                       force=True)
+    engine, _ = build_engine(profile, load_secret_key(key), pixels=PixelMode(mode))
+    config = RunConfig(input=inputs, output=output, workers=1, force=True)
     cpu: dict[int, float] = {}
     last = [time.process_time()]
 

@@ -2,10 +2,11 @@
 
 Usage (one core; CPU time is reported because the machine may be shared)::
 
-    taskset -c 0 .venv/bin/python scripts/bench_sampling.py /work/public_dicom --count 1000
+    taskset -c 0 .venv/bin/python scripts/bench_sampling.py ../public_dicom --count 1000 \
+        [--sources neurolabusc+dcm_qa_ge/In/SliceTimingRT,neurolabusc+dcm_qa_ge/In/SliceTimingMPh]
 
 builds (as links, nothing copied) an export of ``--count`` real MR/CT instances from the public
-folders named in ``SOURCES`` (whole series in walk order, largest images first), then runs the
+folders named in ``SOURCES`` or ``--sources`` (whole series in walk order, largest images first), then runs the
 pipeline in this process, serially, with ``--pixels off`` and with ``--pixels auto``, each
 ``--repeat`` times, and prints files/s per CPU second, the overhead of ``auto``, and where its
 time goes: the header survey, the searched samples, the instances recorded as "sampled series
@@ -35,10 +36,10 @@ import pydicom
 SOURCES = ("neurolabusc+dcm_qa_uih", "neurolabusc+dcm_qa_ge", "neurolabusc+dcm_qa", "neurolabusc+dcm_qa_toshiba")
 
 
-def build_export(public: Path, count: int, target: Path) -> tuple[int, int]:
+def build_export(public: Path, count: int, target: Path, sources: tuple[str, ...] = SOURCES) -> tuple[int, int]:
     """Link ``count`` CT/MR image instances (whole series first) into ``target``."""
     found: list[tuple[int, str, Path]] = []
-    for source in SOURCES:
+    for source in sources:
         for root, _dirs, files in sorted(os.walk(public / source)):
             for name in sorted(files):
                 path = Path(root) / name
@@ -59,17 +60,18 @@ def build_export(public: Path, count: int, target: Path) -> tuple[int, int]:
 
 
 def run_once(inputs: Path, output: Path, mode: str, key: Path) -> dict[str, Any]:
-    from dicom_deid.cli import _make_engine
+    from dicom_deid.api import build_engine
     from dicom_deid.config import RunConfig
+    from dicom_deid.keys import load_secret_key
     from dicom_deid.manifest import read_manifest
     from dicom_deid.pipeline import run
+    from dicom_deid.pixels import PixelMode
     from dicom_deid.profiles import load_profile
 
     shutil.rmtree(output, ignore_errors=True)
     profile = load_profile("basic")
-    engine, _, _ = _make_engine(argparse.Namespace(key_file=key, pixels=mode), profile)
-    config = RunConfig(input=inputs, output=output, profile=profile, key_file=key, pixel_mode=mode, workers=1,
-                       force=True)
+    engine, _ = build_engine(profile, load_secret_key(key), pixels=PixelMode(mode))
+    config = RunConfig(input=inputs, output=output, workers=1, force=True)
     survey = [0.0]
     if mode == "auto":  # time the header survey on its own
         from dicom_deid.pixels import phases
@@ -107,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("public", type=Path, nargs="?", help="folder of public DICOM (to build the export)")
     parser.add_argument("--input", type=Path, help="an export to use as it is (instead of building one)")
     parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--sources", default=",".join(SOURCES),
+                        help="comma-separated folders under the public folder (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("bench_out"))
     args = parser.parse_args(argv)
@@ -119,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.public is None:
                 parser.error("give the public DICOM folder or --input")
             inputs = work / "export"
-            instances, series = build_export(args.public, args.count, inputs)
+            sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
+            instances, series = build_export(args.public, args.count, inputs, sources)
         from dicom_deid.keys import create_secret_key
 
         key = work / "secret.key"

@@ -44,9 +44,14 @@ SOURCES = (
     "iod/sop_class_iod.csv",
     "iod/toplevel_types.csv",
     "iod/nested_types.csv",
+    "iod/beyond_toplevel_types.csv",
+    "iod/beyond_nested_types.csv",
 )
 # Types that constrain a combined action code; type 3 (or absent) is the default.
 CONSTRAINING_TYPES = {"1", "1C", "2", "2C"}
+# Actions of a combined code that keep a sequence present with its items (PS3.15 Table E.1-1a:
+# U* replaces the contained instance UIDs; D is a non-zero-length, i.e. non-empty, value).
+KEEPING_ALTERNATIVES = {"U*", "D"}
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -108,12 +113,15 @@ def build() -> dict[str, object]:
         for r in _rows("cid7050.csv")
     }
     sop_class_iod = {r["sop_class_uid"]: r["iod"] for r in _rows("iod/sop_class_iod.csv")}
+    # types of Table E.1-1's attributes, then of those the plan acts on beyond the table
+    # (scripts/extract_beyond_table_types.py; the two sets of keywords do not overlap)
     iod_types: dict[str, dict[str, str]] = {}
-    for r in _rows("iod/toplevel_types.csv"):
+    for r in _rows("iod/toplevel_types.csv") + _rows("iod/beyond_toplevel_types.csv"):
         if r["type"] in CONSTRAINING_TYPES:
             iod_types.setdefault(r["iod"], {})[r["keyword"]] = r["type"]
     nested_types: dict[str, dict[str, str]] = {}
-    for r in _rows("iod/nested_types.csv"):
+    nested_rows = _rows("iod/nested_types.csv")
+    for r in nested_rows + _rows("iod/beyond_nested_types.csv"):
         if r["type"] in CONSTRAINING_TYPES:
             nested_types.setdefault(r["path"], {})[r["keyword"]] = r["type"]
     return {
@@ -129,7 +137,29 @@ def build() -> dict[str, object]:
         "sop_class_iod": sop_class_iod,
         "iod_types": iod_types,
         "nested_types": nested_types,
+        "reference_sequences": _reference_sequences(attributes, nested_rows),
     }
+
+
+def _reference_sequences(attributes: list[dict[str, object]], nested_rows: list[dict[str, str]]) -> dict[str, str]:
+    """Sequences of Table E.1-1 that hold references to other instances, and whose combined code
+    lets them stay: keyword -> basic code.
+
+    A sequence "holds references" when, in some IOD (PS3.3, ``iod/nested_types.csv``), its items
+    contain a reference that the table replaces by a UID: basic code U and, by the standard's own
+    naming of references, a name starting "Referenced" (Referenced SOP Instance UID; not Device
+    UID, which names equipment).  Its combined code "lets it stay" when one of its alternatives
+    keeps the items (``U*`` or ``D``).  Derived from the tables only: no keyword is typed here.
+    """
+    uid_keywords = {a["keyword"] for a in attributes
+                    if a["basic"] == "U" and a["keyword"] and str(a["name"]).startswith("Referenced ")}
+    holds_uids = {r["path"].rsplit("/", 1)[-1] for r in nested_rows if r["keyword"] in uid_keywords}
+    out = {}
+    for a in attributes:
+        code = str(a["basic"])
+        if a["keyword"] in holds_uids and "/" in code and KEEPING_ALTERNATIVES & set(code.split("/")):
+            out[str(a["keyword"])] = code
+    return dict(sorted(out.items()))
 
 
 def render() -> bytes:

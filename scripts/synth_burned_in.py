@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/synth_burned_in.py /work/public_dicom --seed 1001 --count 60 --out bench_out/synth
+    python scripts/synth_burned_in.py ../public_dicom --seed 1001 --count 60 --out bench_out/synth
 
 writes one folder per case (a series: one or more instances) plus ``truth.json``.  The benchmark
 (``scripts/bench_burned_in.py``) imports :func:`make_cases` and keeps the glyph masks in memory.
@@ -630,7 +630,7 @@ def make_cases(public: Path, count: int, seed: int) -> list[Case]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("public", type=Path, help="folder of public DICOM (see /work/public_dicom)")
+    parser.add_argument("public", type=Path, help="folder of public DICOM (e.g. ../public_dicom beside the checkout)")
     parser.add_argument("--seed", type=int, default=1001)
     parser.add_argument("--count", type=int, default=34)
     parser.add_argument("--out", type=Path, default=Path("bench_out/synth"))

@@ -25,9 +25,8 @@ from pydicom.uid import generate_uid
 
 from dicom_deid.deidentify import Engine, deidentify
 from dicom_deid.keys import load_secret_key
-from dicom_deid.pixels import make_pixel_stage, policy_for
-from dicom_deid.profiles import Option, Profile, load_profile, load_standard
-from dicom_deid.remap import Remapper
+from dicom_deid.pixels import PixelMode
+from dicom_deid.profiles import Option, Profile, load_profile
 from tests.planted import generate_corpus, iter_datasets
 
 MARKINGS = frozenset({"DeidentificationMethodCodeSequence", "DeidentificationMethod",
@@ -95,8 +94,8 @@ def instances(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, Datas
 
 def _engine(profile: Profile, key_file) -> Engine:  # type: ignore[no-untyped-def]
     pixel_options = {Option.CLEAN_PIXEL_DATA, Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES}
-    stage = make_pixel_stage(policy_for(profile, "auto")) if pixel_options & profile.options else None
-    return Engine(profile, load_standard(), Remapper(load_secret_key(key_file)), stage)
+    mode = PixelMode.AUTO if pixel_options & profile.options else PixelMode.OFF
+    return Engine(profile, load_secret_key(key_file), mode)
 
 
 def _content(ds: Dataset) -> list[tuple[int, object]]:

@@ -20,11 +20,9 @@ from dicom_deid.events import FileDone
 from dicom_deid.keys import load_secret_key
 from dicom_deid.manifest import MANIFEST_NAME, read_manifest
 from dicom_deid.pipeline import run
-from dicom_deid.pixels import make_pixel_stage, policy_for
-from dicom_deid.profiles import load_profile, load_standard
-from dicom_deid.remap import Remapper
+from dicom_deid.pixels import PixelMode
+from dicom_deid.profiles import load_profile
 from dicom_deid.walk import walk_inputs
-from dicom_deid.workers import EngineSpec
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 CT = "1.2.840.10008.5.1.4.1.1.2"
@@ -71,10 +69,8 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _run(export: Path, out: Path, key_file: Path, *, workers: int = 1, stop_after: int | None = None) -> None:
     profile = load_profile("basic")
     key = load_secret_key(key_file)
-    engine = Engine(profile, load_standard(), Remapper(key), make_pixel_stage(policy_for(profile, "auto")))
-    spec = EngineSpec(profile, key, "auto")
-    config = RunConfig(input=export, output=out, profile=profile, key_file=key_file, pixel_mode="auto",
-                       workers=workers)
+    engine = Engine(profile, key, PixelMode.AUTO)
+    config = RunConfig(input=export, output=out, workers=workers)
     seen = [0]
 
     def interrupt(event: object) -> None:
@@ -83,7 +79,7 @@ def _run(export: Path, out: Path, key_file: Path, *, workers: int = 1, stop_afte
             if stop_after is not None and seen[0] >= stop_after:
                 raise KeyboardInterrupt
 
-    summary = run(config, engine, on_event=interrupt, spec=spec)
+    summary = run(config, engine, on_event=interrupt)
     assert summary.interrupted is (stop_after is not None)
 
 

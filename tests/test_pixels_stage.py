@@ -209,10 +209,20 @@ def test_missing_plugin_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -
         stage().process(source, copy.deepcopy(source))
 
 
-def test_low_risk_undecodable_is_still_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sampled_clear_without_a_decoder_passes_through_with_a_note() -> None:
+    """Issue 10 + 9: pixels that need no change (their series' samples were searched and found
+    clear) pass through even when no decoder could read them; the same image as a sample, which
+    must be searched, is an error (quarantined), never passed unexamined."""
+    from dicom_deid.pixels.sampling import SeriesVerdicts, look_of, series_key
+
     source = _with_syntax("CT_small.dcm", "1.2.840.10008.1.2.4.100")
-    with pytest.raises(UnsupportedPixelEncoding, match="no pixel decoder"):
+    with pytest.raises(UnsupportedPixelEncoding, match=r"no pixel decoder exists for transfer syntax 1\.2\.840"):
         stage().process(source, copy.deepcopy(source))
+    verdicts = SeriesVerdicts({str(series_key(source)): frozenset({look_of(source)})})
+    outcome = stage().with_series(verdicts).process(source, copy.deepcopy(source))
+    assert not outcome.examined and not outcome.redacted and outcome.boxes == ()
+    assert outcome.examination is Examination.SAMPLED_CLEAR
+    assert outcome.note == "not searched: sampled series found clear; no decoder for 1.2.840.10008.1.2.4.100"
 
 
 def test_corrupt_jpeg2000_stream_is_a_pixel_error() -> None:

@@ -129,3 +129,22 @@ def test_parse_override_forms():
         parse_override("PatientAge")
     with pytest.raises(ConfigError, match="unknown attribute 'NotAKeyword'"):
         parse_override("NotAKeyword=keep")
+
+
+def test_beyond_table_types_are_current(tmp_path):
+    """The vendored PS3.3 types of beyond_table.toml's attributes match a fresh extraction (drift:
+    an attribute added to beyond_table.toml without re-running the script fails here)."""
+    subprocess.run([sys.executable, str(REPO / "scripts" / "extract_beyond_table_types.py"), "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    checked = 0
+    for name in ("beyond_toplevel_types.csv", "beyond_nested_types.csv"):
+        assert (tmp_path / name).read_bytes() == (SOURCE / "iod" / name).read_bytes(), name
+        checked += 1
+    assert checked == 2
+
+
+def test_veterinary_condition_and_reference_sequences_come_from_the_data():
+    std = load_standard()
+    assert std.conditions["ResponsiblePerson"] == ("PatientSpeciesDescription", "PatientSpeciesCodeSequence")
+    # the IOD types of a beyond-table attribute are loaded: Document Title is Type 2 in an encapsulated PDF
+    assert std.type_of("1.2.840.10008.5.1.4.1.1.104.1", (), "DocumentTitle") == "2"

@@ -5,6 +5,7 @@ Table E.1-1 rows, never from the code under test."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -63,6 +64,13 @@ def _private_where(corpus) -> dict[str, str]:
     return out
 
 
+def _same_words(found: str, planted: str) -> bool:
+    """A name is reported as the input's PN value (``DOE^JOHN``): planted as ``John Doe`` or inside
+    a description (``CT CHEST - DOE, JOHN``), its words are the same."""
+    a, b = set(re.findall(r"[^\W_]+", found)), set(re.findall(r"[^\W_]+", planted))
+    return bool(a) and bool(b) and (a <= b or b <= a)
+
+
 def test_untouched_copy_every_planted_item_is_found(corpus, untouched_result):
     private = _private_where(corpus)
     by_where: dict[tuple[str, str], list[str]] = {}
@@ -74,7 +82,7 @@ def test_untouched_copy_every_planted_item_is_found(corpus, untouched_result):
         where = private.get(item.keyword_or_location, item.keyword_or_location)
         values = by_where.get((category.value, where), []) + by_where.get((category.value, "raw bytes"), [])
         planted = item.value.lower()
-        if not any(v and (v in planted or planted in v) for v in values):
+        if not any(v and (v in planted or planted in v or _same_words(v, planted)) for v in values):
             missing.append(f"{item.category} at {item.keyword_or_location} ({item.patient})")
         checked += 1
     assert checked == len(corpus.planted) > 200
@@ -85,7 +93,11 @@ def test_untouched_copy_every_planted_item_is_found(corpus, untouched_result):
 
 def test_untouched_copy_has_findings_in_every_category(untouched_result):
     counts = untouched_result.counts()
-    assert {c: counts[c] > 0 for c in "abcde"} == dict.fromkeys("abcde", True)
+    assert {c: counts[c] > 0 for c in "abde"} == dict.fromkeys("abde", True)
+    # pydicom's examples_rgb_color.dcm (the US template) has "CTR 440643 CINE" burned in: a number
+    # that may be an identifier is a warning, since it is no value of the input
+    assert any(f.category is Category.PIXEL_TEXT and f.severity is Severity.WARNING and "frame" in f.where
+               for f in untouched_result.findings)
     wheres = {(f.category, f.where) for f in untouched_result.findings}
     # E.1-1 row 329 Patient's Address: X; row 337 Patient's Name: Z (a pseudonym allowed, not the original)
     assert (Category.PROFILE, "PatientAddress") in wheres
@@ -99,7 +111,7 @@ def test_untouched_copy_has_findings_in_every_category(untouched_result):
 def test_own_output_has_no_findings(corpus, deid_out):
     written = [r for r in read_manifest(deid_out / MANIFEST_NAME) if r.get("outcome") == "written"]
     result = verify_output(deid_out, against=corpus.root, ocr="auto", dciodvfy=DCIODVFY is not None)
-    assert [f.to_dict() for f in result.errors] == []
+    assert [f.to_dict() for f in result.findings if f.severity is not Severity.NOTE] == []
     assert result.ok
     assert result.dicom_checked == len(written) > 30
     assert result.files_checked == len(written) + 1  # and the manifest
@@ -123,7 +135,7 @@ def research_result(corpus, tmp_path_factory):
 
 
 def test_research_output_has_no_findings(research_result):
-    assert [f.to_dict() for f in research_result.errors] == []
+    assert [f.to_dict() for f in research_result.findings if f.severity is not Severity.NOTE] == []
 
 
 def test_output_side_json_holds_no_original_value(corpus, untouched):
@@ -159,8 +171,7 @@ def test_without_input_profile_uid_and_marking_problems_are_found(deid_out, tmp_
     found = {(f.category, f.file, f.where) for f in result.errors}
     assert found == {
         (Category.PROFILE, rel, "PatientAddress"),
-        # E.1-1 Referenced Image Sequence: X/Z/U*, Type 3 in the CT Image IOD, so X; still checked for (d)
-        (Category.PROFILE, rel, "ReferencedImageSequence"),
+        # E.1-1 Referenced Image Sequence: X/Z/U*, kept with remapped UIDs (U*); checked for (d)
         (Category.MARKING, rel, "PatientIdentityRemoved"),
         (Category.UID, rel, "ReferencedImageSequence[0].ReferencedSOPInstanceUID"),
         (Category.UID, rel, "FrameOfReferenceUID"),

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from io import BytesIO
 from pathlib import Path
 from struct import error as StructError
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydicom
 from pydicom.errors import InvalidDicomError
@@ -36,6 +36,10 @@ from dicom_deid.errors import DeidError
 from dicom_deid.pixels.sampling import ImageFacts, choose_samples, decide_series, image_facts
 from dicom_deid.pixels.stage import Examination, PixelMode, PixelStage
 from dicom_deid.walk import InputRef, read_bytes, walk_inputs
+
+if TYPE_CHECKING:
+    from dicom_deid.boundary import FileResult
+    from dicom_deid.deidentify import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +54,8 @@ SURVEY_TAGS = (
 _UNREADABLE = (DeidError, InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError,
                IndexError, AttributeError, OverflowError, StructError)  # fmt: skip
 
-Execute = Callable[[Iterable[InputRef], Any, Any], Iterator[Any]]
+Execute = Callable[[Iterable[InputRef], "Engine"], Iterator["FileResult"]]
+Guard = Callable[[Iterator[InputRef]], Iterator[InputRef]]
 
 
 def survey(root: Path) -> Iterator[ImageFacts]:
@@ -73,9 +78,9 @@ def _facts(ref: InputRef) -> ImageFacts | None:
         return None
 
 
-def sampling_stage(engine: Any) -> PixelStage | None:
+def sampling_stage(engine: Engine) -> PixelStage | None:
     """The engine's pixel stage when it samples series (``auto``), else None."""
-    stage = getattr(engine, "pixel_stage", None)
+    stage = engine.pixel_stage
     if isinstance(stage, PixelStage) and stage.policy.mode is PixelMode.AUTO:
         return stage
     return None
@@ -84,21 +89,23 @@ def sampling_stage(engine: Any) -> PixelStage | None:
 def run_sampled(
     pending: Iterable[InputRef],
     execute: Execute,
-    engine: Any,
-    spec: Any,
+    engine: Engine,
     *,
     root: Path,
+    guard: Guard | None = None,
     prior: Path | None = None,
-) -> Iterator[Any]:
+) -> Iterator[FileResult]:
     """Results of ``execute`` over ``pending``: in ``auto``, samples first, then the rest.
 
-    ``execute(refs, engine, spec)`` is the run's backend; ``spec`` (``workers.EngineSpec`` or
-    None) must accept ``pixel_series``.  ``prior`` is the manifest of an earlier run of the same
-    command into the same output (for the verdicts of samples it already finished).
+    ``execute(refs, engine)`` is the run's backend (serial, pool or Dask); the second phase gets
+    the same engine description with the series verdicts (``Engine.pixel_series``).  ``guard``
+    wraps the second phase's inputs (the pipeline stops submitting there when the disk fills).
+    ``prior`` is the manifest of an earlier run of the same command into the same output (for
+    the verdicts of samples it already finished).
     """
     stage = sampling_stage(engine)
     if stage is None:
-        yield from execute(pending, engine, spec)
+        yield from execute(pending, engine)
         return
     facts = list(survey(root))
     samples = choose_samples(facts)
@@ -112,7 +119,7 @@ def run_sampled(
                 later.extend(b"\0" * (ref.ordinal + 1 - len(later)))
             later[ref.ordinal] = 1
     found: dict[int, bool | None] = {}
-    for result in execute(first, engine, spec):
+    for result in execute(first, engine):
         found[result.record.ordinal] = _found_text(result.record.pixels)
         yield result
     missing = samples - found.keys()
@@ -121,10 +128,9 @@ def run_sampled(
     verdicts = decide_series(facts, samples, found)
     logger.debug("pixels auto: %d series, %d sampled instances, %d series found clear",
                  len({f.series for f in facts}), len(samples), len(verdicts.clear))
-    second_engine = dataclasses.replace(engine, pixel_stage=stage.with_series(verdicts))
-    second_spec = dataclasses.replace(spec, pixel_series=verdicts) if spec is not None else None
-    rest = (ref for ref in walk_inputs(root) if ref.ordinal < len(later) and later[ref.ordinal])
-    yield from execute(rest, second_engine, second_spec)
+    second_engine = dataclasses.replace(engine, pixel_series=verdicts)
+    rest: Iterator[InputRef] = (ref for ref in walk_inputs(root) if ref.ordinal < len(later) and later[ref.ordinal])
+    yield from execute(guard(rest) if guard is not None else rest, second_engine)
 
 
 def _found_text(pixels: Mapping[str, Any] | None) -> bool | None:
@@ -134,7 +140,7 @@ def _found_text(pixels: Mapping[str, Any] | None) -> bool | None:
     return bool(pixels.get("text_found"))
 
 
-def _prior_verdicts(root: Path, ordinals: frozenset[int] | set[int], engine: Any, prior: Path
+def _prior_verdicts(root: Path, ordinals: frozenset[int] | set[int], engine: Engine, prior: Path
                     ) -> dict[int, bool | None]:
     """Verdicts of samples an earlier run finished, by their keyed input id in its manifest."""
     from dicom_deid.manifest import read_manifest

@@ -23,12 +23,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
 
-from dicom_deid.errors import ConfigError
+from dicom_deid.errors import ConfigError, UnsupportedTransferSyntax
 from dicom_deid.pixels.confirm import Verdict
 from dicom_deid.pixels.decode import DecodedPixels, check_decodable, decode_pixels
 from dicom_deid.pixels.detect import (
@@ -124,15 +123,15 @@ class PixelOutcome:
     uncertain_kept: int = 0  # regions not confirmed as text and left (lower-risk image)
     review: tuple[str, ...] = ()  # e.g. "defacing": a person should review this instance
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, bool | int | str | list[str] | list[dict[str, int | str | list[int] | None]]]:
         """The manifest's ``pixels`` entry: coordinates, counts and flags only (no text)."""
-        boxes = [
-            {"x": b.x, "y": b.y, "w": b.width, "h": b.height,
-             "frames": list(b.frames) if b.frames is not None else None, "source": b.source}
+        boxes: list[dict[str, int | str | list[int] | None]] = [
+            {"x": int(b.x), "y": int(b.y), "w": int(b.width), "h": int(b.height),
+             "frames": [int(f) for f in b.frames] if b.frames is not None else None, "source": str(b.source)}
             for b in self.boxes
         ]  # fmt: skip
         sources = [b.source for b in self.boxes]
-        out: dict[str, Any] = {
+        out: dict[str, bool | int | str | list[str] | list[dict[str, int | str | list[int] | None]]] = {
             "examined": self.examined, "redacted": self.redacted, "boxes": boxes,
             "transfer_syntax": self.transfer_syntax_out, "note": self.note,
             "examination": self.examination.value, "text_found": self.text_found,
@@ -246,8 +245,11 @@ class PixelStage:
             and policy.series.found_clear(source)
         )
         if (sampled_clear or not policy.text) and not fixed and not photo:
-            check_decodable(source)  # an instance that cannot be decoded is still reported
             why = "sampled series found clear" if sampled_clear else "text not asked for (no Clean Pixel Data)"
+            try:
+                check_decodable(source)  # an instance that cannot be decoded is still reported
+            except UnsupportedTransferSyntax as exc:  # its pixels need no change: pass through (issue 10)
+                why += f"; no decoder for {exc.uid}"
             return PixelOutcome(False, False, (), syntax_in, f"not searched: {why}",
                                 Examination.SAMPLED_CLEAR if sampled_clear else Examination.OFF, review=review)
 

@@ -44,5 +44,6 @@ def check_conformance(checker: _Checker, pairs: list[tuple[str, InputRef, InputR
 
         for shown, after, before in pool.map(one, pairs):
             for msg in sorted(after - (before or set())):
-                checker.add(Category.CONFORMANCE, shown, "file", msg[:300],
+                checker.add(Category.CONFORMANCE, shown, "file", msg[:300] + " (new in the output: a removed or "
+                            "emptied attribute the IOD requires?)",
                             severity=Severity.ERROR if before is not None else Severity.WARNING)

@@ -1,9 +1,18 @@
-"""(c) Residual text in de-identified pixel data, read by Tesseract (one engine per thread)."""
+"""(c) Residual text in de-identified pixel data, read by Tesseract (one engine per thread).
+
+Images are chosen by verify's own rule (``choose_images``), never by the pixel stage's risk
+assessment, so an image class the pixel stage skips is not skipped here too.  What OCR reads is
+judged like any other text of the output: a value or name of the input is an error; text that
+looks like a date or an identifier is a warning; other words are a note.  An image that cannot
+be decoded or rendered is a warning: under ``--ocr auto`` a skipped image is a finding, not
+silence.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -11,9 +20,12 @@ from typing import Any
 import pydicom
 from pydicom.dataset import Dataset
 
+from dicom_deid.errors import DeidError
 from dicom_deid.verify.checker import _Checker
-from dicom_deid.verify.elements import hint
-from dicom_deid.verify.result import Category, Severity
+from dicom_deid.verify.elements import PARSE_ERRORS, hint
+from dicom_deid.verify.judge import judge_name, judge_value
+from dicom_deid.verify.result import Category, OcrMode, Severity
+from dicom_deid.vocabulary import is_vocabulary
 from dicom_deid.walk import InputRef, read_bytes
 
 
@@ -77,43 +89,56 @@ def _tessdata() -> str:
 
 
 def _display_frames(ds: Dataset) -> list[tuple[int, Any]]:
-    """First, middle and last frame as 8-bit display images."""
-    import numpy as np
+    """First, middle and last frame as 8-bit display images (the pixel stage's decoder and
+    renderer: decoders are shared, decisions are not)."""
+    from dicom_deid.pixels.decode import decode_pixels
+    from dicom_deid.pixels.display import display_frame
 
-    try:
-        from dicom_deid.pixels.decode import decode_pixels
-        from dicom_deid.pixels.display import display_frame
-
-        decoded = decode_pixels(ds)
-        count = decoded.facts.frames
-        picks = sorted({0, count // 2, count - 1})
-        return [(i, display_frame(decoded, decoded.frames[i])) for i in picks]
-    except ImportError:
-        arr = np.asarray(ds.pixel_array)
-        frames = arr if int(ds.get("NumberOfFrames", 1) or 1) > 1 else arr[None]
-        out = []
-        for i in sorted({0, len(frames) // 2, len(frames) - 1}):
-            f = frames[i].astype(np.float32)
-            lo, hi = float(f.min()), float(f.max())
-            out.append((i, ((f - lo) * (255.0 / max(hi - lo, 1e-6))).astype(np.uint8)))
-        return out
+    decoded = decode_pixels(ds)
+    count = decoded.facts.frames
+    picks = sorted({0, count // 2, count - 1})
+    return [(i, display_frame(decoded, decoded.frames[i])) for i in picks]
 
 
-def _at_risk(ds: Dataset) -> bool:
-    from dicom_deid.pixels.risk import RiskLevel, assess_risk
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An output with pixel data: where it is and what series it belongs to."""
 
-    return assess_risk(ds).level is not RiskLevel.LOW
+    shown: str
+    rel: str
+    ref: InputRef
+    series: str
+    number: int
 
 
+def choose_images(images: list[Image], mode: OcrMode) -> list[Image]:
+    """Verify's own rule: every image (``all``), or a sample of every series with pixel data,
+    whatever its modality or SOP class (``auto``): its first and last instance by number."""
+    if mode is OcrMode.ALL:
+        return list(images)
+    by_series: dict[str, list[Image]] = {}
+    for image in images:
+        by_series.setdefault(image.series, []).append(image)
+    chosen: list[Image] = []
+    for members in by_series.values():
+        members.sort(key=lambda im: (im.number, im.rel))
+        chosen += [members[0]] + ([members[-1]] if len(members) > 1 else [])
+    return sorted(chosen, key=lambda im: im.rel)
+
+
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (DeidError, *PARSE_ERRORS)
 _WORD = re.compile(r"[A-Za-z0-9]")
+_LOOKS_IDENTIFYING = re.compile(
+    r"\b(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}|\d{5,}|\d{1,2}[-/ ]?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+    r"[a-z]*[-/ ]?\d{2,4})\b", re.IGNORECASE)
 
 
 def _read_words(reader: _WordReader, ref: InputRef, min_confidence: float) -> list[tuple[int, list[tuple[str, float]]]] | str:
     """Confident words per frame of one image, or the name of the error that stopped decoding."""
     try:
         frames = _display_frames(pydicom.dcmread(BytesIO(read_bytes(ref)), force=True))
-    except Exception as exc:  # noqa: BLE001 - an image that cannot be decoded is reported, not fatal
-        return type(exc).__name__
+    except _DECODE_ERRORS as exc:  # reported as a finding, never fatal
+        return f"{type(exc).__name__}: {str(exc)[:120]}" if isinstance(exc, DeidError) else type(exc).__name__
     out = []
     for i, image in frames:
         words = [(w.strip(), c) for w, c in reader.words(image) if c >= min_confidence and len(_WORD.findall(w)) >= 3]
@@ -121,7 +146,7 @@ def _read_words(reader: _WordReader, ref: InputRef, min_confidence: float) -> li
     return out
 
 
-def check_pixels(checker: _Checker, jobs: list[tuple[str, str, InputRef]], first: _WordReader, *,
+def check_pixels(checker: _Checker, jobs: list[Image], first: _WordReader, *,
                  threads: int = 4, min_confidence: float = 75.0) -> None:
     """(c): words Tesseract reads with confidence in de-identified pixels (one engine per thread)."""
     import queue
@@ -131,14 +156,14 @@ def check_pixels(checker: _Checker, jobs: list[tuple[str, str, InputRef]], first
     free.put(first)
     readers = [first]
 
-    def one(job: tuple[str, str, InputRef]) -> Any:
+    def one(job: Image) -> Any:
         try:
             reader = free.get_nowait()
         except queue.Empty:
             reader = _WordReader()
             readers.append(reader)
         try:
-            return _read_words(reader, job[2], min_confidence)
+            return _read_words(reader, job.ref, min_confidence)
         finally:
             free.put(reader)
 
@@ -148,18 +173,51 @@ def check_pixels(checker: _Checker, jobs: list[tuple[str, str, InputRef]], first
     finally:
         for reader in readers:
             reader.close()
-    for (shown, rel, _ref), result in zip(jobs, results, strict=True):
+    for job, result in zip(jobs, results, strict=True):
         if isinstance(result, str):
-            checker.add(Category.PIXEL_TEXT, shown, "pixels", f"cannot be decoded for OCR ({result})",
-                        severity=Severity.WARNING)
+            checker.add(Category.PIXEL_TEXT, job.shown, "pixels", f"not checked by OCR: cannot be decoded or "
+                        f"rendered ({result}); look at the image, or withhold it", severity=Severity.WARNING)
             continue
-        patients = checker.file_patients.get(rel) if checker.file_patients is not None else None
+        patients = checker.file_patients.get(job.rel) if checker.file_patients is not None else None
         for i, words in result:
-            if not words:
-                continue
-            text = " ".join(w for w, _ in words)
-            matched = checker.index.search(text, patients) if checker.index is not None else []
-            what = "; matches " + ", ".join(sorted({f"{n.kind} ({hint(n.original)})" for n in matched})) if matched else ""
-            checker.add(Category.PIXEL_TEXT, shown, f"pixels frame {i}",
-                        f"{len(words)} word(s) read by OCR (longest {max(len(w) for w, _ in words)} characters, "
-                        f"best confidence {max(c for _, c in words):.0f}){what}", value=text)
+            if words:
+                _judge_words(checker, job.shown, f"pixels frame {i}", words, patients)
+
+
+def _judge_words(checker: _Checker, shown: str, where: str, words: list[tuple[str, float]],
+                 patients: frozenset[int] | None) -> None:
+    text = " ".join(w for w, _ in words)
+    values, names = checker.search(text, patients)
+    matched = []
+    severity = Severity.NOTE
+    for n in values:
+        verdict = judge_value(n.kind, n.tokens, where, False, original=n.original)
+        matched.append(f"{n.kind} ({hint(n.original)})")
+        severity = verdict.severity if verdict.severity is Severity.ERROR else severity
+    by_name = {id(h.name): h.name for h in names}
+    for key, name in by_name.items():
+        verdict = judge_name([h for h in names if id(h.name) == key], where, False)
+        matched.append(f"name ({hint(name.original)})")
+        severity = verdict.severity if verdict.severity is Severity.ERROR else severity
+    summary = (f"{len(words)} word(s) read by OCR (longest {max(len(w) for w, _ in words)} characters, best "
+               f"confidence {max(c for _, c in words):.0f})")
+    if severity is Severity.ERROR:
+        reason = f"; burned-in {', '.join(sorted(set(matched)))} of the input: redact it (run --pixels all) " \
+                 "or withhold the series"
+    elif _LOOKS_IDENTIFYING.search(_meaningful(words)) or (checker.found is None and _unknown_words(words)):
+        severity = Severity.WARNING
+        reason = "; text that may be a date, an identifier or a name: look at the image"
+    else:
+        reason = "; no identifying value of the input among them (annotations, labels or noise): counted"
+    checker.add(Category.PIXEL_TEXT, shown, where, summary + reason, severity=severity, value=text)
+
+
+def _meaningful(words: list[tuple[str, float]]) -> str:
+    """The words that are not one character repeated (``00000000`` is how OCR reads a grid of
+    round shapes, such as the tiles of a mosaic, not a date or an identifier)."""
+    return " ".join(w for w, _ in words if len({c for c in w if c.isalnum()}) > 1)
+
+
+def _unknown_words(words: list[tuple[str, float]]) -> bool:
+    """Any word of 4 or more letters that is not an ordinary word (a possible name)."""
+    return any(len(w) >= 4 and w.isalpha() and not is_vocabulary(w) for w, _ in words)

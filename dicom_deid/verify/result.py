@@ -35,12 +35,15 @@ _TITLES = {
 
 
 class Severity(enum.Enum):
-    ERROR = "error"  # fails verify (exit 4)
-    WARNING = "warning"  # reported, does not fail
+    """How much a finding weighs: errors fail verify, warnings ask for a look, notes are counted."""
+
+    ERROR = "error"  # evidence of a leak or a profile violation: fails verify (exit 4)
+    WARNING = "warning"  # a check that could not be done, or text that may identify: review it
+    NOTE = "note"  # not identifying on its own (vocabulary, a common word, a short value): counted
 
 
 class OcrMode(enum.Enum):
-    AUTO = "auto"  # images whose modality / SOP class is at risk of burned-in text
+    AUTO = "auto"  # a sample of every series with pixel data, whatever its modality
     ALL = "all"
     OFF = "off"
 
@@ -81,6 +84,15 @@ class VerifyResult:
         return tuple(f for f in self.findings if f.severity is Severity.ERROR)
 
     @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity is Severity.WARNING)
+
+    @property
+    def low(self) -> tuple[Finding, ...]:
+        """Note-level findings: reported and counted, never failing."""
+        return tuple(f for f in self.findings if f.severity is Severity.NOTE)
+
+    @property
     def ok(self) -> bool:
         return not self.errors
 
@@ -95,7 +107,7 @@ class VerifyResult:
             "ok": self.ok, "output": self.output, "profile": self.profile, "against": self.against,
             "ocr": self.ocr, "files_checked": self.files_checked, "dicom_checked": self.dicom_checked,
             "images_ocr": self.images_ocr, "identifying_values_searched": dict(self.needles),
-            "counts": self.counts(), "warnings": sum(1 for f in self.findings if f.severity is Severity.WARNING),
+            "counts": self.counts(), "warnings": len(self.warnings), "note_findings": len(self.low),
             "notes": list(self.notes), "show_values": self.show_values,
             "findings": [f.to_dict() for f in self.findings],
         }

@@ -17,6 +17,8 @@ from dicom_deid.profiles import (
     load_profile,
 )
 
+_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UT", "UC"})
+
 
 def _profile_code(std: Standard, profile: Profile, tag: int, vr: str, keyword: str, value: str,
                   creator: str | None) -> tuple[ActionCode, str] | None:
@@ -28,6 +30,8 @@ def _profile_code(std: Standard, profile: Profile, tag: int, vr: str, keyword: s
         return (code, f"override {override.action.value}") if code else None
     if element == 0 and group > 2:
         return None  # group length: not identifying
+    if group & 0xFF00 == 0x6000 and not group & 1:
+        return _overlay_code(std, profile, tag, vr)
     if group & 1:
         rule_id = f"{std.private_rule.rule_id} (private)"
         if Option.RETAIN_SAFE_PRIVATE not in profile.options:
@@ -48,6 +52,17 @@ def _profile_code(std: Standard, profile: Profile, tag: int, vr: str, keyword: s
     if code in (ActionCode.U, ActionCode.X_Z_U) and vr == "UI" and std.keeps_uid(keyword, value):
         return None
     return None if code is ActionCode.K else (code, rule_id)
+
+
+def _overlay_code(std: Standard, profile: Profile, tag: int, vr: str) -> tuple[ActionCode, str] | None:
+    """One overlay plane (a 60xx group) is one unit: Overlay Data (60xx,3000) is X in every
+    profile and option (a bitmap cannot be cleaned), and its plane goes with it; only an override
+    that keeps the Overlay Data keeps the plane, and then its text must be clean (C)."""
+    data = profile.overrides.get((tag & 0xFFFF0000) | 0x3000)
+    if data is None or data.action is not OverrideAction.KEEP:
+        rule = std.overlay_rules[0x3000].rule_id if 0x3000 in std.overlay_rules else "Overlay Data"
+        return ActionCode.X, f"{rule} Overlay Data X: the whole overlay plane"
+    return (ActionCode.C, "overlay kept by override: text cleaned") if vr in _TEXT_VRS else None
 
 
 def _resolve(code: ActionCode, attr_type: str) -> ActionCode | None:
