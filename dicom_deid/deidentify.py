@@ -10,6 +10,8 @@ fail-closed per-file boundary.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -75,6 +77,19 @@ class Engine:
         for name in _DESCRIPTION:
             object.__setattr__(self, name, state[name])
         self._derive()
+
+    @property
+    def settings_id(self) -> str:
+        """A fingerprint of every setting that decides the output besides the key and subject map
+        (options, overrides, date method, age cap, documents policy, pixel mode, PS3.15 edition):
+        a resume is refused when it differs."""
+        p = self.profile
+        described = {
+            "options": sorted(o.value for o in p.options), "dates": p.date_method.value, "age_cap": p.age_cap_years,
+            "overrides": sorted((f"{tag:08X}", o.action.value, o.value or "") for tag, o in p.overrides.items()),
+            "documents": p.documents.value, "pixels": self.pixels.value, "standard": self.standard.edition,
+        }
+        return hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
     @property
     def pixels_active(self) -> bool:
