@@ -182,10 +182,11 @@ class Deidentifier:
         for keyword in ("SOPClassUID", "SOPInstanceUID"):
             if not ds.get(keyword):
                 raise UnreadableDicomError(f"dataset has no {keyword}: not a storable DICOM instance")
-        source = ds
-        meta = getattr(ds, "file_meta", None)
+        # a deep copy: the output starts from the source's elements and changes some in place
+        # (marking, file meta, redacted pixels); the caller's dataset must never be the one marked
+        source = copy.deepcopy(ds)
+        meta = getattr(source, "file_meta", None)
         if meta is None or "TransferSyntaxUID" not in meta:
-            source = copy.copy(ds)  # a shallow copy: elements are shared, never changed
             source.file_meta = FileMetaDataset(meta) if meta is not None else FileMetaDataset()
             source.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         return deidentify(source, self.engine)
