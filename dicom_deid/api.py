@@ -239,6 +239,11 @@ class Deidentifier:
         from dicom_deid.seal import prepare_run_mapping
 
         config.validate()
+        writes_keys = not config.dry_run and (config.recipient is None or config.mapping is None)
+        inp = config.input.resolve()
+        if writes_keys and inp.is_dir() and self.key_dir.resolve().is_relative_to(inp):
+            raise ConfigError("key folder (where the run writes the custodian pair and the mapping) is inside "
+                              "the input folder; keep keys elsewhere (--key-file, DICOM_DEID_HOME)", path=self.key_dir)
         run_id = run_id or uuid.uuid4().hex
         mapping = None
         if not config.dry_run:

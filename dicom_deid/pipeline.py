@@ -183,7 +183,8 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
 
     def to_process() -> Iterator[InputRef]:
         nonlocal left
-        refs = _sampled(walk_inputs(root), config.sample if config.dry_run else None)
+        refs = _sampled(walk_inputs(root, exclude=(config.output, config.quarantine_dir)),
+                        config.sample if config.dry_run else None)
         for ref in refs:
             if recorder.stopped is not None:  # disk full ...: count what is left, submit no more
                 left = 1 + sum(1 for _ in refs)
