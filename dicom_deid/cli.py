@@ -161,8 +161,6 @@ class _Progress:
 
 def _refuse_unused_flags(args: argparse.Namespace) -> None:
     """A flag that would have no effect in this combination is refused, never silently ignored."""
-    from dicom_deid.errors import ConfigError
-
     if args.dry_run:
         for flag, given in (("--mapping", args.mapping), ("--recipient", args.recipient), ("--force", args.force),
                             ("--quarantine", args.quarantine)):
@@ -205,6 +203,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                        manifest=(args.report.with_name(args.report.stem + ".manifest.jsonl")
                                  if args.dry_run and args.report is not None else None))
     config.validate()  # before any key is created
+    from dicom_deid.walk import walk_inputs
+
+    if next(iter(walk_inputs(config.input)), None) is None:
+        raise ConfigError("no files found in the input folder: nothing to de-identify", path=config.input)
     if not args.dry_run:
         args.output.mkdir(parents=True, exist_ok=True)  # fails here, before keys or a mapping exist
     deid = make_deidentifier(profile=profile, key_file=args.key_file, pixels=args.pixels, subject_map=subject_map,
@@ -250,6 +252,13 @@ def _print_summary(summary: RunSummary, config: RunConfig, args: argparse.Namesp
     if summary.interrupted:
         print("dicom-deid: interrupted; re-run the same command to finish", file=sys.stderr)
         return EXIT_ERROR
+    from dicom_deid.manifest import Outcome
+
+    written = sum(v for k, v in summary.counts.items() if k in (Outcome.WRITTEN, Outcome.ALREADY_DONE,
+                                                                   Outcome.PLANNED))
+    if summary.files and not written and not summary.quarantined:
+        print("dicom-deid: no DICOM instance among the inputs: nothing was written", file=sys.stderr)
+        return EXIT_QUARANTINED
     return EXIT_QUARANTINED if summary.quarantined else EXIT_OK
 
 

@@ -43,3 +43,24 @@ def test_progress_json_prints_json_lines(inp, tmp_path, capsys):
     assert main(["run", str(inp), str(tmp_path / "out"), "--pixels", "off", "--progress", "json"]) == 0
     rows = [json.loads(ln) for ln in capsys.readouterr().err.splitlines() if ln.startswith("{")]
     assert rows and rows[-1]["done"] is True and rows[-1]["files"] == 1
+
+
+def test_an_empty_input_folder_is_refused_before_output_or_keys_exist(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["run", str(tmp_path / "empty"), str(tmp_path / "out"), "--pixels", "off"]) == 2
+    assert "no files found in the input folder" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_inputs_without_any_dicom_instance_do_not_exit_as_success(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    assert main(["run", str(tmp_path / "in"), str(tmp_path / "out"), "--pixels", "off", "--quiet"]) == 3
+    assert "no DICOM instance among the inputs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["verify", "--ocr", "off"], ["risk"]])
+def test_verify_and_risk_on_a_folder_without_dicom_are_usage_errors(tmp_path, capsys, command):
+    (tmp_path / "empty").mkdir()
+    assert main([command[0], str(tmp_path / "empty"), *command[1:]]) == 2
+    assert "give the output folder of a run" in capsys.readouterr().err
