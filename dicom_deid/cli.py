@@ -254,9 +254,8 @@ def _print_summary(summary: RunSummary, config: RunConfig, args: argparse.Namesp
         return EXIT_ERROR
     from dicom_deid.manifest import Outcome
 
-    written = sum(v for k, v in summary.counts.items() if k in (Outcome.WRITTEN, Outcome.ALREADY_DONE,
-                                                                   Outcome.PLANNED))
-    if summary.files and not written and not summary.quarantined:
+    not_dicom = sum(v for k, v in summary.counts.items() if k in (Outcome.SKIPPED_NOT_DICOM, Outcome.SKIPPED_DICOMDIR))
+    if summary.files and not_dicom == summary.files:
         print("dicom-deid: no DICOM instance among the inputs: nothing was written", file=sys.stderr)
         return EXIT_QUARANTINED
     return EXIT_QUARANTINED if summary.quarantined else EXIT_OK
