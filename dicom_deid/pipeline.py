@@ -185,6 +185,9 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
     root = config.input
     skipped: deque[FileResult] = deque()
 
+    def walk() -> Iterator[InputRef]:
+        return walk_inputs(root, exclude=(config.output, config.quarantine_dir))
+
     def guard(refs: Iterator[InputRef]) -> Iterator[InputRef]:
         nonlocal left
         for ref in refs:
@@ -194,7 +197,7 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
             yield ref
 
     def to_process() -> Iterator[InputRef]:
-        for ref in guard(_sampled(walk_inputs(root), config.sample if config.dry_run else None)):
+        for ref in guard(_sampled(walk(), config.sample if config.dry_run else None)):
             if done:
                 token = engine.remapper.keyed_id(ref.relative_to(root))
                 prior = done.get(token)
@@ -220,7 +223,7 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
         return map_serial(refs, task, run_engine)
 
     # --pixels auto samples each series before the rest (pixels/phases.py); otherwise one pass
-    results: Iterator[FileResult] = run_sampled(to_process(), execute, engine, root=root, guard=guard,
+    results: Iterator[FileResult] = run_sampled(to_process(), execute, engine, root=root, walk=walk, guard=guard,
                                                 prior=manifest_path if done else None)
 
     try:

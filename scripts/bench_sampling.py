@@ -78,9 +78,9 @@ def run_once(inputs: Path, output: Path, mode: str, key: Path) -> dict[str, Any]
 
         real = phases.survey
 
-        def timed(root: Path) -> Any:
+        def timed(refs: Any) -> Any:
             start = time.process_time()
-            out = list(real(root))
+            out = list(real(refs))
             survey[0] = time.process_time() - start
             return iter(out)
 

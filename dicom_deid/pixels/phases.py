@@ -58,9 +58,9 @@ Execute = Callable[[Iterable[InputRef], "Engine"], Iterator["FileResult"]]
 Guard = Callable[[Iterator[InputRef]], Iterator[InputRef]]
 
 
-def survey(root: Path) -> Iterator[ImageFacts]:
-    """Facts of every input under ``root`` that carries an image (headers only)."""
-    for ref in walk_inputs(root):
+def survey(refs: Iterable[InputRef]) -> Iterator[ImageFacts]:
+    """Facts of every input of the run (``walk_inputs``) that carries an image (headers only)."""
+    for ref in refs:
         facts = _facts(ref)
         if facts is not None:
             yield facts
@@ -92,12 +92,15 @@ def run_sampled(
     engine: Engine,
     *,
     root: Path,
+    walk: Callable[[], Iterator[InputRef]] | None = None,
     guard: Guard | None = None,
     prior: Path | None = None,
 ) -> Iterator[FileResult]:
     """Results of ``execute`` over ``pending``: in ``auto``, samples first, then the rest.
 
-    ``execute(refs, engine)`` is the run's backend (serial, pool or Dask); the second phase gets
+    ``walk()`` gives the run's inputs again, in the same order and with the same ordinals as
+    ``pending`` came from (default: ``walk_inputs(root)``).  ``execute(refs, engine)`` is the
+    run's backend (serial, pool or Dask); the second phase gets
     the same engine description with the series verdicts (``Engine.pixel_series``).  ``guard``
     wraps the second phase's inputs (the pipeline stops submitting there when the disk fills).
     ``prior`` is the manifest of an earlier run of the same command into the same output (for
@@ -107,7 +110,8 @@ def run_sampled(
     if stage is None:
         yield from execute(pending, engine)
         return
-    facts = list(survey(root))
+    rewalk = walk if walk is not None else (lambda: walk_inputs(root))
+    facts = list(survey(rewalk()))
     samples = choose_samples(facts)
     first: list[InputRef] = []
     later = bytearray()
@@ -124,12 +128,12 @@ def run_sampled(
         yield result
     missing = samples - found.keys()
     if missing and prior is not None:
-        found.update(_prior_verdicts(root, missing, engine, prior))
+        found.update(_prior_verdicts(root, rewalk(), missing, engine, prior))
     verdicts = decide_series(facts, samples, found)
     logger.debug("pixels auto: %d series, %d sampled instances, %d series found clear",
                  len({f.series for f in facts}), len(samples), len(verdicts.clear))
     second_engine = dataclasses.replace(engine, pixel_series=verdicts)
-    rest: Iterator[InputRef] = (ref for ref in walk_inputs(root) if ref.ordinal < len(later) and later[ref.ordinal])
+    rest: Iterator[InputRef] = (ref for ref in rewalk() if ref.ordinal < len(later) and later[ref.ordinal])
     yield from execute(guard(rest) if guard is not None else rest, second_engine)
 
 
@@ -140,8 +144,8 @@ def _found_text(pixels: Mapping[str, Any] | None) -> bool | None:
     return bool(pixels.get("text_found"))
 
 
-def _prior_verdicts(root: Path, ordinals: frozenset[int] | set[int], engine: Engine, prior: Path
-                    ) -> dict[int, bool | None]:
+def _prior_verdicts(root: Path, refs: Iterable[InputRef], ordinals: frozenset[int] | set[int], engine: Engine,
+                    prior: Path) -> dict[int, bool | None]:
     """Verdicts of samples an earlier run finished, by their keyed input id in its manifest."""
     from dicom_deid.manifest import read_manifest
 
@@ -149,7 +153,7 @@ def _prior_verdicts(root: Path, ordinals: frozenset[int] | set[int], engine: Eng
         return {}
     tokens = {
         engine.remapper.keyed_id(ref.relative_to(root)): ref.ordinal
-        for ref in walk_inputs(root)
+        for ref in refs
         if ref.ordinal in ordinals
     }
     out: dict[int, bool | None] = {}
