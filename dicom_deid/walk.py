@@ -13,7 +13,9 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO
 
 from dicom_deid.errors import DeidError, NotDicomError, QuarantineReason, UnreadableDicomError
 
@@ -148,7 +150,7 @@ def walk_inputs(root: Path, *, exclude: tuple[Path, ...] = ()) -> Iterator[Input
 
 
 def read_bytes(ref: InputRef) -> bytes:
-    """The raw bytes of an input (the only place that opens input files)."""
+    """The raw bytes of an input (with ``open_input``, the only place that opens input files)."""
     if ref.member_index is None:
         return ref.path.read_bytes()
     if ref.member_index == EMPTY_ZIP:
@@ -168,6 +170,14 @@ def read_bytes(ref: InputRef) -> bytes:
     except (zipfile.BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError, IndexError) as exc:
         raise UnreadableDicomError(f"cannot read zip member ({exc.__class__.__name__}: {exc})"[:200],
                                    path=ref.display) from None
+
+
+def open_input(ref: InputRef) -> BinaryIO:
+    """An input as a binary file object, for reading only its first bytes (the header survey):
+    the file itself, or a zip member's bytes (``read_bytes``)."""
+    if ref.member_index is None:
+        return ref.path.open("rb")
+    return BytesIO(read_bytes(ref))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,4 +216,4 @@ def load_input(ref: InputRef, root: Path) -> InputBytes:
 
 
 __all__ = ["BROKEN_ZIP", "EMPTY_ZIP", "NOT_REGULAR", "UNLISTABLE", "InputBytes", "InputRef", "input_root", "load_input",
-           "read_bytes", "walk_inputs"]
+           "open_input",            "read_bytes", "walk_inputs"]

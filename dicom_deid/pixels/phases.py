@@ -3,8 +3,8 @@
 The pipeline hands its execution backend (serial, process pool or Dask) to
 :func:`run_sampled`, which runs it twice:
 
-1. a header survey (``dcmread`` without pixels, a handful of attributes) of every input under
-   the root, in walk order, gives each image its series and look; ``sampling.choose_samples``
+1. a header survey (a handful of attributes, ``read_head.read_attributes``: the same values
+   pydicom reads, without parsing the rest of the header) of every input under the root, in walk order, gives each image its series and look; ``sampling.choose_samples``
    picks the samples;
 2. **phase 1**: the pending samples go through the normal per-file work with the engine as
    it is (every instance searched in full);
@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from io import BytesIO
 from pathlib import Path
 from struct import error as StructError
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,8 @@ from pydicom.errors import InvalidDicomError
 from dicom_deid.errors import DeidError
 from dicom_deid.pixels.sampling import ImageFacts, choose_samples, decide_series, image_facts
 from dicom_deid.pixels.stage import Examination, PixelMode, PixelStage
-from dicom_deid.walk import InputRef, read_bytes, walk_inputs
+from dicom_deid.read_head import read_attributes
+from dicom_deid.walk import InputRef, open_input, walk_inputs
 
 if TYPE_CHECKING:
     from dicom_deid.boundary import FileResult
@@ -49,6 +49,9 @@ SURVEY_TAGS = (
     "NumberOfFrames", "PhotometricInterpretation", "BitsStored", "WindowCenter", "WindowWidth",
     "ImageType", "Modality",
 )  # fmt: skip
+#: How much of each input the survey reads first (a scanner header with its private groups
+#: fits; a longer one is read again in full).
+HEAD_BYTES = 1 << 16
 #: A header that cannot be parsed is not surveyed (its file is searched in full, or
 #: quarantined by the per-file boundary).
 _UNREADABLE = (DeidError, InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError,
@@ -67,12 +70,14 @@ def survey(refs: Iterable[InputRef]) -> Iterator[ImageFacts]:
 
 
 def _facts(ref: InputRef) -> ImageFacts | None:
+    """The survey's facts of one input: its first bytes through ``read_head`` (the few
+    attributes only), or pydicom over the whole header when that scan is not sure."""
     try:
-        if ref.member_index is None:
-            ds = pydicom.dcmread(ref.path, stop_before_pixels=True, force=True, specific_tags=list(SURVEY_TAGS))
-        else:
-            ds = pydicom.dcmread(BytesIO(read_bytes(ref)), stop_before_pixels=True, force=True,
-                                 specific_tags=list(SURVEY_TAGS))
+        with open_input(ref) as fp:
+            ds = read_attributes(fp.read(HEAD_BYTES), SURVEY_TAGS)
+            if ds is None:
+                fp.seek(0)
+                ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, specific_tags=list(SURVEY_TAGS))
         return image_facts(ds, ref.ordinal)
     except _UNREADABLE:
         return None
