@@ -143,7 +143,7 @@ class Deidentified:
     series_uid: str
     sop_uid: str
     pixels: PixelOutcome | None = None  # when a pixel stage ran
-    phi_values: tuple[str, ...] = field(default=(), repr=False)
+    phi_values: tuple[str, ...] = field(default=(), repr=False)  # when the pixel stage keeps clinical text
     document: str | None = None  # "kept" when an encapsulated document body was written unexamined
     stream_metadata: list[str] = field(default_factory=list)  # segments removed from the pixel stream
 
@@ -252,7 +252,8 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     pixels = None
     phi_values: tuple[str, ...] = ()
     if pixels_active and engine.pixel_stage is not None:
-        phi_values = patient_identifiers(source, standard.identifying_values)[1]
+        if engine.pixel_stage.policy.keep_clinical_annotations:  # the only use of the values
+            phi_values = patient_identifiers(source, standard.identifying_values)[1]
         pixels = engine.pixel_stage.process(source, out, phi_values=phi_values)
     stream = scrub_pixel_stream(out)  # after the pixel stage: a re-encoded stream is scrubbed too
 
