@@ -124,10 +124,10 @@ def test_date_offsets_spread_over_the_whole_range() -> None:
 
 def test_pseudonyms_fit_their_value_representations() -> None:
     pk = patient_key("X")
-    assert len(R.patient_id(pk)) == 14 <= 64  # LO
+    assert len(R.patient_id(pk)) == 14  # LO: at most 64
     assert len(R.patient_name(pk)) <= 64  # PN component group
-    assert len(R.accession_number("ACC")) == 14 <= 16  # SH
-    assert len(R.other_id("ID")) == 14 <= 64
+    assert len(R.accession_number("ACC")) == 14  # SH: at most 16
+    assert len(R.other_id("ID")) == 14  # LO: at most 64
 
 
 # --- patient_key ---------------------------------------------------------------------------------
