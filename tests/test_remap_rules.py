@@ -53,8 +53,17 @@ def test_uid_is_the_first_128_bits_of_the_keyed_hash(original: str) -> None:
 
 
 def test_uid_ignores_padding() -> None:
-    """A UID read with its trailing NUL or space pad is the same UID."""
+    """A UID read with its trailing NUL or space pad is the same UID; any other character counts."""
     assert R.uid("1.2.3\x00") == R.uid("1.2.3 ") == R.uid(" 1.2.3") == R.uid("1.2.3")
+    assert len({R.uid("1.2.3"), R.uid("1.2.3X"), R.uid("1.2.3.0"), R.uid("1.2.30")}) == 4
+
+
+def test_values_that_are_not_valid_unicode_are_derived_too() -> None:
+    """A file name with bytes that are not UTF-8 reaches keyed_id as lone surrogates (os.fsdecode)."""
+    name = b"in/\xff\xfe.dcm".decode("utf-8", "surrogateescape")
+    expected = _b32(hmac.new(KEY, b"token\x00in/\xff\xfe.dcm", hashlib.sha256).digest(), 16).lower()
+    assert R.keyed_id(name) == expected
+    assert R.uid(name) != R.uid("in/.dcm") and R.other_id(name) != R.other_id("in/.dcm")
 
 
 def test_ids_names_and_tokens_follow_the_construction() -> None:
@@ -138,6 +147,14 @@ def test_patient_key_prefers_the_id_qualified_by_issuer() -> None:
     assert patient_key("MRN1", name="A^B") == patient_key("MRN1", name="C^D")  # the name plays no part
 
 
+def test_patient_key_is_pinned() -> None:
+    """The identity pseudonyms hang on: changing its form would change every pseudonym."""
+    assert patient_key("MRN1") == patient_key("MRN1", "", "", "") == "id\x00\x00MRN1"
+    assert patient_key("", birth_date="19600101") == patient_key("", "", "", "19600101")
+    assert patient_key("", name="Doe^Jane") == patient_key("", "", "Doe^Jane", "")
+    assert patient_key(" ", "I", " Doe^Jane ", " 19600101 ") == "name\x00DOE^JANE\x0019600101"
+
+
 def test_patient_key_without_id_uses_name_and_birth_date() -> None:
     assert patient_key("", name="doe^jane", birth_date="19600101") == patient_key(" ", name=" DOE^JANE ",
                                                                                  birth_date="19600101 ")
@@ -166,7 +183,7 @@ def test_shift_date_forms(value: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(("value", "expected"), [
     ("20200101", "20191231"), ("20200101235959.999999+1400", "20191231235959.999999+1400"),
-    ("2020010112", "2019123112"), ("2020", None), ("2020x101", None), ("20201301", None), ("", None)])
+    ("2020010112", "2019123112"), ("20200101+0100", "20191231+0100"), ("2020", None), ("2020x101", None), ("20201301", None), ("", None)])
 def test_shift_datetime_forms(value: str, expected: str | None) -> None:
     assert shift_datetime(value, -1) == expected
 
@@ -180,6 +197,6 @@ def test_year_only_date_forms(value: str, expected: str | None) -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("1962", "19620101"), ("196203141200", "19620101"), (" 1962 ", "19620101"), ("196", None), ("x962", None)])
+    ("1962", "19620101"), ("196203141200", "19620101"), ("1962+0100", "19620101"), (" 1962 ", "19620101"), ("196", None), ("x962", None)])
 def test_year_only_datetime_forms(value: str, expected: str | None) -> None:
     assert year_only_datetime(value) == expected
