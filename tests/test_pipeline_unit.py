@@ -134,7 +134,7 @@ def test_process_input_dry_run_writes_nothing(inputs: Path, tmp_path: Path) -> N
 
 def test_an_unexpected_error_is_quarantined_as_internal(inputs: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import dicom_deid.pipeline as pipeline
+    from dicom_deid import pipeline
 
     def broken(*_a: object, **_k: object) -> None:
         raise KeyError("boom")
