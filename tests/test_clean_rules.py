@@ -143,3 +143,65 @@ def test_identifiers_collected_from_the_header_and_its_sequences() -> None:
     assert "19610203" in values
     text = "Quixworth MRN77 Abe 12 Larkspur Avenue 03.02.1961"
     assert clean_text(text, ident.pattern()) == f"{R} {R} {R} {R} {R}"  # the address as a phrase
+
+
+def _implicit(ds: Dataset) -> Dataset:
+    """``ds`` written as Implicit VR Little Endian and read back: elements have no VR until used."""
+    from io import BytesIO
+
+    from pydicom import dcmread
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = "2.25.1"
+    buf = BytesIO()
+    ds.save_as(buf, implicit_vr=True, little_endian=True, enforce_file_format=True)
+    return dcmread(BytesIO(buf.getvalue()))
+
+
+def test_person_names_found_in_every_encoding() -> None:
+    """Every PN value is a name to remove, whatever attribute holds it: read without VRs (implicit
+    VR), kept as UN bytes, several at the top level and inside sequences."""
+    from pydicom.dataelem import DataElement
+
+    ds = Dataset()
+    ds.add(DataElement(0x00142006, "PN", "Evalina^Rook"))  # Evaluator Name: in no source list
+    ds.add(DataElement(0x0040A075, "PN", "Verity^Osgood"))  # Verifying Observer Name
+    item = Dataset()
+    item.add(DataElement(0x0040A123, "PN", "Nestor^Quill"))  # Person Name, in a content item
+    ds.ContentSequence = Sequence([item])
+    read = _implicit(ds)
+    assert read.get_item(0x00142006).VR is None  # precondition: no VR until converted
+    read.add(DataElement(0x00081060, "UN", b"Unwin^Byers "))  # Name of Physician(s) Reading Study, as UN
+    read.add(DataElement(0x00291010, "PN", "Private^Person"))  # private: no dictionary VR, read as PN
+    ident, _values = patient_identifiers(read, {})
+    names = {w.lower() for w in ident.words}
+    assert {"evalina", "rook", "verity", "osgood", "nestor", "quill", "unwin", "byers", "private", "person"} <= names
+
+
+def test_ids_of_other_patient_id_items_and_multi_valued_ids() -> None:
+    ds = Dataset()
+    ds.OtherPatientIDs = ["OPID-A1", "OPID-B2"]
+    first, second = Dataset(), Dataset()
+    first.PatientID, second.PatientID = "ALT-1001", "ALT-2002"
+    ds.OtherPatientIDsSequence = Sequence([first, second])
+    ident, _values = patient_identifiers(ds, load_standard().identifying_values)
+    assert {"OPID-A1", "OPID-B2", "ALT-1001", "ALT-2002"} <= set(ident.ids)
+    assert clean_text("ALT-1001/ALT-2002 OPID-A1,OPID-B2", ident.pattern()) == f"{R}/{R} {R},{R}"
+
+
+def test_address_words_of_four_letters_and_more() -> None:
+    ds = Dataset()
+    ds.PatientAddress = "7 Oak Lane, Thwaite"
+    ident, _values = patient_identifiers(ds, load_standard().identifying_values)
+    assert clean_text("Lane and Thwaite by the Oak", ident.pattern()) == f"{R} and {R} by the Oak"
+
+
+def test_a_birth_date_before_1900_in_its_own_spelling() -> None:
+    """The generic date patterns know only the years 1900-2099: the patient's own date is found in
+    any century."""
+    cleaned = _clean([], "born 18991231 or 1899-12-31 or 31 Dec 1899", dates=("18991231",))
+    assert cleaned == f"born {R} or {R} or {R}"
