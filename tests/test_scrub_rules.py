@@ -181,6 +181,29 @@ def test_year_only_under_safe_harbor(vr_value: tuple[str, str], expected: str) -
     assert out[tag].value == expected
 
 
+def test_empty_time_stays_empty_under_year_only() -> None:
+    ds = Dataset()
+    ds.StudyTime = ""
+    out, _ = _scrub(ds, SAFE_HARBOR)
+    assert out.StudyTime == ""
+
+
+def test_other_identifier_pseudonym_and_its_link() -> None:
+    """A pseudonym kind other than patient ID, name and accession (beyond_table.toml [pseudonyms])
+    is a keyed other-ID, linked in the mapping."""
+    from dataclasses import replace
+
+    standard = replace(STD, pseudonyms={**STD.pseudonyms, 0x00101000: "other_id"})  # Other Patient IDs
+    ds = Dataset()
+    ds.add(DataElement(0x00101000, "LO", " OPID-7 "))
+    ctx = ScrubContext(profile=RESEARCH, standard=standard, remapper=REMAP, patient_key="patient-1",
+                       date_offset_days=OFFSET, source=ds)
+    out = apply_plan(ds, _forced(ds, ActionCode.Z), ctx)
+    assert out[0x00101000].value == REMAP.other_id("OPID-7")
+    assert [(lk.kind, lk.original, lk.replacement) for lk in ctx.links] == [
+        (LinkKind.OTHER_ID, "OPID-7", REMAP.other_id("OPID-7"))]
+
+
 def test_times_of_day_under_year_only_are_midnight() -> None:
     """Safe Harbor keeps no element of a date but the year: a time of day goes to midnight
     (profiles/safe-harbor.toml), a whole-day shift keeps it (intervals within the day)."""
@@ -237,9 +260,7 @@ def test_z_empties_every_vr() -> None:
         if elem.VR == "SQ":
             assert len(elem.value) == 0
         else:
-            value = elem.value if not isinstance(elem.value, MultiValue) else list(elem.value)
-            assert value in (EMPTY[elem.VR], "", None, b""), (elem.keyword, value)
-            assert not value, elem.keyword
+            assert elem.value == EMPTY[elem.VR] and isinstance(elem.value, type(EMPTY[elem.VR])), elem.keyword
         checked += 1
     assert checked == len(ds)
 
@@ -262,6 +283,7 @@ def test_d_is_never_empty() -> None:
         checked += 1
     assert checked == len(ds) - 1
     assert out[0x00080020].value == "19000101" and out[0x00080030].value == "000000"
+    assert (out[0x00280010].value, out[0x00091010].value, out[0x00081030].value) == (0, b"\x00\x00", "ANONYMIZED")
     assert str(out[0x00101020].value) == "0" and str(out[0x00081160].value) == "0"
     assert "Quixworth" not in str(out[0x00080090].value)
 
@@ -306,15 +328,16 @@ def test_c_fits_the_vr_length() -> None:
 def test_u_remaps_every_value_and_links_each_once() -> None:
     ds = Dataset()
     ds.StudyInstanceUID = "1.2.3.4"
-    ds.add(DataElement(0x00081155, "UI", ["1.2.3.5", "1.2.3.6 ", "1.2.3.5"]))
+    ds.add(DataElement(0x00081155, "UI", ["1.2.3.5", "1.2.3.6\x00", "", "1.2.3.5"]))
     ds.add(DataElement(0x00200052, "UI", ""))  # Frame of Reference UID, empty
     out, ctx = _scrub(ds, RESEARCH, _forced(ds, ActionCode.U))
     assert out.StudyInstanceUID == REMAP.uid("1.2.3.4")
     assert list(out.ReferencedSOPInstanceUID) == [REMAP.uid("1.2.3.5"), REMAP.uid("1.2.3.6"), REMAP.uid("1.2.3.5")]
     assert out.FrameOfReferenceUID == ""
     assert all(str(v).startswith(UID_ROOT) for v in [out.StudyInstanceUID, *out.ReferencedSOPInstanceUID])
-    kinds = sorted((lk.kind.value, lk.original) for lk in ctx.links)
-    assert kinds == [("other_uid", "1.2.3.5"), ("other_uid", "1.2.3.6"), ("study_uid", "1.2.3.4")]
+    kinds = sorted((lk.kind.value, lk.original, lk.replacement) for lk in ctx.links)
+    assert kinds == [("other_uid", "1.2.3.5", REMAP.uid("1.2.3.5")), ("other_uid", "1.2.3.6", REMAP.uid("1.2.3.6")),
+                     ("study_uid", "1.2.3.4", REMAP.uid("1.2.3.4"))]
 
 
 def test_d_on_a_uid_is_a_keyed_uid() -> None:
@@ -335,7 +358,8 @@ def test_pseudonyms_where_z_or_d_resolve() -> None:
     assert out.PatientID == REMAP.patient_id("patient-1")
     assert out.PatientName == f"ANON^{REMAP.patient_id('patient-1')}"
     assert out.AccessionNumber == REMAP.accession_number("ACC9")
-    assert [(lk.kind, lk.original) for lk in ctx.links] == [(LinkKind.ACCESSION_NUMBER, "ACC9")]
+    assert [(lk.kind, lk.original, lk.replacement) for lk in ctx.links] == [
+        (LinkKind.ACCESSION_NUMBER, "ACC9", REMAP.accession_number("ACC9"))]
     ds.AccessionNumber = ""
     out, ctx = _scrub(ds, RESEARCH, _forced(ds, ActionCode.Z))
     assert out.AccessionNumber == "" and ctx.links == []  # nothing to link
@@ -362,6 +386,25 @@ def test_sequence_emptied_by_z_and_by_an_empty_override_and_walked_otherwise() -
     out, ctx = _scrub(ds, RESEARCH, walked)
     assert out.ReferencedImageSequence[0].ReferencedSOPInstanceUID == REMAP.uid("1.2.3.7")
     assert [lk.kind for lk in ctx.links] == [LinkKind.OTHER_UID]  # a reference, not this instance's UID
+    replaced = Plan({**walked.actions, path: ElementAction(path, ActionCode.D, "override replace", "X")}, "")
+    out, _ = _scrub(ds, RESEARCH, replaced)
+    assert len(out.ReferencedImageSequence) == 1  # a replace override on a sequence walks its items
+
+
+def test_an_instance_uid_inside_a_sequence_is_a_reference() -> None:
+    """The Study/Series/SOP Instance UID of an item names another instance: linked as OTHER_UID,
+    never as this instance's own."""
+    item = Dataset()
+    item.SeriesInstanceUID = "1.2.3.8"
+    ds = Dataset()
+    ds.SeriesInstanceUID = "1.2.3.9"
+    ds.ReferencedSeriesSequence = Sequence([item])
+    seq, inner = (0x00081115,), (0x00081115, 0, 0x0020000E)
+    plan = Plan({(0x0020000E,): ElementAction((0x0020000E,), ActionCode.U, "t"),
+                 seq: ElementAction(seq, ActionCode.K, "t"), inner: ElementAction(inner, ActionCode.U, "t")}, "")
+    _out, ctx = _scrub(ds, RESEARCH, plan)
+    assert sorted((lk.kind.value, lk.original) for lk in ctx.links) == [("other_uid", "1.2.3.8"),
+                                                                        ("series_uid", "1.2.3.9")]
 
 
 def test_source_is_never_modified() -> None:
