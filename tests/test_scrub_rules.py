@@ -260,7 +260,8 @@ def test_z_empties_every_vr() -> None:
         if elem.VR == "SQ":
             assert len(elem.value) == 0
         else:
-            assert elem.value == EMPTY[elem.VR] and isinstance(elem.value, type(EMPTY[elem.VR])), elem.keyword
+            assert elem.value == EMPTY[elem.VR] and (elem.value is None) == (EMPTY[elem.VR] is None), elem.keyword
+            assert isinstance(elem.value, bytes) == isinstance(EMPTY[elem.VR], bytes), elem.keyword
         checked += 1
     assert checked == len(ds)
 
