@@ -432,3 +432,33 @@ def test_research_profile_has_the_options_these_tests_assume() -> None:
     assert {Option.RETAIN_LONG_MODIFIED_DATES, Option.RETAIN_PATIENT_CHARACTERISTICS} <= RESEARCH.options
     assert RESEARCH.date_method is DateMethod.SHIFT and RESEARCH.age_cap_years is None
     assert SAFE_HARBOR.age_cap_years == 89
+
+
+def test_c_on_a_uid_remaps_it_and_links_it_by_level() -> None:
+    """Clean on a UID (a profile's C on a UI attribute) is the keyed replacement, never text cleaning."""
+    item = Dataset()
+    item.SOPInstanceUID = "1.2.3.11"
+    ds = Dataset()
+    ds.SOPInstanceUID = "1.2.3.10"
+    ds.ReferencedInstanceSequence = Sequence([item])
+    seq, inner = (0x0008114A,), (0x0008114A, 0, 0x00080018)
+    plan = Plan({(0x00080018,): ElementAction((0x00080018,), ActionCode.C, "t"),
+                 seq: ElementAction(seq, ActionCode.K, "t"), inner: ElementAction(inner, ActionCode.C, "t")}, "")
+    out, ctx = _scrub(ds, RESEARCH, plan)
+    assert out.SOPInstanceUID == REMAP.uid("1.2.3.10")
+    assert out.ReferencedInstanceSequence[0].SOPInstanceUID == REMAP.uid("1.2.3.11")
+    assert sorted((lk.kind.value, lk.original) for lk in ctx.links) == [("other_uid", "1.2.3.11"),
+                                                                        ("sop_instance_uid", "1.2.3.10")]
+
+
+def test_c_on_text_under_an_age_cap_is_text_cleaning() -> None:
+    """The age cap applies to Patient's Age only: other cleaned text keeps what is not identifying."""
+    ds = Dataset()
+    ds.PatientName = "Quixworth^Percival"
+    ds.add(DataElement(0x00081030, "LO", "Knee of Quixworth"))
+    ds.add(DataElement(0x00181030, "LO", ""))
+    plan = Plan({(0x00100010,): ElementAction((0x00100010,), ActionCode.K, "t"),
+                 (0x00081030,): ElementAction((0x00081030,), ActionCode.C, "t"),
+                 (0x00181030,): ElementAction((0x00181030,), ActionCode.C, "t")}, "")
+    out, _ = _scrub(ds, SAFE_HARBOR, plan)
+    assert (out.StudyDescription, out.ProtocolName) == ("Knee of ***", "")
