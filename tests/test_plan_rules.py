@@ -532,3 +532,212 @@ def test_source_tables_used_here_are_the_vendored_ones() -> None:
         assert hashlib.sha256(Path(SOURCE / name).read_bytes()).hexdigest() == sources[name], name
         checked += 1
     assert checked == 6
+
+
+# --- provenance, encodings, caching --------------------------------------------------------------
+
+def _row(keyword: str) -> str:
+    return next(r["row"] for r in e11_rows().values() if r["keyword"] == keyword)
+
+
+def test_every_action_sits_at_its_own_path_and_names_its_rule() -> None:
+    checked = 0
+    for ds in (full_header("1.2.840.10008.5.1.4.1.1.2"), _tree()):
+        for path, action in plan_actions(ds, profile(), load_standard()).actions.items():
+            assert action.path == path and action.rule, path
+            checked += 1
+    assert checked > 1000
+
+
+def test_rule_provenance_quotes_row_option_and_type() -> None:
+    """The rule an action quotes (manifest, --dry-run): the row of Table E.1-1, the option column
+    and, for a resolved combined code, the PS3.3 type (STYLE.md: "E.1-1 row 17, basic")."""
+    ps = "1.2.840.10008.5.1.4.1.1.11.1"  # Grayscale Softcopy Presentation State
+    iod = sop_class_iod()[ps]
+    ds = full_header(ps)
+    ds.add(DataElement(0x00080000, "UL", 4))
+    ds.add(DataElement(0x00030000, "UL", 4))
+    ds.add(DataElement(0x00081235, "LO", "x"))
+    ds.add(DataElement(0x00080060, "CS", "PR"))
+    plan = plan_actions(ds, profile(frozenset({Option.RETAIN_UIDS})), load_standard()).actions
+    creation_type = toplevel_types()[(iod, "PresentationCreationDate")]
+    content_creator_type = toplevel_types().get((iod, "ContentCreatorName"), "3")
+    expected = {
+        "AccessionNumber": f"E.1-1 row {_row('AccessionNumber')}, basic",
+        "AcquisitionUID": f"E.1-1 row {_row('AcquisitionUID')}, retain_uids",
+        "ContentCreatorName": f"E.1-1 row {_row('ContentCreatorName')}, basic, type {content_creator_type}",
+        "PresentationCreationDate": f"E.1-1 row {_row('PresentationCreationDate')}, basic; type {creation_type} in "
+                                    f"the IOD: D keeps it valid (PS3.15 E.1)",
+    }
+    got = {keyword_for_tag(p[0]): a.rule for p, a in plan.items() if keyword_for_tag(p[0]) in expected}
+    assert got == expected
+    assert plan[(0x00080000,)].rule == plan[(0x00030000,)].rule == "group length (retired, recomputed)"
+    assert plan[(0x00081235,)].rule == "unknown public attribute (not in data dictionary)"
+    assert plan[(0x00080060,)].rule == "not in E.1-1: kept"
+    assert plan[(0x00080016,)].rule == "class or scheme UID: kept"
+    basic = plan_actions(ds, profile(), load_standard()).actions
+    assert basic[(0x00081140,)].rule == (f"E.1-1 row {_row('ReferencedImageSequence')}, basic X/Z/U*: references "
+                                         "kept, instance UIDs remapped (U*)")
+    uid_d = next(keyword_for_tag(t) for t, r in e11_rows().items() if r["basic_profile"] == "D" and vr_of(t) == "UI")
+    tag = int(tag_for_keyword(uid_d) or 0)
+    assert basic[(tag,)].rule == f"E.1-1 row {_row(uid_d)}, basic; D on a UID: keyed replacement"
+    curve = Dataset()
+    curve.add(DataElement(0x50003000, "OB", b"\x00\x01"))
+    graphics = plan_actions(curve, profile(frozenset({Option.CLEAN_GRAPHICS})), load_standard()).actions
+    assert graphics[(0x50003000,)].rule == "E.1-1 row 91, clean_graphics; binary data cannot be cleaned: removed"
+
+
+def test_file_meta_group_length_is_kept() -> None:
+    """(0002,0000) is the file meta's own group length, not a retired one: kept (not in E.1-1)."""
+    meta = Dataset()
+    meta.add(DataElement(0x00020000, "UL", 200))
+    assert plan_actions(meta, profile(), load_standard()).actions[(0x00020000,)].code is ActionCode.K
+
+
+def test_documents_keep_keeps_the_body_and_nothing_else() -> None:
+    from dicom_deid.profiles import DocumentPolicy
+
+    ds = Dataset()
+    ds.EncapsulatedDocument = b"%PDF-1.4"
+    ds.StudyDescription = "x"
+    kept = plan_actions(ds, profile(documents=DocumentPolicy.KEEP), load_standard()).actions
+    assert kept[(0x00420011,)] == ElementAction((0x00420011,), ActionCode.K,
+                                                "documents keep: body written unexamined, reported")
+    assert kept[(0x00081030,)].code is ActionCode.X
+    default = plan_actions(ds, profile(), load_standard()).actions
+    assert default[(0x00420011,)].code is not ActionCode.K
+
+
+PHILIPS = "Philips Imaging DD 001"  # Table E.3.10-1 creator; group 2001
+
+
+@pytest.mark.parametrize("slot", [0x10, 0xFF], ids=["first-block", "last-block"])
+def test_safe_private_creator_in_any_block(slot: int) -> None:
+    ds = Dataset()
+    ds.add(DataElement(0x20010000 | slot, "LO", PHILIPS))
+    ds.add(DataElement(0x20010000 | (slot << 8) | 0x01, "FL", 1.5))  # (2001,xx01): listed
+    ds.add(DataElement(0x20010000 | (slot << 8) | 0x00, "LO", "not listed"))  # (2001,xx00): not listed
+    plan = plan_actions(ds, profile(frozenset({Option.RETAIN_SAFE_PRIVATE})), load_standard()).actions
+    assert [(a.code, a.rule) for a in plan.values()] == [  # in the order added
+        (ActionCode.K, "E.3.10-1 private creator of safe attributes"),
+        (ActionCode.K, "E.3.10-1 safe private attribute"),
+        (ActionCode.X, f"E.1-1 row {_row_private()}, retain_safe_private: not in E.3.10-1")]
+
+
+def _row_private() -> str:
+    return next(r["row"] for r in _csv("table_E.1-1.csv") if r["tag_kind"] == "private")
+
+
+def test_private_rules_are_quoted() -> None:
+    ds = Dataset()
+    ds.add(DataElement(0x00290010, "LO", "UNKNOWN CREATOR"))
+    ds.add(DataElement(0x00291001, "LO", "x"))
+    row = _row_private()
+    safe = plan_actions(ds, profile(frozenset({Option.RETAIN_SAFE_PRIVATE})), load_standard()).actions
+    assert [a.rule for a in safe.values()] == [f"E.1-1 row {row}, retain_safe_private: creator not in E.3.10-1",
+                                              f"E.1-1 row {row}, retain_safe_private: not in E.3.10-1"]
+    basic = plan_actions(ds, profile(), load_standard()).actions
+    assert [a.rule for a in basic.values()] == [f"E.1-1 row {row}, basic"] * 2
+
+
+def test_safe_private_sequence_kept_only_when_it_can_be_walked() -> None:
+    """(2001,xx5F) Stack Sequence is safe (E.3.10-1, VR SQ): walked when read as a sequence; removed
+    when its encoding is unknown (implicit VR private: bytes that cannot be examined)."""
+    item = Dataset()
+    item.add(DataElement(0x20011001, "FL", 2.0))  # the item names the creator again, as Philips does
+    item.add(DataElement(0x20010010, "LO", PHILIPS))
+    item.add(DataElement(0x00100010, "PN", "Inside^Item"))
+    ds = Dataset()
+    ds.add(DataElement(0x20010010, "LO", PHILIPS))
+    ds.add(DataElement(0x2001105F, "SQ", Sequence([item])))
+    options = frozenset({Option.RETAIN_SAFE_PRIVATE})
+    plan = plan_actions(ds, profile(options), load_standard()).actions
+    assert plan[(0x2001105F,)] == ElementAction((0x2001105F,), ActionCode.K, "E.3.10-1 safe private attribute")
+    assert plan[(0x2001105F, 0, 0x00100010)].code is ActionCode.Z  # the profile applies inside
+    assert plan[(0x2001105F, 0, 0x20011001)].code is ActionCode.K
+    ds[0x2001105F] = DataElement(0x2001105F, "UN", b"\xfe\xff\x00\xe0\x00\x00\x00\x00")
+    plan = plan_actions(ds, profile(options), load_standard()).actions
+    assert plan[(0x2001105F,)] == ElementAction((0x2001105F,), ActionCode.X,
+                                                "E.3.10-1 safe private sequence of unknown encoding: removed")
+
+
+def test_overlay_rules_in_any_overlay_group() -> None:
+    ds = Dataset()
+    for group in (0x6000, 0x6002):
+        ds.add(DataElement((group << 16) | 0x0010, "US", 4))  # Overlay Rows
+        ds.add(DataElement((group << 16) | 0x0011, "US", 4))  # Overlay Columns
+        ds.add(DataElement((group << 16) | 0x0022, "LO", "by Dr X"))
+        ds.add(DataElement((group << 16) | 0x3000, "OW", b"\x00" * 4))
+    row = next(r["row"] for r in _csv("table_E.1-1.csv") if r["tag_key"] == "60xx3000")
+    removed = plan_actions(ds, profile(), load_standard()).actions
+    assert {a.rule for a in removed.values()} == {f"E.1-1 row {row} Overlay Data X: the whole overlay plane"}
+    assert len(removed) == 8
+    keep = {0x60023000: Override(OverrideAction.KEEP)}
+    kept = plan_actions(ds, profile(overrides=keep), load_standard()).actions
+    assert [(p[0] >> 16, a.code, a.rule) for p, a in kept.items()] == [
+        *[(0x6000, ActionCode.X, f"E.1-1 row {row} Overlay Data X: the whole overlay plane")] * 4,
+        (0x6002, ActionCode.K, "overlay kept by override"), (0x6002, ActionCode.K, "overlay kept by override"),
+        (0x6002, ActionCode.C, "overlay kept by override: text cleaned"),
+        (0x6002, ActionCode.K, "override keep")]
+
+
+def test_an_explicit_un_of_a_public_attribute_is_planned_by_its_dictionary_vr() -> None:
+    """Study Description written as UN is still text: cleaned (C) under Clean Descriptors, not removed
+    as binary; an unknown UN private element stays binary."""
+    ds = Dataset()
+    ds.add(DataElement(0x00081030, "UN", b"Knee "))
+    plan = plan_actions(ds, profile(frozenset({Option.CLEAN_DESCRIPTORS})), load_standard()).actions
+    assert plan[(0x00081030,)].code is ActionCode.C
+
+
+def test_binary_value_representations() -> None:
+    from dicom_deid.plan import is_binary_vr
+
+    assert [is_binary_vr(v) for v in ("OB or OW", "US or OW", "OW", "UN", "US or SS", "LO", "SQ")] == [
+        True, True, True, True, False, False, False]
+
+
+def test_item_tags_outside_a_sequence_are_malformed() -> None:
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import BaseTag
+
+    from dicom_deid.errors import UnreadableDicomError
+
+    ds = Dataset()
+    ds._dict[BaseTag(0xFFFEE000)] = RawDataElement(BaseTag(0xFFFEE000), None, 0, b"", 0, True, True)
+    with pytest.raises(UnreadableDicomError, match=r"^Item outside a sequence: the file is malformed$"):
+        plan_actions(ds, profile(), load_standard())
+
+
+def test_a_shared_cache_never_carries_a_value_dependent_decision() -> None:
+    """UID values (class or instance) and private creators decide per instance, whatever was cached."""
+    standard = load_standard()
+    cache: dict = {}
+    first, second = Dataset(), Dataset()
+    first.add(DataElement(0x00200242, "UI", "1.2.840.10008.5.1.4.1.1.2"))
+    second.add(DataElement(0x00200242, "UI", "1.2.826.0.1.3680043.9.7433.9"))
+    for ds in (first, second):
+        ds.add(DataElement(0x20010010, "LO", PHILIPS if ds is first else "OTHER"))
+        ds.add(DataElement(0x20011001, "FL", 1.0))
+    options = profile(frozenset({Option.RETAIN_SAFE_PRIVATE}))
+    codes = [[a.code for a in plan_actions(ds, options, standard, cache=cache).actions.values()]
+             for ds in (first, second)]
+    assert codes == [[ActionCode.K, ActionCode.K, ActionCode.K], [ActionCode.U, ActionCode.X, ActionCode.X]]
+
+
+def test_a_multi_valued_uid_is_kept_only_when_every_value_is_a_class_uid() -> None:
+    """Selector UI Value (0072,007F) is not in Table E.1-1: standard UIDs are kept, and one instance
+    UID among them gets the whole attribute remapped (never an original instance UID kept)."""
+    ds = Dataset()
+    ds.add(DataElement(0x0072007F, "UI", ["1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4"]))
+    assert plan_actions(ds, profile(), load_standard()).actions[(0x0072007F,)].code is ActionCode.K
+    ds[0x0072007F].value = ["1.2.840.10008.5.1.4.1.1.2", "1.2.826.0.1.3680043.9.7433.9"]
+    assert plan_actions(ds, profile(), load_standard()).actions[(0x0072007F,)].code is ActionCode.U
+
+
+def test_plan_counts_and_iteration() -> None:
+    from collections import Counter as C
+
+    plan = plan_actions(full_header("1.2.840.10008.5.1.4.1.1.2"), profile(), load_standard())
+    assert plan.counts() == C(a.code.value for a in plan.actions.values())
+    assert list(plan) == list(plan.actions.values()) and sum(plan.counts().values()) == len(plan.actions)
