@@ -88,7 +88,7 @@ def test_same_command_resumes_and_force_redoes(first: Path, inputs: Path, keys, 
     victim = min(out.rglob("*.dcm"))
     victim.unlink()  # an output lost since: redone on resume
     assert _run(inputs, out, keys[0], "--profile", "research", "--option", "retain-institution-identity") == 0
-    assert _outcomes(out)[1] == sorted(["already_done"] * (len(FILES) - 1) + ["written"])
+    assert sorted(_outcomes(out)[1]) == sorted(["already_done"] * (len(FILES) - 1) + ["written"])
     assert victim.exists()
     assert _run(inputs, out, keys[1], "--profile", "basic", "--force") == 0
     assert _outcomes(out)[2] == ["written"] * len(FILES)
