@@ -5,16 +5,18 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEBS   := tesseract-ocr dicom3tools fonts-dejavu-core chromium orthanc dcmtk
 
-.PHONY: demo test setup system-deps profiles bench clean coverage mutation
+.PHONY: demo test setup system-deps profiles bench clean fuzz coverage mutation
 
 setup: $(STAMP) system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[codecs,ocr,scale,net,test]'
+	$(PY) -m pip install --quiet -e '.[codecs,ocr,scale,net,risk,test]'
 	# the DBNet text detection model ships inside this wheel; its own deps (GUI OpenCV...) are unused
 	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
+	# k-anonymity, l-diversity, t-closeness; its exact numpy/pandas pins are not needed (see pyproject.toml)
+	$(PY) -m pip install --quiet --no-deps 'pycanon==1.3.6'
 	@touch $(STAMP)
 
 # Debian packages: Tesseract (burned-in text reading), dicom3tools (dciodvfy conformance checks),
@@ -60,7 +62,7 @@ test: setup
 	$(PY) -m pytest -q
 
 # Branch coverage of the core modules (report in the terminal and coverage.xml); not part of `make test`.
-CORE := plan scrub remap clean profiles deidentify pipeline workers write read config events manifest walk \
+CORE := plan scrub remap clean profiles deidentify boundary pipeline workers write read config events manifest walk \
         report_html cli_review pixels.encode pixels.redact
 coverage: setup
 	$(PY) -m pytest -q -p no:randomly --cov-branch $(foreach m,$(CORE),--cov=dicom_deid.$(m)) \
@@ -73,9 +75,16 @@ mutation: setup
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) scripts/mutation.py $(MODULES)
 
+# Coverage-guided fuzzing of the per-file boundary (atheris): FUZZ_SECONDS=3600 make fuzz
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[fuzz]'
+	$(PY) scripts/fuzz_atheris.py --seeds fuzz-corpus
+	$(PY) scripts/fuzz_atheris.py fuzz-corpus -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096
+
 profiles: $(STAMP)
 	$(PY) scripts/generate_profiles.py
 
 clean:
-	rm -rf demo_out demo_out.quarantine demo_report.html demo_keys sample_data/generated sample_data/.generated .pytest_cache \
+	rm -rf demo_out demo_out.quarantine demo_report.html demo_risk.html demo_keys sample_data/generated sample_data/.generated .pytest_cache fuzz-corpus \
 	  .mutation coverage.xml .coverage

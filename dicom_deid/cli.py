@@ -1,4 +1,9 @@
-"""Command line: argparse -> RunConfig; errors -> one line + exit code; progress bar.
+"""Command line: argparse -> Deidentifier + RunConfig; errors -> one line + exit code; progress bar.
+
+A thin shell over the public API (``dicom_deid.api.Deidentifier``): ``run`` builds the
+Deidentifier (the engine) and the RunConfig from its flags and calls ``run_config``.  The other
+verbs live beside it in the CLI layer: ``cli_keys`` (keys, mapping), ``cli_review`` (verify,
+report), ``cli_net`` (serve, pull).
 
 Exit codes: 0 success, 1 bad input / keys / internal error, 2 usage error,
 3 the run finished but some inputs were quarantined, 4 verify found something.
@@ -12,10 +17,16 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dicom_deid import __version__
+from dicom_deid._version import __version__
+from dicom_deid.cli_engine import add_subject_flags, make_deidentifier
 from dicom_deid.errors import ConfigError, DeidError
+from dicom_deid.events import Event
+
+if TYPE_CHECKING:
+    from dicom_deid.config import RunConfig
+    from dicom_deid.pipeline import RunSummary
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_QUARANTINED = 0, 1, 2, 3
 logger = logging.getLogger("dicom_deid")
@@ -42,8 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="per-tag override: TAG=keep|remove|empty|replace:VALUE (repeatable)")
     run.add_argument("--key-file", type=Path, help="secret key file (default: created on first use under "
                                                    "$DICOM_DEID_HOME or ~/.config/dicom-deid)")
+    add_subject_flags(run)
     run.add_argument("--quarantine", type=Path, help="quarantine folder (default: OUTPUT.quarantine)")
-    run.add_argument("--pixels", choices=("auto", "all", "off"), help="burned-in text redaction (default: profile)")
+    run.add_argument("--pixels", choices=("auto", "all", "off"),
+                     help="burned-in text redaction (default: the profile's; a profile without clean_pixel_data "
+                          "warns on every run unless --pixels off is given)")
     run.add_argument("--documents", choices=("quarantine", "drop", "keep"),
                      help="encapsulated PDF/CDA/STL/OBJ/MTL documents, whose body is never examined: quarantine, "
                           "drop, or keep (written as is, listed in the report); default: the profile's, quarantine")
@@ -66,23 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
                      help="progress display: bar (default on a terminal), json lines on stderr, none")
+    from dicom_deid import cli_risk
+
+    cli_risk.add_run_options(run)
     run.set_defaults(func=cmd_run)
 
     prof = sub.add_parser("profiles", help="list the named profiles")
     prof.set_defaults(func=cmd_profiles)
 
-    try:
-        from dicom_deid import custodian
-    except ImportError:  # pragma: no cover - module ships with the package
-        custodian = None  # type: ignore[assignment]
-    if custodian is not None and hasattr(custodian, "register_subcommands"):
-        custodian.register_subcommands(sub)
+    from dicom_deid.cli_keys import register_subcommands as register_keys
+    from dicom_deid.cli_net import register_subcommands as register_net
     from dicom_deid.cli_review import register_subcommands as register_review
 
+    register_keys(sub)
     register_review(sub)
-    from dicom_deid.cli_net import register_subcommands as register_net
-
     register_net(sub)
+    cli_risk.register_subcommands(sub)
     return parser
 
 
@@ -95,45 +108,22 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _make_engine(args: argparse.Namespace, profile: Any) -> tuple[Any, Path, bool]:
-    from dicom_deid.deidentify import Engine
-    from dicom_deid.keys import load_or_create_secret_key
-    from dicom_deid.profiles import load_standard
-    from dicom_deid.remap import Remapper
-
-    key, key_path, created = load_or_create_secret_key(args.key_file)
-    pixel_mode = args.pixels or profile.pixel_mode
-    stage = _pixel_stage(pixel_mode) if pixel_mode != "off" else None
-    return Engine(profile, load_standard(), Remapper(key), stage), key_path, created
-
-
-def _pixel_stage(mode: str) -> Any:
-    """The pixel stage; a missing dependency is an error, never a silent skip of redaction."""
-    from dicom_deid.errors import OcrUnavailable
-
-    try:
-        from dicom_deid.pixels import PixelMode, PixelPolicy, make_pixel_stage
-    except ImportError as exc:
-        raise OcrUnavailable(f"burned-in text redaction cannot load ({exc}); install 'dicom-deid[ocr]' "
-                             "or run with --pixels off") from None
-    return make_pixel_stage(PixelPolicy(mode=PixelMode(mode)))
-
-
 class _Progress:
     """Progress observer: a bar (files/s, MB/s, counts) or JSON lines for pipelines."""
 
     def __init__(self, mode: str) -> None:
-        self.bar: Any = None
+        self.bar: Any = None  # tqdm (untyped)
         self.mode = mode
         self.quarantined = self.redacted = self.files = 0
         self.bytes = 0
         self.started = 0.0
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: Event) -> None:
         import json
         import time
 
         from dicom_deid.events import FileDone, RunFinished, RunStarted
+        from dicom_deid.manifest import Outcome
 
         if isinstance(event, RunStarted):
             self.started = time.perf_counter()
@@ -144,7 +134,7 @@ class _Progress:
         elif isinstance(event, FileDone):
             self.files += 1
             self.bytes += event.size
-            if event.outcome == "quarantined":
+            if event.outcome is Outcome.QUARANTINED:
                 self.quarantined += 1
                 print(f"dicom-deid: quarantined: {event.message}", file=sys.stderr)
             if self.bar is not None:
@@ -157,7 +147,7 @@ class _Progress:
         elif isinstance(event, RunFinished) and self.mode == "json":
             print(json.dumps({**self._state(), "done": True, "interrupted": event.interrupted}), file=sys.stderr)
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self) -> dict[str, int | float]:
         import time
 
         secs = max(time.perf_counter() - self.started, 1e-9)
@@ -170,61 +160,57 @@ class _Progress:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from dicom_deid.cli_risk import check_run_options, enforce_after_run
     from dicom_deid.config import RunConfig
-    from dicom_deid.pipeline import run
     from dicom_deid.profiles import load_profile, parse_override
-
-    if args.sample is not None and not args.dry_run:
-        raise ConfigError("--sample only applies with --dry-run")
-    overrides = [parse_override(o) for o in args.override]
-    profile = load_profile(args.profile, extra_options=args.option, overrides=overrides, documents=args.documents)
+    from dicom_deid.subjects import load_subject_map
     from dicom_deid.walk import input_root
-    from dicom_deid.workers import EngineSpec, default_workers
+    from dicom_deid.workers import default_workers
 
+    quasi = check_run_options(args)
+    # the files named first (profile, subject map): a mistake in them stops the run before anything exists
+    profile = load_profile(args.profile, extra_options=args.option, overrides=[parse_override(o) for o in args.override],
+                           documents=args.documents)
+    subject_map = load_subject_map(args.subject_map) if args.subject_map is not None else None
     args.input = input_root(args.input)
-
     if args.report is not None:
         from dicom_deid.report import validate_report_path
 
         validate_report_path(args.report, output_root=args.output, input_root=args.input)
-
-    workers = args.workers if args.workers is not None else default_workers()
-    RunConfig(input=args.input, output=args.output, profile=profile, quarantine=args.quarantine,
-              pixel_mode=args.pixels, workers=workers).validate()  # before any key is created
-    if not args.dry_run:
-        args.output.mkdir(parents=True, exist_ok=True)  # fails here, before keys or a mapping exist
-    engine, key_path, created = _make_engine(args, profile)
-    spec = EngineSpec(profile, engine.remapper.key, args.pixels or profile.pixel_mode)
-    if created:
-        print(f"dicom-deid: created secret key {key_path} (mode 0600); keep it to get the same pseudonyms "
-              "in later runs", file=sys.stderr)
-    config = RunConfig(input=args.input, output=args.output, profile=profile, key_file=key_path,
-                       quarantine=args.quarantine, dry_run=args.dry_run, pixel_mode=args.pixels,
-                       workers=workers, recipient=args.recipient, mapping=args.mapping, sample=args.sample,
-                       dask=args.dask, force=args.force, file_cpu_limit=args.file_time_limit,
+    config = RunConfig(input=args.input, output=args.output, quarantine=args.quarantine, dry_run=args.dry_run,
+                       workers=args.workers if args.workers is not None else default_workers(),
+                       recipient=args.recipient, mapping=args.mapping, sample=args.sample, dask=args.dask,
+                       force=args.force, file_cpu_limit=args.file_time_limit,
                        manifest=(args.report.with_name(args.report.stem + ".manifest.jsonl")
                                  if args.dry_run and args.report is not None else None))
-    config.validate()
-    import uuid
-
-    run_id = uuid.uuid4().hex
-    mapping = None if args.dry_run else _open_mapping(args, config, key_path, profile, run_id)
+    config.validate()  # before any key is created
+    if not args.dry_run:
+        args.output.mkdir(parents=True, exist_ok=True)  # fails here, before keys or a mapping exist
+    deid = make_deidentifier(profile=profile, key_file=args.key_file, pixels=args.pixels, subject_map=subject_map,
+                             unmapped=args.unmapped)
     mode = "none" if args.quiet else args.progress
     if mode == "bar" and not sys.stderr.isatty():
         mode = "none"
     progress = _Progress(mode)
     try:
-        summary = run(config, engine, mapping=mapping, on_event=progress, run_id=run_id, spec=spec)
+        summary = deid.run_config(config, on_event=progress,
+                                  warn=lambda msg: print(f"dicom-deid: warning: {msg}", file=sys.stderr))
     finally:
         progress.close()
     if args.dry_run:
         _print_plan(summary)
+    if args.k_anonymity is not None and not summary.interrupted and summary.stopped is None:
+        enforce_after_run(args, config.output, quasi)
     if args.report is not None and summary.manifest is not None:
         from dicom_deid.report import render_report
 
         render_report(summary.manifest, args.report, input_root=config.input,
                       quarantine_dir=config.quarantine_dir, output_root=config.output)
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
+    return _print_summary(summary, config, args)
+
+
+def _print_summary(summary: RunSummary, config: RunConfig, args: argparse.Namespace) -> int:
+    counts = ", ".join(f"{k.value} {v}" for k, v in sorted(summary.counts.items(), key=lambda kv: kv[0].value))
     rate = summary.files / summary.seconds if summary.seconds else 0.0
     print(f"dicom-deid: {summary.files} inputs in {summary.seconds:.1f} s ({rate:.0f} files/s): {counts}")
     if not args.dry_run:
@@ -232,28 +218,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  manifest:   {summary.manifest}")
         if summary.quarantined:
             print(f"  quarantine: {summary.quarantine} (input side: holds originals)")
-        if mapping is not None and getattr(mapping, "path", None):
-            print(f"  mapping:    {mapping.path} (sealed to the custodian)")
+        if summary.mapping is not None:
+            print(f"  mapping:    {summary.mapping} (sealed to the custodian)")
     if args.report is not None:
         print(f"  report:     {args.report} (input side: may show original images)")
+    for note in summary.warnings:
+        print(f"  warning:    {note}")
+    if summary.stopped is not None:
+        print(f"dicom-deid: error: {summary.stopped}; the run stopped with {summary.left} inputs left: free space "
+              "(or repair the folder), then re-run the same command to finish", file=sys.stderr)
+        return EXIT_ERROR
     if summary.interrupted:
         print("dicom-deid: interrupted; re-run the same command to finish", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_QUARANTINED if summary.quarantined else EXIT_OK
 
 
-def _open_mapping(args: argparse.Namespace, config: Any, key_path: Path, profile: Any, run_id: str) -> Any:
-    from dicom_deid.seal import prepare_run_mapping
-
-    return prepare_run_mapping(
-        recipient=args.recipient, mapping=args.mapping, output_dir=config.output, key_dir=key_path.parent,
-        run_id=run_id,
-        run_info={"profile": profile.name, "options": sorted(o.value for o in profile.options)},
-        warn=lambda msg: print(f"dicom-deid: warning: {msg}", file=sys.stderr),
-    )
-
-
-def _print_plan(summary: Any) -> None:
+def _print_plan(summary: RunSummary) -> None:
     print("plan (attribute, action, rule, instances):")
     for (path, code, rule), n in sorted(summary.plan.items()):
         print(f"  {path:60s} {code}  {rule}  x{n}")

@@ -2,7 +2,8 @@
 
 ``cli.build_parser`` calls :func:`register_subcommands`; errors are raised as ``DeidError``
 subclasses and mapped to exit codes by ``cli.main``.  The engine is assembled exactly as for
-``run`` (``cli._make_engine``), so a study gets the same output whichever way it arrives.
+``run`` (``cli.make_deidentifier``, a ``dicom_deid.Deidentifier``), so a study gets the same
+output whichever way it arrives.
 Exit codes: ``serve`` 0 after a clean stop (SIGTERM or Ctrl-C; a second one stops delivering at
 once); ``pull`` 0 success, 1 retrieve failures or instances left undelivered, 3 some quarantined.
 """
@@ -16,11 +17,18 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dicom_deid.cli_engine import add_subject_flags, make_deidentifier
 from dicom_deid.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dicom_deid.net.config import EngineSettings, NodeConfig
+    from dicom_deid.net.events import NodeEvent
+    from dicom_deid.net.node import Node
 
 EXIT_OK, EXIT_ERROR, EXIT_QUARANTINED = 0, 1, 3
 
@@ -87,8 +95,7 @@ def _add_node_flags(p: argparse.ArgumentParser, *, listening: bool) -> None:
     p.add_argument("--pixels", choices=("auto", "all", "off"), help="burned-in text redaction (default: profile)")
     p.add_argument("--recipient", type=Path, help="custodian public key (.pub) to seal the mapping to")
     p.add_argument("--mapping", type=Path, help="sealed mapping file of this session (never inside OUT)")
-    # --subject-map arrives with the subject-ID table (issue 13): engine settings are gathered in
-    # _engine_settings below, the one place it will plug in.
+    add_subject_flags(p)
     p.add_argument("--progress", nargs="?", const="bar", choices=("bar", "json", "none"), default="none",
                    help="live counters on stderr: a status line (bar, the default with bare --progress), "
                         "JSON lines, or none")
@@ -100,7 +107,8 @@ def _pick(flag: Any, section: dict[str, Any], key: str, default: Any = None) -> 
     return flag if flag is not None else section.get(key, default)
 
 
-def _node_config(args: argparse.Namespace, listening: bool, extra_allowed: tuple[str, ...] = ()) -> Any:
+def _node_config(args: argparse.Namespace, listening: bool,
+                 extra_allowed: tuple[str, ...] = ()) -> tuple[NodeConfig, dict[str, dict[str, Any]]]:
     from dicom_deid.keys import default_key_dir
     from dicom_deid.net.config import (
         DEFAULT_AE_TITLE,
@@ -165,7 +173,7 @@ def _node_config(args: argparse.Namespace, listening: bool, extra_allowed: tuple
     return config, files
 
 
-def _engine_settings(args: argparse.Namespace, files: dict[str, dict[str, Any]]) -> Any:
+def _engine_settings(args: argparse.Namespace, files: dict[str, dict[str, Any]]) -> EngineSettings:
     """The engine's choices, flags over the file's [deid] section: the same names as `run`'s flags."""
     from dicom_deid.net.config import EngineSettings
 
@@ -178,39 +186,35 @@ def _engine_settings(args: argparse.Namespace, files: dict[str, dict[str, Any]])
         pixels=_pick(args.pixels, deid, "pixels"),
         recipient=_pick(args.recipient, deid, "recipient"),
         mapping=_pick(args.mapping, deid, "mapping"),
+        subject_map=_pick(args.subject_map, deid, "subject_map"),
+        unmapped=_pick(args.unmapped, deid, "unmapped"),
     )
 
 
-def open_node(config: Any, settings: Any, *, backend: str = "serve", on_event: Any = None,
-              warn: Any = None) -> Any:
-    """Engine (built as `run` builds it), spool, pipeline session and node, not yet started.
-
-    ``config`` is a ``net.config.NodeConfig``, ``settings`` a ``net.config.EngineSettings``.
-    """
-    from dicom_deid.cli import _make_engine
+def open_node(config: NodeConfig, settings: EngineSettings, *, backend: str = "serve",
+              on_event: Callable[[NodeEvent], None] | None = None,
+              warn: Callable[[str], None] | None = None) -> Node:
+    """Engine (a ``Deidentifier``, built as `run` builds it), spool, pipeline session and node, not yet started."""
     from dicom_deid.manifest import MANIFEST_NAME
     from dicom_deid.net.adapter import open_session
     from dicom_deid.net.node import Node
     from dicom_deid.net.spool import Spool
-    from dicom_deid.profiles import load_profile, parse_override
 
-    warn = warn or (lambda msg: print(f"dicom-deid: warning: {msg}", file=sys.stderr))
-    profile = load_profile(settings.profile, extra_options=settings.options,
-                           overrides=[parse_override(o) for o in settings.overrides])
+    say = warn or (lambda msg: print(f"dicom-deid: warning: {msg}", file=sys.stderr))
     if config.output is not None:
         config.output.mkdir(parents=True, exist_ok=True)
-    engine, key_path, created = _make_engine(argparse.Namespace(key_file=settings.key_file, pixels=settings.pixels),
-                                             profile)
-    if created:
-        warn(f"created secret key {key_path} (mode 0600); keep it to get the same pseudonyms in later runs")
+    deid = make_deidentifier(profile=settings.profile, options=settings.options, overrides=settings.overrides,
+                             key_file=settings.key_file, pixels=settings.pixels, subject_map=settings.subject_map,
+                             unmapped=settings.unmapped, say=say, warn=say)
     spool = Spool(config.spool)
     try:
         output = config.output if config.output is not None else spool.outbox
         manifest = (config.output if config.output is not None else spool.root) / MANIFEST_NAME
         session = open_session(
-            engine, input_root=spool.incoming, output=output, quarantine_dir=config.quarantine_dir,
-            manifest=manifest, key_dir=key_path.parent, recipient=settings.recipient, mapping=settings.mapping,
-            run_id=uuid.uuid4().hex, backend=backend, workers=config.workers, warn=warn)
+            deid.engine, input_root=spool.incoming, output=output, quarantine_dir=config.quarantine_dir,
+            manifest=manifest, key_dir=deid.key_dir, recipient=settings.recipient, mapping=settings.mapping,
+            run_id=uuid.uuid4().hex, backend=backend, workers=config.workers, warn=say,
+            run_info=deid.run_info(backend=backend), warnings=deid.warnings)
     except BaseException:
         spool.close()
         raise

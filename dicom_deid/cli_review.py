@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dicom_deid.subjects import SubjectMap
 
 EXIT_OK, EXIT_FINDINGS = 0, 4
 _MAX_LINES = 50
@@ -56,6 +60,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key-file", type=Path, metavar="PATH",
                         help="the run's secret key (with --against): recompute the exact pseudonyms instead of "
                              "accepting their form")
+    parser.add_argument("--subject-map", type=Path, metavar="FILE.csv",
+                        help="the run's subject map: its subject IDs and names are the profile's replacement values")
 
 
 def _profile(args: argparse.Namespace, output: Path):  # type: ignore[no-untyped-def]
@@ -81,11 +87,18 @@ def _key(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return load_secret_key(args.key_file) if args.key_file is not None else None
 
 
+def _subject_map(args: argparse.Namespace) -> SubjectMap | None:
+    from dicom_deid.subjects import load_subject_map
+
+    return load_subject_map(args.subject_map) if args.subject_map is not None else None
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from dicom_deid.verify import verify_output
 
     result = verify_output(args.output, against=args.against, profile=_profile(args, args.output), ocr=args.ocr,
-                           dciodvfy=args.dciodvfy, show_values=args.show_values, key=_key(args))
+                           dciodvfy=args.dciodvfy, show_values=args.show_values, key=_key(args),
+                           subject_map=_subject_map(args))
     if args.json:
         print(result.dumps())
         return EXIT_OK if result.ok else EXIT_FINDINGS
@@ -114,7 +127,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     result = None
     if args.verify:
         result = verify_output(run_output, against=args.against, profile=_profile(args, run_output), ocr=args.ocr,
-                               dciodvfy=args.dciodvfy, show_values=args.show_values, key=_key(args))
+                               dciodvfy=args.dciodvfy, show_values=args.show_values, key=_key(args),
+                               subject_map=_subject_map(args))
     manifest = args.run_output / "dicom-deid-manifest.jsonl" if args.run_output.is_dir() else args.run_output
     path = render_report(manifest, args.out, input_root=args.against, verify=result,
                          sample_thumbnails=args.sample, show_values=args.show_values)

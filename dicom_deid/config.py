@@ -1,4 +1,10 @@
-"""RunConfig: every choice of a run, built once at the edge (CLI) and validated."""
+"""RunConfig: every choice of a batch run besides the engine, built once at the edge and validated.
+
+The engine (profile, key, pixel mode, subject map) is described by ``deidentify.Engine``; this is
+where a run reads and writes and how it schedules the work.  Every field is read: by
+``pipeline.run`` (folders, workers, resume, limits) or by ``api.Deidentifier.run`` (the sealed
+mapping's recipient and file).
+"""
 
 from __future__ import annotations
 
@@ -6,26 +12,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dicom_deid.errors import ConfigError
-from dicom_deid.profiles import Profile
 
 
 @dataclass(frozen=True)
 class RunConfig:
     input: Path
     output: Path
-    profile: Profile
-    key_file: Path | None = None
     quarantine: Path | None = None  # default: <OUTPUT>.quarantine (input side, never inside OUTPUT)
     dry_run: bool = False
-    pixel_mode: str | None = None  # None = the profile's
     workers: int = 1
-    recipient: Path | None = None
-    mapping: Path | None = None
+    recipient: Path | None = None  # custodian public key the mapping is sealed to (None: a local pair)
+    mapping: Path | None = None  # sealed mapping file (None: under the key folder)
     sample: int | None = None  # --dry-run: only the first N studies
     dask: str | None = None  # scheduler address: run the per-file work on a Dask cluster
     force: bool = False  # redo inputs a previous run of the same command already completed
     file_cpu_limit: float | None = None  # kill (and quarantine) a file's work after this many CPU seconds
     manifest: Path | None = None  # where the manifest goes (default OUTPUT/...; a dry run writes none unless set)
+    # bytes kept free on OUTPUT's file system for the manifest and its summary: the run stops (resumable)
+    # before writing an output into them; None = 2% of the file system, 512 KiB to 16 MiB; 0 = no check
+    keep_free: int | None = None
 
     @property
     def quarantine_dir(self) -> Path:
@@ -48,10 +53,14 @@ class RunConfig:
             raise ConfigError("quarantine folder must not be inside the input folder", path=q)
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if self.keep_free is not None and self.keep_free < 0:
+            raise ConfigError(f"keep_free must be at least 0 bytes, got {self.keep_free}")
         if self.file_cpu_limit is not None and self.file_cpu_limit <= 0:
             raise ConfigError(f"--file-time-limit must be positive, got {self.file_cpu_limit}")
-        if self.pixel_mode not in (None, "auto", "all", "off"):
-            raise ConfigError(f"--pixels must be auto, all or off, got {self.pixel_mode!r}")
+        if self.sample is not None and not self.dry_run:
+            raise ConfigError("--sample only applies with --dry-run")
+        if self.sample is not None and self.sample < 1:
+            raise ConfigError(f"--sample must be at least 1, got {self.sample}")
 
 
 __all__ = ["RunConfig"]

@@ -1,4 +1,4 @@
-"""Custodian and pipeline key pairs, and the custodian's CLI verbs.
+"""Custodian and pipeline key pairs (the cryptography only; the CLI verbs are in ``cli_keys.py``).
 
 Two key pairs take part in a sealed mapping file (see ``dicom_deid.seal``):
 
@@ -13,34 +13,24 @@ Two key pairs take part in a sealed mapping file (see ``dicom_deid.seal``):
 Key material is never logged or printed; fingerprints (16 hex digits of the
 SHA-256 of the raw public key) are safe to show.
 
-The CLI verbs (``keys custodian``, ``mapping verify|show|lookup|export``) are
-registered on the main parser by ``cli.py`` through :func:`register_subcommands`.
-They print plaintext links only in ``mapping show/lookup/export`` output, which
-is for the custodian.
+``seal`` imports the key types from here; nothing here imports ``seal`` or the CLI.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import os
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from dicom_deid.errors import ConfigError, KeyMaterialError, SealError
-from dicom_deid.keys import check_private_mode, default_key_dir, write_private_file
-
-if TYPE_CHECKING:  # seal.py imports the key types below; the CLI imports seal lazily
-    from dicom_deid.seal import MappingView
+from dicom_deid.errors import ConfigError, KeyMaterialError
+from dicom_deid.keys import check_private_mode, write_private_file
 
 CUSTODIAN_DIR_NAME = "custodian"
 DEFAULT_CUSTODIAN_NAME = "custodian"
@@ -318,233 +308,6 @@ def load_or_create_signing_key(key_dir: Path) -> SigningKey:
     return key
 
 
-# --------------------------------------------------------------------------- CLI
-
-
-def _passphrase(var: str | None) -> bytes | None:
-    if var is None:
-        return None
-    value = os.environ.get(var)
-    if not value:
-        raise ConfigError(f"--passphrase-env {var}: environment variable is not set or empty")
-    return value.encode("utf-8")
-
-
-def _trusted(args: argparse.Namespace) -> list[SignerPublicKey]:
-    """--trust keys, plus this machine's own pipeline key if it has one."""
-    trusted = [load_signer_public_key(Path(p)) for p in args.trust]
-    local = default_key_dir() / SIGNING_PUB_NAME
-    if local.exists():
-        trusted.append(load_signer_public_key(local))
-    if not trusted:
-        raise ConfigError(
-            "no trusted pipeline signing key: pass --trust PATH/signing.pub "
-            "(the signing.pub beside the pipeline's secret key)"
-        )
-    return trusted
-
-
-def _cmd_keys_custodian(args: argparse.Namespace) -> int:
-    paths = generate_custodian_keys(
-        Path(args.out), name=args.name, passphrase=_passphrase(args.passphrase_env)
-    )
-    print(f"public key:  {paths.public}  (give this to the pipeline: --recipient)")
-    print(f"private key: {paths.private}  (mode 0600; keep it off the pipeline machine)")
-    print(f"fingerprint: {paths.fingerprint}")
-    return 0
-
-
-def _cmd_verify(args: argparse.Namespace) -> int:
-    from dicom_deid import seal  # seal imports this module's key types
-
-    trusted = _trusted(args)
-    failed = []
-    for name in args.files:
-        report = seal.verify_mapping(Path(name), trusted_signers=trusted)
-        print(report.describe())
-        if not report.ok:
-            failed.append(report)
-    if failed:
-        first = failed[0]
-        raise SealError(
-            f"{first.problems[0]}"
-            + (f" (and {len(failed) - 1} more file(s) failed)" if len(failed) > 1 else ""),
-            path=first.path,
-        )
-    return 0
-
-
-def _open(args: argparse.Namespace) -> MappingView:
-    from dicom_deid import seal
-
-    private = load_custodian_private_key(Path(args.private_key), _passphrase(args.passphrase_env))
-    return seal.open_mapping(
-        [Path(p) for p in args.files],
-        private,
-        trusted_signers=_trusted(args),
-        allow_incomplete=args.allow_incomplete,
-    )
-
-
-def _cmd_show(args: argparse.Namespace) -> int:
-    view = _open(args)
-    for run in view.runs:
-        kinds: Counter[str] = Counter()
-        patients: set[str] = set()
-        studies: set[str] = set()
-        for link in view.links(run):
-            kinds[link.kind.value] += 1
-            if link.patient:
-                patients.add(link.patient)
-            if link.study:
-                studies.add(link.study)
-        print(f"{run.path}: run {run.run_id}")
-        print(
-            f"  status:   {'complete' if run.complete else 'INCOMPLETE RUN (no trailer; finished segments only)'}"
-        )
-        print(f"  parts:    {', '.join(run.parts)}; {run.segments} segments; {run.links} links")
-        print(f"  signers:  {', '.join(run.signers)}; custodian key {run.recipient}")
-        print(f"  created:  {run.created}" + (f"; closed {run.closed}" if run.closed else ""))
-        print(f"  patients: {len(patients)}; studies: {len(studies)}")
-        for kind, count in sorted(kinds.items()):
-            print(f"  {kind}: {count}")
-        print(f"  run info: {json.dumps(run.run_info, sort_keys=True)}")
-    return 0
-
-
-def _cmd_lookup(args: argparse.Namespace) -> int:
-    view = _open(args)
-    hits = view.lookup(args.value)
-    for hit in hits:
-        link = hit.link
-        arrow = "->" if hit.matched == "original" else "<-"
-        found = link.replacement if hit.matched == "original" else link.original
-        print(
-            f"{hit.run_id}\t{link.kind.value}\t{args.value} {arrow} {found}\t"
-            f"patient={link.patient} study={link.study} series={link.series}"
-        )
-    if not hits:
-        print(f"no match in {len(args.files)} mapping file(s)")
-        return 1
-    return 0
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    from dicom_deid import seal
-
-    view = _open(args)
-    rows = seal.export_csv(view, Path(args.csv))
-    print(f"wrote {rows} rows to {args.csv} (mode 0600; contains identifiers: handle as PHI)")
-    return 0
-
-
-class _IntermixedMixin(argparse.ArgumentParser):
-    """Lets options sit between positionals: ``lookup A.ddmap --private-key K B.ddmap VALUE``.
-
-    Plain argparse consumes each positional once, so FILE... followed by VALUE
-    breaks as soon as an option sits in between.  Mixed into the main parser's
-    own class so its error handling (usage error -> ConfigError) still applies.
-    """
-
-    _inner = False
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        if self._inner:
-            return super().parse_known_args(args, namespace)
-        self._inner = True
-        try:
-            return self.parse_known_intermixed_args(args, namespace)
-        finally:
-            self._inner = False
-
-
-def _add_open_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("files", nargs="+", metavar="FILE", help="sealed mapping file(s) (.ddmap)")
-    p.add_argument(
-        "--private-key", required=True, metavar="KEY", help="custodian private key (NAME.key)"
-    )
-    p.add_argument(
-        "--passphrase-env", metavar="VAR", help="environment variable holding the key's passphrase"
-    )
-    p.add_argument(
-        "--allow-incomplete",
-        action="store_true",
-        help="read the finished segments of an unfinished run",
-    )
-
-
-def _add_trust(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--trust",
-        action="append",
-        default=[],
-        metavar="PUBKEY",
-        help="also trust this pipeline signing.pub (repeatable; this machine's own is always trusted)",
-    )
-
-
-def add_keys_custodian_parser(keys_subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``custodian`` under an existing ``keys`` subcommand."""
-    p = keys_subparsers.add_parser(
-        "custodian", help="make a custodian key pair for sealed mapping files"
-    )
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for NAME.pub and NAME.key")
-    p.add_argument(
-        "--name", default=DEFAULT_CUSTODIAN_NAME, help="file name stem (default: custodian)"
-    )
-    p.add_argument(
-        "--passphrase-env",
-        metavar="VAR",
-        help="encrypt the private key with the passphrase in $VAR",
-    )
-    p.set_defaults(func=_cmd_keys_custodian)
-
-
-def add_mapping_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``mapping {verify,show,lookup,export}``."""
-    mapping = subparsers.add_parser("mapping", help="custodian tools for sealed mapping files")
-    base: type[argparse.ArgumentParser] = getattr(
-        subparsers, "_parser_class", argparse.ArgumentParser
-    )
-    intermixed = type("_IntermixedParser", (_IntermixedMixin, base), {})
-    verbs = mapping.add_subparsers(
-        dest="mapping_command", required=True, metavar="VERB", parser_class=intermixed
-    )
-    p = verbs.add_parser("verify", help="check signatures and completeness (no private key needed)")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    _add_trust(p)
-    p.set_defaults(func=_cmd_verify)
-    p = verbs.add_parser("show", help="summary of each run")
-    _add_open_options(p)
-    _add_trust(p)
-    p.set_defaults(func=_cmd_show)
-    p = verbs.add_parser(
-        "lookup", help="a pseudonym or new UID back to the original, or the reverse"
-    )
-    _add_open_options(p)
-    p.add_argument("value", metavar="VALUE", help="original or replacement value to look up")
-    _add_trust(p)
-    p.set_defaults(func=_cmd_lookup)
-    p = verbs.add_parser(
-        "export", help="write every link as CSV for an authorised re-identification"
-    )
-    _add_open_options(p)
-    p.add_argument("--csv", required=True, metavar="OUT", help="CSV file to create (mode 0600)")
-    _add_trust(p)
-    p.set_defaults(func=_cmd_export)
-
-
-def register_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``keys custodian`` and ``mapping ...`` to the main parser's subcommands."""
-    keys = subparsers.add_parser("keys", help="key management")
-    add_keys_custodian_parser(
-        keys.add_subparsers(dest="keys_command", required=True, metavar="VERB")
-    )
-    add_mapping_parser(subparsers)
-
-
 __all__ = [
     "CUSTODIAN_DIR_NAME",
     "DEFAULT_CUSTODIAN_NAME",
@@ -555,13 +318,10 @@ __all__ = [
     "RecipientKey",
     "SignerPublicKey",
     "SigningKey",
-    "add_keys_custodian_parser",
-    "add_mapping_parser",
     "fingerprint",
     "generate_custodian_keys",
     "load_custodian_private_key",
     "load_or_create_signing_key",
     "load_recipient_key",
     "load_signer_public_key",
-    "register_subcommands",
 ]

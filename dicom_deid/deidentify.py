@@ -1,48 +1,114 @@
 """The per-instance seam: (dataset, Engine) -> Deidentified.  No files, no global state.
 
-A process pool, a Dask worker or a network node all call :func:`deidentify`
-on in-memory datasets; ``pipeline.py`` wraps it with reading, writing and the
-fail-closed boundary.
+:class:`Engine` is the one description of the engine (profile, key, pixel mode, subject map):
+built once by the API (``dicom_deid.api.Deidentifier``), frozen, picklable, and sent as is to a
+process-pool worker, a Dask task or the network node.  What it derives in a process (the PS3.15
+tables, the keyed remapper, the pixel stage, the plan cache) is rebuilt after unpickling and is
+never compared or sent.  ``boundary.py`` wraps :func:`deidentify` with reading, writing and the
+fail-closed per-file boundary.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset, FileMetaDataset
 
-from dicom_deid import __version__
+from dicom_deid._version import __version__
 from dicom_deid.clean import patient_identifiers
-from dicom_deid.errors import EncapsulatedDocumentError, UnsupportedPixelEncoding
+from dicom_deid.errors import EncapsulatedDocumentError, OcrUnavailable, UnmappedPatient
+from dicom_deid.keys import SecretKey
 from dicom_deid.links import Link, LinkKind
-from dicom_deid.plan import DOCUMENT_TAG, DecisionCache, Plan, plan_actions
-from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard
+from dicom_deid.pixels.stage import PixelMode
+from dicom_deid.plan import DOCUMENT_TAG, DecisionCache, Plan, format_path, plan_actions
+from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard, load_standard
+from dicom_deid.read import dataset_encoding
 from dicom_deid.remap import Remapper, patient_key
 from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta
+from dicom_deid.subjects import Subject, SubjectMap, Unmapped
+
+if TYPE_CHECKING:
+    from dicom_deid.pixels.stage import PixelOutcome, PixelStage
 
 # Our implementation class UID: 2.25 form of a fixed UUID (PS3.5 B.2).
 IMPLEMENTATION_CLASS_UID = "2.25.176372437206211430547785532466613404713"
 IMPLEMENTATION_VERSION_NAME = f"DICOMDEID_{__version__}"[:16]
 
-
-class PixelStageLike(Protocol):
-    def process(self, source: Dataset, target: Dataset, *, phi_values: Any = ()) -> Any: ...
+_DESCRIPTION = ("profile", "key", "pixels", "subject_map")
 
 
 @dataclass(frozen=True)
 class Engine:
-    """Everything the per-instance work needs; immutable and picklable."""
+    """Everything the per-instance work needs: the one description of the engine.
+
+    ``pixels`` is the effective mode (``OFF`` when the profile does not select Clean Pixel Data).
+    Only the four described fields are compared and pickled; the rest is derived in each process.
+    """
 
     profile: Profile
-    standard: Standard
-    remapper: Remapper
-    pixel_stage: PixelStageLike | None = None
-    plan_cache: DecisionCache = field(default_factory=dict, compare=False, repr=False)
+    key: SecretKey
+    pixels: PixelMode = PixelMode.OFF
+    subject_map: SubjectMap | None = None
+    standard: Standard = field(init=False, repr=False, compare=False)
+    remapper: Remapper = field(init=False, repr=False, compare=False)
+    pixel_stage: PixelStage | None = field(init=False, repr=False, compare=False)
+    plan_cache: DecisionCache = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pixels, PixelMode):
+            raise TypeError(f"Engine.pixels must be a PixelMode, not {type(self.pixels).__name__}")
+        self._derive()
+
+    def _derive(self) -> None:
+        stage = _make_pixel_stage(self.pixels) if self.pixels is not PixelMode.OFF else None
+        for name, value in (("standard", load_standard()), ("remapper", Remapper(self.key)),
+                            ("pixel_stage", stage), ("plan_cache", {})):
+            object.__setattr__(self, name, value)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in _DESCRIPTION}
+
+    def __setstate__(self, state: Mapping[str, object]) -> None:
+        for name in _DESCRIPTION:
+            object.__setattr__(self, name, state[name])
+        self._derive()
+
+    @property
+    def pixels_active(self) -> bool:
+        return self.pixel_stage is not None and Option.CLEAN_PIXEL_DATA in self.profile.options
+
+    def subject_for(self, source: Dataset) -> Subject | None:
+        """The subject map's row for ``source``'s patient; None without a map (or an unmapped patient
+        under ``--unmapped keyed``).  Raises :class:`UnmappedPatient` otherwise."""
+        smap = self.subject_map
+        if smap is None:
+            return None
+        subject = smap.subject_for(str(source.get("PatientID", "") or ""))
+        if subject is None and smap.unmapped is Unmapped.ERROR:
+            raise UnmappedPatient("PatientID is not in the subject map: add a row for it, or run with "
+                                  "--unmapped keyed to give such patients keyed pseudonyms")
+        return subject
+
+
+def _make_pixel_stage(mode: PixelMode) -> PixelStage:
+    """The pixel stage; a missing dependency is an error, never a silent skip of redaction."""
+    try:
+        from dicom_deid.pixels import PixelPolicy, make_pixel_stage
+    except ImportError as exc:  # pragma: no cover - numpy and pydicom are core dependencies
+        raise OcrUnavailable(f"burned-in text redaction cannot load ({exc}); install 'dicom-deid[ocr]' "
+                             "or run with --pixels off") from None
+    return make_pixel_stage(PixelPolicy(mode=mode))
 
 
 @dataclass
 class Deidentified:
+    """One instance de-identified in memory: the new dataset and what changed.
+
+    ``links`` (original -> replacement) are for the sealed mapping only: they hold originals.
+    """
+
     dataset: Dataset  # with file_meta set
     plan: Plan
     links: list[Link]
@@ -50,9 +116,14 @@ class Deidentified:
     study_uid: str
     series_uid: str
     sop_uid: str
-    pixels: Any = None  # PixelOutcome when a pixel stage ran
+    pixels: PixelOutcome | None = None  # when a pixel stage ran
     phi_values: tuple[str, ...] = field(default=(), repr=False)
     document: str | None = None  # "kept" when an encapsulated document body was written unexamined
+
+    @property
+    def changes(self) -> dict[str, ActionCode]:
+        """Attribute path -> action, for every attribute not kept as is (keywords, no values)."""
+        return {format_path(a.path): a.code for a in self.plan if a.code is not ActionCode.K}
 
 
 def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> list[Dataset]:
@@ -113,14 +184,16 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     profile, standard, remapper = engine.profile, engine.standard, engine.remapper
     pkey = patient_key(str(source.get("PatientID", "") or ""), str(source.get("IssuerOfPatientID", "") or ""),
                        str(source.get("PatientName", "") or ""), str(source.get("PatientBirthDate", "") or ""))
+    subject = engine.subject_for(source)
     offset = remapper.date_offset_days(pkey)
+    if subject is not None and subject.date_offset_days is not None:
+        offset = subject.date_offset_days
     syntax = source.file_meta.get("TransferSyntaxUID")
-    if syntax is not None and not syntax.is_transfer_syntax:  # e.g. JPEG XL, deflated image frames
-        raise UnsupportedPixelEncoding(f"(0002,0010) transfer syntax {str(syntax)[:64]} is unknown to pydicom "
-                                       "3.0: the instance cannot be written")
-    needs_vr = syntax is not None and not syntax.is_implicit_VR  # raw elements without a VR get one
+    needs_vr = syntax is not None and not dataset_encoding(syntax)[0]  # raw elements without a VR get one
     ctx = ScrubContext(profile=profile, standard=standard, remapper=remapper, patient_key=pkey,
-                       date_offset_days=offset, source=source, needs_vr=needs_vr)
+                       date_offset_days=offset, source=source, needs_vr=needs_vr,
+                       patient_id=subject.subject_id if subject else None,
+                       patient_name=subject.name if subject else None)
     plan = plan_actions(source, profile, standard, cache=engine.plan_cache)
     keeps_document = check_document(source, plan, profile.documents)
     out = apply_plan(source, plan, ctx)
@@ -131,7 +204,7 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     if "TransferSyntaxUID" in meta_src:
         meta.TransferSyntaxUID = meta_src.TransferSyntaxUID
 
-    pixels_active = engine.pixel_stage is not None and Option.CLEAN_PIXEL_DATA in profile.options
+    pixels_active = engine.pixels_active
     out.PatientIdentityRemoved = "YES"
     out.DeidentificationMethod = (
         f"dicom-deid {__version__}; PS3.15 {standard.edition} Annex E; profile {profile.name}"
@@ -144,7 +217,8 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     else:
         out.LongitudinalTemporalInformationModified = "REMOVED"
 
-    pseudo_patient = str(out.get("PatientID", "") or "") or remapper.patient_id(pkey)
+    pseudo_patient = str(out.get("PatientID", "") or "") or (subject.subject_id if subject else
+                                                             remapper.patient_id(pkey))
     out.file_meta = meta
     finish_file_meta(meta, out, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
 
@@ -173,4 +247,4 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     )
 
 
-__all__ = ["IMPLEMENTATION_CLASS_UID", "Deidentified", "Engine", "check_document", "deidentify"]
+__all__ = ["IMPLEMENTATION_CLASS_UID", "Deidentified", "Engine", "PixelMode", "check_document", "deidentify"]

@@ -2,13 +2,15 @@
 
 DeidError
  +-- InputError            (NotDicomError, UnreadableDicomError)
- +-- PixelError            (UnsupportedPixelEncoding, OcrUnavailable)
+ +-- PixelError            (UnsupportedPixelEncoding > UnsupportedTransferSyntax, OcrUnavailable)
  +-- EncapsulatedDocumentError
+ +-- UnmappedPatient       (--subject-map has no row for this instance's patient)
  +-- ProfileError
  +-- ConfigError(ValueError)
  +-- KeyMaterialError
  +-- SealError
  +-- VerifyFailure
+ +-- OutputInUse           (another run holds OUTPUT's lock)
 
 Every error carries the fields a one-line operator message needs; ``str(exc)``
 is that line (what, where, why, what to do).  Messages never contain element
@@ -29,6 +31,7 @@ class QuarantineReason(enum.Enum):
     TRUNCATED = "truncated"
     MISSING_REQUIRED = "missing_required"
     UNSUPPORTED_PIXEL_ENCODING = "unsupported_pixel_encoding"
+    UNSUPPORTED_TRANSFER_SYNTAX = "unsupported_transfer_syntax"
     OCR_UNAVAILABLE = "ocr_unavailable"
     PIXEL_ERROR = "pixel_error"
     PROFILE_ERROR = "profile_error"
@@ -37,6 +40,7 @@ class QuarantineReason(enum.Enum):
     WORKER_CRASHED = "worker_crashed"
     INVALID_IDENTIFIER = "invalid_identifier"
     ENCAPSULATED_DOCUMENT = "encapsulated_document"
+    UNMAPPED_PATIENT = "unmapped_patient"  # --subject-map without a row for the patient (--unmapped error)
     INTERNAL_ERROR = "internal_error"
 
 
@@ -91,6 +95,19 @@ class UnsupportedPixelEncoding(PixelError):
     reason = QuarantineReason.UNSUPPORTED_PIXEL_ENCODING
 
 
+class UnsupportedTransferSyntax(UnsupportedPixelEncoding):
+    """No installed decoder handles the transfer syntax, or the UID is not a known one.
+
+    ``uid`` is the Transfer Syntax UID as found (never PHI: a UID of the standard or a vendor's).
+    """
+
+    reason = QuarantineReason.UNSUPPORTED_TRANSFER_SYNTAX
+
+    def __init__(self, message: str, *, uid: str = "", path: str | Path | None = None) -> None:
+        super().__init__(message, path=path)
+        self.uid = uid
+
+
 class OcrUnavailable(PixelError):
     """The text detector or OCR engine is missing or failed."""
 
@@ -105,6 +122,12 @@ class EncapsulatedDocumentError(DeidError):
     def __init__(self, message: str, *, path: str | Path | None = None, drop: bool = False) -> None:
         super().__init__(message, path=path)
         self.drop = drop  # --documents drop: not copied to the quarantine either
+
+
+class UnmappedPatient(DeidError):
+    """The subject map has no row for the instance's patient and ``--unmapped error`` is in force."""
+
+    reason = QuarantineReason.UNMAPPED_PATIENT
 
 
 class ProfileError(DeidError):
@@ -129,6 +152,10 @@ class VerifyFailure(DeidError):
     """verify found residual identifying information."""
 
 
+class OutputInUse(DeidError):
+    """Another run holds the output folder's lock (two runs must never write one OUTPUT)."""
+
+
 __all__ = [
     "ConfigError",
     "DeidError",
@@ -137,11 +164,14 @@ __all__ = [
     "KeyMaterialError",
     "NotDicomError",
     "OcrUnavailable",
+    "OutputInUse",
     "PixelError",
     "ProfileError",
     "QuarantineReason",
     "SealError",
+    "UnmappedPatient",
     "UnreadableDicomError",
     "UnsupportedPixelEncoding",
+    "UnsupportedTransferSyntax",
     "VerifyFailure",
 ]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dicom_deid.errors import QuarantineReason
+from dicom_deid.manifest import Outcome
+
 
 @dataclass(frozen=True, slots=True)
 class RunStarted:
@@ -15,12 +18,12 @@ class RunStarted:
 
 @dataclass(frozen=True, slots=True)
 class FileDone:
-    """One input accounted for.  ``outcome`` is a manifest outcome value; no PHI."""
+    """One input accounted for (its manifest outcome and reason); no PHI."""
 
     ordinal: int
-    outcome: str
+    outcome: Outcome
     size: int
-    reason: str | None = None
+    reason: QuarantineReason | None = None
     message: str | None = None  # input-side one-line message (may name the input path)
 
 

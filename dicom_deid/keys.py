@@ -1,6 +1,7 @@
 """The run's secret key: loading, creating, and keeping it out of sight.
 
-The key file holds 32 random bytes as hex on one line.  It is created on first
+The key file holds 32 random bytes as 64 hex digits on one line (nothing else: a key cut
+short or padded is refused, never silently used as another key).  It is created on first
 use with mode 0600 in :func:`default_key_dir` (``$DICOM_DEID_HOME`` or
 ``~/.config/dicom-deid``) unless ``--key-file`` names one.  Every replacement
 value (UIDs, pseudonyms, date offsets) is derived from it by ``remap.py``.
@@ -76,22 +77,29 @@ def check_private_mode(path: Path) -> None:
         )
 
 
+KEY_HEX_DIGITS = 2 * KEY_BYTES
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
 def load_secret_key(path: Path) -> SecretKey:
-    """Read a key file written by :func:`create_secret_key`."""
+    """Read a key file written by :func:`create_secret_key`: exactly 64 hex digits (a newline may follow)."""
     try:
-        text = path.read_text(encoding="ascii").strip()
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise KeyMaterialError("key file not found", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyMaterialError(f"key file cannot be read ({exc.__class__.__name__})", path=path) from None
+    except OSError as exc:
+        raise KeyMaterialError(f"key file cannot be read ({exc.strerror or exc.__class__.__name__})",
+                               path=path) from None
     check_private_mode(path)
-    try:
-        material = bytes.fromhex(text)
-    except ValueError:
-        raise KeyMaterialError("key file is not a dicom-deid key (expected hex)", path=path) from None
-    if len(material) < 16:
-        raise KeyMaterialError("key file is too short (need at least 16 bytes)", path=path)
-    return SecretKey.from_bytes(material)
+    text = raw.decode("ascii", "replace").strip()
+    if not text or not set(text) <= _HEX:
+        raise KeyMaterialError("key file is not a dicom-deid key (expected 64 hex digits; create one with "
+                               "'dicom-deid keys secret --out PATH')", path=path)
+    if len(text) != KEY_HEX_DIGITS:
+        raise KeyMaterialError(f"key file holds {len(text)} hex digits, not {KEY_HEX_DIGITS}: cut short or "
+                               "padded? It would derive other pseudonyms; restore the original key file",
+                               path=path)
+    return SecretKey.from_bytes(bytes.fromhex(text))
 
 
 def create_secret_key(path: Path) -> SecretKey:

@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 MANIFEST_NAME = "dicom-deid-manifest.jsonl"
 
@@ -43,30 +43,125 @@ class ManifestRecord:
     seconds: float = 0.0
 
 
+def encode_row(record: ManifestRecord) -> bytes:
+    """The manifest line of ``record`` (raises TypeError/ValueError if a field cannot be written)."""
+    row = {"type": "file", **{k: v for k, v in asdict(record).items() if v not in (None, {}, [])}}
+    return (json.dumps(row, sort_keys=True) + "\n").encode("utf-8")
+
+
 class ManifestWriter:
-    """Appends records as they come; each line is flushed, so a crash loses nothing finished."""
+    """Appends whole lines: one ``write`` per line; a line cut short (disk full) is taken back.
+
+    Each line reaches the file (not a buffer) before ``add`` returns, so a crash loses no line
+    written; a crash in the middle of a ``write`` can leave a torn last line, which
+    :func:`repair_manifest` removes before the next run appends.
+    """
 
     def __init__(self, path: Path, header: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._fh: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run
-        self._write({"type": "run", **header})
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self._write({"type": "run", **header})
+        except BaseException:
+            os.close(self._fd)
+            raise
 
     def _write(self, obj: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(obj, sort_keys=True) + "\n")
-        self._fh.flush()
+        self._append((json.dumps(obj, sort_keys=True) + "\n").encode("utf-8"))
+
+    def _append(self, line: bytes) -> None:
+        start = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError:
+            os.ftruncate(self._fd, start)  # never leave half a line (freeing space always works)
+            raise
 
     def add(self, record: ManifestRecord) -> None:
-        self._write({"type": "file", **{k: v for k, v in asdict(record).items() if v not in (None, {}, [])}})
+        self._append(encode_row(record))
 
     def add_plan(self, rows: list[tuple[str, str, str, int]]) -> None:
         """Dry runs: the aggregated plan, (attribute path, action, rule, instances) per row."""
         self._write({"type": "plan", "rows": [list(r) for r in rows]})
 
     def close(self, summary: dict[str, Any]) -> None:
-        self._write({"type": "summary", **summary})
-        os.fsync(self._fh.fileno())
-        self._fh.close()
+        """Append the summary line and make the manifest durable (the file is closed even on error)."""
+        try:
+            self._write({"type": "summary", **summary})
+            os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
+
+    def abandon(self) -> None:
+        """Close without a summary (the file system refused a line): the next run repairs nothing,
+        every line already in the file is whole."""
+        os.close(self._fd)
+
+
+def repair_manifest(path: Path) -> int:
+    """Remove a torn last line left by a crash mid-write; return how many bytes were removed.
+
+    Only the tail after the last newline (or a last line that does not parse) is removed: every
+    whole line stays, so every input recorded stays recorded.
+    """
+    if not path.is_file():
+        return 0
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        last = _last_newline(fh, size)
+        keep = last + 1
+        if last == size - 1 and size:  # ends with a newline: is the last line whole JSON?
+            prev = _last_newline(fh, last)
+            fh.seek(prev + 1)
+            try:
+                json.loads(fh.read(last - prev))
+            except ValueError:
+                keep = prev + 1
+        if keep < size:
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return size - keep
+
+
+def ended_cleanly(path: Path) -> bool:
+    """Whether the last run recorded in the manifest wrote its summary (was not killed)."""
+    if not path.is_file():
+        return True
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return True
+        prev = _last_newline(fh, size - 1)
+        fh.seek(prev + 1)
+        try:
+            return bool(json.loads(fh.read(size - prev - 1)).get("type") == "summary")
+        except (ValueError, AttributeError):
+            return False
+
+
+def _last_newline(fh: BinaryIO, end: int) -> int:
+    """Offset of the last newline before ``end``, or -1."""
+    pos = end
+    while pos > 0:
+        start = max(0, pos - (1 << 16))
+        fh.seek(start)
+        found = fh.read(pos - start).rfind(b"\n")
+        if found >= 0:
+            return start + found
+        pos = start
+    return -1
+
+
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    """Append one line after a run (e.g. a ``k_anonymity`` post-pass row), flushed and fsynced."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def read_manifest(path: Path, *, tolerate_partial: bool = False) -> list[dict[str, Any]]:
@@ -90,4 +185,5 @@ def last_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows[starts[-1]:] if starts else rows
 
 
-__all__ = ["MANIFEST_NAME", "ManifestRecord", "ManifestWriter", "Outcome", "last_run", "read_manifest"]
+__all__ = ["MANIFEST_NAME", "ManifestRecord", "ManifestWriter", "Outcome", "append_row", "encode_row", "ended_cleanly",
+           "last_run", "read_manifest", "repair_manifest"]

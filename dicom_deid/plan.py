@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 
 from dicom_deid.errors import UnreadableDicomError
 from dicom_deid.profiles import (
@@ -245,10 +244,9 @@ class _Planner:
         return code, f"{rule_id}; type {attr_type} in the IOD: {code.value} keeps it valid (PS3.15 E.1)"
 
     def _keeps_uid(self, ds: Dataset, tag: int, keyword: str) -> bool:
-        """Kept only when every value names a class or scheme (one instance UID: all remapped)."""
         value = ds[tag].value
-        values = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
-        return all(self.standard.keeps_uid(keyword, str(v or "")) for v in values)
+        text = str(value or "") if isinstance(value, str | bytes) or value is None else "\\".join(map(str, value))
+        return self.standard.keeps_uid(keyword, text)
 
     def decide_private(
         self, ds: Dataset, tag: int, path: TagPath, creators: Mapping[tuple[int, int], str]

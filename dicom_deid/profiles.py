@@ -25,6 +25,8 @@ from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
 
 from dicom_deid.errors import ConfigError, ProfileError
+from dicom_deid.profile_schema import profile_schema, schema_problem
+from dicom_deid.subjects import Unmapped
 
 _DATA_PACKAGE = "dicom_deid._profiles"
 _STANDARD_FILE = "ps315_2026c.json"
@@ -225,11 +227,19 @@ class Standard:
         return any(g == group and c == key for g, c, _ in self.safe_private)
 
     def keeps_uid(self, keyword: str, value: str) -> bool:
-        """True for UIDs that name a class or scheme rather than an instance."""
+        """True for UIDs that name a class or scheme rather than an instance.
+
+        ``value`` may be multi-valued (``\\``-separated).  A value with anything but digits and
+        dots (a corrupted or misused attribute can hold text) is never kept, whatever the keyword:
+        it is remapped like an instance UID instead.  Outside the class keywords, every value must
+        carry a standard prefix: one instance UID among them gets the whole attribute remapped."""
+        values = [v.strip(" \x00") for v in value.split("\\")]
+        if any(v and not _UID_CHARS.fullmatch(v) for v in values):
+            return False
         return (
             keyword in self.uid_keep_keywords
             or keyword.endswith(self.uid_keep_suffixes)
-            or value.startswith(self.uid_keep_prefixes)
+            or all(v.startswith(self.uid_keep_prefixes) for v in values)
         )
 
 
@@ -243,9 +253,12 @@ class Profile:
     overrides: Mapping[int, Override] = field(default_factory=dict)
     date_method: DateMethod = DateMethod.SHIFT
     age_cap_years: int | None = None
-    pixel_mode: str = "auto"
+    pixel_mode: str = "auto"  # the [pixels] mode of the file: auto, all or off (PixelMode at the engine)
     source: str = ""
     documents: DocumentPolicy = DocumentPolicy.QUARANTINE
+    subject_map: Path | None = None  # [subjects] map, resolved against the profile file's folder
+    unmapped: Unmapped | None = None  # [subjects] unmapped
+    base: str | None = None  # the named profile this one starts from
 
     @property
     def dates_modified(self) -> bool:
@@ -351,6 +364,7 @@ def load_standard() -> Standard:
     )
 
 
+_UID_CHARS = re.compile(r"[0-9.]+")
 _TAG_RE = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
 
 
@@ -405,19 +419,14 @@ def list_profiles() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml") and p.name != _BEYOND_FILE)
 
 
-def load_profile(
-    name_or_path: str | Path = "basic",
-    *,
-    extra_options: Iterable[str | Option] = (),
-    overrides: Iterable[tuple[int, Override]] = (),
-    documents: str | DocumentPolicy | None = None,
-) -> Profile:
-    """Load a named profile (``profiles/NAME.toml``) or a TOML file, then add CLI choices."""
+def _read_profile(name_or_path: str | Path) -> tuple[dict[str, Any], str, Path | None]:
+    """(validated raw TOML, source name, the file's folder or None for a named profile)."""
     text_name = str(name_or_path)
     path = Path(text_name)
+    folder: Path | None = None
     if path.suffix == ".toml" or path.exists():
         try:
-            text, source = path.read_text(encoding="utf-8"), str(path)
+            text, source, folder = path.read_text(encoding="utf-8"), str(path), path.parent
         except OSError as exc:
             raise ConfigError(f"cannot read profile ({exc.strerror})", path=path) from None
     else:
@@ -428,30 +437,66 @@ def load_profile(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"invalid TOML: {exc}", path=source) from None
+    problem = schema_problem(raw)
+    if problem is not None:
+        raise ProfileError(problem, path=source)
+    return raw, source, folder
 
+
+def _inherit(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """``base = "NAME"``: the named profile's settings, then this file's on top (options add up)."""
+    base_name = raw.get("base")
+    if base_name is None:
+        return raw
+    if base_name not in list_profiles():
+        raise ProfileError(f"base {base_name!r} is not a named profile; choose from: {', '.join(list_profiles())}",
+                           path=source)
+    base, _, _ = _read_profile(base_name)
+    merged: dict[str, Any] = {k: v for k, v in base.items() if k not in ("name", "description")}
+    for key, value in raw.items():
+        if key == "options":
+            merged["options"] = [*base.get("options", []), *(o for o in value if o not in base.get("options", []))]
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_profile(
+    name_or_path: str | Path = "basic",
+    *,
+    extra_options: Iterable[str | Option] = (),
+    overrides: Iterable[tuple[int, Override]] = (),
+    documents: str | DocumentPolicy | None = None,
+) -> Profile:
+    """Load a named profile (``profiles/NAME.toml``) or a TOML file, then add CLI choices.
+
+    The file is validated against ``profiles/profile.schema.json``: an unknown key or option name
+    is an error listing the valid ones; ``base = "NAME"`` starts from a named profile.
+    """
+    raw, source, folder = _read_profile(name_or_path)
+    raw = _inherit(raw, source)
     options = {Option.parse(o) for o in raw.get("options", [])}
     options |= {Option.parse(o) for o in extra_options}
     if {Option.RETAIN_LONG_FULL_DATES, Option.RETAIN_LONG_MODIFIED_DATES} <= options:
         raise ConfigError("retain-long-full-dates and retain-long-modified-dates cannot both be selected")
     merged = _overrides_from_toml(raw.get("overrides", {}), source)
     merged.update(dict(overrides))
-    try:
-        date_method = DateMethod(raw.get("dates", {}).get("method", "shift"))
-    except ValueError:
-        raise ProfileError("dates.method must be 'shift' or 'year'", path=source) from None
+    date_method = DateMethod(raw.get("dates", {}).get("method", "shift"))
     pixel_mode = str(raw.get("pixels", {}).get("mode", "auto"))
-    if pixel_mode not in ("auto", "all", "off"):
-        raise ProfileError("pixels.mode must be auto, all or off", path=source)
     cap = raw.get("ages", {}).get("cap_years")
-    try:
-        policy = DocumentPolicy.parse(documents if documents is not None
-                                      else raw.get("documents", {}).get("policy", "quarantine"))
-    except ConfigError as exc:
-        if documents is not None:
-            raise
-        raise ProfileError(f"documents.policy: {exc.message}", path=source) from None
+    policy = DocumentPolicy.parse(documents if documents is not None
+                                  else raw.get("documents", {}).get("policy", "quarantine"))
+    subjects = raw.get("subjects")
+    subject_map = unmapped = None
+    if subjects is not None:
+        subject_map = Path(subjects["map"])
+        if not subject_map.is_absolute() and folder is not None:
+            subject_map = folder / subject_map
+        unmapped = Unmapped.parse(subjects["unmapped"]) if "unmapped" in subjects else None
     return Profile(
-        name=str(raw.get("name", path.stem)),
+        name=str(raw.get("name", Path(str(name_or_path)).stem)),
         description=str(raw.get("description", "")),
         options=frozenset(options),
         overrides=dict(merged),  # plain dict: profiles travel to worker processes
@@ -460,6 +505,9 @@ def load_profile(
         pixel_mode=pixel_mode,
         source=source,
         documents=policy,
+        subject_map=subject_map,
+        unmapped=unmapped,
+        base=raw.get("base"),
     )
 
 
@@ -484,4 +532,5 @@ __all__ = [
     "load_standard",
     "parse_override",
     "parse_tag",
+    "profile_schema",
 ]

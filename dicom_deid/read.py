@@ -1,18 +1,92 @@
-"""Read: input bytes -> Instance.  Owns "is it DICOM?".  Never mutates input."""
+"""Read: input bytes -> Instance.  Owns "is it DICOM?" and "in which encoding?".  Never mutates input."""
 
 from __future__ import annotations
 
+import re
+import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
+from types import MappingProxyType
 
 from pydicom import dcmread
+from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
+from pydicom.datadict import keyword_for_tag as tag_keyword
+from pydicom.dataelem import DataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.tag import BaseTag
+from pydicom.uid import UID
 
-from dicom_deid.errors import NotDicomError, QuarantineReason, UnreadableDicomError
+from dicom_deid.errors import (
+    NotDicomError,
+    QuarantineReason,
+    UnreadableDicomError,
+    UnsupportedTransferSyntax,
+)
 from dicom_deid.walk import InputRef, read_bytes
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+#: What pydicom raises when it decodes a malformed element value on access (bad VR, wrong
+#: length for the VR, undecodable text, nesting too deep ...).
+ELEMENT_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError, TypeError, NotImplementedError, LookupError, ArithmeticError, AttributeError,
+    struct.error, BytesLengthException, EOFError, RecursionError,
+)
+
+#: Standard transfer syntaxes newer than pydicom 3.0's UID dictionary (PS3.6 2026c Table A-1;
+#: dataset encoding per PS3.5 A.4: Explicit VR Little Endian, encapsulated Pixel Data).  Files
+#: in them are read and pass through when their pixels need no change; no installed decoder
+#: reads their pixels, so a pixel stage that must look quarantines them.
+NEWER_SYNTAXES: Mapping[str, str] = MappingProxyType({
+    "1.2.840.10008.1.2.4.110": "JPEG XL Lossless",
+    "1.2.840.10008.1.2.4.111": "JPEG XL JPEG Recompression",
+    "1.2.840.10008.1.2.4.112": "JPEG XL",
+    "1.2.840.10008.1.2.8.1": "Deflated Image Frame Compression",
+})
+
+#: Header attributes the pipeline routes on (output path, patient key, manifest row): each
+#: must decode, or the input is unreadable (never an orchestrator crash).
+ROUTING_KEYWORDS = (
+    "SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
+    "Modality", "PatientID", "IssuerOfPatientID", "PatientName", "PatientBirthDate",
+)
+
+_UID_TEXT = re.compile(r"[0-9.]{1,64}")
+_CONVERT_RAW_CODE = convert_raw_data_element.__code__  # pydicom decodes a raw element's value here
+_CONVERT_VALUE_CODE = DataElement._convert_value.__code__  # ... and converts a value set on an element here
+
+
+def shown_uid(value: object) -> str:
+    """A UID for a message: itself when it looks like one, else a placeholder (never raw bytes)."""
+    text = str(value).strip("\x00 ")
+    return text if _UID_TEXT.fullmatch(text) else "(not a valid UID)"
+
+
+def syntax_name(uid: object) -> str:
+    text = str(uid)
+    if text in NEWER_SYNTAXES:
+        return NEWER_SYNTAXES[text]
+    name = UID(text).name if _UID_TEXT.fullmatch(text) else ""
+    return name if name and name != text else shown_uid(text)
+
+
+def dataset_encoding(uid: object) -> tuple[bool, bool]:
+    """(implicit VR, little endian) of a dataset in transfer syntax ``uid``.
+
+    Raises :class:`UnsupportedTransferSyntax` for a UID that is not a standard transfer syntax
+    (unknown or private): how its dataset is encoded cannot be known.
+    """
+    text = str(uid)
+    if text in NEWER_SYNTAXES:
+        return False, True
+    syntax = UID(text) if _UID_TEXT.fullmatch(text) else None
+    if syntax is None or syntax.is_private or not syntax.is_transfer_syntax:
+        raise UnsupportedTransferSyntax(
+            f"(0002,0010) Transfer Syntax UID {shown_uid(text)} is not a known transfer syntax: "
+            "the encoding of the dataset cannot be known", uid=shown_uid(text))
+    return syntax.is_implicit_VR, syntax.is_little_endian
 
 
 class DicomDirFile(NotDicomError):
@@ -21,7 +95,6 @@ class DicomDirFile(NotDicomError):
 
 @dataclass(frozen=True)
 class Instance:
-    ref: InputRef
     dataset: Dataset
     size: int
 
@@ -51,7 +124,24 @@ def parse_dicom(data: bytes, *, where: str) -> Dataset:
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on corrupt input
         raise UnreadableDicomError(f"corrupt DICOM file ({exc.__class__.__name__}: {exc})"[:300], path=where) from None
     _check_complete(ds, len(data), where)
+    _check_syntax(ds, where)
     return ds
+
+
+def _check_syntax(ds: Dataset, where: str) -> None:
+    """A dataset in an unknown transfer syntax was parsed on a guess: refuse it."""
+    try:
+        syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    except ELEMENT_ERRORS as exc:
+        raise UnreadableDicomError(f"(0002,0010) Transfer Syntax UID cannot be decoded ({exc.__class__.__name__})",
+                                   path=where) from None
+    if syntax is not None:
+        try:
+            dataset_encoding(syntax)
+        except UnsupportedTransferSyntax as exc:
+            exc.path = where
+            exc.args = (f"{where}: {exc.message}",)
+            raise
 
 
 def _check_complete(ds: Dataset, size: int, where: str) -> None:
@@ -76,6 +166,128 @@ def _check_complete(ds: Dataset, size: int, where: str) -> None:
                                    path=where, reason=QuarantineReason.TRUNCATED)
 
 
+def _decode_routing(ds: Dataset, where: str) -> None:
+    """Decode the routing attributes now, so a malformed one is this input's error.
+
+    Each must also have its own value representation: a UID, name or ID under another VR
+    would be handled (removed, replaced) as that VR, or fail when its pseudonym is set.
+    """
+    for kw in (*ROUTING_KEYWORDS, "MediaStorageSOPClassUID", "TransferSyntaxUID"):
+        holder = ds.file_meta if kw.startswith(("MediaStorage", "Transfer")) else ds
+        tag = tag_for_keyword(kw) or 0
+        where_tag = f"{kw} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        expected = dictionary_VR(tag)
+        try:
+            value = holder.get(kw)
+            str(value if value is not None else "")
+            vr = holder[kw].VR if kw in holder else expected
+        except ELEMENT_ERRORS as exc:
+            raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} cannot be decoded ({exc.__class__.__name__})",
+                                       path=where) from None
+        if vr != expected:
+            raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} has value representation {str(vr)[:2]!r}, "
+                                       f"not {expected}", path=where)
+
+
+def _check_file_meta(ds: Dataset, where: str) -> None:
+    """The file meta group (PS3.10 7.1) is small and always Explicit VR: an element of it under
+    another VR than its own is corrupt (it would be written back as that VR)."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        return
+    for tag in list(meta.keys()):
+        try:
+            elem = meta[tag]
+            expected = dictionary_VR(tag) if dictionary_has_tag(tag) else elem.VR
+        except ELEMENT_ERRORS as exc:
+            raise UnreadableDicomError(f"corrupt DICOM file: file meta element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
+                                       f"cannot be decoded ({exc.__class__.__name__})", path=where) from None
+        if elem.VR != expected:
+            raise UnreadableDicomError(f"corrupt DICOM file: file meta element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
+                                       f"has value representation {str(elem.VR)[:2]!r}, not {expected}", path=where)
+
+
+#: VRs that can hold any text: a value under one of them where the dictionary expects
+#: something else (a number, a code, a date, a UID, binary) is a corrupted element.
+_FREE_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UC", "UT", "PN"})
+#: ... where the dictionary expects a number, a code, a UID, a tag or binary data.  Ages,
+#: dates and times are left to their attributes' own rules (deid-data's RGB_CINE.dcm stores
+#: PatientAge as LO).
+_STRUCTURED_VRS = frozenset({"AT", "CS", "DS", "FD", "FL", "IS", "OB", "OD", "OF", "OL", "OV", "OW", "SL", "SQ",
+                             "SS", "SV", "UI", "UL", "US", "UV"})
+#: Binary VRs under a text attribute (AccessionNumber as AT) are corrupt too: its replacement
+#: could not even be written.
+_BINARY_VRS = frozenset({"AT", "FD", "FL", "OB", "OD", "OF", "OL", "OV", "OW", "SL", "SQ", "SS", "SV", "UL", "US",
+                         "UV"})
+_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
+                       "UT"})
+
+
+def _check_explicit_vrs(ds: Dataset, where: str) -> None:
+    """A top-level public element must not hold free text where its attribute holds none, nor
+    binary data where it holds text.
+
+    A tag corrupted into another attribute's (InstitutionName flipped into RepetitionTime, a
+    fuzz finding) keeps the VR and the value it had: the profile would keep a name as a
+    "numeric" attribute.  Text under another text-like VR (OperatorsName or PatientAge as LO,
+    seen in deid-data) is a vendor quirk and passes: the attribute's own rule applies.  Raw
+    VRs only: nothing is decoded here.
+    """
+    for tag, raw in ds._dict.items():
+        vr = getattr(raw, "VR", None)
+        if vr is None or tag.is_private or not dictionary_has_tag(tag):
+            continue
+        expected = dictionary_VR(tag)
+        if vr == expected or vr in expected.split(" or "):
+            continue
+        text_into_structured = vr in _FREE_TEXT_VRS and _STRUCTURED_VRS.issuperset(expected.split(" or "))
+        binary_into_text = vr in _BINARY_VRS and _TEXT_VRS.issuperset(expected.split(" or "))
+        if text_into_structured or binary_into_text:
+            keyword = tag_keyword(tag) or "element"
+            raise UnreadableDicomError(f"corrupt DICOM file: {keyword} ({tag >> 16:04X},{tag & 0xFFFF:04X}) has "
+                                       f"value representation {vr} where the standard has {expected}", path=where)
+
+
+def _check_encapsulation(ds: Dataset, where: str) -> None:
+    """Compressed syntaxes need encapsulated Pixel Data (undefined length, PS3.5 A.4)."""
+    syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
+    raw = ds._dict.get(BaseTag(0x7FE00010))
+    if raw is None or not syntax:
+        return
+    compressed = syntax in NEWER_SYNTAXES or UID(syntax).is_compressed
+    undefined = getattr(raw, "length", None) == 0xFFFFFFFF or getattr(raw, "is_undefined_length", False)
+    value = getattr(raw, "value", None)
+    first_item = isinstance(value, bytes) and value.startswith(b"\xfe\xff\x00\xe0")  # (FFFE,E000), PS3.5 A.4
+    if (compressed or undefined) and not (undefined and first_item):
+        raise UnreadableDicomError("corrupt DICOM file: (7FE0,0010) Pixel Data is not properly encapsulated "
+                                   f"(transfer syntax {syntax_name(syntax)})", path=where)
+
+
+def describe_decode_failure(exc: BaseException) -> str | None:
+    """If ``exc`` came from pydicom decoding a malformed element on access, or from a value that
+    its (corrupted) VR cannot take when the element is copied, say which element; else None.
+
+    Both happen only with corrupt input: the values we create (pseudonyms, shifted dates) fit
+    their standard VR, and read.py refuses the routing attributes under another VR.  Never
+    quotes the value.
+    """
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code is _CONVERT_RAW_CODE:
+            found = (getattr(tb.tb_frame.f_locals.get("raw"), "tag", None), "cannot be decoded")
+        elif code is _CONVERT_VALUE_CODE:
+            elem = tb.tb_frame.f_locals.get("self")
+            vr = getattr(elem, "VR", "?")
+            found = (getattr(elem, "tag", None), f"holds a value its value representation {vr} cannot take")
+        tb = tb.tb_next
+    if found is None or not isinstance(found[0], int):
+        return None
+    tag: int = found[0]
+    return f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) {found[1]} ({exc.__class__.__name__})"
+
+
 def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
     """Read one input fully; raise NotDicomError / UnreadableDicomError with a one-line cause."""
     where = where or ref.display
@@ -83,7 +295,18 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
         data = read_bytes(ref)
     except OSError as exc:
         raise UnreadableDicomError(f"cannot read file ({exc.strerror or exc})", path=where) from None
+    return parse_instance(data, where=where)
+
+
+def parse_instance(data: bytes, *, where: str) -> Instance:
+    """One input's bytes -> Instance; raise NotDicomError / UnreadableDicomError with a one-line cause.
+
+    ``where`` names the input in messages (a path, a zip member, a spool file: opaque here)."""
     ds = parse_dicom(data, where=where)
+    _check_file_meta(ds, where)
+    _check_explicit_vrs(ds, where)
+    _decode_routing(ds, where)
+    _check_encapsulation(ds, where)
     sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")
     if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
         raise DicomDirFile("DICOMDIR index (its referenced files are processed on their own)", path=where)
@@ -99,7 +322,9 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
         ds.file_meta.TransferSyntaxUID = (
             ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
         )
-    return Instance(ref=ref, dataset=ds, size=len(data))
+    return Instance(dataset=ds, size=len(data))
 
 
-__all__ = ["DicomDirFile", "Instance", "parse_dicom", "read_instance"]
+__all__ = ["ELEMENT_ERRORS", "NEWER_SYNTAXES", "DicomDirFile", "Instance", "dataset_encoding", "describe_decode_failure",
+           "parse_dicom",
+           "parse_instance", "read_instance", "shown_uid", "syntax_name"]

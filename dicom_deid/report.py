@@ -20,16 +20,17 @@ import logging
 import platform
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import pydicom
 
-from dicom_deid import __version__
+from dicom_deid._version import __version__
 from dicom_deid.errors import ConfigError
-from dicom_deid.manifest import read_manifest
+from dicom_deid.manifest import last_run, read_manifest
+from dicom_deid.report_evidence import EVIDENCE_NAV, evidence_sections
 from dicom_deid.report_html import (
     ACTION_LABELS,
     ACTION_ORDER,
@@ -41,6 +42,7 @@ from dicom_deid.report_html import (
     table,
     thumbnail,
 )
+from dicom_deid.risk.assessment import RiskReport
 from dicom_deid.verify import Severity, VerifyResult
 from dicom_deid.walk import InputRef, read_bytes, walk_inputs
 
@@ -57,6 +59,7 @@ class _Run:
     summary: dict[str, Any] | None
     plan: list[list[Any]]
     out_root: Path
+    extra: list[dict[str, Any]] = field(default_factory=list)  # post-pass rows (k_anonymity)
 
     @property
     def dry_run(self) -> bool:
@@ -75,7 +78,8 @@ def _load(manifest_path: Path) -> _Run:
     summary = next((r for r in records if r.get("type") == "summary"), None)
     plan = [row for r in records if r.get("type") == "plan" for row in r.get("rows", [])]
     rows = [r for r in records if r.get("type") == "file"]
-    return _Run(header, rows, summary, plan, manifest_path.parent)
+    extra = [r for r in records if r.get("type") == "k_anonymity"]
+    return _Run(header, rows, summary, plan, manifest_path.parent, extra)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -105,11 +109,14 @@ def validate_report_path(out_html: Path, *, output_root: Path, input_root: Path 
 def render_report(manifest_path: Path, out_html: Path, *, input_root: Path | None = None,
                   verify: VerifyResult | None = None, sample_thumbnails: int = 12, show_values: bool = False,
                   quarantine_dir: Path | None = None, output_root: Path | None = None, max_redacted: int = 120,
-                  max_rows: int = 2000, thumb_side: int = 192) -> Path:
+                  max_rows: int = 2000, thumb_side: int = 192, risk: RiskReport | None = None,
+                  k: int = 5) -> Path:
     """Write the report for the run whose manifest is ``manifest_path``; return ``out_html``.
 
     ``output_root`` is the run's output folder (default: the manifest's folder; a dry run that
-    writes its manifest elsewhere passes the OUTPUT it would have written).
+    writes its manifest elsewhere passes the OUTPUT it would have written).  The evidence sections
+    (re-identification risk against ``k``, Safe Harbor, GDPR) use ``risk`` or assess the output's
+    headers with the default quasi-identifiers.
     """
     manifest_path, out_html = Path(manifest_path), Path(out_html)
     if manifest_path.is_dir():
@@ -126,7 +133,10 @@ def render_report(manifest_path: Path, out_html: Path, *, input_root: Path | Non
     sections = [builder.summary(), builder.verify(verify, max_rows), builder.redacted(max_redacted),
                 builder.samples(sample_thumbnails), builder.plan_section(), builder.patients(),
                 builder.change_sets(), builder.quarantine(quarantine_dir), builder.warnings(verify)]
-    nav = [("summary", "Summary"), ("verify", "Verify"), ("redacted", "Redacted images"),
+    evidence = _evidence(run, risk, k)
+    sections[2:2] = evidence
+    nav = [("summary", "Summary"), ("verify", "Verify"), *(EVIDENCE_NAV if evidence else []),
+           ("redacted", "Redacted images"),
            ("samples", "Sample images"), ("patients", "Patients / studies"), ("changesets", "Change sets"),
            ("quarantine", "Quarantine"), ("warnings", "Warnings")]
     if run.plan:
@@ -146,6 +156,43 @@ def render_report(manifest_path: Path, out_html: Path, *, input_root: Path | Non
     mode = 0o600 if (input_root is not None or show_values) else 0o644
     atomic_write_bytes(out_html, page(title, side, nav, [s for s in sections if s]).encode("utf-8"), mode=mode)
     logger.info("report written in %.2f s (%d rows)", time.perf_counter() - started, len(run.rows))
+    return out_html
+
+
+def _evidence(run: _Run, risk: RiskReport | None, k: int) -> list[str]:
+    """The evidence sections; none for a dry run (nothing was written to assess)."""
+    if run.dry_run:
+        return []
+    if risk is None:
+        if not run.out_root.is_dir():
+            return []
+        from dicom_deid.risk.assessment import assess_output
+
+        done = [r for r in run.extra if r.get("status") == "done"]
+        if done:  # judge the release on what k-anonymity was enforced for
+            risk = assess_output(run.out_root, k=int(done[-1]["k"]), quasi=list(done[-1]["quasi"]))
+        else:
+            risk = assess_output(run.out_root, k=k)
+    return evidence_sections(risk, [*run.rows, *run.extra], run.header)
+
+
+def render_evidence_report(risk: RiskReport, out_html: Path) -> Path:
+    """The evidence pack alone (``dicom-deid risk --report``): output side, headers only."""
+    out_html = Path(out_html)
+    rows: list[dict[str, Any]] = []
+    header: dict[str, Any] = {}
+    if risk.context.manifest is not None:
+        records = last_run(read_manifest(risk.context.manifest, tolerate_partial=True))
+        header = next((r for r in records if r.get("type") == "run"), {})
+        rows = [r for r in records if r.get("type") in ("file", "k_anonymity")]
+    side = ('<div class="side">Output-side evidence pack: built from the manifest and the de-identified headers '
+            "only; it contains no original values.</div>")
+    body = page("dicom-deid re-identification risk and evidence pack", side, EVIDENCE_NAV,
+                [s for s in evidence_sections(risk, rows, header) if s])
+    from dicom_deid.write import atomic_write_bytes
+
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out_html, body.encode("utf-8"), mode=0o644)
     return out_html
 
 
@@ -401,7 +448,7 @@ class _Builder:
                 + f"<p>Skipped inputs: {esc(skipped_text)}.</p></section>")
 
     def warnings(self, result: VerifyResult | None) -> str:
-        items: list[str] = []
+        items: list[str] = [str(w) for w in self.run.header.get("warnings", [])]  # the run's own (engine)
         notes = Counter(str((r.get("pixels") or {}).get("note", "")) for r in self.run.rows if r.get("pixels"))
         for note, n in sorted(notes.items()):
             if any(w in note.lower() for w in _WARN_NOTE_WORDS):
@@ -476,4 +523,4 @@ def _value_at(ds: pydicom.Dataset | None, path: str) -> str:
     return text[:200]
 
 
-__all__ = ["render_report", "validate_report_path"]
+__all__ = ["render_evidence_report", "render_report", "validate_report_path"]

@@ -110,10 +110,12 @@ def page(title: str, side_html: str, nav: Sequence[tuple[str, str]], sections: S
 
 def display_image(ds: Dataset, frame: int = 0) -> np.ndarray:
     """One frame as an 8-bit grey or RGB image (only that frame is decoded)."""
-    from pydicom.pixels import apply_color_lut, get_decoder  # type: ignore[attr-defined]
+    from pydicom.pixels import apply_color_lut  # type: ignore[attr-defined]
+
+    from dicom_deid.pixels.decode import decode_array  # the pipeline's decoders
 
     options: dict[str, Any] = {"index": frame, "as_rgb": True}
-    arr, meta = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, **options)
+    arr, meta, _plugin = decode_array(ds, **options)
     photometric = str(meta.get("photometric_interpretation", ds.get("PhotometricInterpretation", "")))
     if photometric == "PALETTE COLOR":
         arr = apply_color_lut(arr, ds)
@@ -160,6 +162,33 @@ def thumbnail(image: np.ndarray, boxes: Sequence[dict[str, Any]] = (), *, max_si
     return uri, round(img.width * shown), round(img.height * shown)
 
 
+def histogram_svg(histogram: Sequence[tuple[int, int]], k: int) -> str:
+    """Equivalence class sizes as an SVG ``data:`` URI (matplotlib, no global state, same bytes each time).
+
+    Bars are patients per class size (classes of that size x size); sizes below ``k`` are red.
+    """
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
+    sizes = [s for s, _ in histogram]
+    patients = [s * n for s, n in histogram]
+    with rc_context({"svg.hashsalt": "dicom-deid", "svg.fonttype": "none", "font.size": 9}):
+        fig = Figure(figsize=(6.4, 2.6))
+        ax = fig.add_subplot()
+        labels = [str(s) for s in sizes]
+        colours = ["#b3261e" if s < k else "#1f3a5f" for s in sizes]
+        ax.bar(labels, patients, color=colours)
+        ax.set_xlabel("equivalence class size (patients sharing the same quasi-identifiers)")
+        ax.set_ylabel("patients")
+        ax.set_title(f"Class sizes: red = below k={k}")
+        if len(labels) > 30:
+            ax.set_xticks(range(0, len(labels), max(1, len(labels) // 15)))
+        fig.tight_layout()
+        buf = BytesIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def figure(uri: str | None, width: int, height: int, caption: str, problem: str = "") -> str:
     if uri is None:
         return f'<figure><div class="muted">no preview: {esc(problem)}</div><figcaption>{esc(caption)}</figcaption></figure>'
@@ -167,5 +196,5 @@ def figure(uri: str | None, width: int, height: int, caption: str, problem: str 
             f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
-__all__ = ["ACTION_LABELS", "ACTION_ORDER", "actions_pills", "display_image", "esc", "figure", "page",
+__all__ = ["ACTION_LABELS", "ACTION_ORDER", "actions_pills", "display_image", "esc", "figure", "histogram_svg", "page",
            "table", "thumbnail"]

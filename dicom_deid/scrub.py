@@ -56,6 +56,8 @@ class ScrubContext:
     date_offset_days: int
     source: Dataset  # the original instance: this patient's own values, for cleaning text
     needs_vr: bool = False  # output is explicit VR but the source was read as implicit VR
+    patient_id: str | None = None  # the subject map's subject ID for this patient (else keyed)
+    patient_name: str | None = None  # the subject map's name for this patient (else keyed)
     links: list[Link] = field(default_factory=list)
     _seen_uids: set[tuple[str, LinkKind]] = field(default_factory=set)
     _pattern: PatientPattern | None = None
@@ -136,9 +138,9 @@ def _pseudonym(tag: int, src: Dataset, ctx: ScrubContext) -> str | None:
     if kind is None:
         return None
     if kind == "patient_id":
-        return ctx.remapper.patient_id(ctx.patient_key)
+        return ctx.patient_id or ctx.remapper.patient_id(ctx.patient_key)
     if kind == "patient_name":
-        return ctx.remapper.patient_name(ctx.patient_key)
+        return ctx.patient_name or ctx.remapper.patient_name(ctx.patient_key)
     original = str(src[tag].value or "").strip()
     if not original:
         return ""

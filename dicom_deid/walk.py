@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dicom_deid.errors import NotDicomError, QuarantineReason, UnreadableDicomError
+from dicom_deid.errors import DeidError, NotDicomError, QuarantineReason, UnreadableDicomError
 
 BROKEN_ZIP = -1  # member_index of an archive that cannot be opened at all
 UNLISTABLE = -2  # member_index of a folder that cannot be listed
@@ -142,4 +142,40 @@ def read_bytes(ref: InputRef) -> bytes:
                                    path=ref.display) from None
 
 
-__all__ = ["BROKEN_ZIP", "EMPTY_ZIP", "UNLISTABLE", "InputRef", "input_root", "read_bytes", "walk_inputs"]
+@dataclass(frozen=True, slots=True)
+class InputBytes:
+    """One input as the per-file boundary takes it: its bytes plus an opaque id.
+
+    ``name`` is stable across runs (relative to the input root, or a spool file name): it is keyed
+    into the manifest's ``input_id`` and sealed as the source path.  ``display`` names the input
+    to the operator (input side: it may name the patient).  ``error`` says why the bytes could
+    not be read; ``data`` is then what the quarantine keeps (a broken archive whole), if anything.
+    """
+
+    ordinal: int
+    name: str
+    display: str
+    data: bytes | None
+    error: DeidError | None = None
+
+
+def load_input(ref: InputRef, root: Path) -> InputBytes:
+    """Read ``ref``'s bytes for the per-file boundary; never raises for a bad input."""
+    name, display = ref.relative_to(root), ref.display
+    try:
+        return InputBytes(ref.ordinal, name, display, read_bytes(ref))
+    except DeidError as exc:
+        kept = None
+        if ref.member_index == BROKEN_ZIP:
+            try:
+                kept = ref.path.read_bytes()
+            except OSError:
+                kept = None
+        return InputBytes(ref.ordinal, name, display, kept, exc)
+    except OSError as exc:
+        error = UnreadableDicomError(f"cannot read file ({exc.strerror or exc})", path=display)
+        return InputBytes(ref.ordinal, name, display, None, error)
+
+
+__all__ = ["BROKEN_ZIP", "EMPTY_ZIP", "UNLISTABLE", "InputBytes", "InputRef", "input_root", "load_input",
+           "read_bytes", "walk_inputs"]

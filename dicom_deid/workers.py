@@ -1,8 +1,10 @@
 """Execution backends: the same per-file work in this process, a local process pool, or Dask.
 
 Each backend maps ``InputRef`` -> ``FileResult`` with a bounded number of files in flight, so
-memory stays flat however large the export.  Workers share no state: each builds its Engine
-once from a picklable ``EngineSpec`` (the keyed remapping needs no coordination).
+memory stays flat however large the export.  Workers share no state: each receives the one
+engine description (``deidentify.Engine``, frozen and picklable) as is and derives its own
+tables, remapper and pixel stage from it (the keyed remapping needs no coordination).  Workers
+read their inputs themselves (``walk.load_input``) and hand bytes to ``boundary.process_input``.
 """
 
 from __future__ import annotations
@@ -14,31 +16,17 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
+from dicom_deid.boundary import FileResult, process_input
 from dicom_deid.deidentify import Engine
 from dicom_deid.errors import ConfigError
-from dicom_deid.keys import SecretKey
-from dicom_deid.profiles import Profile, load_standard
-from dicom_deid.remap import Remapper
-from dicom_deid.walk import InputRef
+from dicom_deid.links import Link
+from dicom_deid.record import dedupe_links
+from dicom_deid.walk import InputRef, load_input
 
-
-@dataclass(frozen=True)
-class EngineSpec:
-    """What a worker needs to build its own Engine; picklable."""
-
-    profile: Profile
-    key: SecretKey
-    pixel_mode: str = "off"
-
-    def build(self) -> Engine:
-        stage = None
-        if self.pixel_mode != "off":
-            from dicom_deid.pixels import PixelMode, PixelPolicy, make_pixel_stage
-
-            stage = make_pixel_stage(PixelPolicy(mode=PixelMode(self.pixel_mode)))
-        return Engine(self.profile, load_standard(), Remapper(self.key), stage)
+if TYPE_CHECKING:
+    from dicom_deid.seal import PartSpec
 
 
 @dataclass(frozen=True)
@@ -51,6 +39,30 @@ class Task:
     dry_run: bool = False
     replace: bool = False  # --force: overwrite outputs of an earlier run
     file_cpu_limit: float | None = None  # CPU seconds one file may take before its worker is killed
+    keep_free: int = 0  # bytes of OUTPUT's file system no output may use (see RunConfig.keep_free)
+
+    def process(self, ref: InputRef, engine: Engine) -> FileResult:
+        """One input, read where this runs, through the per-file boundary."""
+        return process_input(load_input(ref, self.root), engine=engine, output=self.output,
+                             quarantine_dir=self.quarantine_dir, dry_run=self.dry_run, replace=self.replace,
+                             keep_free=self.keep_free)
+
+
+class _Pending(Protocol):
+    """A Dask future of one batch's results."""
+
+    def result(self) -> list[FileResult]: ...
+
+
+class _PartWriter(Protocol):
+    """A Dask worker's own sealed mapping part (``seal.MappingWriter``) as used here."""
+
+    links_written: int
+
+    def add(self, links: list[Link]) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
 
 
 _pool_engine: Engine | None = None  # this worker process's engine, built once by the initializer
@@ -66,23 +78,19 @@ def quiet_pydicom() -> None:
     warnings.filterwarnings("ignore", module=r"pydicom(\..*)?")
 
 
-def _pool_init(spec: EngineSpec) -> None:
+def _pool_init(engine: Engine) -> None:
     global _pool_engine
     quiet_pydicom()
-    _pool_engine = spec.build()
+    _pool_engine = engine  # unpickled here: its tables, remapper and pixel stage are this process's
 
 
-def _pool_work(refs: list[InputRef], task: Task) -> list[Any]:
-    from dicom_deid.pipeline import process_input
-
+def _pool_work(refs: list[InputRef], task: Task) -> list[FileResult]:
     assert _pool_engine is not None, "worker not initialised"
     out = []
     for ref in refs:
         if task.file_cpu_limit is not None:
             _limit_cpu(task.file_cpu_limit)
-        out.append(process_input(ref, root=task.root, engine=_pool_engine, output=task.output,
-                                 quarantine_dir=task.quarantine_dir, dry_run=task.dry_run,
-                                 replace=task.replace))
+        out.append(task.process(ref, _pool_engine))
     return out
 
 
@@ -110,26 +118,19 @@ def _limit_cpu(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
-def _dask_work(refs: list[InputRef], task: Task, spec: EngineSpec, part: Any = None) -> list[Any]:
-    """One batch on a Dask worker.  With ``part`` (a ``seal.PartSpec``) the links are sealed
-    into this worker's own part file and stripped from the results sent back."""
-    from dicom_deid.pipeline import dedupe_links, process_input
-
+def _dask_work(refs: list[InputRef], task: Task, engine: Engine, part: PartSpec | None = None) -> list[FileResult]:
+    """One batch on a Dask worker (``engine`` arrives unpickled: derived in this process).  With
+    ``part`` the links are sealed into this worker's own part file and stripped from the results
+    sent back."""
+    worker: object = None
     try:
         from distributed import get_worker
 
         worker = get_worker()
-        engine = getattr(worker, "_dicom_deid_engine", None)
-        if engine is None or getattr(worker, "_dicom_deid_spec", None) != spec:
-            quiet_pydicom()
-            engine = spec.build()
-            worker._dicom_deid_engine, worker._dicom_deid_spec = engine, spec  # type: ignore[attr-defined]
+        quiet_pydicom()
     except ValueError:  # not inside a worker (e.g. a LocalCluster with processes=False in tests)
-        engine = spec.build()
         worker = None
-    results = [process_input(ref, root=task.root, engine=engine, output=task.output,
-                             quarantine_dir=task.quarantine_dir, dry_run=task.dry_run,
-                                 replace=task.replace) for ref in refs]
+    results = [task.process(ref, engine) for ref in refs]
     if part is not None:
         sealed = _worker_part(worker, part)
         writer, seen = sealed
@@ -140,15 +141,16 @@ def _dask_work(refs: list[InputRef], task: Task, spec: EngineSpec, part: Any = N
     return results
 
 
-_local_parts: dict[str, tuple[Any, set[tuple[str, str]]]] = {}  # outside a worker (tests): by run
+_local_parts: dict[str, tuple[_PartWriter, set[tuple[str, str]]]] = {}  # outside a worker (tests): by run
 
 
-def _worker_part(worker: Any, part: Any) -> tuple[Any, set[tuple[str, str]]]:
+def _worker_part(worker: object, part: PartSpec) -> tuple[_PartWriter, set[tuple[str, str]]]:
     import hashlib
 
     store = getattr(worker, "_dicom_deid_parts", None) if worker is not None else _local_parts
     if store is None:
-        store = worker._dicom_deid_parts = {}
+        store = {}
+        worker._dicom_deid_parts = store  # type: ignore[attr-defined]
     entry = store.get(part.run_id)
     if entry is None:
         address = getattr(worker, "address", str(os.getpid()))
@@ -157,7 +159,7 @@ def _worker_part(worker: Any, part: Any) -> tuple[Any, set[tuple[str, str]]]:
     return entry
 
 
-def _finish_worker_parts(run_id: str, complete: bool, dask_worker: Any = None) -> int:
+def _finish_worker_parts(run_id: str, complete: bool, dask_worker: object = None) -> int:
     """Run on every worker at the end: close (or abort) this run's part; return links sealed."""
     store = getattr(dask_worker, "_dicom_deid_parts", None) if dask_worker is not None else _local_parts
     entry = (store or {}).pop(run_id, None)
@@ -175,13 +177,13 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def map_serial(refs: Iterable[InputRef], work: Callable[[InputRef], Any]) -> Iterator[Any]:
+def map_serial(refs: Iterable[InputRef], task: Task, engine: Engine) -> Iterator[FileResult]:
     for ref in refs:
-        yield work(ref)
+        yield task.process(ref, engine)
 
 
-def map_pool(refs: Iterable[InputRef], task: Task, spec: EngineSpec, workers: int,
-             on_crash: Callable[[InputRef], Any], batch: int = 8) -> Iterator[Any]:
+def map_pool(refs: Iterable[InputRef], task: Task, engine: Engine, workers: int,
+             on_crash: Callable[[InputRef], FileResult], batch: int = 8) -> Iterator[FileResult]:
     """Results in completion order; files go to workers in small batches, at most 2 batches per
     worker in flight, so memory stays flat and inter-process overhead stays small.
 
@@ -191,8 +193,8 @@ def map_pool(refs: Iterable[InputRef], task: Task, spec: EngineSpec, workers: in
     """
     limit = max(2, 2 * workers)
     source = _batches(refs, batch)
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(spec,))
-    pending: dict[Future[Any], list[InputRef]] = {}
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(engine,))
+    pending: dict[Future[list[FileResult]], list[InputRef]] = {}
     try:
         exhausted = False
         while pending or not exhausted:
@@ -217,8 +219,8 @@ def map_pool(refs: Iterable[InputRef], task: Task, spec: EngineSpec, workers: in
                     broken += refs_batch
                 pending.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
-                yield from _isolate(sorted(broken, key=lambda r: r.ordinal), task, spec, on_crash)
-                pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(spec,))
+                yield from _isolate(sorted(broken, key=lambda r: r.ordinal), task, engine, on_crash)
+                pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(engine,))
     except BaseException:
         for fut in pending:
             fut.cancel()
@@ -227,10 +229,10 @@ def map_pool(refs: Iterable[InputRef], task: Task, spec: EngineSpec, workers: in
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _isolate(refs: list[InputRef], task: Task, spec: EngineSpec,
-             on_crash: Callable[[InputRef], Any]) -> Iterator[Any]:
+def _isolate(refs: list[InputRef], task: Task, engine: Engine,
+             on_crash: Callable[[InputRef], FileResult]) -> Iterator[FileResult]:
     """Run each suspect file alone in its own worker, so a crash names its file."""
-    pool = ProcessPoolExecutor(max_workers=1, initializer=_pool_init, initargs=(spec,))
+    pool = ProcessPoolExecutor(max_workers=1, initializer=_pool_init, initargs=(engine,))
     try:
         for ref in refs:
             try:
@@ -238,13 +240,13 @@ def _isolate(refs: list[InputRef], task: Task, spec: EngineSpec,
             except BrokenProcessPool:
                 yield on_crash(ref)
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(max_workers=1, initializer=_pool_init, initargs=(spec,))
+                pool = ProcessPoolExecutor(max_workers=1, initializer=_pool_init, initargs=(engine,))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: str, batch: int = 32,
-             part: Any = None) -> Iterator[Any]:
+def map_dask(refs: Iterable[InputRef], task: Task, engine: Engine, address: str, batch: int = 32,
+             part: PartSpec | None = None) -> Iterator[FileResult]:
     """Submit the same per-file work to a Dask distributed scheduler (shared storage assumed).
 
     With ``part`` (a ``seal.PartSpec``), each worker seals its links into its own part file next
@@ -261,12 +263,14 @@ def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: st
     try:
         n = max(1, sum(client.nthreads().values()))
         limit = 2 * n
-        spec_future = client.scatter(spec, broadcast=True)
-        pending: deque[Any] = deque()
+        # the same description, sent as is (pickled: its four described fields only); hash=False: no need
+        # to tokenize what it derives
+        engine_future = client.scatter(engine, broadcast=True, hash=False)
+        pending: deque[_Pending] = deque()
         complete = False
         try:
             for refs_batch in _batches(refs, batch):
-                pending.append(client.submit(_dask_work, refs_batch, task, spec_future, part, pure=False))
+                pending.append(client.submit(_dask_work, refs_batch, task, engine_future, part, pure=False))
                 if len(pending) >= limit:
                     yield from pending.popleft().result()
             while pending:
@@ -279,4 +283,4 @@ def map_dask(refs: Iterable[InputRef], task: Task, spec: EngineSpec, address: st
         client.close()
 
 
-__all__ = ["EngineSpec", "Task", "default_workers", "map_dask", "map_pool", "map_serial"]
+__all__ = ["Task", "default_workers", "map_dask", "map_pool", "map_serial"]

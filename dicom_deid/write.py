@@ -6,26 +6,72 @@ a crash never leaves a half-written file under its final name.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import secrets
 import struct
 import zlib
+from collections.abc import Mapping
 from io import BytesIO
 from pathlib import Path
 
 from pydicom import dcmwrite
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import BytesLengthException
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
+from pydicom.valuerep import VR
 
 from dicom_deid.errors import DeidError, QuarantineReason
+from dicom_deid.read import dataset_encoding
 
 
 class WriteError(DeidError):
     reason = QuarantineReason.WRITE_ERROR
+
+
+class NoSpaceError(WriteError):
+    """The file system is (nearly) full: not this input's fault; the run must stop."""
+
+
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _write_error(exc: OSError, path: Path) -> WriteError:
+    cls = NoSpaceError if exc.errno in _NO_SPACE else WriteError
+    return cls(f"cannot write output ({exc.strerror or exc})", path=path)
+
+
+def free_bytes(folder: Path) -> int | None:
+    """Bytes available to this user on ``folder``'s file system (None if it cannot be told)."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def default_keep_free(folder: Path) -> int:
+    """Space a run keeps free for its manifest and summary: 2% of the file system, 512 KiB to 16 MiB
+    (rows of up to 4 KB, for the results in flight and those waiting for their links to be sealed)."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return max(512 << 10, min(16 << 20, st.f_blocks * st.f_frsize // 50))
+
+
+def check_free_space(folder: Path, keep_free: int, need: int) -> None:
+    """Raise NoSpaceError unless ``need`` bytes fit on ``folder``'s file system with ``keep_free`` to spare."""
+    if keep_free <= 0:
+        return
+    free = free_bytes(folder)
+    if free is not None and free < keep_free + need:
+        raise NoSpaceError(f"file system nearly full ({free // 1024} KiB free, {keep_free // 1024} KiB kept "
+                           "for the manifest)", path=folder)
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
@@ -44,7 +90,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise WriteError(f"cannot write output ({exc.strerror or exc})", path=path) from None
+        raise _write_error(exc, path) from None
 
 
 class DuplicateInstanceError(DeidError):
@@ -85,7 +131,7 @@ def write_output(path: Path, data: bytes, *, replace: bool = False) -> bool:
                 "another input has the same SOP Instance UID with different content; kept the first"
             ) from None
     except OSError as exc:
-        raise WriteError(f"cannot write output ({exc.strerror or exc})", path=path) from None
+        raise _write_error(exc, path) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -94,16 +140,54 @@ _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN
 _DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
+class UnencodableDataset(DeidError):
+    """The de-identified dataset cannot be written back: an element kept from a corrupt input holds
+    an invalid value representation or value.  Never written as it is: the input is quarantined."""
+
+    reason = QuarantineReason.UNREADABLE
+
+
+#: What pydicom's writer raises on an element it cannot encode (unknown VR, value not of its VR;
+#: a value its VR cannot pack comes back as OSError).  Encoding goes to memory: no real I/O here.
+_ENCODE_ERRORS = (NotImplementedError, ValueError, TypeError, UnicodeError, struct.error, OverflowError,
+                  LookupError, AttributeError, OSError, BytesLengthException)
+_VALID_VRS = frozenset(str(vr.value) for vr in VR if len(str(vr.value)) == 2)
+
+
 def encode_dataset(ds: Dataset, meta: FileMetaDataset) -> bytes:
     """Serialise with preamble and file meta, in the transfer syntax named by ``meta``.
 
     Little-endian output whose encoding matches what was read takes a fast path: unchanged
     (raw) top-level elements are copied as the bytes read, pixel data included, and only
     changed elements go through pydicom's element writer.  Anything else uses ``dcmwrite``.
+    Raises UnencodableDataset when an element cannot be written as valid DICOM.
     """
+    try:
+        return _encode(ds, meta)
+    except _ENCODE_ERRORS as exc:
+        tag = _failing_tag(exc)
+        where = f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})" if tag is not None else "an element"
+        raise UnencodableDataset(f"corrupt DICOM file: {where} cannot be written back as valid DICOM "
+                                 f"({exc.__class__.__name__})") from None
+
+
+def _failing_tag(exc: BaseException) -> int | None:
+    """The innermost element pydicom's writer (or the raw copy) was writing when it failed."""
+    tag = getattr(exc, "dicom_tag", None)
+    tb = exc.__traceback__
+    while tb is not None:
+        elem = tb.tb_frame.f_locals.get("elem")
+        found = getattr(elem, "tag", None)
+        if isinstance(found, int):
+            tag = found
+        tb = tb.tb_next
+    return tag
+
+
+def _encode(ds: Dataset, meta: FileMetaDataset) -> bytes:
     ds.file_meta = meta
     syntax = meta.TransferSyntaxUID
-    implicit, little = syntax.is_implicit_VR, syntax.is_little_endian
+    implicit, little = dataset_encoding(syntax)
     same_encoding = (ds.original_encoding == (implicit, little)
                      and ds.original_character_set == ds._character_set)
     if not little or not same_encoding:
@@ -136,6 +220,8 @@ def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
         raw_vr = getattr(elem, "VR", None)
         if (isinstance(elem, RawDataElement) and isinstance(elem.value, bytes)
                 and (implicit or raw_vr) and len(elem.value) == elem.length):
+            if not implicit and str(raw_vr) not in _VALID_VRS:
+                raise NotImplementedError("unknown value representation")  # reported with its tag
             fp.write(pack_tag(tag.group, tag.element))
             if implicit:
                 fp.write(struct.pack("<I", elem.length))
@@ -172,23 +258,103 @@ def output_relpath(patient: str, study_uid: str, series_uid: str, sop_uid: str) 
 
 
 def quarantine(qdir: Path, token: str, data: bytes | None, *, reason: QuarantineReason, message: str,
-               source: str) -> Path:
+               source: str, input_id: str | None = None) -> Path:
     """Copy an input that could not be fully handled into ``qdir`` with its reason.
 
     The quarantine folder is input-side (it holds originals, PHI included) and is
-    created 0700; it must not be shared with the de-identified output.
+    created 0700; it must not be shared with the de-identified output.  Raises
+    WriteError (NoSpaceError when full): a quarantine that cannot be written stops the run.
     """
-    qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise _write_error(exc, qdir) from None
     target = qdir / f"{token}.bin"
     if data is not None:
         atomic_write_bytes(target, data, mode=0o600)
-    line = json.dumps({"file": target.name if data is not None else None, "source": source,
-                       "reason": reason.value, "message": message}) + "\n"
-    with open(qdir / "reasons.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    entry = {"file": target.name if data is not None else None, "source": source, "reason": reason.value,
+             "message": message}
+    if input_id is not None:
+        entry["input_id"] = input_id
+    _append_reason(qdir, entry)
     return target
 
 
-__all__ = ["DuplicateInstanceError", "UnsafeOutputName", "WriteError", "atomic_write_bytes", "encode_dataset", "output_relpath", "quarantine", "write_output"]
+def _append_reason(qdir: Path, entry: Mapping[str, object]) -> None:
+    line = (json.dumps(entry) + "\n").encode("utf-8")
+    path = qdir / REASONS_NAME
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as exc:
+        raise _write_error(exc, path) from None
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, start)  # whole lines only
+            raise _write_error(exc, path) from None
+    finally:
+        os.close(fd)
+
+
+REASONS_NAME = "reasons.jsonl"
+
+
+def unresolved_write_errors(qdir: Path) -> dict[str, str]:
+    """input_id -> quarantine file of every ``write_error`` entry no later run resolved.
+
+    A write error (disk full, I/O error) is the environment's fault, not the input's: once a
+    later run writes that input, :func:`resolve_write_error` marks the entry resolved.
+    """
+    path = qdir / REASONS_NAME
+    pending: dict[str, str] = {}
+    if not path.is_file():
+        return pending
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        name = str(entry.get("file") or "")
+        token = str(entry.get("input_id") or (name[:-4].split("-", 1)[-1] if name.endswith(".bin") else ""))
+        if not token:
+            continue
+        if entry.get("resolved"):
+            pending.pop(token, None)
+        elif entry.get("reason") == QuarantineReason.WRITE_ERROR.value:
+            pending[token] = name
+    return pending
+
+
+def resolve_write_error(qdir: Path, input_id: str, file: str, *, run_id: str) -> None:
+    """Record that a later run wrote this input, and remove its now needless copy (an original)."""
+    _append_reason(qdir, {"file": file or None, "input_id": input_id, "reason": QuarantineReason.WRITE_ERROR.value,
+                          "resolved": True, "message": f"written by run {run_id}"})
+    if file and "/" not in file:
+        (qdir / file).unlink(missing_ok=True)
+
+
+def remove_stale_parts(folder: Path) -> int:
+    """Remove temporary ``.*.part`` files a killed run left (call only while holding the lock)."""
+    removed = 0
+    if not folder.is_dir():
+        return removed
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            if name.startswith(".") and name.endswith(".part"):
+                Path(dirpath, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+__all__ = ["REASONS_NAME", "DuplicateInstanceError", "NoSpaceError", "UnencodableDataset", "UnsafeOutputName",
+           "WriteError",
+           "atomic_write_bytes", "check_free_space", "default_keep_free", "encode_dataset", "free_bytes",
+           "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "unresolved_write_errors",
+           "write_output"]

@@ -56,7 +56,8 @@ def test_garbage_key_file(one_file, tmp_path, capsys):
     key.write_text("not hex at all")
     os.chmod(key, 0o600)
     assert main(["run", str(one_file), str(tmp_path / "out"), "--key-file", str(key), "--quiet"]) == 1
-    assert _err_line(capsys).endswith("key file is not a dicom-deid key (expected hex)")
+    assert _err_line(capsys) == (f"dicom-deid: error: {key}: key file is not a dicom-deid key (expected 64 hex "
+                                 "digits; create one with 'dicom-deid keys secret --out PATH')")
 
 
 def test_unknown_option_is_a_usage_error(one_file, tmp_path, capsys):
@@ -177,3 +178,47 @@ def test_readme_documents_every_command_and_flag():
                 assert any(f in text for f in flags), (name, flags)
                 checked += 1
     assert checked > 30
+
+
+def _with_vr(keyword: str, vr: bytes) -> bytes:
+    """CT_small.dcm with the 2-byte VR of ``keyword`` replaced (issue 10's reproduction)."""
+    import pydicom
+
+    data = bytearray((TEST_FILES / "CT_small.dcm").read_bytes())
+    elem = pydicom.dcmread(TEST_FILES / "CT_small.dcm")._dict[pydicom.datadict.tag_for_keyword(keyword)]
+    at = elem.value_tell - 4  # explicit VR, short form: tag (4) VR (2) length (2) value
+    assert data[at:at + 2] == elem.VR.encode()
+    data[at:at + 2] = vr
+    return bytes(data)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_one_bad_value_representation_never_stops_the_run(tmp_path, capsys, workers):
+    """Issue 10 item 1: each of these used to end the whole run (or leave an output without a row)."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    cases = {"a_uid.dcm": ("SOPInstanceUID", b"XX"), "b_class.dcm": ("SOPClassUID", b"FD"),
+             "c_modality.dcm": ("Modality", b"FD"), "d_name.dcm": ("PatientName", b"AT")}
+    for name, (keyword, vr) in cases.items():
+        (inp / name).write_bytes(_with_vr(keyword, vr))
+    shutil.copy(TEST_FILES / "MR_small.dcm", inp / "z_valid.dcm")
+    out = tmp_path / "out"
+    assert main(["run", str(inp), str(out), "--workers", workers, "--pixels", "off", "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    expected = {"a_uid.dcm": "SOPInstanceUID (0008,0018) cannot be decoded (NotImplementedError)",
+                "b_class.dcm": "SOPClassUID (0008,0016) has value representation FD where the standard has UI",
+                "c_modality.dcm": "Modality (0008,0060) has value representation FD where the standard has CS",
+                "d_name.dcm": "PatientName (0010,0010) has value representation AT where the standard has PN"}
+    for name, cause in expected.items():
+        line = f"{inp / name}: corrupt DICOM file: {cause}"
+        assert f"dicom-deid: quarantined: {line}\n" in err
+    from dicom_deid.manifest import MANIFEST_NAME, read_manifest
+
+    rows = read_manifest(out / MANIFEST_NAME)
+    files = sorted((r["ordinal"], r["outcome"], r.get("reason")) for r in rows if r["type"] == "file")
+    assert files == [(0, "quarantined", "unreadable"), (1, "quarantined", "unreadable"),
+                     (2, "quarantined", "unreadable"), (3, "quarantined", "unreadable"), (4, "written", None)]
+    assert rows[-1]["files"] == 5 and rows[-1]["interrupted"] is False
+    (written,) = [r["output"] for r in rows if r.get("outcome") == "written"]
+    assert [p.relative_to(out).as_posix() for p in out.rglob("*.dcm")] == [written]

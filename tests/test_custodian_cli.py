@@ -187,13 +187,20 @@ def test_private_key_readable_by_others_refused(
 # --------------------------------------------------------------------------- verify
 
 
-def test_verify_ok(two_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_ok(two_files: tuple[Path, Path], home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --trust: intact and complete, the signer's fingerprint shown as not pinned; --trust pins it."""
+    from dicom_deid.custodian import load_signer_public_key
+
+    fp = load_signer_public_key(home / "signing.pub").fingerprint
     code, stdout, err = run_cli(["mapping", "verify", *map(str, two_files)], capsys)
     assert (code, err) == (0, "")
-    assert (
-        stdout.count(": OK: run ") == 2 and "6 links, complete" in stdout and "(trusted)" in stdout
-    )
+    assert stdout.count(": OK: run ") == 2 and "6 links, complete" in stdout
+    assert stdout.count(f"signed by pipeline key {fp}: NOT pinned") == 2
     assert "ORIG-" not in stdout and "PSEUDO-" not in stdout
+    code, stdout, err = run_cli(["mapping", "verify", *map(str, two_files), "--trust", str(home / "signing.pub")],
+                                capsys)
+    assert (code, err) == (0, "")
+    assert stdout.count(f"signed by pipeline key {fp}: pinned (--trust)") == 2
 
 
 def test_verify_flipped_byte_exits_non_zero(
@@ -227,36 +234,35 @@ def test_verify_truncated_reports_incomplete(
     )
 
 
-def test_verify_foreign_signer_needs_trust(
-    tmp_path: Path, broker: Path, two_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+def test_verify_foreign_signer_is_refused_once_pinned(
+    tmp_path: Path, broker: Path, home: Path, two_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     foreign_dir = tmp_path / "other-site"
     path = seal(
         tmp_path / "maps" / "f.ddmap", broker / "custodian.pub", foreign_dir, PLANTED_B, "run-f"
     )
-    code, _, err = run_cli(["mapping", "verify", str(path)], capsys)
+    code, out, err = run_cli(["mapping", "verify", str(path)], capsys)  # intact: OK, but not pinned
+    assert (code, err) == (0, "") and ": NOT pinned" in out
+    code, _, err = run_cli(["mapping", "verify", str(path), "--trust", str(home / "signing.pub")], capsys)
     assert code == 1 and "signed by an untrusted pipeline key" in err
-    code, _, err = run_cli(
+    code, out, err = run_cli(
         ["mapping", "verify", str(path), "--trust", str(foreign_dir / "signing.pub")], capsys
     )
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, "") and ": pinned (--trust)" in out
 
 
-def test_no_trust_anchor(
+def test_verify_on_a_machine_without_any_key_needs_no_trust_anchor(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     two_files: tuple[Path, Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """The README's `mapping verify FILE` on the custodian's machine: no key needed, nothing pinned."""
     monkeypatch.setenv("DICOM_DEID_HOME", str(tmp_path / "custodian-machine"))
-    code, _, err = run_cli(["mapping", "verify", str(two_files[0])], capsys)
-    assert (code, err) == (
-        2,
-        (
-            "dicom-deid: error: no trusted pipeline signing key: pass --trust PATH/signing.pub "
-            "(the signing.pub beside the pipeline's secret key)\n"
-        ),
-    )
+    code, out, err = run_cli(["mapping", "verify", str(two_files[0])], capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"{two_files[0]}: OK: run ") and ": NOT pinned (" in out
+    assert not (tmp_path / "custodian-machine").exists()  # verifying creates no key
 
 
 # --------------------------------------------------------------------------- show, lookup, export
@@ -363,6 +369,25 @@ def test_export_csv(
             "(choose another path)\n"
         ),
     )
+
+
+def test_export_says_what_it_trusts(
+    tmp_path: Path, two_files: tuple[Path, Path], broker: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dicom_deid.custodian import load_recipient_key, load_signer_public_key
+
+    signer = load_signer_public_key(home / "signing.pub").fingerprint
+    custodian = load_recipient_key(broker / "custodian.pub").fingerprint
+    code, stdout, _ = run_cli(["mapping", "export", str(two_files[0]), *open_args(broker), "--csv",
+                               str(tmp_path / "a.csv")], capsys)
+    assert code == 0
+    assert stdout.splitlines()[1] == (
+        f"trusted: signed by pipeline key {signer}: NOT pinned (integrity and completeness checked under the key "
+        "the file names; pass --trust PATH/signing.pub to require that pipeline's key); sealed to custodian key "
+        f"{custodian} (the --private-key given)")
+    code, stdout, _ = run_cli(["mapping", "export", str(two_files[0]), *open_args(broker), "--csv",
+                               str(tmp_path / "b.csv"), "--trust", str(home / "signing.pub")], capsys)
+    assert code == 0 and stdout.splitlines()[1].startswith(f"trusted: signed by pipeline key {signer}: pinned (--trust)")
 
 
 def test_lookup_without_value_is_a_usage_error(

@@ -150,7 +150,7 @@ def test_keep_from_the_profile_file(pdf_input: tuple[Path, bytes], tmp_path: Pat
 def test_invalid_policy_in_a_profile_is_a_profile_error(tmp_path: Path) -> None:
     toml = tmp_path / "bad.toml"
     toml.write_text('[documents]\npolicy = "shred"\n')
-    with pytest.raises(ProfileError, match=r"documents.policy: documents must be quarantine, drop or keep"):
+    with pytest.raises(ProfileError, match=r"documents.policy: 'shred' is not valid; choose from: quarantine, drop, keep"):
         load_profile(toml)
 
 

@@ -1,8 +1,9 @@
-"""pipeline, deidentify, workers, config and events called directly (not only through the CLI):
+"""pipeline, boundary, deidentify, workers, config and events called directly (not only through the CLI):
 the per-file boundary, the per-instance seam, the serial and pool backends, the run's events."""
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
+from dicom_deid.boundary import FileResult, crashed_input, process_input
 from dicom_deid.config import RunConfig
 from dicom_deid.deidentify import IMPLEMENTATION_CLASS_UID, Engine, check_document, deidentify
 from dicom_deid.errors import ConfigError, EncapsulatedDocumentError
@@ -17,19 +19,26 @@ from dicom_deid.events import FileDone, RunFinished, RunStarted
 from dicom_deid.keys import SecretKey
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import MANIFEST_NAME, Outcome, read_manifest
-from dicom_deid.pipeline import DiscardLinks, crashed_input, dedupe_links, process_input, run
+from dicom_deid.pipeline import run
+from dicom_deid.pixels.stage import PixelMode
 from dicom_deid.plan import plan_actions
 from dicom_deid.profiles import DocumentPolicy, load_profile, load_standard
+from dicom_deid.record import DiscardLinks, dedupe_links
 from dicom_deid.remap import Remapper, patient_key
-from dicom_deid.walk import InputRef
-from dicom_deid.workers import EngineSpec, Task, map_pool, map_serial
+from dicom_deid.walk import InputRef, load_input
+from dicom_deid.workers import Task, map_pool, map_serial
 from tests.conftest import TEST_FILES
 
 KEY = SecretKey.from_bytes(b"\x07" * 32)
 
 
 def _engine(profile: str = "basic") -> Engine:
-    return Engine(load_profile(profile), load_standard(), Remapper(KEY))
+    return Engine(load_profile(profile), KEY)
+
+
+def _process(ref: InputRef, root: Path, engine: Engine, tmp_path: Path, dry_run: bool = False) -> FileResult:
+    return process_input(load_input(ref, root), engine=engine, output=tmp_path / "out", quarantine_dir=tmp_path / "q",
+                         dry_run=dry_run)
 
 
 @pytest.fixture
@@ -74,7 +83,7 @@ def test_longitudinal_marking_follows_the_profile(profile: str, marking: str) ->
 
 
 def test_full_dates_marking() -> None:
-    engine = Engine(load_profile("basic", extra_options=["retain-long-full-dates"]), load_standard(), Remapper(KEY))
+    engine = Engine(load_profile("basic", extra_options=["retain-long-full-dates"]), KEY)
     source = pydicom.dcmread(TEST_FILES / "MR_small.dcm")
     out = deidentify(source, engine).dataset
     assert out.LongitudinalTemporalInformationModified == "UNMODIFIED"
@@ -109,8 +118,7 @@ def test_documents_policy() -> None:
 def test_process_input_outcomes(inputs: Path, tmp_path: Path) -> None:
     engine = _engine()
     out, q = tmp_path / "out", tmp_path / "q"
-    results = {p.name: process_input(InputRef(i, p), root=inputs, engine=engine, output=out, quarantine_dir=q)
-               for i, p in enumerate(sorted(inputs.iterdir()))}
+    results = {p.name: _process(InputRef(i, p), inputs, engine, tmp_path) for i, p in enumerate(sorted(inputs.iterdir()))}
     assert {k: r.record.outcome for k, r in results.items()} == {
         "a.dcm": "written", "b.dcm": "written", "cut.dcm": "quarantined", "notes.txt": "skipped_not_dicom"}
     written = results["a.dcm"].record
@@ -122,33 +130,30 @@ def test_process_input_outcomes(inputs: Path, tmp_path: Path) -> None:
 
 
 def test_process_input_dry_run_writes_nothing(inputs: Path, tmp_path: Path) -> None:
-    res = process_input(InputRef(0, inputs / "a.dcm"), root=inputs, engine=_engine(), output=tmp_path / "out",
-                        quarantine_dir=tmp_path / "q", dry_run=True)
+    res = _process(InputRef(0, inputs / "a.dcm"), inputs, _engine(), tmp_path, dry_run=True)
     assert res.record.outcome == Outcome.PLANNED.value
     assert not (tmp_path / "out").exists() and not (tmp_path / "q").exists()
     assert ("PatientName", "Z") in {(p, c) for p, c, _r in res.plan_rows}
-    cut = process_input(InputRef(1, inputs / "cut.dcm"), root=inputs, engine=_engine(), output=tmp_path / "out",
-                        quarantine_dir=tmp_path / "q", dry_run=True)
+    cut = _process(InputRef(1, inputs / "cut.dcm"), inputs, _engine(), tmp_path, dry_run=True)
     assert cut.record.outcome == "quarantined" and not (tmp_path / "q").exists()
 
 
 def test_an_unexpected_error_is_quarantined_as_internal(inputs: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from dicom_deid import pipeline
+    from dicom_deid import boundary
 
     def broken(*_a: object, **_k: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(pipeline, "deidentify", broken)
-    res = process_input(InputRef(0, inputs / "a.dcm"), root=inputs, engine=_engine(), output=tmp_path / "out",
-                        quarantine_dir=tmp_path / "q")
+    monkeypatch.setattr(boundary, "deidentify", broken)
+    res = _process(InputRef(0, inputs / "a.dcm"), inputs, _engine(), tmp_path)
     assert (res.record.outcome, res.record.reason) == ("quarantined", "internal_error")
     assert res.message is not None and "internal error (KeyError at test_pipeline_unit.py:" in res.message
     assert not (tmp_path / "out").exists()
 
 
 def test_crashed_input_record(inputs: Path, tmp_path: Path) -> None:
-    res = crashed_input(InputRef(3, inputs / "a.dcm"), inputs, _engine(), tmp_path / "q")
+    res = crashed_input(load_input(InputRef(3, inputs / "a.dcm"), inputs), _engine(), tmp_path / "q")
     assert (res.record.outcome, res.record.reason) == ("quarantined", "worker_crashed")
     assert (tmp_path / "q" / f"00000003-{_engine().remapper.keyed_id('a.dcm')}.bin").is_file()
 
@@ -168,12 +173,12 @@ def test_run_emits_events_and_survives_a_failing_handler(inputs: Path, tmp_path:
         events.append(event)
         raise RuntimeError("a progress bar that breaks")
 
-    config = RunConfig(input=inputs, output=tmp_path / "out", profile=load_profile("basic"))
+    config = RunConfig(input=inputs, output=tmp_path / "out")
     summary = run(config, _engine(), mapping=DiscardLinks(), on_event=handler, run_id="r1")
-    assert dict(summary.counts) == {"written": 2, "quarantined": 1, "skipped_not_dicom": 1}
+    assert dict(summary.counts) == {Outcome.WRITTEN: 2, Outcome.QUARANTINED: 1, Outcome.SKIPPED_NOT_DICOM: 1}
     assert isinstance(events[0], RunStarted) and events[0].run_id == "r1" and not events[0].dry_run
     assert [type(e) for e in events[1:-1]] == [FileDone] * 4
-    assert isinstance(events[-1], RunFinished) and events[-1].counts == dict(summary.counts)
+    assert isinstance(events[-1], RunFinished) and events[-1].counts == {"written": 2, "quarantined": 1, "skipped_not_dicom": 1}
     rows = read_manifest(tmp_path / "out" / MANIFEST_NAME)
     assert [r["type"] for r in rows] == ["run", "file", "file", "file", "file", "summary"]
     assert rows[0]["key_id"] == KEY.key_id and rows[0]["profile"] == "basic"
@@ -185,9 +190,9 @@ def test_dry_run_sample_takes_the_first_folders(tmp_path: Path) -> None:
         (root / study).mkdir(parents=True)
         shutil.copy(TEST_FILES / "CT_small.dcm", root / study / "a.dcm")
         shutil.copy(TEST_FILES / "MR_small.dcm", root / study / "b.dcm")
-    config = RunConfig(input=root, output=tmp_path / "out", profile=load_profile("basic"), dry_run=True, sample=2)
+    config = RunConfig(input=root, output=tmp_path / "out", dry_run=True, sample=2)
     summary = run(config, _engine())
-    assert summary.files == 4 and dict(summary.counts) == {"planned": 4}
+    assert summary.files == 4 and dict(summary.counts) == {Outcome.PLANNED: 4}
     assert not (tmp_path / "out").exists()
 
 
@@ -200,14 +205,16 @@ def test_dry_run_sample_takes_the_first_folders(tmp_path: Path) -> None:
     ({"quarantine": "IN/q"}, "quarantine folder must not be inside the input folder"),
     ({"workers": 0}, "--workers must be at least 1, got 0"),
     ({"file_cpu_limit": 0.0}, "--file-time-limit must be positive"),
-    ({"pixel_mode": "some"}, "--pixels must be auto, all or off, got 'some'"),
+    ({"keep_free": -1}, "keep_free must be at least 0 bytes, got -1"),
+    ({"sample": 2}, "--sample only applies with --dry-run"),
+    ({"sample": 0, "dry_run": True}, "--sample must be at least 1, got 0"),
     ({"input": "MISSING"}, "input does not exist"),
 ])
 def test_run_config_refuses(change: dict[str, object], message: str, tmp_path: Path) -> None:
     (tmp_path / "IN").mkdir()
-    values: dict[str, object] = {"input": tmp_path / "IN", "output": tmp_path / "OUT", "profile": load_profile("basic")}
+    values: dict[str, object] = {"input": tmp_path / "IN", "output": tmp_path / "OUT"}
     for k, v in change.items():
-        values[k] = tmp_path / v if isinstance(v, str) and k != "pixel_mode" else v
+        values[k] = tmp_path / v if isinstance(v, str) else v
     with pytest.raises(ConfigError, match=message):
         RunConfig(**values).validate()  # type: ignore[arg-type]
 
@@ -215,7 +222,7 @@ def test_run_config_refuses(change: dict[str, object], message: str, tmp_path: P
 def test_run_config_defaults(tmp_path: Path) -> None:
     (tmp_path / "IN").mkdir()
     (tmp_path / "OUT").write_text("a file")
-    config = RunConfig(input=tmp_path / "IN", output=tmp_path / "OUT", profile=load_profile("basic"))
+    config = RunConfig(input=tmp_path / "IN", output=tmp_path / "OUT")
     assert config.quarantine_dir == tmp_path / "OUT.quarantine"
     with pytest.raises(ConfigError, match="output exists and is not a folder"):
         config.validate()
@@ -223,19 +230,21 @@ def test_run_config_defaults(tmp_path: Path) -> None:
 
 # --- workers -------------------------------------------------------------------------------------
 
-def test_engine_spec_builds_the_same_engine() -> None:
-    spec = EngineSpec(load_profile("research"), KEY, "off")
-    engine = spec.build()
-    assert engine.pixel_stage is None and engine.profile == spec.profile and engine.remapper == Remapper(KEY)
+def test_the_engine_travels_as_its_description_and_derives_the_rest() -> None:
+    engine = Engine(load_profile("research"), KEY, PixelMode.OFF)
+    copy = pickle.loads(pickle.dumps(engine))
+    assert copy == engine and copy.pixel_stage is None and copy.remapper == Remapper(KEY)
+    assert copy.standard is load_standard() and copy.plan_cache == {}
+    with pytest.raises(TypeError, match="Engine.pixels must be a PixelMode, not str"):
+        Engine(load_profile("research"), KEY, "off")  # type: ignore[arg-type]
 
 
 def test_serial_and_pool_backends_agree(inputs: Path, tmp_path: Path) -> None:
     refs = [InputRef(i, p) for i, p in enumerate(sorted(inputs.iterdir()))]
     engine = _engine()
-    serial = list(map_serial(refs, lambda ref: process_input(ref, root=inputs, engine=engine, output=tmp_path / "o1",
-                                                             quarantine_dir=tmp_path / "q1")))
+    serial = list(map_serial(refs, Task(root=inputs, output=tmp_path / "o1", quarantine_dir=tmp_path / "q1"), engine))
     task = Task(root=inputs, output=tmp_path / "o2", quarantine_dir=tmp_path / "q2")
-    pooled = list(map_pool(iter(refs), task, EngineSpec(load_profile("basic"), KEY, "off"), 2,
+    pooled = list(map_pool(iter(refs), task, _engine(), 2,
                            on_crash=lambda ref: pytest.fail(f"worker crashed on {ref}")))
     key = sorted((r.record.ordinal, r.record.outcome, r.record.output) for r in serial)
     assert sorted((r.record.ordinal, r.record.outcome, r.record.output) for r in pooled) == key

@@ -170,10 +170,12 @@ def test_missing_plugin_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -
         stage().process(source, copy.deepcopy(source))
 
 
-def test_low_risk_undecodable_is_still_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_low_risk_without_a_decoder_passes_through_with_a_note() -> None:
+    """Issue 10: pixels that need no change pass through even when no decoder could read them."""
     source = _with_syntax("CT_small.dcm", "1.2.840.10008.1.2.4.100")
-    with pytest.raises(UnsupportedPixelEncoding, match="no pixel decoder"):
-        stage().process(source, copy.deepcopy(source))
+    outcome = stage().process(source, copy.deepcopy(source))
+    assert not outcome.examined and not outcome.redacted and outcome.boxes == ()
+    assert outcome.note.startswith("skipped: ") and outcome.note.endswith("; no decoder for 1.2.840.10008.1.2.4.100")
 
 
 def test_corrupt_jpeg2000_stream_is_a_pixel_error() -> None:

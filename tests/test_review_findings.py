@@ -165,7 +165,7 @@ def test_resume_with_other_settings_is_refused_and_force_redoes(tmp_path, capsys
     assert _run(tmp_path / "in", out, "--option", "retain-uids") == 0
     capsys.readouterr()
     assert _run(tmp_path / "in", out) == 2
-    assert "another profile, options or key" in capsys.readouterr().err
+    assert "another profile, options, key or subject map" in capsys.readouterr().err
     assert _run(tmp_path / "in", out, "--force") == 0
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import signal
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import pytest
 
 from dicom_deid.cli import main
+from tests.blocked_run import BlockedRun, add_bad_folder
 from tests.planted import generate_bench, generate_corpus
 
 
@@ -70,58 +70,61 @@ def test_serial_pool_and_dask_give_identical_outputs_and_mappings(setup):
     assert pool[1] == serial[1] and dask[1] == serial[1]
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "dicom_deid", "run", *args]
+def _manifest_lines(path: Path) -> list[dict[str, object]]:
+    """Every line parses on its own: rows are appended whole, a torn line never stays."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_killed_run_resumes_to_byte_identical_output(tmp_path):
+    """kill -9 mid-run (the run is blocked on its stderr, so it is certain to be mid-run), then resume."""
     inp = tmp_path / "in"
-    generate_bench(inp, 800)
+    generate_bench(inp, 200)
+    bad = add_bad_folder(inp)  # walked after the first patient's 50 files
     from dicom_deid.keys import create_secret_key
 
     key = tmp_path / "secret.key"
     create_secret_key(key)
     common = ["--key-file", str(key), "--pixels", "off", "--workers", "1"]
-    assert main(["run", str(inp), str(tmp_path / "clean"), "--quiet", *common]) == 0
+    assert main(["run", str(inp), str(tmp_path / "clean"), "--quiet", *common]) == 3
     out = tmp_path / "resumed"
-    proc = subprocess.Popen(_cli(str(inp), str(out), "--progress", "json", *common),
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    assert proc.stderr is not None
-    for line in proc.stderr:  # first progress line: 100 files done
-        if line.startswith("{"):
-            assert json.loads(line)["files"] >= 100
-            break
-    proc.kill()
-    proc.wait()
+    with BlockedRun([str(inp), str(out), "--progress", "none", *common]) as blocked:
+        blocked.proc.kill()
     partial = len(_dcm_digests(out))
-    assert 90 <= partial < 800  # really interrupted mid-way (100 inputs accounted incl. the README)
-    assert main(["run", str(inp), str(out), "--quiet", *common]) == 0
+    assert 0 < partial < 200  # really killed mid-way
+    assert main(["run", str(inp), str(out), "--quiet", *common]) == 3
     assert _dcm_digests(out) == _dcm_digests(tmp_path / "clean")
-    from dicom_deid.manifest import MANIFEST_NAME, last_run, read_manifest
+    from dicom_deid.manifest import MANIFEST_NAME, last_run
 
-    rows = last_run(read_manifest(out / MANIFEST_NAME, tolerate_partial=True))
-    outcomes = [r["outcome"] for r in rows if r["type"] == "file"]
-    assert outcomes.count("already_done") >= partial - 1 and len(outcomes) == 801  # 800 + README
+    lines = _manifest_lines(out / MANIFEST_NAME)
+    rows = [r for r in last_run(lines) if r["type"] == "file"]
+    assert sorted(int(str(r["ordinal"])) for r in rows) == list(range(200 + len(bad) + 1))  # + README
+    done = [r for r in rows if r["outcome"] == "already_done"]
+    assert 0 < len(done) <= partial  # a row is written only once its links are sealed: some redone
+    assert not [p for p in out.rglob(".*.part")]
 
 
 def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path):
     inp = tmp_path / "in"
-    generate_bench(inp, 400)
-    proc = subprocess.Popen(_cli(str(inp), str(tmp_path / "out"), "--progress", "json", "--pixels", "off",
-                                 "--workers", "1"), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if line.startswith("{"):
-            break
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1
+    generate_bench(inp, 100)
+    add_bad_folder(inp)
+    env = {**os.environ}
+    with BlockedRun([str(inp), str(tmp_path / "out"), "--progress", "json", "--pixels", "off", "--workers", "1"],
+                    env=env) as blocked:
+        blocked.proc.send_signal(signal.SIGINT)
+        err = blocked.drain()
+    assert blocked.proc.returncode == 1
     assert "interrupted; re-run the same command to finish" in err
     assert "Traceback" not in err
-    from dicom_deid.manifest import MANIFEST_NAME, read_manifest
+    from dicom_deid.manifest import MANIFEST_NAME
 
-    summary = read_manifest(tmp_path / "out" / MANIFEST_NAME)[-1]
+    lines = _manifest_lines(tmp_path / "out" / MANIFEST_NAME)
+    summary = lines[-1]
     assert summary["type"] == "summary" and summary["interrupted"] is True
+    rows = [r for r in lines if r["type"] == "file"]
+    assert summary["files"] == len(rows) and 0 < len(rows) < 251
+    written = {str(r["output"]) for r in rows if r["outcome"] == "written"}
+    on_disk = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.dcm")}
+    assert on_disk == written  # Ctrl-C in a single process: every finished file got its row
 
 
 def _deflate_bomb(path: Path, inflated_bytes: int) -> None:

@@ -692,8 +692,8 @@ def test_prepare_run_mapping_with_recipient(tmp_path: Path) -> None:
         run_id="r",
         run_info={},
         warn=warnings.append,
-    ):
-        pass
+    ) as mapping:
+        mapping.add(planted_links(patients=1))  # the file is created with the first link
     assert warnings == [] and not (tmp_path / "home" / "custodian").exists()
     assert verify_mapping(target).ok
     with pytest.raises(ConfigError, match="inside the output folder"):

@@ -1,11 +1,12 @@
-"""The node's one coupling to the batch pipeline: a received instance through ``process_input``.
+"""The node's one coupling to the per-file boundary: a received instance through ``process_input``.
 
 Every instance the node receives goes through the same per-file boundary as ``dicom-deid run``
-(``pipeline.process_input`` with the same ``Engine``): the same plan, quarantine, manifest rows
-and sealed mapping links.  Nothing else in ``dicom_deid.net`` imports the pipeline, the writer,
-the manifest writer or the seal (outcomes cross as the manifest's ``Outcome`` enum), so when the
-boundary takes bytes plus an opaque id (issue 13) only this module changes; the engine itself is
-assembled by ``cli_net.open_node`` exactly as ``run`` assembles it.
+(``boundary.process_input`` with the same ``Engine`` description): the same plan, quarantine,
+manifest rows and sealed mapping links.  The boundary takes bytes plus an opaque id: this module
+hands it the spool file's bytes, named by the spool file (no copy, no temporary file).  Nothing
+else in ``dicom_deid.net`` imports the boundary, the writer, the manifest writer or the seal
+(outcomes cross as the manifest's ``Outcome`` enum); the engine itself is built by
+``cli_net.open_node`` through ``dicom_deid.Deidentifier``, exactly as ``run`` builds it.
 
 Durability: a received original may be dropped from the spool only after :meth:`commit`, which
 fsyncs the de-identified files written since the last commit, seals the mapping links buffered
@@ -18,19 +19,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from dicom_deid import __version__
+from dicom_deid._version import __version__
+from dicom_deid.boundary import process_input
 from dicom_deid.deidentify import Engine
-from dicom_deid.errors import QuarantineReason
+from dicom_deid.errors import QuarantineReason, UnreadableDicomError
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import ManifestRecord, ManifestWriter, Outcome
 from dicom_deid.net.spool import fsync_dir, fsync_file
-from dicom_deid.pipeline import dedupe_links, process_input
-from dicom_deid.walk import InputRef
+from dicom_deid.record import dedupe_links
+from dicom_deid.walk import InputBytes
 from dicom_deid.write import quarantine
 
 _MAX_SEEN = 200_000  # patient / study / series links remembered to seal each once
@@ -59,7 +61,8 @@ class PipelineSession:
     """One node session (one manifest "run" block, one sealed mapping part).  Thread-safe."""
 
     def __init__(self, engine: Engine, *, input_root: Path, output: Path, quarantine_dir: Path,
-                 manifest: Path, mapping: SealedLinks, run_id: str, backend: str, workers: int) -> None:
+                 manifest: Path, mapping: SealedLinks, run_id: str, backend: str, workers: int,
+                 warnings: tuple[str, ...] = ()) -> None:
         self.engine = engine
         self.input_root = input_root
         self.output = output
@@ -76,32 +79,36 @@ class PipelineSession:
         self.counts: Counter[str] = Counter()
         self._started = time.perf_counter()
         profile = engine.profile
-        self._manifest = ManifestWriter(manifest, {
+        header: dict[str, object] = {
             "run_id": run_id, "tool": f"dicom-deid {__version__}", "standard": f"PS3.15 {engine.standard.edition}",
             "profile": profile.name, "options": sorted(o.value for o in profile.options),
             "key_id": engine.remapper.key.key_id, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "workers": workers, "backend": backend, "resumed": 0,
-        })
+        }
+        if engine.subject_map is not None:
+            header["subject_map"] = engine.subject_map.fingerprint
+        if warnings:
+            header["warnings"] = list(warnings)
+        self._manifest = ManifestWriter(manifest, header)
 
     def process(self, path: Path) -> Processed:
         """De-identify the spool file ``path`` (never raises for a bad instance: it is quarantined)."""
         with self._lock:
             ordinal = self._ordinal
             self._ordinal += 1
-        ref = InputRef(ordinal, path)
-        result = process_input(ref, root=self.input_root, engine=self.engine, output=self.output,
-                               quarantine_dir=self.quarantine_dir)
+        item = _received(ordinal, path, self.input_root)
+        result = process_input(item, engine=self.engine, output=self.output, quarantine_dir=self.quarantine_dir)
         record, message = result.record, result.message
-        outcome = Outcome(record.outcome)
+        outcome = result.outcome
         if outcome in (Outcome.SKIPPED_NOT_DICOM, Outcome.SKIPPED_DICOMDIR):
             # From the network every instance is meant to be stored: keep it, never drop it.
             reason = QuarantineReason.NOT_DICOM
-            rel = ref.relative_to(self.input_root)
-            message = message or f"{ref.display}: DICOMDIR index received: it is not an instance to store"
-            quarantine(self.quarantine_dir, f"{ordinal:08d}-{record.input_id}", path.read_bytes(),
+            rel = item.name
+            message = message or f"{item.display}: DICOMDIR index received: it is not an instance to store"
+            quarantine(self.quarantine_dir, f"{ordinal:08d}-{record.input_id}", item.data,
                        reason=reason, message=message, source=rel)
-            record = ManifestRecord(record.ordinal, record.input_id, Outcome.QUARANTINED.value, path.stat().st_size,
-                                    reason=reason.value, seconds=record.seconds)
+            record = ManifestRecord(record.ordinal, record.input_id, Outcome.QUARANTINED.value,
+                                    len(item.data or b""), reason=reason.value, seconds=record.seconds)
             result.links = [Link(LinkKind.SOURCE_PATH, rel, f"quarantine:{record.input_id}")]
             outcome = Outcome.QUARANTINED
         output = self.output / record.output if outcome is Outcome.WRITTEN and record.output else None
@@ -117,6 +124,8 @@ class PipelineSession:
                 self._quarantined = True
         reason_value = QuarantineReason(record.reason) if record.reason else None
         return Processed(outcome, output, reason_value, message)
+
+
 
     def commit(self) -> None:
         """Make everything processed so far durable: outputs, mapping links, manifest rows."""
@@ -158,20 +167,35 @@ class PipelineSession:
             self._mapping.abort()
 
 
+def _received(ordinal: int, path: Path, root: Path) -> InputBytes:
+    """A spool file's bytes with its opaque id (its name in the spool) for the per-file boundary."""
+    try:
+        name = path.relative_to(root).as_posix()
+    except ValueError:
+        name = path.name
+    try:
+        return InputBytes(ordinal, name, str(path), path.read_bytes())
+    except OSError as exc:
+        return InputBytes(ordinal, name, str(path), None,
+                          UnreadableDicomError(f"cannot read spool file ({exc.strerror or exc})", path=path))
+
+
 def open_session(engine: Engine, *, input_root: Path, output: Path, quarantine_dir: Path, manifest: Path,
                  key_dir: Path, recipient: Path | None, mapping: Path | None, run_id: str, backend: str,
-                 workers: int, warn: Callable[[str], None]) -> PipelineSession:
+                 workers: int, warn: Callable[[str], None], run_info: Mapping[str, object] | None = None,
+                 warnings: tuple[str, ...] = ()) -> PipelineSession:
     """A session with its sealed mapping opened as ``dicom-deid run`` opens it (same rules, same places)."""
     from dicom_deid.seal import prepare_run_mapping
 
     writer = prepare_run_mapping(
         recipient=recipient, mapping=mapping, output_dir=output, key_dir=key_dir, run_id=run_id,
-        run_info={"profile": engine.profile.name, "options": sorted(o.value for o in engine.profile.options),
-                  "backend": backend},
+        run_info=run_info or {"profile": engine.profile.name,
+                              "options": sorted(o.value for o in engine.profile.options), "backend": backend},
         warn=warn)
     try:
         return PipelineSession(engine, input_root=input_root, output=output, quarantine_dir=quarantine_dir,
-                               manifest=manifest, mapping=writer, run_id=run_id, backend=backend, workers=workers)
+                               manifest=manifest, mapping=writer, run_id=run_id, backend=backend, workers=workers,
+                               warnings=warnings)
     except BaseException:
         writer.abort()
         raise

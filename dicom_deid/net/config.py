@@ -177,10 +177,8 @@ class NodeConfig:
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
-    """The engine's choices, with the names and meaning of ``dicom-deid run``'s flags.
-
-    The subject-ID table (``--subject-map``, issue 13) joins here when ``run`` has it.
-    """
+    """The engine's choices, with the names and meaning of ``dicom-deid run``'s flags; the node
+    builds its engine from them through ``dicom_deid.Deidentifier`` exactly as ``run`` does."""
 
     profile: str = "basic"
     options: tuple[str, ...] = ()
@@ -189,10 +187,14 @@ class EngineSettings:
     pixels: str | None = None  # None: the profile's
     recipient: Path | None = None
     mapping: Path | None = None
+    subject_map: Path | None = None  # --subject-map FILE.csv (None: the profile's [subjects], if any)
+    unmapped: str | None = None  # --unmapped error|keyed (None: the map's own, else error)
 
     def __post_init__(self) -> None:
         if self.pixels not in (None, "auto", "all", "off"):
             raise ConfigError(f"pixels must be auto, all or off, got {self.pixels!r}")
+        if self.unmapped not in (None, "error", "keyed"):
+            raise ConfigError(f"unmapped must be error or keyed, got {self.unmapped!r}")
 
 
 def parse_networks(values: list[str] | tuple[str, ...]) -> tuple[IPNetwork, ...]:
@@ -218,7 +220,7 @@ SCHEMA: Mapping[str, Mapping[str, type]] = {
                 "tls_cert": Path, "tls_key": Path},
     "tls": {"cert": Path, "key": Path, "client_ca": Path},
     "deid": {"profile": str, "options": list, "overrides": list, "key_file": Path, "pixels": str,
-             "recipient": Path, "mapping": Path},
+             "recipient": Path, "mapping": Path, "subject_map": Path, "unmapped": str},
     "pull": {"source": str, "retrieve": str},
 }
 

@@ -44,7 +44,7 @@ from pydicom.uid import (
 )
 
 from dicom_deid.errors import PixelError
-from dicom_deid.pixels.decode import PixelFacts
+from dicom_deid.pixels.decode import PixelFacts, decode_array
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -228,8 +228,6 @@ def _compress(target: Dataset, arr: npt.NDArray[np.generic], uid: UID, facts: Pi
     """Encode ``arr`` in ``uid`` with the encoder's own options, label the stream ``photometric`` /
     ``planar``, and accept it only if it decodes, as labelled, to ``arr``."""
     from pydicom.dataset import FileMetaDataset
-    from pydicom.pixels.decoders.base import get_decoder
-
     trial = Dataset()
     trial.file_meta = FileMetaDataset(target.file_meta)
     for keyword in ("Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
@@ -246,7 +244,7 @@ def _compress(target: Dataset, arr: npt.NDArray[np.generic], uid: UID, facts: Pi
     trial.compress(uid, arr, generate_instance_uid=False, jls_error=near)
     if facts.samples > 1:
         trial.PlanarConfiguration = planar
-    check, _meta = get_decoder(uid).as_array(trial, as_rgb=False)  # type: ignore[arg-type]
+    check, _meta, _plugin = decode_array(trial, as_rgb=False)  # the pipeline's decoders, never GDCM in process
     if not np.array_equal(check.reshape(arr.shape), arr):
         raise ValueError("re-encoded stream does not decode to the redacted pixels")
     _set_image_pixel_attributes(target, facts, photometric, planar)

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
+from dicom_deid.errors import UnsupportedTransferSyntax
 from dicom_deid.pixels.decode import check_decodable, decode_pixels
 from dicom_deid.pixels.detect import find_text_boxes, keep_clinical, search_images
 from dicom_deid.pixels.encode import encode_frames
@@ -133,7 +134,11 @@ class PixelStage:
         if mode is PixelMode.OFF:
             return PixelOutcome(False, False, (), syntax_in, "skipped: pixels off")
         if mode is PixelMode.AUTO and risk.level is RiskLevel.LOW:
-            check_decodable(source)  # an undecodable low-risk image is still reported
+            try:
+                check_decodable(source)  # an undecodable low-risk image is still reported
+            except UnsupportedTransferSyntax as exc:  # its pixels need no change: pass through
+                return PixelOutcome(False, False, (), syntax_in,
+                                    f"skipped: {risk.reason}; no decoder for {exc.uid}")
             return PixelOutcome(False, False, (), syntax_in, f"skipped: {risk.reason}")
 
         decoded = decode_pixels(source)

@@ -34,7 +34,7 @@ custodian key); record digests are SHA-256 of the whole record bytes.
 from __future__ import annotations
 
 from dicom_deid.errors import SealError
-from dicom_deid.seal.combine import combine_parts
+from dicom_deid.seal.combine import combine_parts, finish_with_parts
 from dicom_deid.seal.format import DEFAULT_SEGMENT_LINKS, FORMAT_VERSION, MAGIC, MAPPING_SUFFIX
 from dicom_deid.seal.reader import (
     LookupHit,
@@ -49,9 +49,9 @@ from dicom_deid.seal.reader import (
 from dicom_deid.seal.writer import (
     MappingWriter,
     PartSpec,
+    PendingMapping,
     check_mapping_location,
     default_mapping_path,
-    finish_with_parts,
     parts_dir_for,
     prepare_run_mapping,
 )
@@ -66,6 +66,7 @@ __all__ = [
     "MappingWriter",
     "PartReport",
     "PartSpec",
+    "PendingMapping",
     "RunSummary",
     "SealError",
     "VerifyReport",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -9,10 +10,23 @@ from typing import BinaryIO
 from dicom_deid.custodian import SignerPublicKey, SigningKey
 from dicom_deid.errors import ConfigError, SealError
 from dicom_deid.seal.files import _write_atomic
-from dicom_deid.seal.format import _INDEX, MAGIC, _b64, _encode_record, _meta_bytes, _now
+from dicom_deid.seal.format import (
+    _INDEX,
+    MAGIC,
+    MAPPING_SUFFIX,
+    _b64,
+    _encode_record,
+    _meta_bytes,
+    _now,
+)
 from dicom_deid.seal.reader import _incomplete
 from dicom_deid.seal.scan import _scan
-from dicom_deid.seal.writer import check_mapping_location
+from dicom_deid.seal.writer import (
+    MappingWriter,
+    PendingMapping,
+    check_mapping_location,
+    parts_dir_for,
+)
 
 
 def combine_parts(
@@ -77,3 +91,21 @@ def combine_parts(
 
     # a part that changed while being copied fails here, not at the custodian's
     _write_atomic(out, fill, check=lambda tmp: _scan(tmp, None))
+
+
+def finish_with_parts(main: MappingWriter | PendingMapping) -> None:
+    """Close ``main`` and combine it with the workers' complete parts into ``main.path``."""
+    parts_dir = parts_dir_for(main.path)
+    parts = sorted(parts_dir.glob(f"*{MAPPING_SUFFIX}")) if parts_dir.exists() else []
+    if parts and isinstance(main, PendingMapping):
+        main.materialize()  # the index of the combined file needs the main part
+    main.close()
+    if not parts:
+        return
+    combined = main.path.with_name(f".{main.path.name}.combined")
+    combined.unlink(missing_ok=True)
+    combine_parts([main.path, *parts], combined, signer=main._signer)
+    os.replace(combined, main.path)
+    for p in parts:
+        p.unlink()
+    parts_dir.rmdir()

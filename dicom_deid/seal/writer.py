@@ -266,6 +266,77 @@ class MappingWriter:
             self.abort()
 
 
+class PendingMapping:
+    """A run's mapping file that exists only once there is something to seal.
+
+    Everything that can fail before a run starts (location, keys, an existing file) is checked
+    when it is made; the file itself is created on the first link.  A run that seals nothing (a
+    resume with every input already done, a run refused before it starts) leaves no file.
+    """
+
+    def __init__(self, path: Path, recipient: RecipientKey, signer: SigningKey, run_id: str,
+                 run_info: Mapping[str, object]) -> None:
+        _check_id(run_id, "run id")
+        if Path(path).exists():
+            raise ConfigError("file already exists; refusing to overwrite (choose another path)", path=path)
+        self.path = Path(path)
+        self.run_id = run_id
+        self._recipient = recipient
+        self._signer = signer
+        self._run_info = dict(run_info)
+        self._writer: MappingWriter | None = None
+
+    @property
+    def created(self) -> bool:
+        return self._writer is not None
+
+    @property
+    def links_written(self) -> int:
+        return self._writer.links_written if self._writer is not None else 0
+
+    def materialize(self) -> MappingWriter:
+        if self._writer is None:
+            self._writer = MappingWriter.create(self.path, self._recipient, self._signer, self.run_id,
+                                                self._run_info)
+        return self._writer
+
+    def part_spec(self) -> PartSpec:
+        return PartSpec(parts_dir=parts_dir_for(self.path), recipient_raw=self._recipient.raw,
+                        signer_private_raw=self._signer.private.private_bytes_raw(), run_id=self.run_id,
+                        run_info=self._run_info)
+
+    def add(self, links: Iterable[Link]) -> None:
+        links = list(links)
+        if links:
+            self.materialize().add(links)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def parts_dir_for(path: Path) -> Path:
     """Where workers of a distributed run write their part files before they are combined."""
     return Path(path).parent / f".{Path(path).name}.parts"
@@ -293,24 +364,6 @@ class PartSpec:
                                     self.run_id, self.run_info, part=part)
 
 
-def finish_with_parts(main: MappingWriter) -> None:
-    """Close ``main`` and combine it with the workers' complete parts into ``main.path``."""
-    from dicom_deid.seal.combine import combine_parts
-
-    parts_dir = parts_dir_for(main.path)
-    main.close()
-    parts = sorted(parts_dir.glob(f"*{MAPPING_SUFFIX}")) if parts_dir.exists() else []
-    if not parts:
-        return
-    combined = main.path.with_name(f".{main.path.name}.combined")
-    combined.unlink(missing_ok=True)
-    combine_parts([main.path, *parts], combined, signer=main._signer)
-    os.replace(combined, main.path)
-    for p in parts:
-        p.unlink()
-    parts_dir.rmdir()
-
-
 def default_mapping_path(key_dir: Path, run_id: str) -> Path:
     return Path(key_dir) / "mappings" / f"{_check_id(run_id, 'run id')}{MAPPING_SUFFIX}"
 
@@ -324,8 +377,8 @@ def prepare_run_mapping(
     run_id: str,
     run_info: Mapping[str, object],
     warn: Callable[[str], None],
-) -> MappingWriter:
-    """Open the run's mapping writer, as ``dicom-deid run`` needs it.
+) -> PendingMapping:
+    """Prepare the run's mapping, as ``dicom-deid run`` needs it (the file comes with the first link).
 
     Without ``recipient`` a local custodian pair is created once under
     ``key_dir/custodian/`` and ``warn`` is called once per run while its private
@@ -356,7 +409,7 @@ def prepare_run_mapping(
         recipient = pub
     target = Path(mapping) if mapping is not None else default_mapping_path(key_dir, run_id)
     check_mapping_location(target, output_dir)
-    return MappingWriter.create(
+    return PendingMapping(
         target,
         load_recipient_key(Path(recipient)),
         load_or_create_signing_key(key_dir),

@@ -13,6 +13,7 @@ from dicom_deid.errors import ConfigError, DeidError
 from dicom_deid.keys import SecretKey
 from dicom_deid.manifest import MANIFEST_NAME, read_manifest
 from dicom_deid.profiles import Profile, load_standard
+from dicom_deid.subjects import SubjectMap
 from dicom_deid.verify.checker import _Checker
 from dicom_deid.verify.conformance import check_conformance
 from dicom_deid.verify.elements import PIXEL_DATA, read_parsed
@@ -28,21 +29,24 @@ _MAX_NOTES = 20
 
 def verify_output(output: Path, *, against: Path | None = None, profile: Profile | None = None,
                   ocr: str | OcrMode = "auto", dciodvfy: bool = False, show_values: bool = False,
-                  key: SecretKey | None = None) -> VerifyResult:
+                  key: SecretKey | None = None, subject_map: SubjectMap | None = None) -> VerifyResult:
     """Check every file under ``output``; ``against`` is the input the output was made from.
 
     ``key`` (the run's secret key, with ``against`` only) lets verify recompute the exact
-    pseudonyms of the input's patients instead of accepting their form.  pydicom's warnings about
+    pseudonyms of the input's patients instead of accepting their form.  ``subject_map`` (the
+    run's ``--subject-map``) makes its subject IDs and names the profile's replacement values, as
+    keyed pseudonyms are (the table is data: verify learns values, not decisions).  pydicom's warnings about
     invalid values quote the values: they are silenced here.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return _verify(Path(output), against=against, profile=profile, ocr=ocr, dciodvfy=dciodvfy,
-                       show_values=show_values, key=key)
+                       show_values=show_values, key=key, subject_map=subject_map)
 
 
 def _verify(output: Path, *, against: Path | None, profile: Profile | None, ocr: str | OcrMode,
-            dciodvfy: bool, show_values: bool, key: SecretKey | None) -> VerifyResult:
+            dciodvfy: bool, show_values: bool, key: SecretKey | None,
+            subject_map: SubjectMap | None = None) -> VerifyResult:
     import shutil
 
     output = Path(output)
@@ -77,7 +81,8 @@ def _verify(output: Path, *, against: Path | None, profile: Profile | None, ocr:
         else:
             notes.append("outputs could not be paired with inputs through the manifest: dates, times and name "
                          "variants are searched in every output")
-    own = own_values(profile, key, found.identities if found else (), found.accessions if found else ())
+    own = own_values(profile, key, found.identities if found else (), found.accessions if found else (),
+                     subjects=subject_map.replacement_values if subject_map is not None else frozenset())
     checker = _Checker(std, profile, found, own, file_patients, show_values)
     reader: _WordReader | None = None
     if mode is not OcrMode.OFF:

@@ -95,7 +95,10 @@ def read_parsed(data: bytes) -> Parsed:
         _ = list(ds.keys())
     except PARSE_ERRORS as exc:
         return Parsed(None, error=type(exc).__name__)
-    raw = ds.get_item(PIXEL_DATA) if PIXEL_DATA in ds else None
+    try:
+        raw = ds.get_item(PIXEL_DATA) if PIXEL_DATA in ds else None
+    except PARSE_ERRORS:  # Pixel Data under an unknown VR: converting it fails; its span is unknown
+        raw = None
     tell, length = getattr(raw, "value_tell", None), getattr(raw, "length", None)
     span = (int(tell), int(length)) if tell is not None and length is not None else None
     first: list[str] = []

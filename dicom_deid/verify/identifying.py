@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydicom._uid_dict import UID_dictionary
 from pydicom.dataset import Dataset
 
+from dicom_deid.errors import DeidError
 from dicom_deid.profiles import ActionCode, Profile, Standard
 from dicom_deid.verify.elements import (
     _STORAGE_ROOT,
@@ -209,6 +211,9 @@ def collect_identifying(input_root: Path, profile: Profile, std: Standard) -> In
         except OSError as exc:
             found.problems.append(f"input #{ref.ordinal} cannot be read ({exc.strerror or type(exc).__name__})")
             continue
+        except DeidError as exc:  # e.g. a zip member with a bad CRC: run quarantined it, verify notes it
+            found.problems.append(f"input #{ref.ordinal} cannot be read ({type(exc).__name__})")
+            continue
         ds = parsed.dataset
         if ds is None:
             if parsed.error:
@@ -234,6 +239,14 @@ def collect_identifying(input_root: Path, profile: Profile, std: Standard) -> In
     return found
 
 
+_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC",
+                       "UR", "UT"})
+_CORRUPT_TAIL = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f].*", re.DOTALL)
+"""From the first control character that no text VR allows (PS3.5 6.1: only LF, FF, CR, TAB
+and ESC): what follows is the bytes of other elements that a corrupted length made part of this
+value, each of which is collected on its own; the value proper is what comes before."""
+
+
 def _text(ds: Dataset, keyword: str) -> str:
     return str(ds.get(keyword, "") or "")
 
@@ -246,6 +259,10 @@ def _collect_from(found: InputValues, ds: Dataset, profile: Profile, std: Standa
         text = _element_text(elem)
         if not text:
             continue
+        if elem.VR in _TEXT_VRS:
+            text = _CORRUPT_TAIL.sub("", text)  # a length lie swallowed the next elements' bytes
+            if not text:
+                continue
         tag, keyword = int(elem.tag), elem.keyword or ""
         if keyword == "SOPInstanceUID" and parent is ds:
             index.sop_uids.add(text.strip().rstrip("\x00"))
@@ -269,8 +286,9 @@ def _collect_from(found: InputValues, ds: Dataset, profile: Profile, std: Standa
         code = found_code[0]
         if elem.VR == "UI":
             for uid in text.split("\\"):
-                if uid.strip():
-                    index.uids.setdefault(uid.strip().rstrip("\x00"), (keyword or "UID", patient))
+                uid = uid.strip().rstrip("\x00")
+                if uid and uid not in UID_dictionary:  # a UID the standard registers names no one
+                    index.uids.setdefault(uid, (keyword or "UID", patient))
             continue
         kind = _kind_of(keyword, elem.VR)
         if kind is not None:

@@ -1,5 +1,7 @@
 """What dicom-deid itself writes, recomputed here: never evidence of a leak.
 
+- Subject IDs and names of the run's subject map (``verify --subject-map``): the team's own
+  replacement values for PatientID and PatientName, accepted exactly.
 - Pseudonyms: with the run's key (``verify --key-file``) the exact PatientID, PatientName and
   AccessionNumber pseudonyms of every input patient are recomputed with ``remap`` (the keyed
   derivation, not a decision); without it, their published forms (``DD`` + 12 base-32
@@ -51,6 +53,7 @@ class OwnValues:
     pseudonyms: frozenset[str]  # exact pseudonyms (keyed) or empty
     pattern: re.Pattern[str]
     year_only: bool = False  # the profile writes dates as YYYY0101
+    subjects: frozenset[str] = frozenset()  # the subject map's subject IDs and names
 
     def strip(self, text: str) -> str:
         """``text`` with every value the tool writes replaced by a space."""
@@ -58,6 +61,8 @@ class OwnValues:
 
     def is_pseudonym(self, kind: str, value: str) -> bool:
         """True for a value the tool writes as pseudonym ``kind`` (exactly, when keyed)."""
+        if kind in ("patient_id", "patient_name") and value in self.subjects:
+            return True
         if self.keyed:
             return value in self.pseudonyms
         form = PSEUDONYM_FORMS.get(kind)
@@ -65,10 +70,11 @@ class OwnValues:
 
 
 def own_values(profile: Profile, key: SecretKey | None = None,
-               identities: Iterable[tuple[str, str, str, str]] = (), accessions: Iterable[str] = ()) -> OwnValues:
+               identities: Iterable[tuple[str, str, str, str]] = (), accessions: Iterable[str] = (),
+               subjects: frozenset[str] = frozenset()) -> OwnValues:
     """Recompute the tool's own values for ``profile`` (and, with ``key``, the exact pseudonyms of
-    the given input identities and accession numbers)."""
-    alternatives = list(_OWN_FORMS)
+    the given input identities and accession numbers); ``subjects`` are the subject map's values."""
+    alternatives = list(_OWN_FORMS) + [re.escape(v) for v in sorted(subjects, key=len, reverse=True)]
     pseudonyms: set[str] = set()
     if key is not None:
         from dicom_deid.remap import Remapper, patient_key
@@ -85,7 +91,8 @@ def own_values(profile: Profile, key: SecretKey | None = None,
         if override.action is OverrideAction.REPLACE and override.value and override.value.strip():
             alternatives.append(re.escape(override.value.strip()))
     pattern = re.compile(_EDGE_BEFORE + "(?:" + "|".join(alternatives) + ")" + _EDGE_AFTER)
-    return OwnValues(key is not None, frozenset(pseudonyms), pattern, profile.date_method is DateMethod.YEAR)
+    return OwnValues(key is not None, frozenset(pseudonyms), pattern, profile.date_method is DateMethod.YEAR,
+                     frozenset(subjects))
 
 
 __all__ = ["PSEUDONYM_FORMS", "OwnValues", "own_values"]

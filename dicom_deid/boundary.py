@@ -1,0 +1,187 @@
+"""The per-file boundary: one input's bytes plus an opaque id -> FileResult.  Fail closed.
+
+Every input ends as exactly one result (written, skipped, or quarantined with its reason), and
+nothing partially de-identified is ever written to the output.  Where the bytes come from is
+not known here: ``walk.load_input`` reads a file or a zip member, the network node a spool file
+(``net/adapter.py``); both hand over a :class:`~dicom_deid.walk.InputBytes`.  ``pipeline.py``
+(a batch) and ``workers.py`` (where the work runs) call :func:`process_input`.
+
+The per-file ``except Exception`` lives here (STYLE: errors): an exception an input causes
+becomes its quarantine reason (``internal_error`` when it is not ours), logged without values.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import traceback
+from dataclasses import dataclass, field
+from dataclasses import replace as replace_field
+from pathlib import Path
+
+from dicom_deid.deidentify import Deidentified, Engine, deidentify
+from dicom_deid.errors import DeidError, EncapsulatedDocumentError, NotDicomError, QuarantineReason
+from dicom_deid.links import Link, LinkKind
+from dicom_deid.manifest import ManifestRecord, Outcome, encode_row
+from dicom_deid.pixels.stage import PixelOutcome
+from dicom_deid.plan import Plan, format_path
+from dicom_deid.profiles import ActionCode
+from dicom_deid.read import DicomDirFile, describe_decode_failure, parse_instance
+from dicom_deid.walk import InputBytes
+from dicom_deid.write import (
+    WriteError,
+    check_free_space,
+    encode_dataset,
+    output_relpath,
+    quarantine,
+    write_output,
+)
+
+logger = logging.getLogger(__name__)
+
+PixelSummary = dict[str, bool | str | list[dict[str, int | str | list[int] | None]]]
+
+
+@dataclass
+class FileResult:
+    """What one input became; ``links`` go to the sealed mapping only."""
+
+    record: ManifestRecord
+    links: list[Link] = field(default_factory=list)
+    message: str | None = None  # input-side one-line message for quarantines
+    plan_rows: list[tuple[str, str, str]] = field(default_factory=list)  # dry-run: (path, code, rule)
+    fatal: str | None = None  # the environment failed (disk full, quarantine unwritable): stop the run
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome(self.record.outcome)
+
+    @property
+    def reason(self) -> QuarantineReason | None:
+        return QuarantineReason(self.record.reason) if self.record.reason else None
+
+
+def _pixel_summary(outcome: PixelOutcome | None) -> PixelSummary | None:
+    if outcome is None:
+        return None
+    boxes: list[dict[str, int | str | list[int] | None]] = [
+        {"x": int(b.x), "y": int(b.y), "w": int(b.width), "h": int(b.height),
+         "frames": [int(f) for f in b.frames] if b.frames is not None else None, "source": str(b.source)}
+        for b in outcome.boxes
+    ]
+    return {"examined": bool(outcome.examined), "redacted": bool(outcome.redacted), "boxes": boxes,
+            "transfer_syntax": str(outcome.transfer_syntax_out), "note": str(outcome.note)}
+
+
+def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_dir: Path,
+                  dry_run: bool = False, replace: bool = False, keep_free: int = 0) -> FileResult:
+    """Handle one input completely.  Never raises: the fail-closed boundary is here.
+
+    Every exception an input causes (reading, routing headers, planning, pixels, writing, the
+    manifest row) becomes its quarantine reason.  The output file is written last, after its
+    manifest row is built and checked, so an input is either written with its row or
+    quarantined with its row.  A failure of the environment rather than of the input (disk
+    full, an unwritable quarantine) also sets ``fatal``: the run stops, and a resume finishes.
+    """
+    started = time.perf_counter()
+    token = engine.remapper.keyed_id(item.name)
+    size = 0
+
+    def quarantined(reason: QuarantineReason, message: str, fatal: str | None = None) -> FileResult:
+        record = ManifestRecord(item.ordinal, token, Outcome.QUARANTINED.value, size, reason=reason.value,
+                                seconds=round(time.perf_counter() - started, 6))
+        result = FileResult(record, [Link(LinkKind.SOURCE_PATH, item.name, f"quarantine:{token}")], message,
+                            fatal=fatal)
+        if not dry_run:
+            try:
+                quarantine(quarantine_dir, f"{item.ordinal:08d}-{token}", item.data, reason=reason,
+                           message=message, source=item.name, input_id=token)
+            except WriteError as exc:
+                result.fatal = result.fatal or f"cannot write to the quarantine folder: {exc}"
+        return result
+
+    try:
+        if item.error is not None:
+            raise item.error
+        if item.data is None:  # pragma: no cover - an InputBytes without bytes carries its error
+            raise DeidError("no bytes to read", path=item.display)
+        instance = parse_instance(item.data, where=item.display)
+        size = instance.size
+        ds = instance.dataset
+        result: Deidentified = deidentify(ds, engine)
+        rel = output_relpath(result.patient, result.study_uid, result.series_uid, result.sop_uid)
+        record = ManifestRecord(
+            ordinal=item.ordinal, input_id=token,
+            outcome=(Outcome.PLANNED if dry_run else Outcome.WRITTEN).value,
+            size=size, output=rel, sop_class_uid=str(ds.get("SOPClassUID", "") or ""),
+            modality=str(ds.get("Modality", "") or "") or None,
+            actions=dict(sorted(result.plan.counts().items())), changes=_changes(result.plan),
+            pixels=_pixel_summary(result.pixels), document=result.document,
+        )
+        encode_row(record)  # a field the manifest cannot hold fails this input, not the run
+        links = [*result.links, Link(LinkKind.SOURCE_PATH, item.name, rel, result.patient,
+                                     result.study_uid, result.series_uid)]
+        rows: list[tuple[str, str, str]] = []
+        if dry_run:
+            rows = [(_generic_path(format_path(a.path)), a.code.value, a.rule) for a in result.plan]
+        else:
+            data = encode_dataset(result.dataset, result.dataset.file_meta)
+            check_free_space(output, keep_free, len(data))
+            write_output(output / rel, data, replace=replace)
+        record = replace_field(record, seconds=round(time.perf_counter() - started, 6))
+        return FileResult(record, links, plan_rows=rows)
+    except DicomDirFile:
+        return FileResult(ManifestRecord(item.ordinal, token, Outcome.SKIPPED_DICOMDIR.value))
+    except NotDicomError as exc:
+        return FileResult(ManifestRecord(item.ordinal, token, Outcome.SKIPPED_NOT_DICOM.value,
+                                         reason=exc.reason.value), message=str(exc))
+    except DeidError as exc:
+        if exc.path is None:
+            exc.path = item.display
+            exc.args = (f"{item.display}: {exc.message}",)
+        if isinstance(exc, EncapsulatedDocumentError) and exc.drop:  # --documents drop: nothing kept
+            return FileResult(ManifestRecord(item.ordinal, token, Outcome.SKIPPED_DOCUMENT.value, size,
+                                             reason=exc.reason.value), message=str(exc))
+        # an output that cannot be written (disk full, I/O error) is the environment's fault: stop the run
+        return quarantined(exc.reason, str(exc), fatal=str(exc) if isinstance(exc, WriteError) else None)
+    except Exception as exc:  # noqa: BLE001 - the one per-file boundary (STYLE: errors)
+        corrupt = describe_decode_failure(exc)  # pydicom decoding a malformed element on access
+        if corrupt is not None:
+            return quarantined(QuarantineReason.UNREADABLE, f"{item.display}: corrupt DICOM file: {corrupt}")
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f"{tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else "?"
+        logger.error("input #%d: internal error %s at %s", item.ordinal, exc.__class__.__name__, where)
+        return quarantined(QuarantineReason.INTERNAL_ERROR,
+                           f"{item.display}: internal error ({exc.__class__.__name__} at {where})")
+
+
+def _changes(plan: Plan) -> dict[str, list[str]]:
+    """Attribute paths per action code, for everything not kept as is (keywords only, no values)."""
+    out: dict[str, list[str]] = {}
+    for action in plan:
+        if action.code is not ActionCode.K:
+            out.setdefault(action.code.value, []).append(format_path(action.path))
+    return out
+
+
+def crashed_input(item: InputBytes, engine: Engine, quarantine_dir: Path) -> FileResult:
+    """The record of an input whose processing killed its worker process twice."""
+    token = engine.remapper.keyed_id(item.name)
+    message = f"{item.display}: worker process died while handling this file (crash or out of memory)"
+    record = ManifestRecord(item.ordinal, token, Outcome.QUARANTINED.value,
+                            reason=QuarantineReason.WORKER_CRASHED.value)
+    result = FileResult(record, [Link(LinkKind.SOURCE_PATH, item.name, f"quarantine:{token}")], message)
+    try:
+        quarantine(quarantine_dir, f"{item.ordinal:08d}-{token}", item.data,
+                   reason=QuarantineReason.WORKER_CRASHED, message=message, source=item.name, input_id=token)
+    except WriteError as exc:
+        result.fatal = f"cannot write to the quarantine folder: {exc}"
+    return result
+
+
+def _generic_path(text: str) -> str:
+    return re.sub(r"\[\d+\]", "[*]", text)
+
+
+__all__ = ["FileResult", "crashed_input", "process_input"]
