@@ -40,6 +40,7 @@ class ManifestRecord:
     changes: dict[str, list[str]] = field(default_factory=dict)  # action code -> attribute paths (no values)
     pixels: dict[str, Any] | None = None  # redaction boxes (coordinates and frames only)
     document: str | None = None  # "kept": an encapsulated document body written unexamined (--documents keep)
+    stream_metadata: list[str] = field(default_factory=list)  # e.g. ["APP1", "COM x2"]: removed from the pixel stream
     seconds: float = 0.0
 
 
