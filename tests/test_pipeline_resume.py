@@ -17,7 +17,7 @@ from dicom_deid.pipeline import completed_inputs
 from tests.conftest import TEST_FILES
 
 FILES = ("MR_small.dcm", "CT_small.dcm", "JPEG2000.dcm")
-REFUSED = ("dicom-deid: error: {out}: OUTPUT holds a run with another profile, options or key; resuming would "
+REFUSED = ("dicom-deid: error: {out}: OUTPUT holds a run with another profile, options, key or subject map; resuming would "
            "mix them: choose a new OUTPUT, or --force to redo every input")
 
 
@@ -111,7 +111,7 @@ def _manifest(path: Path, *runs: tuple[str, list[str], str]) -> Path:
 def test_completed_inputs_refuses_any_other_setting(tmp_path: Path, profile: str, options: list[str],
                                                     key_id: str) -> None:
     manifest = _manifest(tmp_path / "m.jsonl", ("basic", ["retain_uids"], "k1"))
-    with pytest.raises(ConfigError, match="another profile, options or key; resuming would mix them"):
+    with pytest.raises(ConfigError, match="another profile, options, key or subject map; resuming would mix them"):
         completed_inputs(manifest, profile=profile, options=options, key_id=key_id)
 
 
