@@ -15,6 +15,7 @@ Pixel Data.  JPEG XL, MPEG and HEVC streams are passed through unchanged (a know
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from dataclasses import dataclass
 
@@ -165,14 +166,18 @@ def _scrub_frames(ds: Dataset) -> tuple[list[bytes], Counter[str], tuple[bytes, 
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     if syntax is None or "PixelData" not in ds or UID(syntax) not in _JPEG_SYNTAXES | _J2K_SYNTAXES:
         return None
-    frames_n = int(ds.get("NumberOfFrames", 1) or 1)
-    extended = None
-    if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
-        extended = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
+    stated = ds.get("NumberOfFrames", 1)
     try:
+        frames_n = int(stated or 1)
+        if frames_n < 1:
+            raise ValueError("fewer than one frame")
+        extended = None
+        if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
+            extended = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
         frames = list(generate_frames(ds.PixelData, number_of_frames=frames_n, extended_offsets=extended))
-    except (ValueError, TypeError, KeyError) as exc:
-        raise PixelStreamError(f"encapsulated pixel data: cannot split into {frames_n} frame(s) ({exc})") from None
+    except (ValueError, TypeError, KeyError, IndexError, EOFError, OverflowError, struct.error) as exc:
+        raise PixelStreamError(f"encapsulated pixel data: cannot split into frames (Number of Frames "
+                               f"{str(stated)[:16]!r}: {str(exc)[:80]})") from None
     total: Counter[str] = Counter()
     scrubbed = []
     for frame in frames:
