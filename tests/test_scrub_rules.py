@@ -462,3 +462,132 @@ def test_c_on_text_under_an_age_cap_is_text_cleaning() -> None:
                  (0x00181030,): ElementAction((0x00181030,), ActionCode.C, "t")}, "")
     out, _ = _scrub(ds, SAFE_HARBOR, plan)
     assert (out.StudyDescription, out.ProtocolName) == ("Knee of ***", "")
+
+
+# --- found by mutation testing (scripts/mutation.py scrub): each a behaviour no test pinned -------
+
+def _mixed() -> Dataset:
+    """A removed element and a sequence before kept ones, so nothing after them may be lost."""
+    ds = Dataset()
+    ds.add(DataElement(0x00080050, "SH", "ACC1"))  # Accession Number
+    ds.add(DataElement(0x00081140, "SQ", Sequence([Dataset()])))  # Referenced Image Sequence
+    ds.add(DataElement(0x00181030, "LO", "protocol"))  # Protocol Name
+    ds.add(DataElement(0x00280010, "US", 512))  # Rows
+    return ds
+
+
+def test_elements_after_a_removed_one_and_after_a_sequence_are_kept() -> None:
+    ds = _mixed()
+    plan = _forced(ds, ActionCode.K)
+    plan = Plan({**plan.actions, (0x00080050,): ElementAction((0x00080050,), ActionCode.X, "t")}, "")
+    out, _ = _scrub(ds, RESEARCH, plan)
+    assert [int(t) for t in out.keys()] == [0x00081140, 0x00181030, 0x00280010]  # noqa: SIM118
+    assert (out.ProtocolName, out.Rows) == ("protocol", 512)
+
+
+@pytest.mark.parametrize("code", [ActionCode.Z, ActionCode.D, ActionCode.C, ActionCode.U])
+def test_every_written_element_carries_its_vr(code: ActionCode) -> None:
+    """Replaced elements keep the source's VR (an explicit-VR output cannot be written without)."""
+    ds = _one_of_each()
+    if code is ActionCode.U:
+        ds = Dataset()
+        ds.add(DataElement(0x0020000D, "UI", "1.2.3.4"))
+    out, _ = _scrub(ds, SAFE_HARBOR, _forced(ds, code))
+    assert [(int(e.tag), e.VR) for e in out] == [(int(e.tag), e.VR) for e in ds]
+
+
+def test_override_and_capped_age_carry_their_vr() -> None:
+    ds = Dataset()
+    ds.add(DataElement(0x00101010, "AS", "095Y"))  # Patient's Age
+    ds.add(DataElement(0x00181250, "SH", "coil"))
+    plan = Plan({(0x00101010,): ElementAction((0x00101010,), ActionCode.K, "t"),
+                 (0x00181250,): ElementAction((0x00181250,), ActionCode.D, "t", "X")}, "")
+    out, _ = _scrub(ds, SAFE_HARBOR, plan)
+    assert [(e.VR, e.value) for e in out] == [("AS", "090Y"), ("SH", "X")]
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm"])
+def test_the_output_keeps_the_source_encoding_and_character_set(name: str) -> None:
+    """(explicit, little, latin_1), (implicit, little, default), (explicit, big, default)."""
+    import pydicom
+
+    from tests.conftest import TEST_FILES
+
+    ds = pydicom.dcmread(TEST_FILES / name)
+    out, _ = _scrub(ds, RESEARCH)
+    assert out.original_encoding == ds.original_encoding
+    assert out.original_character_set == ds.original_character_set
+
+
+def test_an_implicit_vr_source_gets_dictionary_vrs_when_the_output_is_explicit() -> None:
+    """Read as implicit VR, kept raw elements have no VR; an explicit-VR output needs one each."""
+    import pydicom
+
+    from tests.conftest import TEST_FILES
+
+    ds = pydicom.dcmread(TEST_FILES / "MR_small_implicit.dcm")
+    raw_tags = [int(t) for t in ds.keys() if ds.get_item(t).VR is None]  # noqa: SIM118
+    converted = pydicom.dcmread(TEST_FILES / "MR_small_implicit.dcm")
+    expected = {t: (converted[t].VR, converted[t].value) for t in raw_tags}  # pydicom's own conversion
+    assert len(raw_tags) > 10  # precondition: elements still raw, without a VR
+    plan = _forced(ds, ActionCode.K)
+    ctx = ScrubContext(profile=RESEARCH, standard=STD, remapper=REMAP, patient_key="p", date_offset_days=0, source=ds,
+                       needs_vr=True)
+    out = apply_plan(ds, plan, ctx)
+    for tag in raw_tags:
+        assert (out.get_item(tag).VR, out[tag].value) == expected[tag], hex(tag)
+    # without the need, kept elements are the very raw elements read (their bytes written as read)
+    ds = pydicom.dcmread(TEST_FILES / "MR_small_implicit.dcm")
+    out, _ = _scrub(ds, RESEARCH, _forced(ds, ActionCode.K))
+    assert all(out.get_item(t) is ds.get_item(t) for t in raw_tags)
+
+
+def test_d_on_study_uids_links_them_by_level() -> None:
+    item = Dataset()
+    item.StudyInstanceUID = "1.2.3.8"
+    ds = Dataset()
+    ds.StudyInstanceUID = "1.2.3.9"
+    ds.ReferencedStudySequence = Sequence([item])
+    seq, inner = (0x00081110,), (0x00081110, 0, 0x0020000D)
+    plan = Plan({(0x0020000D,): ElementAction((0x0020000D,), ActionCode.D, "t"),
+                 seq: ElementAction(seq, ActionCode.K, "t"), inner: ElementAction(inner, ActionCode.D, "t")}, "")
+    out, ctx = _scrub(ds, RESEARCH, plan)
+    assert out.StudyInstanceUID == REMAP.uid("1.2.3.9")
+    assert sorted((lk.kind.value, lk.original) for lk in ctx.links) == [("other_uid", "1.2.3.8"),
+                                                                        ("study_uid", "1.2.3.9")]
+
+
+def test_d_gives_pseudonyms_and_the_standard_dummy() -> None:
+    ds = Dataset()
+    ds.PatientID = "MRN123"
+    ds.AccessionNumber = "ACC9"
+    ds.TimezoneOffsetFromUTC = "-0500"
+    out, _ = _scrub(ds, RESEARCH, _forced(ds, ActionCode.D))
+    assert out.PatientID == REMAP.patient_id("patient-1")
+    assert out.AccessionNumber == REMAP.accession_number("ACC9")
+    assert out.TimezoneOffsetFromUTC == "+0000"  # beyond_table.toml [dummy], not the VR's "ANONYMIZED"
+
+
+def test_two_values_stay_two() -> None:
+    """Multi-valued UIDs, texts and dates of exactly two values keep both (VM is kept)."""
+    ds = Dataset()
+    ds.add(DataElement(0x00081155, "UI", ["1.2.3.1", "1.2.3.2"]))  # Referenced SOP Instance UID
+    ds.add(DataElement(0x00081030, "LO", ["left", "right"]))
+    ds.add(DataElement(0x00080020, "DA", ["20200301", "20200302"]))
+    out, _ = _scrub(ds, RESEARCH, _forced(ds, ActionCode.C))
+    assert list(out[0x00081155].value) == [REMAP.uid("1.2.3.1"), REMAP.uid("1.2.3.2")]
+    assert list(out[0x00081030].value) == ["left", "right"]
+    assert list(out[0x00080020].value) == [shift_date_str("20200301"), shift_date_str("20200302")]
+
+
+def shift_date_str(value: str) -> str:
+    return (dt.date(int(value[:4]), int(value[4:6]), int(value[6:])) + dt.timedelta(days=OFFSET)).strftime("%Y%m%d")
+
+
+def test_a_corrupted_uid_is_remapped_whole() -> None:
+    """Only spaces and NUL padding are stripped: a UID with other trailing characters keeps them in
+    the keyed input, so it never collides with the UID it was corrupted from."""
+    ds = Dataset()
+    ds.add(DataElement(0x00081155, "UI", "1.2.3X"))
+    out, _ = _scrub(ds, RESEARCH, _forced(ds, ActionCode.U))
+    assert out[0x00081155].value == REMAP.uid("1.2.3X") != REMAP.uid("1.2.3")
