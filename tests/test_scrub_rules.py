@@ -488,10 +488,8 @@ def test_elements_after_a_removed_one_and_after_a_sequence_are_kept() -> None:
 @pytest.mark.parametrize("code", [ActionCode.Z, ActionCode.D, ActionCode.C, ActionCode.U])
 def test_every_written_element_carries_its_vr(code: ActionCode) -> None:
     """Replaced elements keep the source's VR (an explicit-VR output cannot be written without)."""
-    ds = _one_of_each()
-    if code is ActionCode.U:
-        ds = Dataset()
-        ds.add(DataElement(0x0020000D, "UI", "1.2.3.4"))
+    ds = _one_of_each() if code is not ActionCode.U else Dataset()
+    ds.add(DataElement(0x0020000D, "UI", "1.2.3.4"))  # Study Instance UID
     out, _ = _scrub(ds, SAFE_HARBOR, _forced(ds, code))
     assert [(int(e.tag), e.VR) for e in out] == [(int(e.tag), e.VR) for e in ds]
 
