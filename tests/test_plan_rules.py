@@ -741,3 +741,22 @@ def test_plan_counts_and_iteration() -> None:
     plan = plan_actions(full_header("1.2.840.10008.5.1.4.1.1.2"), profile(), load_standard())
     assert plan.counts() == C(a.code.value for a in plan.actions.values())
     assert list(plan) == list(plan.actions.values()) and sum(plan.counts().values()) == len(plan.actions)
+
+
+def test_every_kind_of_decision_sits_at_its_own_path() -> None:
+    """Overrides, group lengths, whole overlay planes, kept overlays and safe private creators are
+    decided outside Table E.1-1's rows: each action still names the path it was planned for (the
+    manifest's changes and the dry-run report print it)."""
+    ds = Dataset()
+    ds.add(DataElement(0x00080000, "UL", 4))  # group length
+    ds.add(DataElement(0x00081030, "LO", "study"))  # Study Description: overridden below
+    ds.add(DataElement(0x20010010, "LO", PHILIPS))  # safe private creator
+    for group in (0x6000, 0x6002):
+        ds.add(DataElement((group << 16) | 0x0010, "US", 4))  # Overlay Rows
+        ds.add(DataElement((group << 16) | 0x0022, "LO", "by Dr X"))  # Overlay Description
+        ds.add(DataElement((group << 16) | 0x3000, "OW", b"\x00" * 4))
+    keep_plane = {0x60023000: Override(OverrideAction.KEEP), 0x00081030: Override(OverrideAction.REPLACE, "S")}
+    plan = plan_actions(ds, profile(frozenset({Option.RETAIN_SAFE_PRIVATE}), overrides=keep_plane),
+                        load_standard()).actions
+    assert [(p, a.path) for p, a in plan.items()] == [((int(t),), (int(t),)) for t in ds.keys()]  # noqa: SIM118
+    assert {a.code for a in plan.values()} == {ActionCode.X, ActionCode.D, ActionCode.K, ActionCode.C}
