@@ -27,7 +27,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from dicom_deid.plan import ElementAction, TagPath, plan_actions, resolve
+from dicom_deid.plan import ElementAction, TagPath, element_vr, plan_actions, resolve
 from dicom_deid.profiles import ActionCode, Option, Override, OverrideAction, Profile, load_standard
 from tests.conftest import REPO
 
@@ -760,3 +760,41 @@ def test_every_kind_of_decision_sits_at_its_own_path() -> None:
                         load_standard()).actions
     assert [(p, a.path) for p, a in plan.items()] == [((int(t),), (int(t),)) for t in ds.keys()]  # noqa: SIM118
     assert {a.code for a in plan.values()} == {ActionCode.X, ActionCode.D, ActionCode.K, ActionCode.C}
+    other = Dataset()
+    other.add(DataElement(0x00081235, "LO", "x"))  # not in the data dictionary
+    other.add(DataElement(0x50003000, "OW", b"\x00\x00"))  # Curve Data: C under Clean Graphics, binary
+    plan = plan_actions(other, profile(frozenset({Option.CLEAN_GRAPHICS})), load_standard()).actions
+    assert [(p, a.path, a.code) for p, a in plan.items()] == [
+        ((0x00081235,), (0x00081235,), ActionCode.X), ((0x50003000,), (0x50003000,), ActionCode.X)]
+
+
+def test_element_vr_reads_the_dictionary_for_un_and_implicit_elements() -> None:
+    ds = Dataset()
+    ds.add(DataElement(0x00081030, "UN", b"Knee "))  # Study Description written as UN
+    ds.add(DataElement(0x00091001, "UN", b"ab"))  # private: no dictionary VR
+    ds.add(DataElement(0x00100010, "PN", "Doe^Jane"))
+    assert [element_vr(ds, t) for t in (0x00081030, 0x00091001, 0x00100010)] == ["LO", "UN", "PN"]
+
+
+def test_a_multi_valued_private_creator_is_no_creator() -> None:
+    """A creator element holding two values names no block: its elements are removed, without error."""
+    ds = Dataset()
+    ds.add(DataElement(0x20010010, "LO", [PHILIPS, "OTHER"]))
+    ds.add(DataElement(0x20011001, "FL", 1.0))  # listed for Philips Imaging DD 001 in E.3.10-1
+    plan = plan_actions(ds, profile(frozenset({Option.RETAIN_SAFE_PRIVATE})), load_standard()).actions
+    assert [a.code for a in plan.values()] == [ActionCode.X, ActionCode.X]
+
+
+def test_a_shared_cache_is_filled_and_read() -> None:
+    """The cache memoises value-independent decisions: filled by one instance, reused by the next."""
+    standard, options = load_standard(), profile()
+    cache: dict = {}
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.StudyDescription = "Knee"
+    assert plan_actions(ds, options, standard, cache=cache).sop_class_uid == "1.2.840.10008.5.1.4.1.1.2"
+    key = ("1.2.840.10008.5.1.4.1.1.2", (), 0x00081030, "LO")
+    assert cache[key][0] is ActionCode.X  # Study Description: X in the basic profile
+    cache[key] = (ActionCode.K, "memo", None)  # what a first instance decided is what the next one gets
+    assert plan_actions(ds, options, standard, cache=cache).actions[(0x00081030,)] == ElementAction(
+        (0x00081030,), ActionCode.K, "memo")
