@@ -205,3 +205,41 @@ def test_a_birth_date_before_1900_in_its_own_spelling() -> None:
     any century."""
     cleaned = _clean([], "born 18991231 or 1899-12-31 or 31 Dec 1899", dates=("18991231",))
     assert cleaned == f"born {R} or {R} or {R}"
+
+
+# --- found by mutation testing (scripts/mutation.py clean) ----------------------------------------
+
+def test_names_after_a_private_element_read_without_a_vr_are_found() -> None:
+    """A private element read as implicit VR has no dictionary VR: skipped, and the scan goes on."""
+    from pydicom.dataelem import DataElement
+
+    ds = Dataset()
+    ds.add(DataElement(0x00090010, "LO", "ACME"))  # private creator
+    ds.add(DataElement(0x00091001, "LO", "private value"))
+    ds.add(DataElement(0x00142006, "PN", "Evalina^Rook"))  # Evaluator Name, after the private group
+    read = _implicit(ds)
+    assert read.get_item(0x00091001).VR is None  # precondition: read without a VR
+    ident, _values = patient_identifiers(read, {})
+    assert {"evalina", "rook"} <= {w.lower() for w in ident.words}
+
+
+def test_a_name_stored_as_explicit_un_is_found() -> None:
+    """(0032,1032) Requesting Physician written with VR UN in an explicit-VR file: its raw element
+    says UN until read; the dictionary says PN, so it is a name."""
+    from io import BytesIO
+    from struct import pack
+
+    from pydicom.filereader import read_dataset
+
+    value = b"Quixbrook^Ann "
+    raw = pack("<HH", 0x0032, 0x1032) + b"UN\x00\x00" + pack("<I", len(value)) + value
+    ds = read_dataset(BytesIO(raw), is_implicit_VR=False, is_little_endian=True)
+    assert ds.get_item(0x00321032).VR == "UN"  # precondition
+    ident, _values = patient_identifiers(ds, {})
+    assert {"quixbrook", "ann"} <= {w.lower() for w in ident.words}
+
+
+@pytest.mark.parametrize("text", ["born 5 Sept 1962", "born 05 Sept 62", "born Sept 5, 1962", "born 05/09/62",
+                                  "born 09-05-62"])
+def test_september_and_two_digit_years(text: str) -> None:
+    assert _clean([], text, dates=("19620905",)) == f"born {R}"
