@@ -242,4 +242,8 @@ def test_a_name_stored_as_explicit_un_is_found() -> None:
 @pytest.mark.parametrize("text", ["born 5 Sept 1962", "born 05 Sept 62", "born Sept 5, 1962", "born 05/09/62",
                                   "born 09-05-62"])
 def test_september_and_two_digit_years(text: str) -> None:
+    """The patient's own date in these spellings is caught by the patient's pattern itself, not only
+    by the generic date patterns applied after it."""
     assert _clean([], text, dates=("19620905",)) == f"born {R}"
+    own = PatientIdentifiers.build([], (), ("19620905",)).pattern()
+    assert own is not None and own.sub(R, text) == f"born {R}"
