@@ -121,3 +121,26 @@ def test_completed_inputs_lists_written_inputs_of_every_earlier_run(tmp_path: Pa
     assert completed_inputs(manifest, profile="basic", options=["retain_uids"], key_id="k1") == {
         "t0": "P/0.dcm", "t1": "P/1.dcm"}
     assert completed_inputs(tmp_path / "none.jsonl", profile="basic", options=[], key_id="k1") == {}
+
+
+def _settings_manifest(path: Path, subject_map: str | None, settings: str | None) -> Path:
+    rows = [{"type": "run", "profile": "basic", "options": [], "key_id": "k1", "subject_map": subject_map,
+             "settings": settings},
+            {"type": "file", "input_id": "t0", "outcome": "written", "output": "P/0.dcm"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"type": "file", "input_id": "t1", "outc')
+    return path  # its last line torn by a crash
+
+
+def test_completed_inputs_compares_subject_map_and_settings_and_tolerates_a_torn_line(tmp_path: Path) -> None:
+    manifest = _settings_manifest(tmp_path / "m.jsonl", "map-fp-1", "settings-1")
+    same = {"profile": "basic", "options": [], "key_id": "k1"}
+    assert completed_inputs(manifest, **same, subject_map="map-fp-1", settings="settings-1") == {"t0": "P/0.dcm"}
+    assert completed_inputs(manifest, **same, subject_map="map-fp-1") == {"t0": "P/0.dcm"}  # settings unknown
+    with pytest.raises(ConfigError, match="another profile, options, key or subject map; resuming would mix them"):
+        completed_inputs(manifest, **same, subject_map="map-fp-2", settings="settings-1")
+    with pytest.raises(ConfigError, match="OUTPUT holds a run with other settings") as info:
+        completed_inputs(manifest, **same, subject_map="map-fp-1", settings="settings-2")
+    assert str(info.value) == (
+        f"{tmp_path}: OUTPUT holds a run with other settings (overrides, date method, --documents, --pixels or "
+        "another dicom-deid rule edition); resuming would mix them: choose a new OUTPUT, or --force to redo every "
+        "input")

@@ -191,9 +191,18 @@ def test_dry_run_sample_takes_the_first_folders(tmp_path: Path) -> None:
         shutil.copy(TEST_FILES / "CT_small.dcm", root / study / "a.dcm")
         shutil.copy(TEST_FILES / "MR_small.dcm", root / study / "b.dcm")
     config = RunConfig(input=root, output=tmp_path / "out", dry_run=True, sample=2)
-    summary = run(config, _engine())
+    events: list[object] = []
+    summary = run(config, _engine(), on_event=events.append, run_id="dry-1")
     assert summary.files == 4 and dict(summary.counts) == {Outcome.PLANNED: 4}
     assert not (tmp_path / "out").exists()
+    assert isinstance(events[0], RunStarted) and events[0].run_id == "dry-1" and events[0].dry_run
+    assert isinstance(events[-1], RunFinished) and len(events) == 6
+
+
+def test_run_creates_an_output_folder_inside_folders_that_do_not_exist_yet(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "deeper" / "out"
+    summary = run(RunConfig(input=inputs, output=out), _engine())
+    assert dict(summary.counts)[Outcome.WRITTEN] == 2 and len(list(out.rglob("*.dcm"))) == 2
 
 
 # --- config ------------------------------------------------------------------------------------
