@@ -34,7 +34,7 @@ from dicom_deid.events import Event
 from dicom_deid.keys import SecretKey, default_key_dir, load_or_create_secret_key, load_secret_key
 from dicom_deid.pipeline import RunSummary
 from dicom_deid.pipeline import run as run_batch
-from dicom_deid.pixels.stage import PixelMode
+from dicom_deid.pixels.stage import PixelMode, check_pixel_options
 from dicom_deid.profiles import DocumentPolicy, Option, Profile, load_profile, parse_override
 from dicom_deid.read import parse_instance
 from dicom_deid.subjects import SubjectMap, Unmapped, load_subject_map
@@ -91,11 +91,13 @@ def build_engine(profile: Profile, key: SecretKey, *, pixels: PixelMode | None =
     while nobody said ``off`` gets a warning."""
     notes = pixel_warnings(profile, pixels)
     if pixels is None:
-        mode = PixelMode(profile.pixel_mode) if Option.CLEAN_PIXEL_DATA in profile.options else PixelMode.OFF
+        wanted = Option.CLEAN_PIXEL_DATA in profile.options or Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES in profile.options
+        mode = PixelMode(profile.pixel_mode) if wanted else PixelMode.OFF
     else:
         mode = pixels
         if mode is not PixelMode.OFF and Option.CLEAN_PIXEL_DATA not in profile.options:
             profile = replace(profile, options=profile.options | {Option.CLEAN_PIXEL_DATA})
+    check_pixel_options(profile, mode)  # an option is carried out or refused, never ignored
     if mode is not PixelMode.OFF:
         check_ocr_installed()
     return Engine(profile, key, mode, subject_map), notes
@@ -182,10 +184,11 @@ class Deidentifier:
         for keyword in ("SOPClassUID", "SOPInstanceUID"):
             if not ds.get(keyword):
                 raise UnreadableDicomError(f"dataset has no {keyword}: not a storable DICOM instance")
-        source = ds
-        meta = getattr(ds, "file_meta", None)
+        # a deep copy: the output starts from the source's elements and changes some in place
+        # (marking, file meta, redacted pixels); the caller's dataset must never be the one marked
+        source = copy.deepcopy(ds)
+        meta = getattr(source, "file_meta", None)
         if meta is None or "TransferSyntaxUID" not in meta:
-            source = copy.copy(ds)  # a shallow copy: elements are shared, never changed
             source.file_meta = FileMetaDataset(meta) if meta is not None else FileMetaDataset()
             source.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         return deidentify(source, self.engine)
@@ -238,6 +241,11 @@ class Deidentifier:
         from dicom_deid.seal import prepare_run_mapping
 
         config.validate()
+        writes_keys = not config.dry_run and (config.recipient is None or config.mapping is None)
+        inp = config.input.resolve()
+        if writes_keys and inp.is_dir() and self.key_dir.resolve().is_relative_to(inp):
+            raise ConfigError("key folder (where the run writes the custodian pair and the mapping) is inside "
+                              "the input folder; keep keys elsewhere (--key-file, DICOM_DEID_HOME)", path=self.key_dir)
         run_id = run_id or uuid.uuid4().hex
         mapping = None
         if not config.dry_run:

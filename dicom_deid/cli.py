@@ -27,6 +27,7 @@ from dicom_deid.events import Event
 if TYPE_CHECKING:
     from dicom_deid.config import RunConfig
     from dicom_deid.pipeline import RunSummary
+    from dicom_deid.pixels.stage import PixelMode
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_QUARANTINED = 0, 1, 2, 3
 logger = logging.getLogger("dicom_deid")
@@ -78,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CPU seconds one file may take; a worker stuck longer (decompression bomb, "
                           "hung decoder) is killed and the file quarantined")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    run.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
-                     help="progress display: bar (default on a terminal), json lines on stderr, none")
+    run.add_argument("--progress", choices=("bar", "json", "none"), default=None,
+                     help="progress display: bar (default on a terminal, else none), json lines on stderr, none")
     from dicom_deid import cli_risk
 
     cli_risk.add_run_options(run)
@@ -159,6 +160,24 @@ class _Progress:
             self.bar.close()
 
 
+def _refuse_unused_flags(args: argparse.Namespace) -> None:
+    """A flag that would have no effect in this combination is refused, never silently ignored."""
+    if args.dry_run:
+        for flag, given in (("--mapping", args.mapping), ("--recipient", args.recipient), ("--force", args.force),
+                            ("--quarantine", args.quarantine)):
+            if given:
+                raise ConfigError(f"{flag} has no effect with --dry-run (it writes no output, mapping or quarantine)")
+    if args.dask:
+        for flag, given, why in (("--workers", args.workers, "the Dask scheduler's workers run the work"),
+                                 ("--file-time-limit", args.file_time_limit, "it is enforced on local workers only")):
+            if given is not None:
+                raise ConfigError(f"{flag} has no effect with --dask: {why}")
+    if args.quiet and args.progress not in (None, "none"):
+        raise ConfigError(f"--quiet and --progress {args.progress} contradict each other: give one")
+    if args.progress == "bar" and not sys.stderr.isatty():
+        raise ConfigError("--progress bar needs a terminal on stderr; use --progress json (or none) when logging")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from dicom_deid.cli_risk import check_run_options, enforce_after_run
     from dicom_deid.config import RunConfig
@@ -168,6 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dicom_deid.workers import default_workers
 
     quasi = check_run_options(args)
+    _refuse_unused_flags(args)
     # the files named first (profile, subject map): a mistake in them stops the run before anything exists
     profile = load_profile(args.profile, extra_options=args.option, overrides=[parse_override(o) for o in args.override],
                            documents=args.documents)
@@ -177,6 +197,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from dicom_deid.report import validate_report_path
 
         validate_report_path(args.report, output_root=args.output, input_root=args.input)
+    from dicom_deid.pixels.stage import check_pixel_options
+
+    check_pixel_options(profile, args.pixels or profile.pixel_mode)  # an option is done or refused, before OUTPUT exists
     config = RunConfig(input=args.input, output=args.output, quarantine=args.quarantine, dry_run=args.dry_run,
                        workers=args.workers if args.workers is not None else default_workers(),
                        recipient=args.recipient, mapping=args.mapping, sample=args.sample, dask=args.dask,
@@ -184,13 +207,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                        manifest=(args.report.with_name(args.report.stem + ".manifest.jsonl")
                                  if args.dry_run and args.report is not None else None))
     config.validate()  # before any key is created
+    from dicom_deid.walk import walk_inputs
+
+    if next(iter(walk_inputs(config.input)), None) is None:
+        raise ConfigError("no files found in the input folder: nothing to de-identify", path=config.input)
     if not args.dry_run:
         args.output.mkdir(parents=True, exist_ok=True)  # fails here, before keys or a mapping exist
     deid = make_deidentifier(profile=profile, key_file=args.key_file, pixels=args.pixels, subject_map=subject_map,
                              unmapped=args.unmapped)
-    mode = "none" if args.quiet else args.progress
-    if mode == "bar" and not sys.stderr.isatty():
-        mode = "none"
+    mode = "none" if args.quiet else args.progress or ("bar" if sys.stderr.isatty() else "none")
     progress = _Progress(mode)
     try:
         summary = deid.run_config(config, on_event=progress,
@@ -222,6 +247,7 @@ def _print_summary(summary: RunSummary, config: RunConfig, args: argparse.Namesp
             print(f"  mapping:    {summary.mapping} (sealed to the custodian)")
     if args.report is not None:
         print(f"  report:     {args.report} (input side: may show original images)")
+    _print_pixel_summary(summary.pixels, summary.manifest)
     for note in summary.warnings:
         print(f"  warning:    {note}")
     if summary.stopped is not None:
@@ -231,7 +257,35 @@ def _print_summary(summary: RunSummary, config: RunConfig, args: argparse.Namesp
     if summary.interrupted:
         print("dicom-deid: interrupted; re-run the same command to finish", file=sys.stderr)
         return EXIT_ERROR
+    from dicom_deid.manifest import Outcome
+
+    not_dicom = sum(v for k, v in summary.counts.items() if k in (Outcome.SKIPPED_NOT_DICOM, Outcome.SKIPPED_DICOMDIR))
+    if summary.files and not_dicom == summary.files:
+        print("dicom-deid: no DICOM instance among the inputs: nothing was written", file=sys.stderr)
+        return EXIT_QUARANTINED
     return EXIT_QUARANTINED if summary.quarantined else EXIT_OK
+
+
+def _print_pixel_summary(mode: PixelMode, manifest: Path | None) -> None:
+    """How pixels were examined; --pixels off is said loudly (burned-in text left as it is)."""
+    if mode.value == "off":  # PixelMode.OFF (not imported at run time: the CLI starts fast)
+        print("dicom-deid: WARNING: --pixels off: burned-in text was NOT searched in any image; names, IDs "
+              "and dates drawn into the pixels are still in the output", file=sys.stderr)
+        return
+    if manifest is None or not manifest.is_file():
+        return
+    from collections import Counter
+
+    from dicom_deid.manifest import last_run, read_manifest
+
+    rows = [r for r in last_run(read_manifest(manifest, tolerate_partial=True)) if r.get("type") == "file"]
+    ways = Counter(str((r.get("pixels") or {}).get("examination")) for r in rows if r.get("pixels"))
+    redacted = sum(1 for r in rows if (r.get("pixels") or {}).get("redacted"))
+    review = sum(1 for r in rows if (r.get("pixels") or {}).get("review"))
+    if ways:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(ways.items()))
+        print(f"  pixels:     --pixels {mode.value}: {parts}; redacted {redacted}"
+              + (f"; {review} flagged for defacing review" if review else ""))
 
 
 def _print_plan(summary: RunSummary) -> None:

@@ -44,6 +44,16 @@ class ManifestRecord:
     seconds: float = 0.0
 
 
+def run_output_holding(path: Path) -> Path | None:
+    """The de-identified OUTPUT folder (one holding a run's manifest) that ``path`` lies in, if any:
+    keys, mapping exports and other input-side files must never be written there."""
+    real = Path(path).resolve()
+    for folder in (real, *real.parents):
+        if (folder / MANIFEST_NAME).is_file():
+            return folder
+    return None
+
+
 def encode_row(record: ManifestRecord) -> bytes:
     """The manifest line of ``record`` (raises TypeError/ValueError if a field cannot be written)."""
     row = {"type": "file", **{k: v for k, v in asdict(record).items() if v not in (None, {}, [])}}
