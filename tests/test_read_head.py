@@ -121,3 +121,21 @@ def test_a_real_header_is_read_from_its_first_bytes(tmp_path: Path) -> None:
     got = read_attributes(data[:4096], SURVEY_TAGS)
     assert got is not None
     assert _elements(got) == _elements(_pydicom(data))
+
+
+def test_the_survey_reads_a_header_longer_than_its_first_read(tmp_path: Path) -> None:
+    """A vendor's long private group pushes the pixels past the first 64 KiB: same facts as pydicom's."""
+    from dicom_deid.pixels.phases import HEAD_BYTES, survey
+    from dicom_deid.pixels.sampling import image_facts
+    from dicom_deid.walk import InputRef
+
+    blob = b"\x01" * (HEAD_BYTES + 4096)
+    data = bytearray(_file(ExplicitVRLittleEndian))
+    pixels = data.index(b"\xe0\x7f\x10\x00")
+    data[pixels:pixels] = b"\x29\x00\x10\x00LO\x08\x00VENDOR  " + b"\x29\x00\x00\x10OB\0\0" + len(blob).to_bytes(4, "little") + blob
+    path = tmp_path / "long.dcm"
+    path.write_bytes(bytes(data))
+    assert read_attributes(bytes(data)[:HEAD_BYTES], SURVEY_TAGS) is None  # the first read is not enough
+    (facts,) = survey([InputRef(0, path)])
+    assert facts == image_facts(pydicom.dcmread(path, stop_before_pixels=True), 0)
+    assert facts.number == 7 and facts.look[1] == "2x2x1"

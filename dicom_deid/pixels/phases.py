@@ -49,9 +49,10 @@ SURVEY_TAGS = (
     "NumberOfFrames", "PhotometricInterpretation", "BitsStored", "WindowCenter", "WindowWidth",
     "ImageType", "Modality",
 )  # fmt: skip
-#: How much of each input the survey reads first (a scanner header with its private groups
-#: fits; a longer one is read again in full).
-HEAD_BYTES = 1 << 16
+#: How much of each input the survey reads first (most scanner headers with their private
+#: groups fit), then at most (some vendors' private groups are longer); a header longer still
+#: is read by pydicom from the start.
+HEAD_BYTES, LONG_HEAD_BYTES = 1 << 16, 1 << 20
 #: A header that cannot be parsed is not surveyed (its file is searched in full, or
 #: quarantined by the per-file boundary).
 _UNREADABLE = (DeidError, InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError,
@@ -74,7 +75,11 @@ def _facts(ref: InputRef) -> ImageFacts | None:
     attributes only), or pydicom over the whole header when that scan is not sure."""
     try:
         with open_input(ref) as fp:
-            ds = read_attributes(fp.read(HEAD_BYTES), SURVEY_TAGS)
+            head = fp.read(HEAD_BYTES)
+            ds = read_attributes(head, SURVEY_TAGS)
+            if ds is None and len(head) == HEAD_BYTES:  # a longer header (large private groups)
+                head += fp.read(LONG_HEAD_BYTES - HEAD_BYTES)
+                ds = read_attributes(head, SURVEY_TAGS)
             if ds is None:
                 fp.seek(0)
                 ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, specific_tags=list(SURVEY_TAGS))
