@@ -19,12 +19,12 @@ import traceback
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dicom_deid.deidentify import Deidentified, Engine, deidentify
 from dicom_deid.errors import DeidError, EncapsulatedDocumentError, NotDicomError, QuarantineReason
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import ManifestRecord, Outcome, encode_row
-from dicom_deid.pixels.stage import PixelOutcome
 from dicom_deid.plan import Plan, format_path
 from dicom_deid.profiles import ActionCode
 from dicom_deid.read import DicomDirFile, describe_decode_failure, parse_instance
@@ -37,6 +37,9 @@ from dicom_deid.write import (
     quarantine,
     write_output,
 )
+
+if TYPE_CHECKING:
+    from dicom_deid.pixels.stage import PixelOutcome
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ which the pipeline turns into a quarantine.
 
 from __future__ import annotations
 
-import enum
 import functools
 import logging
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from dicom_deid.errors import UnsupportedTransferSyntax
 from dicom_deid.pixels.decode import check_decodable, decode_pixels
 from dicom_deid.pixels.detect import find_text_boxes, keep_clinical, search_images
 from dicom_deid.pixels.encode import encode_frames
+from dicom_deid.pixels.mode import PixelMode
 from dicom_deid.pixels.ocr import (
     ContrastTextDetector,
     DbnetDetector,
@@ -35,14 +35,6 @@ from dicom_deid.pixels.regions import load_region_rules, template_boxes, ultraso
 from dicom_deid.pixels.risk import RiskLevel, assess_risk
 
 logger = logging.getLogger(__name__)
-
-
-class PixelMode(enum.Enum):
-    """``--pixels``: ``auto`` decides per instance, ``all`` searches every image, ``off`` none."""
-
-    AUTO = "auto"
-    ALL = "all"
-    OFF = "off"
 
 
 @dataclass(frozen=True, slots=True)
