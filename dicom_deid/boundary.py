@@ -163,9 +163,13 @@ def _changes(plan: Plan) -> dict[str, list[str]]:
     """Attribute paths per action code, for everything not kept as is (keywords only, no values)."""
     out: dict[str, list[str]] = {}
     for action in plan:
-        if action.code is not ActionCode.K:
-            out.setdefault(action.code.value, []).append(format_path(action.path))
+        code = action.code
+        if code is not ActionCode.K:
+            out.setdefault(_CODE_VALUES[code], []).append(format_path(action.path))
     return out
+
+
+_CODE_VALUES = {code: code.value for code in ActionCode}  # Enum.value is a slow descriptor
 
 
 def crashed_input(item: InputBytes, engine: Engine, quarantine_dir: Path) -> FileResult:

@@ -263,13 +263,13 @@ def bench_corpus(name: str, args: argparse.Namespace, work: Path, cpu: int, tool
         counts = ", ".join(f"{k} {v}" for k, v in sorted(results[tool][-1].counts.items()))
         print(f"  {tool:11s} {secs:7.2f} {1000 * secs / len(files):8.2f} {len(files) / secs:8.1f} "
               f"{mb / secs:7.1f} {wall:7.2f}  {counts}")
-    if "baseline" in med:
+    if "baseline" in med and "dicom-deid" in med:
         print(f"  ratio (CPU) dicom-deid / baseline ({args.baseline}): {med['baseline'] / med['dicom-deid']:.2f}x faster")
-    if "dicognito" in med:
+    if "dicognito" in med and "dicom-deid" in med:
         print(f"  ratio (CPU) dicom-deid / dicognito: {med['dicognito'] / med['dicom-deid']:.2f}x faster")
-    if "copy" in med:
+    if "copy" in med and "dicom-deid" in med:
         print(f"  ratio (CPU) dicom-deid / plain copy: {med['dicom-deid'] / med['copy']:.1f}x the copy's CPU time")
-    if "baseline" in results:
+    if "baseline" in results and "dicom-deid" in results:
         print(f"  outputs, dicom-deid vs baseline: {compare_outputs(work / 'out-dicom-deid', work / 'out-baseline')}")
     if args.profile:
         profile_dicom_deid(inp, work / "out-profile", work, args.profile)
