@@ -182,10 +182,11 @@ class Deidentifier:
         for keyword in ("SOPClassUID", "SOPInstanceUID"):
             if not ds.get(keyword):
                 raise UnreadableDicomError(f"dataset has no {keyword}: not a storable DICOM instance")
-        source = ds
-        meta = getattr(ds, "file_meta", None)
+        # a deep copy: the output starts from the source's elements and changes some in place
+        # (marking, file meta, redacted pixels); the caller's dataset must never be the one marked
+        source = copy.deepcopy(ds)
+        meta = getattr(source, "file_meta", None)
         if meta is None or "TransferSyntaxUID" not in meta:
-            source = copy.copy(ds)  # a shallow copy: elements are shared, never changed
             source.file_meta = FileMetaDataset(meta) if meta is not None else FileMetaDataset()
             source.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         return deidentify(source, self.engine)
@@ -238,6 +239,11 @@ class Deidentifier:
         from dicom_deid.seal import prepare_run_mapping
 
         config.validate()
+        writes_keys = not config.dry_run and (config.recipient is None or config.mapping is None)
+        inp = config.input.resolve()
+        if writes_keys and inp.is_dir() and self.key_dir.resolve().is_relative_to(inp):
+            raise ConfigError("key folder (where the run writes the custodian pair and the mapping) is inside "
+                              "the input folder; keep keys elsewhere (--key-file, DICOM_DEID_HOME)", path=self.key_dir)
         run_id = run_id or uuid.uuid4().hex
         mapping = None
         if not config.dry_run:

@@ -121,6 +121,7 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
             modality=str(ds.get("Modality", "") or "") or None,
             actions=dict(sorted(result.plan.counts().items())), changes=_changes(result.plan),
             pixels=_pixel_summary(result.pixels), document=result.document,
+            stream_metadata=result.stream_metadata,
         )
         encode_row(record)  # a field the manifest cannot hold fails this input, not the run
         links = [*result.links, Link(LinkKind.SOURCE_PATH, item.name, rel, result.patient,

@@ -271,6 +271,23 @@ def _person_names(ds: Any) -> list[str]:
     return out
 
 
+_GLUE_WORDS = frozenset({"OF", "THE", "AND", "FOR", "AT", "DE", "LA", "DU", "DES", "DER", "DIE", "UND", "&"})
+
+
+def _initials(phrase: str) -> list[str]:
+    """The acronyms a multi-word name goes by ("SGH Springfield General Hospital" -> "SGH", ...):
+    the initials of every run of three or more words that start with a letter.  The name's own
+    short words are not matched (too common); its acronym is."""
+    parts = [w for w in re.split(r"[\s,^\-/]+", phrase) if w and w.upper() not in _GLUE_WORDS]
+    out = []
+    for start in range(len(parts)):
+        for end in range(start + 3, len(parts) + 1):
+            run = parts[start:end]
+            if all(w[0].isalpha() for w in run):
+                out.append("".join(w[0] for w in run).upper())
+    return out
+
+
 def patient_identifiers(ds: Any, sources: Mapping[str, Any]) -> tuple[PatientIdentifiers, tuple[str, ...]]:
     """This instance's identifying header values, for cleaning free text and pixel policy.
 
@@ -288,6 +305,7 @@ def patient_identifiers(ds: Any, sources: Mapping[str, Any]) -> tuple[PatientIde
     dates = [v for kw in sources.get("dates", ()) for v in _strings(ds.get(kw))]
     phrases = [v for kw in sources.get("words", ()) for v in _strings(ds.get(kw))]
     words = [w for p in phrases for w in re.split(r"[\s,^]+", p) if len(w) >= 4]
+    words += [a for p in phrases for a in _initials(p)]
     ident = PatientIdentifiers.build(names, [*ids, *phrases], dates, extra_words=words)
     return ident, (*ident.words, *ident.ids, *dates)
 

@@ -29,6 +29,7 @@ from dicom_deid.custodian import (
 )
 from dicom_deid.errors import ConfigError, SealError
 from dicom_deid.keys import create_secret_key
+from dicom_deid.manifest import run_output_holding
 from dicom_deid.seal import MappingView, export_csv, open_mapping, verify_mapping
 
 EXIT_OK, EXIT_ERROR = 0, 1
@@ -56,13 +57,22 @@ def _trust_line(signers: list[str], pinned: list[SignerPublicKey] | None) -> str
     return f"signed by pipeline key {shown}: pinned (--trust)"
 
 
+def _not_in_output(path: Path, what: str) -> None:
+    output = run_output_holding(path)
+    if output is not None:
+        raise ConfigError(f"{what} would be inside the de-identified output folder {output}; write it elsewhere "
+                          "(it must never travel with the de-identified data)", path=path)
+
+
 def cmd_keys_secret(args: argparse.Namespace) -> int:
+    _not_in_output(Path(args.out), "the secret key")
     key = create_secret_key(args.out)
     print(f"secret key: {args.out}  (mode 0600, key id {key.key_id}); run with --key-file {args.out}")
     return EXIT_OK
 
 
 def cmd_keys_custodian(args: argparse.Namespace) -> int:
+    _not_in_output(Path(args.out), "the custodian key pair")
     paths = generate_custodian_keys(Path(args.out), name=args.name, passphrase=_passphrase(args.passphrase_env))
     print(f"public key:  {paths.public}  (give this to the pipeline: --recipient)")
     print(f"private key: {paths.private}  (mode 0600; keep it off the pipeline machine)")
@@ -138,6 +148,7 @@ def cmd_mapping_lookup(args: argparse.Namespace) -> int:
 
 def cmd_mapping_export(args: argparse.Namespace) -> int:
     pinned = _pinned(args)
+    _not_in_output(Path(args.csv), "the re-identification table")
     view = _open(args)
     rows = export_csv(view, Path(args.csv))
     signers = [s for run in view.runs for s in run.signers]

@@ -51,6 +51,12 @@ class RunConfig:
             raise ConfigError("quarantine folder must not be inside the output folder (it holds originals)", path=q)
         if inp.is_dir() and q.is_relative_to(inp):
             raise ConfigError("quarantine folder must not be inside the input folder", path=q)
+        if self.recipient is not None and self.recipient.resolve().is_relative_to(out):
+            raise ConfigError("the custodian's key folder must not be inside the output folder (its private key "
+                              "would travel with the de-identified data)", path=self.recipient)
+        if self.mapping is not None and inp.is_dir() and self.mapping.resolve().is_relative_to(inp):
+            raise ConfigError("mapping file must not be inside the input folder (input is never modified, and "
+                              "the next run would read it as an input)", path=self.mapping)
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
         if self.keep_free is not None and self.keep_free < 0:

@@ -10,6 +10,8 @@ fail-closed per-file boundary.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,6 +29,7 @@ from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Sta
 from dicom_deid.read import dataset_encoding
 from dicom_deid.remap import Remapper, patient_key
 from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta
+from dicom_deid.streams import scrub_pixel_stream
 from dicom_deid.subjects import Subject, SubjectMap, Unmapped
 
 if TYPE_CHECKING:
@@ -76,6 +79,19 @@ class Engine:
         self._derive()
 
     @property
+    def settings_id(self) -> str:
+        """A fingerprint of every setting that decides the output besides the key and subject map
+        (options, overrides, date method, age cap, documents policy, pixel mode, PS3.15 edition):
+        a resume is refused when it differs."""
+        p = self.profile
+        described = {
+            "options": sorted(o.value for o in p.options), "dates": p.date_method.value, "age_cap": p.age_cap_years,
+            "overrides": sorted((f"{tag:08X}", o.action.value, o.value or "") for tag, o in p.overrides.items()),
+            "documents": p.documents.value, "pixels": self.pixels.value, "standard": self.standard.edition,
+        }
+        return hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+    @property
     def pixels_active(self) -> bool:
         return self.pixel_stage is not None and Option.CLEAN_PIXEL_DATA in self.profile.options
 
@@ -119,6 +135,7 @@ class Deidentified:
     pixels: PixelOutcome | None = None  # when a pixel stage ran
     phi_values: tuple[str, ...] = field(default=(), repr=False)
     document: str | None = None  # "kept" when an encapsulated document body was written unexamined
+    stream_metadata: list[str] = field(default_factory=list)  # segments removed from the pixel stream
 
     @property
     def changes(self) -> dict[str, ActionCode]:
@@ -227,6 +244,7 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     if pixels_active and engine.pixel_stage is not None:
         phi_values = patient_identifiers(source, standard.identifying_values)[1]
         pixels = engine.pixel_stage.process(source, out, phi_values=phi_values)
+    stream = scrub_pixel_stream(out)  # after the pixel stage: a re-encoded stream is scrubbed too
 
     links = ctx.links
     study, series = str(out.get("StudyInstanceUID", "")), str(out.get("SeriesInstanceUID", ""))
@@ -243,7 +261,7 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
     return Deidentified(
         dataset=out, plan=plan, links=links, patient=pseudo_patient, study_uid=study, series_uid=series,
         sop_uid=str(out.SOPInstanceUID), pixels=pixels, phi_values=phi_values,
-        document="kept" if keeps_document else None,
+        document="kept" if keeps_document else None, stream_metadata=stream.names if stream else [],
     )
 
 

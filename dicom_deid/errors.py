@@ -108,6 +108,10 @@ class UnsupportedTransferSyntax(UnsupportedPixelEncoding):
         self.uid = uid
 
 
+class PixelStreamError(PixelError):
+    """A compressed frame whose embedded metadata (comments, EXIF) cannot be removed safely."""
+
+
 class OcrUnavailable(PixelError):
     """The text detector or OCR engine is missing or failed."""
 

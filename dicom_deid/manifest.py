@@ -40,7 +40,18 @@ class ManifestRecord:
     changes: dict[str, list[str]] = field(default_factory=dict)  # action code -> attribute paths (no values)
     pixels: dict[str, Any] | None = None  # redaction boxes (coordinates and frames only)
     document: str | None = None  # "kept": an encapsulated document body written unexamined (--documents keep)
+    stream_metadata: list[str] = field(default_factory=list)  # e.g. ["APP1", "COM x2"]: removed from the pixel stream
     seconds: float = 0.0
+
+
+def run_output_holding(path: Path) -> Path | None:
+    """The de-identified OUTPUT folder (one holding a run's manifest) that ``path`` lies in, if any:
+    keys, mapping exports and other input-side files must never be written there."""
+    real = Path(path).resolve()
+    for folder in (real, *real.parents):
+        if (folder / MANIFEST_NAME).is_file():
+            return folder
+    return None
 
 
 _RECORD_FIELDS = fields(ManifestRecord)

@@ -79,10 +79,11 @@ def _sampled(refs: Iterator[InputRef], sample: int | None) -> Iterator[InputRef]
 
 
 def completed_inputs(manifest: Path, *, profile: str, options: list[str], key_id: str,
-                     subject_map: str | None = None) -> dict[str, str]:
+                     subject_map: str | None = None, settings: str | None = None) -> dict[str, str]:
     """input_id -> output path of every input a previous run wrote (for resume).
 
-    Only runs of the same profile, options, key and subject map (its fingerprint) can be resumed:
+    Only runs of the same profile, options, key, subject map (its fingerprint) and settings (overrides,
+    date method, documents policy, pixel mode: :attr:`Engine.settings_id`) can be resumed:
     mixing outputs of different settings in one folder is refused (ConfigError) unless the
     operator passes --force.
     """
@@ -97,6 +98,11 @@ def completed_inputs(manifest: Path, *, profile: str, options: list[str], key_id
                     != (profile, options, key_id, subject_map)):
                 raise ConfigError(
                     "OUTPUT holds a run with another profile, options, key or subject map; resuming would mix them: "
+                    "choose a new OUTPUT, or --force to redo every input", path=manifest.parent)
+            if settings is not None and row.get("settings") != settings:
+                raise ConfigError(
+                    "OUTPUT holds a run with other settings (overrides, date method, --documents, --pixels or "
+                    "another dicom-deid rule edition); resuming would mix them: "
                     "choose a new OUTPUT, or --force to redo every input", path=manifest.parent)
         elif row.get("type") == "file" and row.get("outcome") in (Outcome.WRITTEN.value,
                                                                    Outcome.ALREADY_DONE.value):
@@ -144,7 +150,7 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
             logger.warning("manifest: removed a torn last line (%d bytes) left by an interrupted run", torn)
     done = {} if (config.force or config.dry_run or manifest_path is None) else completed_inputs(
         manifest_path, profile=profile.name, options=list(options), key_id=engine.remapper.key.key_id,
-        subject_map=subject_map)
+        subject_map=subject_map, settings=engine.settings_id)
     if resuming and manifest_path is not None and not ended_cleanly(manifest_path):
         # a killed run's temporary files (never under a final name); we hold OUTPUT's lock
         remove_stale_parts(config.output)
@@ -155,7 +161,7 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
         header: dict[str, object] = {
             "run_id": run_id, "tool": f"dicom-deid {__version__}", "standard": f"PS3.15 {engine.standard.edition}",
             "profile": profile.name, "options": list(options), "key_id": engine.remapper.key.key_id,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "workers": config.workers,
+            "settings": engine.settings_id, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "workers": config.workers,
             "backend": "dask" if config.dask else "pool" if config.workers > 1 else "serial",
             "resumed": len(done),
         }
@@ -177,7 +183,8 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
 
     def to_process() -> Iterator[InputRef]:
         nonlocal left
-        refs = _sampled(walk_inputs(root), config.sample if config.dry_run else None)
+        refs = _sampled(walk_inputs(root, exclude=(config.output, config.quarantine_dir)),
+                        config.sample if config.dry_run else None)
         for ref in refs:
             if recorder.stopped is not None:  # disk full ...: count what is left, submit no more
                 left = 1 + sum(1 for _ in refs)

@@ -7,6 +7,7 @@ one directory listing at a time.
 
 from __future__ import annotations
 
+import logging
 import os
 import zipfile
 import zlib
@@ -16,9 +17,12 @@ from pathlib import Path
 
 from dicom_deid.errors import DeidError, NotDicomError, QuarantineReason, UnreadableDicomError
 
+logger = logging.getLogger(__name__)
+
 BROKEN_ZIP = -1  # member_index of an archive that cannot be opened at all
 UNLISTABLE = -2  # member_index of a folder that cannot be listed
 EMPTY_ZIP = -3  # member_index of an archive without files
+NOT_REGULAR = -4  # member_index of a named pipe, socket, device or link to nothing: never opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,8 @@ class InputRef:
             return f"{self.path} (zip archive)"
         if self.member_index == UNLISTABLE:
             return f"{self.path} (folder)"
+        if self.member_index == NOT_REGULAR:
+            return f"{self.path} (not a regular file)"
         return f"{self.path}!{self.member}" if self.member is not None else str(self.path)
 
     def relative_to(self, root: Path) -> str:
@@ -50,11 +56,24 @@ class InputRef:
         return f"{rel}!{self.member_index}:{self.member or ''}"
 
 
-def _iter_files(root: Path) -> Iterator[tuple[Path, bool]]:
-    """(path, listable) for every file, and (folder, False) for a folder that cannot be listed."""
+def _inside_any(path: Path, excluded: tuple[Path, ...]) -> bool:
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        return False
+    return any(real == ex or ex in real.parents for ex in excluded)
+
+
+def _iter_files(root: Path, exclude: tuple[Path, ...] = ()) -> Iterator[tuple[Path, int | None]]:
+    """(path, None) for every file, (folder, UNLISTABLE) for a folder that cannot be listed and
+    (path, NOT_REGULAR) for an entry that is neither a file nor a folder.
+
+    Folders (and linked files) whose real path is one of ``exclude`` or inside it are not walked:
+    a link inside INPUT to the run's own OUTPUT or quarantine must not make outputs inputs."""
     if root.is_file():
-        yield root, True
+        yield root, None
         return
+    excluded = tuple(p.resolve() for p in exclude)
     stack = [root]
     seen: set[tuple[int, int]] = set()  # (device, inode) of folders walked: linked folders never loop
     while stack:
@@ -67,14 +86,19 @@ def _iter_files(root: Path) -> Iterator[tuple[Path, bool]]:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
-            yield folder, False  # on record as an input that could not be read, never silently lost
+            yield folder, UNLISTABLE  # on record as an input that could not be read, never silently lost
             continue
         subdirs = []
         for entry in entries:
-            if entry.is_dir():  # linked folders too (a PACS export may link studies)
-                subdirs.append(Path(entry.path))
+            path = Path(entry.path)
+            if excluded and entry.is_symlink() and _inside_any(path, excluded):
+                logger.warning("a link inside INPUT leads into OUTPUT or the quarantine folder: not walked")
+            elif entry.is_dir():  # linked folders too (a PACS export may link studies)
+                subdirs.append(path)
             elif entry.is_file():  # regular files, and links to them (read, never written)
-                yield Path(entry.path), True
+                yield path, None
+            else:
+                yield path, NOT_REGULAR  # on record; a named pipe is never opened (it could block the run)
         stack.extend(reversed(subdirs))
 
 
@@ -91,17 +115,18 @@ def input_root(path: Path) -> Path:
     return path
 
 
-def walk_inputs(root: Path) -> Iterator[InputRef]:
+def walk_inputs(root: Path, *, exclude: tuple[Path, ...] = ()) -> Iterator[InputRef]:
     """Every candidate input under ``root``, zip members expanded, in a stable order.
 
     DICOMDIR media are walked as folders: every file the index references lies under it, and
     the index itself is reported (and skipped) as such by ``read``.  An archive that cannot be
-    opened is one input (quarantined by ``read``), so its loss is on record.
+    opened is one input (quarantined by ``read``), so its loss is on record.  ``exclude``: folders
+    never walked even when a link inside ``root`` leads there (the run's OUTPUT and quarantine).
     """
     ordinal = 0
-    for path, listable in _iter_files(root):
-        if not listable:
-            yield InputRef(ordinal, path, None, UNLISTABLE)
+    for path, special in _iter_files(root, exclude):
+        if special is not None:
+            yield InputRef(ordinal, path, None, special)
             ordinal += 1
         elif is_zip(path):
             try:
@@ -128,6 +153,9 @@ def read_bytes(ref: InputRef) -> bytes:
         return ref.path.read_bytes()
     if ref.member_index == EMPTY_ZIP:
         raise NotDicomError("zip archive without files", path=ref.display)
+    if ref.member_index == NOT_REGULAR:
+        raise NotDicomError("not a regular file (a named pipe, socket, device or link to nothing): not read",
+                            path=ref.display)
     if ref.member_index == UNLISTABLE:
         raise UnreadableDicomError("folder cannot be listed (permissions?): its files were not read",
                                    path=ref.display)
@@ -177,5 +205,5 @@ def load_input(ref: InputRef, root: Path) -> InputBytes:
         return InputBytes(ref.ordinal, name, display, None, error)
 
 
-__all__ = ["BROKEN_ZIP", "EMPTY_ZIP", "UNLISTABLE", "InputBytes", "InputRef", "input_root", "load_input",
+__all__ = ["BROKEN_ZIP", "EMPTY_ZIP", "NOT_REGULAR", "UNLISTABLE", "InputBytes", "InputRef", "input_root", "load_input",
            "read_bytes", "walk_inputs"]

@@ -5,7 +5,7 @@ attributes, references.
     python scripts/bench_conformance.py [SET ...] [--profile basic] [--pixels off]
                                         [--max-files 150] [--workers 2] [--show 8]
 
-Each SET is a folder of DICOM files (default: the public sets under /work/public_dicom, see its
+Each SET is a folder of DICOM files (default: the public sets under ../public_dicom (or $DICOM_DEID_PUBLIC_DATA), see its
 README; none of them is made by this project).  A set with more files than --max-files is sampled
 evenly over its sorted file list (deterministic).  The script runs ``dicom-deid run`` on the set
 with a fresh key, pairs every written output with its input through the manifest (keyed input
@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLIC = Path("/work/public_dicom")
+PUBLIC = Path(os.environ.get("DICOM_DEID_PUBLIC_DATA", Path(__file__).resolve().parents[2] / "public_dicom"))
 DEFAULT_SETS = (
     "pydicom-test-files", "pypi-pydicom-data", "pydicom+pydicom-data", "pypi-deid-data",
     "ImagingDataCommons+highdicom", "dcm4che+dcm4che", "fo-dicom+fo-dicom", "microsoft+presidio",

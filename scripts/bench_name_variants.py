@@ -3,7 +3,7 @@
 
 Usage::
 
-    python scripts/bench_name_variants.py [--root /work/public_dicom] [--sets NAME,...] [--names-from all|own]
+    python scripts/bench_name_variants.py [--root ../public_dicom (or $DICOM_DEID_PUBLIC_DATA)] [--sets NAME,...] [--names-from all|own]
 
 Reads every DICOM file under the chosen public sets (header only) and collects the person names
 (every PN value) and the free text (LO, LT, SH, ST, UT, UC values that are not names).  Then, for
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import re
 import sys
 import warnings
@@ -67,7 +68,7 @@ def _files(root: Path, per_folder: int) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", type=Path, default=Path("/work/public_dicom"))
+    parser.add_argument("--root", type=Path, default=Path(os.environ.get("DICOM_DEID_PUBLIC_DATA", Path(__file__).resolve().parents[2] / "public_dicom")))
     parser.add_argument("--sets", default="", help="comma-separated folder names under --root (default: all)")
     parser.add_argument("--names-from", choices=("all", "own"), default="all")
     parser.add_argument("--per-folder", type=int, default=20, help="files per folder, evenly spaced (default 20)")

@@ -11,7 +11,7 @@ set, or the generated sample export for each ``--seeds``) is de-identified by ``
 with ``--profile``, then ``verify_output(OUTPUT, against=INPUT)`` checks the output.  Every
 finding of dicom-deid's own output is a false alarm unless a reviewer finds a real leak: the
 script prints, per data set, inputs, written, quarantined, findings (errors + warnings), notes and
-the most frequent finding details.  Public data lives in /work/public_dicom (see its README.md;
+the most frequent finding details.  Public data lives in ../public_dicom (or $DICOM_DEID_PUBLIC_DATA) (see its README.md;
 never committed, CI cannot see it).
 
 Tune/report split (see the verify section of the README): tuned on ``sample`` (seed 0),
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PUBLIC = Path("/work/public_dicom")
+PUBLIC = Path(os.environ.get("DICOM_DEID_PUBLIC_DATA", Path(__file__).resolve().parents[2] / "public_dicom"))
 SETS: dict[str, str] = {
     "pydicom": "pydicom-test-files",
     "pydicom-data": "pypi-pydicom-data",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import pydicom
 import pytest
+from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
@@ -70,6 +72,17 @@ def test_a_dataset_in_memory_with_the_public_api_only():
     assert "Modality" not in result.changes  # kept attributes are not listed
     again = Deidentifier(profile="basic", key=KEY, pixels=PixelMode.OFF).dataset(ds).dataset
     assert (again.PatientID, again.SOPInstanceUID) == (out.PatientID, out.SOPInstanceUID)  # keyed: repeatable
+
+
+def test_a_dataset_read_from_a_file_is_left_exactly_as_it_was():
+    """The caller's original must never carry the de-identification marking (nor new file meta)."""
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    ds.PatientIdentityRemoved = "NO"
+    before, meta_before, pixels_before = copy.deepcopy(ds), copy.deepcopy(ds.file_meta), ds.PixelData
+    out = Deidentifier(profile="research", key=KEY, pixels="off").dataset(ds).dataset
+    assert out.PatientIdentityRemoved == "YES" and out.LongitudinalTemporalInformationModified == "MODIFIED"
+    assert ds.PatientIdentityRemoved == "NO" and "LongitudinalTemporalInformationModified" not in ds
+    assert ds == before and ds.file_meta == meta_before and ds.PixelData == pixels_before
 
 
 def test_a_dataset_without_an_instance_uid_is_refused():

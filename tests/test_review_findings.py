@@ -189,3 +189,21 @@ def test_unlisted_person_name_is_not_kept(tmp_path, implicit):
     out = tmp_path / "out"
     assert _run(tmp_path / "in", out) == 0
     assert _leaks(out, ["SECRETEVALUATOR"]) == []
+
+
+@pytest.mark.parametrize("first, second", [
+    (("--documents", "drop"), ("--documents", "keep")),
+    (("--override", "StudyDescription=keep"), ()),
+    (("--profile", "safe-harbor"), ("--profile", "safe-harbor", "--override", "PatientAge=remove")),
+], ids=["documents", "override", "override-on-named-profile"])
+def test_resume_with_the_same_profile_but_other_settings_is_refused(tmp_path, capsys, first, second):
+    _save(_base("1.2.3.401.1"), tmp_path / "in" / "a.dcm")
+    out = tmp_path / "out"
+    assert _run(tmp_path / "in", out, *first) == 0
+    capsys.readouterr()
+    assert _run(tmp_path / "in", out, *second) == 2
+    assert "other settings" in capsys.readouterr().err
+    assert _run(tmp_path / "in", out, *first) == 0  # the same settings resume
+    runs = [json.loads(line) for line in (out / "dicom-deid-manifest.jsonl").read_text().splitlines()
+            if json.loads(line)["type"] == "run"]
+    assert [r["resumed"] for r in runs] == [0, 1]  # the refused run wrote no header; the last skipped a.dcm

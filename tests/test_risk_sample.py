@@ -144,17 +144,17 @@ def test_readme_documents_risk_and_its_flags():
 
 
 def test_readme_risk_examples_run(sample, tmp_path):
-    """The README's `risk` examples, on the sample output in place of demo_out."""
+    """The README's `risk` examples, on the sample output in place of the README's OUT."""
     import shlex
 
     from tests.conftest import REPO
 
     _, base = sample
     text = (REPO / "README.md").read_text()
-    lines = [ln for ln in text.splitlines() if ln.startswith("dicom-deid risk demo_out")]
+    lines = [ln for ln in text.splitlines() if ln.startswith("dicom-deid risk OUT ")]
     assert len(lines) == 2
-    where = {"demo_out": str(base / "out"), "demo_risk.html": str(tmp_path / "demo_risk.html")}
+    where = {"OUT": str(base / "out"), "risk.html": str(tmp_path / "risk.html")}
     for line in lines:
         argv = [where.get(a, a) for a in shlex.split(line)[1:]]
         assert main(argv) in (0, 4), line
-    assert (tmp_path / "demo_risk.html").is_file()
+    assert (tmp_path / "risk.html").is_file()

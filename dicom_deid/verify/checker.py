@@ -10,8 +10,10 @@ from typing import Any
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
+from dicom_deid.errors import PixelStreamError
 from dicom_deid.manifest import MANIFEST_NAME
 from dicom_deid.profiles import ActionCode, Profile, Standard
+from dicom_deid.streams import find_stream_metadata
 from dicom_deid.verify.elements import (
     _STORAGE_ROOT,
     Parsed,
@@ -100,6 +102,7 @@ class _Checker:
             if sop_class:
                 self._marking(shown, ds)
                 self._identity(shown, ds, meta)
+            self._stream(shown, ds)
         for region in _raw_regions(data, parsed):
             self._identifying(shown, "raw bytes", region.decode("latin-1"), patients, seen, raw=True)
 
@@ -242,6 +245,18 @@ class _Checker:
         if stored and stored != str(ds.get("SOPInstanceUID", "") or ""):
             self.add(Category.UID, shown, "MediaStorageSOPInstanceUID", "differs from SOPInstanceUID: the file meta "
                      "still names another instance; rewrite the file")
+
+    def _stream(self, shown: str, ds: Dataset) -> None:
+        """Comments, EXIF and thumbnails inside the compressed frames (run removes them)."""
+        try:
+            found = find_stream_metadata(ds)
+        except PixelStreamError as exc:
+            self.add(Category.PROFILE, shown, "PixelData", f"compressed pixel stream not examined: {exc}",
+                     severity=Severity.WARNING)
+            return
+        if found is not None:
+            self.add(Category.PROFILE, shown, "PixelData",
+                     "metadata segments inside the compressed pixel stream: " + ", ".join(found.names))
 
     def _marking(self, shown: str, ds: Dataset) -> None:
         if str(ds.get("PatientIdentityRemoved", "") or "").upper() != "YES":
