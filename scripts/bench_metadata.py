@@ -289,7 +289,7 @@ def bench_startup(work: Path, cpu: int, repeat: int, baseline: Path | None) -> N
     }
     runs = [(name, argv, ROOT) for name, argv in cases.items()]
     if baseline is not None:
-        runs += [(f"{name} (baseline)", argv, baseline) for name, argv in cases.items() if "dicom_deid" in name]
+        runs += [(f"{name} (baseline)", argv, baseline) for name, argv in cases.items() if "dicom_deid" in " ".join(argv)]
     runs.sort(key=lambda r: list(cases).index(r[0].split(" (")[0]))
     cpus: dict[str, list[float]] = {name: [] for name, _, _ in runs}
     walls: dict[str, list[float]] = {name: [] for name, _, _ in runs}
