@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CPU seconds one file may take; a worker stuck longer (decompression bomb, "
                           "hung decoder) is killed and the file quarantined")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    run.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
-                     help="progress display: bar (default on a terminal), json lines on stderr, none")
+    run.add_argument("--progress", choices=("bar", "json", "none"), default=None,
+                     help="progress display: bar (default on a terminal, else none), json lines on stderr, none")
     from dicom_deid import cli_risk
 
     cli_risk.add_run_options(run)
@@ -159,6 +159,24 @@ class _Progress:
             self.bar.close()
 
 
+def _refuse_unused_flags(args: argparse.Namespace) -> None:
+    """A flag that would have no effect in this combination is refused, never silently ignored."""
+    if args.dry_run:
+        for flag, given in (("--mapping", args.mapping), ("--recipient", args.recipient), ("--force", args.force),
+                            ("--quarantine", args.quarantine)):
+            if given:
+                raise ConfigError(f"{flag} has no effect with --dry-run (it writes no output, mapping or quarantine)")
+    if args.dask:
+        for flag, given, why in (("--workers", args.workers, "the Dask scheduler's workers run the work"),
+                                 ("--file-time-limit", args.file_time_limit, "it is enforced on local workers only")):
+            if given is not None:
+                raise ConfigError(f"{flag} has no effect with --dask: {why}")
+    if args.quiet and args.progress not in (None, "none"):
+        raise ConfigError(f"--quiet and --progress {args.progress} contradict each other: give one")
+    if args.progress == "bar" and not sys.stderr.isatty():
+        raise ConfigError("--progress bar needs a terminal on stderr; use --progress json (or none) when logging")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from dicom_deid.cli_risk import check_run_options, enforce_after_run
     from dicom_deid.config import RunConfig
@@ -168,6 +186,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dicom_deid.workers import default_workers
 
     quasi = check_run_options(args)
+    _refuse_unused_flags(args)
     # the files named first (profile, subject map): a mistake in them stops the run before anything exists
     profile = load_profile(args.profile, extra_options=args.option, overrides=[parse_override(o) for o in args.override],
                            documents=args.documents)
@@ -184,13 +203,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                        manifest=(args.report.with_name(args.report.stem + ".manifest.jsonl")
                                  if args.dry_run and args.report is not None else None))
     config.validate()  # before any key is created
+    from dicom_deid.walk import walk_inputs
+
+    if next(iter(walk_inputs(config.input)), None) is None:
+        raise ConfigError("no files found in the input folder: nothing to de-identify", path=config.input)
     if not args.dry_run:
         args.output.mkdir(parents=True, exist_ok=True)  # fails here, before keys or a mapping exist
     deid = make_deidentifier(profile=profile, key_file=args.key_file, pixels=args.pixels, subject_map=subject_map,
                              unmapped=args.unmapped)
-    mode = "none" if args.quiet else args.progress
-    if mode == "bar" and not sys.stderr.isatty():
-        mode = "none"
+    mode = "none" if args.quiet else args.progress or ("bar" if sys.stderr.isatty() else "none")
     progress = _Progress(mode)
     try:
         summary = deid.run_config(config, on_event=progress,
@@ -231,6 +252,12 @@ def _print_summary(summary: RunSummary, config: RunConfig, args: argparse.Namesp
     if summary.interrupted:
         print("dicom-deid: interrupted; re-run the same command to finish", file=sys.stderr)
         return EXIT_ERROR
+    from dicom_deid.manifest import Outcome
+
+    not_dicom = sum(v for k, v in summary.counts.items() if k in (Outcome.SKIPPED_NOT_DICOM, Outcome.SKIPPED_DICOMDIR))
+    if summary.files and not_dicom == summary.files:
+        print("dicom-deid: no DICOM instance among the inputs: nothing was written", file=sys.stderr)
+        return EXIT_QUARANTINED
     return EXIT_QUARANTINED if summary.quarantined else EXIT_OK
 
 

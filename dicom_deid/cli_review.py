@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dicom_deid.errors import ConfigError
+
 if TYPE_CHECKING:
     from dicom_deid.subjects import SubjectMap
 
@@ -99,6 +101,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     result = verify_output(args.output, against=args.against, profile=_profile(args, args.output), ocr=args.ocr,
                            dciodvfy=args.dciodvfy, show_values=args.show_values, key=_key(args),
                            subject_map=_subject_map(args))
+    if result.dicom_checked == 0:
+        raise ConfigError("nothing to verify: no DICOM file found; give the output folder of a run",
+                          path=args.output)
     if args.json:
         print(result.dumps())
         return EXIT_OK if result.ok else EXIT_FINDINGS

@@ -83,6 +83,8 @@ def cmd_risk(args: argparse.Namespace) -> int:
     quasi = parse_keywords(args.quasi) or None
     sensitive = parse_keywords(args.sensitive) or None
     report = assess_output(args.output, quasi=quasi, sensitive=sensitive, k=args.k)
+    if report.scan.instances == 0:
+        raise ConfigError("no DICOM instance to assess: give the output folder of a run", path=args.output)
     a = report.assessment
     if args.report is not None:
         from dicom_deid.report import render_evidence_report

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dicom_deid.errors import ConfigError
+from dicom_deid.lock import LOCK_NAME
+from dicom_deid.manifest import MANIFEST_NAME
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class RunConfig:
         if self.mapping is not None and inp.is_dir() and self.mapping.resolve().is_relative_to(inp):
             raise ConfigError("mapping file must not be inside the input folder (input is never modified, and "
                               "the next run would read it as an input)", path=self.mapping)
+        if not self.dry_run and out.is_dir() and _foreign_files(out):
+            raise ConfigError("output folder holds files that no dicom-deid run wrote (they would travel with the "
+                              "research set); choose an empty or new folder", path=self.output)
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
         if self.keep_free is not None and self.keep_free < 0:
@@ -67,6 +72,12 @@ class RunConfig:
             raise ConfigError("--sample only applies with --dry-run")
         if self.sample is not None and self.sample < 1:
             raise ConfigError(f"--sample must be at least 1, got {self.sample}")
+
+
+def _foreign_files(out: Path) -> bool:
+    """True when ``out`` is neither empty nor the output of an earlier run (its manifest or lock)."""
+    names = {p.name for p in out.iterdir()}
+    return bool(names) and not ({MANIFEST_NAME, LOCK_NAME} & names)
 
 
 __all__ = ["RunConfig"]

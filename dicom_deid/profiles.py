@@ -133,8 +133,15 @@ class AttributeRule:
         """Action under the selected options (an option's requirement overrides the basic one).
 
         When two selected options give different actions, the one that keeps more
-        wins (K over C over the rest): each option promises to retain something.
+        wins (K over C over the rest): each option promises to retain something.  One
+        exception: a date or time that Retain Longitudinal Temporal Information with Modified
+        Dates changes (C) is changed even when another option (Retain Device Identity for a
+        calibration date) would keep it: a true date next to shifted ones gives the shift away,
+        and the instance says its dates are MODIFIED.
         """
+        modified = self.options.get(Option.RETAIN_LONG_MODIFIED_DATES)
+        if modified is ActionCode.C and Option.RETAIN_LONG_MODIFIED_DATES in options:
+            return modified, f"{self.rule_id}, {Option.RETAIN_LONG_MODIFIED_DATES.value}"
         chosen: tuple[ActionCode, str] | None = None
         for opt, code in self.options.items():
             if opt in options and (chosen is None or _retention_rank(code) > _retention_rank(chosen[0])):

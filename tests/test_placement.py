@@ -97,3 +97,13 @@ def test_a_recipient_inside_the_output_is_refused(inp, tmp_path, capsys):
     assert _run(str(inp), str(out), "--recipient", str(out / "cust" / "custodian.pub")) == 2
     assert "custodian's key folder must not be inside the output folder" in capsys.readouterr().err
     assert not list(out.rglob("*.dcm"))
+
+
+def test_an_output_folder_holding_other_files_is_refused(inp, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "patients.csv").write_text("MRN,name\n123,Doe\n")
+    assert _run(str(inp), str(out)) == 2
+    assert "holds files that no dicom-deid run wrote" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["patients.csv"]
+    assert _run(str(inp), str(tmp_path / "fresh")) == 0 and _run(str(inp), str(tmp_path / "fresh")) == 0  # resume

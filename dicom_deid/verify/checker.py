@@ -54,6 +54,7 @@ class _Checker:
         self.refs: list[tuple[str, str, str]] = []
         self.duplicates: list[tuple[str, str, str]] = []
         self.basic_code = std.cid7050[None].value
+        self.unwritten: int | None = None  # inputs the run's manifest shows not written (None: no manifest)
         self._memo: dict[tuple[str, frozenset[int] | None], tuple[list[Any], list[NameHit]]] = {}
 
     def add(self, category: Category, file: str, where: str, detail: str, *,
@@ -282,9 +283,16 @@ class _Checker:
                      else ": two outputs claim one instance; keep one"),
                      severity=Severity.NOTE if as_input else Severity.ERROR)
         dangling = [(shown, path, uid) for shown, path, uid in self.refs if uid not in self.sop_uids]
-        expected = self.index is not None and len(dangling) <= self.index.dangling
+        if self.index is not None:
+            expected = len(dangling) <= self.index.dangling
+            why = ("; the input has as many dangling references (instances not exported)" if expected else
+                   ": the instance was not written (see the manifest for a quarantined input)")
+            severity = Severity.NOTE if expected else Severity.ERROR
+        elif self.unwritten == 0:  # no input at hand, and the manifest says every DICOM input was written
+            why, severity = "; every input was written: an instance the export did not include", Severity.NOTE
+        else:
+            why, severity = ("; without --against it cannot be told whether the input had it (see the manifest "
+                             "for a quarantined input)"), Severity.WARNING
         for shown, path, uid in dangling:
-            self.add(Category.UID, shown, path, f"references an instance not in the output ({uid[:16]}…)"
-                     + ("; the input has as many dangling references (instances not exported)" if expected else
-                        ": the instance was not written (see the manifest for a quarantined input)"),
-                     severity=Severity.NOTE if expected else Severity.ERROR)
+            self.add(Category.UID, shown, path, f"references an instance not in the output ({uid[:16]}…){why}",
+                     severity=severity)

@@ -11,7 +11,7 @@ from pydicom.dataset import Dataset
 
 from dicom_deid.errors import ConfigError, DeidError
 from dicom_deid.keys import SecretKey
-from dicom_deid.manifest import MANIFEST_NAME, read_manifest
+from dicom_deid.manifest import MANIFEST_NAME, Outcome, read_manifest
 from dicom_deid.profiles import Profile, load_standard
 from dicom_deid.subjects import SubjectMap
 from dicom_deid.verify.checker import _Checker
@@ -25,6 +25,10 @@ from dicom_deid.verify.rules import resolve_profile
 from dicom_deid.walk import InputRef, read_bytes, walk_inputs
 
 _MAX_NOTES = 20
+
+
+_ACCOUNTED = frozenset(o.value for o in (Outcome.WRITTEN, Outcome.ALREADY_DONE, Outcome.SKIPPED_NOT_DICOM,
+                                         Outcome.SKIPPED_DICOMDIR))
 
 
 def verify_output(output: Path, *, against: Path | None = None, profile: Profile | None = None,
@@ -84,6 +88,8 @@ def _verify(output: Path, *, against: Path | None, profile: Profile | None, ocr:
     own = own_values(profile, key, found.identities if found else (), found.accessions if found else (),
                      subjects=subject_map.replacement_values if subject_map is not None else frozenset())
     checker = _Checker(std, profile, found, own, file_patients, show_values)
+    if manifest.is_file():
+        checker.unwritten = sum(1 for r in rows if r.get("outcome") not in _ACCOUNTED)
     reader: _WordReader | None = None
     if mode is not OcrMode.OFF:
         try:
