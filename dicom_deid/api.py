@@ -34,7 +34,7 @@ from dicom_deid.events import Event
 from dicom_deid.keys import SecretKey, default_key_dir, load_or_create_secret_key, load_secret_key
 from dicom_deid.pipeline import RunSummary
 from dicom_deid.pipeline import run as run_batch
-from dicom_deid.pixels.mode import PixelMode
+from dicom_deid.pixels.stage import PixelMode, check_pixel_options
 from dicom_deid.profiles import DocumentPolicy, Option, Profile, load_profile, parse_override
 from dicom_deid.read import parse_instance
 from dicom_deid.subjects import SubjectMap, Unmapped, load_subject_map
@@ -91,11 +91,13 @@ def build_engine(profile: Profile, key: SecretKey, *, pixels: PixelMode | None =
     while nobody said ``off`` gets a warning."""
     notes = pixel_warnings(profile, pixels)
     if pixels is None:
-        mode = PixelMode(profile.pixel_mode) if Option.CLEAN_PIXEL_DATA in profile.options else PixelMode.OFF
+        wanted = Option.CLEAN_PIXEL_DATA in profile.options or Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES in profile.options
+        mode = PixelMode(profile.pixel_mode) if wanted else PixelMode.OFF
     else:
         mode = pixels
         if mode is not PixelMode.OFF and Option.CLEAN_PIXEL_DATA not in profile.options:
             profile = replace(profile, options=profile.options | {Option.CLEAN_PIXEL_DATA})
+    check_pixel_options(profile, mode)  # an option is carried out or refused, never ignored
     if mode is not PixelMode.OFF:
         check_ocr_installed()
     return Engine(profile, key, mode, subject_map), notes

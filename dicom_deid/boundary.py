@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PixelSummary = dict[str, bool | str | list[dict[str, int | str | list[int] | None]]]
+PixelSummary = dict[str, bool | int | str | list[str] | list[dict[str, int | str | list[int] | None]]]
 
 
 @dataclass
@@ -66,15 +66,9 @@ class FileResult:
 
 
 def _pixel_summary(outcome: PixelOutcome | None) -> PixelSummary | None:
-    if outcome is None:
-        return None
-    boxes: list[dict[str, int | str | list[int] | None]] = [
-        {"x": int(b.x), "y": int(b.y), "w": int(b.width), "h": int(b.height),
-         "frames": [int(f) for f in b.frames] if b.frames is not None else None, "source": str(b.source)}
-        for b in outcome.boxes
-    ]
-    return {"examined": bool(outcome.examined), "redacted": bool(outcome.redacted), "boxes": boxes,
-            "transfer_syntax": str(outcome.transfer_syntax_out), "note": str(outcome.note)}
+    """The manifest's pixel entry, as the pixel stage describes its outcome: how the instance was
+    examined, boxes (coordinates, frames, source), counts and review flags; never text or PHI."""
+    return None if outcome is None else outcome.summary()
 
 
 def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_dir: Path,

@@ -27,6 +27,7 @@ from dicom_deid.events import Event
 if TYPE_CHECKING:
     from dicom_deid.config import RunConfig
     from dicom_deid.pipeline import RunSummary
+    from dicom_deid.pixels.stage import PixelMode
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_QUARANTINED = 0, 1, 2, 3
 logger = logging.getLogger("dicom_deid")
@@ -196,6 +197,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from dicom_deid.report import validate_report_path
 
         validate_report_path(args.report, output_root=args.output, input_root=args.input)
+    from dicom_deid.pixels.stage import check_pixel_options
+
+    check_pixel_options(profile, args.pixels or profile.pixel_mode)  # an option is done or refused, before OUTPUT exists
     config = RunConfig(input=args.input, output=args.output, quarantine=args.quarantine, dry_run=args.dry_run,
                        workers=args.workers if args.workers is not None else default_workers(),
                        recipient=args.recipient, mapping=args.mapping, sample=args.sample, dask=args.dask,
@@ -243,6 +247,7 @@ def _print_summary(summary: RunSummary, config: RunConfig, args: argparse.Namesp
             print(f"  mapping:    {summary.mapping} (sealed to the custodian)")
     if args.report is not None:
         print(f"  report:     {args.report} (input side: may show original images)")
+    _print_pixel_summary(summary.pixels, summary.manifest)
     for note in summary.warnings:
         print(f"  warning:    {note}")
     if summary.stopped is not None:
@@ -259,6 +264,28 @@ def _print_summary(summary: RunSummary, config: RunConfig, args: argparse.Namesp
         print("dicom-deid: no DICOM instance among the inputs: nothing was written", file=sys.stderr)
         return EXIT_QUARANTINED
     return EXIT_QUARANTINED if summary.quarantined else EXIT_OK
+
+
+def _print_pixel_summary(mode: PixelMode, manifest: Path | None) -> None:
+    """How pixels were examined; --pixels off is said loudly (burned-in text left as it is)."""
+    if mode.value == "off":  # PixelMode.OFF (not imported at run time: the CLI starts fast)
+        print("dicom-deid: WARNING: --pixels off: burned-in text was NOT searched in any image; names, IDs "
+              "and dates drawn into the pixels are still in the output", file=sys.stderr)
+        return
+    if manifest is None or not manifest.is_file():
+        return
+    from collections import Counter
+
+    from dicom_deid.manifest import last_run, read_manifest
+
+    rows = [r for r in last_run(read_manifest(manifest, tolerate_partial=True)) if r.get("type") == "file"]
+    ways = Counter(str((r.get("pixels") or {}).get("examination")) for r in rows if r.get("pixels"))
+    redacted = sum(1 for r in rows if (r.get("pixels") or {}).get("redacted"))
+    review = sum(1 for r in rows if (r.get("pixels") or {}).get("review"))
+    if ways:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(ways.items()))
+        print(f"  pixels:     --pixels {mode.value}: {parts}; redacted {redacted}"
+              + (f"; {review} flagged for defacing review" if review else ""))
 
 
 def _print_plan(summary: RunSummary) -> None:

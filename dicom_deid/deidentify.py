@@ -23,7 +23,7 @@ from dicom_deid.clean import patient_identifiers
 from dicom_deid.errors import EncapsulatedDocumentError, OcrUnavailable, UnmappedPatient
 from dicom_deid.keys import SecretKey
 from dicom_deid.links import Link, LinkKind
-from dicom_deid.pixels.mode import PixelMode
+from dicom_deid.pixels.stage import PixelMode
 from dicom_deid.plan import DOCUMENT_TAG, DecisionCache, Plan, format_path, plan_actions
 from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard, load_standard
 from dicom_deid.read import dataset_encoding
@@ -33,27 +33,35 @@ from dicom_deid.streams import scrub_pixel_stream
 from dicom_deid.subjects import Subject, SubjectMap, Unmapped
 
 if TYPE_CHECKING:
+    from dicom_deid.pixels.sampling import SeriesVerdicts
     from dicom_deid.pixels.stage import PixelOutcome, PixelStage
 
 # Our implementation class UID: 2.25 form of a fixed UUID (PS3.5 B.2).
 IMPLEMENTATION_CLASS_UID = "2.25.176372437206211430547785532466613404713"
 IMPLEMENTATION_VERSION_NAME = f"DICOMDEID_{__version__}"[:16]
 
-_DESCRIPTION = ("profile", "key", "pixels", "subject_map")
+_DESCRIPTION = ("profile", "key", "pixels", "subject_map", "pixel_series")
+
+#: Options the pixel stage carries out (burned-in text; faces and defacing review).
+_PIXEL_OPTIONS = frozenset({Option.CLEAN_PIXEL_DATA, Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES})
 
 
 @dataclass(frozen=True)
 class Engine:
     """Everything the per-instance work needs: the one description of the engine.
 
-    ``pixels`` is the effective mode (``OFF`` when the profile does not select Clean Pixel Data).
-    Only the four described fields are compared and pickled; the rest is derived in each process.
+    ``pixels`` is the effective mode (``OFF`` when the profile selects neither Clean Pixel Data
+    nor Clean Recognizable Visual Features).  ``pixel_series`` is the sampling policy's verdicts
+    in ``auto`` (``pixels.sampling.SeriesVerdicts``): None searches every image in full (the
+    samples, ``all``); after the samples, the series found clear (``pixels/phases.py``).  Only
+    the described fields are compared and pickled; the rest is derived in each process.
     """
 
     profile: Profile
     key: SecretKey
     pixels: PixelMode = PixelMode.OFF
     subject_map: SubjectMap | None = None
+    pixel_series: SeriesVerdicts | None = None
     standard: Standard = field(init=False, repr=False, compare=False)
     remapper: Remapper = field(init=False, repr=False, compare=False)
     pixel_stage: PixelStage | None = field(init=False, repr=False, compare=False)
@@ -65,7 +73,8 @@ class Engine:
         self._derive()
 
     def _derive(self) -> None:
-        stage = _make_pixel_stage(self.pixels) if self.pixels is not PixelMode.OFF else None
+        stage = (_make_pixel_stage(self.profile, self.pixels).with_series(self.pixel_series)
+                 if self.pixels is not PixelMode.OFF else None)
         for name, value in (("standard", load_standard()), ("remapper", Remapper(self.key)),
                             ("pixel_stage", stage), ("plan_cache", {})):
             object.__setattr__(self, name, value)
@@ -93,7 +102,7 @@ class Engine:
 
     @property
     def pixels_active(self) -> bool:
-        return self.pixel_stage is not None and Option.CLEAN_PIXEL_DATA in self.profile.options
+        return self.pixel_stage is not None and bool(_PIXEL_OPTIONS & self.profile.options)
 
     def subject_for(self, source: Dataset) -> Subject | None:
         """The subject map's row for ``source``'s patient; None without a map (or an unmapped patient
@@ -108,14 +117,15 @@ class Engine:
         return subject
 
 
-def _make_pixel_stage(mode: PixelMode) -> PixelStage:
-    """The pixel stage; a missing dependency is an error, never a silent skip of redaction."""
+def _make_pixel_stage(profile: Profile, mode: PixelMode) -> PixelStage:
+    """The pixel stage the profile asks for (text, faces); a missing dependency is an error,
+    never a silent skip of redaction."""
     try:
-        from dicom_deid.pixels import PixelPolicy, make_pixel_stage
+        from dicom_deid.pixels import make_pixel_stage, policy_for
     except ImportError as exc:  # pragma: no cover - numpy and pydicom are core dependencies
         raise OcrUnavailable(f"burned-in text redaction cannot load ({exc}); install 'dicom-deid[ocr]' "
                              "or run with --pixels off") from None
-    return make_pixel_stage(PixelPolicy(mode=mode))
+    return make_pixel_stage(policy_for(profile, mode))
 
 
 @dataclass
@@ -146,8 +156,8 @@ class Deidentified:
 def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> list[Dataset]:
     codes = [standard.cid7050[None]]
     for opt in sorted(profile.options, key=lambda o: standard.cid7050[o].value if o in standard.cid7050 else ""):
-        if opt is Option.CLEAN_PIXEL_DATA and not pixels_active:
-            continue
+        if opt in _PIXEL_OPTIONS and not pixels_active:
+            continue  # claimed only when the pixel stage ran
         if opt in standard.cid7050:
             codes.append(standard.cid7050[opt])
     items = []

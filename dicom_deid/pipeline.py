@@ -13,7 +13,7 @@ import re
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,8 @@ from dicom_deid.manifest import (
     ended_cleanly,
     repair_manifest,
 )
+from dicom_deid.pixels.phases import run_sampled
+from dicom_deid.pixels.stage import PixelMode
 from dicom_deid.record import DiscardLinks, MappingSink, Recorder
 from dicom_deid.walk import InputRef, load_input, walk_inputs
 from dicom_deid.workers import Task, map_dask, map_pool, map_serial
@@ -57,6 +59,7 @@ class RunSummary:
     left: int = 0  # inputs not recorded when it stopped
     mapping: Path | None = None  # the sealed mapping file this run created (set by the API)
     warnings: tuple[str, ...] = ()  # the engine's warnings (e.g. burned-in text not redacted)
+    pixels: PixelMode = PixelMode.OFF  # the run's effective --pixels mode
 
     @property
     def quarantined(self) -> int:
@@ -161,7 +164,8 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
         header: dict[str, object] = {
             "run_id": run_id, "tool": f"dicom-deid {__version__}", "standard": f"PS3.15 {engine.standard.edition}",
             "profile": profile.name, "options": list(options), "key_id": engine.remapper.key.key_id,
-            "settings": engine.settings_id, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "workers": config.workers,
+            "pixels": engine.pixels.value, "settings": engine.settings_id,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "workers": config.workers,
             "backend": "dask" if config.dask else "pool" if config.workers > 1 else "serial",
             "resumed": len(done),
         }
@@ -181,14 +185,19 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
     root = config.input
     skipped: deque[FileResult] = deque()
 
-    def to_process() -> Iterator[InputRef]:
+    def walk() -> Iterator[InputRef]:
+        return walk_inputs(root, exclude=(config.output, config.quarantine_dir))
+
+    def guard(refs: Iterator[InputRef]) -> Iterator[InputRef]:
         nonlocal left
-        refs = _sampled(walk_inputs(root, exclude=(config.output, config.quarantine_dir)),
-                        config.sample if config.dry_run else None)
         for ref in refs:
             if recorder.stopped is not None:  # disk full ...: count what is left, submit no more
                 left = 1 + sum(1 for _ in refs)
                 return
+            yield ref
+
+    def to_process() -> Iterator[InputRef]:
+        for ref in guard(_sampled(walk(), config.sample if config.dry_run else None)):
             if done:
                 token = engine.remapper.keyed_id(ref.relative_to(root))
                 prior = done.get(token)
@@ -203,13 +212,19 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
     part_spec = None
     if config.dask and hasattr(sink, "part_spec") and not config.dry_run:
         part_spec = sink.part_spec()  # each Dask worker seals its own links: none cross the network
-    if config.dask:
-        results: Iterator[FileResult] = map_dask(to_process(), task, engine, config.dask, part=part_spec)
-    elif config.workers > 1 or config.file_cpu_limit is not None:  # a limit needs a worker to kill
-        results = map_pool(to_process(), task, engine, config.workers,
-                           on_crash=lambda ref: crashed_input(load_input(ref, root), engine, config.quarantine_dir))
-    else:
-        results = map_serial(to_process(), task, engine)
+
+    def execute(refs: Iterable[InputRef], run_engine: Engine) -> Iterator[FileResult]:
+        if config.dask:
+            return map_dask(refs, task, run_engine, config.dask, part=part_spec)
+        if config.workers > 1 or config.file_cpu_limit is not None:  # a limit needs a worker to kill
+            return map_pool(refs, task, run_engine, config.workers,
+                            on_crash=lambda ref: crashed_input(load_input(ref, root), run_engine,
+                                                               config.quarantine_dir))
+        return map_serial(refs, task, run_engine)
+
+    # --pixels auto samples each series before the rest (pixels/phases.py); otherwise one pass
+    results: Iterator[FileResult] = run_sampled(to_process(), execute, engine, root=root, walk=walk, guard=guard,
+                                                prior=manifest_path if done else None)
 
     try:
         for res in results:
@@ -253,7 +268,8 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
     emit(RunFinished(run_id, dict(recorder.counts), seconds, interrupted))
     counts = Counter({Outcome(outcome): n for outcome, n in recorder.counts.items()})
     return RunSummary(run_id, counts, seconds, manifest_path, config.quarantine_dir, recorder.files,
-                      recorder.bytes_in, recorder.plan, interrupted, recorder.stopped, left, warnings=warnings)
+                      recorder.bytes_in, recorder.plan, interrupted, recorder.stopped, left, warnings=warnings,
+                      pixels=engine.pixels)
 
 
 def _without_paths(message: str) -> str:

@@ -133,6 +133,10 @@ DecisionCache = dict[tuple[str, tuple[str, ...], int, str], tuple[ActionCode, st
 """Memo of decisions that depend only on (SOP class, sequence path, tag, VR) for one profile."""
 
 
+#: Free-text VRs that "clean" (C) can rewrite; inside a sequence whose action is C they are cleaned.
+_CLEANABLE_TEXT = frozenset({"LO", "LT", "SH", "ST", "UT"})
+
+
 class _Planner:
     def __init__(self, profile: Profile, standard: Standard, sop_class_uid: str,
                  cache: DecisionCache | None = None, root: Dataset | None = None) -> None:
@@ -147,7 +151,7 @@ class _Planner:
         # decisions that evaluate a condition on the instance depend on more than the cache key
         self.conditional = frozenset(int(tag_for_keyword(k) or 0) for k in standard.conditions)
 
-    def walk(self, ds: Dataset, prefix: TagPath, seq_path: tuple[str, ...]) -> None:
+    def walk(self, ds: Dataset, prefix: TagPath, seq_path: tuple[str, ...], cleaning: bool = False) -> None:
         creators: dict[tuple[int, int], str] = {}
         tags = list(ds.keys())
         for tag in tags if self.retain_safe_private else ():  # without the option no private element is kept
@@ -169,6 +173,10 @@ class _Planner:
                 action = ElementAction(path, *hit)
             else:
                 action = self.decide(ds, int(tag), vr, path, seq_path, creators)
+                if cleaning and action.code is ActionCode.D and vr in _CLEANABLE_TEXT:
+                    # a sequence the option cleans (e.g. Graphic Annotation under Clean Graphics):
+                    # its free text is cleaned, not replaced by a dummy
+                    action = ElementAction(path, ActionCode.C, f"{action.rule}; in a cleaned sequence")
                 # value-independent: a private one too without retain_safe_private (its creator is not read)
                 if (vr != "UI" and (not tag.group & 1 or not self.retain_safe_private)
                         and int(tag) not in self.conditional):
@@ -177,7 +185,7 @@ class _Planner:
             if vr == "SQ" and action.code not in (ActionCode.X, ActionCode.Z):
                 keyword = keyword_for_tag(tag) or f"{int(tag):08X}"
                 for i, item in enumerate(ds[tag].value or ()):
-                    self.walk(item, path + (i,), seq_path + (keyword,))
+                    self.walk(item, path + (i,), seq_path + (keyword,), cleaning or action.code is ActionCode.C)
 
     def decide(
         self,

@@ -49,7 +49,7 @@ from dicom_deid.walk import InputRef, read_bytes, walk_inputs
 logger = logging.getLogger(__name__)
 
 _NO_PIXELS_MODALITIES = frozenset({"SR", "KO", "PR", "REG", "RTSTRUCT", "RTPLAN", "RTRECORD", "DOC"})
-_WARN_NOTE_WORDS = ("not confirmed", "unconfirmed", "already blank", "warning", "lossy")
+_WARN_NOTE_WORDS = ("not confirmed", "unconfirmed", "already blank", "warning", "lossy", "face")
 
 
 @dataclass
@@ -272,8 +272,26 @@ class _Builder:
             + "<h3>Inputs by outcome</h3>" + table(("outcome", "inputs"), outcome_rows, numeric=(1,))
             + "<h3>Actions over all instances</h3>" + table(("code", "action", "elements"), action_rows, numeric=(2,))
             + f"<p>Pixel data examined in {examined} instance(s), redacted in {redacted}. "
-            + '<span id="thumbs-status" class="muted"></span></p></section>'
+            + '<span id="thumbs-status" class="muted"></span></p>' + self.pixel_summary() + "</section>"
         )
+
+    def pixel_summary(self) -> str:
+        """How each instance's pixels were examined (issue 9), and a loud line when they were not."""
+        rows = [r for r in self.run.rows if r.get("outcome") in ("written", "planned")]
+        mode = self.run.header.get("pixels")
+        if mode == "off":
+            return ('<p class="bad">Burned-in text was NOT examined: this run used <code>--pixels off</code>. '
+                    "Text burned into the images (names, IDs, dates) is still in the output.</p>")
+        ways = Counter(str((r.get("pixels") or {}).get("examination", "no record")) for r in rows)
+        kinds: Counter[str] = Counter()
+        for r in rows:
+            p = r.get("pixels") or {}
+            kinds.update({"text regions": p.get("text_boxes", 0), "region-rule rectangles": p.get("region_boxes", 0),
+                          "faces": p.get("face_boxes", 0), "unconfirmed regions redacted": p.get("uncertain", 0),
+                          "unconfirmed regions left": p.get("uncertain_kept", 0)})
+        return ("<h3>Pixel examination" + (f" (--pixels {esc(str(mode))})" if mode else "") + "</h3>"
+                + table(("examination", "instances"), sorted(ways.items()), numeric=(1,))
+                + table(("blacked out", "count"), sorted(kinds.items()), numeric=(1,)))
 
     def verify(self, result: VerifyResult | None, max_rows: int) -> str:
         if result is None:
@@ -462,6 +480,12 @@ class _Builder:
                          "review each body before release")
         if "clean_pixel_data" in options and unexamined:
             items.append(f"{len(unexamined)} image instance(s) have no pixel record: the pixel stage was off")
+        if self.run.header.get("pixels") == "off":
+            items.append("--pixels off: burned-in text was not examined in any instance")
+        review = [r for r in self.run.rows if "defacing" in ((r.get("pixels") or {}).get("review") or [])]
+        if review:
+            items.append(f"{len(review)} head CT/MR instance(s) need defacing review (Clean Recognizable Visual "
+                         "Features: a face can be reconstructed from the volume)")
         if (self.run.summary or {}).get("interrupted") or self.run.summary is None:
             items.append("the run was interrupted or has no summary line: re-run the same command to finish")
         if result is not None:

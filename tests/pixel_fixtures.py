@@ -14,7 +14,10 @@ import pydicom.data
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 
+from dicom_deid.pixels.confirm import Judged, Verdict
+from dicom_deid.pixels.detect import TextSearch
 from dicom_deid.pixels.ocr import TextBox
+from dicom_deid.pixels.recognize import Reading
 
 TEST_FILES = Path(pydicom.data.__file__).parent / "test_files"
 REPO = Path(__file__).resolve().parent.parent
@@ -88,3 +91,37 @@ class FixedReader:
     def read(self, image: np.ndarray, box: TextBox | None = None) -> str:
         self.calls += 1
         return self.text
+
+
+class ConfirmAll:
+    """A recognizer that reads every region as confident text (tests of what follows confirmation)."""
+
+    def __init__(self, text: str = "TEXT42") -> None:
+        self.text = text
+        self.calls = 0
+
+    def _reading(self) -> Reading:
+        return Reading(self.text, tuple(0.99 for _ in self.text))
+
+    def read_boxes(self, image: np.ndarray, boxes: Sequence[TextBox]) -> list[Reading]:
+        self.calls += 1
+        return [self._reading() for _ in boxes]
+
+    def read_crops(self, crops: Sequence[np.ndarray]) -> list[Reading]:
+        self.calls += 1
+        return [self._reading() for _ in crops]
+
+
+class FixedFinder:
+    """A text search that reports the same boxes, confirmed, on every instance (no detection,
+    no confirmation, no tightening): tests of decoding, filling and re-encoding."""
+
+    def __init__(self, boxes: Sequence[TextBox], verdict: Verdict = Verdict.CONFIRMED) -> None:
+        self.boxes = list(boxes)
+        self.verdict = verdict
+        self.calls = 0
+
+    def __call__(self, images: Sequence[np.ndarray], derived: Sequence[bool]) -> TextSearch:
+        self.calls += 1
+        judged = tuple(Judged(b, self.verdict, 0, min(b.width, b.height)) for b in self.boxes)
+        return TextSearch(judged, tuple(images))

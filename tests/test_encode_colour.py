@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pixel_fixtures import FixedDetector, outside_mask, read_test_file, roundtrip
+from pixel_fixtures import FixedFinder, outside_mask, read_test_file, roundtrip
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 from pydicom.pixels.processing import convert_color_space
@@ -82,7 +82,7 @@ def test_redacted_image_keeps_its_attributes_and_gains_no_dciodvfy_error(case: C
     box = (int(source.Columns) // 4, int(source.Rows) // 4, int(source.Columns) // 3, int(source.Rows) // 3)
     src_path = tmp_path / "source.dcm"
     source.save_as(src_path, enforce_file_format=True)
-    stage = PixelStage(PixelPolicy(mode=PixelMode.ALL, margin=0), detector=FixedDetector([TextBox(*box)]))
+    stage = PixelStage(PixelPolicy(mode=PixelMode.ALL, margin=0), finder=FixedFinder([TextBox(*box)]))
     target = copy.deepcopy(source)
 
     outcome = stage.process(source, target)

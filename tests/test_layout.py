@@ -156,7 +156,7 @@ def test_the_engine_is_described_once_and_sent_as_is():
 
     deid = Deidentifier("research", key=SecretKey.from_bytes(bytes(32)), pixels="off")
     engine = deid.engine
-    assert set(engine.__getstate__()) == {"profile", "key", "pixels", "subject_map"}
+    assert set(engine.__getstate__()) == {"profile", "key", "pixels", "subject_map", "pixel_series"}
     sent = pickle.loads(pickle.dumps(engine))
     assert type(sent) is Engine and sent == engine and sent.remapper.uid("1.2.3") == engine.remapper.uid("1.2.3")
     # no second description: no other class holds a profile and a key, and workers receive the Engine

@@ -1,8 +1,8 @@
 """Every transfer syntax / photometric / bit depth the pixel stage claims, end to end.
 
 Each row is a real pydicom test file (or a generated variant of one) with what its header
-says, redacted through ``PixelStage`` with a fixed fake detector box so that the test is
-about decoding, filling and re-encoding, not about detection.  Expected values come from
+says, redacted through ``PixelStage`` with a fixed text search (one confirmed box) so that the test
+is about decoding, filling and re-encoding, not about detection.  Expected values come from
 the files' headers and from the issue's rules, not from the code under test.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pydicom
 import pytest
 from pixel_fixtures import (
-    FixedDetector,
+    FixedFinder,
     load_generator,
     outside_mask,
     read_test_file,
@@ -137,8 +137,7 @@ def test_redaction_round_trip(row: Row) -> None:
     assert int(source.get("NumberOfFrames", 1) or 1) == row.frames
     original_sop = str(source.SOPInstanceUID)
     box = box_for(source)
-    detector = FixedDetector([TextBox(*box)])
-    stage = PixelStage(PixelPolicy(mode=PixelMode.ALL, margin=0), detector=detector)
+    stage = PixelStage(PixelPolicy(mode=PixelMode.ALL), finder=FixedFinder([TextBox(*box)]))
     target = copy.deepcopy(source)
 
     outcome = stage.process(source, target)
@@ -166,7 +165,7 @@ def test_redaction_round_trip(row: Row) -> None:
     inside = after[:, y : y + h, x : x + w]
     assert (inside == fill.astype(after.dtype)).all()
     boxes = [(b.x, b.y, b.width, b.height) for b in outcome.boxes]
-    assert box in boxes  # margin 0: the detector box as reported
+    assert box in boxes  # the search's box as reported
     keep = outside_mask(before.shape[1:3], boxes)
     assert np.array_equal(before[:, keep], after[:, keep])  # bit-identical outside the boxes
     assert 0 < int(keep.sum()) <= before.shape[1] * before.shape[2] - w * h
@@ -195,9 +194,7 @@ def test_table_covers_issue_list() -> None:
 def test_monochrome1_fill_is_the_largest_stored_value() -> None:
     source = load_row(ROWS["native-MONO1-16-signed"])
     before = stored_frames(source)
-    stage = PixelStage(
-        PixelPolicy(mode=PixelMode.ALL, margin=0), detector=FixedDetector([TextBox(10, 10, 20, 20)])
-    )
+    stage = PixelStage(PixelPolicy(mode=PixelMode.ALL), finder=FixedFinder([TextBox(10, 10, 20, 20)]))
     target = copy.deepcopy(source)
     stage.process(source, target)
     after = stored_frames(target)

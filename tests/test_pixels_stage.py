@@ -7,13 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pixel_fixtures import FixedDetector, FixedReader, outside_mask, read_test_file, stored_frames
+from pixel_fixtures import (
+    FixedFinder,
+    FixedReader,
+    outside_mask,
+    read_test_file,
+    stored_frames,
+)
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 
 from dicom_deid import pixels
 from dicom_deid.errors import OcrUnavailable, PixelError, UnsupportedPixelEncoding
 from dicom_deid.pixels import (
+    Examination,
     PixelMode,
     PixelOutcome,
     PixelPolicy,
@@ -31,8 +38,8 @@ BOX = TextBox(8, 8, 20, 10)
 def stage(
     mode: PixelMode = PixelMode.AUTO, boxes: list[TextBox] | None = None, **kw: object
 ) -> PixelStage:
-    detector = FixedDetector([BOX] if boxes is None else boxes)
-    return PixelStage(PixelPolicy(mode=mode), detector=detector, **kw)  # type: ignore[arg-type]
+    finder = FixedFinder([BOX] if boxes is None else boxes)
+    return PixelStage(PixelPolicy(mode=mode), finder=finder, **kw)  # type: ignore[arg-type]
 
 
 def test_public_api_all_is_complete() -> None:
@@ -43,33 +50,34 @@ def test_public_api_all_is_complete() -> None:
     }
     assert public <= set(pixels.__all__)
     assert set(pixels.__all__) == {
-        "PixelMode", "PixelOutcome", "PixelPolicy", "PixelStage", "RedactionBox", "make_pixel_stage",
+        "Examination", "PixelMode", "PixelOutcome", "PixelPolicy", "PixelStage", "RedactionBox",
+        "SeriesVerdicts", "make_pixel_stage", "policy_for",
     }  # fmt: skip
     assert isinstance(make_pixel_stage(PixelPolicy()), PixelStage)
-    assert PixelPolicy() == PixelPolicy(PixelMode.AUTO, False, 2)
+    assert PixelPolicy() == PixelPolicy(PixelMode.AUTO, False, 0, False, None, True)
     assert PixelPolicy(mode="all").mode is PixelMode.ALL  # type: ignore[arg-type]
 
 
-# --- risk decision ----------------------------------------------------------------------
+# --- no class of image is skipped ------------------------------------------------------
 
-RISK = {
-    # (Modality, SOP Class UID, BurnedInAnnotation, ImageType) -> examined in auto
-    "US-BIA-NO-still-examined": ("US", "1.2.840.10008.5.1.4.1.1.6.1", "NO", None, True),
-    "SC-class": ("OT", "1.2.840.10008.5.1.4.1.1.7", None, None, True),
-    "XA": ("XA", "1.2.840.10008.5.1.4.1.1.12.1", None, None, True),
-    "CR-class": ("CR", "1.2.840.10008.5.1.4.1.1.1", None, None, True),
-    "ES-photo": ("ES", "1.2.840.10008.5.1.4.1.1.77.1.1", None, None, True),
-    "CT-original-skipped": ("CT", "1.2.840.10008.5.1.4.1.1.2", None, ["ORIGINAL", "PRIMARY", "AXIAL"], False),
-    "CT-BIA-NO-skipped": ("CT", "1.2.840.10008.5.1.4.1.1.2", "NO", None, False),
-    "CT-BIA-YES": ("CT", "1.2.840.10008.5.1.4.1.1.2", "YES", None, True),
-    "CT-derived-secondary": ("CT", "1.2.840.10008.5.1.4.1.1.2", None, ["DERIVED", "SECONDARY"], True),
-    "MR-skipped": ("MR", "1.2.840.10008.5.1.4.1.1.4", None, None, False),
+CLASSES = {
+    # (Modality, SOP Class UID, BurnedInAnnotation, ImageType): every one is searched in auto
+    "US-BIA-NO": ("US", "1.2.840.10008.5.1.4.1.1.6.1", "NO", None),
+    "SC-class": ("OT", "1.2.840.10008.5.1.4.1.1.7", None, None),
+    "XA": ("XA", "1.2.840.10008.5.1.4.1.1.12.1", None, None),
+    "CR-class": ("CR", "1.2.840.10008.5.1.4.1.1.1", None, None),
+    "ES-photo": ("ES", "1.2.840.10008.5.1.4.1.1.77.1.1", None, None),
+    "CT-original": ("CT", "1.2.840.10008.5.1.4.1.1.2", None, ["ORIGINAL", "PRIMARY", "AXIAL"]),
+    "CT-BIA-NO": ("CT", "1.2.840.10008.5.1.4.1.1.2", "NO", ["ORIGINAL", "PRIMARY", "AXIAL"]),
+    "CT-derived-secondary": ("CT", "1.2.840.10008.5.1.4.1.1.2", None, ["DERIVED", "SECONDARY"]),
+    "MR-original": ("MR", "1.2.840.10008.5.1.4.1.1.4", None, ["ORIGINAL", "PRIMARY"]),
+    "PT-original": ("PT", "1.2.840.10008.5.1.4.1.1.128", "NO", ["ORIGINAL", "PRIMARY"]),
+    "NM-original": ("NM", "1.2.840.10008.5.1.4.1.1.20", None, ["ORIGINAL", "PRIMARY"]),
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("row", list(RISK.values()), ids=list(RISK))
-def test_auto_mode_examines_by_risk(row: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
-    modality, sop_class, burned_in, image_type, examined = row
+def _as_class(row: tuple) -> Dataset:
+    modality, sop_class, burned_in, image_type = row
     source = read_test_file("CT_small.dcm")
     source.Modality, source.SOPClassUID = modality, sop_class
     for keyword, value in (("BurnedInAnnotation", burned_in), ("ImageType", image_type)):
@@ -77,18 +85,48 @@ def test_auto_mode_examines_by_risk(row: tuple, monkeypatch: pytest.MonkeyPatch)
             delattr(source, keyword)
         elif value is not None:
             setattr(source, keyword, value)
+    return source
+
+
+@pytest.mark.parametrize("row", list(CLASSES.values()), ids=list(CLASSES))
+def test_auto_mode_searches_every_class_of_image(row: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = _as_class(row)
     decoded: list[int] = []
     import dicom_deid.pixels.stage as stage_module
 
     real = stage_module.decode_pixels
     monkeypatch.setattr(stage_module, "decode_pixels", lambda ds: decoded.append(1) or real(ds))
-    target = copy.deepcopy(source)
-    outcome = stage().process(source, target)
-    assert outcome.examined is examined
-    assert bool(decoded) is examined  # a skipped instance is never decoded
-    if not examined:
-        assert outcome.note.startswith("skipped:") and modality in outcome.note
-        assert target.PixelData == source.PixelData and not outcome.redacted
+    finder = FixedFinder([BOX])
+    outcome = PixelStage(PixelPolicy(PixelMode.AUTO), finder=finder).process(source, copy.deepcopy(source))
+    assert outcome.examined and outcome.examination is Examination.FULL
+    assert decoded == [1] and finder.calls == 1
+    assert outcome.redacted and outcome.text_found  # the (planted) text is redacted whatever the class
+
+
+def test_sampled_clear_series_is_recorded_not_searched(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dicom_deid.pixels.sampling import SeriesVerdicts, look_of, series_key
+
+    source = _as_class(CLASSES["CT-original"])
+    key = series_key(source)
+    assert key is not None
+    verdicts = SeriesVerdicts({key: frozenset({look_of(source)})})
+    finder = FixedFinder([BOX])
+    policy = PixelPolicy(PixelMode.AUTO, series=verdicts)
+    import dicom_deid.pixels.stage as stage_module
+
+    with monkeypatch.context() as patch:
+        patch.setattr(stage_module, "decode_pixels", lambda ds: pytest.fail("decoded"))
+        outcome = PixelStage(policy, finder=finder).process(source, target := copy.deepcopy(source))
+    assert outcome.examination is Examination.SAMPLED_CLEAR and not outcome.examined
+    assert finder.calls == 0 and target.PixelData == source.PixelData
+    assert outcome.summary()["examination"] == "sampled-series-clear"
+    # the same verdicts never spare another look of the series, nor anything in --pixels all
+    other = copy.deepcopy(source)
+    other.ImageType = ["DERIVED", "SECONDARY", "SCREEN SAVE"]
+    assert PixelStage(policy, finder=finder).process(other, copy.deepcopy(other)).examination is Examination.FULL
+    all_policy = PixelPolicy(PixelMode.ALL, series=verdicts)
+    assert PixelStage(all_policy, finder=finder).process(source, copy.deepcopy(source)).examined
+    assert finder.calls == 2
 
 
 def test_off_mode_never_decodes_and_keeps_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +137,8 @@ def test_off_mode_never_decodes_and_keeps_bytes(monkeypatch: pytest.MonkeyPatch)
     target = copy.deepcopy(source)
     outcome = stage(PixelMode.OFF).process(source, target)
     assert outcome == PixelOutcome(
-        False, False, (), str(source.file_meta.TransferSyntaxUID), "skipped: pixels off"
+        False, False, (), str(source.file_meta.TransferSyntaxUID), "not examined: pixels off",
+        Examination.OFF,
     )
     assert target.PixelData == source.PixelData
 
@@ -136,7 +175,7 @@ def test_burned_in_annotation_set_no_only_after_redaction() -> None:
 def test_margin_grows_detector_boxes() -> None:
     source = read_test_file("CT_small.dcm")
     outcome = PixelStage(
-        PixelPolicy(PixelMode.ALL, margin=3), detector=FixedDetector([BOX])
+        PixelPolicy(PixelMode.ALL, margin=3), finder=FixedFinder([BOX])
     ).process(source, copy.deepcopy(source))
     assert outcome.boxes == (RedactionBox(5, 5, 26, 16, None, "detector"),)
 
@@ -170,12 +209,20 @@ def test_missing_plugin_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -
         stage().process(source, copy.deepcopy(source))
 
 
-def test_low_risk_without_a_decoder_passes_through_with_a_note() -> None:
-    """Issue 10: pixels that need no change pass through even when no decoder could read them."""
+def test_sampled_clear_without_a_decoder_passes_through_with_a_note() -> None:
+    """Issue 10 + 9: pixels that need no change (their series' samples were searched and found
+    clear) pass through even when no decoder could read them; the same image as a sample, which
+    must be searched, is an error (quarantined), never passed unexamined."""
+    from dicom_deid.pixels.sampling import SeriesVerdicts, look_of, series_key
+
     source = _with_syntax("CT_small.dcm", "1.2.840.10008.1.2.4.100")
-    outcome = stage().process(source, copy.deepcopy(source))
+    with pytest.raises(UnsupportedPixelEncoding, match=r"no pixel decoder exists for transfer syntax 1\.2\.840"):
+        stage().process(source, copy.deepcopy(source))
+    verdicts = SeriesVerdicts({str(series_key(source)): frozenset({look_of(source)})})
+    outcome = stage().with_series(verdicts).process(source, copy.deepcopy(source))
     assert not outcome.examined and not outcome.redacted and outcome.boxes == ()
-    assert outcome.note.startswith("skipped: ") and outcome.note.endswith("; no decoder for 1.2.840.10008.1.2.4.100")
+    assert outcome.examination is Examination.SAMPLED_CLEAR
+    assert outcome.note == "not searched: sampled series found clear; no decoder for 1.2.840.10008.1.2.4.100"
 
 
 def test_corrupt_jpeg2000_stream_is_a_pixel_error() -> None:
@@ -236,7 +283,7 @@ def test_keep_clinical_policy(reading: str, redacted: bool) -> None:
     source.Modality = "OT"
     reader = FixedReader(reading)
     policy = PixelPolicy(PixelMode.ALL, keep_clinical_annotations=True)
-    outcome = PixelStage(policy, detector=FixedDetector([BOX]), reader=reader).process(
+    outcome = PixelStage(policy, finder=FixedFinder([BOX]), reader=reader).process(
         source, copy.deepcopy(source), phi_values=["DOE^JANE"]
     )
     assert reader.calls >= 1

@@ -26,18 +26,22 @@ from tests.planted import generate_corpus
 PYDICOM_DATA_LIMIT = 1_100_000
 # (profile, extra arguments): the named profiles, then every option the profiles do not hold
 # (the override that keeps overlay planes is checked in tests/test_verify_overlays.py)
+FACES_ONLY = "faces-only.toml"  # written beside the input: no options of its own
+
 CONFIGS = [
     ("basic", ()),
     ("research", ()),
     ("safe-harbor", ()),
     ("basic", ("--option", "retain_uids", "--option", "retain_institution_identity", "--option",
-               "retain_long_full_dates", "--option", "clean_recognizable_visual_features", "--option",
-               "retain_safe_private")),
+               "retain_long_full_dates", "--option", "retain_safe_private")),
+    # faces are found in the pixels (refused with --pixels off): a profile without Clean Pixel Data,
+    # so its pixel stage looks for faces only (photographs) and flags head CT/MR for review
+    (FACES_ONLY, ("--option", "clean_recognizable_visual_features")),
 ]
 
 
 def _options(profile: str, extra: tuple[str, ...]) -> set[Option]:
-    named = set(load_profile(profile).options)
+    named = set() if profile == FACES_ONLY else set(load_profile(profile).options)
     return named | {Option.parse(v) for k, v in itertools.pairwise(extra) if k == "--option"}
 
 
@@ -69,7 +73,12 @@ def agreement_input(tmp_path_factory) -> Path:
 @pytest.mark.parametrize(("profile", "extra"), CONFIGS, ids=lambda c: c if isinstance(c, str) else " ".join(c))
 def test_run_output_passes_verify(agreement_input, tmp_path, key_file, profile, extra):
     out = tmp_path / "out"
-    rc = main(["run", str(agreement_input), str(out), "--profile", profile, *extra, "--pixels", "off",
+    pixels = ["--pixels", "off"]
+    if profile == FACES_ONLY:
+        profile = str(tmp_path / FACES_ONLY)
+        Path(profile).write_text('name = "faces-only"\ndescription = "no options of its own"\noptions = []\n')
+        pixels = []
+    rc = main(["run", str(agreement_input), str(out), "--profile", profile, *extra, *pixels,
                "--workers", "1", "--key-file", str(key_file), "--quiet"])
     assert rc == 3  # precondition: the broken inputs were quarantined, the rest written
     result = verify_output(out, against=agreement_input, ocr="off")

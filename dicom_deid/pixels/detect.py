@@ -12,23 +12,46 @@ Multi-frame: near-identical frames are not searched one by one.  The detector ru
 
 Every box found applies to every frame (``frames=None``): text that moves between frames
 is covered wherever any searched image showed it.
+
+:func:`find_text` is the whole search: detector proposals over the search images, merged,
+read by the recognizer and judged (``confirm.py``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from dicom_deid.pixels.confirm import (
+    Judged,
+    Proposal,
+    Verdict,
+    core_of,
+    group_duplicates,
+    judge,
+    union_box,
+)
 from dicom_deid.pixels.decode import DecodedPixels
 from dicom_deid.pixels.display import display_frame, scale_to_uint8
 from dicom_deid.pixels.ocr import TextBox, TextDetector, TextReader
+from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import RedactionBox
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+
+
+#: Multi-frame search images: the first this many are projections (min, max, median, deviation).
+PROJECTIONS = 4
+
+
+def derived_flags(decoded: DecodedPixels, count: int) -> list[bool]:
+    """Which of ``count`` search images of ``decoded`` are projections rather than frames."""
+    return [decoded.facts.frames > 1 and i < PROJECTIONS for i in range(count)]
 
 
 def search_images(
@@ -77,38 +100,96 @@ def _windowed(decoded: DecodedPixels, frame: npt.NDArray[np.generic]) -> list[np
     return [255 - image if facts.photometric == "MONOCHROME1" else image]
 
 
-def find_text_boxes(
-    decoded: DecodedPixels,
+class TextRecognizer(Protocol):
+    """Reads the text in boxes of an image (``recognize.CrnnRecognizer``)."""
+
+    def read_boxes(self, image: npt.NDArray[np.uint8], boxes: Sequence[TextBox]) -> list[Reading]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TextSearch:
+    """What the search found: judged regions (tight, padded) and the images searched."""
+
+    judged: tuple[Judged, ...]
+    images: tuple[npt.NDArray[np.uint8], ...]
+
+    def boxes(self, *verdicts: Verdict) -> list[RedactionBox]:
+        return [
+            RedactionBox(j.box.x, j.box.y, j.box.width, j.box.height, None, "detector")
+            for j in self.judged
+            if j.verdict in verdicts
+        ]
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(1 for j in self.judged if j.verdict is verdict)
+
+
+#: A line is confirmed on its first few characters: at most this many line heights are read.
+PREFIX_LINES = 6
+
+
+def prefix(box: TextBox) -> TextBox:
+    """The start of the line in ``box`` (reading cost grows with length; a few glyphs confirm)."""
+    if box.height > 1.3 * box.width:  # vertical
+        return TextBox(box.x, box.y, box.width, min(box.height, PREFIX_LINES * box.width), box.score, box.core)
+    return TextBox(box.x, box.y, min(box.width, PREFIX_LINES * box.height), box.height, box.score, box.core)
+
+
+class TextFinder(Protocol):
+    """The whole text search over an instance's search images (``find_text`` by default)."""
+
+    def __call__(
+        self, images: Sequence[npt.NDArray[np.uint8]], derived: Sequence[bool]
+    ) -> TextSearch: ...
+
+
+def find_text(
+    images: Sequence[npt.NDArray[np.uint8]],
     detector: TextDetector,
+    recognizer: TextRecognizer,
     *,
-    sample_frames: int = 4,
-    images: list[npt.NDArray[np.uint8]] | None = None,
-) -> tuple[list[RedactionBox], list[npt.NDArray[np.uint8]]]:
-    """Detector boxes over all search images, deduplicated; also returns the images."""
-    if images is None:
-        images = search_images(decoded, sample_frames=sample_frames)
-    found: list[TextBox] = []
-    for image in images:
-        found.extend(detector.detect(image))
-    boxes = [RedactionBox(b.x, b.y, b.width, b.height, None, "detector") for b in found]
-    return drop_contained(boxes), images
+    derived: Sequence[bool] = (),
+    attempts: int = 3,
+) -> TextSearch:
+    """Detector proposals over ``images``, grouped, read and judged.
 
-
-def drop_contained(boxes: Sequence[RedactionBox]) -> list[RedactionBox]:
-    """Remove exact duplicates and boxes lying inside another box for the same frames."""
-    unique = sorted(set(boxes), key=lambda b: -b.area())
-    kept: list[RedactionBox] = []
-    for box in unique:
-        if not any(
-            k.frames == box.frames
-            and k.x <= box.x
-            and k.y <= box.y
-            and box.x1 <= k.x1
-            and box.y1 <= k.y1
-            for k in kept
-        ):
-            kept.append(box)
-    return sorted(kept, key=lambda b: (b.y, b.x))
+    Each group of duplicate proposals is read on its best-scoring member (the start of the line:
+    ``PREFIX_LINES`` line heights); while it is not
+    confirmed, the next member seen in another search image is read (up to ``attempts``), so a
+    projection that blurs the text does not hide it.  The region judged is the union of the
+    group's boxes, tightened to its ink on the image that read best.  ``derived[i]`` marks
+    projections (not frames): an uncertain reading there does not count.
+    """
+    proposals = [Proposal(box, index) for index, image in enumerate(images) for box in detector.detect(image)]
+    groups = group_duplicates(proposals)
+    best: list[tuple[Judged, int] | None] = [None] * len(groups)
+    tried: list[set[int]] = [set() for _ in groups]
+    rank = {Verdict.CONFIRMED: 2, Verdict.UNCERTAIN: 1, Verdict.REJECTED: 0}
+    for _ in range(attempts):
+        todo: dict[int, list[tuple[int, Proposal]]] = {}
+        for g, group in enumerate(groups):
+            if best[g] is not None and best[g][0].verdict is Verdict.CONFIRMED:  # type: ignore[index]
+                continue
+            member = next((p for p in group if p.image not in tried[g]), None)
+            if member is None:
+                continue
+            tried[g].add(member.image)
+            todo.setdefault(member.image, []).append((g, member))
+        if not todo:
+            break
+        for index, members in todo.items():
+            prefixes = [prefix(m.box) for _, m in members]
+            readings = recognizer.read_boxes(images[index], prefixes)
+            for (g, _member), reading, read_box in zip(members, readings, prefixes, strict=True):
+                region = Proposal(union_box([p.box for p in groups[g]]), index)
+                verdict = judge(images[index], region, reading, read_box=read_box,
+                                core=core_of([p.box for p in groups[g]]),
+                                derived=index < len(derived) and derived[index])
+                current = best[g]
+                if current is None or rank[verdict.verdict] > rank[current[0].verdict]:
+                    best[g] = (verdict, g)
+    judged = sorted((b[0] for b in best if b is not None), key=lambda j: (j.box.y, j.box.x))
+    return TextSearch(tuple(judged), tuple(images))
 
 
 # --- keep-clinical-annotations policy ------------------------------------------------------

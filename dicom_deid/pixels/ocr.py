@@ -2,20 +2,19 @@
 
 Two kinds of engine live here:
 
-* a *detector* finds where text is (``TextDetector.detect`` → ``list[TextBox]``).  The
+* a *detector* finds where text may be (``TextDetector.detect`` → ``list[TextBox]``).  The
   default :class:`DbnetDetector` runs the DBNet text-detection network that the
   ``rapidocr-onnxruntime`` wheel ships (``ch_PP-OCRv4_det_infer.onnx``) through
   ``onnxruntime`` on the CPU.  Nothing is downloaded: the model file is located inside the
-  installed wheel.  :class:`ContrastTextDetector` is an OpenCV heuristic that proposes
-  small high-contrast glyph clusters the network can miss; the two are combined by
-  :class:`UnionDetector`.
+  installed wheel.  Its proposals are confirmed by the recognition network of the same wheel
+  (``recognize.py``, ``confirm.py``) before anything is blacked out.
 * a *reader* says what a region reads (``TextReader.read``).  :class:`TesseractReader`
   binds the Tesseract C API through ``tesserocr`` (one warm engine per process) and falls
   back to ``pytesseract`` (one ``tesseract`` process per call: measured 120 ms against 6 ms
 per label on one core).
 
-Redaction never depends on reading: readers are used for the keep-clinical-annotations
-policy and by ``verify``/benchmarks to look for leaks.
+Tesseract is used for the keep-clinical-annotations policy and by ``verify``/benchmarks to look
+for leaks; confirmation of detector proposals uses the recognition network (``recognize.py``).
 """
 
 from __future__ import annotations
@@ -57,6 +56,7 @@ class TextBox:
     width: int
     height: int
     score: float = 1.0
+    core: tuple[int, int, int, int] | None = None  # detector kernel (x, y, w, h): surely text
 
     @property
     def x1(self) -> int:
@@ -130,13 +130,18 @@ class ScanPass:
     max_side: int = 1280
     rotate90: bool = False
     tile: bool = False
+    at_least_native: bool = False  # never shrink below the image's own size (up to max_side)
 
     def size_for(self, height: int, width: int) -> tuple[int, int]:
         if self.factor is not None:
             ratio = self.factor
+            if self.min_side is not None:  # small images: at least min_side on the short side
+                ratio = max(ratio, self.min_side / min(height, width))
         else:
             assert self.min_side is not None
             ratio = self.min_side / min(height, width)
+        if self.at_least_native:
+            ratio = max(1.0, ratio)
         ratio = min(ratio, self.max_side / max(height, width), _MAX_UPSCALE)
         rh = max(32, round(height * ratio / 32) * 32)
         rw = max(32, round(width * ratio / 32) * 32)
@@ -145,14 +150,21 @@ class ScanPass:
 
 _MAX_UPSCALE = 4.0
 
-#: Default passes: the network's native working size; the same on the image turned 90°
-#: (vertical labels along image edges); and 2x enlargement for text under ~10 px, tiled
-#: at native resolution on large images.
+#: Default passes.  The first is the screen: the network on the image enlarged 2x (small
+#: images to a 512 px short side, up to 4x; large ones cut into tiles searched at native
+#: resolution or more), so that 7-10 px text is seen.  When its probability map holds nothing
+#: text-like anywhere, the image has no text and the other passes are skipped.  Otherwise the
+#: image is searched again at its own resolution (a second scale: lines the enlarged pass cuts
+#: short, tilted lines) and turned 90° and enlarged 2x within 1280 px (vertical labels along
+#: image edges: small, faint vertical lines are not seen at native size).
+SCREEN_PASS = ScanPass(min_side=512, factor=2.0, max_side=1600, tile=True)
 DEFAULT_PASSES = (
-    ScanPass(min_side=736, max_side=1280),
-    ScanPass(min_side=736, max_side=1280, rotate90=True),
-    ScanPass(min_side=None, factor=2.0, max_side=1600, tile=True),
+    SCREEN_PASS,
+    ScanPass(min_side=512, max_side=1280, at_least_native=True),
+    ScanPass(min_side=512, factor=2.0, max_side=1280, at_least_native=True, rotate90=True),
 )
+#: Peak text probability below which the screen pass calls an image free of text.
+SCREEN_PEAK = 0.3
 _TILE_OVERLAP = 96
 
 
@@ -160,7 +172,7 @@ class DbnetDetector:
     """DBNet (PP-OCRv4 det) through onnxruntime; the session is created on first use.
 
     Each :class:`ScanPass` feeds the network one resized (and maybe rotated) copy of the
-    image; the probability map is thresholded, connected components are scored, grown by
+    image, its local contrast equalised (``enhance``); the probability map is thresholded, connected components are scored, grown by
     the DB "unclip" distance and returned as boxes in the input image's coordinates.
     """
 
@@ -173,10 +185,14 @@ class DbnetDetector:
         box_threshold: float = 0.4,
         unclip_ratio: float = 1.5,
         end_growth: float = 0.3,
+        screen_peak: float | None = SCREEN_PEAK,
+        enhance: bool = True,
         model_path: Path | None = None,
     ) -> None:
         self.threads = threads
+        self.enhance = enhance
         self.passes = tuple(passes)
+        self.screen_peak = screen_peak
         self.end_growth = end_growth
         self.threshold = threshold
         self.box_threshold = box_threshold
@@ -214,6 +230,8 @@ class DbnetDetector:
         """Text probability at network resolution for one pass (rotated if the pass is)."""
         cv2 = _import_cv2()
         rgb = to_rgb8(image)
+        if self.enhance:
+            rgb = enhance_contrast(rgb)
         if scan.rotate90:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=-1))  # clockwise
         rh, rw = scan.size_for(rgb.shape[0], rgb.shape[1])
@@ -227,38 +245,60 @@ class DbnetDetector:
         return np.asarray(out[0, 0], dtype=np.float32)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
+        """Boxes of every pass; nothing beyond the first pass when it sees no text at all."""
         boxes: list[TextBox] = []
-        for scan in self.passes:
+        for index, scan in enumerate(self.passes):
             too_large = (
                 scan.factor is not None and max(image.shape[:2]) * scan.factor > scan.max_side
             )
             if scan.tile and too_large:
-                boxes.extend(self._detect_tiles(image, scan))
+                found, peak = self._detect_tiles(image, scan)
             else:
-                boxes.extend(self._detect_pass(image, scan))
+                found, peak = self.detect_pass(image, scan)
+            boxes.extend(found)
+            if index == 0 and self.screen_peak is not None and peak < self.screen_peak:
+                return boxes  # the screen saw nothing text-like anywhere
         return boxes
 
-    def _detect_tiles(self, image: npt.NDArray[np.uint8], scan: ScanPass) -> list[TextBox]:
+    def peak(self, image: npt.NDArray[np.uint8]) -> float:
+        """Highest text probability of the screen pass (0..1)."""
+        return float(self.probability_map(image, self.passes[0]).max())
+
+    def _detect_tiles(
+        self, image: npt.NDArray[np.uint8], scan: ScanPass
+    ) -> tuple[list[TextBox], float]:
         assert scan.factor is not None
         height, width = image.shape[:2]
         ratio = max(1.0, min(scan.factor, scan.max_side / max(height, width)))
-        size = int(scan.max_side / ratio)  # tile side in image pixels
-        step = max(1, size - _TILE_OVERLAP)
+        largest = int(scan.max_side / ratio)  # largest tile side in image pixels
         tile_pass = ScanPass(
             min_side=None, factor=ratio, max_side=scan.max_side, rotate90=scan.rotate90
         )
         boxes: list[TextBox] = []
-        for y0 in _tile_starts(height, size, step):
-            for x0 in _tile_starts(width, size, step):
-                tile = image[y0 : y0 + size, x0 : x0 + size]
-                for b in self._detect_pass(tile, tile_pass):
-                    boxes.append(TextBox(b.x + x0, b.y + y0, b.width, b.height, b.score))
-        return boxes
+        peak = 0.0
+        rows, cols = _tiles(height, largest), _tiles(width, largest)
+        for y0, th in rows:
+            for x0, tw in cols:
+                tile = image[y0 : y0 + th, x0 : x0 + tw]
+                found, tile_peak = self.detect_pass(tile, tile_pass)
+                peak = max(peak, tile_peak)
+                for b in found:
+                    core = None if b.core is None else (b.core[0] + x0, b.core[1] + y0, *b.core[2:])
+                    boxes.append(TextBox(b.x + x0, b.y + y0, b.width, b.height, b.score, core))
+        return boxes, peak
 
-    def _detect_pass(self, image: npt.NDArray[np.uint8], scan: ScanPass) -> list[TextBox]:
-        cv2 = _import_cv2()
-        height, width = image.shape[:2]
+    def detect_pass(
+        self, image: npt.NDArray[np.uint8], scan: ScanPass
+    ) -> tuple[list[TextBox], float]:
+        """Boxes of one pass and the pass's peak text probability."""
         prob = self.probability_map(image, scan)
+        return self._boxes(prob, image.shape[:2], scan), float(prob.max()) if prob.size else 0.0
+
+    def _boxes(
+        self, prob: npt.NDArray[np.float32], shape: tuple[int, ...], scan: ScanPass
+    ) -> list[TextBox]:
+        cv2 = _import_cv2()
+        height, width = int(shape[0]), int(shape[1])
         ph, pw = prob.shape
         bitmap = (prob > self.threshold).astype(np.uint8)
         bitmap = cv2.dilate(bitmap, np.ones((2, 2), np.uint8))
@@ -281,11 +321,15 @@ class DbnetDetector:
             y0 = max(0.0, (y - distance) * sy)
             x1 = min(float(rot_w), (x + w + distance) * sx)
             y1 = min(float(rot_h), (y + h + distance) * sy)
+            # the kernel itself lies inside the text: a tightened box never cuts into it
+            k0, l0, k1, l1 = x * sx, y * sy, (x + w) * sx, (y + h) * sy
             if scan.rotate90:
                 if (x1 - x0) < 2.0 * (y1 - y0):
                     continue  # only lines that read along the turned image: vertical labels
                 # clockwise rotation maps (r, c) -> (c, H-1-r); undo it for the box
                 x0, y0, x1, y1 = y0, height - x1, y1, height - x0
+                k0, l0, k1, l1 = l0, height - k1, l1, height - k0
+            core = (int(k0), int(l0), max(1, int(np.ceil(k1 - k0))), max(1, int(np.ceil(l1 - l0))))
             # DB kernels are tight at the ends of a line (italics, last glyph touching a
             # bright edge): extend along the line by a share of its thickness.
             if x1 - x0 >= y1 - y0:
@@ -296,79 +340,28 @@ class DbnetDetector:
                 y0, y1 = max(0.0, y0 - grow), min(float(height), y1 + grow)
             bx0, by0 = int(np.floor(x0)), int(np.floor(y0))
             bx1, by1 = int(np.ceil(x1)), int(np.ceil(y1))
-            boxes.append(TextBox(bx0, by0, bx1 - bx0, by1 - by0, score))
+            boxes.append(TextBox(bx0, by0, bx1 - bx0, by1 - by0, score, core))
         return boxes
 
 
-def _tile_starts(length: int, size: int, step: int) -> list[int]:
-    if length <= size:
-        return [0]
-    starts = list(range(0, length - size + 1, step))
-    if starts[-1] + size < length:
-        starts.append(length - size)
-    return starts
+def enhance_contrast(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Local contrast equalisation (CLAHE, per channel): faint text on anatomy stands out for the
+    detector; the recognizer and the redaction see the image as it is."""
+    cv2 = _import_cv2()
+    clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+    channels = [clahe.apply(np.ascontiguousarray(rgb[:, :, c])) for c in range(rgb.shape[2])]
+    return np.stack(channels, axis=2)
 
 
-class ContrastTextDetector:
-    """OpenCV heuristic: clusters of small, sharp, high-contrast strokes on a flat surround.
-
-    Burned-in annotation is drawn, not imaged: glyph strokes are 1-4 px wide with a
-    near-saturated edge on both sides.  A black-hat/top-hat transform isolates thin
-    strokes, Otsu binarises them, and components the size of characters are merged
-    horizontally into words.  Only clusters whose stroke density and aspect look like text
-    are proposed.  This adds recall for tiny text the network scores low.
-    """
-
-    def __init__(self, *, min_char: int = 4, max_char: int = 48) -> None:
-        self.min_char = min_char
-        self.max_char = max_char
-
-    def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
-        cv2 = _import_cv2()
-        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9))
-        tophat = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel)
-        blackhat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
-        strokes = cv2.max(tophat, blackhat)
-        # strong local contrast only: drawn text sits well above anatomy texture
-        level = max(60, int(np.percentile(strokes, 99.0)))
-        mask = (strokes >= level).astype(np.uint8)
-        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        chars = np.zeros_like(mask)
-        for label in range(1, count):
-            x, y, w, h, area = (int(v) for v in stats[label])
-            if not (self.min_char <= h <= self.max_char and w <= 2 * self.max_char):
-                continue
-            if area < 4 or area > 0.8 * w * h:
-                continue
-            chars[y : y + h, x : x + w] = 1
-        if not chars.any():
-            return []
-        # merge characters of a word/line: close horizontally by about one character
-        merged = cv2.morphologyEx(
-            chars, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 3))
-        )
-        count, _, stats, _ = cv2.connectedComponentsWithStats(merged, connectivity=8)
-        boxes: list[TextBox] = []
-        for label in range(1, count):
-            x, y, w, h, _area = (int(v) for v in stats[label])
-            if w < 2 * self.min_char or w < h * 1.2:
-                continue  # single blobs and vertical structures are not words
-            boxes.append(TextBox(x, y, w, h, 0.5))
-        return boxes
-
-
-class UnionDetector:
-    """Runs several detectors and returns every box any of them found."""
-
-    def __init__(self, detectors: Sequence[TextDetector]) -> None:
-        self.detectors = tuple(detectors)
-
-    def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
-        boxes: list[TextBox] = []
-        for detector in self.detectors:
-            boxes.extend(detector.detect(image))
-        return boxes
+def _tiles(length: int, largest: int) -> list[tuple[int, int]]:
+    """(start, size) of as few tiles as cover ``length`` with ``_TILE_OVERLAP`` overlap, all the
+    same size (balanced: no tile mostly overlapping another)."""
+    if length <= largest:
+        return [(0, length)]
+    count = -(-(length - _TILE_OVERLAP) // (largest - _TILE_OVERLAP))
+    size = -(-(length + (count - 1) * _TILE_OVERLAP) // count)
+    step = size - _TILE_OVERLAP
+    return [(min(i * step, length - size), size) for i in range(count)]
 
 
 def _find_tessdata() -> str | None:

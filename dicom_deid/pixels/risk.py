@@ -1,17 +1,18 @@
-"""Decide, from the header alone, whether an instance's pixels must be searched for text.
+"""Prior risk of burned-in text, from the header alone.  It never decides whether pixels are searched.
 
-The decision never decodes pixels.  Burned In Annotation (0028,0301) = NO is never
-trusted alone: high-risk modalities and SOP classes are always examined.
+Every image is searched (``--pixels all``) or its series is sampled (``--pixels auto``,
+``sampling.py``): no class of image is skipped by modality, and Burned In Annotation
+(0028,0301) = NO is a hint, never a pass.  The risk level decides one thing: what happens to a
+region the detector proposes but the recognizer does not confirm as text (``confirm.py``) —
+on HIGH-risk images it is redacted (and counted), elsewhere it is left (and counted).
 
 =========  ==============================================================================
 HIGH       US, SC, XA, RF, OT, ES, XC, DX, CR, IO, PX, GM, SM, OP, DOC modalities; Secondary
            Capture, VL photographic/endoscopic/microscopic, video, ophthalmic photography,
            ultrasound, X-ray angiography/RF, DX/CR/IO SOP classes; Burned In Annotation YES;
-           Image Type DERIVED\\SECONDARY (screen captures and re-renders)
-LOW        CT, MR, PT, NM, RTDOSE, RTSTRUCT, RTPLAN, SEG, REG ... ORIGINAL images: skipped in
-           ``auto`` without decoding
-MEDIUM     anything else: decoded, a fast text-likelihood check decides whether the full
-           detector runs
+           Image Type DERIVED (screen captures, re-renders, reformats)
+LOW        CT, MR, PT, NM, RTDOSE, SEG, REG ... ORIGINAL images
+MEDIUM     anything else
 =========  ==============================================================================
 """
 

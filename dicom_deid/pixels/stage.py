@@ -1,4 +1,11 @@
-"""The pixel stage of ``dicom-deid run``: decide, decode, find, redact, re-encode.
+"""The pixel stage of ``dicom-deid run``: decide, decode, find, confirm, redact, re-encode.
+
+Every image instance is searched, except in ``auto`` an instance whose series was sampled and
+found clear (``sampling.py``; the header decision never skips a class of image by modality).
+Region rules (ultrasound regions, device templates) and, with Clean Recognizable Visual
+Features, face detection on photographs apply to every instance.  Text found by the detector is
+blacked out only when the recognizer confirms it (``confirm.py``); unconfirmed regions are
+redacted on high-risk images and counted.
 
 ``PixelStage.process`` is the only entry point the pipeline uses.  It either returns a
 :class:`PixelOutcome` for an instance it fully handled, or raises a
@@ -8,6 +15,9 @@ which the pipeline turns into a quarantine.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import enum
 import functools
 import logging
 from collections.abc import Sequence
@@ -15,39 +25,89 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from dicom_deid.errors import UnsupportedTransferSyntax
-from dicom_deid.pixels.decode import check_decodable, decode_pixels
-from dicom_deid.pixels.detect import find_text_boxes, keep_clinical, search_images
-from dicom_deid.pixels.encode import encode_frames
-from dicom_deid.pixels.mode import PixelMode
-from dicom_deid.pixels.ocr import (
-    ContrastTextDetector,
-    DbnetDetector,
-    TesseractReader,
-    TextDetector,
-    TextReader,
+from dicom_deid.errors import ConfigError, UnsupportedTransferSyntax
+from dicom_deid.pixels.confirm import Verdict
+from dicom_deid.pixels.decode import DecodedPixels, check_decodable, decode_pixels
+from dicom_deid.pixels.detect import (
+    TextFinder,
+    TextRecognizer,
+    derived_flags,
+    find_text,
+    keep_clinical,
+    search_images,
 )
+from dicom_deid.pixels.display import display_frame
+from dicom_deid.pixels.encode import encode_frames
+from dicom_deid.pixels.faces import find_faces, is_head_volume, is_photograph
+from dicom_deid.pixels.frames import assign_frames
+from dicom_deid.pixels.ocr import DbnetDetector, TesseractReader, TextDetector, TextReader
+from dicom_deid.pixels.recognize import CrnnRecognizer
 from dicom_deid.pixels.redact import RedactionBox, apply_boxes, clip_box, fill_value, grow_box
 from dicom_deid.pixels.regions import load_region_rules, template_boxes, ultrasound_boxes
 from dicom_deid.pixels.risk import RiskLevel, assess_risk
+from dicom_deid.pixels.sampling import SeriesVerdicts
+from dicom_deid.profiles import Option, Profile
 
 logger = logging.getLogger(__name__)
 
 
+class PixelMode(enum.Enum):
+    """``--pixels``: ``auto`` samples each series first, ``all`` searches every image, ``off`` none."""
+
+    AUTO = "auto"
+    ALL = "all"
+    OFF = "off"
+
+
+class Examination(enum.Enum):
+    """How an instance's pixels were examined (the manifest's ``examination``)."""
+
+    FULL = "full"  # decoded and searched
+    SAMPLED_CLEAR = "sampled-series-clear"  # not searched: its series' samples were, and were clear
+    NOT_IMAGE = "not-an-image"  # no pixel data
+    OFF = "off"  # --pixels off: not examined at all
+
+
 @dataclass(frozen=True, slots=True)
 class PixelPolicy:
+    """What the pixel stage does.  ``margin`` adds fixed pixels to the glyph-proportional padding;
+    ``faces`` is Clean Recognizable Visual Features; ``series`` carries, in ``auto``, what the
+    samples of each series showed (None: every instance is searched); ``text`` is Clean Pixel
+    Data (burned-in text is searched and redacted)."""
+
     mode: PixelMode = PixelMode.AUTO
     keep_clinical_annotations: bool = False
-    margin: int = 2
+    margin: int = 0
+    faces: bool = False
+    series: SeriesVerdicts | None = None
+    text: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, PixelMode):
             object.__setattr__(self, "mode", PixelMode(str(self.mode).lower()))
         if self.margin < 0:
             raise ValueError("margin must be >= 0")
+
+
+def policy_for(profile: Profile, mode: PixelMode | str) -> PixelPolicy:
+    """The pixel policy a profile asks for: Clean Pixel Data searches burned-in text, Clean
+    Recognizable Visual Features searches faces (and flags head CT/MR for defacing review)."""
+    return PixelPolicy(
+        mode=PixelMode(mode) if not isinstance(mode, PixelMode) else mode,
+        faces=Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES in profile.options,
+        text=Option.CLEAN_PIXEL_DATA in profile.options,
+    )
+
+
+def check_pixel_options(profile: Profile, mode: PixelMode | str) -> None:
+    """Refuse an option the run could not carry out: faces need the pixel stage."""
+    if PixelMode(mode) is PixelMode.OFF and Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES in profile.options:
+        raise ConfigError(
+            "--option clean-recognizable-visual-features needs the pixel stage (faces are found in "
+            "the pixels): it cannot run with --pixels off"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +117,43 @@ class PixelOutcome:
     boxes: tuple[RedactionBox, ...]
     transfer_syntax_out: str  # UID actually written
     note: str  # short, PHI-free
+    examination: Examination = Examination.FULL
+    text_found: bool = False  # text redacted by the search (the series verdict in auto)
+    uncertain: int = 0  # regions not confirmed as text but redacted (high-risk image)
+    uncertain_kept: int = 0  # regions not confirmed as text and left (lower-risk image)
+    review: tuple[str, ...] = ()  # e.g. "defacing": a person should review this instance
+
+    def summary(self) -> dict[str, bool | int | str | list[str] | list[dict[str, int | str | list[int] | None]]]:
+        """The manifest's ``pixels`` entry: coordinates, counts and flags only (no text)."""
+        boxes: list[dict[str, int | str | list[int] | None]] = [
+            {"x": int(b.x), "y": int(b.y), "w": int(b.width), "h": int(b.height),
+             "frames": [int(f) for f in b.frames] if b.frames is not None else None, "source": str(b.source)}
+            for b in self.boxes
+        ]  # fmt: skip
+        sources = [b.source for b in self.boxes]
+        out: dict[str, bool | int | str | list[str] | list[dict[str, int | str | list[int] | None]]] = {
+            "examined": self.examined, "redacted": self.redacted, "boxes": boxes,
+            "transfer_syntax": self.transfer_syntax_out, "note": self.note,
+            "examination": self.examination.value, "text_found": self.text_found,
+            "text_boxes": sum(s in ("detector", "detector-uncertain") for s in sources),
+            "region_boxes": sum(s in ("template", "ultrasound-region") for s in sources),
+            "face_boxes": sum(s == "face" for s in sources),
+            "uncertain": self.uncertain, "uncertain_kept": self.uncertain_kept,
+        }  # fmt: skip
+        if self.review:
+            out["review"] = list(self.review)
+        return out
 
 
 @functools.lru_cache(maxsize=4)
 def _shared_detector(threads: int) -> DbnetDetector:
     """One network session per process and thread setting (the model is read-only)."""
     return DbnetDetector(threads=threads)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_recognizer(threads: int) -> CrnnRecognizer:
+    return CrnnRecognizer(threads=threads)
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,34 +170,48 @@ class PixelStage:
         *,
         detector: TextDetector | None = None,
         reader: TextReader | None = None,
+        recognizer: TextRecognizer | None = None,
+        finder: TextFinder | None = None,
         regions_dir: Path | None = None,
         threads: int = 1,
     ) -> None:
         self.policy = policy
+        self._finder = finder
         self._detector = detector
         self._reader = reader
+        self._recognizer = recognizer
         self._regions_dir = regions_dir
         self._threads = threads
-        self._quick = ContrastTextDetector()
-        self._owns_engines = (detector is None, reader is None)
+        self._owns_engines = (detector is None, reader is None, recognizer is None)
 
     def __getstate__(self) -> dict[str, object]:
         """Picklable for worker processes: lazily loaded engines are reloaded there."""
         state = dict(self.__dict__)
-        if self._owns_engines[0]:
-            state["_detector"] = None
-        if self._owns_engines[1]:
-            state["_reader"] = None
+        for owned, name in zip(self._owns_engines, ("_detector", "_reader", "_recognizer"), strict=True):
+            if owned:
+                state[name] = None
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
+
+    def with_series(self, verdicts: SeriesVerdicts | None) -> PixelStage:
+        """The same stage (engines shared) deciding with what the samples of each series showed."""
+        clone = copy.copy(self)
+        clone.policy = dataclasses.replace(self.policy, series=verdicts)
+        return clone
 
     @property
     def detector(self) -> TextDetector:
         if self._detector is None:
             self._detector = _shared_detector(self._threads)
         return self._detector
+
+    @property
+    def recognizer(self) -> TextRecognizer:
+        if self._recognizer is None:
+            self._recognizer = _shared_recognizer(self._threads)
+        return self._recognizer
 
     @property
     def reader(self) -> TextReader:
@@ -119,62 +224,114 @@ class PixelStage:
     ) -> PixelOutcome:
         """Search ``source``'s pixels and write redacted pixels into ``target`` if needed."""
         syntax_in = str(target.file_meta.TransferSyntaxUID)
+        policy = self.policy
+        review = ("defacing",) if policy.faces and is_head_volume(source) else ()
         if "PixelData" not in source:
-            return PixelOutcome(False, False, (), syntax_in, "no pixel data")
-        mode = self.policy.mode
+            if any(k in source for k in ("FloatPixelData", "DoubleFloatPixelData")):
+                check_decodable(source)  # raises: float pixels cannot be searched for text
+            return PixelOutcome(False, False, (), syntax_in, "no pixel data", Examination.NOT_IMAGE,
+                                review=review)
+        if policy.mode is PixelMode.OFF:
+            return PixelOutcome(False, False, (), syntax_in, "not examined: pixels off", Examination.OFF,
+                                review=review)
         risk = assess_risk(source)
-        if mode is PixelMode.OFF:
-            return PixelOutcome(False, False, (), syntax_in, "skipped: pixels off")
-        if mode is PixelMode.AUTO and risk.level is RiskLevel.LOW:
+        rules = load_region_rules(self._regions_dir)
+        rows, columns = int(source.get("Rows", 0) or 0), int(source.get("Columns", 0) or 0)
+        fixed = template_boxes(rules, source, rows, columns) + ultrasound_boxes(rules, source, rows, columns)
+        photo = policy.faces and is_photograph(source)
+        sampled_clear = (
+            policy.mode is PixelMode.AUTO
+            and policy.series is not None
+            and policy.series.found_clear(source)
+        )
+        if (sampled_clear or not policy.text) and not fixed and not photo:
+            why = "sampled series found clear" if sampled_clear else "text not asked for (no Clean Pixel Data)"
             try:
-                check_decodable(source)  # an undecodable low-risk image is still reported
-            except UnsupportedTransferSyntax as exc:  # its pixels need no change: pass through
-                return PixelOutcome(False, False, (), syntax_in,
-                                    f"skipped: {risk.reason}; no decoder for {exc.uid}")
-            return PixelOutcome(False, False, (), syntax_in, f"skipped: {risk.reason}")
+                check_decodable(source)  # an instance that cannot be decoded is still reported
+            except UnsupportedTransferSyntax as exc:  # its pixels need no change: pass through (issue 10)
+                why += f"; no decoder for {exc.uid}"
+            return PixelOutcome(False, False, (), syntax_in, f"not searched: {why}",
+                                Examination.SAMPLED_CLEAR if sampled_clear else Examination.OFF, review=review)
 
         decoded = decode_pixels(source)
         facts = decoded.facts
         rows, columns = facts.rows, facts.columns
-        rules = load_region_rules(self._regions_dir)
-        fixed = template_boxes(rules, source, rows, columns)
-        fixed += ultrasound_boxes(rules, source, rows, columns)
-
-        images = search_images(decoded)
-        # the quick check sees the same projections and sampled frames as the detector, at full
-        # and reduced scale (large glyphs exceed its character size at full scale)
-        if (mode is PixelMode.AUTO and risk.level is RiskLevel.MEDIUM and not fixed
-                and not any(self._quick.detect(img) for img in _with_reduced(images))):
-            return PixelOutcome(True, False, (), syntax_in, f"examined: no text ({risk.reason})")
-
-        found, images = find_text_boxes(decoded, self.detector, images=images)
-        if self.policy.keep_clinical_annotations and found:
-            found = keep_clinical(found, images, self.reader, phi_values)
-        boxes = [grow_box(b, self.policy.margin) for b in found] + fixed
+        fixed = template_boxes(rules, source, rows, columns) + ultrasound_boxes(rules, source, rows, columns)
+        boxes: list[RedactionBox] = []
+        text_found = False
+        uncertain = uncertain_kept = 0
+        notes: list[str] = []
+        searched = not sampled_clear and policy.text
+        if searched:
+            images = search_images(decoded)
+            derived = derived_flags(decoded, len(images))
+            if self._finder is not None:
+                search = self._finder(images, derived)
+            else:
+                search = find_text(images, self.detector, self.recognizer, derived=derived)
+            confirmed = search.boxes(Verdict.CONFIRMED)
+            doubtful = search.boxes(Verdict.UNCERTAIN)
+            # the series verdict counts what is redacted as text: confirmed regions, and
+            # unconfirmed ones on high-risk images (elsewhere they are counted, not redacted)
+            text_found = bool(confirmed) or (bool(doubtful) and risk.level is RiskLevel.HIGH)
+            if policy.keep_clinical_annotations and confirmed:
+                confirmed = keep_clinical(confirmed, list(images), self.reader, phi_values)
+            read = getattr(self.recognizer, "read_crops", None)
+            if read is not None:  # each region on the frames that show it
+                confirmed = assign_frames(decoded, confirmed, read)
+            boxes += [grow_box(b, policy.margin) for b in confirmed]
+            if doubtful and risk.level is RiskLevel.HIGH:
+                uncertain = len(doubtful)
+                if read is not None:
+                    doubtful = assign_frames(decoded, doubtful, read)
+                boxes += [_relabel(grow_box(b, policy.margin), "detector-uncertain") for b in doubtful]
+                notes.append(f"{uncertain} unconfirmed region(s) redacted (high risk)")
+            elif doubtful:
+                uncertain_kept = len(doubtful)
+                notes.append(f"{uncertain_kept} unconfirmed region(s) left ({risk.level.value} risk)")
+        if photo:
+            faces = _face_boxes(decoded)
+            boxes += faces
+            if faces:
+                notes.append(f"{len(faces)} face(s)")
+        boxes += fixed
         clipped = [c for c in (clip_box(b, rows, columns) for b in boxes) if c is not None]
+        if searched:
+            how, exam = f"examined ({risk.reason})", Examination.FULL
+        elif sampled_clear:
+            how, exam = "sampled series found clear; region rules applied", Examination.SAMPLED_CLEAR
+        else:
+            how, exam = "text not searched (no Clean Pixel Data)", Examination.OFF
+        extra = "; ".join(notes)
         if not clipped:
-            return PixelOutcome(True, False, (), syntax_in, f"examined: no text ({risk.reason})")
-
+            note = f"{how}: no text" + (f"; {extra}" if extra else "")
+            return PixelOutcome(searched, False, (), syntax_in, note, exam, text_found,
+                                uncertain, uncertain_kept, review)
         redacted = apply_boxes(decoded.frames, clipped, fill_value(decoded))
         if np.array_equal(redacted, decoded.frames):
-            return PixelOutcome(
-                True, False, tuple(clipped), syntax_in, "examined: text regions already blank"
-            )
+            return PixelOutcome(searched, False, tuple(clipped), syntax_in,
+                                f"{how}: regions already blank", exam, text_found, uncertain,
+                                uncertain_kept, review)
         result = encode_frames(target, redacted, facts)
         target.BurnedInAnnotation = "NO"
-        note = f"redacted {len(clipped)} box(es), {result.note}"
-        return PixelOutcome(True, True, tuple(clipped), str(result.transfer_syntax), note)
+        note = f"{how}: redacted {len(clipped)} box(es), {result.note}" + (f"; {extra}" if extra else "")
+        return PixelOutcome(searched, True, tuple(clipped), str(result.transfer_syntax), note,
+                            exam, text_found, uncertain, uncertain_kept, review)
 
 
-def _with_reduced(images: Sequence[npt.NDArray[np.uint8]]) -> list[npt.NDArray[np.uint8]]:
-    """Each image, plus 1/2 and 1/4 scale versions where the image is large enough."""
-    out = []
-    for image in images:
-        out.append(image)
-        for step in (2, 4):
-            if min(image.shape[:2]) // step >= 64:
-                out.append(np.ascontiguousarray(image[::step, ::step]))
-    return out
+def _relabel(box: RedactionBox, source: str) -> RedactionBox:
+    return RedactionBox(box.x, box.y, box.width, box.height, box.frames, source)
+
+
+def _face_boxes(decoded: DecodedPixels, frames: int = 8) -> list[RedactionBox]:
+    """Faces on up to ``frames`` evenly spaced frames; each applies to every frame."""
+    count = decoded.facts.frames
+    picks = np.unique(np.linspace(0, count - 1, num=min(frames, count)).round().astype(int))
+    found: list[RedactionBox] = []
+    for index in picks:
+        for box in find_faces(display_frame(decoded, decoded.frames[int(index)])):
+            found.append(RedactionBox(box.x, box.y, box.width, box.height, None, "face"))
+    return sorted(set(found), key=lambda b: (b.y, b.x))
 
 
 def make_pixel_stage(policy: PixelPolicy) -> PixelStage:

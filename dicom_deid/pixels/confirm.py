@@ -1,0 +1,294 @@
+"""Turn detector proposals into redaction boxes: merge, confirm as text, tighten, pad.  Pure.
+
+A text detector proposes regions; texture (lung fields, bone trabeculae, speckle, fabric)
+can look like text to it.  A proposal is blacked out only when it *reads* as text:
+
+* **group** — proposals that are the same region seen again (another pass, a projection, a
+  frame: IoU >= 0.6) are read together; nothing else is joined, so no box grows over anatomy by
+  merging;
+* **confirm** — a recognizer reads the region (:class:`Reading`).  Confirmed: at least two
+  confident letters/digits, or one very confident character in a glyph-shaped box.  Rejected:
+  nothing read, only low-confidence marks, or nothing but round letters ("OOOO": rows of circles
+  in a mosaic or a phantom).  Anything between is *uncertain*; the pixel stage
+  redacts uncertain regions of high-risk images and says so;
+* **glyph sanity** — the tightened region must have a line height of 4 px to a quarter of the
+  image's shorter side, and hold ink (pixels that differ from its surround);
+* **tighten** — the box shrinks to the rows and columns that hold glyph strokes (top-hat and
+  black-hat response, so text over anatomy tightens too), never inside the detector's kernel,
+  which lies inside the text;
+* **pad** — by a share of the line height (glyph height), so that anti-aliased edges and
+  serifs are covered without a fixed margin that is too large for small text.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dicom_deid.pixels.ocr import TextBox
+from dicom_deid.pixels.recognize import Reading
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+
+class Verdict(enum.Enum):
+    CONFIRMED = "confirmed"
+    UNCERTAIN = "uncertain"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A detector box and the search image (index) it was found in."""
+
+    box: TextBox
+    image: int
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A merged proposal with its verdict and the box to black out (tight, padded)."""
+
+    box: TextBox
+    verdict: Verdict
+    image: int
+    glyph_height: int
+
+
+#: Confirmation thresholds (tuned on the tuning split only; see README "Burned-in text").
+MIN_CONFIDENT = 0.5  # a character counts when the network is at least this sure of it
+CONFIRM_MANY = 4  # this many confident Latin letters/digits confirm a line ...
+CONFIRM_MANY_MEAN = 0.6  # ... read with at least this mean confidence
+CONFIRM_FEW = 2  # two or three confirm it when read surely ...
+CONFIRM_FEW_MEAN = 0.8
+SINGLE_CHAR = 0.9  # one character confirms a glyph-shaped box at this confidence
+UNCERTAIN_MEAN = 0.6  # below this mean confidence a reading is texture
+MIN_DENSITY = 0.7  # characters read per line height of length; texture reads a few in a long box
+PAD_SHARE = 0.15  # padding: this share of the line height above and below, at least MIN_PAD
+END_SHARE = 0.4  # ... and at an end of the line that the detector box cut through strokes
+MIN_PAD = 2
+MIN_GLYPH = 4  # px line height
+_ROUND = frozenset("Oo0Q")  # a reading of nothing but these is round blobs, not text
+
+
+def group_duplicates(proposals: Sequence[Proposal]) -> list[list[Proposal]]:
+    """Proposals that are the same region seen again (another pass, projection or frame).
+
+    Two proposals are duplicates when their intersection is at least 60 % of their union
+    (IoU); a group holds its members best score first.  Nothing else is joined: proposals
+    are judged on their own, so no box ever grows over anatomy by merging.
+    """
+    groups: list[list[Proposal]] = []
+    for proposal in sorted(proposals, key=lambda p: -p.box.score):
+        for group in groups:
+            if _iou(group[0].box, proposal.box) >= 0.6:
+                group.append(proposal)
+                break
+        else:
+            groups.append([proposal])
+    return groups
+
+
+def _iou(a: TextBox, b: TextBox) -> float:
+    ix = max(0, min(a.x1, b.x1) - max(a.x, b.x))
+    iy = max(0, min(a.y1, b.y1) - max(a.y, b.y))
+    inter = ix * iy
+    union = a.width * a.height + b.width * b.height - inter
+    return inter / union if union > 0 else 0.0
+
+
+def union_box(boxes: Sequence[TextBox]) -> TextBox:
+    x0, y0 = min(b.x for b in boxes), min(b.y for b in boxes)
+    x1, y1 = max(b.x1 for b in boxes), max(b.y1 for b in boxes)
+    return TextBox(x0, y0, x1 - x0, y1 - y0, max(b.score for b in boxes))
+
+
+def judge_reading(reading: Reading, box: TextBox) -> Verdict:
+    """Confirmed / uncertain / rejected, from what the recognizer read in ``box``."""
+    confident = [
+        ch
+        for ch, conf in zip(reading.text, reading.confidences, strict=True)
+        if conf >= MIN_CONFIDENT and ch.isascii() and ch.isalnum()
+    ]
+    if confident and all(ch in _ROUND for ch in confident):
+        return Verdict.REJECTED  # rows of circles (mosaics, phantoms, vessels in section) read as "OOOO"
+    along, across = (box.height, box.width) if reading.rotation in (90, 270) else (box.width, box.height)
+    density = len(reading.text.replace(" ", "")) / max(1.0, along / max(1, across))
+    mean = reading.mean_confidence
+    if len(confident) >= CONFIRM_MANY and mean >= CONFIRM_MANY_MEAN and density >= MIN_DENSITY:
+        return Verdict.CONFIRMED
+    if len(confident) >= CONFIRM_FEW and mean >= CONFIRM_FEW_MEAN and density >= MIN_DENSITY:
+        return Verdict.CONFIRMED
+    if len(confident) == 1 and len(reading.text) <= 2 and max(reading.confidences) >= SINGLE_CHAR \
+            and along <= 1.6 * across:
+        return Verdict.CONFIRMED  # one glyph: a laterality marker, a digit
+    if confident and mean >= UNCERTAIN_MEAN and density >= MIN_DENSITY:
+        return Verdict.UNCERTAIN
+    return Verdict.REJECTED
+
+
+def stroke_mask(
+    image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None
+) -> tuple[npt.NDArray[np.bool_], tuple[int, int]] | None:
+    """Glyph strokes inside ``box``: per colour channel, the top-hat (bright text) or black-hat
+    (dark text) response, computed with context around the box so its edges do not respond.
+
+    The polarity of each channel is read from the core (inside the text) against the box's
+    border: the extreme farther from the border's median is the text.  Returns (mask, (x0, y0))
+    in image coordinates of the clipped box, or None when nothing stands out."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    cv2 = _import_cv2()
+    height, width = image.shape[:2]
+    x0, y0 = max(0, box.x), max(0, box.y)
+    x1, y1 = min(width, box.x1), min(height, box.y1)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None
+    short = min(x1 - x0, y1 - y0)
+    size = max(3, min(31, round(0.6 * short))) | 1
+    wx0, wy0 = max(0, x0 - size), max(0, y0 - size)
+    wx1, wy1 = min(width, x1 + size), min(height, y1 + size)
+    window = np.ascontiguousarray(image[wy0:wy1, wx0:wx1])
+    inner = (slice(y0 - wy0, y1 - wy0), slice(x0 - wx0, x1 - wx0))
+    inside = core if core is not None else TextBox(
+        x0 + (x1 - x0) // 4, y0 + (y1 - y0) // 4, max(1, (x1 - x0) // 2), max(1, (y1 - y0) // 2)
+    )
+    cy0, cy1 = max(y0, inside.y) - wy0, min(y1, inside.y1) - wy0
+    cx0, cx1 = max(x0, inside.x) - wx0, min(x1, inside.x1) - wx0
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+    planes = [window] if window.ndim == 2 else [np.ascontiguousarray(window[:, :, c]) for c in range(window.shape[2])]
+    stroke = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for plane in planes:
+        box_part = plane[inner].astype(np.float32)
+        ring = np.concatenate([box_part[0], box_part[-1], box_part[:, 0], box_part[:, -1]])
+        background = float(np.median(ring))
+        core_part = plane[cy0:cy1, cx0:cx1] if cy1 > cy0 and cx1 > cx0 else plane[inner]
+        bright = float(np.percentile(core_part, 95)) - background
+        dark = background - float(np.percentile(core_part, 5))
+        op = cv2.MORPH_TOPHAT if bright >= dark else cv2.MORPH_BLACKHAT
+        stroke = np.maximum(stroke, cv2.morphologyEx(plane, op, kernel)[inner])
+    peak = float(np.percentile(stroke, 99.5))
+    if peak < 8.0:
+        return None
+    return stroke > max(6.0, 0.3 * peak), (x0, y0)
+
+
+def tighten(image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None) -> TextBox:
+    """``box`` shrunk to the rows and columns holding glyph strokes, never inside ``core`` (the
+    detector's kernel, which lies inside the text); unchanged when no stroke is found."""
+    found = stroke_mask(image, box, core)
+    if found is None:
+        return box
+    mask, (x0, y0) = found
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0 or cols.size == 0:
+        return box
+    tight = TextBox(x0 + int(cols[0]), y0 + int(rows[0]), int(cols[-1] - cols[0] + 1),
+                    int(rows[-1] - rows[0] + 1), box.score)
+    if core is not None:
+        tight = union_box([tight, core])
+    # never outside the box searched
+    bx0, by0 = max(tight.x, box.x), max(tight.y, box.y)
+    bx1, by1 = min(tight.x1, box.x1), min(tight.y1, box.y1)
+    return TextBox(bx0, by0, bx1 - bx0, by1 - by0, box.score)
+
+
+def core_of(boxes: Sequence[TextBox]) -> TextBox | None:
+    """Union of the detector kernels of ``boxes`` (None when none has one)."""
+    cores = [TextBox(*b.core) for b in boxes if b.core is not None]
+    return union_box(cores) if cores else None
+
+
+def line_height(box: TextBox, reading: Reading) -> int:
+    """Glyph (line) height: the shorter side, or the side across the reading direction."""
+    if reading.rotation in (90, 270):
+        return box.width
+    return min(box.width, box.height) if box.height > 1.3 * box.width else box.height
+
+
+def glyph_size(box: TextBox, reading: Reading) -> int:
+    """Glyph height for the sanity check: the line height, or for a tilted line (whose box is taller
+    than its glyphs) the line's length over the characters read (a glyph is about half as wide
+    as tall)."""
+    height = line_height(box, reading)
+    count = len(reading.text.replace(" ", ""))
+    if count >= 3:
+        along = box.height if reading.rotation in (90, 270) else box.width
+        height = min(height, round(along / (0.45 * count)))
+    return height
+
+
+def pad_box(
+    box: TextBox, glyph_height: int, rows: int, columns: int, *, cut: tuple[bool, bool] = (True, True)
+) -> TextBox:
+    """Padding by a share of the line height: ``PAD_SHARE`` all round (at least ``MIN_PAD``),
+    ``END_SHARE`` at an end of the line where the detector box cut through strokes (``cut``:
+    start, end along the line), since the line may go on there."""
+    base = max(MIN_PAD, math.ceil(PAD_SHARE * glyph_height))
+    end = max(base, math.ceil(END_SHARE * glyph_height))
+    start_pad, end_pad = (end if cut[0] else base), (end if cut[1] else base)
+    if box.width >= box.height:
+        x0, x1 = box.x - start_pad, box.x1 + end_pad
+        y0, y1 = box.y - base, box.y1 + base
+    else:
+        x0, x1 = box.x - base, box.x1 + base
+        y0, y1 = box.y - start_pad, box.y1 + end_pad
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(columns, x1), min(rows, y1)
+    return TextBox(x0, y0, x1 - x0, y1 - y0, box.score)
+
+
+def plausible_glyphs(box: TextBox, glyph_height: int, rows: int, columns: int) -> bool:
+    """Line height from 4 px to an eighth of the shorter image side (at least 48 px)."""
+    limit = max(48, min(rows, columns) // 8)
+    return MIN_GLYPH <= glyph_height <= limit
+
+
+def judge(
+    image: npt.NDArray[np.uint8],
+    proposal: Proposal,
+    reading: Reading,
+    *,
+    read_box: TextBox | None = None,
+    core: TextBox | None = None,
+    derived: bool = False,
+) -> Judged:
+    """Verdict for a region (``proposal``: the box to black out when it is text) from the reading
+    of ``read_box`` (default: the same box) on ``image``; the final box is tight and padded.
+
+    ``derived``: ``image`` is a projection of several frames, not a frame; there only a
+    confirmed reading counts (uncertain ones are rejected)."""
+    rows, columns = image.shape[:2]
+    verdict = judge_reading(reading, read_box or proposal.box)
+    tight = tighten(image, proposal.box, core)
+    height = line_height(tight, reading)
+    if verdict is not Verdict.REJECTED and not plausible_glyphs(tight, glyph_size(tight, reading), rows, columns):
+        verdict = Verdict.UNCERTAIN if verdict is Verdict.CONFIRMED else Verdict.REJECTED
+    if verdict is Verdict.UNCERTAIN and derived:
+        verdict = Verdict.REJECTED  # projections of moving anatomy look like text; frames decide
+    box = proposal.box
+    if tight.width >= tight.height:  # strokes up to the box's end: the line may go on beyond it
+        cut = (tight.x <= max(0, box.x), tight.x1 >= min(columns, box.x1))
+    else:
+        cut = (tight.y <= max(0, box.y), tight.y1 >= min(rows, box.y1))
+    return Judged(pad_box(tight, height, rows, columns, cut=cut), verdict, proposal.image, height)
+
+
+__all__ = [
+    "Judged",
+    "Proposal",
+    "Verdict",
+    "core_of",
+    "group_duplicates",
+    "judge",
+    "judge_reading",
+    "pad_box",
+    "tighten",
+    "union_box",
+]

@@ -1,0 +1,164 @@
+"""Which frames of a multi-frame instance hold each text region.  Pure; uses the recognizer.
+
+The search looks at projections and sampled frames, so a region it confirms may hold text on
+every frame (an overlay), on some frames (a label shown for part of a run, a counter), or
+change from frame to frame.  Blacking a region out on frames that never showed text removes
+anatomy for nothing, so each region is checked frame by frame:
+
+1. a few evenly spaced frames are read first; when all of them read as text, the region applies
+   to every frame (the common static overlay costs a handful of reads);
+2. otherwise every frame is read.  A frame keeps the region when it reads as text
+   (``confirm.judge_reading`` confirms it) that shares at least half its characters with the
+   best reading of the region, *or* most glyph pixels of a frame that reads hold
+   the same stored values in it (text drawn at a fixed value that the recognizer misses on
+   that frame, behind moving anatomy, stays covered);
+3. the frames kept are widened by one frame on each side and gaps of up to three frames are
+   filled.  When no frame reads as text at all, the region applies to every frame.
+
+Every doubt resolves towards redaction.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dicom_deid.pixels.confirm import Verdict, judge_reading, stroke_mask
+from dicom_deid.pixels.decode import DecodedPixels
+from dicom_deid.pixels.display import display_frame
+from dicom_deid.pixels.ocr import TextBox, to_rgb8
+from dicom_deid.pixels.recognize import Reading
+from dicom_deid.pixels.redact import RedactionBox
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+#: Frames read first; reads allowed per instance before regions fall back to every frame;
+#: the part of a line read for presence (a prefix of at most this many line heights).
+PROBE_FRAMES = 5
+READ_BUDGET = 400
+PREFIX = 5
+#: A frame that does not read keeps the region when this share of the glyph pixels of a frame
+#: that reads hold the same stored values there (the text is drawn, the reading failed).
+AGREEMENT = 0.6
+
+
+def assign_frames(
+    decoded: DecodedPixels,
+    boxes: Sequence[RedactionBox],
+    read_crops: Callable[[Sequence[npt.NDArray[np.uint8]]], list[Reading]],
+) -> list[RedactionBox]:
+    """``boxes`` (every frame) restricted to the frames that hold their text."""
+    count = decoded.facts.frames
+    if count == 1 or not boxes:
+        return list(boxes)
+    cache: dict[int, npt.NDArray[np.uint8]] = {}
+
+    def frame(index: int) -> npt.NDArray[np.uint8]:
+        if index not in cache:
+            cache[index] = to_rgb8(display_frame(decoded, decoded.frames[index]))
+        return cache[index]
+
+    budget = READ_BUDGET
+    out: list[RedactionBox] = []
+    probes = [int(i) for i in np.unique(np.linspace(0, count - 1, PROBE_FRAMES).round())]
+    for box in boxes:
+        if budget < count + len(probes):
+            out.append(box)
+            continue
+        first = read_crops([_crop(frame(i), box) for i in probes])
+        budget -= len(probes)
+        if all(_reads(r, box) for r in first):
+            out.append(box)
+            continue
+        readings = read_crops([_crop(frame(i), box) for i in range(count)])
+        budget -= count
+        read = _like_the_text([r if _reads(r, box) else None for r in readings])
+        frames = _frames_with_text(read, _agreement(decoded, frame, box, read))
+        out.append(box if frames is None else RedactionBox(box.x, box.y, box.width, box.height, frames, box.source))
+    return out
+
+
+def _crop(image: npt.NDArray[np.uint8], box: RedactionBox) -> npt.NDArray[np.uint8]:
+    """The start of the line in ``box``, upright (presence needs a few characters, not all)."""
+    crop = image[box.y : box.y1, box.x : box.x1]
+    if box.height > 1.3 * box.width:  # vertical: read along it
+        crop = np.rot90(crop[: PREFIX * box.width], k=-1)
+    else:
+        crop = crop[:, : PREFIX * box.height]
+    return np.ascontiguousarray(crop)
+
+
+def _reads(reading: Reading, box: RedactionBox) -> bool:
+    """The frame's crop reads as text (confirmed, as the search judges a line)."""
+    shape = TextBox(0, 0, box.width, box.height)
+    return judge_reading(reading, shape) is Verdict.CONFIRMED
+
+
+def _like_the_text(readings: Sequence[Reading | None]) -> list[bool]:
+    """Frames whose confirmed reading shares at least half its characters with the best reading
+    of the region (a clock that ticks still does; anatomy read as two digits does not)."""
+    confirmed = [r for r in readings if r is not None]
+    if not confirmed:
+        return [False] * len(readings)
+    best = Counter(max(confirmed, key=lambda r: r.score()).text.replace(" ", ""))
+    out = []
+    for reading in readings:
+        if reading is None:
+            out.append(False)
+            continue
+        chars = Counter(reading.text.replace(" ", ""))
+        shared = sum((chars & best).values())
+        out.append(shared >= 0.5 * max(1, min(sum(chars.values()), sum(best.values()))))
+    return out
+
+
+def _agreement(
+    decoded: DecodedPixels,
+    frame: Callable[[int], npt.NDArray[np.uint8]],
+    box: RedactionBox,
+    read: Sequence[bool],
+) -> list[float]:
+    """Per frame: the share of the glyph pixels of a frame that reads whose stored values are
+    the same there (burned-in text keeps its stored value wherever it is shown)."""
+    readers = [i for i, ok in enumerate(read) if ok]
+    if not readers:
+        return [0.0] * len(read)
+    reference = readers[len(readers) // 2]
+    found = stroke_mask(frame(reference), TextBox(box.x, box.y, box.width, box.height))
+    if found is None:
+        return [0.0] * len(read)
+    mask, (x0, y0) = found
+    region = decoded.frames[:, y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]].astype(np.float64)
+    glyph = region[:, mask]  # F x N [x S]
+    tolerance = max(1.0, 0.03 * float(region.max() - region.min()))
+    same = np.abs(glyph - glyph[reference]) <= tolerance
+    if same.ndim == 3:
+        same = same.all(axis=2)
+    return [float(v) for v in same.mean(axis=1)]
+
+
+def _frames_with_text(read: Sequence[bool], agreement: Sequence[float]) -> tuple[int, ...] | None:
+    """Frames holding the text, or None for every frame."""
+    count = len(read)
+    if not any(read) or all(read):
+        return None
+    present = [ok or a >= AGREEMENT for ok, a in zip(read, agreement, strict=True)]
+    kept: set[int] = set()
+    for index, flag in enumerate(present):
+        if flag:
+            kept.update(i for i in (index - 1, index, index + 1) if 0 <= i < count)
+    ordered = sorted(kept)
+    for a, b in itertools.pairwise(ordered):
+        if 1 < b - a <= 4:
+            kept.update(range(a + 1, b))
+    if len(kept) == count:
+        return None
+    return tuple(sorted(kept))
+
+
+__all__ = ["assign_frames"]

@@ -1,0 +1,175 @@
+"""Which instances of a series ``--pixels auto`` examines first.  Pure: header facts in, choices out.
+
+``auto`` saves work by sampling, never by modality alone.  Every series is searched on a
+sample of its instances: the first, middle and last by Instance Number, plus the first instance
+of every distinct *look* (SOP class, geometry and frames, photometric interpretation, bit depth,
+Image Type, and for derived images the VOI window bucket) — a screen capture or dose sheet
+filed in a CT series has its own look and is sampled on its own.  When text is found in any sampled instance, the whole series is searched;
+when every sample is clear, the other instances of the series that share a sampled look are
+recorded as "sampled series found clear".  Anything the survey did not see (no header read, an
+unknown look, no series) is searched in full.
+
+Burned In Annotation (0028,0301) is not part of any decision here: it is a hint, never a pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from pydicom.dataset import Dataset
+
+Look = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What the header survey keeps of one input with pixel data."""
+
+    ordinal: int
+    series: str  # study and series instance UIDs
+    number: int | None  # Instance Number
+    look: Look
+
+
+def series_key(ds: Dataset) -> str | None:
+    """``study|series`` from the header, or None when either UID is missing."""
+    study = str(ds.get("StudyInstanceUID", "") or "").strip()
+    series = str(ds.get("SeriesInstanceUID", "") or "").strip()
+    return f"{study}|{series}" if study and series else None
+
+
+def _window_bucket(ds: Dataset) -> str:
+    """VOI window, coarsely: slice-by-slice auto-windowing stays in one bucket, a re-windowed
+    secondary capture does not (half-octave width steps, quarter-width centre steps)."""
+    center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
+    try:
+        c = float(center[0] if isinstance(center, list | tuple) or _is_multi(center) else center)
+        w = float(width[0] if isinstance(width, list | tuple) or _is_multi(width) else width)
+    except (TypeError, ValueError, IndexError):
+        return "-"
+    if w <= 0:
+        return "-"
+    return f"{round(2 * math.log2(w))}:{round(4 * c / w)}"
+
+
+def _is_multi(value: object) -> bool:
+    from pydicom.multival import MultiValue
+
+    return isinstance(value, MultiValue)
+
+
+def look_of(ds: Dataset) -> Look:
+    """The look of an instance: instances sharing it are sampled together.
+
+    The VOI window counts for derived images only: an ORIGINAL image's window is the scanner's
+    per-slice auto-window (it differs from slice to slice of one acquisition), while a derived
+    image with its own window is a re-rendering, a screen capture, a different presentation."""
+    types = [str(v).upper().strip() for v in (ds.get("ImageType") or [])]
+    window = "-" if types[:1] == ["ORIGINAL"] else _window_bucket(ds)
+    return (
+        str(ds.get("SOPClassUID", "") or ""),
+        f"{ds.get('Rows', '?')}x{ds.get('Columns', '?')}x{ds.get('NumberOfFrames', 1) or 1}",
+        str(ds.get("PhotometricInterpretation", "") or ""),
+        f"{ds.get('BitsStored', '?')}",
+        window,
+        "\\".join(types),
+    )
+
+
+def image_facts(ds: Dataset, ordinal: int) -> ImageFacts | None:
+    """Facts of a header read without pixels; None when the instance carries no image."""
+    if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData", "Rows")):
+        return None
+    key = series_key(ds)
+    if key is None:
+        return None  # no series: searched in full
+    try:
+        number: int | None = int(ds.get("InstanceNumber"))
+    except (TypeError, ValueError):
+        number = None
+    return ImageFacts(ordinal, key, number, look_of(ds))
+
+
+def choose_samples(facts: Iterable[ImageFacts]) -> frozenset[int]:
+    """Ordinals to search first: per series first, middle and last, and one per distinct look."""
+    by_series: dict[str, list[ImageFacts]] = defaultdict(list)
+    for fact in facts:
+        by_series[fact.series].append(fact)
+    chosen: set[int] = set()
+    for members in by_series.values():
+        members.sort(key=lambda f: (f.number is None, f.number or 0, f.ordinal))
+        count = len(members)
+        for index in {0, count // 2, count - 1}:
+            chosen.add(members[index].ordinal)
+        seen: set[Look] = set()
+        for fact in members:
+            if fact.look not in seen:
+                seen.add(fact.look)
+                chosen.add(fact.ordinal)
+    return frozenset(chosen)
+
+
+@dataclass(frozen=True)
+class SeriesVerdicts:
+    """After the samples: the series found clear, with the looks their samples covered.
+
+    Picklable and compared by value (a worker rebuilds its engine when it changes).
+    """
+
+    clear: Mapping[str, frozenset[Look]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "clear", MappingProxyType(dict(self.clear)))
+
+    def __reduce__(self) -> tuple[type[SeriesVerdicts], tuple[dict[str, frozenset[Look]]]]:
+        return (SeriesVerdicts, (dict(self.clear),))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SeriesVerdicts) and dict(self.clear) == dict(other.clear)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self.clear.items()))
+
+    def found_clear(self, ds: Dataset) -> bool:
+        """True when ``ds``'s series was sampled, every sample was clear, and its look was sampled."""
+        key = series_key(ds)
+        looks = self.clear.get(key) if key is not None else None
+        return looks is not None and look_of(ds) in looks
+
+
+def decide_series(
+    facts: Iterable[ImageFacts], samples: frozenset[int], sample_found_text: Mapping[int, bool | None]
+) -> SeriesVerdicts:
+    """Series whose every sample was examined and found clear.
+
+    ``sample_found_text[ordinal]`` is True (text), False (clear) or None (not examined: the
+    file was quarantined or its result is unknown); a series with any True or None, or a
+    sample missing from the mapping, is not clear.
+    """
+    looks: dict[str, set[Look]] = defaultdict(set)
+    blocked: set[str] = set()
+    for fact in facts:
+        if fact.ordinal not in samples:
+            continue
+        verdict = sample_found_text.get(fact.ordinal)
+        if verdict is None or verdict:
+            blocked.add(fact.series)
+        else:
+            looks[fact.series].add(fact.look)
+    return SeriesVerdicts({k: frozenset(v) for k, v in looks.items() if k not in blocked})
+
+
+__all__ = [
+    "ImageFacts",
+    "Look",
+    "SeriesVerdicts",
+    "choose_samples",
+    "decide_series",
+    "image_facts",
+    "look_of",
+    "series_key",
+]
