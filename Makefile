@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEBS   := tesseract-ocr dicom3tools fonts-dejavu-core chromium orthanc dcmtk
 
-.PHONY: demo test setup system-deps profiles bench clean fuzz
+.PHONY: demo test setup system-deps profiles bench clean fuzz coverage mutation
 
 setup: $(STAMP) system-deps
 
@@ -61,6 +61,20 @@ demo: setup sample_data/.generated
 test: setup
 	$(PY) -m pytest -q
 
+# Branch coverage of the core modules (report in the terminal and coverage.xml); not part of `make test`.
+CORE := plan scrub remap clean profiles deidentify boundary pipeline workers write read config events manifest walk \
+        report_html cli_review pixels.encode pixels.redact
+coverage: setup
+	$(PY) -m pytest -q -p no:randomly --cov-branch $(foreach m,$(CORE),--cov=dicom_deid.$(m)) \
+	  --cov-report=term --cov-report=xml:coverage.xml
+
+# Mutation testing (mutmut 3, from the dev extra): one module at a time, each against its own tests
+# (scripts/mutation.py lists them); CPU-heavy, minutes per module; not part of `make test`.
+# MODULES="plan scrub" make mutation runs only those.  Survivors: tests/mutation_survivors.md.
+mutation: setup
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) scripts/mutation.py $(MODULES)
+
 # Coverage-guided fuzzing of the per-file boundary (atheris): FUZZ_SECONDS=3600 make fuzz
 FUZZ_SECONDS ?= 600
 fuzz: $(STAMP)
@@ -72,4 +86,5 @@ profiles: $(STAMP)
 	$(PY) scripts/generate_profiles.py
 
 clean:
-	rm -rf demo_out demo_out.quarantine demo_report.html demo_risk.html demo_keys sample_data/generated sample_data/.generated .pytest_cache fuzz-corpus
+	rm -rf demo_out demo_out.quarantine demo_report.html demo_risk.html demo_keys sample_data/generated sample_data/.generated .pytest_cache fuzz-corpus \
+	  .mutation coverage.xml .coverage

@@ -45,6 +45,9 @@ _GENERIC = [
     r"\b[A-Za-z]{0,4}\d{5,}[A-Za-z0-9]*\b",  # long digit runs / MRN-like IDs
 ]
 _LETTER = r"[^\W\d_]"  # any letter, accented or not: names match as whole words
+# Han, kana and Hangul: text in these scripts has no spaces between words, so a name written in
+# them matches inside a run of letters, and a name's parts also match written together (山田太郎)
+_CJK = re.compile(r"^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+$")
 _MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
                 "September", "October", "November", "December")
 _GENERIC_RE = re.compile("|".join(f"(?:{p})" for p in _GENERIC), re.IGNORECASE)
@@ -66,6 +69,10 @@ class PatientIdentifiers:
         words: set[str] = set()
         names = list(names)
         for name in names:
+            for group in name.split("="):  # alphabetic, ideographic, phonetic
+                cjk = [p.strip() for p in group.split("^") if _CJK.match(p.strip())]
+                if len(cjk) >= 2:  # family and given name together, either order, with or without a space
+                    words.update(sep.join(pair) for pair in (cjk[:2], cjk[1::-1]) for sep in ("", " "))
             for part in re.split(r"[\^=,\s]+", name):
                 # a hyphenated part counts whole and by each of its pieces (Müller-Lüdenscheidt)
                 for piece in (part, *part.split("-")):
@@ -92,7 +99,8 @@ class PatientIdentifiers:
 
     def pattern(self) -> PatientPattern | None:
         alts = [re.escape(i) for i in self.ids]
-        alts += [rf"(?<!{_LETTER}){re.escape(w)}(?!{_LETTER})" for w in self.words]
+        alts += [re.escape(w) if _CJK.match(w.replace(" ", "")) else rf"(?<!{_LETTER}){re.escape(w)}(?!{_LETTER})"
+                 for w in self.words]
         for d in self.dates:
             alts += [re.escape(s) for s in _date_spellings(d)]
         if not alts and not self.names:

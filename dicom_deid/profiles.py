@@ -238,14 +238,15 @@ class Standard:
 
         ``value`` may be multi-valued (``\\``-separated).  A value with anything but digits and
         dots (a corrupted or misused attribute can hold text) is never kept, whatever the keyword:
-        it is remapped like an instance UID instead."""
+        it is remapped like an instance UID instead.  Outside the class keywords, every value must
+        carry a standard prefix: one instance UID among them gets the whole attribute remapped."""
         values = [v.strip(" \x00") for v in value.split("\\")]
         if any(v and not _UID_CHARS.fullmatch(v) for v in values):
             return False
         return (
             keyword in self.uid_keep_keywords
             or keyword.endswith(self.uid_keep_suffixes)
-            or values[0].startswith(self.uid_keep_prefixes)
+            or all(v.startswith(self.uid_keep_prefixes) for v in values)
         )
 
 

@@ -42,7 +42,7 @@ _UID_LINK_KINDS = {
     0x0020000E: LinkKind.SERIES_UID,
     0x00080018: LinkKind.SOP_INSTANCE_UID,
 }
-_AGE = re.compile(r"^(\d{3})([DWMY])$")
+_AGE = re.compile(r"^\s*(\d{1,3})\s*([DWMY]?)\s*$", re.IGNORECASE)  # AS, or a non-conformant spelling
 
 
 @dataclass
@@ -206,8 +206,8 @@ def _clean(tag: int, vr: str, value: object, ctx: ScrubContext, *, nested: bool 
         return _remap_uids(tag, value, ctx, nested=nested)
     if vr in ("DA", "DT"):
         return _clean_dates(vr, value, ctx)
-    if vr == "TM":
-        return value  # whole-day shifts keep the time of day
+    if vr == "TM":  # whole-day shifts keep the time of day; year-only keeps no element of a date
+        return value if ctx.profile.date_method is not DateMethod.YEAR else _midnight(value)
     if tag == PATIENT_AGE and ctx.profile.age_cap_years is not None:
         return _cap_age(value, ctx.profile.age_cap_years)
     if vr in _TEXT_VRS:
@@ -232,9 +232,19 @@ def _clean_dates(vr: str, value: object, ctx: ScrubContext) -> object:
     return out if len(out) > 1 else out[0]
 
 
+def _midnight(value: object) -> object:
+    out = ["000000" for _ in _values(value)]
+    return out if len(out) > 1 else (out[0] if out else "")
+
+
 def _cap_age(value: object, cap: int) -> object:
-    m = _AGE.match(str(value or ""))
-    if m and m.group(2) == "Y" and int(m.group(1)) > cap:
+    """Ages in years above ``cap`` become ``cap + 1`` years; a value without a unit counts as
+    years; a value that is no age at all is emptied, never kept (fail closed)."""
+    text = str(value or "")
+    m = _AGE.match(text)
+    if m is None:
+        return "" if text.strip() else value
+    if m.group(2).upper() in ("Y", "") and int(m.group(1)) > cap:
         return f"{cap + 1:03d}Y"
     return value
 

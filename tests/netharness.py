@@ -25,11 +25,13 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import needs_tool
+
 HANG_GUARD = 120.0  # seconds: only a broken build waits this long
 ORTHANC = shutil.which("Orthanc")
 STORESCU = shutil.which("storescu")
-needs_orthanc = pytest.mark.skipif(ORTHANC is None, reason="Debian package 'orthanc' missing: run `make setup`")
-needs_storescu = pytest.mark.skipif(STORESCU is None, reason="Debian package 'dcmtk' missing: run `make setup`")
+needs_orthanc = needs_tool("orthanc")  # a skip without the tool; a failure under CI (tests/conftest.py)
+needs_storescu = needs_tool("storescu")
 
 
 def free_port() -> int:

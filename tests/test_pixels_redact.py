@@ -9,7 +9,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from dicom_deid.pixels.decode import DecodedPixels, PixelFacts
 from dicom_deid.pixels.display import ybr_full_to_rgb
-from dicom_deid.pixels.redact import RedactionBox, apply_boxes, clip_box, fill_value
+from dicom_deid.pixels.redact import RedactionBox, apply_boxes, clip_box, fill_value, grow_box
 
 
 def _decoded(
@@ -78,3 +78,48 @@ def test_ybr_conversion_matches_pydicom() -> None:
     ours = ybr_full_to_rgb(ybr).astype(int)
     theirs = convert_color_space(ybr, "YBR_FULL", "RGB").astype(int)
     assert np.abs(ours - theirs).max() <= 1
+
+
+# --- found by mutation testing (scripts/mutation.py pixels/redact) --------------------------------
+
+# Palettes whose darkest entry by luminance (ITU-R BT.601: 0.299 R + 0.587 G + 0.114 B) is pure red,
+# green or blue, each within a few units of the others: the weights, not the sums, decide.
+PALETTES = {
+    "red-darkest": ([[0, 26, 0], [0, 0, 135], [50, 0, 0]], 2),  # 15.26, 15.39, 14.95
+    "green-darkest": ([[50, 0, 0], [0, 25, 0], [0, 0, 135]], 1),  # 14.95, 14.68, 15.39
+    "blue-darkest": ([[50, 0, 0], [0, 26, 0], [0, 0, 125]], 2),  # 14.95, 15.26, 14.25
+}
+
+
+@pytest.mark.parametrize(("palette", "darkest"), list(PALETTES.values()), ids=list(PALETTES))
+@pytest.mark.parametrize("first", [0, 16], ids=["first-0", "first-16"])
+def test_palette_fill_is_the_entry_of_lowest_luminance(palette: list[list[int]], darkest: int, first: int) -> None:
+    """The fill is a stored value: the entry's index plus the LUT's first mapped value (PS3.3 C.7.6.3.1.5)."""
+    frames = np.full((1, 4, 4), first, np.uint8)
+    decoded = DecodedPixels(frames, _decoded("PALETTE COLOR", frames, 8).facts, np.array(palette, np.uint8), first)
+    assert fill_value(decoded) == (darkest + first,)
+
+
+@pytest.mark.parametrize("box", [(10, 0, 3, 3), (0, 10, 3, 3), (-3, 0, 3, 3), (0, -3, 3, 3)],
+                         ids=["right-edge", "bottom-edge", "left-edge", "top-edge"])
+def test_a_box_touching_the_frame_only_at_its_edge_is_nothing(box: tuple[int, int, int, int]) -> None:
+    assert clip_box(RedactionBox(*box, None, "detector"), 10, 10) is None
+
+
+def test_clip_keeps_frames_and_source() -> None:
+    clipped = clip_box(RedactionBox(-2, 8, 5, 5, (0, 2), "template"), 10, 10)
+    assert clipped == RedactionBox(0, 8, 3, 2, (0, 2), "template")
+
+
+def test_grow_box_by_a_margin_on_every_side() -> None:
+    box = RedactionBox(5, 6, 10, 4, (1,), "detector")
+    assert grow_box(box, 3) == RedactionBox(2, 3, 16, 10, (1,), "detector")
+    assert (box.area(), grow_box(box, 3).area()) == (40, 160)
+
+
+def test_boxes_after_one_outside_the_frame_and_frame_zero_are_filled() -> None:
+    frames = np.full((2, 6, 6), 50, np.uint16)
+    boxes = [RedactionBox(20, 20, 2, 2, None, "detector"),  # outside: nothing to fill
+             RedactionBox(0, 0, 2, 2, (0, 2), "detector")]  # frame 0, and a frame index the instance lacks
+    out = apply_boxes(frames, boxes, (0,))
+    assert (out[0, :2, :2] == 0).all() and int((out == 0).sum()) == 4  # only frame 0's 2x2 corner

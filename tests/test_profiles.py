@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import re
 import subprocess
 import sys
 
@@ -34,12 +36,35 @@ def test_regenerating_profiles_gives_identical_bytes(tmp_path):
     assert out.read_bytes() == (REPO / "profiles" / "ps315_2026c.json").read_bytes()
 
 
-def test_vendored_sources_match_shared_copy_when_present():
+def _recorded_sha256() -> dict[str, str]:
+    """The per-file SHA-256 table of profiles/source/PROVENANCE.md (recorded when copied)."""
+    text = (SOURCE / "PROVENANCE.md").read_text(encoding="utf-8")
+    return dict(re.findall(r"^\| `([^`]+)` \| `([0-9a-f]{64})` \|$", text, flags=re.MULTILINE))
+
+
+def test_vendored_sources_are_the_recorded_extraction():
+    """A clean clone checks its vendored tables against the SHA-256 recorded in PROVENANCE.md, and
+    each against the upstream extraction in ../shared/ps315 wherever that folder is beside it."""
+    recorded = _recorded_sha256()
+    files = sorted(p.relative_to(SOURCE).as_posix() for p in SOURCE.rglob("*.csv"))
+    assert sorted(recorded) == files  # every vendored table is recorded, and nothing else
+    for name in files:
+        assert hashlib.sha256((SOURCE / name).read_bytes()).hexdigest() == recorded[name], name
     shared = REPO.parent / "shared" / "ps315"
-    if not shared.exists():  # a clone without ../shared still has its vendored copy
-        pytest.skip("../shared/ps315 not beside this clone")
-    for name in ("table_E.1-1.csv", "table_E.3.10-1.csv", "cid7050.csv", "iod/toplevel_types.csv"):
+    upstream = [n for n in files if (shared / n).exists()]
+    for name in upstream:
         assert (SOURCE / name).read_bytes() == (shared / name).read_bytes(), name
+    assert len(files) == 10 and len(upstream) in (0, 8)  # the two beyond_* files are our own extraction
+
+
+def test_generated_header_names_the_recorded_sources():
+    """profiles/ps315_2026c.json records the same SHA-256 for each table it was generated from."""
+    import json
+
+    sources = json.loads((REPO / "profiles" / "ps315_2026c.json").read_text(encoding="utf-8"))["sources"]
+    recorded = _recorded_sha256()
+    assert sources == {name: recorded[name] for name in sources}
+    assert len(sources) == 9
 
 
 def test_every_single_tag_row_is_loaded_with_its_basic_and_option_codes():

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -54,7 +55,8 @@ def readme() -> str:
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory, readme: str):
+def pristine(tmp_path_factory: pytest.TempPathFactory, readme: str) -> Path:
+    """The folder the README's examples start from (built once)."""
     root = tmp_path_factory.mktemp("readme")
     table = _blocks(readme, "csv")[0]
     (root / "subjects.csv").write_text(table)
@@ -63,6 +65,14 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, readme: str):
     make_export(root / "IN", pids)
     shutil.copytree(root / "IN", root / "export")
     (root / "home").mkdir(mode=0o700)
+    return root
+
+
+@pytest.fixture
+def sandbox(pristine: Path, tmp_path: Path):
+    """A copy of the starting folder per test: the examples hold in any order (pytest-randomly)."""
+    root = tmp_path / "readme"
+    shutil.copytree(pristine, root)
     env = {k: v for k, v in os.environ.items() if k != "DICOM_DEID_HOME"}
     env.update(HOME=str(root / "home"), PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{env.get('PATH', '')}")
     return root, env
@@ -92,7 +102,7 @@ def test_every_readme_shell_example_runs(readme, sandbox):
 
 def test_the_readme_python_example_runs(readme, sandbox):
     root, env = sandbox
-    if not (root / "keys" / "secret.key").exists():  # made by the README's `keys secret` example when run first
+    if not (root / "keys" / "secret.key").exists():  # the README's `keys secret` example makes it before
         subprocess.run(["dicom-deid", "keys", "secret", "--out", "keys/secret.key"], cwd=root, env=env, check=True,
                        capture_output=True)
     (example,) = _blocks(readme, "python")

@@ -22,7 +22,6 @@ from dicom_deid.report import render_report
 from dicom_deid.verify import verify_output
 from tests.planted import generate_corpus
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 _DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 
@@ -144,9 +143,8 @@ def test_large_manifest_renders_fast_and_small(run_out, rows, tmp_path):
     assert len(_thumbs(path.read_text(encoding="utf-8"))) <= 40 + 12
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium not installed")
-def test_report_renders_in_headless_chromium(input_report, tmp_path):
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+def test_report_renders_in_headless_chromium(input_report, tmp_path, chromium):
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000", "--enable-logging=stderr",
              "--v=0"]

@@ -20,8 +20,6 @@ from dicom_deid.manifest import MANIFEST_NAME, read_manifest
 from dicom_deid.verify import Category, Severity, verify_output
 from tests.planted import PHI_PRIVATE_CREATOR, generate_corpus
 
-DCIODVFY = shutil.which("dciodvfy")
-
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
@@ -108,9 +106,9 @@ def test_untouched_copy_has_findings_in_every_category(untouched_result):
     assert not untouched_result.ok
 
 
-def test_own_output_has_no_findings(corpus, deid_out):
+def test_own_output_has_no_findings(corpus, deid_out, dciodvfy):
     written = [r for r in read_manifest(deid_out / MANIFEST_NAME) if r.get("outcome") == "written"]
-    result = verify_output(deid_out, against=corpus.root, ocr="auto", dciodvfy=DCIODVFY is not None)
+    result = verify_output(deid_out, against=corpus.root, ocr="auto", dciodvfy=True)
     assert [f.to_dict() for f in result.findings if f.severity is not Severity.NOTE] == []
     assert result.ok
     assert result.dicom_checked == len(written) > 30
@@ -181,8 +179,7 @@ def test_without_input_profile_uid_and_marking_problems_are_found(deid_out, tmp_
     assert [(f.category, f.severity in (Severity.NOTE, Severity.WARNING)) for f in dangling] == [(Category.UID, True)]
 
 
-@pytest.mark.skipif(DCIODVFY is None, reason="dciodvfy (Debian dicom3tools) not installed")
-def test_dciodvfy_reports_only_errors_new_in_the_output(corpus, deid_out, tmp_path):
+def test_dciodvfy_reports_only_errors_new_in_the_output(corpus, deid_out, tmp_path, dciodvfy):
     out = tmp_path / "out"
     shutil.copytree(deid_out, out)
     path = min(p for p in out.rglob("*.dcm") if pydicom.dcmread(p, stop_before_pixels=True).Modality == "MR")
