@@ -19,12 +19,12 @@ import traceback
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dicom_deid.deidentify import Deidentified, Engine, deidentify
 from dicom_deid.errors import DeidError, EncapsulatedDocumentError, NotDicomError, QuarantineReason
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import ManifestRecord, Outcome, encode_row
-from dicom_deid.pixels.stage import PixelOutcome
 from dicom_deid.plan import Plan, format_path
 from dicom_deid.profiles import ActionCode
 from dicom_deid.read import DicomDirFile, describe_decode_failure, parse_instance
@@ -37,6 +37,9 @@ from dicom_deid.write import (
     quarantine,
     write_output,
 )
+
+if TYPE_CHECKING:
+    from dicom_deid.pixels.stage import PixelOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -155,9 +158,13 @@ def _changes(plan: Plan) -> dict[str, list[str]]:
     """Attribute paths per action code, for everything not kept as is (keywords only, no values)."""
     out: dict[str, list[str]] = {}
     for action in plan:
-        if action.code is not ActionCode.K:
-            out.setdefault(action.code.value, []).append(format_path(action.path))
+        code = action.code
+        if code is not ActionCode.K:
+            out.setdefault(_CODE_VALUES[code], []).append(format_path(action.path))
     return out
+
+
+_CODE_VALUES = {code: code.value for code in ActionCode}  # Enum.value is a slow descriptor
 
 
 def crashed_input(item: InputBytes, engine: Engine, quarantine_dir: Path) -> FileResult:

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydicom.datadict import dictionary_VR
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
 
 from dicom_deid.vocabulary import english_count, fold, is_vocabulary
 
@@ -173,6 +171,9 @@ class _NameSpellings:
         """A spelling variant of a long enough part, and not an ordinary word."""
         if not self.variant_targets or _ordinary(word):
             return False
+        from rapidfuzz import process  # loaded on first use: a run without free text never needs it
+        from rapidfuzz.distance import Levenshtein
+
         found = process.extract(word, self.variant_targets, scorer=Levenshtein.distance, score_cutoff=2, limit=None)
         return any(0 < edits <= _edits_allowed(part) for part, edits, _i in found)
 

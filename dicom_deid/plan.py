@@ -21,11 +21,13 @@ the table leaves to the de-identifier are made here, each from the tables:
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from dicom_deid.errors import UnreadableDicomError
@@ -71,9 +73,11 @@ class Plan:
         return iter(self.actions.values())
 
     def counts(self) -> Counter[str]:
-        return Counter(a.code.value for a in self.actions.values())
+        by_code = Counter(a.code for a in self.actions.values())
+        return Counter({code.value: n for code, n in by_code.items()})
 
 
+@functools.lru_cache(maxsize=65536)  # pure; the manifest formats every changed element's path
 def format_path(path: TagPath) -> str:
     """``ReferencedSeriesSequence[0].SeriesInstanceUID`` style display."""
     parts = []
@@ -107,7 +111,11 @@ def resolve(code: ActionCode, attr_type: str) -> ActionCode:
 def element_vr(ds: Dataset, tag: int) -> str:
     """The element's VR; for implicit VR or an explicit "UN" of a known public attribute, the
     dictionary's (a sequence stored as UN must still be walked, not copied as an opaque blob)."""
-    vr = ds.get_item(tag).VR
+    # get_item without its tag conversion (called for every element, twice); an int finds a BaseTag key
+    elem = ds._dict.get(tag)  # type: ignore[call-overload]
+    if elem is None or (isinstance(elem, RawDataElement) and elem.value is None):
+        elem = ds.get_item(tag)  # absent, or a deferred read: pydicom's own way
+    vr = elem.VR
     if vr and vr != "UN":
         return str(vr)
     try:
@@ -146,7 +154,7 @@ class _Planner:
     def walk(self, ds: Dataset, prefix: TagPath, seq_path: tuple[str, ...], cleaning: bool = False) -> None:
         creators: dict[tuple[int, int], str] = {}
         tags = list(ds.keys())
-        for tag in tags:
+        for tag in tags if self.retain_safe_private else ():  # without the option no private element is kept
             if tag.group & 1 and 0x10 <= tag.element <= 0xFF:
                 value = ds[tag].value
                 creators[(tag.group, tag.element)] = value if isinstance(value, str) else ""
@@ -169,7 +177,9 @@ class _Planner:
                     # a sequence the option cleans (e.g. Graphic Annotation under Clean Graphics):
                     # its free text is cleaned, not replaced by a dummy
                     action = ElementAction(path, ActionCode.C, f"{action.rule}; in a cleaned sequence")
-                if vr != "UI" and not tag.group & 1 and int(tag) not in self.conditional:  # value-independent
+                # value-independent: a private one too without retain_safe_private (its creator is not read)
+                if (vr != "UI" and (not tag.group & 1 or not self.retain_safe_private)
+                        and int(tag) not in self.conditional):
                     self.cache[key] = (action.code, action.rule, action.value)
             self.actions[path] = action
             if vr == "SQ" and action.code not in (ActionCode.X, ActionCode.Z):

@@ -444,7 +444,9 @@ def _read_profile(name_or_path: str | Path) -> tuple[dict[str, Any], str, Path |
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"invalid TOML: {exc}", path=source) from None
-    problem = schema_problem(raw)
+    # A named profile ships with the package and is checked against the schema by the test suite
+    # (tests/test_profiles_strict.py); only a file is checked here (jsonschema costs ~0.1 s to start).
+    problem = schema_problem(raw) if folder is not None else None
     if problem is not None:
         raise ProfileError(problem, path=source)
     return raw, source, folder
@@ -518,6 +520,7 @@ def load_profile(
     )
 
 
+@functools.lru_cache(maxsize=8192)  # a pure dictionary lookup, called for every changed element
 def keyword_of(tag: int) -> str:
     return keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from collections.abc import Mapping
@@ -166,21 +167,28 @@ def _check_complete(ds: Dataset, size: int, where: str) -> None:
                                    path=where, reason=QuarantineReason.TRUNCATED)
 
 
+@functools.lru_cache(maxsize=1)
+def _routing_tags() -> tuple[tuple[str, int, str], ...]:
+    """(keyword, tag, dictionary VR) of each routing attribute and the two file meta ones."""
+    keywords = (*ROUTING_KEYWORDS, "MediaStorageSOPClassUID", "TransferSyntaxUID")
+    return tuple((kw, int(tag_for_keyword(kw) or 0), str(dictionary_VR(tag_for_keyword(kw) or 0))) for kw in keywords)
+
+
 def _decode_routing(ds: Dataset, where: str) -> None:
     """Decode the routing attributes now, so a malformed one is this input's error.
 
     Each must also have its own value representation: a UID, name or ID under another VR
     would be handled (removed, replaced) as that VR, or fail when its pseudonym is set.
     """
-    for kw in (*ROUTING_KEYWORDS, "MediaStorageSOPClassUID", "TransferSyntaxUID"):
-        holder = ds.file_meta if kw.startswith(("MediaStorage", "Transfer")) else ds
-        tag = tag_for_keyword(kw) or 0
+    for kw, tag, expected in _routing_tags():
+        holder = ds.file_meta if tag >> 16 == 2 else ds
         where_tag = f"{kw} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
-        expected = dictionary_VR(tag)
         try:
-            value = holder.get(kw)
-            str(value if value is not None else "")
-            vr = holder[kw].VR if kw in holder else expected
+            elem = holder._dict.get(tag)  # type: ignore[call-overload]  # (by tag: no keyword lookups)
+            if elem is not None:
+                elem = holder[tag]  # decoded, as ``holder.get(kw)`` would
+                str(elem.value if elem.value is not None else "")
+            vr = elem.VR if elem is not None else expected
         except ELEMENT_ERRORS as exc:
             raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} cannot be decoded ({exc.__class__.__name__})",
                                        path=where) from None
@@ -223,6 +231,14 @@ _TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN
                        "UT"})
 
 
+@functools.lru_cache(maxsize=8192)  # a pure dictionary lookup, made for every public element read
+def _dictionary_vrs(tag: int) -> frozenset[str] | None:
+    """The VRs the data dictionary allows for a public ``tag`` ("US or SS": both); None if unknown."""
+    if not dictionary_has_tag(tag):
+        return None
+    return frozenset(dictionary_VR(tag).split(" or "))
+
+
 def _check_explicit_vrs(ds: Dataset, where: str) -> None:
     """A top-level public element must not hold free text where its attribute holds none, nor
     binary data where it holds text.
@@ -235,17 +251,18 @@ def _check_explicit_vrs(ds: Dataset, where: str) -> None:
     """
     for tag, raw in ds._dict.items():
         vr = getattr(raw, "VR", None)
-        if vr is None or tag.is_private or not dictionary_has_tag(tag):
+        if vr is None or tag >> 16 & 1:
             continue
-        expected = dictionary_VR(tag)
-        if vr == expected or vr in expected.split(" or "):
+        expected = _dictionary_vrs(tag)
+        if expected is None or vr in expected:
             continue
-        text_into_structured = vr in _FREE_TEXT_VRS and _STRUCTURED_VRS.issuperset(expected.split(" or "))
-        binary_into_text = vr in _BINARY_VRS and _TEXT_VRS.issuperset(expected.split(" or "))
+        text_into_structured = vr in _FREE_TEXT_VRS and _STRUCTURED_VRS.issuperset(expected)
+        binary_into_text = vr in _BINARY_VRS and _TEXT_VRS.issuperset(expected)
         if text_into_structured or binary_into_text:
             keyword = tag_keyword(tag) or "element"
             raise UnreadableDicomError(f"corrupt DICOM file: {keyword} ({tag >> 16:04X},{tag & 0xFFFF:04X}) has "
-                                       f"value representation {vr} where the standard has {expected}", path=where)
+                                       f"value representation {vr} where the standard has {dictionary_VR(tag)}",
+                                       path=where)
 
 
 def _check_encapsulation(ds: Dataset, where: str) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -26,6 +24,8 @@ from dicom_deid.record import dedupe_links
 from dicom_deid.walk import InputRef, load_input
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from dicom_deid.seal import PartSpec
 
 
@@ -191,6 +191,13 @@ def map_pool(refs: Iterable[InputRef], task: Task, engine: Engine, workers: int,
     the pool: the files then in flight are retried one at a time in a fresh pool, and the one that
     kills its worker again becomes ``on_crash(ref)`` (a quarantine record).  The run carries on.
     """
+    from concurrent.futures import (  # a serial run never loads them
+        FIRST_COMPLETED,
+        ProcessPoolExecutor,
+        wait,
+    )
+    from concurrent.futures.process import BrokenProcessPool
+
     limit = max(2, 2 * workers)
     source = _batches(refs, batch)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(engine,))
@@ -232,6 +239,9 @@ def map_pool(refs: Iterable[InputRef], task: Task, engine: Engine, workers: int,
 def _isolate(refs: list[InputRef], task: Task, engine: Engine,
              on_crash: Callable[[InputRef], FileResult]) -> Iterator[FileResult]:
     """Run each suspect file alone in its own worker, so a crash names its file."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     pool = ProcessPoolExecutor(max_workers=1, initializer=_pool_init, initargs=(engine,))
     try:
         for ref in refs:

@@ -113,7 +113,12 @@ def reference_sequences() -> frozenset[str]:
 
 def column_code(row: Mapping[str, str], options: frozenset[Option]) -> ActionCode:
     """The row's code under the selected options; where two selected options disagree, the one that
-    retains more wins (K over C over the rest: each option promises to retain something)."""
+    retains more wins (K over C over the rest: each option promises to retain something), except
+    that a date Retain Longitudinal Modified Dates changes (C) is changed even where another option
+    keeps it (K): a true date beside shifted ones gives the shift away."""
+    modified = Option.RETAIN_LONG_MODIFIED_DATES
+    if modified in options and row.get(modified.value) == "C":
+        return ActionCode.C
     chosen = [row[o.value] for o in options if o.value in OPTION_COLUMNS and row[o.value]]
     if not chosen:
         return ActionCode(row["basic_profile"])
@@ -360,8 +365,15 @@ def _parents(plan: Mapping[TagPath, ElementAction]) -> frozenset[TagPath]:
     return _parents_of(frozenset(plan))
 
 
+_CLEANABLE_TEXT = frozenset({"LO", "LT", "SH", "ST", "UT"})  # free-text VRs a clean (C) can act on
+
+
 def _nested_checks(ds: Dataset, plan: Mapping[TagPath, ElementAction], options: frozenset[Option],
-                   prefix: TagPath, seq_path: tuple[str, ...]) -> Iterator[tuple[str, str, ActionCode, ActionCode]]:
+                   prefix: TagPath, seq_path: tuple[str, ...],
+                   cleaning: bool = False) -> Iterator[tuple[str, str, ActionCode, ActionCode]]:
+    """``cleaning``: inside a sequence an option cleans (C, e.g. Graphic Annotation under Clean
+    Graphics) free text the table would replace by a dummy (D) is cleaned instead: the option keeps
+    the sequence for its content."""
     for elem in ds:
         tag = int(elem.tag)
         path = prefix + (tag,)
@@ -370,13 +382,18 @@ def _nested_checks(ds: Dataset, plan: Mapping[TagPath, ElementAction], options: 
         if row is not None and seq_path:
             attr_type = nested_types().get(("/".join(seq_path), row["keyword"]), "3")
             want = _expected(row, options, elem.VR, attr_type, nested=True, animal=False)
+            if cleaning and want is ActionCode.D and elem.VR in _CLEANABLE_TEXT:
+                want = ActionCode.C
             yield "/".join((*seq_path, row["keyword"])), attr_type, want, got
             walked = want not in (ActionCode.X, ActionCode.Z)
+            cleaned = want is ActionCode.C
         else:
             walked = got not in (ActionCode.X, ActionCode.Z)
+            cleaned = got is ActionCode.C
         if elem.VR == "SQ" and walked:
             for i, item in enumerate(elem.value):
-                yield from _nested_checks(item, plan, options, path + (i,), (*seq_path, elem.keyword))
+                yield from _nested_checks(item, plan, options, path + (i,), (*seq_path, elem.keyword),
+                                          cleaning or cleaned)
         elif elem.VR == "SQ":
             assert (*path, 0) not in _parents(plan)  # a removed or emptied sequence is never walked
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import json
+import tomllib
 
 import pytest
 
 from dicom_deid.cli import main
 from dicom_deid.errors import ProfileError
 from dicom_deid.manifest import MANIFEST_NAME, read_manifest
-from dicom_deid.profiles import Option, load_profile, profile_schema
+from dicom_deid.profile_schema import schema_problem
+from dicom_deid.profiles import Option, list_profiles, load_profile, profile_schema
 from tests.small_export import make_export
 
 OLD_README_EXAMPLE = '''name = "my-study"
@@ -115,3 +118,23 @@ def test_the_schema_names_every_option_and_nothing_else():
     names = schema["properties"]["options"]["items"]["enum"]
     assert sorted(names) == sorted(o.value for o in Option) and len(names) == len(Option)
     json.dumps(dict(schema))  # plain data
+
+
+def _shipped_profiles() -> list[str]:
+    names = list_profiles()
+    assert {"basic", "research", "safe-harbor"} <= set(names)
+    return names
+
+
+@pytest.mark.parametrize("name", _shipped_profiles())
+def test_every_shipped_profile_meets_the_schema(name):
+    """Named profiles are not validated at run time (jsonschema's start-up cost): the suite does it."""
+    text = importlib.resources.files("dicom_deid._profiles").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    assert schema_problem(tomllib.loads(text)) is None
+
+
+def test_a_profile_file_is_still_checked_against_the_schema(tmp_path):
+    profile = tmp_path / "typo.toml"
+    profile.write_text('base = "basic"\nname = "typo"\noptionz = ["retain_uids"]\n')
+    with pytest.raises(ProfileError, match="unknown key 'optionz'; valid keys: "):
+        load_profile(profile)

@@ -132,7 +132,8 @@ def test_progress_modes(mode: str, inputs: Path, key_file: Path, tmp_path: Path,
     monkeypatch.setattr(sys, "stderr", err)
     assert _run(inputs, tmp_path / "out", key_file, "--progress", mode) == 3
     text = err.getvalue().replace("\r", "\n")
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("dicom-deid: warning: no --recipient")]
+    lines = [ln for ln in text.splitlines() if ln.strip()
+             and not ln.startswith(("dicom-deid: warning: no --recipient", "dicom-deid: WARNING: --pixels off"))]
     quarantined = re.findall(r"dicom-deid: quarantined: [^\n]*", text)  # a bar may precede it on its line
     assert len(quarantined) == 1 and "cut.dcm" in quarantined[0]
     if mode == "bar":
@@ -144,12 +145,14 @@ def test_progress_modes(mode: str, inputs: Path, key_file: Path, tmp_path: Path,
         assert lines == quarantined
 
 
-def test_progress_bar_off_a_terminal_is_none(inputs: Path, key_file: Path, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(inputs, tmp_path / "out", key_file, "--progress", "bar") == 3
+def test_progress_by_default_off_a_terminal_is_none(inputs: Path, key_file: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """"bar (default on a terminal, else none)": without --progress and without a terminal, no bar."""
+    assert _run(inputs, tmp_path / "out", key_file) == 3
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
-    assert [ln for ln in err if not ln.startswith(("dicom-deid: quarantined: ", "dicom-deid: warning: no --recipient"))] == []
-    assert len(err) == 2
+    assert [ln for ln in err if not ln.startswith(("dicom-deid: quarantined: ", "dicom-deid: warning: no --recipient",
+                                                   "dicom-deid: WARNING: --pixels off"))] == []
+    assert len(err) == 3
 
 
 def test_dry_run_with_report(inputs: Path, key_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
