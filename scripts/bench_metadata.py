@@ -54,7 +54,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-PUBLIC = Path("/work/public_dicom")
+PUBLIC = Path(os.environ.get("DICOM_DEID_PUBLIC_DATA", ROOT.parent / "public_dicom"))
 _SKIP_SUFFIXES = (".txt", ".png", ".jpg", ".jpeg", ".md", ".json", ".xml", ".zip", ".gz", ".bz2", ".py", ".nii",
                   ".csv", ".tsv", ".html", ".pdf", ".bmp", ".gif", ".raw", ".bval", ".bvec")
 
