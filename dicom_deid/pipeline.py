@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
+import threading
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import Self
 
 from dicom_deid._version import __version__
 from dicom_deid.boundary import FileResult, crashed_input
@@ -226,13 +230,17 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
     results: Iterator[FileResult] = run_sampled(to_process(), execute, engine, root=root, walk=walk, guard=guard,
                                                 prior=manifest_path if done else None)
 
+    ctrl_c = _DeferredInterrupt()
     try:
-        for res in results:
+        with ctrl_c:
+            for res in results:
+                while skipped:
+                    recorder.add(skipped.popleft())
+                recorder.add(res)
+                if ctrl_c.requested:
+                    raise KeyboardInterrupt
             while skipped:
                 recorder.add(skipped.popleft())
-            recorder.add(res)
-        while skipped:
-            recorder.add(skipped.popleft())
     except KeyboardInterrupt:
         interrupted = True
     except BaseException:
@@ -275,6 +283,34 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
 def _without_paths(message: str) -> str:
     """The manifest travels with the output: keep the cause of a stop, not the folder names."""
     return re.sub(r"(?:/[^\s:()]+)+", "...", message)
+
+
+class _DeferredInterrupt:
+    """Ctrl-C while inputs are processed: the input at hand is finished and recorded, then the run
+    stops (interrupted, resumable).  Python's own KeyboardInterrupt can be raised anywhere, even in a
+    finalizer that swallows it, and the run would go on; a second Ctrl-C still interrupts at once.
+    Only installed from the main thread over Python's default handler (an embedding program's own
+    handler is left alone)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: object = None
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> Self:
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+            self._previous = None
 
 
 def _safe_emitter(handler: Callable[[Event], None] | None) -> Callable[[Event], None]:
