@@ -35,6 +35,15 @@ def add_bad_folder(root: Path, after: str | None = None) -> list[Path]:
     return paths
 
 
+# ``python -m dicom_deid`` with Ctrl-C as in a terminal: a suite started in the background of a shell
+# without job control inherits SIGINT ignored, and so would every run it starts.
+_INTERRUPTIBLE = (
+    "import runpy, signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+    "signal.signal(signal.SIGINT, signal.default_int_handler); sys.argv[0] = 'dicom-deid'; "
+    "runpy.run_module('dicom_deid', run_name='__main__', alter_sys=True)"
+)
+
+
 class BlockedRun:
     """``with BlockedRun(args, env) as run:`` ... ``run.proc`` is blocked mid-run."""
 
@@ -43,7 +52,7 @@ class BlockedRun:
         fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # set before the child can write
         out = open(stdout, "wb") if stdout is not None else subprocess.DEVNULL  # noqa: SIM115
         try:
-            self.proc = subprocess.Popen([sys.executable, "-m", "dicom_deid", "run", *args], stderr=write_fd,
+            self.proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTIBLE, "run", *args], stderr=write_fd,
                                          stdout=out, env=env)
         finally:
             os.close(write_fd)

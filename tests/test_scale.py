@@ -112,7 +112,7 @@ def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path):
                     env=env) as blocked:
         blocked.proc.send_signal(signal.SIGINT)
         err = blocked.drain()
-    assert blocked.proc.returncode == 1
+    assert blocked.proc.returncode == 1, err[-3000:]
     assert "interrupted; re-run the same command to finish" in err
     assert "Traceback" not in err
     from dicom_deid.manifest import MANIFEST_NAME
