@@ -36,10 +36,10 @@ from dicom_deid.manifest import (
     ended_cleanly,
     repair_manifest,
 )
-from dicom_deid.pixels.phases import run_sampled
+from dicom_deid.pixels.phases import run_sampled, sampling_stage
 from dicom_deid.pixels.stage import PixelMode
 from dicom_deid.record import DiscardLinks, MappingSink, Recorder
-from dicom_deid.walk import InputRef, load_input, walk_inputs
+from dicom_deid.walk import InputRef, InputWalk, load_input
 from dicom_deid.workers import Task, map_dask, map_pool, map_serial
 from dicom_deid.write import default_keep_free, remove_stale_parts, unresolved_write_errors
 
@@ -189,8 +189,8 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
     root = config.input
     skipped: deque[FileResult] = deque()
 
-    def walk() -> Iterator[InputRef]:
-        return walk_inputs(root, exclude=(config.output, config.quarantine_dir))
+    # auto walks INPUT more than once (survey, samples, the rest): the first walk is kept and replayed
+    walk = InputWalk(root, exclude=(config.output, config.quarantine_dir), replay=sampling_stage(engine) is not None)
 
     def guard(refs: Iterator[InputRef]) -> Iterator[InputRef]:
         nonlocal left

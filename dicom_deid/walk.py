@@ -11,7 +11,8 @@ import logging
 import os
 import zipfile
 import zlib
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -149,6 +150,71 @@ def walk_inputs(root: Path, *, exclude: tuple[Path, ...] = ()) -> Iterator[Input
             ordinal += 1
 
 
+class InputWalk:
+    """``walk_inputs(root, exclude=...)`` as a callable, for a run that walks its input more than once.
+
+    With ``replay`` (``--pixels auto`` walks three times: the header survey, the samples, the
+    rest), the first complete walk is kept, each plain file as its folder (shared) and name,
+    zip members and special inputs as they are (tens of bytes an input), and every later call
+    replays it: no folder is listed and no link resolved again, and every walk gives the same
+    inputs with the same ordinals even when INPUT changes meanwhile.  Without ``replay`` each
+    call walks again, one listing at a time.
+    """
+
+    def __init__(self, root: Path, *, exclude: tuple[Path, ...] = (), replay: bool = False) -> None:
+        self.root = root
+        self.exclude = exclude
+        self.replay = replay
+        self._kept: _KeptWalk | None = None
+
+    def __call__(self) -> Iterator[InputRef]:
+        if self._kept is not None:
+            return iter(self._kept)
+        refs = walk_inputs(self.root, exclude=self.exclude)
+        return self._keep(refs) if self.replay else refs
+
+    def _keep(self, refs: Iterable[InputRef]) -> Iterator[InputRef]:
+        kept = _KeptWalk()
+        for ref in refs:
+            kept.add(ref)
+            yield ref
+        if kept.complete:  # only a walk iterated to its end is replayed
+            self._kept = kept
+
+
+class _KeptWalk:
+    """The inputs of one walk, compactly: ordinals count from 0, in walk order."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, int] = {}
+        self._folder_of = array("I")
+        self._names: list[str] = []
+        self._others: dict[int, InputRef] = {}  # zip members, special inputs
+        self.complete = True
+
+    def add(self, ref: InputRef) -> None:
+        if ref.ordinal != len(self._names):
+            self.complete = False  # not a walk from 0: never replayed
+            return
+        if ref.member is None and ref.member_index is None:
+            text = str(ref.path)
+            cut = text.rfind(os.sep) + 1  # the folder keeps its separator: folder + name is the path
+            folder, name = text[:cut], text[cut:]
+            self._folder_of.append(self._folders.setdefault(folder, len(self._folders)))
+            self._names.append(name)
+        else:
+            self._others[ref.ordinal] = ref
+            self._folder_of.append(0)
+            self._names.append("")
+
+    def __iter__(self) -> Iterator[InputRef]:
+        folders = list(self._folders)
+        others = self._others
+        for ordinal, (folder, name) in enumerate(zip(self._folder_of, self._names, strict=True)):
+            other = others.get(ordinal) if others else None
+            yield other if other is not None else InputRef(ordinal, Path(folders[folder] + name))
+
+
 def read_bytes(ref: InputRef) -> bytes:
     """The raw bytes of an input (with ``open_input``, the only place that opens input files)."""
     if ref.member_index is None:
@@ -215,5 +281,5 @@ def load_input(ref: InputRef, root: Path) -> InputBytes:
         return InputBytes(ref.ordinal, name, display, None, error)
 
 
-__all__ = ["BROKEN_ZIP", "EMPTY_ZIP", "NOT_REGULAR", "UNLISTABLE", "InputBytes", "InputRef", "input_root", "load_input",
-           "open_input",            "read_bytes", "walk_inputs"]
+__all__ = ["BROKEN_ZIP", "EMPTY_ZIP", "NOT_REGULAR", "UNLISTABLE", "InputBytes", "InputRef", "InputWalk", "input_root",
+           "load_input", "open_input", "read_bytes", "walk_inputs"]
