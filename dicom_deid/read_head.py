@@ -11,19 +11,33 @@ every value is decoded by pydicom exactly as from the whole file.
 Anything it does not know for certain (no ``DICM`` preamble, Big Endian, deflated or private
 syntaxes, an unknown VR, undefined lengths other than sequences, a header longer than the bytes
 given) returns None: the caller reads the file the ordinary way.
+
+:func:`scan_head` returns the scan itself (:class:`HeadScan`), which can also give the wanted
+values without pydicom's reader (:meth:`HeadScan.values`, a :class:`PlainHeader`): each value
+decoded straight from its bytes where its encoding is *plain* (ASCII digits and dots for UI,
+IS and DS, two bytes for US, text for CS), as pydicom decodes it (same types where the type
+shows: ``pydicom.valuerep.IS``, floats, single value as ``str`` and several as a list).  Any
+other encoding raises :class:`NotPlain` when asked for: the caller then uses
+:meth:`HeadScan.dataset`, pydicom over the same elements.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import struct
 from collections.abc import Iterable
+from dataclasses import dataclass
 from io import BytesIO
+from typing import Any
 
 import pydicom
-from pydicom.datadict import dictionary_VR
+from pydicom import config as pydicom_config
+from pydicom import hooks as pydicom_hooks
+from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
+from pydicom.valuerep import IS
 
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _NOT_LE = frozenset({"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})  # big endian, deflated
@@ -44,22 +58,171 @@ class _Unsure(Exception):
     """The scan cannot tell for certain: read the file the ordinary way."""
 
 
-def read_attributes(data: bytes, keywords: Iterable[str]) -> Dataset | None:
-    """``pydicom.dcmread(stop_before_pixels=True, force=True, specific_tags=keywords)`` of
-    ``data`` (the whole file or its first bytes), or None when the scan is not sure."""
+class NotPlain(Exception):
+    """A wanted value is not plainly encoded (or pydicom is configured to decode differently):
+    read it with pydicom (:meth:`HeadScan.dataset`)."""
+
+
+#: (element start, value start, end, explicit VR or None) of a located element
+_Located = tuple[int, int, int, bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class HeadScan:
+    """Where the wanted top-level elements of a header lie (the last of each, as pydicom keeps)."""
+
+    data: bytes
+    start: int  # offset of the dataset (after the File Meta Information)
+    implicit: bool
+    parts: tuple[tuple[int, int], ...]  # the first element and every wanted one, in file order
+    found: dict[int, _Located]
+    tags: frozenset[int]
+
+    def dataset(self) -> Dataset:
+        """``pydicom.dcmread(stop_before_pixels=True, force=True, specific_tags=...)`` of the
+        elements located, as of the whole header."""
+        data = self.data
+        reduced = data[: self.start] + b"".join(data[a:b] for a, b in self.parts)
+        return pydicom.dcmread(BytesIO(reduced), stop_before_pixels=True, force=True, specific_tags=list(self.tags))
+
+    def values(self) -> PlainHeader:
+        """The wanted values decoded from their bytes (:class:`PlainHeader`)."""
+        return PlainHeader(self)
+
+
+def scan_head(data: bytes, keywords: Iterable[str]) -> HeadScan | None:
+    """Locate the ``keywords``' top-level elements of ``data`` (the whole file or its first
+    bytes) up to the Pixel Data, or None when the scan is not sure."""
     tags = _tags(tuple(keywords))
     try:
         start, implicit = _file_meta(data)
-        parts = _top_level(data, start, implicit, tags | {_CHARSET})
+        parts, found = _top_level(data, start, implicit, tags | {_CHARSET})
     except (_Unsure, struct.error):
         return None
-    reduced = data[:start] + b"".join(data[a:b] for a, b in parts)
-    return pydicom.dcmread(BytesIO(reduced), stop_before_pixels=True, force=True, specific_tags=list(tags))
+    return HeadScan(data, start, implicit, tuple(parts), found, tags)
+
+
+def read_attributes(data: bytes, keywords: Iterable[str]) -> Dataset | None:
+    """``pydicom.dcmread(stop_before_pixels=True, force=True, specific_tags=keywords)`` of
+    ``data`` (the whole file or its first bytes), or None when the scan is not sure."""
+    scan = scan_head(data, keywords)
+    return scan.dataset() if scan is not None else None
+
+
+class PlainHeader:
+    """The wanted values of a :class:`HeadScan`, decoded on first use straight from their bytes.
+
+    Answers ``keyword in header`` and ``header.get(keyword, default)`` as a pydicom dataset
+    read with ``specific_tags`` would (an attribute not asked for is absent), for the VRs
+    UI, US, IS, DS and CS in their plain encodings; anything else raises :class:`NotPlain`.
+    Decoding follows pydicom 3's ``values.convert_*``: UI strips trailing NULs and spaces; CS
+    strips trailing padding and splits on backslash (one value: ``str``, several: a list);
+    IS gives ``pydicom.valuerep.IS`` (digits only); DS gives float(s) (decimal numbers only);
+    an empty IS or DS is None (blank: ""), an empty UI or CS "".  Several values where the data dictionary
+    allows only one raise :class:`NotPlain` (pydicom's MultiValue prints differently).
+    """
+
+    __slots__ = ("_cache", "_scan")
+
+    def __init__(self, scan: HeadScan) -> None:
+        self._scan = scan
+        self._cache: dict[int, Any] = {}
+
+    def __contains__(self, keyword: str) -> bool:
+        tag = _tag_of(keyword)
+        return tag is not None and tag in self._scan.found
+
+    def get(self, keyword: str, default: Any = None) -> Any:
+        tag = _tag_of(keyword)
+        if tag is None or tag not in self._scan.found:
+            return default
+        cache = self._cache
+        if tag not in cache:
+            _check_defaults()
+            _, value, end, vr = self._scan.found[tag]
+            cache[tag] = _decode(tag, vr, self._scan.data[value:end])
+        return cache[tag]
 
 
 @functools.lru_cache(maxsize=8)
 def _tags(keywords: tuple[str, ...]) -> frozenset[int]:
     return frozenset(int(Tag(k)) for k in keywords)
+
+
+@functools.lru_cache(maxsize=256)
+def _tag_of(keyword: str) -> int | None:
+    try:
+        return int(Tag(keyword))
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _expected(tag: int) -> tuple[str, bool]:
+    """(dictionary VR, several values allowed) of a public tag."""
+    return dictionary_VR(tag), dictionary_VM(tag) != "1"
+
+
+_PLAIN_UI = re.compile(rb"[0-9.]*")
+_PLAIN_IS = re.compile(r"[0-9]{1,9}")
+_PLAIN_DS = re.compile(r" *[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})? *")
+_US = struct.Struct("<H")
+
+
+def _decode(tag: int, vr: bytes | None, raw: bytes) -> Any:
+    """One value as pydicom decodes it, or NotPlain."""
+    try:
+        expected, multiple = _expected(tag)
+    except KeyError:
+        raise NotPlain(f"{tag:08X}: not in the data dictionary") from None
+    if vr is not None and vr.decode("latin-1") != expected:
+        raise NotPlain(f"{keyword_for_tag(tag)}: VR {vr!r}, the dictionary says {expected}")
+    if expected == "US":
+        if len(raw) != 2:
+            raise NotPlain(f"{keyword_for_tag(tag)}: {len(raw)} bytes")
+        return _US.unpack(raw)[0]
+    if expected == "UI":
+        value = raw.rstrip(b"\0 ")
+        if _PLAIN_UI.fullmatch(value) is None:
+            raise NotPlain(f"{keyword_for_tag(tag)}: not plain")
+        return value.decode("ascii")
+    text = raw.decode("latin-1")
+    if expected == "CS":
+        items = text.rstrip(" \x00").split("\\")
+    elif expected == "IS":
+        items = text.rstrip(" \x00").split("\\")
+        if items == [""]:
+            return "" if raw else None  # pydicom: None when empty, "" when blank
+        if not all(_PLAIN_IS.fullmatch(item) for item in items):
+            raise NotPlain(f"{keyword_for_tag(tag)}: not plain")
+    elif expected == "DS":
+        items = text.strip().rstrip(" \x00").split("\\")
+        if items == [""]:
+            return "" if raw else None  # pydicom: None when empty, "" when blank
+        if not all(_PLAIN_DS.fullmatch(item) for item in items):
+            raise NotPlain(f"{keyword_for_tag(tag)}: not plain")
+    else:
+        raise NotPlain(f"{keyword_for_tag(tag)}: VR {expected} is not decoded here")
+    if len(items) > 1 and not multiple:
+        raise NotPlain(f"{keyword_for_tag(tag)}: several values")
+    if expected == "IS":
+        values: list[Any] = [IS(item) for item in items]
+    elif expected == "DS":
+        values = [float(item) for item in items]
+    else:
+        values = items
+    return values[0] if len(values) == 1 else values
+
+
+def _check_defaults() -> None:
+    """Plain decoding is pydicom's with its default reading settings only."""
+    c = pydicom_config
+    if (c.use_DS_decimal or c.use_DS_numpy or c.use_IS_numpy or c.use_none_as_empty_text_VR_value
+            or c.data_element_callback is not None or c.settings.reading_validation_mode == c.RAISE
+            or pydicom_hooks.hooks.raw_element_value is not pydicom_hooks.raw_element_value
+            or pydicom_hooks.hooks.raw_element_vr is not pydicom_hooks.raw_element_vr
+            or pydicom_hooks.hooks.raw_element_kwargs):
+        raise NotPlain("pydicom is not configured as by default")
 
 
 def _file_meta(data: bytes) -> tuple[int, bool]:
@@ -102,12 +265,16 @@ def _check_encoding(data: bytes, pos: int, implicit: bool) -> None:
         raise _Unsure
 
 
-def _top_level(data: bytes, pos: int, implicit: bool, wanted: frozenset[int]) -> list[tuple[int, int]]:
-    """(start, end) of the first element and of every wanted top-level element before the pixels."""
+def _top_level(data: bytes, pos: int, implicit: bool,
+               wanted: frozenset[int]) -> tuple[list[tuple[int, int]], dict[int, _Located]]:
+    """(start, end) of the first element and of every wanted top-level element before the
+    pixels, and where each wanted element's value lies (the last one of a tag, as pydicom keeps)."""
     parts: list[tuple[int, int]] = []
+    found: dict[int, _Located] = {}
     size, first = len(data), True
     unpack = _HEAD.unpack_from if implicit else _EXPLICIT.unpack_from
     long_vrs, short_vrs = _LONG_VRS, _SHORT_VRS
+    vr: bytes | None = None
     while True:  # the common case inline (hundreds of elements a header): defined lengths
         if pos + 12 > size:
             raise _Unsure  # the bytes ended before the pixels: a longer header, or no pixels
@@ -124,13 +291,16 @@ def _top_level(data: bytes, pos: int, implicit: bool, wanted: frozenset[int]) ->
             else:
                 raise _Unsure  # pydicom may take it for an implicit VR switch
         if group == 0x7FE0 and element in (0x0008, 0x0009, 0x0010):
-            return parts  # Pixel Data (stop_before_pixels)
+            return parts, found  # Pixel Data (stop_before_pixels)
         tag = group << 16 | element
         if length != _UNDEFINED:
             end = value + length
             if end > size:
                 raise _Unsure
-            if first or tag in wanted:
+            if tag in wanted:
+                parts.append((pos, end))
+                found[tag] = (pos, value, end, vr)
+            elif first:
                 parts.append((pos, end))
         elif tag in wanted:
             raise _Unsure  # a wanted element of undefined length
@@ -199,4 +369,4 @@ def _known_not_sequence(tag: int) -> bool:
         return False
 
 
-__all__ = ["read_attributes"]
+__all__ = ["HeadScan", "NotPlain", "PlainHeader", "read_attributes", "scan_head"]

@@ -3,8 +3,8 @@
 The pipeline hands its execution backend (serial, process pool or Dask) to
 :func:`run_sampled`, which runs it twice:
 
-1. a header survey (a handful of attributes, ``read_head.read_attributes``: the same values
-   pydicom reads, without parsing the rest of the header) of every input under the root, in walk order, gives each image its series and look; ``sampling.choose_samples``
+1. a header survey (a handful of attributes, ``read_head.scan_head``: the same values
+   pydicom reads, decoded from their bytes without parsing the rest of the header) of every input under the root, in walk order, gives each image its series and look; ``sampling.choose_samples``
    picks the samples;
 2. **phase 1**: the pending samples go through the normal per-file work with the engine as
    it is (every instance searched in full);
@@ -34,8 +34,8 @@ from pydicom.errors import InvalidDicomError
 from dicom_deid.errors import DeidError
 from dicom_deid.pixels.sampling import ImageFacts, choose_samples, decide_series, image_facts
 from dicom_deid.pixels.stage import Examination, PixelMode, PixelStage
-from dicom_deid.read_head import read_attributes
-from dicom_deid.walk import InputRef, open_input, walk_inputs
+from dicom_deid.read_head import NotPlain, scan_head
+from dicom_deid.walk import InputRef, InputWalk, open_input
 
 if TYPE_CHECKING:
     from dicom_deid.boundary import FileResult
@@ -71,16 +71,22 @@ def survey(refs: Iterable[InputRef]) -> Iterator[ImageFacts]:
 
 
 def _facts(ref: InputRef) -> ImageFacts | None:
-    """The survey's facts of one input: its first bytes through ``read_head`` (the few
-    attributes only), or pydicom over the whole header when that scan is not sure."""
+    """The survey's facts of one input from its first bytes (``read_head``): the few values
+    decoded straight from their bytes, or by pydicom from the same elements when one is not
+    plainly encoded; pydicom over the whole header when the scan is not sure."""
     try:
         with open_input(ref) as fp:
             head = fp.read(HEAD_BYTES)
-            ds = read_attributes(head, SURVEY_TAGS)
-            if ds is None and len(head) == HEAD_BYTES:  # a longer header (large private groups)
+            scan = scan_head(head, SURVEY_TAGS)
+            if scan is None and len(head) == HEAD_BYTES:  # a longer header (large private groups)
                 head += fp.read(LONG_HEAD_BYTES - HEAD_BYTES)
-                ds = read_attributes(head, SURVEY_TAGS)
-            if ds is None:
+                scan = scan_head(head, SURVEY_TAGS)
+            if scan is not None:
+                try:
+                    return image_facts(scan.values(), ref.ordinal)
+                except NotPlain:
+                    ds = scan.dataset()
+            else:
                 fp.seek(0)
                 ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, specific_tags=list(SURVEY_TAGS))
         return image_facts(ds, ref.ordinal)
@@ -109,7 +115,8 @@ def run_sampled(
     """Results of ``execute`` over ``pending``: in ``auto``, samples first, then the rest.
 
     ``walk()`` gives the run's inputs again, in the same order and with the same ordinals as
-    ``pending`` came from (default: ``walk_inputs(root)``).  ``execute(refs, engine)`` is the
+    ``pending`` came from (default: ``walk.InputWalk(root, replay=True)``, which walks INPUT
+    once and replays that walk).  ``execute(refs, engine)`` is the
     run's backend (serial, pool or Dask); the second phase gets
     the same engine description with the series verdicts (``Engine.pixel_series``).  ``guard``
     wraps the second phase's inputs (the pipeline stops submitting there when the disk fills).
@@ -120,7 +127,7 @@ def run_sampled(
     if stage is None:
         yield from execute(pending, engine)
         return
-    rewalk = walk if walk is not None else (lambda: walk_inputs(root))
+    rewalk = walk if walk is not None else InputWalk(root, replay=True)
     facts = list(survey(rewalk()))
     samples = choose_samples(facts)
     first: list[InputRef] = []

@@ -19,10 +19,20 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any, Protocol
 
 from pydicom.dataset import Dataset
 
 Look = tuple[str, ...]
+
+
+class Header(Protocol):
+    """What the survey reads of a header: a pydicom ``Dataset``, or the survey's short read
+    (``read_head.PlainHeader``: the same values, decoded from their bytes)."""
+
+    def __contains__(self, keyword: str, /) -> bool: ...
+
+    def get(self, keyword: str, default: Any = None, /) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +45,14 @@ class ImageFacts:
     look: Look
 
 
-def series_key(ds: Dataset) -> str | None:
+def series_key(ds: Header) -> str | None:
     """``study|series`` from the header, or None when either UID is missing."""
     study = str(ds.get("StudyInstanceUID", "") or "").strip()
     series = str(ds.get("SeriesInstanceUID", "") or "").strip()
     return f"{study}|{series}" if study and series else None
 
 
-def _window_bucket(ds: Dataset) -> str:
+def _window_bucket(ds: Header) -> str:
     """VOI window, coarsely: slice-by-slice auto-windowing stays in one bucket, a re-windowed
     secondary capture does not (half-octave width steps, quarter-width centre steps)."""
     center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
@@ -62,7 +72,7 @@ def _is_multi(value: object) -> bool:
     return isinstance(value, MultiValue)
 
 
-def look_of(ds: Dataset) -> Look:
+def look_of(ds: Header) -> Look:
     """The look of an instance: instances sharing it are sampled together.
 
     The VOI window counts for derived images only: an ORIGINAL image's window is the scanner's
@@ -80,7 +90,7 @@ def look_of(ds: Dataset) -> Look:
     )
 
 
-def image_facts(ds: Dataset, ordinal: int) -> ImageFacts | None:
+def image_facts(ds: Header, ordinal: int) -> ImageFacts | None:
     """Facts of a header read without pixels; None when the instance carries no image."""
     if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData", "Rows")):
         return None
@@ -164,6 +174,7 @@ def decide_series(
 
 
 __all__ = [
+    "Header",
     "ImageFacts",
     "Look",
     "SeriesVerdicts",
