@@ -44,6 +44,7 @@ _NOT_LE = frozenset({"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})  # big en
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 _SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"PN",
                         b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"})  # fmt: skip
+_VR_HEADER = {vr: 12 for vr in _LONG_VRS} | {vr: 8 for vr in _SHORT_VRS}  # bytes before an explicit VR value
 _CHARSET = 0x00080005
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _UNDEFINED = 0xFFFFFFFF
@@ -268,45 +269,64 @@ def _check_encoding(data: bytes, pos: int, implicit: bool) -> None:
 def _top_level(data: bytes, pos: int, implicit: bool,
                wanted: frozenset[int]) -> tuple[list[tuple[int, int]], dict[int, _Located]]:
     """(start, end) of the first element and of every wanted top-level element before the
-    pixels, and where each wanted element's value lies (the last one of a tag, as pydicom keeps)."""
+    pixels, and where each wanted element's value lies (the last one of a tag, as pydicom keeps).
+
+    One loop per encoding, the common case inline (hundreds of elements a header, most of them
+    private): defined lengths; an undefined length goes through :func:`_element`."""
     parts: list[tuple[int, int]] = []
     found: dict[int, _Located] = {}
-    size, first = len(data), True
-    unpack = _HEAD.unpack_from if implicit else _EXPLICIT.unpack_from
-    long_vrs, short_vrs = _LONG_VRS, _SHORT_VRS
-    vr: bytes | None = None
-    while True:  # the common case inline (hundreds of elements a header): defined lengths
-        if pos + 12 > size:
-            raise _Unsure  # the bytes ended before the pixels: a longer header, or no pixels
-        if implicit:
+    size, first = len(data), pos
+    if implicit:
+        unpack = _HEAD.unpack_from
+        while True:
+            if pos + 12 > size:
+                raise _Unsure  # the bytes ended before the pixels: a longer header, or no pixels
             group, element, length = unpack(data, pos)
-            value = pos + 8
-        else:
-            group, element, vr, length = unpack(data, pos)
-            if vr in long_vrs:
-                length = _LONG.unpack_from(data, pos + 8)[0]
-                value = pos + 12
-            elif vr in short_vrs:
-                value = pos + 8
+            if group == 0x7FE0 and element in (0x0008, 0x0009, 0x0010):
+                return parts, found  # Pixel Data (stop_before_pixels)
+            tag = group << 16 | element
+            if length != _UNDEFINED:
+                end = pos + 8 + length
+                if end > size:
+                    raise _Unsure
+                if tag in wanted:
+                    parts.append((pos, end))
+                    found[tag] = (pos, pos + 8, end, None)
+                elif pos == first:
+                    parts.append((pos, end))
+            elif tag in wanted:
+                raise _Unsure  # a wanted element of undefined length
             else:
-                raise _Unsure  # pydicom may take it for an implicit VR switch
+                end = _element(data, pos, implicit, 0)[1]
+            pos = end
+    unpack = _EXPLICIT.unpack_from
+    header_of = _VR_HEADER.get
+    long_length = _LONG.unpack_from
+    while True:
+        if pos + 12 > size:
+            raise _Unsure
+        group, element, vr, length = unpack(data, pos)
+        header = header_of(vr)
+        if header == 12:
+            length = long_length(data, pos + 8)[0]
+        elif header is None:
+            raise _Unsure  # pydicom may take it for an implicit VR switch
         if group == 0x7FE0 and element in (0x0008, 0x0009, 0x0010):
-            return parts, found  # Pixel Data (stop_before_pixels)
+            return parts, found
         tag = group << 16 | element
         if length != _UNDEFINED:
-            end = value + length
+            end = pos + header + length
             if end > size:
                 raise _Unsure
             if tag in wanted:
                 parts.append((pos, end))
-                found[tag] = (pos, value, end, vr)
-            elif first:
+                found[tag] = (pos, pos + header, end, vr)
+            elif pos == first:
                 parts.append((pos, end))
         elif tag in wanted:
-            raise _Unsure  # a wanted element of undefined length
+            raise _Unsure
         else:
             end = _element(data, pos, implicit, 0)[1]
-        first = False
         pos = end
 
 
