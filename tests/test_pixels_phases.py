@@ -4,6 +4,7 @@ an interruption (real detector and recognizer on small images)."""
 from __future__ import annotations
 
 import hashlib
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,44 @@ def test_pool_and_resume_end_byte_identical(export: Path, serial: Path, key_file
     assert _digests(pooled) == expected
     assert _digests(resumed) == expected
     assert _examinations(export, resumed) == _examinations(export, serial)
+
+
+def _damaged_header() -> tuple[bytes, str]:
+    """A real header with one byte changed so that pydicom's own reading of it raises (an unknown VR
+    or a value of the wrong length), not one of the usual errors of an unreadable file."""
+    import struct
+
+    from pydicom.errors import BytesLengthException, InvalidDicomError
+
+    original = Path(get_testdata_file("MR_small.dcm")).read_bytes()
+    for offset in range(132, original.index(b"\xe0\x7f\x10\x00"), 5):
+        damaged = bytearray(original)
+        damaged[offset] = 0x5C
+        try:
+            pydicom.dcmread(BytesIO(bytes(damaged)), stop_before_pixels=True, force=True,
+                            specific_tags=["Rows", "StudyInstanceUID"]).get("Rows")
+        except (NotImplementedError, BytesLengthException) as exc:
+            return bytes(damaged), type(exc).__name__
+        except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+                OverflowError, struct.error):
+            continue
+    raise AssertionError("no damaged variant found")
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_header_pydicom_cannot_parse_does_not_end_an_auto_run(export: Path, key_file: Path,
+                                                                tmp_path: Path) -> None:
+    """The survey runs outside the per-file boundary: a damaged header must leave its file to the
+    boundary (searched in full or quarantined), never end the run with a traceback."""
+    import shutil
+
+    data, kind = _damaged_header()
+    inputs = tmp_path / "in"
+    shutil.copytree(export / "B", inputs / "B")
+    (inputs / "damaged.dcm").write_bytes(data)
+    out = tmp_path / "out"
+    _run(inputs, out, key_file)
+    rows = [r for r in read_manifest(out / MANIFEST_NAME) if r["type"] == "file"]
+    assert len(rows) == 6, kind  # every input has its row
+    examined = _examinations(inputs, out)
+    assert examined["B/3.dcm"] == "full" and examined["B/2.dcm"] == "sampled-series-clear"  # sampling still works

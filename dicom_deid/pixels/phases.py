@@ -29,7 +29,7 @@ from struct import error as StructError
 from typing import TYPE_CHECKING, Any
 
 import pydicom
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from dicom_deid.errors import DeidError
 from dicom_deid.pixels.sampling import ImageFacts, choose_samples, decide_series, image_facts
@@ -54,9 +54,11 @@ SURVEY_TAGS = (
 #: is read by pydicom from the start.
 HEAD_BYTES, LONG_HEAD_BYTES = 1 << 16, 1 << 20
 #: A header that cannot be parsed is not surveyed (its file is searched in full, or
-#: quarantined by the per-file boundary).
-_UNREADABLE = (DeidError, InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError,
-               IndexError, AttributeError, OverflowError, StructError)  # fmt: skip
+#: quarantined by the per-file boundary); pydicom raises NotImplementedError for an unknown
+#: VR and BytesLengthException for a value of the wrong length (the survey of a damaged file
+#: once ended the whole run with a traceback).
+_UNREADABLE = (DeidError, InvalidDicomError, BytesLengthException, NotImplementedError, OSError, EOFError,
+               ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, StructError)  # fmt: skip
 
 Execute = Callable[[Iterable[InputRef], "Engine"], Iterator["FileResult"]]
 Guard = Callable[[Iterator[InputRef]], Iterator[InputRef]]
