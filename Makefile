@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEBS   := tesseract-ocr dicom3tools fonts-dejavu-core chromium orthanc dcmtk
 
-.PHONY: demo test setup system-deps profiles bench clean fuzz coverage mutation
+.PHONY: demo test test-random setup system-deps profiles bench clean fuzz coverage mutation
 
 setup: $(STAMP) system-deps
 
@@ -58,8 +58,13 @@ demo: setup sample_data/.generated
 	  echo "      key and sealed mapping under demo_keys/"; \
 	  test $$rc -le 3 && test $$vrc -eq 0
 
+# The suite in file order; `make test-random` runs it shuffled (pytest-randomly prints the seed it
+# used; SEED=N make test-random repeats that order).  Every test holds in any order.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -p no:randomly
+
+test-random: setup
+	$(PY) -m pytest -q $(if $(SEED),--randomly-seed=$(SEED))
 
 # Branch coverage of the core modules (report in the terminal and coverage.xml); not part of `make test`.
 CORE := plan scrub remap clean profiles deidentify boundary pipeline workers write read config events manifest walk \
