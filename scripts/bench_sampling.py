@@ -8,10 +8,13 @@ Usage (one core; CPU time is reported because the machine may be shared)::
 builds (as links, nothing copied) an export of ``--count`` real MR/CT instances from the public
 folders named in ``SOURCES`` or ``--sources`` (whole series in walk order, largest images first), then runs the
 pipeline in this process, serially, with ``--pixels off`` and with ``--pixels auto``, each
-``--repeat`` times, and prints files/s per CPU second (medians), the overhead of ``auto`` (of the
-medians, and of the fastest run of each mode: on a shared machine the least disturbed), and where its
-time goes (the survey's median): the header survey, the searched samples, the instances recorded as "sampled series
-found clear".  ``--input DIR`` benchmarks an export you already have instead.
+``--repeat`` times (alternating), and prints files/s per CPU second (medians), the overhead of
+``auto`` (of the medians; of the fastest run of each mode; and the median of the ratios of the
+runs made side by side, ``overhead_paired``: on a shared machine a neighbour's load slows both
+runs of a pair alike), and where its time goes (the survey's median): the header survey (with
+the one walk of INPUT, which ``auto`` keeps and replays), the searched samples, the instances
+recorded as "sampled series found clear".  ``--input DIR`` benchmarks an export you already
+have instead.
 """
 
 from __future__ import annotations
@@ -144,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             "instances": instances, "series": series, "cpu_off_s": round(off, 2), "cpu_auto_s": round(auto, 2),
             "files_per_cpu_s_off": round(instances / off, 1), "files_per_cpu_s_auto": round(instances / auto, 1),
             "overhead": round(auto / off - 1.0, 3), "overhead_best": round(best_auto / best_off - 1.0, 3),
+            "overhead_paired": round(statistics.median(
+                a["cpu"] / o["cpu"] for o, a in zip(results["off"], results["auto"], strict=True)) - 1.0, 3),
             "survey_cpu_s": round(statistics.median(r["survey_cpu"] for r in results["auto"]), 2),
             "examinations": last["examinations"], "wall_by_examination": last["wall_by_examination"],
             "redacted": last["redacted"], "cpu_affinity": len(os.sched_getaffinity(0)), "runs": results,
