@@ -11,7 +11,8 @@ pipeline in this process, serially, with ``--pixels off`` and with ``--pixels au
 ``--repeat`` times (alternating), and prints files/s per CPU second (medians), the overhead of
 ``auto`` (of the medians; of the fastest run of each mode; and the median of the ratios of the
 runs made side by side, ``overhead_paired``: on a shared machine a neighbour's load slows both
-runs of a pair alike), and where its time goes (the survey's median): the header survey (with
+runs of a pair alike; and ``overhead_steady``, of each input's least disturbed run, see
+``steady``), and where its time goes (the survey's median): the header survey (with
 the one walk of INPUT, which ``auto`` keeps and replays), the searched samples, the instances
 recorded as "sampled series found clear".  ``--input DIR`` benchmarks an export you already
 have instead.
@@ -89,9 +90,21 @@ def run_once(inputs: Path, output: Path, mode: str, key: Path) -> dict[str, Any]
             return iter(out)
 
         phases.survey = timed  # type: ignore[assignment]
+    from dicom_deid.events import FileDone
+
+    per_file: dict[int, float] = {}
+    last = [0.0]
+
+    def on_event(event: object) -> None:  # CPU time from the previous input's end to this one's
+        if isinstance(event, FileDone):
+            now = time.process_time()
+            per_file[event.ordinal] = now - last[0]
+            last[0] = now
+
     start, wall = time.process_time(), time.perf_counter()
+    last[0] = start
     try:
-        summary = run(config, engine)
+        summary = run(config, engine, on_event=on_event)
     finally:
         if mode == "auto":
             phases.survey = real  # type: ignore[assignment]
@@ -103,7 +116,8 @@ def run_once(inputs: Path, output: Path, mode: str, key: Path) -> dict[str, Any]
     for r in rows:
         way = str((r.get("pixels") or {}).get("examination"))
         per_way[way] = per_way.get(way, 0.0) + float(r.get("seconds", 0.0))
-    return {"cpu": cpu, "wall": wall, "files": len(rows), "survey_cpu": survey[0], "examinations": dict(ways),
+    return {"cpu": cpu, "wall": wall, "files": len(rows), "survey_cpu": survey[0], "per_file": per_file,
+            "rest_cpu": cpu - sum(per_file.values()), "examinations": dict(ways),
             "wall_by_examination": {k: round(v, 2) for k, v in per_way.items()},
             "redacted": sum(1 for r in rows if (r.get("pixels") or {}).get("redacted"))}
 
@@ -143,10 +157,23 @@ def main(argv: list[str] | None = None) -> int:
         best_off = min(r["cpu"] for r in results["off"])  # the least disturbed runs on a shared machine
         best_auto = min(r["cpu"] for r in results["auto"])
         last = results["auto"][-1]
+
+        def steady(mode: str) -> float:
+            """CPU time with each input's least disturbed run: the sum over inputs of the least CPU
+            time between one input's end and the next's (the survey falls in the first sample's),
+            over the runs of a mode, plus the least time outside them (noise on a shared machine
+            comes in bursts; this keeps each input's own cost)."""
+            runs = results[mode]
+            return (sum(min(r["per_file"].get(o, float("inf")) for r in runs) for o in runs[0]["per_file"])
+                    + min(r["rest_cpu"] for r in runs))
+
+        steady_off, steady_auto = steady("off"), steady("auto")
         report = {
             "instances": instances, "series": series, "cpu_off_s": round(off, 2), "cpu_auto_s": round(auto, 2),
             "files_per_cpu_s_off": round(instances / off, 1), "files_per_cpu_s_auto": round(instances / auto, 1),
             "overhead": round(auto / off - 1.0, 3), "overhead_best": round(best_auto / best_off - 1.0, 3),
+            "cpu_steady_off_s": round(steady_off, 2), "cpu_steady_auto_s": round(steady_auto, 2),
+            "overhead_steady": round(steady_auto / steady_off - 1.0, 3),
             "overhead_paired": round(statistics.median(
                 a["cpu"] / o["cpu"] for o, a in zip(results["off"], results["auto"], strict=True)) - 1.0, 3),
             "survey_cpu_s": round(statistics.median(r["survey_cpu"] for r in results["auto"]), 2),
@@ -155,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         }  # fmt: skip
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "bench_sampling.json").write_text(json.dumps(report, indent=1))
+        for run_list in results.values():
+            for r in run_list:
+                r["per_file"] = {str(k): round(v, 5) for k, v in r["per_file"].items()}
         for key_name, value in report.items():
             if key_name != "runs":
                 print(f"{key_name:>24}: {value}")
