@@ -117,3 +117,28 @@ def test_long_line_on_three_frames_is_redacted_on_those_frames_only() -> None:
     changed = after != before
     assert changed[52:55].any()
     assert not changed[:50].any() and not changed[57:].any()  # a frame either side at most
+
+
+def test_tilted_line_is_padded_by_its_glyphs_not_its_box() -> None:
+    """A line tilted by 13 degrees on a small colour ultrasound frame: the box around it is much
+    taller than its glyphs; padding by the box's height blacked out 6 % of the image around it."""
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.float64)
+    grey = np.kron((ct - ct.min()) / np.ptp(ct) * 200, np.ones((2, 2)))[60:180]  # 120 x 256
+    pixels = np.stack([grey, 0.6 * grey, 0.3 * grey], axis=-1).astype(np.uint8)  # tinted RGB
+    face = ImageFont.truetype(FONT, 17)
+    layer = Image.new("L", (200, 40), 0)
+    ImageDraw.Draw(layer).text((4, 4), "LINDQVIST, HUGO", fill=255, font=face)
+    turned = np.asarray(layer.rotate(13, Image.BILINEAR, expand=True)) > 110
+    ys, xs = np.nonzero(turned)
+    glyph = turned[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    mask = np.zeros(pixels.shape[:2], bool)
+    mask[40 : 40 + glyph.shape[0], 30 : 30 + glyph.shape[1]] = glyph
+    pixels[mask] = (250, 250, 250)
+    ds = image_dataset(pixels, modality="US", sop_class="1.2.840.10008.5.1.4.1.1.6.1",
+                       series=(generate_uid(), generate_uid()), image_type=("DERIVED", "PRIMARY"))
+    outcome = PixelStage(PixelPolicy(PixelMode.ALL)).process(ds, target := copy.deepcopy(ds))
+    before, after = stored_frames(ds)[0], stored_frames(target)[0]
+    changed = (before != after).any(axis=-1)
+    assert outcome.redacted and (~changed & mask).sum() <= 0.02 * mask.sum()
+    outside = changed & ~label_area(mask, 2)
+    assert outside.sum() <= 0.02 * changed.size, outside.sum() / changed.size
