@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEBS   := tesseract-ocr dicom3tools fonts-dejavu-core chromium orthanc dcmtk
 
-.PHONY: demo test setup system-deps profiles bench clean fuzz coverage mutation
+.PHONY: demo test test-random setup system-deps profiles bench clean fuzz coverage mutation
 
 setup: $(STAMP) system-deps
 
@@ -58,8 +58,15 @@ demo: setup sample_data/.generated
 	  echo "      key and sealed mapping under demo_keys/"; \
 	  test $$rc -le 3 && test $$vrc -eq 0
 
+# The suite in file order; `make test-random` runs it shuffled (it prints the pytest-randomly seed it
+# used; SEED=N make test-random repeats that order).  Every test holds in any order.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -p no:randomly
+
+test-random: setup
+	@seed=$${SEED:-$$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}; \
+	  echo "make test-random: pytest-randomly seed $$seed (SEED=$$seed make test-random repeats this order)"; \
+	  $(PY) -m pytest -q --randomly-seed=$$seed
 
 # Branch coverage of the core modules (report in the terminal and coverage.xml); not part of `make test`.
 CORE := plan scrub remap clean profiles deidentify boundary pipeline workers write read config events manifest walk \

@@ -241,11 +241,7 @@ class Deidentifier:
         from dicom_deid.seal import prepare_run_mapping
 
         config.validate()
-        writes_keys = not config.dry_run and (config.recipient is None or config.mapping is None)
-        inp = config.input.resolve()
-        if writes_keys and inp.is_dir() and self.key_dir.resolve().is_relative_to(inp):
-            raise ConfigError("key folder (where the run writes the custodian pair and the mapping) is inside "
-                              "the input folder; keep keys elsewhere (--key-file, DICOM_DEID_HOME)", path=self.key_dir)
+        refuse_keys_inside_input(config, self.key_dir, creates_key=False)
         run_id = run_id or uuid.uuid4().hex
         mapping = None
         if not config.dry_run:
@@ -276,6 +272,16 @@ class Deidentifier:
                 f"pixels={self.engine.pixels.value!r}, subject_map={smap.source if smap else None!r})")
 
 
+def refuse_keys_inside_input(config: RunConfig, key_dir: Path, *, creates_key: bool) -> None:
+    """Refuse a run that would write a key, the custodian pair or the mapping inside its input
+    folder (the input is never modified).  ``creates_key``: the secret key does not exist yet."""
+    writes = creates_key or (not config.dry_run and (config.recipient is None or config.mapping is None))
+    inp = config.input.resolve()
+    if writes and inp.is_dir() and key_dir.resolve().is_relative_to(inp):
+        raise ConfigError("key folder (where the run writes the secret key, the custodian pair and the mapping) is "
+                          "inside the input folder; keep keys elsewhere (--key-file, DICOM_DEID_HOME)", path=key_dir)
+
+
 def _pixel_mode(value: PixelMode | str | None) -> PixelMode | None:
     if value is None or isinstance(value, PixelMode):
         return value
@@ -293,4 +299,5 @@ def _warn(message: str) -> None:
     _warnings.warn(message, DeidWarning, stacklevel=3)
 
 
-__all__ = ["DeidWarning", "Deidentifier", "build_engine", "check_ocr_installed", "pixel_warnings"]
+__all__ = ["DeidWarning", "Deidentifier", "build_engine", "check_ocr_installed", "pixel_warnings",
+           "refuse_keys_inside_input"]

@@ -211,6 +211,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if next(iter(walk_inputs(config.input)), None) is None:
         raise ConfigError("no files found in the input folder: nothing to de-identify", path=config.input)
+    from dicom_deid.api import refuse_keys_inside_input
+    from dicom_deid.keys import DEFAULT_KEY_NAME, default_key_dir
+
+    key_dir = args.key_file.parent if args.key_file is not None else default_key_dir()
+    refuse_keys_inside_input(config, key_dir, creates_key=args.key_file is None
+                             and not (key_dir / DEFAULT_KEY_NAME).exists())  # before a key is created
     if not args.dry_run:
         args.output.mkdir(parents=True, exist_ok=True)  # fails here, before keys or a mapping exist
     deid = make_deidentifier(profile=profile, key_file=args.key_file, pixels=args.pixels, subject_map=subject_map,

@@ -52,6 +52,15 @@ def test_a_key_folder_inside_input_is_refused_before_anything_is_written_there(i
     assert _listing(inp) == before  # no custodian pair, no mapping file in the input
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_new_default_key_inside_input_is_refused_before_it_is_created(inp, tmp_path, monkeypatch, capsys, dry_run):
+    monkeypatch.setenv("DICOM_DEID_HOME", str(inp / "home"))  # no key there yet: the run would create one
+    before = _listing(inp)
+    assert _run(str(inp), str(tmp_path / "out"), *(["--dry-run"] if dry_run else [])) == 2
+    assert "key folder" in capsys.readouterr().err
+    assert _listing(inp) == before  # no secret key, no custodian pair, no mapping in the input
+
+
 def test_output_linked_from_input_is_not_read_back(inp, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
