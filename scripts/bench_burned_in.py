@@ -80,7 +80,7 @@ def display(ds: pydicom.Dataset, stored: np.ndarray) -> np.ndarray:
     if pi == "PALETTE COLOR":
         rgb = apply_color_lut(stored, ds).astype(np.float32)
         rgb = rgb / (257.0 if rgb.max() > 255 else 1.0)
-    elif pi.startswith("YBR"):
+    elif pi in ("YBR_FULL", "YBR_FULL_422"):  # JPEG 2000 decoders undo YBR_RCT/ICT themselves: RGB
         rgb = np.stack([convert_color_space(f, "YBR_FULL", "RGB") for f in stored]).astype(np.float32)
     elif stored.ndim == 4:
         rgb = stored.astype(np.float32)
@@ -151,6 +151,7 @@ class Label:
     phi: bool
     value: str | None  # planted value (synthetic); None: read from the input (public)
     ink: np.ndarray | None = None  # R × C bool (public: derived from the input)
+    style: str = ""  # how it was drawn (synthetic; printed with misses, never scored)
 
 
 @dataclass
@@ -221,7 +222,7 @@ def load_synthetic(data: Path, seeds: list[int], count: int, workdir: Path) -> l
                 path = folder / f"IM{i:04d}.dcm"
                 inst.dataset.save_as(path, enforce_file_format=True)
                 grown = np.stack([cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0 for m in inst.label])
-                labels = [Label(p.box, p.frames, p.angle, True, alnum(p.text)) for p in inst.plants]
+                labels = [Label(p.box, p.frames, p.angle, True, alnum(p.text), style=p.style) for p in inst.plants]
                 out.append((path, Truth(f"s{seed}/{case.name}/IM{i:04d}", f"synthetic-{seed}", labels, grown,
                                         ink=inst.ink, meta=case.meta)))
     return out
@@ -288,7 +289,7 @@ def score(source: Path, output: Path | None, truth: Truth, pixels: dict[str, Any
                 if is_leak:
                     per_label.append({"box": label.box, "recall": round(frac, 3), "read_after": after_text[:40]})
         if frac < 0.98 and label.phi and total:
-            per_label.append({"box": label.box, "recall": round(frac, 3)})
+            per_label.append({"box": label.box, "recall": round(frac, 3), "style": label.style})
     area = changed.size
     return {
         "name": truth.name, "dataset": truth.dataset, "frames": count, "written": output is not None,

@@ -74,6 +74,7 @@ PAD_SHARE = 0.15  # padding: this share of the line height above and below, at l
 END_SHARE = 0.4  # ... and at an end of the line that the detector box cut through strokes
 MIN_PAD = 2
 MIN_GLYPH = 4  # px line height
+TILTED = 0.6  # glyphs (line length over characters read) under this share of the box's height
 _ROUND = frozenset("Oo0Q")  # a reading of nothing but these is round blobs, not text
 
 
@@ -268,7 +269,10 @@ def judge(
     verdict = judge_reading(reading, read_box or proposal.box)
     tight = tighten(image, proposal.box, core)
     height = line_height(tight, reading)
-    if verdict is not Verdict.REJECTED and not plausible_glyphs(tight, glyph_size(tight, reading), rows, columns):
+    glyph = glyph_size(tight, reading)
+    if glyph < TILTED * height:  # a tilted line: its box is taller than its glyphs; pad by the glyphs
+        height = max(MIN_GLYPH, glyph)
+    if verdict is not Verdict.REJECTED and not plausible_glyphs(tight, glyph, rows, columns):
         verdict = Verdict.UNCERTAIN if verdict is Verdict.CONFIRMED else Verdict.REJECTED
     if verdict is Verdict.UNCERTAIN and derived:
         verdict = Verdict.REJECTED  # projections of moving anatomy look like text; frames decide

@@ -79,7 +79,37 @@ def search_images(
     images.append(deviation)
     picks = np.unique(np.linspace(0, count - 1, num=min(sample_frames, count)).round().astype(int))
     images.extend(stack[int(i)] for i in picks)
+    # a label on one frame (or the first frame of a few) of a run: that frame itself is searched,
+    # since the projections and the deviation mix it with the anatomy of every other frame
+    images.extend(stack[i] for i in novel_frames(stack, exclude=picks))
     return images
+
+
+#: A frame is searched too when it holds at least ``NOVEL_SHARE`` times the run's median count
+#: (and ``NOVEL_MIN``) of pixels that differ by more than ``NOVEL_LEVEL`` grey levels from both
+#: neighbouring frames: a label that appears on it, not anatomy that moves smoothly.
+NOVEL_LEVEL = 64
+NOVEL_SHARE = 3.0
+NOVEL_MIN = 24
+NOVEL_FRAMES = 4  # at most this many such frames
+
+
+def novel_frames(stack: npt.NDArray[np.uint8], *, exclude: Iterable[int] = ()) -> list[int]:
+    """Frames of ``stack`` (F × R × C) that show something neither neighbour shows, most first."""
+    count = stack.shape[0]
+    if count < 3:
+        return []
+    changed = np.zeros(count, dtype=np.int64)
+    for index in range(count):
+        near = [stack[j] for j in (index - 1, index + 1) if 0 <= j < count]
+        sole = _absdiff(stack[index], near[0])
+        if len(near) == 2:
+            np.minimum(sole, _absdiff(stack[index], near[1]), out=sole)
+        changed[index] = int(np.count_nonzero(sole > NOVEL_LEVEL))
+    floor = max(float(NOVEL_MIN), NOVEL_SHARE * float(np.median(changed)))
+    skip = {int(i) for i in exclude}
+    ranked = [int(i) for i in np.argsort(-changed, kind="stable") if changed[i] >= floor and int(i) not in skip]
+    return ranked[:NOVEL_FRAMES]
 
 
 def _absdiff(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -92,7 +122,7 @@ def _windowed(decoded: DecodedPixels, frame: npt.NDArray[np.generic]) -> list[np
     if facts.photometric not in ("MONOCHROME1", "MONOCHROME2") or facts.bits_stored <= 8:
         return []
     data = np.asarray(frame, dtype=np.float32)
-    lo, hi = (float(v) for v in np.percentile(data, (0.01, 99.99)))
+    lo, hi = (float(v) for v in np.percentile(data, (0.1, 99.9)))
     full = float(data.max()) - float(data.min())
     if hi <= lo or (hi - lo) > 0.5 * full:
         return []  # no few outliers stretch the range: the plain view already shows the text

@@ -94,8 +94,13 @@ def _crop(image: npt.NDArray[np.uint8], box: RedactionBox) -> npt.NDArray[np.uin
 
 
 def _reads(reading: Reading, box: RedactionBox) -> bool:
-    """The frame's crop reads as text (confirmed, as the search judges a line)."""
-    shape = TextBox(0, 0, box.width, box.height)
+    """The frame's crop (``_crop``: the start of the line, upright) reads as text (confirmed, as
+    the search judges a line, on the part that was read: the density of characters is that of
+    the prefix, not of the whole line)."""
+    if box.height > 1.3 * box.width:
+        shape = TextBox(0, 0, min(box.height, PREFIX * box.width), box.width)
+    else:
+        shape = TextBox(0, 0, min(box.width, PREFIX * box.height), box.height)
     return judge_reading(reading, shape) is Verdict.CONFIRMED
 
 
