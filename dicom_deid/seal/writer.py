@@ -387,6 +387,8 @@ def prepare_run_mapping(
             f"key folder {key_dir} is inside the output folder {output_dir}; "
             "keys must never travel with the de-identified data"
         )
+    target = Path(mapping) if mapping is not None else default_mapping_path(key_dir, run_id)
+    check_mapping_location(target, output_dir)  # before a custodian pair is made for a refused run
     if recipient is None:
         local = key_dir / CUSTODIAN_DIR_NAME
         pub, key = local / f"{DEFAULT_CUSTODIAN_NAME}.pub", local / f"{DEFAULT_CUSTODIAN_NAME}.key"
@@ -403,8 +405,6 @@ def prepare_run_mapping(
                 f"{pub} for --recipient"
             )
         recipient = pub
-    target = Path(mapping) if mapping is not None else default_mapping_path(key_dir, run_id)
-    check_mapping_location(target, output_dir)
     return PendingMapping(
         target,
         load_recipient_key(Path(recipient)),
