@@ -99,7 +99,7 @@ def image_facts(ds: Header, ordinal: int) -> ImageFacts | None:
         return None  # no series: searched in full
     try:
         number: int | None = int(ds.get("InstanceNumber"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # '1e310' is an IS pydicom reads as infinity
         number = None
     return ImageFacts(ordinal, key, number, look_of(ds))
 
