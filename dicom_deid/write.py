@@ -23,6 +23,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import BytesLengthException
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
+from pydicom.tag import BaseTag
 from pydicom.valuerep import VR
 
 from dicom_deid.errors import DeidError, QuarantineReason
@@ -140,6 +141,10 @@ _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN
 _DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
+class BytePathMisuse(RuntimeError):
+    """Copies passed for an output encoding the byte path does not take (a programming error)."""
+
+
 class UnencodableDataset(DeidError):
     """The de-identified dataset cannot be written back: an element kept from a corrupt input holds
     an invalid value representation or value.  Never written as it is: the input is quarantined."""
@@ -154,16 +159,19 @@ _ENCODE_ERRORS = (NotImplementedError, ValueError, TypeError, UnicodeError, stru
 _VALID_VRS = frozenset(str(vr.value) for vr in VR if len(str(vr.value)) == 2)
 
 
-def encode_dataset(ds: Dataset, meta: FileMetaDataset) -> bytes:
+def encode_dataset(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None) -> bytes:
     """Serialise with preamble and file meta, in the transfer syntax named by ``meta``.
 
     Little-endian output whose encoding matches what was read takes a fast path: unchanged
     (raw) top-level elements are copied as the bytes read, pixel data included, and only
     changed elements go through pydicom's element writer.  Anything else uses ``dcmwrite``.
+    ``copies`` (the byte path, bytepath.py): top-level elements not in ``ds`` that are written as
+    the given input bytes, in tag order among the others; only with a little-endian encoding
+    that matches what was read (else ValueError: the caller chose the byte path wrongly).
     Raises UnencodableDataset when an element cannot be written as valid DICOM.
     """
     try:
-        return _encode(ds, meta)
+        return _encode(ds, meta, copies or {})
     except _ENCODE_ERRORS as exc:
         tag = _failing_tag(exc)
         where = f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})" if tag is not None else "an element"
@@ -184,12 +192,14 @@ def _failing_tag(exc: BaseException) -> int | None:
     return tag
 
 
-def _encode(ds: Dataset, meta: FileMetaDataset) -> bytes:
+def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> bytes:
     ds.file_meta = meta
     syntax = meta.TransferSyntaxUID
     implicit, little = dataset_encoding(syntax)
     same_encoding = (ds.original_encoding == (implicit, little)
                      and ds.original_character_set == ds._character_set)
+    if copies and (any(tag in ds._dict for tag in copies) or not little or not same_encoding or implicit or syntax == _DEFLATED):
+        raise BytePathMisuse("byte path chosen for an encoding it does not take")
     if not little or not same_encoding:
         buf = BytesIO()
         dcmwrite(buf, ds, enforce_file_format=True)
@@ -200,7 +210,7 @@ def _encode(ds: Dataset, meta: FileMetaDataset) -> bytes:
     write_file_meta_info(head, meta, enforce_standard=True)
     body = DicomBytesIO()
     body.is_little_endian, body.is_implicit_VR = True, implicit
-    _write_body(body, ds, implicit)
+    _write_body(body, ds, implicit, copies)
     data = body.getvalue()
     if syntax == _DEFLATED:
         comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
@@ -210,10 +220,14 @@ def _encode(ds: Dataset, meta: FileMetaDataset) -> bytes:
     return head.getvalue() + data
 
 
-def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
+def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool, copies: Mapping[int, bytes]) -> None:
     encodings = ds.get("SpecificCharacterSet", None)
     pack_tag = struct.Struct("<HH").pack
-    for tag in sorted(ds._dict):
+    for tag in sorted({*ds._dict, *map(BaseTag, copies)}) if copies else sorted(ds._dict):
+        copied = copies.get(tag) if copies else None
+        if copied is not None:
+            fp.write(copied)  # the byte path: header and value as read (bytepath.py)
+            continue
         if tag.element == 0 and tag.group > 6:
             continue  # retired group length
         elem = ds._dict[tag]
@@ -353,7 +367,7 @@ def remove_stale_parts(folder: Path) -> int:
     return removed
 
 
-__all__ = ["REASONS_NAME", "DuplicateInstanceError", "NoSpaceError", "UnencodableDataset", "UnsafeOutputName",
+__all__ = ["REASONS_NAME", "BytePathMisuse", "DuplicateInstanceError", "NoSpaceError", "UnencodableDataset", "UnsafeOutputName",
            "WriteError",
            "atomic_write_bytes", "check_free_space", "default_keep_free", "encode_dataset", "free_bytes",
            "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "unresolved_write_errors",
