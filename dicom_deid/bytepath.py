@@ -23,6 +23,7 @@ stage that may change the image, a character set the plan changes.
 from __future__ import annotations
 
 import functools
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -48,6 +49,8 @@ _VALID_VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "I
                         "UV"})  # no SQ, UN (a sequence in disguise), PN (cleaning reads every name)
 _SYNTAXES = frozenset({EXPLICIT_LITTLE, *ENCAPSULATED})
 _CHARSET = 0x00080005
+_HEAD_SHORT = struct.Struct("<HH2sH").pack
+_HEAD_LONG = struct.Struct("<HH2sH").pack  # the 4-byte length follows: read with the value
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,23 +104,29 @@ def choose_copies(source: Dataset, data: bytes, plan: Plan, protected: frozenset
     is written as pydicom encodes it, so it is not copied."""
     ranges: dict[int, bytes] = {}
     actions = plan.actions
-    for tag, elem in source._dict.items():
-        if tag & 0x10000 or not tag & 0xFFFF or tag in protected or type(elem) is not RawDataElement:
+    keep = ActionCode.K
+    raw_type = RawDataElement
+    for key, elem in source._dict.items():
+        tag = int(key)  # a BaseTag compares in Python: every set and dict lookup below would call it
+        if tag & 0x10000 or not tag & 0xFFFF or tag in protected or type(elem) is not raw_type:
             continue  # private, group length, read back, or decoded
         action = actions[(tag,)]
-        if action.code is not ActionCode.K or action.value is not None:
+        if action.code is not keep or action.value is not None:
             continue
         vr = elem.VR
         value = elem.value
-        if vr not in _VALID_VRS or not isinstance(value, bytes) or len(value) != elem.length:
+        if vr not in _VALID_VRS or type(value) is not bytes or len(value) != elem.length:
             continue
-        start = elem.value_tell - (12 if vr in LONG_VRS else 8)
-        end = elem.value_tell + elem.length
-        head = data[start:elem.value_tell]
-        if (start < 0 or end > len(data) or head[:2] != (tag >> 16).to_bytes(2, "little") or head[2:4] != (tag & 0xFFFF).to_bytes(2, "little")
-                or head[4:6] != vr.encode("ascii") or (vr in LONG_VRS and head[6:8] != b"\x00\x00")):
+        tell = elem.value_tell
+        if vr in LONG_VRS:
+            start = tell - 12
+            head = _HEAD_LONG(tag >> 16, tag & 0xFFFF, vr.encode("ascii"), 0)
+        else:
+            start = tell - 8
+            head = _HEAD_SHORT(tag >> 16, tag & 0xFFFF, vr.encode("ascii"), elem.length)
+        if start < 0 or not data.startswith(head, start):
             continue  # not where pydicom read it, or reserved bytes set: today's writer zeroes them
-        ranges[int(tag)] = data[start:end]
+        ranges[tag] = data[start:tell + elem.length]
     return Copies(ranges)
 
 

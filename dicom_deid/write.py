@@ -18,14 +18,14 @@ from io import BytesIO
 from pathlib import Path
 
 from pydicom import dcmwrite
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import BytesLengthException
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
-from pydicom.tag import BaseTag
 from pydicom.valuerep import VR
 
+from dicom_deid.element_bytes import ascii_text_ok, encode_element, encode_meta
 from dicom_deid.errors import DeidError, QuarantineReason
 from dicom_deid.read import dataset_encoding
 
@@ -200,6 +200,8 @@ def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> 
                      and ds.original_character_set == ds._character_set)
     if copies and (any(tag in ds._dict for tag in copies) or not little or not same_encoding or implicit or syntax == _DEFLATED):
         raise BytePathMisuse("byte path chosen for an encoding it does not take")
+    if copies:
+        return _encode_spliced(ds, meta, copies)
     if not little or not same_encoding:
         buf = BytesIO()
         dcmwrite(buf, ds, enforce_file_format=True)
@@ -210,7 +212,7 @@ def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> 
     write_file_meta_info(head, meta, enforce_standard=True)
     body = DicomBytesIO()
     body.is_little_endian, body.is_implicit_VR = True, implicit
-    _write_body(body, ds, implicit, copies)
+    _write_body(body, ds, implicit)
     data = body.getvalue()
     if syntax == _DEFLATED:
         comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
@@ -220,14 +222,10 @@ def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> 
     return head.getvalue() + data
 
 
-def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool, copies: Mapping[int, bytes]) -> None:
+def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
     encodings = ds.get("SpecificCharacterSet", None)
     pack_tag = struct.Struct("<HH").pack
-    for tag in sorted({*ds._dict, *map(BaseTag, copies)}) if copies else sorted(ds._dict):
-        copied = copies.get(tag) if copies else None
-        if copied is not None:
-            fp.write(copied)  # the byte path: header and value as read (bytepath.py)
-            continue
+    for tag in sorted(ds._dict):
         if tag.element == 0 and tag.group > 6:
             continue  # retired group length
         elem = ds._dict[tag]
@@ -246,6 +244,53 @@ def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool, copies: Mapping[i
             fp.write(elem.value)
         else:
             write_data_element(fp, ds[tag], encodings)
+
+
+def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> bytes:
+    """The byte path (bytepath.py): what ``_write_body`` writes for ``ds`` plus ``copies``, the
+    copied elements as their input bytes; the elements built by the de-identification (and the
+    file meta group) encoded by element_bytes.py where it takes them, else by pydicom."""
+    encodings = ds.get("SpecificCharacterSet", None)
+    text_ok = ascii_text_ok(encodings)
+    chunks = [b"\x00" * 128 + b"DICM", encode_meta(meta) or _pydicom_meta(meta)]
+    elements = {int(tag): elem for tag, elem in ds._dict.items()}  # int keys: a BaseTag compares in Python
+    for tag in sorted({*elements, *copies}):
+        copied = copies.get(tag)
+        if copied is not None:
+            chunks.append(copied)
+            continue
+        if not tag & 0xFFFF and tag >> 16 > 6:
+            continue  # retired group length
+        elem = elements[tag]
+        raw_vr = getattr(elem, "VR", None)
+        if (isinstance(elem, RawDataElement) and isinstance(elem.value, bytes) and raw_vr
+                and len(elem.value) == elem.length):
+            if str(raw_vr) not in _VALID_VRS:
+                raise NotImplementedError("unknown value representation")  # reported with its tag
+            head = (_HEAD_LONG(tag >> 16, tag & 0xFFFF, str(raw_vr).encode("ascii"), 0, elem.length)
+                    if str(raw_vr) in _LONG_VRS else
+                    _HEAD_SHORT(tag >> 16, tag & 0xFFFF, str(raw_vr).encode("ascii"), elem.length))
+            chunks += (head, elem.value)
+            continue
+        chunk = encode_element(elem, text_ok) if type(elem) is DataElement else None
+        if chunk is None:
+            fp = DicomBytesIO()
+            fp.is_little_endian, fp.is_implicit_VR = True, False
+            write_data_element(fp, ds[tag], encodings)
+            chunk = fp.getvalue()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_HEAD_SHORT = struct.Struct("<HH2sH").pack
+_HEAD_LONG = struct.Struct("<HH2sHL").pack
+
+
+def _pydicom_meta(meta: FileMetaDataset) -> bytes:
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, False
+    write_file_meta_info(fp, meta, enforce_standard=True)
+    return fp.getvalue()
 
 
 class UnsafeOutputName(DeidError):
