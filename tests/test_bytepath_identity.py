@@ -52,6 +52,8 @@ def _run(data: bytes, engine: Engine, byte_path: bool) -> tuple[str, object]:
             out = encode_dataset(result.dataset, result.dataset.file_meta, copies)
     except DeidError as exc:
         return "error", (type(exc).__name__, str(exc))
+    except Exception as exc:  # noqa: BLE001 - as the per-file boundary: a corrupt element pydicom fails on
+        return "error", (type(exc).__name__, str(exc))
     decisions = (
         [(a.path, a.code, a.rule, a.value) for a in result.plan], result.links, result.patient, result.study_uid,
         result.series_uid, result.sop_uid, result.document, result.stream_metadata,
