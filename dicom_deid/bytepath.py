@@ -43,6 +43,9 @@ READ_BACK_KEYWORDS = (
     "PatientID", "PatientName", "PatientBirthDate", "PatientIdentityRemoved", "DeidentificationMethod",
     "DeidentificationMethodCodeSequence", "LongitudinalTemporalInformationModified", "NumberOfFrames",
     "ExtendedOffsetTable", "ExtendedOffsetTableLengths", "PixelData", "PatientAge",
+    # pydicom decodes Pixel Representation whenever a sequence is set on its dataset (to correct
+    # US/SS elements): the method code sequence is, so the pydicom path writes it decoded
+    "PixelRepresentation",
 )
 _VALID_VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF",
                         "OL", "OV", "OW", "SH", "SL", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UR", "US", "UT",

@@ -24,6 +24,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 
+from dicom_deid.rawscan import VR_OF
 from dicom_deid.read import ELEMENT_ERRORS
 
 #: write_string / write_DA / write_DT / write_TM / write_UI: str values, default encoding.
@@ -31,6 +32,7 @@ _STRING_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "TM", "UI"})
 #: write_text: str values in the dataset's character set.
 _TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UC", "UT"})
 _NUMBER_FORMATS = {"US": "H", "UL": "L"}
+_STANDARD_VRS = frozenset(VR_OF.values())
 _LONG = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 #: Character sets in which an ASCII string encodes as its ASCII bytes with no escape sequence.
 _ASCII_SAFE = frozenset({default_encoding, *(python_encoding[term] for term in (
@@ -69,6 +71,8 @@ def encode_element(elem: DataElement, text_ok: bool) -> bytes | None:
 
 
 def _encode_value(vr: str, value: object, text_ok: bool) -> bytes | None:
+    if vr not in _STANDARD_VRS:
+        return None  # pydicom's writer refuses it (unknown or ambiguous VR) and names the element
     if value is None or value == "":
         return b""  # an empty element: pydicom writes no value
     if vr in _STRING_VRS or (vr in _TEXT_VRS and text_ok):

@@ -38,6 +38,9 @@ _VR_OF = {vr.encode("ascii"): vr for vr in _VRS}
 LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _LONG = frozenset(vr.encode("ascii") for vr in LONG_VRS)
 
+VR_OF = _VR_OF  # the VR bytes of an explicit element -> its VR
+LONG_VR_BYTES = _LONG
+
 _EXPLICIT_HEAD = struct.Struct("<HH2sH").unpack_from
 _IMPLICIT_HEAD = struct.Struct("<HHL").unpack_from
 _UL = struct.Struct("<L").unpack_from
@@ -290,5 +293,18 @@ def _fragments_end(data: bytes, pos: int, end: int) -> int:
         first = False
 
 
-__all__ = ["ENCAPSULATED", "EXPLICIT_LITTLE", "IMPLICIT_LITTLE", "LONG_VRS", "PIXEL_DATA", "UNDEFINED", "Element",
-           "FallBack", "Item", "Scan", "scan_file"]
+__all__ = [
+    "ENCAPSULATED",
+    "EXPLICIT_LITTLE",
+    "IMPLICIT_LITTLE",
+    "LONG_VRS",
+    "LONG_VR_BYTES",
+    "PIXEL_DATA",
+    "UNDEFINED",
+    "VR_OF",
+    "Element",
+    "FallBack",
+    "Item",
+    "Scan",
+    "scan_file",
+]

@@ -41,7 +41,7 @@ def run_path(datas: list[bytes], engine: Engine, byte_path: bool) -> tuple[dict[
     for data in datas:
         t0 = clock()
         try:
-            ds = parse_instance(data, where="input").dataset
+            ds = parse_instance(data, where="input", fast=byte_path).dataset
             t1 = clock()
             result = deidentify(ds, engine, data=data if byte_path else None)
             t2 = clock()

@@ -46,7 +46,7 @@ def _run(data: bytes, engine: Engine, byte_path: bool) -> tuple[str, object]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = parse_instance(data, where="input").dataset
+            ds = parse_instance(data, where="input", fast=byte_path).dataset
             result: Deidentified = deidentify(ds, engine, data=data if byte_path else None)
             copies = result.copies.ranges if result.copies is not None and result.copies.ranges else None
             out = encode_dataset(result.dataset, result.dataset.file_meta, copies)
