@@ -70,6 +70,7 @@ def read_explicit(data: bytes) -> FileDataset:
     elements: dict[BaseTag, RawDataElement | DataElement] = {}
     encoding: str | list[str] = default_encoding
     last = -1
+    new_tuple, raw_type = tuple.__new__, RawDataElement
     while pos < end:
         if pos + 8 > end:
             raise FallBack("element header cut short")
@@ -96,7 +97,9 @@ def read_explicit(data: bytes) -> FileDataset:
             value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
             if tag == _CHARSET:
                 encoding = convert_encodings(convert_string(value or b"", True))
-            elements[key] = RawDataElement(key, vr, length, value, value_tell, False, True)
+            # RawDataElement(key, vr, length, value, value_tell, False, True), without the named
+            # tuple's Python-level __new__ (the same object: is_raw True, is_buffered False)
+            elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
             continue
         fp.seek(value_tell)
         if vr == "SQ":

@@ -210,6 +210,7 @@ def _manifest_rows(out: Path) -> list[dict[str, object]]:
             row = json.loads(line)
             if row.get("type") == "file":
                 row.pop("seconds", None)
+                row.pop("encoder", None)  # which writer (issue 16): the bytes are compared, not the route
                 rows.append(row)
     return sorted(rows, key=lambda r: int(str(r["ordinal"])))
 
