@@ -242,3 +242,45 @@ def test_a_dry_run_names_no_writer(tmp_path: Path) -> None:
     assert result.record.outcome == "planned"
     assert result.record.encoder is None
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("vr", "value"), [
+    ("UI", "1.2.3"), ("UI", "1.2.34"), ("UI", ["1.2.3", "4.5"]), ("UI", ""), ("CS", "ANONYMIZED"), ("CS", "A"),
+    ("CS", ["ORIGINAL", "PRIMARY", "M"]), ("DA", "20170101"), ("DA", None), ("TM", "101010.5"), ("LO", "ABC"),
+    ("LO", "AB"), ("SH", ""), ("LT", "a\\b c"), ("UT", "x" * 70_001), ("US", 7), ("US", [1, 2, 3]), ("UL", 4096),
+    ("OB", b"\x00\x01"), ("OB", b"\x01"), ("AS", "042Y"), ("PN", ""), ("DS", None), ("IS", ""),
+])
+def test_element_bytes_agree_with_pydicom(vr: str, value: object) -> None:
+    """element_bytes.py encodes what it takes exactly as pydicom's writer does (the oracle)."""
+    from pydicom.dataelem import DataElement
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_data_element
+
+    from dicom_deid.element_bytes import encode_element
+
+    elem = DataElement(0x00091001 if vr == "OB" else 0x00080016, vr, value)
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, False
+    write_data_element(fp, elem, ["iso8859"])
+    assert encode_element(elem, True) == fp.getvalue()
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value")
+@pytest.mark.parametrize(("vr", "value", "text_ok"), [
+    ("LO", "Müller", True), ("LO", "ABC", False), ("PN", "DOE^JOHN", True), ("DS", "1.5", True),
+    ("US or SS", 1, True), ("SH", "x" * 70_000, True), ("US", -1, True), ("FL", 1.5, True),
+])
+def test_element_bytes_leave_the_rest_to_pydicom(vr: str, value: object, text_ok: bool) -> None:
+    from pydicom.dataelem import DataElement
+
+    from dicom_deid.element_bytes import encode_element
+
+    assert encode_element(DataElement(0x00080016, vr, value), text_ok) is None
+
+
+def test_ascii_text_is_plain_only_in_single_byte_and_utf8_sets() -> None:
+    from dicom_deid.element_bytes import ascii_text_ok
+
+    assert ascii_text_ok(None) and ascii_text_ok("ISO_IR 100") and ascii_text_ok("ISO_IR 192")
+    assert not ascii_text_ok(["", "ISO 2022 IR 87"])
+    assert not ascii_text_ok("ISO 2022 IR 149")
