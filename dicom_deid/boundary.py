@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from dicom_deid.deidentify import Deidentified, Engine, deidentify
 from dicom_deid.errors import DeidError, EncapsulatedDocumentError, NotDicomError, QuarantineReason
 from dicom_deid.links import Link, LinkKind
-from dicom_deid.manifest import ManifestRecord, Outcome, encode_row
+from dicom_deid.manifest import Encoder, ManifestRecord, Outcome, encode_row
 from dicom_deid.plan import Plan, format_path
 from dicom_deid.profiles import ActionCode
 from dicom_deid.read import DicomDirFile, describe_decode_failure, parse_instance
@@ -103,10 +103,11 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
             raise item.error
         if item.data is None:  # pragma: no cover - an InputBytes without bytes carries its error
             raise DeidError("no bytes to read", path=item.display)
-        instance = parse_instance(item.data, where=item.display)
+        instance = parse_instance(item.data, where=item.display, fast=not dry_run and not engine.pixels_active)
         size = instance.size
         ds = instance.dataset
-        result: Deidentified = deidentify(ds, engine)
+        result: Deidentified = deidentify(ds, engine, data=None if dry_run else item.data)
+        copies = result.copies.ranges if result.copies is not None and result.copies.ranges else None
         rel = output_relpath(result.patient, result.study_uid, result.series_uid, result.sop_uid)
         record = ManifestRecord(
             ordinal=item.ordinal, input_id=token,
@@ -116,6 +117,7 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
             actions=dict(sorted(result.plan.counts().items())), changes=_changes(result.plan),
             pixels=_pixel_summary(result.pixels), document=result.document,
             stream_metadata=result.stream_metadata,
+            encoder=None if dry_run else (Encoder.BYTES if copies else Encoder.PYDICOM).value,
         )
         encode_row(record)  # a field the manifest cannot hold fails this input, not the run
         links = [*result.links, Link(LinkKind.SOURCE_PATH, item.name, rel, result.patient,
@@ -124,7 +126,7 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         if dry_run:
             rows = [(_generic_path(format_path(a.path)), a.code.value, a.rule) for a in result.plan]
         else:
-            data = encode_dataset(result.dataset, result.dataset.file_meta)
+            data = encode_dataset(result.dataset, result.dataset.file_meta, copies)
             check_free_space(output, keep_free, len(data))
             write_output(output / rel, data, replace=replace)
         record = replace_field(record, seconds=round(time.perf_counter() - started, 6))

@@ -19,6 +19,14 @@ from typing import TYPE_CHECKING
 from pydicom.dataset import Dataset, FileMetaDataset
 
 from dicom_deid._version import __version__
+from dicom_deid.bytepath import (
+    Copies,
+    choose_copies,
+    fallback_reason,
+    identifying_keywords,
+    lean_plan,
+    protected_tags,
+)
 from dicom_deid.clean import patient_identifiers
 from dicom_deid.errors import EncapsulatedDocumentError, OcrUnavailable, UnmappedPatient
 from dicom_deid.keys import SecretKey
@@ -146,6 +154,8 @@ class Deidentified:
     phi_values: tuple[str, ...] = field(default=(), repr=False)  # when the pixel stage keeps clinical text
     document: str | None = None  # "kept" when an encapsulated document body was written unexamined
     stream_metadata: list[str] = field(default_factory=list)  # segments removed from the pixel stream
+    copies: Copies | None = None  # the byte path: kept elements the write copies from the input (bytepath.py)
+    fallback: str | None = None  # why the pydicom path wrote it, when the input bytes were offered
 
     @property
     def changes(self) -> dict[str, ActionCode]:
@@ -206,8 +216,13 @@ def check_document(source: Dataset, plan: Plan, policy: DocumentPolicy) -> bool:
     return True
 
 
-def deidentify(source: Dataset, engine: Engine) -> Deidentified:
-    """De-identify one instance held in memory.  ``source`` is not modified."""
+def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None) -> Deidentified:
+    """De-identify one instance held in memory.  ``source`` is not modified.
+
+    ``data``: the bytes ``source`` was parsed from (the per-file boundary passes them).  Where the
+    byte path takes them (bytepath.py) the kept elements it copies are left out of the returned
+    dataset and listed in ``Deidentified.copies``: write with ``encode_dataset(..., copies)``.
+    The plan, the links and every other element are the same either way."""
     profile, standard, remapper = engine.profile, engine.standard, engine.remapper
     pkey = patient_key(str(source.get("PatientID", "") or ""), str(source.get("IssuerOfPatientID", "") or ""),
                        str(source.get("PatientName", "") or ""), str(source.get("PatientBirthDate", "") or ""))
@@ -223,7 +238,13 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
                        patient_name=subject.name if subject else None)
     plan = plan_actions(source, profile, standard, cache=engine.plan_cache)
     keeps_document = check_document(source, plan, profile.documents)
-    out = apply_plan(source, plan, ctx)
+    copies, fallback = None, None
+    if data is not None:
+        fallback = fallback_reason(source, data, plan, pixels_active=engine.pixels_active)
+        if fallback is None:
+            protected = protected_tags(identifying_keywords(standard.identifying_values))
+            copies = choose_copies(source, data, plan, protected)
+    out = apply_plan(source, lean_plan(plan, copies) if copies is not None else plan, ctx)
 
     meta_src = source.file_meta
     meta_plan = plan_actions(meta_src, profile, standard, cache=engine.plan_cache)
@@ -273,6 +294,7 @@ def deidentify(source: Dataset, engine: Engine) -> Deidentified:
         dataset=out, plan=plan, links=links, patient=pseudo_patient, study_uid=study, series_uid=series,
         sop_uid=str(out.SOPInstanceUID), pixels=pixels, phi_values=phi_values,
         document="kept" if keeps_document else None, stream_metadata=stream.names if stream else [],
+        copies=copies, fallback=fallback,
     )
 
 

@@ -26,6 +26,13 @@ class Outcome(enum.Enum):
     ALREADY_DONE = "already_done"  # resume
 
 
+class Encoder(enum.Enum):
+    """Which write path produced an output file (issue 16; both give the same bytes)."""
+
+    BYTES = "bytes"  # kept elements copied from the input bytes (bytepath.py)
+    PYDICOM = "pydicom"  # the whole dataset rebuilt and written by pydicom (the fallback)
+
+
 @dataclass(frozen=True, slots=True)
 class ManifestRecord:
     ordinal: int
@@ -41,6 +48,7 @@ class ManifestRecord:
     pixels: dict[str, Any] | None = None  # redaction boxes (coordinates and frames only)
     document: str | None = None  # "kept": an encapsulated document body written unexamined (--documents keep)
     stream_metadata: list[str] = field(default_factory=list)  # e.g. ["APP1", "COM x2"]: removed from the pixel stream
+    encoder: str | None = None  # Encoder value of a written file: the byte path or the pydicom path wrote it
     seconds: float = 0.0
 
 

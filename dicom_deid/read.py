@@ -25,6 +25,8 @@ from dicom_deid.errors import (
     UnreadableDicomError,
     UnsupportedTransferSyntax,
 )
+from dicom_deid.rawscan import FallBack
+from dicom_deid.read_fast import read_explicit
 from dicom_deid.walk import InputRef, read_bytes
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -108,15 +110,20 @@ def _looks_like_dicom_without_preamble(data: bytes) -> bool:
     return group in (0x0002, 0x0008) or group_be in (0x0002, 0x0008)
 
 
-def parse_dicom(data: bytes, *, where: str) -> Dataset:
-    """Parse DICOM bytes (with or without preamble/meta); raise InputError subclasses."""
+def parse_dicom(data: bytes, *, where: str, fast: bool = False) -> Dataset:
+    """Parse DICOM bytes (with or without preamble/meta); raise InputError subclasses.
+
+    ``fast`` (the byte path, issue 16): read the common case with read_fast.py, which builds the
+    dataset ``dcmread`` would; anything it does not take is read by ``dcmread``."""
     if not data:
         raise NotDicomError("empty file", path=where)
     has_preamble = len(data) >= 132 and data[128:132] == b"DICM"
     if not has_preamble and not _looks_like_dicom_without_preamble(data):
         raise NotDicomError("not a DICOM file (no DICM preamble, no DICOM header)", path=where)
     try:
-        ds = dcmread(BytesIO(data), force=not has_preamble)
+        ds = _read_fast(data) if fast and has_preamble else None
+        if ds is None:
+            ds = dcmread(BytesIO(data), force=not has_preamble)
     except InvalidDicomError as exc:
         raise NotDicomError(f"not a DICOM file ({exc})", path=where) from None
     except (EOFError, OSError) as exc:
@@ -127,6 +134,17 @@ def parse_dicom(data: bytes, *, where: str) -> Dataset:
     _check_complete(ds, len(data), where)
     _check_syntax(ds, where)
     return ds
+
+
+_FAST_FAILURES: tuple[type[BaseException], ...] = (FallBack, InvalidDicomError, OSError, *ELEMENT_ERRORS)
+
+
+def _read_fast(data: bytes) -> Dataset | None:
+    """read_fast.py's dataset, or None for ``dcmread`` to read (and report on) the file."""
+    try:
+        return read_explicit(data)
+    except _FAST_FAILURES:
+        return None
 
 
 def _check_syntax(ds: Dataset, where: str) -> None:
@@ -315,11 +333,12 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
     return parse_instance(data, where=where)
 
 
-def parse_instance(data: bytes, *, where: str) -> Instance:
+def parse_instance(data: bytes, *, where: str, fast: bool = False) -> Instance:
     """One input's bytes -> Instance; raise NotDicomError / UnreadableDicomError with a one-line cause.
 
-    ``where`` names the input in messages (a path, a zip member, a spool file: opaque here)."""
-    ds = parse_dicom(data, where=where)
+    ``where`` names the input in messages (a path, a zip member, a spool file: opaque here).
+    ``fast``: see :func:`parse_dicom`; every check below applies either way."""
+    ds = parse_dicom(data, where=where, fast=fast)
     _check_file_meta(ds, where)
     _check_explicit_vrs(ds, where)
     _decode_routing(ds, where)

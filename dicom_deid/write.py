@@ -18,13 +18,14 @@ from io import BytesIO
 from pathlib import Path
 
 from pydicom import dcmwrite
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import BytesLengthException
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.valuerep import VR
 
+from dicom_deid.element_bytes import ascii_text_ok, encode_element, encode_meta
 from dicom_deid.errors import DeidError, QuarantineReason
 from dicom_deid.read import dataset_encoding
 
@@ -140,6 +141,10 @@ _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN
 _DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
+class BytePathMisuse(RuntimeError):
+    """Copies passed for an output encoding the byte path does not take (a programming error)."""
+
+
 class UnencodableDataset(DeidError):
     """The de-identified dataset cannot be written back: an element kept from a corrupt input holds
     an invalid value representation or value.  Never written as it is: the input is quarantined."""
@@ -154,16 +159,19 @@ _ENCODE_ERRORS = (NotImplementedError, ValueError, TypeError, UnicodeError, stru
 _VALID_VRS = frozenset(str(vr.value) for vr in VR if len(str(vr.value)) == 2)
 
 
-def encode_dataset(ds: Dataset, meta: FileMetaDataset) -> bytes:
+def encode_dataset(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None) -> bytes:
     """Serialise with preamble and file meta, in the transfer syntax named by ``meta``.
 
     Little-endian output whose encoding matches what was read takes a fast path: unchanged
     (raw) top-level elements are copied as the bytes read, pixel data included, and only
     changed elements go through pydicom's element writer.  Anything else uses ``dcmwrite``.
+    ``copies`` (the byte path, bytepath.py): top-level elements not in ``ds`` that are written as
+    the given input bytes, in tag order among the others; only with a little-endian encoding
+    that matches what was read (else ValueError: the caller chose the byte path wrongly).
     Raises UnencodableDataset when an element cannot be written as valid DICOM.
     """
     try:
-        return _encode(ds, meta)
+        return _encode(ds, meta, copies or {})
     except _ENCODE_ERRORS as exc:
         tag = _failing_tag(exc)
         where = f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})" if tag is not None else "an element"
@@ -184,12 +192,16 @@ def _failing_tag(exc: BaseException) -> int | None:
     return tag
 
 
-def _encode(ds: Dataset, meta: FileMetaDataset) -> bytes:
+def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> bytes:
     ds.file_meta = meta
     syntax = meta.TransferSyntaxUID
     implicit, little = dataset_encoding(syntax)
     same_encoding = (ds.original_encoding == (implicit, little)
                      and ds.original_character_set == ds._character_set)
+    if copies and (any(tag in ds._dict for tag in copies) or not little or not same_encoding or implicit or syntax == _DEFLATED):
+        raise BytePathMisuse("byte path chosen for an encoding it does not take")
+    if copies:
+        return _encode_spliced(ds, meta, copies)
     if not little or not same_encoding:
         buf = BytesIO()
         dcmwrite(buf, ds, enforce_file_format=True)
@@ -232,6 +244,53 @@ def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
             fp.write(elem.value)
         else:
             write_data_element(fp, ds[tag], encodings)
+
+
+def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> bytes:
+    """The byte path (bytepath.py): what ``_write_body`` writes for ``ds`` plus ``copies``, the
+    copied elements as their input bytes; the elements built by the de-identification (and the
+    file meta group) encoded by element_bytes.py where it takes them, else by pydicom."""
+    encodings = ds.get("SpecificCharacterSet", None)
+    text_ok = ascii_text_ok(encodings)
+    chunks = [b"\x00" * 128 + b"DICM", encode_meta(meta) or _pydicom_meta(meta)]
+    elements = {int(tag): elem for tag, elem in ds._dict.items()}  # int keys: a BaseTag compares in Python
+    for tag in sorted({*elements, *copies}):
+        copied = copies.get(tag)
+        if copied is not None:
+            chunks.append(copied)
+            continue
+        if not tag & 0xFFFF and tag >> 16 > 6:
+            continue  # retired group length
+        elem = elements[tag]
+        raw_vr = getattr(elem, "VR", None)
+        if (isinstance(elem, RawDataElement) and isinstance(elem.value, bytes) and raw_vr
+                and len(elem.value) == elem.length):
+            if str(raw_vr) not in _VALID_VRS:
+                raise NotImplementedError("unknown value representation")  # reported with its tag
+            head = (_HEAD_LONG(tag >> 16, tag & 0xFFFF, str(raw_vr).encode("ascii"), 0, elem.length)
+                    if str(raw_vr) in _LONG_VRS else
+                    _HEAD_SHORT(tag >> 16, tag & 0xFFFF, str(raw_vr).encode("ascii"), elem.length))
+            chunks += (head, elem.value)
+            continue
+        chunk = encode_element(elem, text_ok) if type(elem) is DataElement else None
+        if chunk is None:
+            fp = DicomBytesIO()
+            fp.is_little_endian, fp.is_implicit_VR = True, False
+            write_data_element(fp, ds[tag], encodings)
+            chunk = fp.getvalue()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_HEAD_SHORT = struct.Struct("<HH2sH").pack
+_HEAD_LONG = struct.Struct("<HH2sHL").pack
+
+
+def _pydicom_meta(meta: FileMetaDataset) -> bytes:
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, False
+    write_file_meta_info(fp, meta, enforce_standard=True)
+    return fp.getvalue()
 
 
 class UnsafeOutputName(DeidError):
@@ -353,7 +412,7 @@ def remove_stale_parts(folder: Path) -> int:
     return removed
 
 
-__all__ = ["REASONS_NAME", "DuplicateInstanceError", "NoSpaceError", "UnencodableDataset", "UnsafeOutputName",
+__all__ = ["REASONS_NAME", "BytePathMisuse", "DuplicateInstanceError", "NoSpaceError", "UnencodableDataset", "UnsafeOutputName",
            "WriteError",
            "atomic_write_bytes", "check_free_space", "default_keep_free", "encode_dataset", "free_bytes",
            "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "unresolved_write_errors",

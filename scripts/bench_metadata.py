@@ -8,7 +8,10 @@ and is measured in CPU seconds of that child (user + system, from ``wait4``: rob
 work shares the machine; wall seconds are printed beside them):
 
 - ``dicom-deid``: ``python -m dicom_deid run IN OUT --pixels off --workers 1 --quiet`` (basic
-  profile; manifest and sealed mapping included, as a user runs it);
+  profile; manifest and sealed mapping included, as a user runs it).  Each file takes the byte
+  path (bytepath.py, issue 16) or the pydicom path by itself; the line "byte path" counts them
+  from the manifest.  ``--baseline DIR`` times another source tree beside it (``git archive
+  main``: the figures before the byte path) and checks both write the same bytes;
 - ``dicognito``: its library in a loop like its CLI (``dcmread``, ``Anonymizer.anonymize``,
   ``save_as``), except that a file it fails on is counted and skipped instead of ending the run;
 - ``copy``: a Python process that reads each file and writes it to the output (the I/O floor).
@@ -132,12 +135,17 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 
 
 def _manifest_counts(out: Path) -> dict[str, int]:
+    """Outcomes, and for written files which writer wrote them (the manifest's ``encoder``: the
+    byte path or the pydicom path, issue 16; a tree from before it names none)."""
     counts: dict[str, int] = {}
     with (out / "dicom-deid-manifest.jsonl").open() as fh:
         for line in fh:
             row = json.loads(line)
             if "outcome" in row:
                 counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+            if row.get("encoder"):
+                key = f"{row['encoder']} path"
+                counts[key] = counts.get(key, 0) + 1
     return counts
 
 
@@ -202,6 +210,7 @@ def _manifest_rows(out: Path) -> list[dict[str, object]]:
             row = json.loads(line)
             if row.get("type") == "file":
                 row.pop("seconds", None)
+                row.pop("encoder", None)  # which writer (issue 16): the bytes are compared, not the route
                 rows.append(row)
     return sorted(rows, key=lambda r: int(str(r["ordinal"])))
 
@@ -263,6 +272,11 @@ def bench_corpus(name: str, args: argparse.Namespace, work: Path, cpu: int, tool
         counts = ", ".join(f"{k} {v}" for k, v in sorted(results[tool][-1].counts.items()))
         print(f"  {tool:11s} {secs:7.2f} {1000 * secs / len(files):8.2f} {len(files) / secs:8.1f} "
               f"{mb / secs:7.1f} {wall:7.2f}  {counts}")
+    if "dicom-deid" in results:
+        last = results["dicom-deid"][-1].counts
+        written = last.get("bytes path", 0) + last.get("pydicom path", 0)
+        print(f"  byte path (bytepath.py): {last.get('bytes path', 0)} of {written} written files, the rest "
+              "by the pydicom path (manifest encoder)")
     if "baseline" in med and "dicom-deid" in med:
         print(f"  ratio (CPU) dicom-deid / baseline ({args.baseline}): {med['baseline'] / med['dicom-deid']:.2f}x faster")
     if "dicognito" in med and "dicom-deid" in med:

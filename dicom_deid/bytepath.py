@@ -1,0 +1,148 @@
+"""Byte path: which kept top-level elements the write copies from the input bytes (issue 16).
+
+The pydicom path (read -> plan -> scrub -> write) builds a new dataset holding every element,
+kept or not, and then writes it.  On the byte path the plan is the same (``plan_actions`` on the
+same parsed dataset, every read.py check included); what changes is only the work done for the
+simplest kept elements: a public top-level element kept as read (K, no value, still the raw
+element pydicom read, of a valid explicit VR and a defined length) is left out of the scrub and
+written as its byte range of the input.  Everything else (replaced, emptied, cleaned, remapped,
+every sequence, private elements, the elements the de-identification reads back from the new
+dataset, file meta) goes the pydicom way, element by element, as today.
+
+Identical output by construction: today's writer (write.py ``_write_body``) writes such an
+element as its tag, VR, length and the value bytes read, which is the byte range of the input
+once its header is checked to be in that form (reserved bytes zero).  The input bytes are only
+copied when they are exactly what today's writer would produce; ``tests/test_bytepath_identity.py``
+compares both paths byte for byte on every test corpus.
+
+Anything else falls back to the pydicom path for the whole file (:func:`choose_copies` returns
+the reason): no preamble, not Explicit VR Little Endian (implicit, big endian, deflate), a pixel
+stage that may change the image, a character set the plan changes.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+
+from dicom_deid.plan import ElementAction, Plan
+from dicom_deid.profiles import ActionCode
+from dicom_deid.rawscan import ENCAPSULATED, EXPLICIT_LITTLE, LONG_VRS
+
+#: Attributes the de-identification reads back from the new dataset, or sets on it, after the
+#: scrub (deidentify.py: routing, links, method attributes; scrub.finish_file_meta;
+#: streams.scrub_pixel_stream): they stay in the new dataset, as on the pydicom path.
+READ_BACK_KEYWORDS = (
+    "SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
+    "PatientID", "PatientName", "PatientBirthDate", "PatientIdentityRemoved", "DeidentificationMethod",
+    "DeidentificationMethodCodeSequence", "LongitudinalTemporalInformationModified", "NumberOfFrames",
+    "ExtendedOffsetTable", "ExtendedOffsetTableLengths", "PixelData", "PatientAge",
+    # pydicom decodes Pixel Representation whenever a sequence is set on its dataset (to correct
+    # US/SS elements): the method code sequence is, so the pydicom path writes it decoded
+    "PixelRepresentation",
+)
+_VALID_VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF",
+                        "OL", "OV", "OW", "SH", "SL", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UR", "US", "UT",
+                        "UV"})  # no SQ, UN (a sequence in disguise), PN (cleaning reads every name)
+_SYNTAXES = frozenset({EXPLICIT_LITTLE, *ENCAPSULATED})
+_CHARSET = 0x00080005
+_HEAD_SHORT = struct.Struct("<HH2sH").pack
+_HEAD_LONG = struct.Struct("<HH2sH").pack  # the 4-byte length follows: read with the value
+
+
+@dataclass(frozen=True, slots=True)
+class Copies:
+    """Top-level tag -> the input bytes the write copies for it (header and value)."""
+
+    ranges: Mapping[int, bytes]
+
+
+@functools.lru_cache(maxsize=16)
+def protected_tags(identifying: tuple[str, ...]) -> frozenset[int]:
+    """Tags never copied: those read back after the scrub, and the patient's identifying values
+    (``Standard.identifying_values``: cleaning reads them from the source mid-scrub)."""
+    return frozenset(int(tag_for_keyword(kw) or 0) for kw in (*READ_BACK_KEYWORDS, *identifying)) - {0}
+
+
+def identifying_keywords(sources: Mapping[str, object]) -> tuple[str, ...]:
+    """Every keyword ``Standard.identifying_values`` names (lists, and the keys of mappings)."""
+    out: list[str] = []
+    for value in sources.values():
+        if isinstance(value, Mapping):
+            out += [str(k) for k in value] + [str(v) for v in value.values()]
+        elif isinstance(value, list | tuple):
+            out += [str(v) for v in value]
+    return tuple(sorted(set(out)))
+
+
+def fallback_reason(source: Dataset, data: bytes | None, plan: Plan, *, pixels_active: bool) -> str | None:
+    """Why this instance takes the pydicom path for the whole file; None when the byte path takes it."""
+    if data is None or len(data) < 132 or data[128:132] != b"DICM":
+        return "no preamble"
+    if pixels_active:
+        return "pixel stage"
+    if source.original_encoding != (False, True):
+        return "not explicit VR little endian"
+    syntax = str(source.file_meta.get("TransferSyntaxUID", "") or "")
+    if syntax not in _SYNTAXES:
+        return "transfer syntax"
+    if source.original_character_set != source._character_set:
+        return "character set"
+    charset = plan.actions.get((_CHARSET,))
+    if charset is not None and (charset.code is not ActionCode.K or charset.value is not None):
+        return "character set changed"
+    return None
+
+
+def choose_copies(source: Dataset, data: bytes, plan: Plan, protected: frozenset[int]) -> Copies:
+    """The kept top-level elements whose bytes the write copies (see the module docstring).
+
+    Call after planning and before the scrub: an element pydicom has decoded since it was read
+    is written as pydicom encodes it, so it is not copied."""
+    ranges: dict[int, bytes] = {}
+    actions = plan.actions
+    keep = ActionCode.K
+    raw_type = RawDataElement
+    for key, elem in source._dict.items():
+        tag = int(key)  # a BaseTag compares in Python: every set and dict lookup below would call it
+        if tag & 0x10000 or not tag & 0xFFFF or tag in protected or type(elem) is not raw_type:
+            continue  # private, group length, read back, or decoded
+        action = actions[(tag,)]
+        if action.code is not keep or action.value is not None:
+            continue
+        vr = elem.VR
+        value = elem.value
+        if vr not in _VALID_VRS or type(value) is not bytes or len(value) != elem.length:
+            continue
+        tell = elem.value_tell
+        if vr in LONG_VRS:
+            start = tell - 12
+            head = _HEAD_LONG(tag >> 16, tag & 0xFFFF, vr.encode("ascii"), 0)
+        else:
+            start = tell - 8
+            head = _HEAD_SHORT(tag >> 16, tag & 0xFFFF, vr.encode("ascii"), elem.length)
+        if start < 0 or not data.startswith(head, start):
+            continue  # not where pydicom read it, or reserved bytes set: today's writer zeroes them
+        ranges[tag] = data[start:tell + elem.length]
+    return Copies(ranges)
+
+
+def lean_plan(plan: Plan, copies: Copies) -> Plan:
+    """``plan`` for the scrub: the copied elements are left out of the new dataset (the
+    manifest and every report still use ``plan``)."""
+    if not copies.ranges:
+        return plan
+    actions = dict(plan.actions)
+    for tag in copies.ranges:
+        actions[(tag,)] = ElementAction((tag,), ActionCode.X, "copied as read")
+    return Plan(actions=actions, sop_class_uid=plan.sop_class_uid)
+
+
+__all__ = ["READ_BACK_KEYWORDS", "Copies", "choose_copies", "fallback_reason", "identifying_keywords", "lean_plan",
+           "protected_tags"]

@@ -1,0 +1,126 @@
+"""Read, the byte path's way: a Part 10 file in Explicit VR Little Endian -> the FileDataset
+``pydicom.dcmread`` returns for it, built straight from the bytes (issue 16).
+
+``dcmread`` reads a file element by element through a generic generator (any encoding, deferred
+values, stop conditions, debugging); for the common case this module does the same walk with one
+``unpack_from`` and one slice per top-level element and builds the same objects: the same
+``RawDataElement`` fields (tag, VR, length, value, value position), the same empty values, the
+same original encoding and character set.  Everything less common is handed to pydicom's own
+functions: the file meta group (``_read_file_meta_info``), sequences of undefined length
+(``read_sequence``), encapsulated Pixel Data (``read_undefined_length_value``).  Sequences of
+defined length stay raw bytes, as ``dcmread`` leaves them, and pydicom parses them on access.
+
+Anything else raises :class:`~dicom_deid.rawscan.FallBack` and read.py calls ``dcmread``: no
+preamble, another transfer syntax, a command group, elements out of order or repeated, an
+unknown VR, a value or header cut short, undefined lengths elsewhere, delimiters at the top
+level.  read.py's checks run on the result either way; ``tests/test_bytepath_identity.py``
+compares every output and error of the byte path with the pydicom path's.
+"""
+
+from __future__ import annotations
+
+import struct
+from io import BytesIO
+from typing import cast
+
+from pydicom.charset import convert_encodings, default_encoding
+from pydicom.dataelem import (
+    DataElement,
+    RawDataElement,
+    convert_raw_data_element,
+    empty_value_for_VR,
+)
+from pydicom.dataset import Dataset, FileDataset
+from pydicom.filereader import _read_file_meta_info, read_sequence
+from pydicom.fileutil import read_undefined_length_value
+from pydicom.tag import BaseTag, SequenceDelimiterTag
+from pydicom.values import convert_string
+
+from dicom_deid.rawscan import (
+    ENCAPSULATED,
+    EXPLICIT_LITTLE,
+    LONG_VR_BYTES,
+    PIXEL_DATA,
+    UNDEFINED,
+    VR_OF,
+    FallBack,
+)
+
+_HEAD = struct.Struct("<HH2sH").unpack_from
+_UL = struct.Struct("<L").unpack_from
+_SYNTAXES = frozenset({EXPLICIT_LITTLE, *ENCAPSULATED})
+_CHARSET = 0x00080005
+
+
+def read_explicit(data: bytes) -> FileDataset:
+    """The dataset ``dcmread(BytesIO(data))`` returns; raise FallBack where this module does not
+    read ``data`` exactly as ``dcmread`` does."""
+    if len(data) < 144 or data[128:132] != b"DICM":
+        raise FallBack("no preamble")
+    fp = BytesIO(data)
+    fp.seek(132)
+    file_meta = _read_file_meta_info(fp)
+    syntax = file_meta.get("TransferSyntaxUID")
+    if syntax is None or str(syntax) not in _SYNTAXES:
+        raise FallBack("transfer syntax not taken by the byte path")
+    pos = fp.tell()
+    end = len(data)
+    if pos + 8 > end or data[pos:pos + 2] == b"\x00\x00" or data[pos + 4:pos + 6] not in VR_OF:
+        raise FallBack("no dataset, a command group, or not explicit VR")  # dcmread guesses here
+    elements: dict[BaseTag, RawDataElement | DataElement] = {}
+    encoding: str | list[str] = default_encoding
+    last = -1
+    new_tuple, raw_type = tuple.__new__, RawDataElement
+    while pos < end:
+        if pos + 8 > end:
+            raise FallBack("element header cut short")
+        group, elem, vrb, length = _HEAD(data, pos)
+        tag = group << 16 | elem
+        if tag <= last or group == 0xFFFE:
+            raise FallBack("elements out of order, repeated, or a delimiter")
+        last = tag
+        vr = VR_OF.get(vrb)
+        if vr is None:
+            raise FallBack("unknown value representation")
+        if vrb in LONG_VR_BYTES:
+            if pos + 12 > end:
+                raise FallBack("element header cut short")
+            length = _UL(data, pos + 8)[0]
+            value_tell = pos + 12
+        else:
+            value_tell = pos + 8
+        key = BaseTag(tag)
+        if length != UNDEFINED:
+            pos = value_tell + length
+            if pos > end:
+                raise FallBack("value cut short")
+            value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
+            if tag == _CHARSET:
+                encoding = convert_encodings(convert_string(value or b"", True))
+            # RawDataElement(key, vr, length, value, value_tell, False, True), without the named
+            # tuple's Python-level __new__ (the same object: is_raw True, is_buffered False)
+            elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
+            continue
+        fp.seek(value_tell)
+        if vr == "SQ":
+            seq = read_sequence(fp, False, True, length, encoding)
+            elements[key] = DataElement(key, vr, seq, value_tell, is_undefined_length=True)
+        elif tag == PIXEL_DATA and vr in ("OB", "OW"):
+            value = read_undefined_length_value(fp, True, SequenceDelimiterTag)
+            elements[key] = RawDataElement(key, vr, length, value, value_tell, False, True)
+        else:
+            raise FallBack("undefined length outside a sequence or pixel data")
+        pos = fp.tell()
+    dataset = Dataset(elements, parent_encoding=default_encoding)
+    charset = elements.get(BaseTag(_CHARSET))
+    original: str | list[str] = default_encoding
+    if charset is not None:
+        original = convert_encodings(convert_raw_data_element(charset).value)  # type: ignore[arg-type]
+    dataset.set_original_encoding(False, True, original)
+    fp.seek(end)
+    ds = FileDataset(fp, dataset, data[:128], file_meta, False, True)
+    ds.set_original_encoding(False, True, dataset._character_set)
+    return ds
+
+
+__all__ = ["read_explicit"]

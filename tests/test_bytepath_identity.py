@@ -1,0 +1,286 @@
+"""The byte path (bytepath.py) writes exactly what the pydicom path writes (issue 16).
+
+Both paths run on every file of each corpus (the sample export, pydicom's test files,
+pydicom-data, the fuzz seeds): same bytes, same plan, same links, same routing, same error for
+a file either path refuses.  Each corpus must also send some of its files down the byte path,
+or the comparison would prove nothing about it.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pydicom.dataelem import RawDataElement
+
+from dicom_deid import bytepath
+from dicom_deid.boundary import process_input
+from dicom_deid.deidentify import Deidentified, Engine, deidentify
+from dicom_deid.errors import DeidError
+from dicom_deid.keys import SecretKey
+from dicom_deid.manifest import Encoder, encode_row
+from dicom_deid.profiles import Option, load_profile
+from dicom_deid.read import parse_instance
+from dicom_deid.walk import InputBytes
+from dicom_deid.write import encode_dataset
+from tests.fuzz_corpus import TEST_FILES, build_campaign, load_seeds
+from tests.planted import generate_corpus
+
+KEY = SecretKey(bytes(range(32)))
+
+
+@dataclass
+class Tally:
+    compared: int = 0  # files both paths handled (or both refused alike)
+    byte_path: int = 0  # ... of which the byte path copied at least one element
+    copied: int = 0  # elements copied, all files
+
+
+def _run(data: bytes, engine: Engine, byte_path: bool) -> tuple[str, object]:
+    """('ok', (output bytes, decisions, copies)) or ('error', (type, message))."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = parse_instance(data, where="input", fast=byte_path).dataset
+            result: Deidentified = deidentify(ds, engine, data=data if byte_path else None)
+            copies = result.copies.ranges if result.copies is not None and result.copies.ranges else None
+            out = encode_dataset(result.dataset, result.dataset.file_meta, copies)
+    except DeidError as exc:
+        return "error", (type(exc).__name__, str(exc))
+    except Exception as exc:  # noqa: BLE001 - as the per-file boundary: a corrupt element pydicom fails on
+        return "error", (type(exc).__name__, str(exc))
+    decisions = (
+        [(a.path, a.code, a.rule, a.value) for a in result.plan], result.links, result.patient, result.study_uid,
+        result.series_uid, result.sop_uid, result.document, result.stream_metadata,
+    )
+    return "ok", (out, decisions, len(copies or ()))
+
+
+def compare(files: Iterable[Path], engine: Engine) -> Tally:
+    """Both paths on every file (zip members included); fails on the first difference."""
+    tally = Tally()
+    for path, data in _inputs(files):
+        old = _run(data, engine, byte_path=False)
+        new = _run(data, engine, byte_path=True)
+        assert new[0] == old[0], f"{path.name}: {old[0]} on the pydicom path, {new[0]} on the byte path"
+        if old[0] == "ok":
+            old_out, old_decisions, none = old[1]  # type: ignore[misc]
+            new_out, new_decisions, copied = new[1]  # type: ignore[misc]
+            assert none == 0
+            assert new_decisions == old_decisions, f"{path.name}: decisions differ"
+            assert new_out == old_out, f"{path.name}: output bytes differ ({copied} elements copied)"
+            tally.byte_path += copied > 0
+            tally.copied += copied
+        else:
+            assert new[1] == old[1], f"{path.name}: different errors"
+        tally.compared += 1
+    return tally
+
+
+class _Member:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _inputs(files: Iterable[Path]) -> Iterator[tuple[_Member | Path, bytes]]:
+    for path in files:
+        if path.suffix == ".zip":
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    members = [(m, archive.read(m)) for m in archive.namelist() if not m.endswith("/")]
+            except (zipfile.BadZipFile, OSError, EOFError):
+                continue  # a broken archive (fuzz): the walk reports it, no DICOM to compare
+            for member, data in members:
+                yield _Member(f"{path.name}:{member}"), data
+        else:
+            yield path, path.read_bytes()
+
+
+def _dicom_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.endswith((".txt", ".md")))
+
+
+def _count(files: Iterable[Path]) -> int:
+    return sum(1 for _ in _inputs(files))
+
+
+def _engine(profile: str) -> Engine:
+    return Engine(load_profile(profile), KEY)
+
+
+@pytest.fixture(scope="module")
+def sample_export(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    root = tmp_path_factory.mktemp("bytepath") / "export"
+    generate_corpus(root, seed=0, patients=3, bad_inputs=True)
+    return _dicom_files(root)
+
+
+@pytest.mark.parametrize("profile", ["basic", "research"])
+def test_sample_export(sample_export: list[Path], profile: str) -> None:
+    tally = compare(sample_export, _engine(profile))
+    assert tally.compared == _count(sample_export) >= 40
+    assert tally.byte_path >= 20, tally
+
+
+def test_pydicom_test_files() -> None:
+    files = _dicom_files(TEST_FILES)
+    tally = compare(files, _engine("research"))
+    assert tally.compared == len(files) >= 150
+    assert tally.byte_path >= 100, tally
+
+
+def test_pydicom_data() -> None:
+    from pydicom.data import get_testdata_file
+
+    overlay = get_testdata_file("MR-SIEMENS-DICOM-WithOverlays.dcm")
+    assert overlay is not None, "PyPI pydicom-data is missing: pip install -e '.[test]'"
+    files = [p for p in sorted(Path(overlay).parent.glob("*.dcm")) if p.stat().st_size <= 1_100_000]
+    tally = compare(files, _engine("basic"))
+    assert tally.compared == len(files) >= 40
+    assert tally.byte_path >= 30, tally
+
+
+def test_fuzz_seeds_and_mutants(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    loaded = load_seeds()
+    for i, seed in enumerate(loaded):
+        (seeds / f"{i:02d}.dcm").write_bytes(seed.data)
+    tally = compare(_dicom_files(seeds), _engine("basic"))
+    assert tally.compared == len(loaded) >= 10
+    assert tally.byte_path >= 5, tally
+    campaign = build_campaign(tmp_path / "mutants", seed=1601, count=400, deep=0)
+    mutants = _dicom_files(campaign.root)
+    tally = compare(mutants, _engine("basic"))
+    assert tally.compared == _count(mutants) >= 300
+    assert tally.byte_path >= 40, tally
+
+
+def test_a_changed_copy_is_caught(tmp_path: Path) -> None:
+    """The comparison fails when the byte path writes anything else (a copied element altered)."""
+    path = TEST_FILES / "CT_small.dcm"
+    data = path.read_bytes()
+    ds = parse_instance(data, where="input").dataset
+    result = deidentify(ds, _engine("basic"), data=data)
+    assert result.copies is not None and result.copies.ranges
+    tag, chunk = next(iter(result.copies.ranges.items()))
+    altered = {**result.copies.ranges, tag: chunk[:-1] + bytes([chunk[-1] ^ 1])}
+    out = encode_dataset(result.dataset, result.dataset.file_meta, altered)
+    assert out != _run(data, _engine("basic"), byte_path=False)[1][0]  # type: ignore[index]
+
+
+def test_the_byte_path_leaves_decoded_and_changed_elements_to_pydicom() -> None:
+    """Only raw kept public elements are copied: never one pydicom decoded, a changed one, a private one."""
+    data = (TEST_FILES / "CT_small.dcm").read_bytes()
+    ds = parse_instance(data, where="input").dataset
+    engine = _engine("basic")
+    result = deidentify(ds, engine, data=data)
+    assert result.copies is not None
+    kept = {a.path[0] for a in result.plan if len(a.path) == 1 and a.code.value == "K"}
+    assert set(result.copies.ranges) <= kept
+    assert not any(tag >> 16 & 1 for tag in result.copies.ranges)
+    protected = bytepath.protected_tags(bytepath.identifying_keywords(engine.standard.identifying_values))
+    assert not set(result.copies.ranges) & protected
+    assert 0x00100010 in protected and 0x00080005 in protected  # PatientName, SpecificCharacterSet
+    for tag, chunk in result.copies.ranges.items():
+        assert chunk[:4] == tag.to_bytes(4, "little")[2:] + tag.to_bytes(4, "little")[:2] or \
+            chunk[:4] == (tag >> 16).to_bytes(2, "little") + (tag & 0xFFFF).to_bytes(2, "little")
+        assert isinstance(ds._dict[tag], RawDataElement)
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("MR_small_implicit.dcm", "not explicit VR little endian"),
+    ("MR_small_bigendian.dcm", "not explicit VR little endian"),
+])
+def test_other_encodings_fall_back(name: str, reason: str) -> None:
+    data = (TEST_FILES / name).read_bytes()
+    ds = parse_instance(data, where="input").dataset
+    result = deidentify(ds, _engine("basic"), data=data)
+    assert result.copies is None
+    assert result.fallback == reason
+
+
+def test_a_pixel_stage_falls_back() -> None:
+    data = (TEST_FILES / "CT_small.dcm").read_bytes()
+    ds = parse_instance(data, where="input").dataset
+    plan = deidentify(ds, _engine("basic")).plan
+    assert bytepath.fallback_reason(ds, data, plan, pixels_active=True) == "pixel stage"
+    assert bytepath.fallback_reason(ds, data[:100], plan, pixels_active=False) == "no preamble"
+    assert bytepath.fallback_reason(ds, data, plan, pixels_active=False) is None
+    assert Option.CLEAN_PIXEL_DATA  # the option the pixel stage acts on exists
+
+
+def test_the_manifest_counts_each_writer(tmp_path: Path) -> None:
+    """The per-file boundary takes the byte path by itself and each written row says which writer
+    wrote the file; a fallback writes the same file as the pydicom path would."""
+    engine = _engine("basic")
+    names = ["CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm"]
+    encoders = []
+    for i, name in enumerate(names):
+        data = (TEST_FILES / name).read_bytes()
+        item = InputBytes(i, name, name, data)
+        out = tmp_path / f"out{i}"  # MR_small and its other encodings share their SOP Instance UID
+        result = process_input(item, engine=engine, output=out, quarantine_dir=tmp_path / "q")
+        assert result.record.outcome == "written", result.message
+        assert result.record.output is not None
+        written = (out / result.record.output).read_bytes()
+        assert written == _run(data, engine, byte_path=False)[1][0]  # type: ignore[index]
+        encoders.append(result.record.encoder)
+        assert json.loads(encode_row(result.record))["encoder"] == result.record.encoder
+    assert encoders == [Encoder.BYTES.value, Encoder.BYTES.value, Encoder.PYDICOM.value, Encoder.PYDICOM.value]
+
+
+def test_a_dry_run_names_no_writer(tmp_path: Path) -> None:
+    data = (TEST_FILES / "CT_small.dcm").read_bytes()
+    result = process_input(InputBytes(0, "a", "a", data), engine=_engine("basic"), output=tmp_path / "out",
+                           quarantine_dir=tmp_path / "q", dry_run=True)
+    assert result.record.outcome == "planned"
+    assert result.record.encoder is None
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("vr", "value"), [
+    ("UI", "1.2.3"), ("UI", "1.2.34"), ("UI", ["1.2.3", "4.5"]), ("UI", ""), ("CS", "ANONYMIZED"), ("CS", "A"),
+    ("CS", ["ORIGINAL", "PRIMARY", "M"]), ("DA", "20170101"), ("DA", None), ("TM", "101010.5"), ("LO", "ABC"),
+    ("LO", "AB"), ("SH", ""), ("LT", "a\\b c"), ("UT", "x" * 70_001), ("US", 7), ("US", [1, 2, 3]), ("UL", 4096),
+    ("OB", b"\x00\x01"), ("OB", b"\x01"), ("AS", "042Y"), ("PN", ""), ("DS", None), ("IS", ""),
+])
+def test_element_bytes_agree_with_pydicom(vr: str, value: object) -> None:
+    """element_bytes.py encodes what it takes exactly as pydicom's writer does (the oracle)."""
+    from pydicom.dataelem import DataElement
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_data_element
+
+    from dicom_deid.element_bytes import encode_element
+
+    elem = DataElement(0x00091001 if vr == "OB" else 0x00080016, vr, value)
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, False
+    write_data_element(fp, elem, ["iso8859"])
+    assert encode_element(elem, True) == fp.getvalue()
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value")
+@pytest.mark.parametrize(("vr", "value", "text_ok"), [
+    ("LO", "Müller", True), ("LO", "ABC", False), ("PN", "DOE^JOHN", True), ("DS", "1.5", True),
+    ("US or SS", 1, True), ("SH", "x" * 70_000, True), ("US", -1, True), ("FL", 1.5, True),
+])
+def test_element_bytes_leave_the_rest_to_pydicom(vr: str, value: object, text_ok: bool) -> None:
+    from pydicom.dataelem import DataElement
+
+    from dicom_deid.element_bytes import encode_element
+
+    assert encode_element(DataElement(0x00080016, vr, value), text_ok) is None
+
+
+def test_ascii_text_is_plain_only_in_single_byte_and_utf8_sets() -> None:
+    from dicom_deid.element_bytes import ascii_text_ok
+
+    assert ascii_text_ok(None) and ascii_text_ok("ISO_IR 100") and ascii_text_ok("ISO_IR 192")
+    assert not ascii_text_ok(["", "ISO 2022 IR 87"])
+    assert not ascii_text_ok("ISO 2022 IR 149")
