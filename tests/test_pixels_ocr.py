@@ -67,8 +67,8 @@ def test_screen_pass_stops_the_search_on_an_image_without_text() -> None:
     """Nothing text-like in the first pass: the rotated and enlarged passes are not run."""
     calls: list[bool] = []
     detector = DbnetDetector()
-    real = detector.probability_map
-    detector.probability_map = lambda image, scan=DEFAULT_PASSES[0]: calls.append(scan.rotate90) or real(image, scan)  # type: ignore[method-assign]
+    real = detector.network_map
+    detector.network_map = lambda prepared, scan: calls.append(scan.rotate90) or real(prepared, scan)  # type: ignore[method-assign]
     ramp = np.tile(np.linspace(0, 255, 320, dtype=np.float32), (200, 1)).astype(np.uint8)
     assert detector.detect(ramp) == [] and calls == [False]
     calls.clear()

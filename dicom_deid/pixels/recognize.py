@@ -12,8 +12,6 @@ that confirmation (``confirm.py``) can tell text from texture.
 
 from __future__ import annotations
 
-import importlib.util
-import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,13 +21,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dicom_deid.errors import OcrUnavailable
+from dicom_deid.pixels.models import RECOGNITION, LazySession, find_model
 from dicom_deid.pixels.ocr import TextBox, _import_cv2, to_rgb8
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-_PACKAGE = "rapidocr_onnxruntime"
-_MODEL = Path("models") / "ch_PP-OCRv4_rec_infer.onnx"
 _HEIGHT = 48  # the network's input height
 _MAX_RATIO = 40.0  # crops wider than 40 heights are read in pieces by the caller, never squeezed
 
@@ -72,16 +69,7 @@ EMPTY = Reading("", ())
 
 def find_recognition_model() -> Path:
     """Path of the recognition model inside the installed rapidocr-onnxruntime wheel."""
-    spec = importlib.util.find_spec(_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        candidate = Path(location) / _MODEL
-        if candidate.is_file():
-            return candidate
-    raise OcrUnavailable(
-        "text recognition model not found: install 'dicom-deid[ocr]' "
-        f"(rapidocr-onnxruntime, which ships {_MODEL.name})"
-    )
+    return find_model(RECOGNITION, "recognition")
 
 
 class CrnnRecognizer:
@@ -90,39 +78,18 @@ class CrnnRecognizer:
     def __init__(self, *, threads: int = 1, model_path: Path | None = None, batch: int = 1) -> None:
         self.threads = threads
         self.batch = batch
-        self._model_path = model_path
-        self._session: Any = None
+        self._network = LazySession(RECOGNITION, "recognition", threads=threads, model_path=model_path)
         self._characters: list[str] = []
-        self._lock = threading.Lock()
 
     def _get_session(self) -> Any:
-        with self._lock:
-            if self._session is None:
-                try:
-                    import onnxruntime as ort
-                except ImportError as exc:
-                    raise OcrUnavailable(
-                        "onnxruntime is missing: install 'dicom-deid[ocr]' (onnxruntime)"
-                    ) from exc
-                path = self._model_path or find_recognition_model()
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.inter_op_num_threads = 1
-                options.log_severity_level = 3
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                try:
-                    session = ort.InferenceSession(
-                        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-                    raise OcrUnavailable(f"text recognition model cannot be loaded: {exc}") from exc
-                table = session.get_modelmeta().custom_metadata_map.get("character", "")
-                if not table:
-                    raise OcrUnavailable("text recognition model carries no character table")
-                # CTC: index 0 is the blank; the table; then the space character
-                self._characters = ["", *table.splitlines(), " "]
-                self._session = session
-            return self._session
+        session = self._network.get()
+        if not self._characters:
+            table = session.get_modelmeta().custom_metadata_map.get("character", "")
+            if not table:
+                raise OcrUnavailable("text recognition model carries no character table")
+            # CTC: index 0 is the blank; the table; then the space character
+            self._characters = ["", *table.splitlines(), " "]
+        return session
 
     def read_boxes(
         self, image: npt.NDArray[np.uint8], boxes: Sequence[TextBox]
@@ -150,16 +117,13 @@ class CrnnRecognizer:
         """Read each RGB crop (one text line each)."""
         if not crops:
             return []
-        session = self._get_session()
+        self._get_session()
         order = np.argsort([c.shape[1] / max(1, c.shape[0]) for c in crops])
         results: list[Reading] = [EMPTY] * len(crops)
         for start in range(0, len(crops), self.batch):
             chunk = [int(i) for i in order[start : start + self.batch]]
             blob = _batch([crops[i] for i in chunk])
-            try:
-                out = session.run(None, {session.get_inputs()[0].name: blob})[0]
-            except Exception as exc:  # onnxruntime raises its own RuntimeException types
-                raise OcrUnavailable(f"text recognition failed: {type(exc).__name__}") from exc
+            out = self._network.run(blob)
             for row, index in zip(out, chunk, strict=True):
                 results[index] = self._decode(np.asarray(row, dtype=np.float32))
         return results
