@@ -36,6 +36,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pydicom
+import pydicom.errors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", type=Path, help="a --dump of another version: report differences")
     args = parser.parse_args(argv)
 
+    from dicom_deid.errors import DeidError
     from dicom_deid.pixels.decode import decode_pixels
     from dicom_deid.pixels.detect import derived_flags, find_text, search_images
     from dicom_deid.pixels.ocr import DbnetDetector
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             if "PixelData" not in ds:
                 continue
             decoded = decode_pixels(ds)
-        except Exception as exc:  # a benchmark input we cannot decode is reported and skipped
+        except (DeidError, pydicom.errors.InvalidDicomError) as exc:  # reported and skipped
             print(f"skip {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
         best = float("inf")

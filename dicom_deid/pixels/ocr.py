@@ -19,13 +19,15 @@ for leaks; confirmation of detector proposals uses the recognition network (``re
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _TESSDATA_DIRS = (
     "/usr/share/tesseract-ocr/5/tessdata",
@@ -186,6 +189,7 @@ class DbnetDetector:
         self.box_threshold = box_threshold
         self.unclip_ratio = unclip_ratio
         self._network = LazySession(DETECTION, "detection", threads=threads, model_path=model_path)
+        self._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
 
     def prepare(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """The image as the network sees it before resizing: local contrast equalised
@@ -220,16 +224,32 @@ class DbnetDetector:
         return np.asarray(out[0, 0], dtype=np.float32)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
-        """Boxes of every pass; nothing beyond the first pass when it sees no text at all."""
+        """Boxes of every pass; nothing beyond the first pass when it sees no text at all.
+
+        An image searched a moment ago (a multi-frame projection equal to its frames, a static
+        frame sampled twice) is not searched again: its boxes are remembered by content."""
+        key = image_key(image)
+        known = self._recent.get(key)
+        if known is not None:
+            return list(known)
+        boxes = self._search(image)
+        self._recent.put(key, tuple(boxes))
+        return boxes
+
+    def _search(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
         boxes: list[TextBox] = []
         prepared: npt.NDArray[np.uint8] | None = None  # shared by the passes over the whole image
+        done: set[tuple[bool, int, int]] = set()  # (turned, rows, columns) of the whole-image passes run
+        height, width = image.shape[:2]
         for index, scan in enumerate(self.passes):
-            too_large = (
-                scan.factor is not None and max(image.shape[:2]) * scan.factor > scan.max_side
-            )
+            too_large = scan.factor is not None and max(height, width) * scan.factor > scan.max_side
             if scan.tile and too_large:
                 found, peak = self._detect_tiles(image, scan)
             else:
+                size = scan.size_for(width, height) if scan.rotate90 else scan.size_for(height, width)
+                if (scan.rotate90, *size) in done:
+                    continue  # the same network input as a pass already run (small images)
+                done.add((scan.rotate90, *size))
                 if prepared is None:
                     prepared = self.prepare(image)
                 found, peak = self._detect_prepared(prepared, image.shape[:2], scan)
@@ -325,6 +345,40 @@ class DbnetDetector:
             bx1, by1 = int(np.ceil(x1)), int(np.ceil(y1))
             boxes.append(TextBox(bx0, by0, bx1 - bx0, by1 - by0, score, core))
         return boxes
+
+
+#: Images whose findings a detector or recognizer remembers (by content; the latest ones).
+_MEMO_IMAGES = 16
+
+
+def image_key(image: npt.NDArray[np.uint8]) -> bytes:
+    """A digest of an image's shape and pixels: equal for equal images."""
+    digest = hashlib.blake2b(repr((image.shape, image.dtype.str)).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(image).data)
+    return digest.digest()
+
+
+class ImageMemo(Generic[_T]):
+    """What was found on the latest ``size`` images, by :func:`image_key` (thread-safe)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[bytes, _T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> _T | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: bytes, value: _T) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def enhance_contrast(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
