@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N costliest functions")
     parser.add_argument("--repeat", type=int, default=1, help="search each input this many times (least CPU kept)")
     parser.add_argument("--dump", type=Path, help="write each input's judged regions as JSON")
+    parser.add_argument("--detector-model", type=Path,
+                        help="another detection model file (an experiment: e.g. a quantised derivative)")
     parser.add_argument("--compare", type=Path, help="a --dump of another version: report differences")
     args = parser.parse_args(argv)
 
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from dicom_deid.pixels.recognize import CrnnRecognizer
 
     inputs = public_inputs(args.paths[0], args.public_split) if args.public_split else path_inputs(args.paths)
-    detector, recognizer = DbnetDetector(), CrnnRecognizer()
+    detector, recognizer = DbnetDetector(model_path=args.detector_model), CrnnRecognizer()
     warm = np.zeros((64, 64), np.uint8)
     detector.detect(warm)
     recognizer.read_crops([np.zeros((16, 48, 3), np.uint8)])

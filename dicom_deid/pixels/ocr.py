@@ -6,7 +6,7 @@ Two kinds of engine live here:
   default :class:`DbnetDetector` runs the DBNet text-detection network that the
   ``rapidocr-onnxruntime`` wheel ships (``ch_PP-OCRv4_det_infer.onnx``) through
   ``onnxruntime`` on the CPU.  Nothing is downloaded: the model file is located inside the
-  installed wheel.  Its proposals are confirmed by the recognition network of the same wheel
+  installed wheel (``models.py``, which opens the sessions of both networks).  Its proposals are confirmed by the recognition network of the same wheel
   (``recognize.py``, ``confirm.py``) before anything is blacked out.
 * a *reader* says what a region reads (``TextReader.read``).  :class:`TesseractReader`
   binds the Tesseract C API through ``tesserocr`` (one warm engine per process) and falls
