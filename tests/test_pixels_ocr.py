@@ -153,3 +153,16 @@ def test_equal_crops_are_read_once() -> None:
     other = np.ascontiguousarray(np.repeat(_canvas("JONES 77", 20, (4, 4), shape=(30, 150))[:, :, None], 3, axis=2))
     again = recognizer.read_crops([other, label])
     assert len(runs) == 2 and again[1] == readings[0] and "JONES" in again[0].text
+
+
+def test_grey_stored_as_colour_is_searched_as_one_plane() -> None:
+    """An RGB image whose channels are equal (many ultrasound screens) is equalised and fed as one
+    grey plane, and finds what its grey version finds; a colour image keeps its three channels."""
+    grey = _canvas("DOE JOHN 12345", 12, (20, 20))
+    rgb = np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+    detector = DbnetDetector()
+    assert detector.prepare(rgb).shape == grey.shape
+    assert detector.detect(rgb) == DbnetDetector().detect(grey) != []
+    tinted = rgb.copy()
+    tinted[:, :, 2] //= 2
+    assert detector.prepare(tinted).shape == tinted.shape

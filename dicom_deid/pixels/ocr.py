@@ -193,12 +193,15 @@ class DbnetDetector:
 
     def prepare(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """The image as the network sees it before resizing: local contrast equalised
-        (``enhance``); a grey image stays grey (one channel equalised, not three copies)."""
+        (``enhance``); a grey image (or a colour image whose channels are equal) stays grey: one
+        plane equalised, not three copies."""
         if image.ndim == 3 and image.shape[2] == 1:
             image = image[:, :, 0]
         if image.ndim != 2:
             image = to_rgb8(image)
-        return enhance_contrast(image) if self.enhance else image
+            if np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(image[:, :, 0], image[:, :, 2]):
+                image = image[:, :, 0]  # grey stored as colour (many ultrasound screens)
+        return enhance_contrast(image) if self.enhance else np.ascontiguousarray(image)
 
     def probability_map(
         self, image: npt.NDArray[np.uint8], scan: ScanPass = DEFAULT_PASSES[0]
