@@ -13,6 +13,7 @@ from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
 from dicom_deid.pixels.ocr import (
     DEFAULT_PASSES,
     DbnetDetector,
+    ScanPass,
     TesseractReader,
     TextBox,
     find_dbnet_model,
@@ -63,17 +64,57 @@ def test_tesseract_reads_a_label() -> None:
     assert reader.backend in ("tesserocr", "pytesseract")
 
 
+def _counting(detector: DbnetDetector) -> list[tuple[bool, int, int]]:
+    """Record (turned, rows, columns) of every network run of ``detector``."""
+    calls: list[tuple[bool, int, int]] = []
+    real = detector.network_map
+
+    def counted(prepared: np.ndarray, scan: ScanPass) -> np.ndarray:
+        out = real(prepared, scan)
+        calls.append((scan.rotate90, *out.shape))
+        return out
+
+    detector.network_map = counted  # type: ignore[method-assign]
+    return calls
+
+
 def test_screen_pass_stops_the_search_on_an_image_without_text() -> None:
     """Nothing text-like in the first pass: the rotated and enlarged passes are not run."""
-    calls: list[bool] = []
     detector = DbnetDetector()
-    real = detector.probability_map
-    detector.probability_map = lambda image, scan=DEFAULT_PASSES[0]: calls.append(scan.rotate90) or real(image, scan)  # type: ignore[method-assign]
+    calls = _counting(detector)
     ramp = np.tile(np.linspace(0, 255, 320, dtype=np.float32), (200, 1)).astype(np.uint8)
-    assert detector.detect(ramp) == [] and calls == [False]
+    assert detector.detect(ramp) == [] and [c[0] for c in calls] == [False]
     calls.clear()
-    assert detector.detect(_canvas("DOE JOHN 12345", 12, (20, 20)))
-    assert len(calls) == len(DEFAULT_PASSES)
+    assert detector.detect(_canvas("DOE JOHN 12345", 12, (20, 20), shape=(600, 800)))
+    assert len(calls) == len(DEFAULT_PASSES) and len(set(calls)) == len(DEFAULT_PASSES)
+
+
+def test_a_pass_the_screen_already_made_is_not_run_again() -> None:
+    """On a small image the screen (2x, at least 512 px) and the native pass (at least 512 px) feed
+    the network the same input: it runs once, and the boxes are those of every pass run apart."""
+    image = _canvas("DOE JOHN 12345", 12, (20, 20))  # 200 x 320: both passes at 512 x 832
+    assert DEFAULT_PASSES[0].size_for(200, 320) == DEFAULT_PASSES[1].size_for(200, 320)
+    detector = DbnetDetector()
+    calls = _counting(detector)
+    found = detector.detect(image)
+    assert calls == [(False, 512, 832), (True, 832, 512)]
+    apart = DbnetDetector()
+    every = [b for scan in DEFAULT_PASSES for b in apart.detect_pass(image, scan)[0]]
+    assert found and set(found) == set(every)
+
+
+def test_an_image_searched_again_is_answered_from_memory() -> None:
+    """Equal images (a projection equal to the frames of a still cine) are searched once; an image
+    that differs by one pixel is searched."""
+    detector = DbnetDetector()
+    calls = _counting(detector)
+    image = _canvas("DOE JOHN 12345", 12, (20, 20))
+    first = detector.detect(image)
+    runs = len(calls)
+    assert first and detector.detect(image.copy()) == first and len(calls) == runs
+    changed = image.copy()
+    changed[0, 0] ^= 1
+    assert detector.detect(changed) and len(calls) == 2 * runs
 
 
 def test_keep_clinical_annotations_with_real_engines() -> None:
@@ -95,3 +136,33 @@ def test_keep_clinical_annotations_with_real_engines() -> None:
     assert np.array_equal(after[:20], pixels[:20])  # "5 cm" kept
     name = pixels[95:120] > 130
     assert name.sum() > 20 and (after[95:120][name] == pixels.min()).all()
+
+
+def test_equal_crops_are_read_once() -> None:
+    """The recognizer reads a crop once however often it is asked (the same label on equal frames)
+    and gives every copy the same reading; a different crop is read."""
+    from dicom_deid.pixels.recognize import CrnnRecognizer
+
+    recognizer = CrnnRecognizer()
+    runs: list[tuple[int, ...]] = []
+    real = recognizer._network.run
+    recognizer._network.run = lambda blob: runs.append(blob.shape) or real(blob)  # type: ignore[method-assign]
+    label = np.ascontiguousarray(np.repeat(_canvas("SMITH 1234", 20, (4, 4), shape=(30, 150))[:, :, None], 3, axis=2))
+    readings = recognizer.read_crops([label, label.copy(), label])
+    assert len(runs) == 1 and "SMITH" in readings[0].text and readings[0] == readings[1] == readings[2]
+    other = np.ascontiguousarray(np.repeat(_canvas("JONES 77", 20, (4, 4), shape=(30, 150))[:, :, None], 3, axis=2))
+    again = recognizer.read_crops([other, label])
+    assert len(runs) == 2 and again[1] == readings[0] and "JONES" in again[0].text
+
+
+def test_grey_stored_as_colour_is_searched_as_one_plane() -> None:
+    """An RGB image whose channels are equal (many ultrasound screens) is equalised and fed as one
+    grey plane, and finds what its grey version finds; a colour image keeps its three channels."""
+    grey = _canvas("DOE JOHN 12345", 12, (20, 20))
+    rgb = np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+    detector = DbnetDetector()
+    assert detector.prepare(rgb).shape == grey.shape
+    assert detector.detect(rgb) == DbnetDetector().detect(grey) != []
+    tinted = rgb.copy()
+    tinted[:, :, 2] //= 2
+    assert detector.prepare(tinted).shape == tinted.shape

@@ -6,7 +6,7 @@ Two kinds of engine live here:
   default :class:`DbnetDetector` runs the DBNet text-detection network that the
   ``rapidocr-onnxruntime`` wheel ships (``ch_PP-OCRv4_det_infer.onnx``) through
   ``onnxruntime`` on the CPU.  Nothing is downloaded: the model file is located inside the
-  installed wheel.  Its proposals are confirmed by the recognition network of the same wheel
+  installed wheel (``models.py``, which opens the sessions of both networks).  Its proposals are confirmed by the recognition network of the same wheel
   (``recognize.py``, ``confirm.py``) before anything is blacked out.
 * a *reader* says what a region reads (``TextReader.read``).  :class:`TesseractReader`
   binds the Tesseract C API through ``tesserocr`` (one warm engine per process) and falls
@@ -19,26 +19,27 @@ for leaks; confirmation of detector proposals uses the recognition network (``re
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
 from dicom_deid.errors import OcrUnavailable
+from dicom_deid.pixels.models import DETECTION, LazySession, find_model
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
-_DBNET_PACKAGE = "rapidocr_onnxruntime"
-_DBNET_MODEL = Path("models") / "ch_PP-OCRv4_det_infer.onnx"
 _TESSDATA_DIRS = (
     "/usr/share/tesseract-ocr/5/tessdata",
     "/usr/share/tesseract-ocr/4.00/tessdata",
@@ -92,19 +93,9 @@ def _import_cv2() -> Any:
 def find_dbnet_model() -> Path:
     """Path of the DBNet detection model inside the installed rapidocr-onnxruntime wheel.
 
-    The package is located without importing it (its ``__init__`` pulls in modules we do
-    not need).  Raises :class:`OcrUnavailable` when the wheel is not installed.
+    Raises :class:`OcrUnavailable` when the wheel is not installed.
     """
-    spec = importlib.util.find_spec(_DBNET_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        candidate = Path(location) / _DBNET_MODEL
-        if candidate.is_file():
-            return candidate
-    raise OcrUnavailable(
-        "text detection model not found: install 'dicom-deid[ocr]' "
-        f"(rapidocr-onnxruntime, which ships {_DBNET_MODEL.name})"
-    )
+    return find_model(DETECTION, "detection")
 
 
 def to_rgb8(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -197,64 +188,74 @@ class DbnetDetector:
         self.threshold = threshold
         self.box_threshold = box_threshold
         self.unclip_ratio = unclip_ratio
-        self._model_path = model_path
-        self._session: Any = None
-        self._lock = threading.Lock()
+        self._network = LazySession(DETECTION, "detection", threads=threads, model_path=model_path)
+        self._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
 
-    def _get_session(self) -> Any:
-        with self._lock:
-            if self._session is None:
-                try:
-                    import onnxruntime as ort
-                except ImportError as exc:
-                    raise OcrUnavailable(
-                        "onnxruntime is missing: install 'dicom-deid[ocr]' (onnxruntime)"
-                    ) from exc
-                path = self._model_path or find_dbnet_model()
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.inter_op_num_threads = 1
-                options.log_severity_level = 3
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                try:
-                    self._session = ort.InferenceSession(
-                        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-                    raise OcrUnavailable(f"text detection model cannot be loaded: {exc}") from exc
-            return self._session
+    def prepare(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """The image as the network sees it before resizing: local contrast equalised
+        (``enhance``); a grey image (or a colour image whose channels are equal) stays grey: one
+        plane equalised, not three copies."""
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = image[:, :, 0]
+        if image.ndim != 2:
+            image = to_rgb8(image)
+            if np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(image[:, :, 0], image[:, :, 2]):
+                image = image[:, :, 0]  # grey stored as colour (many ultrasound screens)
+        return enhance_contrast(image) if self.enhance else np.ascontiguousarray(image)
 
     def probability_map(
         self, image: npt.NDArray[np.uint8], scan: ScanPass = DEFAULT_PASSES[0]
     ) -> npt.NDArray[np.float32]:
         """Text probability at network resolution for one pass (rotated if the pass is)."""
+        return self.network_map(self.prepare(image), scan)
+
+    def network_map(
+        self, prepared: npt.NDArray[np.uint8], scan: ScanPass
+    ) -> npt.NDArray[np.float32]:
+        """Text probability of one pass over an image already through :meth:`prepare`."""
         cv2 = _import_cv2()
-        rgb = to_rgb8(image)
-        if self.enhance:
-            rgb = enhance_contrast(rgb)
         if scan.rotate90:
-            rgb = np.ascontiguousarray(np.rot90(rgb, k=-1))  # clockwise
-        rh, rw = scan.size_for(rgb.shape[0], rgb.shape[1])
-        resized = cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_LINEAR)
-        blob = (resized.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
-        session = self._get_session()
-        try:
-            out = session.run(None, {session.get_inputs()[0].name: blob})[0]
-        except Exception as exc:  # onnxruntime raises its own RuntimeException types
-            raise OcrUnavailable(f"text detection failed: {type(exc).__name__}") from exc
+            prepared = np.ascontiguousarray(np.rot90(prepared, k=-1))  # clockwise
+        rh, rw = scan.size_for(prepared.shape[0], prepared.shape[1])
+        resized = cv2.resize(prepared, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        scaled = resized.astype(np.float32) / 127.5 - 1.0
+        if scaled.ndim == 2:  # grey: the network's three input channels are the same plane
+            blob = np.ascontiguousarray(np.broadcast_to(scaled, (1, 3, rh, rw)))
+        else:
+            blob = scaled.transpose(2, 0, 1)[None]
+        out = self._network.run(blob)
         return np.asarray(out[0, 0], dtype=np.float32)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
-        """Boxes of every pass; nothing beyond the first pass when it sees no text at all."""
+        """Boxes of every pass; nothing beyond the first pass when it sees no text at all.
+
+        An image searched a moment ago (a multi-frame projection equal to its frames, a static
+        frame sampled twice) is not searched again: its boxes are remembered by content."""
+        key = image_key(image)
+        known = self._recent.get(key)
+        if known is not None:
+            return list(known)
+        boxes = self._search(image)
+        self._recent.put(key, tuple(boxes))
+        return boxes
+
+    def _search(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
         boxes: list[TextBox] = []
+        prepared: npt.NDArray[np.uint8] | None = None  # shared by the passes over the whole image
+        done: set[tuple[bool, int, int]] = set()  # (turned, rows, columns) of the whole-image passes run
+        height, width = image.shape[:2]
         for index, scan in enumerate(self.passes):
-            too_large = (
-                scan.factor is not None and max(image.shape[:2]) * scan.factor > scan.max_side
-            )
+            too_large = scan.factor is not None and max(height, width) * scan.factor > scan.max_side
             if scan.tile and too_large:
                 found, peak = self._detect_tiles(image, scan)
             else:
-                found, peak = self.detect_pass(image, scan)
+                size = scan.size_for(width, height) if scan.rotate90 else scan.size_for(height, width)
+                if (scan.rotate90, *size) in done:
+                    continue  # the same network input as a pass already run (small images)
+                done.add((scan.rotate90, *size))
+                if prepared is None:
+                    prepared = self.prepare(image)
+                found, peak = self._detect_prepared(prepared, image.shape[:2], scan)
             boxes.extend(found)
             if index == 0 and self.screen_peak is not None and peak < self.screen_peak:
                 return boxes  # the screen saw nothing text-like anywhere
@@ -291,8 +292,13 @@ class DbnetDetector:
         self, image: npt.NDArray[np.uint8], scan: ScanPass
     ) -> tuple[list[TextBox], float]:
         """Boxes of one pass and the pass's peak text probability."""
-        prob = self.probability_map(image, scan)
-        return self._boxes(prob, image.shape[:2], scan), float(prob.max()) if prob.size else 0.0
+        return self._detect_prepared(self.prepare(image), image.shape[:2], scan)
+
+    def _detect_prepared(
+        self, prepared: npt.NDArray[np.uint8], shape: tuple[int, ...], scan: ScanPass
+    ) -> tuple[list[TextBox], float]:
+        prob = self.network_map(prepared, scan)
+        return self._boxes(prob, shape, scan), float(prob.max()) if prob.size else 0.0
 
     def _boxes(
         self, prob: npt.NDArray[np.float32], shape: tuple[int, ...], scan: ScanPass
@@ -344,12 +350,49 @@ class DbnetDetector:
         return boxes
 
 
-def enhance_contrast(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """Local contrast equalisation (CLAHE, per channel): faint text on anatomy stands out for the
-    detector; the recognizer and the redaction see the image as it is."""
+#: Images whose findings a detector or recognizer remembers (by content; the latest ones).
+_MEMO_IMAGES = 16
+
+
+def image_key(image: npt.NDArray[np.uint8]) -> bytes:
+    """A digest of an image's shape and pixels: equal for equal images."""
+    digest = hashlib.blake2b(repr((image.shape, image.dtype.str)).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(image).data)
+    return digest.digest()
+
+
+class ImageMemo(Generic[_T]):
+    """What was found on the latest ``size`` images, by :func:`image_key` (thread-safe)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[bytes, _T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> _T | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: bytes, value: _T) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def enhance_contrast(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Local contrast equalisation (CLAHE, per channel of an H×W×3 image, or of one H×W plane):
+    faint text on anatomy stands out for the detector; the recognizer and the redaction see the
+    image as it is."""
     cv2 = _import_cv2()
     clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
-    channels = [clahe.apply(np.ascontiguousarray(rgb[:, :, c])) for c in range(rgb.shape[2])]
+    if image.ndim == 2:
+        return np.asarray(clahe.apply(np.ascontiguousarray(image)), dtype=np.uint8)
+    channels = [clahe.apply(np.ascontiguousarray(image[:, :, c])) for c in range(image.shape[2])]
     return np.stack(channels, axis=2)
 
 

@@ -12,8 +12,6 @@ that confirmation (``confirm.py``) can tell text from texture.
 
 from __future__ import annotations
 
-import importlib.util
-import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dicom_deid.errors import OcrUnavailable
-from dicom_deid.pixels.ocr import TextBox, _import_cv2, to_rgb8
+from dicom_deid.pixels.models import RECOGNITION, LazySession, find_model
+from dicom_deid.pixels.ocr import ImageMemo, TextBox, _import_cv2, image_key, to_rgb8
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-_PACKAGE = "rapidocr_onnxruntime"
-_MODEL = Path("models") / "ch_PP-OCRv4_rec_infer.onnx"
 _HEIGHT = 48  # the network's input height
-_MAX_RATIO = 40.0  # crops wider than 40 heights are read in pieces by the caller, never squeezed
+_MAX_RATIO = 40.0
+_MEMO_CROPS = 512  # readings remembered by crop content (the latest ones)  # crops wider than 40 heights are read in pieces by the caller, never squeezed
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +70,7 @@ EMPTY = Reading("", ())
 
 def find_recognition_model() -> Path:
     """Path of the recognition model inside the installed rapidocr-onnxruntime wheel."""
-    spec = importlib.util.find_spec(_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        candidate = Path(location) / _MODEL
-        if candidate.is_file():
-            return candidate
-    raise OcrUnavailable(
-        "text recognition model not found: install 'dicom-deid[ocr]' "
-        f"(rapidocr-onnxruntime, which ships {_MODEL.name})"
-    )
+    return find_model(RECOGNITION, "recognition")
 
 
 class CrnnRecognizer:
@@ -90,39 +79,19 @@ class CrnnRecognizer:
     def __init__(self, *, threads: int = 1, model_path: Path | None = None, batch: int = 1) -> None:
         self.threads = threads
         self.batch = batch
-        self._model_path = model_path
-        self._session: Any = None
+        self._network = LazySession(RECOGNITION, "recognition", threads=threads, model_path=model_path)
         self._characters: list[str] = []
-        self._lock = threading.Lock()
+        self._recent = ImageMemo[Reading](_MEMO_CROPS)
 
     def _get_session(self) -> Any:
-        with self._lock:
-            if self._session is None:
-                try:
-                    import onnxruntime as ort
-                except ImportError as exc:
-                    raise OcrUnavailable(
-                        "onnxruntime is missing: install 'dicom-deid[ocr]' (onnxruntime)"
-                    ) from exc
-                path = self._model_path or find_recognition_model()
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.inter_op_num_threads = 1
-                options.log_severity_level = 3
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                try:
-                    session = ort.InferenceSession(
-                        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-                    raise OcrUnavailable(f"text recognition model cannot be loaded: {exc}") from exc
-                table = session.get_modelmeta().custom_metadata_map.get("character", "")
-                if not table:
-                    raise OcrUnavailable("text recognition model carries no character table")
-                # CTC: index 0 is the blank; the table; then the space character
-                self._characters = ["", *table.splitlines(), " "]
-                self._session = session
-            return self._session
+        session = self._network.get()
+        if not self._characters:
+            table = session.get_modelmeta().custom_metadata_map.get("character", "")
+            if not table:
+                raise OcrUnavailable("text recognition model carries no character table")
+            # CTC: index 0 is the blank; the table; then the space character
+            self._characters = ["", *table.splitlines(), " "]
+        return session
 
     def read_boxes(
         self, image: npt.NDArray[np.uint8], boxes: Sequence[TextBox]
@@ -130,9 +99,8 @@ class CrnnRecognizer:
         """The best reading of each box of ``image`` (upright, or turned for tall boxes)."""
         crops: list[npt.NDArray[np.uint8]] = []
         owners: list[tuple[int, int]] = []  # (box index, rotation)
-        rgb = to_rgb8(image)
         for index, box in enumerate(boxes):
-            crop = _crop(rgb, box)
+            crop = _crop(image, box)
             if crop is None:
                 continue
             turns = (0, 90, 270) if crop.shape[0] > 1.3 * crop.shape[1] else (0,)
@@ -147,22 +115,31 @@ class CrnnRecognizer:
         return best
 
     def read_crops(self, crops: Sequence[npt.NDArray[np.uint8]]) -> list[Reading]:
-        """Read each RGB crop (one text line each)."""
+        """Read each RGB crop (one text line each).
+
+        Equal crops are read once, and a crop read a moment ago is not read again (the same
+        region on equal frames of a multi-frame instance, or on a projection equal to them)."""
         if not crops:
             return []
-        session = self._get_session()
-        order = np.argsort([c.shape[1] / max(1, c.shape[0]) for c in crops])
-        results: list[Reading] = [EMPTY] * len(crops)
-        for start in range(0, len(crops), self.batch):
-            chunk = [int(i) for i in order[start : start + self.batch]]
-            blob = _batch([crops[i] for i in chunk])
-            try:
-                out = session.run(None, {session.get_inputs()[0].name: blob})[0]
-            except Exception as exc:  # onnxruntime raises its own RuntimeException types
-                raise OcrUnavailable(f"text recognition failed: {type(exc).__name__}") from exc
-            for row, index in zip(out, chunk, strict=True):
-                results[index] = self._decode(np.asarray(row, dtype=np.float32))
-        return results
+        self._get_session()
+        keys = [image_key(crop) for crop in crops]
+        results: dict[bytes, Reading] = {}
+        todo: dict[bytes, npt.NDArray[np.uint8]] = {}
+        for key, crop in zip(keys, crops, strict=True):
+            known = self._recent.get(key)
+            if known is not None:
+                results[key] = known
+            elif key not in todo:
+                todo[key] = crop
+        unread = list(todo)
+        order = np.argsort([todo[k].shape[1] / max(1, todo[k].shape[0]) for k in unread])
+        for start in range(0, len(unread), self.batch):
+            chunk = [unread[int(i)] for i in order[start : start + self.batch]]
+            out = self._network.run(_batch([todo[k] for k in chunk]))
+            for row, key in zip(out, chunk, strict=True):
+                results[key] = self._decode(np.asarray(row, dtype=np.float32))
+                self._recent.put(key, results[key])
+        return [results[key] for key in keys]
 
     def _decode(self, probabilities: npt.NDArray[np.float32]) -> Reading:
         """Greedy CTC: best class per step, repeats collapsed, blanks dropped."""
@@ -187,13 +164,14 @@ class CrnnRecognizer:
         return Reading("".join(chars).strip(), tuple(confs[: len("".join(chars).strip())]))
 
 
-def _crop(rgb: npt.NDArray[np.uint8], box: TextBox) -> npt.NDArray[np.uint8] | None:
-    height, width = rgb.shape[:2]
+def _crop(image: npt.NDArray[np.uint8], box: TextBox) -> npt.NDArray[np.uint8] | None:
+    """The RGB pixels of ``box`` (clipped to ``image``), or None when under 2 px either way."""
+    height, width = image.shape[:2]
     x0, y0 = max(0, box.x), max(0, box.y)
     x1, y1 = min(width, box.x1), min(height, box.y1)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
-    return np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    return np.ascontiguousarray(to_rgb8(image[y0:y1, x0:x1]))
 
 
 def _batch(crops: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
