@@ -7,16 +7,26 @@ it planted, never against the boxes the stage reports.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 
 import numpy as np
-from pixel_fixtures import stored_frames
+import pydicom
+from pixel_fixtures import FixedDetector, stored_frames
+from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
-from test_pixels_hard_cases import MONO, image_dataset
+from test_pixels_hard_cases import MONO, image_dataset, label_area
 from test_pixels_miss_classes import text_mask, volume_frames
 
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
+from dicom_deid.pixels.confirm import Verdict
+from dicom_deid.pixels.detect import PREFIX_LINES, find_text
+from dicom_deid.pixels.ocr import TextBox
+from dicom_deid.pixels.recognize import Reading
 
 ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
+VL_PHOTO = "1.2.840.10008.5.1.4.1.1.77.1.4"
+BACKGROUND = (150.0, 220.0, 245.0)  # a pale sky: cyan text differs from it mostly in red
+SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
 
 
 def test_vertical_clock_reading_bottom_to_top_is_redacted_on_every_frame() -> None:
@@ -53,3 +63,66 @@ def test_vertical_label_on_part_of_a_run_reads_the_right_way_up() -> None:
     changed = after != before
     assert changed[:10].any(axis=(1, 2)).all()
     assert not changed[12:].any()
+
+
+def _photo_background() -> np.ndarray:
+    """A pale sky 'photograph': CT_small's texture, enlarged, in a narrow light range of colours."""
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.float64)
+    texture = np.kron((ct - ct.min()) / np.ptp(ct), np.ones((3, 3)))  # 384 x 384
+    noise = np.random.default_rng(15).normal(0, 0.04, texture.shape)
+    shade = np.clip(0.6 * texture + noise, 0, 1)[..., None]
+    return (np.array(BACKGROUND) + (shade - 0.3) * np.array([60.0, 20.0, 15.0])).clip(0, 255).astype(np.uint8)
+
+
+def test_cyan_label_on_a_pale_photograph_is_read_on_its_colour_channel() -> None:
+    """Light cyan serif text on a pale sky differs from it mostly in red: the recognizer read
+    nothing in the RGB crop and the label stayed.  Read again on the channel that varies most
+    across the region (red), it is confirmed and blacked out, and nothing far from it."""
+    pixels = _photo_background()
+    mask = text_mask(pixels.shape[:2], "PID 0161357", (60, 200), 33, SERIF)
+    pixels[mask] = (75, 242, 254)
+    ds = image_dataset(pixels, modality="XC", sop_class=VL_PHOTO, series=(generate_uid(), generate_uid()),
+                       image_type=("ORIGINAL", "PRIMARY"))
+    outcome = PixelStage(PixelPolicy(PixelMode.ALL)).process(ds, target := copy.deepcopy(ds))
+    before, after = stored_frames(ds)[0], stored_frames(target)[0]
+    changed = (before != after).any(axis=-1)
+    assert outcome.redacted and (~changed & mask).sum() <= 0.02 * mask.sum()
+    assert (changed & ~label_area(mask, 12)).sum() == 0
+
+
+class _ShortStartRecognizer:
+    """Reads a long line well only whole: on its start (a crop narrower than the line) it reads
+    a few characters with middling confidence, as the network did on a faint dot-matrix date."""
+
+    def __init__(self, line_width: int) -> None:
+        self.line_width = line_width
+        self.widths: list[int] = []
+
+    def read_boxes(self, image: np.ndarray, boxes: Sequence[TextBox]) -> list[Reading]:
+        out = []
+        for box in boxes:
+            self.widths.append(box.width)
+            if box.width >= self.line_width:
+                out.append(Reading("28288324", (1.0, 0.48, 1.0, 0.4, 0.35, 1.0, 0.99, 1.0)))
+            else:
+                out.append(Reading("2828832", (0.72, 0.3, 0.66, 0.37, 0.24, 0.95, 0.62)))
+        return out
+
+
+def test_long_line_whose_start_reads_poorly_is_read_whole() -> None:
+    """A 28 px line of 8 characters, 213 px long: its first six line heights read 4 confident
+    characters at a mean confidence of 0.55 (rejected); the whole line is then read, once, and
+    confirmed."""
+    image = np.full((256, 300), 90, np.uint8)
+    mask = text_mask(image.shape, "2828832428", (20, 40), 40, MONO)
+    image[mask] = 200
+    ys, xs = np.nonzero(mask)
+    line = TextBox(int(xs.min()) - 2, int(ys.min()) - 3, int(xs.max() - xs.min()) + 5, int(ys.max() - ys.min()) + 7,
+                   0.95)
+    assert line.width > PREFIX_LINES * line.height  # the first reading sees only the start
+    recognizer = _ShortStartRecognizer(line.width)
+    search = find_text([image], FixedDetector([line]), recognizer)
+    assert [j.verdict for j in search.judged] == [Verdict.CONFIRMED]
+    assert recognizer.widths == [PREFIX_LINES * line.height, line.width]
+    box = search.judged[0].box
+    assert box.x <= xs.min() and box.x1 > xs.max() and box.y <= ys.min() and box.y1 > ys.max()
