@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pydicom
+import pytest
 from pixel_fixtures import FixedDetector, stored_frames
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
@@ -18,10 +19,12 @@ from test_pixels_hard_cases import MONO, image_dataset, label_area
 from test_pixels_miss_classes import text_mask, volume_frames
 
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
-from dicom_deid.pixels.confirm import Verdict
-from dicom_deid.pixels.detect import PREFIX_LINES, find_text
+from dicom_deid.pixels.confirm import Judged, Verdict
+from dicom_deid.pixels.detect import PREFIX_LINES, TextSearch, find_text
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import Reading
+from dicom_deid.pixels.redact import RedactionBox
+from dicom_deid.pixels.stage import continues_a_line
 
 ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
 VL_PHOTO = "1.2.840.10008.5.1.4.1.1.77.1.4"
@@ -126,3 +129,47 @@ def test_long_line_whose_start_reads_poorly_is_read_whole() -> None:
     assert recognizer.widths == [PREFIX_LINES * line.height, line.width]
     box = search.judged[0].box
     assert box.x <= xs.min() and box.x1 > xs.max() and box.y <= ys.min() and box.y1 > ys.max()
+
+
+class _MixedFinder:
+    """A text search that reports fixed regions with fixed verdicts (tests of what the stage does
+    with each verdict)."""
+
+    def __init__(self, judged: Sequence[tuple[TextBox, Verdict]]) -> None:
+        self.judged = tuple(Judged(b, v, 0, min(b.width, b.height)) for b, v in judged)
+
+    def __call__(self, images: Sequence[np.ndarray], derived: Sequence[bool]) -> TextSearch:
+        return TextSearch(self.judged, tuple(images))
+
+
+def test_unconfirmed_rest_of_a_confirmed_line_is_redacted_on_a_low_risk_image() -> None:
+    """On an ORIGINAL CT (low risk) an unconfirmed region is left, unless it continues a confirmed
+    line: the end of a label whose start was read is part of it and is blacked out (and counted);
+    one elsewhere on the image is left (and counted)."""
+    pixels = np.kron(pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.int32) + 2000,
+                     np.ones((2, 2), np.int32)).clip(0, 4095).astype(np.uint16)
+    ds = image_dataset(pixels, modality="CT", sop_class="1.2.840.10008.5.1.4.1.1.2",
+                       series=(generate_uid(), generate_uid()))
+    start, rest, elsewhere = TextBox(20, 30, 80, 14), TextBox(104, 31, 50, 13), TextBox(60, 200, 50, 13)
+    finder = _MixedFinder([(start, Verdict.CONFIRMED), (rest, Verdict.UNCERTAIN), (elsewhere, Verdict.UNCERTAIN)])
+    outcome = PixelStage(PixelPolicy(PixelMode.ALL), finder=finder).process(ds, target := copy.deepcopy(ds))
+    changed = stored_frames(ds)[0] != stored_frames(target)[0]
+    assert outcome.redacted and (outcome.uncertain, outcome.uncertain_kept) == (1, 1)
+    for box, blacked in ((start, True), (rest, True), (elsewhere, False)):
+        assert bool(changed[box.y : box.y1, box.x : box.x1].all()) == blacked, box
+    assert [b.source for b in outcome.boxes] == ["detector", "detector-uncertain"]
+
+
+@pytest.mark.parametrize(
+    ("box", "expected"),
+    [
+        (RedactionBox(11, 92, 13, 30, None, "detector"), True),  # goes on below a vertical line
+        (RedactionBox(12, 40, 10, 20, None, "detector"), True),  # inside it
+        (RedactionBox(40, 10, 14, 80, None, "detector"), False),  # a parallel line beside it
+        (RedactionBox(11, 110, 13, 30, None, "detector"), False),  # a gap longer than the line is high
+        (RedactionBox(0, 95, 60, 12, None, "detector"), False),  # a horizontal line below it
+    ],
+)
+def test_continues_a_line(box: RedactionBox, expected: bool) -> None:
+    vertical = RedactionBox(10, 10, 14, 80, None, "detector")
+    assert continues_a_line(box, [vertical]) is expected
