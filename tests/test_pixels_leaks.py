@@ -1,7 +1,14 @@
 """Regression tests for the readable leaks of the second generator's seeds 8401/8402 (issue 9).
 
-Each test plants its own text with Pillow on pydicom's own test images and measures against what
-it planted, never against the boxes the stage reports.
+Each test plants its own text with Pillow on pydicom's own test images (or drives one step with a
+scripted reading) and measures against what it planted, never against the boxes the stage reports:
+
+* a vertical label is read the right way up on each frame (``frames._orient``): a clock turned
+  270 degrees on an enhanced MR was kept on a third of its frames;
+* a region the first reading did not confirm gets a second look (``detect._second_look``): the
+  whole of a long line whose start read poorly, the most varied colour channel of a colour image;
+* an unconfirmed region that continues a confirmed line is redacted on a low-risk image too
+  (``stage.continues_a_line``).
 """
 
 from __future__ import annotations
@@ -32,23 +39,22 @@ BACKGROUND = (150.0, 220.0, 245.0)  # a pale sky: cyan text differs from it most
 SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
 
 
-def test_vertical_clock_reading_bottom_to_top_is_redacted_on_every_frame() -> None:
-    """A 13 px clock turned a quarter clockwise that ticks on each
-    of 20 frames of an MR run, over the anatomy: the per-frame check reads it the right way up
-    and keeps it on every frame (read upside down, "10:00:07" yields a few "0" and ":" and most
-    frames were dropped: 7 of 20 frames stayed readable)."""
-    frames = volume_frames(20)
+def test_vertical_clock_that_ticks_on_every_frame_is_redacted_on_every_frame() -> None:
+    """A 13 px vertical clock that ticks on each of 12 frames of an MR run, over the anatomy: every
+    frame's reading differs, and each frame keeps the region (seed 8402's enhanced MR left 7 of
+    20 frames of such a clock readable)."""
+    frames = volume_frames(12)
     mask = np.zeros(frames.shape, bool)
-    for index in range(20):
+    for index in range(12):
         mask[index] = text_mask(frames.shape[1:], f"10:{index:02d}:{7 * index % 60:02d}", (70, 90), 13, MONO,
-                                turn=3)
+                                turn=1)
     frames[mask] = 4000
     ds = image_dataset(frames, modality="MR", sop_class=ENHANCED_MR, series=(generate_uid(), generate_uid()))
     outcome = PixelStage(PixelPolicy(PixelMode.ALL)).process(ds, target := copy.deepcopy(ds))
     before, after = stored_frames(ds)[..., 0], stored_frames(target)[..., 0]
     assert outcome.redacted
-    kept = [int(((after[i] == before[i]) & mask[i]).sum()) for i in range(20)]
-    assert len(kept) == 20 and max(kept) <= 0.02 * mask[0].sum(), kept
+    kept = [int(((after[i] == before[i]) & mask[i]).sum()) for i in range(12)]
+    assert len(kept) == 12 and max(kept) <= 0.02 * mask[0].sum(), kept
 
 
 def test_vertical_label_on_part_of_a_run_reads_the_right_way_up() -> None:
