@@ -15,7 +15,8 @@ import argparse
 import logging
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,17 +218,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     key_dir = args.key_file.parent if args.key_file is not None else default_key_dir()
     refuse_keys_inside_input(config, key_dir, creates_key=args.key_file is None
                              and not (key_dir / DEFAULT_KEY_NAME).exists())  # before a key is created
-    if not args.dry_run:
-        args.output.mkdir(parents=True, exist_ok=True)  # fails here, before keys or a mapping exist
-    deid = make_deidentifier(profile=profile, key_file=args.key_file, pixels=args.pixels, subject_map=subject_map,
-                             unmapped=args.unmapped)
-    mode = "none" if args.quiet else args.progress or ("bar" if sys.stderr.isatty() else "none")
-    progress = _Progress(mode)
-    try:
-        summary = deid.run_config(config, on_event=progress,
-                                  warn=lambda msg: print(f"dicom-deid: warning: {msg}", file=sys.stderr))
-    finally:
-        progress.close()
+    with _removed_if_refused(args.output):
+        if not args.dry_run:
+            args.output.mkdir(parents=True, exist_ok=True)  # fails here, before keys or a mapping exist
+        deid = make_deidentifier(profile=profile, key_file=args.key_file, pixels=args.pixels,
+                                 subject_map=subject_map, unmapped=args.unmapped)
+        mode = "none" if args.quiet else args.progress or ("bar" if sys.stderr.isatty() else "none")
+        progress = _Progress(mode)
+        try:
+            summary = deid.run_config(config, on_event=progress,
+                                      warn=lambda msg: print(f"dicom-deid: warning: {msg}", file=sys.stderr))
+        finally:
+            progress.close()
     if args.dry_run:
         _print_plan(summary)
     if args.k_anonymity is not None and not summary.interrupted and summary.stopped is None:
@@ -238,6 +240,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         render_report(summary.manifest, args.report, input_root=config.input,
                       quarantine_dir=config.quarantine_dir, output_root=config.output)
     return _print_summary(summary, config, args)
+
+
+@contextmanager
+def _removed_if_refused(output: Path) -> Iterator[None]:
+    """An OUTPUT folder this run made is removed again when the run is refused and left it empty."""
+    made = not output.exists()
+    try:
+        yield
+    except BaseException:
+        if made and output.is_dir() and not any(output.iterdir()):
+            output.rmdir()
+        raise
 
 
 def _print_summary(summary: RunSummary, config: RunConfig, args: argparse.Namespace) -> int:

@@ -116,3 +116,18 @@ def test_an_output_folder_holding_other_files_is_refused(inp, tmp_path, capsys):
     assert "holds files that no dicom-deid run wrote" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["patients.csv"]
     assert _run(str(inp), str(tmp_path / "fresh")) == 0 and _run(str(inp), str(tmp_path / "fresh")) == 0  # resume
+
+
+@pytest.mark.parametrize("existed", [False, True])
+def test_a_refused_run_leaves_no_empty_output_folder_it_made(inp, tmp_path, capsys, existed):
+    out = tmp_path / "out"
+    if existed:
+        out.mkdir()  # the user's own (empty) folder stays
+    key = tmp_path / "open.key"
+    key.write_bytes(b"k" * 32)
+    key.chmod(0o644)  # readable by others: refused after OUTPUT is made, when the key is loaded
+    assert _run(str(inp), str(out), "--key-file", str(key)) == 1
+    assert "readable by others" in capsys.readouterr().err
+    assert out.is_dir() is existed
+    if existed:
+        assert list(out.iterdir()) == []

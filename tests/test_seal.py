@@ -637,6 +637,17 @@ def test_mapping_inside_output_folder_refused_through_symlink(tmp_path: Path) ->
         check_mapping_location(tmp_path / "alias" / "run.ddmap", out)
 
 
+def test_a_mapping_refused_for_its_place_makes_no_custodian_pair(tmp_path: Path) -> None:
+    key_dir, out = tmp_path / "home", tmp_path / "out"
+    out.mkdir()
+    warnings: list[str] = []
+    with pytest.raises(ConfigError, match="inside the output folder"):
+        prepare_run_mapping(recipient=None, mapping=out / "run.ddmap", output_dir=out, key_dir=key_dir,
+                            run_id="run-1", run_info=RUN_INFO, warn=warnings.append)
+    assert not key_dir.exists()  # no private key made (nor warned about) for a run that never starts
+    assert warnings == []
+
+
 def test_prepare_run_mapping_newcomer_flow(tmp_path: Path) -> None:
     key_dir, out = tmp_path / "home", tmp_path / "out"
     warnings: list[str] = []

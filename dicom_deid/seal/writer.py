@@ -57,7 +57,31 @@ def check_mapping_location(path: Path, output_dir: Path) -> None:
         )
 
 
-class MappingWriter:
+class _SealOnExit:
+    """A ``with`` block closes (trailer written) on success and aborts (no trailer) on error."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class MappingWriter(_SealOnExit):
     """Streams links into a sealed part file.  One writer per part; not thread-safe.
 
     Use :meth:`create` as a context manager.  Links are buffered and sealed in
@@ -251,22 +275,8 @@ class MappingWriter:
                 self._file.close()
                 self._file = None
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-class PendingMapping:
+class PendingMapping(_SealOnExit):
     """A run's mapping file that exists only once there is something to seal.
 
     Everything that can fail before a run starts (location, keys, an existing file) is checked
@@ -321,20 +331,6 @@ class PendingMapping:
     def abort(self) -> None:
         if self._writer is not None:
             self._writer.abort()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def parts_dir_for(path: Path) -> Path:
@@ -391,6 +387,8 @@ def prepare_run_mapping(
             f"key folder {key_dir} is inside the output folder {output_dir}; "
             "keys must never travel with the de-identified data"
         )
+    target = Path(mapping) if mapping is not None else default_mapping_path(key_dir, run_id)
+    check_mapping_location(target, output_dir)  # before a custodian pair is made for a refused run
     if recipient is None:
         local = key_dir / CUSTODIAN_DIR_NAME
         pub, key = local / f"{DEFAULT_CUSTODIAN_NAME}.pub", local / f"{DEFAULT_CUSTODIAN_NAME}.key"
@@ -407,8 +405,6 @@ def prepare_run_mapping(
                 f"{pub} for --recipient"
             )
         recipient = pub
-    target = Path(mapping) if mapping is not None else default_mapping_path(key_dir, run_id)
-    check_mapping_location(target, output_dir)
     return PendingMapping(
         target,
         load_recipient_key(Path(recipient)),
