@@ -8,7 +8,9 @@ scripted reading) and measures against what it planted, never against the boxes 
 * a region the first reading did not confirm gets a second look (``detect._second_look``): the
   whole of a long line whose start read poorly, the most varied colour channel of a colour image;
 * an unconfirmed region that continues a confirmed line is redacted on a low-risk image too
-  (``stage.continues_a_line``).
+  (``stage.continues_a_line``);
+* a confirmed line that the detector's box cut is followed over the strokes in its rows
+  (``confirm.extend_line``), not into texture.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from test_pixels_hard_cases import MONO, image_dataset, label_area
 from test_pixels_miss_classes import text_mask, volume_frames
 
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
-from dicom_deid.pixels.confirm import Judged, Verdict
+from dicom_deid.pixels.confirm import Judged, Proposal, Verdict, extend_line, judge
 from dicom_deid.pixels.detect import PREFIX_LINES, TextSearch, find_text
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import Reading
@@ -179,3 +181,38 @@ def test_unconfirmed_rest_of_a_confirmed_line_is_redacted_on_a_low_risk_image() 
 def test_continues_a_line(box: RedactionBox, expected: bool) -> None:
     vertical = RedactionBox(10, 10, 14, 80, None, "detector")
     assert continues_a_line(box, [vertical]) is expected
+
+
+def _line_on(background: np.ndarray, text: str, at: tuple[int, int], size: int) -> tuple[np.ndarray, np.ndarray]:
+    image = background.copy()
+    mask = text_mask(image.shape, text, at, size, MONO)
+    image[mask] = 230
+    return image, mask
+
+
+def test_confirmed_line_cut_by_the_detector_is_followed_to_its_start() -> None:
+    """The detector proposed "12:27" of "09:12:27" (a real miss on seed 8401): the line is followed
+    beyond the cut start over the strokes in its rows, so "09:" is covered too, and it stops at
+    the line's end (a gap wider than a glyph)."""
+    background = np.full((120, 300), 40, np.uint8)
+    image, mask = _line_on(background, "09:12:27", (60, 50), 14)
+    ys, xs = np.nonzero(mask)
+    start = int(xs[xs >= xs.min() + 3 * (xs.max() - xs.min()) // 8].min())  # the detector's box starts on "12"
+    line = TextBox(start, int(ys.min()), int(xs.max()) + 1 - start, int(ys.max() - ys.min()) + 1)
+    grown = extend_line(image, line, line.height, (True, False))
+    assert grown.x <= xs.min() and grown.x1 == line.x1 and (grown.y, grown.height) == (line.y, line.height)
+    assert grown.x >= xs.min() - line.height  # not on into the empty background
+    judged = judge(image, Proposal(line, 0), Reading("12:27", (0.99,) * 5))  # what the search does
+    assert judged.verdict is Verdict.CONFIRMED and judged.box.x <= xs.min() and judged.box.x1 > xs.max()
+
+
+def test_line_is_not_followed_into_texture() -> None:
+    """The same cut line over texture that holds as much ink above and below the line's rows as
+    in them (bright speckle): the line is not grown over it."""
+    rng = np.random.default_rng(3)
+    background = np.where(rng.random((120, 300)) < 0.25, 200, 40).astype(np.uint8)
+    image, mask = _line_on(background, "09:12:27", (60, 50), 14)
+    ys, xs = np.nonzero(mask)
+    start = int(xs[xs >= xs.min() + 3 * (xs.max() - xs.min()) // 8].min())
+    line = TextBox(start, int(ys.min()), int(xs.max()) + 1 - start, int(ys.max() - ys.min()) + 1)
+    assert extend_line(image, line, line.height, (True, True)) == line
