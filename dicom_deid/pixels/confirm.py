@@ -281,7 +281,76 @@ def judge(
         cut = (tight.x <= max(0, box.x), tight.x1 >= min(columns, box.x1))
     else:
         cut = (tight.y <= max(0, box.y), tight.y1 >= min(rows, box.y1))
+    if verdict is Verdict.CONFIRMED and any(cut) and tight.width >= tight.height:
+        tight = extend_line(image, tight, height, cut)  # vertical ones ran on over anatomy
     return Judged(pad_box(tight, height, rows, columns, cut=cut), verdict, proposal.image, height)
+
+
+#: A confirmed line cut by the detector box is followed beyond the cut, at most this many line
+#: heights, across gaps of at most GAP_SHARE line heights, while its rows hold GLYPH_CONTRAST times
+#: the ink of the rows just above and below (text, not texture).
+EXTEND_LINES = 4
+GAP_SHARE = 0.8
+GLYPH_CONTRAST = 2.0
+
+
+def extend_line(
+    image: npt.NDArray[np.uint8], line: TextBox, height: int, cut: tuple[bool, bool]
+) -> TextBox:
+    """``line`` grown along its direction beyond each ``cut`` end (start, end) over the glyph
+    strokes that go on in its rows: the detector often proposes only part of a line (the time of
+    "09:12:27", the surname of a name), and the rest of the label stayed readable."""
+    rows, columns = image.shape[:2]
+    horizontal = line.width >= line.height
+    reach = EXTEND_LINES * max(height, MIN_GLYPH)
+    if horizontal:
+        area = TextBox(max(0, line.x - reach * cut[0]), max(0, line.y - line.height), 0, 0)
+        area = TextBox(area.x, area.y, min(columns, line.x1 + reach * cut[1]) - area.x,
+                       min(rows, line.y1 + line.height) - area.y)
+    else:
+        area = TextBox(max(0, line.x - line.width), max(0, line.y - reach * cut[0]), 0, 0)
+        area = TextBox(area.x, area.y, min(columns, line.x1 + line.width) - area.x,
+                       min(rows, line.y1 + reach * cut[1]) - area.y)
+    found = stroke_mask(image, area, core=line)
+    if found is None:
+        return line
+    mask, (x0, y0) = found
+    if not horizontal:
+        mask, (x0, y0) = mask.T, (y0, x0)  # along the line = columns of the mask
+    start, stop = (line.x, line.x1) if horizontal else (line.y, line.y1)
+    band0, band1 = ((line.y, line.y1) if horizontal else (line.x, line.x1))
+    band = mask[band0 - y0 : band1 - y0]
+    around = np.concatenate([mask[: max(0, band0 - y0)], mask[band1 - y0 :]])
+    if band.size == 0:
+        return line
+    ink: npt.NDArray[np.bool_] = np.asarray(band.any(axis=0), dtype=bool)
+    gap_limit = max(2, round(GAP_SHARE * height))
+    new_start, new_stop = start, stop
+    for end, step in ((0, -1), (1, 1)):
+        if not cut[end]:
+            continue
+        position = (start - x0 - 1) if step < 0 else (stop - x0)
+        last, gap = None, 0
+        while 0 <= position < ink.size and gap <= gap_limit:
+            if ink[position]:
+                last, gap = position, 0
+            else:
+                gap += 1
+            position += step
+        if last is None:
+            continue
+        lo, hi = sorted((last, (start - x0 - 1) if step < 0 else (stop - x0)))
+        grown = band[:, lo : hi + 1].mean()
+        texture = around[:, lo : hi + 1].mean() if around.size else 0.0
+        if grown < GLYPH_CONTRAST * texture:
+            continue  # the rows around hold as much ink: anatomy, not the rest of the line
+        if step < 0:
+            new_start = x0 + last
+        else:
+            new_stop = x0 + last + 1
+    if horizontal:
+        return TextBox(new_start, line.y, new_stop - new_start, line.height, line.score, line.core)
+    return TextBox(line.x, new_start, line.width, new_stop - new_start, line.score, line.core)
 
 
 __all__ = [
@@ -289,6 +358,7 @@ __all__ = [
     "Proposal",
     "Verdict",
     "core_of",
+    "extend_line",
     "group_duplicates",
     "judge",
     "judge_reading",

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from dicom_deid.pixels.confirm import (
+    CONFIRM_FEW,
+    MIN_CONFIDENT,
     Judged,
     Proposal,
     Verdict,
@@ -192,7 +194,7 @@ def find_text(
     """
     proposals = [Proposal(box, index) for index, image in enumerate(images) for box in detector.detect(image)]
     groups = group_duplicates(proposals)
-    best: list[tuple[Judged, int] | None] = [None] * len(groups)
+    best: list[tuple[Judged, Reading] | None] = [None] * len(groups)
     tried: list[set[int]] = [set() for _ in groups]
     rank = {Verdict.CONFIRMED: 2, Verdict.UNCERTAIN: 1, Verdict.REJECTED: 0}
     for _ in range(attempts):
@@ -217,9 +219,70 @@ def find_text(
                                 derived=index < len(derived) and derived[index])
                 current = best[g]
                 if current is None or rank[verdict.verdict] > rank[current[0].verdict]:
-                    best[g] = (verdict, g)
+                    best[g] = (verdict, reading)
+    _second_look(images, groups, best, recognizer, derived)
     judged = sorted((b[0] for b in best if b is not None), key=lambda j: (j.box.y, j.box.x))
     return TextSearch(tuple(judged), tuple(images))
+
+
+def _second_look(
+    images: Sequence[npt.NDArray[np.uint8]],
+    groups: Sequence[Sequence[Proposal]],
+    best: list[tuple[Judged, Reading] | None],
+    recognizer: TextRecognizer,
+    derived: Sequence[bool],
+) -> None:
+    """Read again, once, the regions left unconfirmed where the first reading may have failed
+    for a reason other than there being no text (``best`` is updated in place):
+
+    * a long line whose start (``prefix``) read a few confident characters but not enough: the
+      whole line is read (a faint dot-matrix date read "2828832" on its first six line heights
+      and "28288324" whole);
+    * a region of a colour image: it is read on the colour channel that varies most across it
+      (cyan text on a pale blue-pink photograph has almost the luminance of its background: the
+      recognizer, which reads luminance contrast, saw nothing; its red channel reads it).
+    """
+    redo: dict[tuple[int, str], list[tuple[int, TextBox]]] = {}
+    for g, group in enumerate(groups):
+        current = best[g]
+        if current is None or current[0].verdict is Verdict.CONFIRMED:
+            continue
+        member = group[0]
+        image = images[member.image]
+        whole = union_box([p.box for p in group])
+        start = prefix(member.box)
+        if start != member.box and _confident(current[1]) >= CONFIRM_FEW:
+            redo.setdefault((member.image, "luminance"), []).append((g, TextBox(
+                whole.x, whole.y, whole.width, whole.height, member.box.score, member.box.core)))
+        if image.ndim == 3:
+            redo.setdefault((member.image, f"channel{_vivid_channel(image, whole)}"), []).append((g, start))
+    rank = {Verdict.CONFIRMED: 2, Verdict.UNCERTAIN: 1, Verdict.REJECTED: 0}
+    for (index, view), members in redo.items():
+        image = images[index]
+        if view.startswith("channel"):
+            image = np.ascontiguousarray(image[:, :, int(view.removeprefix("channel"))])
+        readings = recognizer.read_boxes(image, [box for _, box in members])
+        for (g, read_box), reading in zip(members, readings, strict=True):
+            region = Proposal(union_box([p.box for p in groups[g]]), index)
+            verdict = judge(image, region, reading, read_box=read_box, core=core_of([p.box for p in groups[g]]),
+                            derived=index < len(derived) and derived[index])
+            current = best[g]
+            if current is None or rank[verdict.verdict] > rank[current[0].verdict]:
+                best[g] = (verdict, reading)
+
+
+def _confident(reading: Reading) -> int:
+    return sum(1 for ch, conf in zip(reading.text, reading.confidences, strict=True)
+               if conf >= MIN_CONFIDENT and ch.isascii() and ch.isalnum())
+
+
+def _vivid_channel(image: npt.NDArray[np.uint8], box: TextBox) -> int:
+    """The colour channel whose values spread most inside ``box`` (2nd to 98th percentile)."""
+    crop = image[max(0, box.y) : box.y1, max(0, box.x) : box.x1].reshape(-1, image.shape[2])
+    if crop.size == 0:
+        return 0
+    spread = np.percentile(crop, 98, axis=0) - np.percentile(crop, 2, axis=0)
+    return int(np.argmax(spread))
 
 
 # --- keep-clinical-annotations policy ------------------------------------------------------

@@ -67,27 +67,65 @@ def assign_frames(
     out: list[RedactionBox] = []
     probes = [int(i) for i in np.unique(np.linspace(0, count - 1, PROBE_FRAMES).round())]
     for box in boxes:
-        if budget < count + len(probes):
+        ways = 2 if _vertical(box) else 1  # a vertical line may need reading both ways up
+        if budget < ways * (count + len(probes)):
             out.append(box)
             continue
-        first = read_crops([_crop(frame(i), box) for i in probes])
-        budget -= len(probes)
+        turn, first = _orient(box, [frame(i) for i in probes], read_crops)
+        budget -= ways * len(probes)
         if all(_reads(r, box) for r in first):
             out.append(box)
             continue
-        readings = read_crops([_crop(frame(i), box) for i in range(count)])
-        budget -= count
+        if turn == 0:  # no probe frame read it either way up: each frame is read both ways
+            both = read_crops([_crop(frame(i), box, t) for t in (-1, 1) for i in range(count)])
+            readings = [max(a, b, key=lambda r: (_reads(r, box), r.score())) for a, b in zip(
+                both[:count], both[count:], strict=True)]
+            budget -= 2 * count
+        else:
+            readings = read_crops([_crop(frame(i), box, turn) for i in range(count)])
+            budget -= count
         read = _like_the_text([r if _reads(r, box) else None for r in readings])
         frames = _frames_with_text(read, _agreement(decoded, frame, box, read))
         out.append(box if frames is None else RedactionBox(box.x, box.y, box.width, box.height, frames, box.source))
     return out
 
 
-def _crop(image: npt.NDArray[np.uint8], box: RedactionBox) -> npt.NDArray[np.uint8]:
-    """The start of the line in ``box``, upright (presence needs a few characters, not all)."""
+def _vertical(box: RedactionBox) -> bool:
+    return box.height > 1.3 * box.width
+
+
+def _orient(
+    box: RedactionBox,
+    images: Sequence[npt.NDArray[np.uint8]],
+    read_crops: Callable[[Sequence[npt.NDArray[np.uint8]]], list[Reading]],
+) -> tuple[int, list[Reading]]:
+    """The quarter turn that sets a vertical line upright (-1: clockwise, for text running top
+    to bottom; 1: counter-clockwise, bottom to top), chosen on ``images`` (the probe frames), and
+    their readings that way; 0 when no probe frame reads it either way (a label shown on a few
+    frames only: each frame is then read both ways).  Read the wrong way up, a line of digits
+    and colons still yields a few symmetric marks ("0", ":"), too few to confirm it: a label
+    drawn at 270 degrees was found on a third of the frames that showed it."""
+    if not _vertical(box):
+        return -1, read_crops([_crop(image, box) for image in images])
+    readings = read_crops([_crop(image, box, turn) for turn in (-1, 1) for image in images])
+    ways = {-1: readings[: len(images)], 1: readings[len(images) :]}
+    confirmed = {turn: sum(_reads(r, box) for r in ways[turn]) for turn in ways}
+    if confirmed[-1] == confirmed[1]:
+        if confirmed[-1] == 0:
+            return 0, [max(a, b, key=lambda r: r.score()) for a, b in zip(ways[-1], ways[1], strict=True)]
+        turn = max((-1, 1), key=lambda t: sum(r.score() for r in ways[t]))
+    else:
+        turn = max((-1, 1), key=lambda t: confirmed[t])
+    return turn, ways[turn]
+
+
+def _crop(image: npt.NDArray[np.uint8], box: RedactionBox, turn: int = -1) -> npt.NDArray[np.uint8]:
+    """The start of the line in ``box``, upright (presence needs a few characters, not all);
+    a vertical line is turned by ``turn`` quarter turns (``_orient``)."""
     crop = image[box.y : box.y1, box.x : box.x1]
-    if box.height > 1.3 * box.width:  # vertical: read along it
-        crop = np.rot90(crop[: PREFIX * box.width], k=-1)
+    if _vertical(box):  # vertical: read along it, from its start in the reading direction
+        part = crop[: PREFIX * box.width] if turn == -1 else crop[max(0, crop.shape[0] - PREFIX * box.width) :]
+        crop = np.rot90(part, k=turn)
     else:
         crop = crop[:, : PREFIX * box.height]
     return np.ascontiguousarray(crop)

@@ -4,7 +4,8 @@ Every image is searched (``--pixels all``) or its series is sampled (``--pixels 
 ``sampling.py``): no class of image is skipped by modality, and Burned In Annotation
 (0028,0301) = NO is a hint, never a pass.  The risk level decides one thing: what happens to a
 region the detector proposes but the recognizer does not confirm as text (``confirm.py``) —
-on HIGH-risk images it is redacted (and counted), elsewhere it is left (and counted).
+on HIGH-risk images it is redacted (and counted), elsewhere it is left (and counted) unless it
+continues a line that was confirmed (``stage.continues_a_line``): then it is part of that label.
 
 =========  ==============================================================================
 HIGH       US, SC, XA, RF, OT, ES, XC, DX, CR, IO, PX, GM, SM, OP, DOC modalities; Secondary

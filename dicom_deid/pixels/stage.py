@@ -5,7 +5,7 @@ found clear (``sampling.py``; the header decision never skips a class of image b
 Region rules (ultrasound regions, device templates) and, with Clean Recognizable Visual
 Features, face detection on photographs apply to every instance.  Text found by the detector is
 blacked out only when the recognizer confirms it (``confirm.py``); unconfirmed regions are
-redacted on high-risk images and counted.
+redacted on high-risk images, and on any image where one continues a confirmed line, and counted.
 
 ``PixelStage.process`` is the only entry point the pipeline uses.  It either returns a
 :class:`PixelOutcome` for an instance it fully handled, or raises a
@@ -271,23 +271,32 @@ class PixelStage:
                 search = find_text(images, self.detector, self.recognizer, derived=derived)
             confirmed = search.boxes(Verdict.CONFIRMED)
             doubtful = search.boxes(Verdict.UNCERTAIN)
-            # the series verdict counts what is redacted as text: confirmed regions, and
-            # unconfirmed ones on high-risk images (elsewhere they are counted, not redacted)
-            text_found = bool(confirmed) or (bool(doubtful) and risk.level is RiskLevel.HIGH)
+            # unconfirmed regions are redacted on high-risk images, and on any image where one
+            # continues a confirmed line (the rest of a label whose start was read); the others
+            # are counted and left
+            if risk.level is RiskLevel.HIGH:
+                redact_doubtful, left = doubtful, []
+            else:
+                beside = [continues_a_line(b, confirmed) for b in doubtful]
+                redact_doubtful = [b for b, near in zip(doubtful, beside, strict=True) if near]
+                left = [b for b, near in zip(doubtful, beside, strict=True) if not near]
+            # the series verdict counts what is redacted as text
+            text_found = bool(confirmed) or bool(redact_doubtful)
             if policy.keep_clinical_annotations and confirmed:
                 confirmed = keep_clinical(confirmed, list(images), self.reader, phi_values)
             read = getattr(self.recognizer, "read_crops", None)
             if read is not None:  # each region on the frames that show it
                 confirmed = assign_frames(decoded, confirmed, read)
             boxes += [grow_box(b, policy.margin) for b in confirmed]
-            if doubtful and risk.level is RiskLevel.HIGH:
-                uncertain = len(doubtful)
+            if redact_doubtful:
+                uncertain = len(redact_doubtful)
                 if read is not None:
-                    doubtful = assign_frames(decoded, doubtful, read)
-                boxes += [_relabel(grow_box(b, policy.margin), "detector-uncertain") for b in doubtful]
-                notes.append(f"{uncertain} unconfirmed region(s) redacted (high risk)")
-            elif doubtful:
-                uncertain_kept = len(doubtful)
+                    redact_doubtful = assign_frames(decoded, redact_doubtful, read)
+                boxes += [_relabel(grow_box(b, policy.margin), "detector-uncertain") for b in redact_doubtful]
+                why = "high risk" if risk.level is RiskLevel.HIGH else "beside confirmed text"
+                notes.append(f"{uncertain} unconfirmed region(s) redacted ({why})")
+            if left:
+                uncertain_kept = len(left)
                 notes.append(f"{uncertain_kept} unconfirmed region(s) left ({risk.level.value} risk)")
         if photo:
             faces = _face_boxes(decoded)
@@ -317,6 +326,30 @@ class PixelStage:
         note = f"{how}: redacted {len(clipped)} box(es), {result.note}" + (f"; {extra}" if extra else "")
         return PixelOutcome(searched, True, tuple(clipped), str(result.transfer_syntax), note,
                             exam, text_found, uncertain, uncertain_kept, review)
+
+
+def continues_a_line(box: RedactionBox, lines: Sequence[RedactionBox]) -> bool:
+    """``box`` overlaps one of ``lines`` or goes on along it: it is no more than 1.5 times as high
+    as the line (across the reading direction), shares most of that extent, and the gap between
+    them is at most the line's height (glyph boxes are padded already, so the end of a line cut
+    short by the detector touches it)."""
+    for line in lines:
+        if line is box:
+            continue
+        horizontal = line.width >= line.height
+        across = line.height if horizontal else line.width
+        if horizontal:
+            shared = min(box.y1, line.y1) - max(box.y, line.y)
+            gap = max(box.x - line.x1, line.x - box.x1)
+        else:
+            shared = min(box.x1, line.x1) - max(box.x, line.x)
+            gap = max(box.y - line.y1, line.y - box.y1)
+        box_across = box.height if horizontal else box.width
+        if box_across > 1.5 * across:
+            continue  # a line the other way, or a larger region: not the rest of this one
+        if shared >= 0.5 * min(across, box_across) and gap <= across:
+            return True
+    return False
 
 
 def _relabel(box: RedactionBox, source: str) -> RedactionBox:
