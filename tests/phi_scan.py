@@ -3,6 +3,7 @@ file meta included) and a raw byte scan.  Test-side oracle: knows nothing of the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,15 +37,36 @@ def iter_values(ds: Dataset, prefix: str = "") -> Iterable[tuple[str, str]]:
                 yield where, str(value)
 
 
+#: A run of this many digits or more is an opaque number (a 2.25 UID's 39-digit component): a
+#: digits-only needle (a date, an ID) found inside one is chance, not a copy of the value.
+OPAQUE_DIGITS = 20
+
+
+def contains(haystack: str, needle: str) -> bool:
+    """``needle`` (upper case) occurs in ``haystack`` (upper case), other than by chance inside a
+    run of :data:`OPAQUE_DIGITS` or more digits when it is itself all digits."""
+    if not needle.isdigit():
+        return needle in haystack
+    for match in re.finditer(re.escape(needle), haystack):
+        start, end = match.start(), match.end()
+        while start > 0 and haystack[start - 1].isdigit():
+            start -= 1
+        while end < len(haystack) and haystack[end].isdigit():
+            end += 1
+        if end - start < OPAQUE_DIGITS:
+            return True
+    return False
+
+
 def scan_file(path: Path, needles: Iterable[str]) -> list[Hit]:
     needles = [n for n in needles if n]
-    raw = path.read_bytes()
-    raw_upper = raw.upper()
-    hits = [Hit(path.name, "raw bytes", n) for n in needles if n.upper().encode("utf-8", "ignore") in raw_upper]
+    raw_upper = path.read_bytes().upper().decode("latin-1")  # byte for byte, ASCII upper-cased
+    hits = [Hit(path.name, "raw bytes", n) for n in needles
+            if contains(raw_upper, n.upper().encode("utf-8", "ignore").decode("latin-1"))]
     ds = pydicom.dcmread(path)
     for where, text in [*iter_values(ds.file_meta, "meta."), *iter_values(ds)]:
         up = text.upper()
-        hits += [Hit(path.name, where, n) for n in needles if n.upper() in up]
+        hits += [Hit(path.name, where, n) for n in needles if contains(up, n.upper())]
     return hits
 
 
