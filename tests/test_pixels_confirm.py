@@ -43,6 +43,14 @@ READINGS = {
     "mosaic-circles": (reading("oooooooo", 0.97), TextBox(0, 180, 720, 99), Verdict.REJECTED),
     "half-sure-short": (reading("X2", 0.7), TextBox(0, 0, 30, 20), Verdict.UNCERTAIN),
     "vertical-read-turned": (reading("JOHN BATMAN", 0.97, rotation=90), TextBox(0, 0, 25, 199), Verdict.CONFIRMED),
+    # a column / row of 65 px phantom discs in a Siemens mosaic (readings seen on dcm_qa EPI)
+    "disc-column-1000": (reading("1000.", 0.85, rotation=270), TextBox(284, 11, 65, 390), Verdict.REJECTED),
+    "disc-row-8888": (reading("88888888", 0.7), TextBox(0, 424, 720, 113), Verdict.REJECTED),
+    "disc-column-868888": (reading("868888", 0.7, rotation=90), TextBox(358, 10, 123, 642), Verdict.REJECTED),
+    # the same readings in label-sized lines stay text
+    "label-1000": (reading("1000", 0.85), TextBox(0, 0, 120, 40), Verdict.CONFIRMED),
+    "id-88888888": (reading("88888888", 0.9), TextBox(0, 0, 160, 20), Verdict.CONFIRMED),
+    "large-clock": (reading("10:05", 0.9), TextBox(0, 0, 200, 60), Verdict.CONFIRMED),
 }  # fmt: skip
 
 

@@ -76,6 +76,18 @@ MIN_PAD = 2
 MIN_GLYPH = 4  # px line height
 TILTED = 0.6  # glyphs (line length over characters read) under this share of the box's height
 _ROUND = frozenset("Oo0Q")  # a reading of nothing but these is round blobs, not text
+BLOB_ROW_ACROSS = 56  # px across a line: taller than any label measured (and than the 40 px the benchmarks draw) ...
+BLOB_SHARE = 0.75  # ... where this share of what is read is round, or one character, it is a row of blobs
+
+
+def _row_of_blobs(confident: Sequence[str]) -> bool:
+    """Three or more characters, nearly all round or nearly all the same one: a row of equal blobs
+    (phantom discs, mosaic tiles) that a recognizer reads as "0000" or "8888", not a label."""
+    if len(confident) < 3:
+        return False
+    same = max(confident.count(ch) for ch in set(confident))
+    round_ = sum(ch in _ROUND for ch in confident)
+    return max(same, round_) >= BLOB_SHARE * len(confident)
 
 
 def group_duplicates(proposals: Sequence[Proposal]) -> list[list[Proposal]]:
@@ -120,6 +132,8 @@ def judge_reading(reading: Reading, box: TextBox) -> Verdict:
     if confident and all(ch in _ROUND for ch in confident):
         return Verdict.REJECTED  # rows of circles (mosaics, phantoms, vessels in section) read as "OOOO"
     along, across = (box.height, box.width) if reading.rotation in (90, 270) else (box.width, box.height)
+    if across >= BLOB_ROW_ACROSS and _row_of_blobs(confident):
+        return Verdict.REJECTED  # large discs in a row ("1000", "88888888" down a phantom mosaic)
     density = len(reading.text.replace(" ", "")) / max(1.0, along / max(1, across))
     mean = reading.mean_confidence
     if len(confident) >= CONFIRM_MANY and mean >= CONFIRM_MANY_MEAN and density >= MIN_DENSITY:
