@@ -7,7 +7,7 @@ Each round runs the pydicom path and the byte path (bytepath.py) over the same N
 memory (no output files, no manifest, no mapping: bench_metadata.py measures whole runs), and
 checks that both give the same bytes.  Medians over the rounds; CPU time of this process
 (``time.process_time``), so pin it to one core (``taskset -c 1``) on a shared machine.  Also
-prints a raw scan of the same bytes (rawscan.py: tag, VR and length of every element, nothing
+prints a raw scan of the same bytes (rawscan_floor.py: tag, VR and length of every element, nothing
 decoded), the floor of any reader written in Python.
 """
 
@@ -21,13 +21,15 @@ import time
 import warnings
 from pathlib import Path
 
-from dicom_deid import rawscan
 from dicom_deid.deidentify import Engine, deidentify
 from dicom_deid.errors import DeidError
 from dicom_deid.keys import SecretKey
 from dicom_deid.profiles import load_profile
 from dicom_deid.read import parse_instance
 from dicom_deid.write import encode_dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import rawscan_floor
 
 STAGES = ("read (parse_instance)", "plan + scrub (deidentify)", "encode", "total")
 
@@ -86,8 +88,8 @@ def main() -> int:
         t0 = time.process_time()
         for data in datas:
             try:
-                rawscan.scan_file(data)
-            except rawscan.FallBack:
+                rawscan_floor.scan_file(data)
+            except rawscan_floor.FallBack:
                 pass
         scans.append(time.process_time() - t0)
     n = len(datas)
@@ -98,7 +100,7 @@ def main() -> int:
         old_ms = 1000 * statistics.median(r[stage] for r in results["pydicom"]) / n
         new_ms = 1000 * statistics.median(r[stage] for r in results["bytes"]) / n
         print(f"  {stage:28s} {old_ms:8.3f} {new_ms:8.3f}")
-    print(f"  {'raw scan (rawscan.py)':28s} {1000 * statistics.median(scans) / n:8.3f}")
+    print(f"  {'raw scan (rawscan_floor.py)':28s} {1000 * statistics.median(scans) / n:8.3f}")
     return 0
 
 
