@@ -179,6 +179,20 @@ def public_ink(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     return mask
 
 
+def annotated_bytes(data: Path, item: dict[str, Any]) -> bytes:
+    """The bytes of one annotated public item (``file`` or ``archive!member`` under ``data``),
+    checked against its recorded sha256."""
+    local = item["file"]
+    if "!" in local:
+        archive, member = local.split("!", 1)
+        raw = zipfile.ZipFile(data / archive).read(member)
+    else:
+        raw = (data / local).read_bytes()
+    if hashlib.sha256(raw).hexdigest() != item["sha256"]:
+        raise SystemExit(f"{local}: sha256 differs from the annotated file")
+    return raw
+
+
 def load_public(data: Path, split: str, workdir: Path) -> list[tuple[Path, Truth]]:
     doc = json.loads(TRUTH.read_text())
     out = []
@@ -186,13 +200,7 @@ def load_public(data: Path, split: str, workdir: Path) -> list[tuple[Path, Truth
         if split != "all" and item["split"] != split:
             continue
         local = item["file"]
-        if "!" in local:
-            archive, member = local.split("!", 1)
-            data_bytes = zipfile.ZipFile(data / archive).read(member)
-        else:
-            data_bytes = (data / local).read_bytes()
-        if hashlib.sha256(data_bytes).hexdigest() != item["sha256"]:
-            raise SystemExit(f"{local}: sha256 differs from the annotated file")
+        data_bytes = annotated_bytes(data, item)
         name = re.sub(r"[^A-Za-z0-9]+", "_", local)[-80:]
         path = workdir / f"{len(out):03d}_{name}.dcm"
         path.write_bytes(data_bytes)

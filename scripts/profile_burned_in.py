@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import hashlib
 import io
 import json
 import os
@@ -29,7 +28,6 @@ import pstats
 import statistics
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -45,21 +43,10 @@ TRUTH = Path(__file__).resolve().parent / "public_text_boxes.json"
 
 def public_inputs(data: Path, split: str) -> list[tuple[str, bytes]]:
     """(name, bytes) of the annotated public items of ``split`` (checked against their sha256)."""
+    from bench_burned_in import annotated_bytes
+
     doc = json.loads(TRUTH.read_text())
-    out = []
-    for item in doc["items"]:
-        if item["split"] != split:
-            continue
-        local = item["file"]
-        if "!" in local:
-            archive, member = local.split("!", 1)
-            raw = zipfile.ZipFile(data / archive).read(member)
-        else:
-            raw = (data / local).read_bytes()
-        if hashlib.sha256(raw).hexdigest() != item["sha256"]:
-            raise SystemExit(f"{local}: sha256 differs from the annotated file")
-        out.append((local, raw))
-    return out
+    return [(item["file"], annotated_bytes(data, item)) for item in doc["items"] if item["split"] == split]
 
 
 def path_inputs(paths: list[Path]) -> list[tuple[str, bytes]]:
