@@ -23,7 +23,7 @@ from dicom_deid.errors import ConfigError, DeidError, QuarantineReason
 from dicom_deid.keys import SecretKey
 from dicom_deid.manifest import Outcome
 from dicom_deid.pipeline import RunSummary
-from dicom_deid.pixels.stage import PixelMode
+from dicom_deid.pixels.mode import PixelMode
 from dicom_deid.subjects import SubjectMap, Unmapped, load_subject_map
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

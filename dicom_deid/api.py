@@ -34,7 +34,7 @@ from dicom_deid.events import Event
 from dicom_deid.keys import SecretKey, default_key_dir, load_or_create_secret_key, load_secret_key
 from dicom_deid.pipeline import RunSummary
 from dicom_deid.pipeline import run as run_batch
-from dicom_deid.pixels.stage import PixelMode, check_pixel_options
+from dicom_deid.pixels.mode import PixelMode, check_pixel_options
 from dicom_deid.profiles import DocumentPolicy, Option, Profile, load_profile, parse_override
 from dicom_deid.read import parse_instance
 from dicom_deid.subjects import SubjectMap, Unmapped, load_subject_map

@@ -159,14 +159,16 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
 def _changes(plan: Plan) -> dict[str, list[str]]:
     """Attribute paths per action code, for everything not kept as is (keywords only, no values)."""
     out: dict[str, list[str]] = {}
-    for action in plan:
+    keep = ActionCode.K
+    for action in plan.actions.values():
         code = action.code
-        if code is not ActionCode.K:
-            out.setdefault(_CODE_VALUES[code], []).append(format_path(action.path))
+        if code is not keep:
+            value = code._value_  # Enum.value is a slow descriptor
+            paths = out.get(value)
+            if paths is None:
+                paths = out[value] = []
+            paths.append(format_path(action.path))
     return out
-
-
-_CODE_VALUES = {code: code.value for code in ActionCode}  # Enum.value is a slow descriptor
 
 
 def crashed_input(item: InputBytes, engine: Engine, quarantine_dir: Path) -> FileResult:

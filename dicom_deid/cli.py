@@ -28,7 +28,7 @@ from dicom_deid.events import Event
 if TYPE_CHECKING:
     from dicom_deid.config import RunConfig
     from dicom_deid.pipeline import RunSummary
-    from dicom_deid.pixels.stage import PixelMode
+    from dicom_deid.pixels.mode import PixelMode
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_QUARANTINED = 0, 1, 2, 3
 logger = logging.getLogger("dicom_deid")
@@ -198,7 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from dicom_deid.report import validate_report_path
 
         validate_report_path(args.report, output_root=args.output, input_root=args.input)
-    from dicom_deid.pixels.stage import check_pixel_options
+    from dicom_deid.pixels.mode import check_pixel_options
 
     check_pixel_options(profile, args.pixels or profile.pixel_mode)  # an option is done or refused, before OUTPUT exists
     config = RunConfig(input=args.input, output=args.output, quarantine=args.quarantine, dry_run=args.dry_run,

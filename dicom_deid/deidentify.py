@@ -31,7 +31,7 @@ from dicom_deid.clean import patient_identifiers
 from dicom_deid.errors import EncapsulatedDocumentError, OcrUnavailable, UnmappedPatient
 from dicom_deid.keys import SecretKey
 from dicom_deid.links import Link, LinkKind
-from dicom_deid.pixels.stage import PixelMode
+from dicom_deid.pixels.mode import PixelMode
 from dicom_deid.plan import DOCUMENT_TAG, DecisionCache, Plan, format_path, plan_actions
 from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard, load_standard
 from dicom_deid.read import dataset_encoding

@@ -36,8 +36,7 @@ from dicom_deid.manifest import (
     ended_cleanly,
     repair_manifest,
 )
-from dicom_deid.pixels.phases import run_sampled, sampling_stage
-from dicom_deid.pixels.stage import PixelMode
+from dicom_deid.pixels.mode import PixelMode
 from dicom_deid.record import DiscardLinks, MappingSink, Recorder
 from dicom_deid.walk import InputRef, InputWalk, load_input
 from dicom_deid.workers import Task, map_dask, map_pool, map_serial
@@ -190,7 +189,12 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
     skipped: deque[FileResult] = deque()
 
     # auto walks INPUT more than once (survey, samples, the rest): the first walk is kept and replayed
-    walk = InputWalk(root, exclude=(config.output, config.quarantine_dir), replay=sampling_stage(engine) is not None)
+    # (the pixel stage's modules load only when it runs: a --pixels off run imports none of them)
+    sampled = engine.pixel_stage is not None
+    if sampled:
+        from dicom_deid.pixels.phases import run_sampled, sampling_stage
+    walk = InputWalk(root, exclude=(config.output, config.quarantine_dir),
+                     replay=sampled and sampling_stage(engine) is not None)
 
     def guard(refs: Iterator[InputRef]) -> Iterator[InputRef]:
         nonlocal left
@@ -227,8 +231,9 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
         return map_serial(refs, task, run_engine)
 
     # --pixels auto samples each series before the rest (pixels/phases.py); otherwise one pass
-    results: Iterator[FileResult] = run_sampled(to_process(), execute, engine, root=root, walk=walk, guard=guard,
-                                                prior=manifest_path if done else None)
+    results: Iterator[FileResult] = (
+        run_sampled(to_process(), execute, engine, root=root, walk=walk, guard=guard,
+                    prior=manifest_path if done else None) if sampled else execute(to_process(), engine))
 
     ctrl_c = _DeferredInterrupt()
     try:

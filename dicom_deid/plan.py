@@ -73,8 +73,8 @@ class Plan:
         return iter(self.actions.values())
 
     def counts(self) -> Counter[str]:
-        by_code = Counter(a.code for a in self.actions.values())
-        return Counter({code.value: n for code, n in by_code.items()})
+        # the code's value as stored (``.value`` is a descriptor, an Enum hashes in Python)
+        return Counter([a.code._value_ for a in self.actions.values()])
 
 
 @functools.lru_cache(maxsize=65536)  # pure; the manifest formats every changed element's path
@@ -129,8 +129,10 @@ def is_binary_vr(vr: str) -> bool:
     return any(part in _BINARY_VRS for part in vr.split(" or "))
 
 
-DecisionCache = dict[tuple[str, tuple[str, ...], int, str], tuple[ActionCode, str, str | None]]
-"""Memo of decisions that depend only on (SOP class, sequence path, tag, VR) for one profile."""
+DecisionCache = dict[tuple[str, tuple[str, ...], int, str], ElementAction]
+"""Memo of decisions that depend only on (SOP class, sequence path, tag, VR) for one profile: the
+first action decided for the key (code, rule and value are the memo; at the top level, where the
+key fixes the path, the action itself is reused: it is frozen)."""
 
 
 #: Free-text VRs that "clean" (C) can rewrite; inside a sequence whose action is C they are cleaned.
@@ -153,38 +155,45 @@ class _Planner:
 
     def walk(self, ds: Dataset, prefix: TagPath, seq_path: tuple[str, ...], cleaning: bool = False) -> None:
         creators: dict[tuple[int, int], str] = {}
-        tags = list(ds.keys())
-        for tag in tags if self.retain_safe_private else ():  # without the option no private element is kept
-            if tag.group & 1 and 0x10 <= tag.element <= 0xFF:
-                value = ds[tag].value
-                creators[(tag.group, tag.element)] = value if isinstance(value, str) else ""
-        for tag in tags:
-            path = prefix + (int(tag),)
-            try:
-                vr = element_vr(ds, tag)
-            except (NotImplementedError, ValueError) as exc:  # pydicom cannot convert it (bad VR, items)
-                raise UnreadableDicomError(f"{format_path(path)} cannot be parsed ({type(exc).__name__}): "
-                                           "the file is malformed") from None
+        elements = ds._dict
+        keys = list(elements)  # ds.keys(); the keys are BaseTags: a lookup with the key itself calls no __eq__
+        if self.retain_safe_private:  # without the option no private element is kept: creators unread
+            for key in keys:
+                if key >> 16 & 1 and 0x10 <= key & 0xFFFF <= 0xFF:
+                    value = ds[key].value
+                    creators[(key >> 16, key & 0xFFFF)] = value if isinstance(value, str) else ""
+        cache, actions, sop_class = self.cache, self.actions, self.sop_class_uid
+        raw_type = RawDataElement
+        for key in keys:
+            tag = int(key)  # an int hashes and compares in C (a BaseTag compares in Python)
+            path = prefix + (tag,)
+            elem = elements[key]
+            vr = elem[1] if type(elem) is raw_type and elem[3] is not None else None  # element_vr's common case
+            if not vr or vr == "UN":
+                try:
+                    vr = element_vr(ds, tag)
+                except (NotImplementedError, ValueError) as exc:  # pydicom cannot convert it (bad VR, items)
+                    raise UnreadableDicomError(f"{format_path(path)} cannot be parsed ({type(exc).__name__}): "
+                                               "the file is malformed") from None
             if vr == "NONE":  # (FFFE,xxxx) item / delimiter tags are structure, never elements
                 raise UnreadableDicomError(f"{format_path(path)} outside a sequence: the file is malformed")
-            key = (self.sop_class_uid, seq_path, int(tag), vr)
-            hit = self.cache.get(key)
-            if hit is not None:
-                action = ElementAction(path, *hit)
+            memo = (sop_class, seq_path, tag, vr)
+            hit = cache.get(memo)
+            if hit is not None:  # at the top level the cached action is this one (its path is (tag,))
+                action = hit if not prefix else ElementAction(path, hit.code, hit.rule, hit.value)
             else:
-                action = self.decide(ds, int(tag), vr, path, seq_path, creators)
+                action = self.decide(ds, tag, vr, path, seq_path, creators)
                 if cleaning and action.code is ActionCode.D and vr in _CLEANABLE_TEXT:
                     # a sequence the option cleans (e.g. Graphic Annotation under Clean Graphics):
                     # its free text is cleaned, not replaced by a dummy
                     action = ElementAction(path, ActionCode.C, f"{action.rule}; in a cleaned sequence")
                 # value-independent: a private one too without retain_safe_private (its creator is not read)
-                if (vr != "UI" and (not tag.group & 1 or not self.retain_safe_private)
-                        and int(tag) not in self.conditional):
-                    self.cache[key] = (action.code, action.rule, action.value)
-            self.actions[path] = action
-            if vr == "SQ" and action.code not in (ActionCode.X, ActionCode.Z):
-                keyword = keyword_for_tag(tag) or f"{int(tag):08X}"
-                for i, item in enumerate(ds[tag].value or ()):
+                if vr != "UI" and (not tag >> 16 & 1 or not self.retain_safe_private) and tag not in self.conditional:
+                    cache[memo] = action
+            actions[path] = action
+            if vr == "SQ" and action.code is not ActionCode.X and action.code is not ActionCode.Z:
+                keyword = keyword_for_tag(tag) or f"{tag:08X}"
+                for i, item in enumerate(ds[key].value or ()):
                     self.walk(item, path + (i,), seq_path + (keyword,), cleaning or action.code is ActionCode.C)
 
     def decide(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -42,6 +42,8 @@ _UID_LINK_KINDS = {
     0x0020000E: LinkKind.SERIES_UID,
     0x00080018: LinkKind.SOP_INSTANCE_UID,
 }
+#: VRs a kept raw element is not stored as is for: a sequence (walked), unknown (dictionary VR)
+_NOT_PLAIN = frozenset({"SQ", "UN"})
 _AGE = re.compile(r"^\s*(\d{1,3})\s*([DWMY]?)\s*$", re.IGNORECASE)  # AS, or a non-conformant spelling
 
 
@@ -83,13 +85,23 @@ def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
 
 
 def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath) -> None:
-    for tag in src.keys():  # noqa: SIM118 - iterating a Dataset yields elements (converted)
-        path = prefix + (int(tag),)
-        action = plan.actions[path]
+    actions, elements, out = plan.actions, src._dict, dst._dict
+    for key in list(elements):  # the source's keys (BaseTag): ``for tag in src`` converts every element
+        tag = int(key)
+        path = prefix + (tag,)
+        action = actions[path]
         code = action.code
         if code is ActionCode.X:
             continue
-        vr = element_vr(src, tag)
+        raw = elements[key]
+        if (code is ActionCode.K and action.value is None and type(raw) is RawDataElement and raw[3] is not None
+                and raw[1] and raw[1] not in _NOT_PLAIN and not tag >> 16 & 1 and tag != PATIENT_AGE):
+            # a kept raw public element (not a sequence, not pixel data): what ``dst[tag] = raw`` stores
+            out[key] = raw
+            continue
+        vr = raw[1] if type(raw) is RawDataElement and raw[3] is not None else None  # element_vr's common case
+        if not vr or vr == "UN":
+            vr = element_vr(src, tag)
         if vr == "SQ":
             _apply_sequence(src, dst, tag, action, plan, ctx, path)
             continue

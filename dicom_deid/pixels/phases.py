@@ -32,8 +32,9 @@ import pydicom
 from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from dicom_deid.errors import DeidError
+from dicom_deid.pixels.mode import PixelMode
 from dicom_deid.pixels.sampling import ImageFacts, choose_samples, decide_series, image_facts
-from dicom_deid.pixels.stage import Examination, PixelMode, PixelStage
+from dicom_deid.pixels.stage import Examination, PixelStage
 from dicom_deid.read_head import NotPlain, scan_head
 from dicom_deid.walk import InputRef, InputWalk, open_input
 

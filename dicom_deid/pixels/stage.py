@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
-from dicom_deid.errors import ConfigError, UnsupportedTransferSyntax
+from dicom_deid.errors import UnsupportedTransferSyntax
 from dicom_deid.pixels.confirm import Verdict
 from dicom_deid.pixels.decode import DecodedPixels, check_decodable, decode_pixels
 from dicom_deid.pixels.detect import (
@@ -42,6 +42,7 @@ from dicom_deid.pixels.display import display_frame
 from dicom_deid.pixels.encode import encode_frames
 from dicom_deid.pixels.faces import find_faces, is_head_volume, is_photograph
 from dicom_deid.pixels.frames import assign_frames
+from dicom_deid.pixels.mode import PixelMode, check_pixel_options  # noqa: F401 - moved to mode.py (light), re-exported
 from dicom_deid.pixels.ocr import DbnetDetector, TesseractReader, TextDetector, TextReader
 from dicom_deid.pixels.recognize import CrnnRecognizer
 from dicom_deid.pixels.redact import RedactionBox, apply_boxes, clip_box, fill_value, grow_box
@@ -51,14 +52,6 @@ from dicom_deid.pixels.sampling import SeriesVerdicts
 from dicom_deid.profiles import Option, Profile
 
 logger = logging.getLogger(__name__)
-
-
-class PixelMode(enum.Enum):
-    """``--pixels``: ``auto`` samples each series first, ``all`` searches every image, ``off`` none."""
-
-    AUTO = "auto"
-    ALL = "all"
-    OFF = "off"
 
 
 class Examination(enum.Enum):
@@ -99,15 +92,6 @@ def policy_for(profile: Profile, mode: PixelMode | str) -> PixelPolicy:
         faces=Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES in profile.options,
         text=Option.CLEAN_PIXEL_DATA in profile.options,
     )
-
-
-def check_pixel_options(profile: Profile, mode: PixelMode | str) -> None:
-    """Refuse an option the run could not carry out: faces need the pixel stage."""
-    if PixelMode(mode) is PixelMode.OFF and Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES in profile.options:
-        raise ConfigError(
-            "--option clean-recognizable-visual-features needs the pixel stage (faces are found in "
-            "the pixels): it cannot run with --pixels off"
-        )
 
 
 @dataclass(frozen=True, slots=True)
