@@ -811,7 +811,7 @@ def test_a_shared_cache_is_filled_and_read() -> None:
     ds.StudyDescription = "Knee"
     assert plan_actions(ds, options, standard, cache=cache).sop_class_uid == "1.2.840.10008.5.1.4.1.1.2"
     key = ("1.2.840.10008.5.1.4.1.1.2", (), 0x00081030, "LO")
-    assert cache[key][0] is ActionCode.X  # Study Description: X in the basic profile
-    cache[key] = (ActionCode.K, "memo", None)  # what a first instance decided is what the next one gets
+    assert cache[key].code is ActionCode.X  # Study Description: X in the basic profile
+    cache[key] = ElementAction((0x00081030,), ActionCode.K, "memo")  # what a first instance decided, the next gets
     assert plan_actions(ds, options, standard, cache=cache).actions[(0x00081030,)] == ElementAction(
         (0x00081030,), ActionCode.K, "memo")
