@@ -16,7 +16,14 @@ from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
 from dicom_deid.errors import DeidError
-from dicom_deid.plan import DecisionCache, ElementAction, TagPath, _Planner, element_vr, plan_actions
+from dicom_deid.plan import (
+    DecisionCache,
+    ElementAction,
+    TagPath,
+    _Planner,
+    element_vr,
+    plan_actions,
+)
 from dicom_deid.profiles import ActionCode, Option, Profile, Standard, load_profile, load_standard
 from dicom_deid.read import parse_instance
 from tests.conftest import TEST_FILES
@@ -71,7 +78,7 @@ def _reference_plan(ds: Dataset, profile: Profile, standard: Standard) -> dict[T
             if tag.group & 1 and 0x10 <= tag.element <= 0xFF:
                 value = item[tag].value
                 creators[(tag.group, tag.element)] = value if isinstance(value, str) else ""
-        for tag in item.keys():
+        for tag in item.keys():  # noqa: SIM118 - iterating a Dataset yields elements
             path = (*prefix, int(tag))
             vr = element_vr(item, tag)
             action = planner.decide(item, int(tag), vr, path, seq_path, creators)
