@@ -139,9 +139,13 @@ def lean_plan(plan: Plan, copies: Copies) -> Plan:
     if not copies.ranges:
         return plan
     actions = dict(plan.actions)
-    for tag in copies.ranges:
-        actions[(tag,)] = ElementAction((tag,), ActionCode.X, "copied as read")
+    actions.update({(tag,): _copied(tag) for tag in copies.ranges})
     return Plan(actions=actions, sop_class_uid=plan.sop_class_uid)
+
+
+@functools.lru_cache(maxsize=4096)  # frozen and keyed by tag alone: one action per tag, built once
+def _copied(tag: int) -> ElementAction:
+    return ElementAction((tag,), ActionCode.X, "copied as read")
 
 
 __all__ = ["READ_BACK_KEYWORDS", "Copies", "choose_copies", "fallback_reason", "identifying_keywords", "lean_plan",
