@@ -12,11 +12,11 @@ on first use (numpy, codecs and OCR only when pixels are examined).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+import typing
 
 from dicom_deid.pixels.mode import PixelMode
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from dicom_deid.pixels.redact import RedactionBox
     from dicom_deid.pixels.sampling import SeriesVerdicts
     from dicom_deid.pixels.stage import (
