@@ -240,7 +240,9 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None) ->
     keeps_document = check_document(source, plan, profile.documents)
     copies, fallback = None, None
     if data is not None:
-        fallback = fallback_reason(source, data, plan, pixels_active=engine.pixels_active)
+        stage = engine.pixel_stage if engine.pixels_active else None
+        fallback = fallback_reason(source, data, plan,
+                                   pixels_may_change=stage is not None and not stage.leaves_pixels(source))
         if fallback is None:
             protected = protected_tags(identifying_keywords(standard.identifying_values))
             copies = choose_copies(source, data, plan, protected)

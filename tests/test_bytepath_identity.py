@@ -209,9 +209,9 @@ def test_a_pixel_stage_falls_back() -> None:
     data = (TEST_FILES / "CT_small.dcm").read_bytes()
     ds = parse_instance(data, where="input").dataset
     plan = deidentify(ds, _engine("basic")).plan
-    assert bytepath.fallback_reason(ds, data, plan, pixels_active=True) == "pixel stage"
-    assert bytepath.fallback_reason(ds, data[:100], plan, pixels_active=False) == "no preamble"
-    assert bytepath.fallback_reason(ds, data, plan, pixels_active=False) is None
+    assert bytepath.fallback_reason(ds, data, plan, pixels_may_change=True) == "pixel stage"
+    assert bytepath.fallback_reason(ds, data[:100], plan, pixels_may_change=False) == "no preamble"
+    assert bytepath.fallback_reason(ds, data, plan, pixels_may_change=False) is None
     assert Option.CLEAN_PIXEL_DATA  # the option the pixel stage acts on exists
 
 
