@@ -227,7 +227,10 @@ def test_leaves_pixels_is_the_early_return(name: str) -> None:
     target = copy.deepcopy(source)
     outcome = stage.process(source, target)
     passing = stage.passes_through(source)
-    assert (passing is not None) is leaves
+    assert (passing is not None) is leaves and stage.decide(source).passing == passing
+    decided = copy.deepcopy(source)  # the byte path hands its decision over: the same outcome
+    assert stage.process(source, decided, decision=stage.decide(source)) == outcome
+    assert decided == target
     if passing is not None:
         assert outcome.examination is passing.examination and outcome.note.startswith(passing.note)
         assert not outcome.examined and not outcome.redacted and outcome.boxes == ()

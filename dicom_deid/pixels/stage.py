@@ -157,6 +157,19 @@ class PassThrough:
     check: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class PixelDecision:
+    """What the pixel stage will do with one instance, decided from its header before any pixel
+    is read (:meth:`PixelStage.decide`): ``passing`` is the early return, or None when the
+    stage decodes the pixels and may change them."""
+
+    passing: PassThrough | None
+
+    @property
+    def leaves_pixels(self) -> bool:
+        return self.passing is not None
+
+
 def _header_view(source: Dataset) -> Dataset:
     """``source``'s elements in a dataset of their own: a value read from it is decoded in the
     view, while ``source`` keeps the element as read."""
@@ -262,14 +275,19 @@ class PixelStage:
             return PassThrough(Examination.SAMPLED_CLEAR, "not searched: sampled series found clear")
         return PassThrough(Examination.OFF, "not searched: text not asked for (no Clean Pixel Data)")
 
-    def leaves_pixels(self, source: Dataset) -> bool:
-        """True when :meth:`process` will certainly leave ``source``'s pixels, and every element
-        it could set, as they are (it returns early, or refuses the instance): the byte path may
-        then copy kept elements from the input (``bytepath.fallback_reason``).
+    def decide(self, source: Dataset) -> PixelDecision:
+        """What :meth:`process` will do with ``source``, decided from its header alone (the byte
+        path asks before it chooses the copies, ``bytepath.fallback_reason``; hand the answer
+        to :meth:`process` so the header is not read twice).
 
         Reads the header through a view of its own, so ``source``'s elements stay as read (the
         byte path copies only elements no one has decoded, and the pydicom path writes them so)."""
-        return self.passes_through(_header_view(source)) is not None
+        return PixelDecision(self.passes_through(_header_view(source)))
+
+    def leaves_pixels(self, source: Dataset) -> bool:
+        """True when :meth:`process` will certainly leave ``source``'s pixels, and every element
+        it could set, as they are (it returns early, or refuses the instance)."""
+        return self.decide(source).leaves_pixels
 
     def _sampled_clear(self, header: Dataset) -> bool:
         policy = self.policy
@@ -281,13 +299,17 @@ class PixelStage:
         return template_boxes(rules, ds, rows, columns) + ultrasound_boxes(rules, ds, rows, columns)
 
     def process(
-        self, source: Dataset, target: Dataset, *, phi_values: Sequence[str] = ()
+        self, source: Dataset, target: Dataset, *, phi_values: Sequence[str] = (),
+        decision: PixelDecision | None = None,
     ) -> PixelOutcome:
-        """Search ``source``'s pixels and write redacted pixels into ``target`` if needed."""
+        """Search ``source``'s pixels and write redacted pixels into ``target`` if needed.
+
+        ``decision``: this stage's :meth:`decide` of ``source``, when the caller has asked
+        already (default: decided here, by the same function)."""
         syntax_in = str(target.file_meta.TransferSyntaxUID)
         policy = self.policy
         review = ("defacing",) if policy.faces and is_head_volume(source) else ()
-        passing = self.passes_through(source)
+        passing = decision.passing if decision is not None else self.passes_through(source)
         if passing is not None:
             note = passing.note
             if passing.check:
