@@ -7,10 +7,12 @@ Features, face detection on photographs apply to every instance.  Text found by 
 blacked out only when the recognizer confirms it (``confirm.py``); unconfirmed regions are
 redacted on high-risk images, and on any image where one continues a confirmed line, and counted.
 
-``PixelStage.process`` is the only entry point the pipeline uses.  It either returns a
+``PixelStage.process`` is the pipeline's entry point.  It either returns a
 :class:`PixelOutcome` for an instance it fully handled, or raises a
 :class:`~dicom_deid.errors.PixelError` (``UnsupportedPixelEncoding``, ``OcrUnavailable``),
-which the pipeline turns into a quarantine.
+which the pipeline turns into a quarantine.  ``PixelStage.decide`` tells beforehand, from the
+header alone, whether ``process`` will leave the instance as it is (its early return, the same
+function): such an instance may take the byte path (``bytepath.py``).
 """
 
 from __future__ import annotations
