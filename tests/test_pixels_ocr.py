@@ -166,3 +166,19 @@ def test_grey_stored_as_colour_is_searched_as_one_plane() -> None:
     tinted = rgb.copy()
     tinted[:, :, 2] //= 2
     assert detector.prepare(tinted).shape == tinted.shape
+
+
+def test_a_leading_space_read_does_not_shift_the_confidences() -> None:
+    """Greedy CTC decoding: a space read first and stripped takes its confidence with it, so each
+    character kept keeps its own (the confirmation weighs characters by them)."""
+    from dicom_deid.pixels.recognize import CrnnRecognizer
+
+    decoder = CrnnRecognizer()
+    decoder._characters = ["", "A", "B", " "]  # blank, the table, space (as the model's metadata)
+    steps = [(3, 0.6), (1, 0.9), (1, 0.8), (0, 0.99), (2, 0.7), (0, 0.99)]  # " ", "A", "A", -, "B", -
+    probabilities = np.zeros((len(steps), 4), np.float32)
+    for t, (cls, conf) in enumerate(steps):
+        probabilities[t, cls] = conf
+    reading = decoder._decode(probabilities)
+    assert reading.text == "AB"
+    assert reading.confidences == pytest.approx((0.9, 0.7))

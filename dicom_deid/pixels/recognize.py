@@ -161,7 +161,10 @@ class CrnnRecognizer:
             for ch in piece:
                 chars.append(ch)
                 confs.append(value)
-        return Reading("".join(chars).strip(), tuple(confs[: len("".join(chars).strip())]))
+        joined = "".join(chars)
+        kept = joined.strip()
+        lead = len(joined) - len(joined.lstrip())  # a leading space read: the confidences start after it
+        return Reading(kept, tuple(confs[lead : lead + len(kept)]))
 
 
 def _crop(image: npt.NDArray[np.uint8], box: TextBox) -> npt.NDArray[np.uint8] | None:
