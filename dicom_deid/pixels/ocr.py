@@ -156,6 +156,11 @@ DEFAULT_PASSES = (
 )
 #: Peak text probability below which the screen pass calls an image free of text.
 SCREEN_PEAK = 0.3
+#: Network pixels of background added on every side of each pass's input (and cut from its
+#: probability map): a line touching the image's edge is otherwise missed whole or in part
+#: (the network sees no background beyond its glyphs).  A multiple of 16 keeps the input a
+#: multiple of 32.
+EDGE_PAD = 16
 _TILE_OVERLAP = 96
 
 
@@ -163,8 +168,10 @@ class DbnetDetector:
     """DBNet (PP-OCRv4 det) through onnxruntime; the session is created on first use.
 
     Each :class:`ScanPass` feeds the network one resized (and maybe rotated) copy of the
-    image, its local contrast equalised (``enhance``); the probability map is thresholded, connected components are scored, grown by
-    the DB "unclip" distance and returned as boxes in the input image's coordinates.
+    image, its local contrast equalised (``enhance``) and framed by ``edge_pad`` network pixels of
+    its own background (``pad_with_background``); the probability map (frame cut off) is
+    thresholded, connected components are scored, grown by the DB "unclip" distance and returned
+    as boxes in the input image's coordinates.
     """
 
     def __init__(
@@ -178,9 +185,13 @@ class DbnetDetector:
         end_growth: float = 0.3,
         screen_peak: float | None = SCREEN_PEAK,
         enhance: bool = True,
+        edge_pad: int = EDGE_PAD,
         model_path: Path | None = None,
     ) -> None:
+        if edge_pad < 0 or edge_pad % 16:
+            raise ValueError("edge_pad must be a non-negative multiple of 16")
         self.threads = threads
+        self.edge_pad = edge_pad
         self.enhance = enhance
         self.passes = tuple(passes)
         self.screen_peak = screen_peak
@@ -218,13 +229,16 @@ class DbnetDetector:
             prepared = np.ascontiguousarray(np.rot90(prepared, k=-1))  # clockwise
         rh, rw = scan.size_for(prepared.shape[0], prepared.shape[1])
         resized = cv2.resize(prepared, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        pad = self.edge_pad
+        if pad:
+            resized = pad_with_background(resized, pad)
         scaled = resized.astype(np.float32) / 127.5 - 1.0
         if scaled.ndim == 2:  # grey: the network's three input channels are the same plane
-            blob = np.ascontiguousarray(np.broadcast_to(scaled, (1, 3, rh, rw)))
+            blob = np.ascontiguousarray(np.broadcast_to(scaled, (1, 3, *scaled.shape)))
         else:
             blob = scaled.transpose(2, 0, 1)[None]
         out = self._network.run(blob)
-        return np.asarray(out[0, 0], dtype=np.float32)
+        return np.asarray(out[0, 0, pad : pad + rh, pad : pad + rw], dtype=np.float32)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
         """Boxes of every pass; nothing beyond the first pass when it sees no text at all.
@@ -394,6 +408,38 @@ def enhance_contrast(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         return np.asarray(clahe.apply(np.ascontiguousarray(image)), dtype=np.uint8)
     channels = [clahe.apply(np.ascontiguousarray(image[:, :, c])) for c in range(image.shape[2])]
     return np.stack(channels, axis=2)
+
+
+def pad_with_background(image: npt.NDArray[np.uint8], pad: int) -> npt.NDArray[np.uint8]:
+    """``image`` with ``pad`` pixels on every side, each side filled with the background along it:
+    the median of the image's outermost ``pad`` rows (columns) across the edge, smoothed by a
+    running median along it, so glyphs that touch the edge are not copied outwards, and a side
+    that is dark in the corners and bright in the middle (a CT's round field of view) continues
+    as it is.  The corners repeat the nearest pixel."""
+    cv2 = _import_cv2()
+    out = np.asarray(cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE), dtype=np.uint8)
+    height, width = image.shape[:2]
+    depth = min(pad, height, width)
+    sides = (
+        (image[:depth], 0, out[:pad, pad : pad + width]),
+        (image[height - depth :], 0, out[pad + height :, pad : pad + width]),
+        (image[:, :depth], 1, out[pad : pad + height, :pad]),
+        (image[:, width - depth :], 1, out[pad : pad + height, pad + width :]),
+    )
+    for strip, axis, target in sides:
+        profile = _running_median(np.median(strip, axis=axis), 2 * (depth // 2) + 1)
+        target[...] = profile[None] if axis == 0 else profile[:, None]
+    return out
+
+
+def _running_median(profile: npt.NDArray[np.floating], window: int) -> npt.NDArray[np.uint8]:
+    """``profile`` (along its first axis) through a running median of ``window`` values."""
+    if window <= 1 or profile.shape[0] < window:
+        return np.asarray(profile, dtype=np.uint8)
+    half = window // 2
+    ends = (np.repeat(profile[:1], half, axis=0), profile, np.repeat(profile[-1:], half, axis=0))
+    view = np.lib.stride_tricks.sliding_window_view(np.concatenate(ends), window, axis=0)
+    return np.asarray(np.median(view, axis=-1), dtype=np.uint8)
 
 
 def _tiles(length: int, largest: int) -> list[tuple[int, int]]:
