@@ -103,7 +103,7 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
             raise item.error
         if item.data is None:  # pragma: no cover - an InputBytes without bytes carries its error
             raise DeidError("no bytes to read", path=item.display)
-        instance = parse_instance(item.data, where=item.display, fast=not dry_run and not engine.pixels_active)
+        instance = parse_instance(item.data, where=item.display, fast=not dry_run)
         size = instance.size
         ds = instance.dataset
         result: Deidentified = deidentify(ds, engine, data=None if dry_run else item.data)

@@ -17,7 +17,10 @@ compares both paths byte for byte on every test corpus.
 
 Anything else falls back to the pydicom path for the whole file (:func:`choose_copies` returns
 the reason): no preamble, not Explicit VR Little Endian (implicit, big endian, deflate), a pixel
-stage that may change the image, a character set the plan changes.
+stage that may change the image (an instance the stage will leave as it is, such as one of a
+series sampled and found clear in ``--pixels auto``, does take the byte path: the stage then
+sets nothing, and the method code sequence it claims is written by pydicom either way), a
+character set the plan changes.
 """
 
 from __future__ import annotations
@@ -81,11 +84,15 @@ def identifying_keywords(sources: Mapping[str, object]) -> tuple[str, ...]:
     return tuple(sorted(set(out)))
 
 
-def fallback_reason(source: Dataset, data: bytes | None, plan: Plan, *, pixels_active: bool) -> str | None:
-    """Why this instance takes the pydicom path for the whole file; None when the byte path takes it."""
+def fallback_reason(source: Dataset, data: bytes | None, plan: Plan, *, pixels_may_change: bool) -> str | None:
+    """Why this instance takes the pydicom path for the whole file; None when the byte path takes it.
+
+    ``pixels_may_change``: the pixel stage may change the image or set elements after the scrub
+    (``PixelStage.leaves_pixels`` is False); an instance it leaves as it is (no pixel stage,
+    ``--pixels off``, a series sampled and found clear) may take the byte path."""
     if data is None or len(data) < 132 or data[128:132] != b"DICM":
         return "no preamble"
-    if pixels_active:
+    if pixels_may_change:
         return "pixel stage"
     if source.original_encoding != (False, True):
         return "not explicit VR little endian"

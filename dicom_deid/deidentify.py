@@ -239,8 +239,11 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None) ->
     plan = plan_actions(source, profile, standard, cache=engine.plan_cache)
     keeps_document = check_document(source, plan, profile.documents)
     copies, fallback = None, None
+    stage = engine.pixel_stage if engine.pixels_active else None
+    decision = stage.decide(source) if stage is not None and data is not None else None
     if data is not None:
-        fallback = fallback_reason(source, data, plan, pixels_active=engine.pixels_active)
+        fallback = fallback_reason(source, data, plan,
+                                   pixels_may_change=decision is not None and not decision.leaves_pixels)
         if fallback is None:
             protected = protected_tags(identifying_keywords(standard.identifying_values))
             copies = choose_copies(source, data, plan, protected)
@@ -272,10 +275,10 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None) ->
 
     pixels = None
     phi_values: tuple[str, ...] = ()
-    if pixels_active and engine.pixel_stage is not None:
-        if engine.pixel_stage.policy.keep_clinical_annotations:  # the only use of the values
+    if stage is not None:
+        if stage.policy.keep_clinical_annotations:  # the only use of the values
             phi_values = patient_identifiers(source, standard.identifying_values)[1]
-        pixels = engine.pixel_stage.process(source, out, phi_values=phi_values)
+        pixels = stage.process(source, out, phi_values=phi_values, decision=decision)
     stream = scrub_pixel_stream(out)  # after the pixel stage: a re-encoded stream is scrubbed too
 
     links = ctx.links

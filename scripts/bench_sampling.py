@@ -14,8 +14,9 @@ runs made side by side, ``overhead_paired``: on a shared machine a neighbour's l
 runs of a pair alike; and ``overhead_steady``, of each input's least disturbed run, see
 ``steady``), and where its time goes (the survey's median): the header survey (with
 the one walk of INPUT, which ``auto`` keeps and replays), the searched samples, the instances
-recorded as "sampled series found clear".  ``--input DIR`` benchmarks an export you already
-have instead.
+recorded as "sampled series found clear"; and which writer wrote the files of each mode
+(``encoders_off``, ``encoders_auto``: "bytes" for the byte path, "pydicom").  ``--input DIR``
+benchmarks an export you already have instead.
 """
 
 from __future__ import annotations
@@ -112,12 +113,13 @@ def run_once(inputs: Path, output: Path, mode: str, key: Path) -> dict[str, Any]
     assert summary.manifest is not None
     rows = [r for r in read_manifest(summary.manifest) if r.get("type") == "file"]
     ways = Counter(str((r.get("pixels") or {}).get("examination")) for r in rows)
+    encoders = Counter(str(r.get("encoder")) for r in rows)  # "bytes": written from the input bytes
     per_way: dict[str, float] = {}
     for r in rows:
         way = str((r.get("pixels") or {}).get("examination"))
         per_way[way] = per_way.get(way, 0.0) + float(r.get("seconds", 0.0))
     return {"cpu": cpu, "wall": wall, "files": len(rows), "survey_cpu": survey[0], "per_file": per_file,
-            "rest_cpu": cpu - sum(per_file.values()), "examinations": dict(ways),
+            "rest_cpu": cpu - sum(per_file.values()), "examinations": dict(ways), "encoders": dict(encoders),
             "wall_by_examination": {k: round(v, 2) for k, v in per_way.items()},
             "redacted": sum(1 for r in rows if (r.get("pixels") or {}).get("redacted"))}
 
@@ -178,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                 a["cpu"] / o["cpu"] for o, a in zip(results["off"], results["auto"], strict=True)) - 1.0, 3),
             "survey_cpu_s": round(statistics.median(r["survey_cpu"] for r in results["auto"]), 2),
             "examinations": last["examinations"], "wall_by_examination": last["wall_by_examination"],
+            "encoders_off": results["off"][-1]["encoders"], "encoders_auto": last["encoders"],
             "redacted": last["redacted"], "cpu_affinity": len(os.sched_getaffinity(0)), "runs": results,
         }  # fmt: skip
         args.out.mkdir(parents=True, exist_ok=True)

@@ -145,6 +145,46 @@ def test_pydicom_data() -> None:
     assert tally.byte_path >= 30, tally
 
 
+def _auto_engine(profile: str, files: Iterable[Path]) -> tuple[Engine, int]:
+    """``--pixels auto`` after the samples, with every series and look of ``files`` found clear
+    (the instances the pixel stage leaves as they are), and how many images that covers."""
+    from dicom_deid.pixels import PixelMode, SeriesVerdicts
+    from dicom_deid.pixels.sampling import look_of, series_key
+
+    looks: dict[str, set[tuple[str, ...]]] = {}
+    for _, data in _inputs(files):
+        try:
+            ds = parse_instance(data, where="input").dataset
+        except DeidError:
+            continue
+        key = series_key(ds)
+        if key is not None and "PixelData" in ds:
+            looks.setdefault(key, set()).add(look_of(ds))
+    verdicts = SeriesVerdicts({k: frozenset(v) for k, v in looks.items()})
+    return Engine(load_profile(profile), KEY, PixelMode.AUTO, pixel_series=verdicts), sum(map(len, looks.values()))
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_sampled_clear_instances_under_auto(sample_export: list[Path]) -> None:
+    """Under ``--pixels auto`` the instances of series found clear take the byte path and write
+    what the pydicom path writes (the method code sequence claims Clean Pixel Data either way);
+    the others (no series: searched in full; region rules; undecodable) stay on the pydicom path.
+    Both read paths are compared too: the byte path's reader serves pixel runs as well."""
+    from pydicom.data import get_testdata_file
+
+    overlay = get_testdata_file("MR-SIEMENS-DICOM-WithOverlays.dcm")
+    assert overlay is not None
+    data_files = [p for p in sorted(Path(overlay).parent.glob("*.dcm")) if p.stat().st_size <= 1_100_000]
+    test_files = _dicom_files(TEST_FILES)
+    for files, profile, at_least in ((sample_export, "basic", 25), (data_files, "basic", 35),
+                                     (test_files, "research", 110)):
+        engine, looks = _auto_engine(profile, files)
+        assert engine.pixels_active and looks >= 10
+        tally = compare(files, engine)
+        assert tally.compared == _count(files)
+        assert tally.byte_path >= at_least, tally
+
+
 def test_fuzz_seeds_and_mutants(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
@@ -209,9 +249,9 @@ def test_a_pixel_stage_falls_back() -> None:
     data = (TEST_FILES / "CT_small.dcm").read_bytes()
     ds = parse_instance(data, where="input").dataset
     plan = deidentify(ds, _engine("basic")).plan
-    assert bytepath.fallback_reason(ds, data, plan, pixels_active=True) == "pixel stage"
-    assert bytepath.fallback_reason(ds, data[:100], plan, pixels_active=False) == "no preamble"
-    assert bytepath.fallback_reason(ds, data, plan, pixels_active=False) is None
+    assert bytepath.fallback_reason(ds, data, plan, pixels_may_change=True) == "pixel stage"
+    assert bytepath.fallback_reason(ds, data[:100], plan, pixels_may_change=False) == "no preamble"
+    assert bytepath.fallback_reason(ds, data, plan, pixels_may_change=False) is None
     assert Option.CLEAN_PIXEL_DATA  # the option the pixel stage acts on exists
 
 

@@ -7,10 +7,12 @@ Features, face detection on photographs apply to every instance.  Text found by 
 blacked out only when the recognizer confirms it (``confirm.py``); unconfirmed regions are
 redacted on high-risk images, and on any image where one continues a confirmed line, and counted.
 
-``PixelStage.process`` is the only entry point the pipeline uses.  It either returns a
+``PixelStage.process`` is the pipeline's entry point.  It either returns a
 :class:`PixelOutcome` for an instance it fully handled, or raises a
 :class:`~dicom_deid.errors.PixelError` (``UnsupportedPixelEncoding``, ``OcrUnavailable``),
-which the pipeline turns into a quarantine.
+which the pipeline turns into a quarantine.  ``PixelStage.decide`` tells beforehand, from the
+header alone, whether ``process`` will leave the instance as it is (its early return, the same
+function): such an instance may take the byte path (``bytepath.py``).
 """
 
 from __future__ import annotations
@@ -145,6 +147,37 @@ class PixelOutcome:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class PassThrough:
+    """How :meth:`PixelStage.process` leaves an instance as it is, decided from its header alone:
+    the early return's examination and note.  ``check``: it first checks that the pixels could be
+    decoded (float pixels are refused; without a decoder the note says so), so an instance that
+    cannot be decoded is still reported."""
+
+    examination: Examination
+    note: str
+    check: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PixelDecision:
+    """What the pixel stage will do with one instance, decided from its header before any pixel
+    is read (:meth:`PixelStage.decide`): ``passing`` is the early return, or None when the
+    stage decodes the pixels and may change them."""
+
+    passing: PassThrough | None
+
+    @property
+    def leaves_pixels(self) -> bool:
+        return self.passing is not None
+
+
+def _header_view(source: Dataset) -> Dataset:
+    """``source``'s elements in a dataset of their own: a value read from it is decoded in the
+    view, while ``source`` keeps the element as read."""
+    return Dataset(dict(source._dict))
+
+
 @functools.lru_cache(maxsize=4)
 def _shared_detector(threads: int) -> DbnetDetector:
     """One network session per process and thread setting (the model is read-only)."""
@@ -219,44 +252,82 @@ class PixelStage:
             self._reader = _shared_reader()
         return self._reader
 
+    def passes_through(self, header: Dataset) -> PassThrough | None:
+        """How :meth:`process` leaves ``header``'s instance as it is, decided from the header
+        alone; None when it decodes the pixels (to search them, or to apply region rules or
+        face detection), and may change them.
+
+        :meth:`process` takes its early return from this very function, so whoever asks it
+        first (``leaves_pixels``: the byte path's choice) and the stage can never disagree."""
+        if "PixelData" not in header:
+            floats = any(k in header for k in ("FloatPixelData", "DoubleFloatPixelData"))
+            return PassThrough(Examination.NOT_IMAGE, "no pixel data", check=floats)  # float pixels: refused
+        policy = self.policy
+        if policy.mode is PixelMode.OFF:
+            return PassThrough(Examination.OFF, "not examined: pixels off", check=False)
+        sampled_clear = self._sampled_clear(header)
+        if policy.text and not sampled_clear:
+            return None  # searched in full
+        if policy.faces and is_photograph(header):
+            return None  # faces are searched on every photograph
+        rows, columns = int(header.get("Rows", 0) or 0), int(header.get("Columns", 0) or 0)
+        if self._fixed_boxes(header, rows, columns):
+            return None  # region rules apply to every instance
+        if sampled_clear:
+            return PassThrough(Examination.SAMPLED_CLEAR, "not searched: sampled series found clear")
+        return PassThrough(Examination.OFF, "not searched: text not asked for (no Clean Pixel Data)")
+
+    def decide(self, source: Dataset) -> PixelDecision:
+        """What :meth:`process` will do with ``source``, decided from its header alone (the byte
+        path asks before it chooses the copies, ``bytepath.fallback_reason``; hand the answer
+        to :meth:`process` so the header is not read twice).
+
+        Reads the header through a view of its own, so ``source``'s elements stay as read (the
+        byte path copies only elements no one has decoded, and the pydicom path writes them so)."""
+        return PixelDecision(self.passes_through(_header_view(source)))
+
+    def leaves_pixels(self, source: Dataset) -> bool:
+        """True when :meth:`process` will certainly leave ``source``'s pixels, and every element
+        it could set, as they are (it returns early, or refuses the instance)."""
+        return self.decide(source).leaves_pixels
+
+    def _sampled_clear(self, header: Dataset) -> bool:
+        policy = self.policy
+        return policy.mode is PixelMode.AUTO and policy.series is not None and policy.series.found_clear(header)
+
+    def _fixed_boxes(self, ds: Dataset, rows: int, columns: int) -> list[RedactionBox]:
+        """The region rules' boxes (device templates, ultrasound regions) for this instance."""
+        rules = load_region_rules(self._regions_dir)
+        return template_boxes(rules, ds, rows, columns) + ultrasound_boxes(rules, ds, rows, columns)
+
     def process(
-        self, source: Dataset, target: Dataset, *, phi_values: Sequence[str] = ()
+        self, source: Dataset, target: Dataset, *, phi_values: Sequence[str] = (),
+        decision: PixelDecision | None = None,
     ) -> PixelOutcome:
-        """Search ``source``'s pixels and write redacted pixels into ``target`` if needed."""
+        """Search ``source``'s pixels and write redacted pixels into ``target`` if needed.
+
+        ``decision``: this stage's :meth:`decide` of ``source``, when the caller has asked
+        already (default: decided here, by the same function)."""
         syntax_in = str(target.file_meta.TransferSyntaxUID)
         policy = self.policy
         review = ("defacing",) if policy.faces and is_head_volume(source) else ()
-        if "PixelData" not in source:
-            if any(k in source for k in ("FloatPixelData", "DoubleFloatPixelData")):
-                check_decodable(source)  # raises: float pixels cannot be searched for text
-            return PixelOutcome(False, False, (), syntax_in, "no pixel data", Examination.NOT_IMAGE,
-                                review=review)
-        if policy.mode is PixelMode.OFF:
-            return PixelOutcome(False, False, (), syntax_in, "not examined: pixels off", Examination.OFF,
-                                review=review)
-        risk = assess_risk(source)
-        rules = load_region_rules(self._regions_dir)
-        rows, columns = int(source.get("Rows", 0) or 0), int(source.get("Columns", 0) or 0)
-        fixed = template_boxes(rules, source, rows, columns) + ultrasound_boxes(rules, source, rows, columns)
-        photo = policy.faces and is_photograph(source)
-        sampled_clear = (
-            policy.mode is PixelMode.AUTO
-            and policy.series is not None
-            and policy.series.found_clear(source)
-        )
-        if (sampled_clear or not policy.text) and not fixed and not photo:
-            why = "sampled series found clear" if sampled_clear else "text not asked for (no Clean Pixel Data)"
-            try:
-                check_decodable(source)  # an instance that cannot be decoded is still reported
-            except UnsupportedTransferSyntax as exc:  # its pixels need no change: pass through (issue 10)
-                why += f"; no decoder for {exc.uid}"
-            return PixelOutcome(False, False, (), syntax_in, f"not searched: {why}",
-                                Examination.SAMPLED_CLEAR if sampled_clear else Examination.OFF, review=review)
+        passing = decision.passing if decision is not None else self.passes_through(source)
+        if passing is not None:
+            note = passing.note
+            if passing.check:
+                try:
+                    check_decodable(source)  # an instance that cannot be decoded is still reported
+                except UnsupportedTransferSyntax as exc:  # its pixels need no change: pass through (issue 10)
+                    note += f"; no decoder for {exc.uid}"
+            return PixelOutcome(False, False, (), syntax_in, note, passing.examination, review=review)
 
+        risk = assess_risk(source)
+        photo = policy.faces and is_photograph(source)
+        sampled_clear = self._sampled_clear(source)
         decoded = decode_pixels(source)
         facts = decoded.facts
         rows, columns = facts.rows, facts.columns
-        fixed = template_boxes(rules, source, rows, columns) + ultrasound_boxes(rules, source, rows, columns)
+        fixed = self._fixed_boxes(source, rows, columns)
         boxes: list[RedactionBox] = []
         text_found = False
         uncertain = uncertain_kept = 0
