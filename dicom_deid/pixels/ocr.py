@@ -19,6 +19,7 @@ for leaks; confirmation of detector proposals uses the recognition network (``re
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -212,6 +213,18 @@ class DbnetDetector:
         self.unclip_ratio = unclip_ratio
         self._network = LazySession(DETECTION, "detection", threads=threads, model_path=model_path)
         self._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
+
+    def without_edge_pad(self) -> DbnetDetector:
+        """The same network and passes without the frame of background (one per detector, with
+        its own memory of images searched).  Multi-frame search images use it: framed, the
+        projections of a run showed text-like edges and regions spread over frames without text."""
+        plain = self.__dict__.get("_plain")
+        if plain is None:
+            plain = copy.copy(self)
+            plain.edge_pad = 0
+            plain._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
+            self.__dict__["_plain"] = plain
+        return plain
 
     def prepare(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """The image as the network sees it before resizing: local contrast equalised
