@@ -19,6 +19,7 @@ for leaks; confirmation of detector proposals uses the recognition network (``re
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -114,6 +115,11 @@ class ScanPass:
     With ``tile``, an image too large for ``factor`` within ``max_side`` is not shrunk:
     it is cut into overlapping tiles searched at (at least) native resolution, so small
     text on large radiographs keeps its size.
+
+    With ``band``, only the two strips of that share of the image along the edges that run
+    across the pass's reading direction are searched, each on its own (the left and right
+    strips of a turned pass: vertical labels along the sides), and only on images whose longer
+    side exceeds ``larger_than`` (those the whole-image passes shrink).
     """
 
     min_side: int | None = 736
@@ -122,6 +128,8 @@ class ScanPass:
     rotate90: bool = False
     tile: bool = False
     at_least_native: bool = False  # never shrink below the image's own size (up to max_side)
+    band: float = 0.0
+    larger_than: int = 0
 
     def size_for(self, height: int, width: int) -> tuple[int, int]:
         if self.factor is not None:
@@ -147,15 +155,24 @@ _MAX_UPSCALE = 4.0
 #: text-like anywhere, the image has no text and the other passes are skipped.  Otherwise the
 #: image is searched again at its own resolution (a second scale: lines the enlarged pass cuts
 #: short, tilted lines) and turned 90° and enlarged 2x within 1280 px (vertical labels along
-#: image edges: small, faint vertical lines are not seen at native size).
+#: image edges: small, faint vertical lines are not seen at native size).  An image larger than
+#: that (a radiograph) is shrunk by the turned pass, so the strips along its left and right edges,
+#: where vertical labels stand, are searched turned once more, enlarged 1.5x.
 SCREEN_PASS = ScanPass(min_side=512, factor=2.0, max_side=1600, tile=True)
+EDGE_BAND_PASS = ScanPass(min_side=None, factor=1.5, max_side=4096, rotate90=True, band=0.1, larger_than=1280)
 DEFAULT_PASSES = (
     SCREEN_PASS,
     ScanPass(min_side=512, max_side=1280, at_least_native=True),
     ScanPass(min_side=512, factor=2.0, max_side=1280, at_least_native=True, rotate90=True),
+    EDGE_BAND_PASS,
 )
 #: Peak text probability below which the screen pass calls an image free of text.
 SCREEN_PEAK = 0.3
+#: Network pixels of background added on every side of each pass's input (and cut from its
+#: probability map): a line touching the image's edge is otherwise missed whole or in part
+#: (the network sees no background beyond its glyphs).  A multiple of 16 keeps the input a
+#: multiple of 32.
+EDGE_PAD = 16
 _TILE_OVERLAP = 96
 
 
@@ -163,8 +180,10 @@ class DbnetDetector:
     """DBNet (PP-OCRv4 det) through onnxruntime; the session is created on first use.
 
     Each :class:`ScanPass` feeds the network one resized (and maybe rotated) copy of the
-    image, its local contrast equalised (``enhance``); the probability map is thresholded, connected components are scored, grown by
-    the DB "unclip" distance and returned as boxes in the input image's coordinates.
+    image, its local contrast equalised (``enhance``) and framed by ``edge_pad`` network pixels of
+    its own background (``pad_with_background``); the probability map (frame cut off) is
+    thresholded, connected components are scored, grown by the DB "unclip" distance and returned
+    as boxes in the input image's coordinates.
     """
 
     def __init__(
@@ -178,9 +197,13 @@ class DbnetDetector:
         end_growth: float = 0.3,
         screen_peak: float | None = SCREEN_PEAK,
         enhance: bool = True,
+        edge_pad: int = EDGE_PAD,
         model_path: Path | None = None,
     ) -> None:
+        if edge_pad < 0 or edge_pad % 16:
+            raise ValueError("edge_pad must be a non-negative multiple of 16")
         self.threads = threads
+        self.edge_pad = edge_pad
         self.enhance = enhance
         self.passes = tuple(passes)
         self.screen_peak = screen_peak
@@ -190,6 +213,18 @@ class DbnetDetector:
         self.unclip_ratio = unclip_ratio
         self._network = LazySession(DETECTION, "detection", threads=threads, model_path=model_path)
         self._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
+
+    def without_edge_pad(self) -> DbnetDetector:
+        """The same network and passes without the frame of background (one per detector, with
+        its own memory of images searched).  Multi-frame search images use it: framed, the
+        projections of a run showed text-like edges and regions spread over frames without text."""
+        plain = self.__dict__.get("_plain")
+        if plain is None:
+            plain = copy.copy(self)
+            plain.edge_pad = 0
+            plain._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
+            self.__dict__["_plain"] = plain
+        return plain
 
     def prepare(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """The image as the network sees it before resizing: local contrast equalised
@@ -218,13 +253,16 @@ class DbnetDetector:
             prepared = np.ascontiguousarray(np.rot90(prepared, k=-1))  # clockwise
         rh, rw = scan.size_for(prepared.shape[0], prepared.shape[1])
         resized = cv2.resize(prepared, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        pad = self.edge_pad
+        if pad:
+            resized = pad_with_background(resized, pad)
         scaled = resized.astype(np.float32) / 127.5 - 1.0
         if scaled.ndim == 2:  # grey: the network's three input channels are the same plane
-            blob = np.ascontiguousarray(np.broadcast_to(scaled, (1, 3, rh, rw)))
+            blob = np.ascontiguousarray(np.broadcast_to(scaled, (1, 3, *scaled.shape)))
         else:
             blob = scaled.transpose(2, 0, 1)[None]
         out = self._network.run(blob)
-        return np.asarray(out[0, 0], dtype=np.float32)
+        return np.asarray(out[0, 0, pad : pad + rh, pad : pad + rw], dtype=np.float32)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
         """Boxes of every pass; nothing beyond the first pass when it sees no text at all.
@@ -246,7 +284,13 @@ class DbnetDetector:
         height, width = image.shape[:2]
         for index, scan in enumerate(self.passes):
             too_large = scan.factor is not None and max(height, width) * scan.factor > scan.max_side
-            if scan.tile and too_large:
+            if scan.band:
+                if max(height, width) <= scan.larger_than:
+                    continue
+                if prepared is None:
+                    prepared = self.prepare(image)
+                found, peak = self._detect_bands(prepared, scan)
+            elif scan.tile and too_large:
                 found, peak = self._detect_tiles(image, scan)
             else:
                 size = scan.size_for(width, height) if scan.rotate90 else scan.size_for(height, width)
@@ -286,6 +330,26 @@ class DbnetDetector:
                 for b in found:
                     core = None if b.core is None else (b.core[0] + x0, b.core[1] + y0, *b.core[2:])
                     boxes.append(TextBox(b.x + x0, b.y + y0, b.width, b.height, b.score, core))
+        return boxes, peak
+
+    def _detect_bands(
+        self, prepared: npt.NDArray[np.uint8], scan: ScanPass
+    ) -> tuple[list[TextBox], float]:
+        """Boxes of ``scan`` over the two edge strips of ``prepared`` (see :class:`ScanPass`)."""
+        height, width = prepared.shape[:2]
+        across = width if scan.rotate90 else height  # strips are columns of a turned pass
+        size = min(across, max(32, round(scan.band * across)))
+        whole = ScanPass(min_side=None, factor=scan.factor, max_side=scan.max_side, rotate90=scan.rotate90)
+        boxes: list[TextBox] = []
+        peak = 0.0
+        for start in sorted({0, across - size}):
+            strip = prepared[:, start : start + size] if scan.rotate90 else prepared[start : start + size]
+            found, strip_peak = self._detect_prepared(np.ascontiguousarray(strip), strip.shape[:2], whole)
+            peak = max(peak, strip_peak)
+            dx, dy = (start, 0) if scan.rotate90 else (0, start)
+            for b in found:
+                core = None if b.core is None else (b.core[0] + dx, b.core[1] + dy, *b.core[2:])
+                boxes.append(TextBox(b.x + dx, b.y + dy, b.width, b.height, b.score, core))
         return boxes, peak
 
     def detect_pass(
@@ -394,6 +458,38 @@ def enhance_contrast(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         return np.asarray(clahe.apply(np.ascontiguousarray(image)), dtype=np.uint8)
     channels = [clahe.apply(np.ascontiguousarray(image[:, :, c])) for c in range(image.shape[2])]
     return np.stack(channels, axis=2)
+
+
+def pad_with_background(image: npt.NDArray[np.uint8], pad: int) -> npt.NDArray[np.uint8]:
+    """``image`` with ``pad`` pixels on every side, each side filled with the background along it:
+    the median of the image's outermost ``pad`` rows (columns) across the edge, smoothed by a
+    running median along it, so glyphs that touch the edge are not copied outwards, and a side
+    that is dark in the corners and bright in the middle (a CT's round field of view) continues
+    as it is.  The corners repeat the nearest pixel."""
+    cv2 = _import_cv2()
+    out = np.asarray(cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE), dtype=np.uint8)
+    height, width = image.shape[:2]
+    depth = min(pad, height, width)
+    sides = (
+        (image[:depth], 0, out[:pad, pad : pad + width]),
+        (image[height - depth :], 0, out[pad + height :, pad : pad + width]),
+        (image[:, :depth], 1, out[pad : pad + height, :pad]),
+        (image[:, width - depth :], 1, out[pad : pad + height, pad + width :]),
+    )
+    for strip, axis, target in sides:
+        profile = _running_median(np.median(strip, axis=axis), 2 * (depth // 2) + 1)
+        target[...] = profile[None] if axis == 0 else profile[:, None]
+    return out
+
+
+def _running_median(profile: npt.NDArray[np.floating], window: int) -> npt.NDArray[np.uint8]:
+    """``profile`` (along its first axis) through a running median of ``window`` values."""
+    if window <= 1 or profile.shape[0] < window:
+        return np.asarray(profile, dtype=np.uint8)
+    half = window // 2
+    ends = (np.repeat(profile[:1], half, axis=0), profile, np.repeat(profile[-1:], half, axis=0))
+    view = np.lib.stride_tricks.sliding_window_view(np.concatenate(ends), window, axis=0)
+    return np.asarray(np.median(view, axis=-1), dtype=np.uint8)
 
 
 def _tiles(length: int, largest: int) -> list[tuple[int, int]]:
