@@ -335,6 +335,13 @@ def run_pipeline(inputs: Path, output: Path, mode: str, key: Path) -> tuple[dict
             cpu[event.ordinal] = now - last[0]
             last[0] = now
 
+    # each mode starts as a fresh process would: the networks' sessions and their memory of images
+    # and crops already searched are shared within a process, and a later mode would be answered
+    # from what an earlier one searched
+    from dicom_deid.pixels import stage
+
+    stage._shared_detector.cache_clear()
+    stage._shared_recognizer.cache_clear()
     start = time.process_time()
     summary = run(config, engine, on_event=on_event)
     total = time.process_time() - start
