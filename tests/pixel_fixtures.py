@@ -11,8 +11,11 @@ from types import ModuleType
 
 import numpy as np
 import pydicom.data
-from pydicom.dataset import Dataset
+from PIL import Image, ImageDraw, ImageFont
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import get_decoder
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from dicom_deid.pixels.confirm import Judged, Verdict
 from dicom_deid.pixels.detect import TextSearch
@@ -21,6 +24,31 @@ from dicom_deid.pixels.recognize import Reading
 
 TEST_FILES = Path(pydicom.data.__file__).parent / "test_files"
 REPO = Path(__file__).resolve().parent.parent
+BOLD_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+
+
+def ct_slice(series: tuple[str, str], number: int, text: str | None) -> tuple[Dataset, np.ndarray]:
+    """A 256 x 256 ORIGINAL CT slice (pydicom's CT_small scaled up) of ``series`` (study, series
+    UID), with ``text`` burned in at the top left or none; and the mask of the text's pixels."""
+    base = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.int32)
+    arr = np.kron(base - base.min(), np.ones((2, 2), np.int32)).astype(np.uint16)
+    mask = np.zeros(arr.shape, bool)
+    if text:
+        layer = Image.new("L", (arr.shape[1], arr.shape[0]), 0)
+        ImageDraw.Draw(layer).text((8, 6), text, fill=255, font=ImageFont.truetype(BOLD_FONT, 16))
+        mask = np.asarray(layer) > 110
+        arr[mask] = 4095
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = CT_IMAGE_STORAGE
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = series
+    ds.PatientName, ds.PatientID, ds.Modality, ds.InstanceNumber = "QUIXBERRY^HORTENSE", "PID4711", "CT", number
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.set_pixel_data(arr, "MONOCHROME2", 12, generate_instance_uid=False)
+    return ds, mask
 
 
 def load_generator() -> ModuleType:

@@ -16,12 +16,11 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 from pydicom.data import get_testdata_file
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import apply_color_lut
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
 from dicom_deid.boundary import process_input
 from dicom_deid.config import RunConfig
@@ -36,32 +35,16 @@ from dicom_deid.read import parse_instance
 from dicom_deid.walk import InputBytes, walk_inputs
 from dicom_deid.write import encode_dataset
 from tests.conftest import TEST_FILES
-from tests.pixel_fixtures import FixedFinder
+from tests.pixel_fixtures import FixedFinder, ct_slice
 
 KEY = SecretKey(bytes(range(32)))
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
-CT = "1.2.840.10008.5.1.4.1.1.2"
 CLEAN_PIXEL_DATA_CODE = "113101"  # CID 7050
 
 
 def _slice(series: tuple[str, str], number: int, text: str | None) -> Dataset:
-    """A 256 x 256 ORIGINAL CT slice (pydicom's CT_small scaled up), with text burned in or not."""
-    base = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.int32)
-    arr = np.kron(base - base.min(), np.ones((2, 2), np.int32)).astype(np.uint16)
-    if text:
-        layer = Image.new("L", (arr.shape[1], arr.shape[0]), 0)
-        ImageDraw.Draw(layer).text((8, 6), text, fill=255, font=ImageFont.truetype(FONT, 16))
-        arr[np.asarray(layer) > 110] = 4095
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = CT
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = series
-    ds.PatientName, ds.PatientID, ds.Modality, ds.InstanceNumber = "QUIXBERRY^HORTENSE", "PID4711", "CT", number
+    """A 256 x 256 ORIGINAL CT slice with text burned in or not, and kept elements to copy."""
+    ds = ct_slice(series, number, text)[0]
     ds.Manufacturer, ds.StudyDescription = "ACME", "HEAD ROUTINE"
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.set_pixel_data(arr, "MONOCHROME2", 12, generate_instance_uid=False)
     return ds
 
 

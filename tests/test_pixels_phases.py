@@ -7,13 +7,10 @@ import hashlib
 from io import BytesIO
 from pathlib import Path
 
-import numpy as np
 import pydicom
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
 from dicom_deid.config import RunConfig
 from dicom_deid.deidentify import Engine
@@ -24,30 +21,7 @@ from dicom_deid.pipeline import run
 from dicom_deid.pixels import PixelMode
 from dicom_deid.profiles import load_profile
 from dicom_deid.walk import walk_inputs
-
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
-CT = "1.2.840.10008.5.1.4.1.1.2"
-
-
-def _slice(series: tuple[str, str], number: int, text: str | None) -> tuple[Dataset, np.ndarray]:
-    base = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.int32)
-    arr = np.kron(base - base.min(), np.ones((2, 2), np.int32)).astype(np.uint16)
-    mask = np.zeros(arr.shape, bool)
-    if text:
-        layer = Image.new("L", (arr.shape[1], arr.shape[0]), 0)
-        ImageDraw.Draw(layer).text((8, 6), text, fill=255, font=ImageFont.truetype(FONT, 16))
-        mask = np.asarray(layer) > 110
-        arr[mask] = 4095
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = CT
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = series
-    ds.PatientName, ds.PatientID, ds.Modality, ds.InstanceNumber = "QUIXBERRY^HORTENSE", "PID4711", "CT", number
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.set_pixel_data(arr, "MONOCHROME2", 12, generate_instance_uid=False)
-    return ds, mask
+from tests.pixel_fixtures import ct_slice
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +33,7 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         ("C", [None, "QUIXBERRY 4711", None, None, None])):
         series = (generate_uid(), generate_uid())
         for number, text in enumerate(texts, start=1):
-            ds, _ = _slice(series, number, text)
+            ds, _ = ct_slice(series, number, text)
             (root / name).mkdir(parents=True, exist_ok=True)
             ds.save_as(root / name / f"{6 - number}.dcm", enforce_file_format=True)  # names reverse the order
     report = pydicom.dcmread(get_testdata_file("reportsi.dcm"))
