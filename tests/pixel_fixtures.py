@@ -28,7 +28,28 @@ BOLD_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 
 
-def ct_slice(series: tuple[str, str], number: int, text: str | None) -> tuple[Dataset, np.ndarray]:
+def image_dataset(pixels: np.ndarray, *, modality: str, sop_class: str, series: tuple[str, str],
+                  number: int = 1, image_type: tuple[str, ...] = ("ORIGINAL", "PRIMARY", "AXIAL"),
+                  bits: int = 12) -> Dataset:
+    """An instance of ``sop_class`` holding ``pixels`` (frames first; RGB when the last axis is 3
+    and 8-bit) with a patient name, ID and study date to remove, in ``series`` (study, series UID)."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = sop_class
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = series
+    ds.PatientName, ds.PatientID, ds.Modality, ds.InstanceNumber = "QUIXBERRY^HORTENSE", "PID4711", modality, number
+    ds.ImageType = list(image_type)
+    ds.StudyDate = "20240105"
+    if pixels.ndim == 3 and pixels.shape[-1] != 3:
+        ds.NumberOfFrames = pixels.shape[0]
+    photometric = "RGB" if pixels.shape[-1] == 3 and pixels.dtype == np.uint8 else "MONOCHROME2"
+    ds.set_pixel_data(pixels, photometric, bits if photometric == "MONOCHROME2" else 8, generate_instance_uid=False)
+    return ds
+
+
+def ct_slice_with_text(series: tuple[str, str], number: int, text: str | None) -> tuple[Dataset, np.ndarray]:
     """A 256 x 256 ORIGINAL CT slice (pydicom's CT_small scaled up) of ``series`` (study, series
     UID), with ``text`` burned in at the top left or none; and the mask of the text's pixels."""
     base = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.int32)
@@ -39,16 +60,7 @@ def ct_slice(series: tuple[str, str], number: int, text: str | None) -> tuple[Da
         ImageDraw.Draw(layer).text((8, 6), text, fill=255, font=ImageFont.truetype(BOLD_FONT, 16))
         mask = np.asarray(layer) > 110
         arr[mask] = 4095
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = CT_IMAGE_STORAGE
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = series
-    ds.PatientName, ds.PatientID, ds.Modality, ds.InstanceNumber = "QUIXBERRY^HORTENSE", "PID4711", "CT", number
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.set_pixel_data(arr, "MONOCHROME2", 12, generate_instance_uid=False)
-    return ds, mask
+    return image_dataset(arr, modality="CT", sop_class=CT_IMAGE_STORAGE, series=series, number=number), mask
 
 
 def load_generator() -> ModuleType:

@@ -35,7 +35,7 @@ from dicom_deid.read import parse_instance
 from dicom_deid.walk import InputBytes, walk_inputs
 from dicom_deid.write import encode_dataset
 from tests.conftest import TEST_FILES
-from tests.pixel_fixtures import FixedFinder, ct_slice
+from tests.pixel_fixtures import FixedFinder, ct_slice_with_text
 
 KEY = SecretKey(bytes(range(32)))
 CLEAN_PIXEL_DATA_CODE = "113101"  # CID 7050
@@ -43,7 +43,7 @@ CLEAN_PIXEL_DATA_CODE = "113101"  # CID 7050
 
 def _slice(series: tuple[str, str], number: int, text: str | None) -> Dataset:
     """A 256 x 256 ORIGINAL CT slice with text burned in or not, and kept elements to copy."""
-    ds = ct_slice(series, number, text)[0]
+    ds = ct_slice_with_text(series, number, text)[0]
     ds.Manufacturer, ds.StudyDescription = "ACME", "HEAD ROUTINE"
     return ds
 

@@ -13,10 +13,10 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image, ImageDraw, ImageFont
-from pixel_fixtures import stored_frames
+from pixel_fixtures import image_dataset, stored_frames
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
 from dicom_deid.cli import main
 from dicom_deid.manifest import MANIFEST_NAME, read_manifest
@@ -43,25 +43,6 @@ def label_area(mask: np.ndarray, grow: int = 4) -> np.ndarray:
         if ys.size:
             target[index, max(0, ys.min() - grow) : ys.max() + grow + 1, max(0, xs.min() - grow) : xs.max() + grow + 1] = True
     return out
-
-
-def image_dataset(pixels: np.ndarray, *, modality: str, sop_class: str, series: tuple[str, str],
-                  number: int = 1, image_type: tuple[str, ...] = ("ORIGINAL", "PRIMARY", "AXIAL"),
-                  bits: int = 12) -> Dataset:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = sop_class
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = series
-    ds.PatientName, ds.PatientID, ds.Modality, ds.InstanceNumber = "QUIXBERRY^HORTENSE", "PID4711", modality, number
-    ds.ImageType = list(image_type)
-    ds.StudyDate = "20240105"
-    if pixels.ndim == 3 and pixels.shape[-1] != 3:
-        ds.NumberOfFrames = pixels.shape[0]
-    photometric = "RGB" if pixels.shape[-1] == 3 and pixels.dtype == np.uint8 else "MONOCHROME2"
-    ds.set_pixel_data(pixels, photometric, bits if photometric == "MONOCHROME2" else 8, generate_instance_uid=False)
-    return ds
 
 
 def ct_slice(seed: int) -> np.ndarray:

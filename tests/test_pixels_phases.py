@@ -21,7 +21,7 @@ from dicom_deid.pipeline import run
 from dicom_deid.pixels import PixelMode
 from dicom_deid.profiles import load_profile
 from dicom_deid.walk import walk_inputs
-from tests.pixel_fixtures import ct_slice
+from tests.pixel_fixtures import ct_slice_with_text
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         ("C", [None, "QUIXBERRY 4711", None, None, None])):
         series = (generate_uid(), generate_uid())
         for number, text in enumerate(texts, start=1):
-            ds, _ = ct_slice(series, number, text)
+            ds, _ = ct_slice_with_text(series, number, text)
             (root / name).mkdir(parents=True, exist_ok=True)
             ds.save_as(root / name / f"{6 - number}.dcm", enforce_file_format=True)  # names reverse the order
     report = pydicom.dcmread(get_testdata_file("reportsi.dcm"))
