@@ -192,10 +192,13 @@ def find_text(
     group's boxes, tightened to its ink on the image that read best.  ``derived[i]`` marks
     projections (not frames): an uncertain reading there does not count.
     """
-    if any(derived):  # multi-frame: its search images are searched without the edge frame
-        plain = getattr(detector, "without_edge_pad", None)
-        detector = plain() if callable(plain) else detector
-    proposals = [Proposal(box, index) for index, image in enumerate(images) for box in detector.detect(image)]
+    plain = getattr(detector, "without_edge_pad", None)
+    projection = plain() if any(derived) and callable(plain) else detector
+    proposals = [
+        Proposal(box, index)
+        for index, image in enumerate(images)
+        for box in (projection if index < len(derived) and derived[index] else detector).detect(image)
+    ]
     groups = group_duplicates(proposals)
     best: list[tuple[Judged, Reading] | None] = [None] * len(groups)
     tried: list[set[int]] = [set() for _ in groups]
