@@ -38,6 +38,7 @@ from dicom_deid.pixels.confirm import (
     union_box,
 )
 from dicom_deid.pixels.decode import DecodedPixels
+from dicom_deid.pixels.deskew import level_line
 from dicom_deid.pixels.display import display_frame, scale_to_uint8
 from dicom_deid.pixels.ocr import TextBox, TextDetector, TextReader
 from dicom_deid.pixels.recognize import Reading
@@ -275,6 +276,42 @@ def _second_look(
             current = best[g]
             if current is None or rank[verdict.verdict] > rank[current[0].verdict]:
                 best[g] = (verdict, reading)
+    _level_look(images, groups, best, recognizer, derived)
+
+
+def _level_look(
+    images: Sequence[npt.NDArray[np.uint8]],
+    groups: Sequence[Sequence[Proposal]],
+    best: list[tuple[Judged, Reading] | None],
+    recognizer: TextRecognizer,
+    derived: Sequence[bool],
+) -> None:
+    """Read the regions still unconfirmed that hold one tilted line (``deskew.level_line``)
+    once more, turned level (``best`` is updated in place): read as it lies, a line tilted by
+    10-20 degrees climbs across the recognizer's rows and reads as little or nothing.  Only
+    regions wider than high and under a quarter of the image's shorter side high are tried."""
+    for g, group in enumerate(groups):
+        current = best[g]
+        if current is None or current[0].verdict is Verdict.CONFIRMED:
+            continue
+        index = current[0].image
+        image = images[index]
+        whole = union_box([p.box for p in group])
+        if whole.width < LEVEL_WIDER * whole.height or whole.height > min(image.shape[:2]) / 4:
+            continue
+        level = level_line(image, whole)
+        if level is None:
+            continue
+        reading = recognizer.read_boxes(level.image, [level.box])[0]
+        verdict = judge(image, Proposal(whole, index), reading, read_box=level.box,
+                        core=core_of([p.box for p in group]), derived=index < len(derived) and derived[index])
+        if verdict.verdict is Verdict.CONFIRMED:
+            best[g] = (verdict, reading)
+
+
+#: A region is tried turned level when it is at least this many times as wide as high (a line
+#: tilted by up to 30 degrees is).
+LEVEL_WIDER = 1.2
 
 
 def _confident(reading: Reading) -> int:

@@ -67,7 +67,7 @@ def assign_frames(
     out: list[RedactionBox] = []
     probes = [int(i) for i in np.unique(np.linspace(0, count - 1, PROBE_FRAMES).round())]
     for box in boxes:
-        ways = 2 if _vertical(box) else 1  # a vertical line may need reading both ways up
+        ways = 2 if _vertical(box) or _long(box) else 1  # both ways up, or from either end
         if budget < ways * (count + len(probes)):
             out.append(box)
             continue
@@ -104,8 +104,9 @@ def _orient(
     their readings that way; 0 when no probe frame reads it either way (a label shown on a few
     frames only: each frame is then read both ways).  Read the wrong way up, a line of digits
     and colons still yields a few symmetric marks ("0", ":"), too few to confirm it: a label
-    drawn at 270 degrees was found on a third of the frames that showed it."""
-    if not _vertical(box):
+    drawn at 270 degrees was found on a third of the frames that showed it.  A long horizontal
+    line (``_long``) is chosen the same way between its start (-1) and its end (1)."""
+    if not _vertical(box) and not _long(box):
         return -1, read_crops([_crop(image, box) for image in images])
     readings = read_crops([_crop(image, box, turn) for turn in (-1, 1) for image in images])
     ways = {-1: readings[: len(images)], 1: readings[len(images) :]}
@@ -119,13 +120,23 @@ def _orient(
     return turn, ways[turn]
 
 
+def _long(box: RedactionBox) -> bool:
+    """A horizontal line longer than the part read for presence: it is read from either end
+    (``_orient``), since its box may begin with something other than text (a confirmed line grown
+    along its row over the colour of a Doppler screen read as nothing on every frame)."""
+    return not _vertical(box) and box.width > PREFIX * box.height
+
+
 def _crop(image: npt.NDArray[np.uint8], box: RedactionBox, turn: int = -1) -> npt.NDArray[np.uint8]:
     """The start of the line in ``box``, upright (presence needs a few characters, not all);
-    a vertical line is turned by ``turn`` quarter turns (``_orient``)."""
+    a vertical line is turned by ``turn`` quarter turns (``_orient``); of a horizontal one,
+    ``turn`` 1 takes the end of the line instead of its start."""
     crop = image[box.y : box.y1, box.x : box.x1]
     if _vertical(box):  # vertical: read along it, from its start in the reading direction
         part = crop[: PREFIX * box.width] if turn == -1 else crop[max(0, crop.shape[0] - PREFIX * box.width) :]
         crop = np.rot90(part, k=turn)
+    elif turn == 1:
+        crop = crop[:, max(0, crop.shape[1] - PREFIX * box.height) :]
     else:
         crop = crop[:, : PREFIX * box.height]
     return np.ascontiguousarray(crop)
