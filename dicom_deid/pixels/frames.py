@@ -67,12 +67,12 @@ def assign_frames(
     out: list[RedactionBox] = []
     probes = [int(i) for i in np.unique(np.linspace(0, count - 1, PROBE_FRAMES).round())]
     for box in boxes:
-        ways = 2 if _vertical(box) or _long(box) else 1  # both ways up, or from either end
-        if budget < ways * (count + len(probes)):
+        ways = 2 if _vertical(box) else 1  # a vertical line may need reading both ways up
+        if budget < ways * count + 2 * len(probes):
             out.append(box)
             continue
         turn, first = _orient(box, [frame(i) for i in probes], read_crops)
-        budget -= ways * len(probes)
+        budget -= 2 * len(probes) if _vertical(box) or _long(box) else len(probes)
         if all(_reads(r, box) for r in first):
             out.append(box)
             continue
@@ -105,9 +105,16 @@ def _orient(
     frames only: each frame is then read both ways).  Read the wrong way up, a line of digits
     and colons still yields a few symmetric marks ("0", ":"), too few to confirm it: a label
     drawn at 270 degrees was found on a third of the frames that showed it.  A long horizontal
-    line (``_long``) is chosen the same way between its start (-1) and its end (1)."""
-    if not _vertical(box) and not _long(box):
-        return -1, read_crops([_crop(image, box) for image in images])
+    line (``_long``) is read from its end (1) instead of its start (-1) when the end reads as
+    text on more probe frames; it is never read both ways on every frame."""
+    if not _vertical(box):
+        start = read_crops([_crop(image, box) for image in images])
+        if not _long(box) or all(_reads(r, box) for r in start):
+            return -1, start
+        end = read_crops([_crop(image, box, 1) for image in images])
+        if sum(_reads(r, box) for r in end) > sum(_reads(r, box) for r in start):
+            return 1, end
+        return -1, start
     readings = read_crops([_crop(image, box, turn) for turn in (-1, 1) for image in images])
     ways = {-1: readings[: len(images)], 1: readings[len(images) :]}
     confirmed = {turn: sum(_reads(r, box) for r in ways[turn]) for turn in ways}
