@@ -18,6 +18,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from dicom_deid.pixels.confirm import (
     END_SHARE,
     MIN_PAD,
@@ -25,13 +27,11 @@ from dicom_deid.pixels.confirm import (
     Verdict,
     judge_reading,
     stroke_mask,
-    tighten,
 )
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import Reading
 
 if TYPE_CHECKING:
-    import numpy as np
     import numpy.typing as npt
 
 #: Length of each stretch read (line heights), and at most this many stretches either way.
@@ -83,18 +83,43 @@ def _follow(image: npt.NDArray[np.uint8], box: TextBox, height: int, step: int, 
         stretch = _stretch(box, end, FOLLOW_LINES * height, step, columns)
         if stretch is None or stretch.width < 2 * height:
             break
-        reading = recognizer.read_boxes(image, [stretch])[0]
-        if judge_reading(reading, stretch) is not Verdict.CONFIRMED:
+        run = _stroke_run(image, stretch, end, step, GAP_LINES * height)
+        if run is None:
+            break  # no strokes within a line height of the end: another label, or nothing
+        # read the run's columns on the line's rows: a stretch only partly text (the end of the
+        # line) reads as few characters for its length, and would not be confirmed
+        read_box = TextBox(run[0], box.y, run[1] - run[0], box.height)
+        reading = recognizer.read_boxes(image, [read_box])[0]
+        if judge_reading(reading, read_box) is not Verdict.CONFIRMED:
             break
-        strokes = tighten(image, stretch)
-        gap = strokes.x - end if step > 0 else end - strokes.x1
-        if gap > GAP_LINES * height:
-            break  # text further on is another label: the gap between them is not redacted
-        reached = strokes.x1 >= stretch.x1 - 1 if step > 0 else strokes.x <= stretch.x + 1
-        end = min(columns, strokes.x1 + pad) if step > 0 else max(0, strokes.x - pad)
-        if not reached:
+        end = min(columns, run[1] + pad) if step > 0 else max(0, run[0] - pad)
+        if (run[1] < stretch.x1 - 1) if step > 0 else (run[0] > stretch.x + 1):
             break  # the line ends inside this stretch
     return end
+
+
+def _stroke_run(image: npt.NDArray[np.uint8], stretch: TextBox, end: int, step: int,
+                gap: float) -> tuple[int, int] | None:
+    """Columns [start, stop) of the strokes in ``stretch`` that go on from ``end`` in direction
+    ``step`` with no gap wider than ``gap`` (from the end, or between stroke columns)."""
+    found = stroke_mask(image, stretch)
+    if found is None:
+        return None
+    mask, (x0, _y0) = found
+    columns = [x0 + int(c) for c in np.flatnonzero(mask.any(axis=0))]
+    if not columns:
+        return None
+    ordered = columns if step > 0 else columns[::-1]
+    previous = end if step > 0 else end - 1
+    run: list[int] = []
+    for column in ordered:
+        if abs(column - previous) > gap + 1:
+            break
+        run.append(column)
+        previous = column
+    if not run:
+        return None
+    return min(run), max(run) + 1
 
 
 def _stretch(box: TextBox, end: int, length: int, step: int, columns: int) -> TextBox | None:
