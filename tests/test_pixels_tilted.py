@@ -7,9 +7,6 @@ against what it planted:
 * a line tilted by 22 degrees was proposed and rejected: read as it lies, its glyphs climb across
   the recognizer's rows.  Unconfirmed regions holding one tilted line are read again turned level
   (``deskew.level_line``);
-* a faint line of which the detector proposed only the first word over anatomy: the rest stayed
-  readable.  A confirmed line is followed beyond its ends while the recognizer confirms what
-  follows as text (``follow.follow_lines``);
 * a clock in the last rows of a 20-frame MR run was missed on every frame: multi-frame search
   images were all searched without the frame of background that single frames get; now only
   the projections are (``detect.find_text``).
@@ -18,7 +15,6 @@ against what it planted:
 from __future__ import annotations
 
 import copy
-import math
 
 import numpy as np
 import pydicom
@@ -29,14 +25,10 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from test_pixels_edges import MONO, glyphs_on_bottom_edge
 from test_pixels_hard_cases import label_area
-from test_pixels_miss_classes import text_mask, volume_frames
+from test_pixels_miss_classes import volume_frames
 
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
-from dicom_deid.pixels.confirm import Judged, Verdict
 from dicom_deid.pixels.deskew import line_tilt
-from dicom_deid.pixels.follow import follow_lines
-from dicom_deid.pixels.ocr import TextBox
-from dicom_deid.pixels.recognize import CrnnRecognizer
 
 SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
 MR = "1.2.840.10008.5.1.4.1.1.4"
@@ -117,23 +109,3 @@ def test_clock_in_the_last_rows_of_a_multi_frame_run_is_redacted_on_every_frame(
     outside = ~label_area(mask.any(axis=0), 12)
     assert np.array_equal(after[:, outside], frames[:, outside])
 
-
-def test_a_confirmed_line_is_followed_to_its_end_and_not_across_a_gap() -> None:
-    """A 16 px name over a real MR (MR_small as an 8-bit image) of which the search confirmed only
-    the first 5 characters (as the detector proposed the first word of faint lines over anatomy):
-    the line is grown over every glyph column of the name, no further than its end padding, and
-    not across the gap of four line heights to a second label on the same rows."""
-    base = pydicom.dcmread(get_testdata_file("MR_small.dcm")).pixel_array.astype(np.float64)
-    image = (np.kron(base, np.ones((8, 8))) - base.min()) / np.ptp(base) * 180
-    name = text_mask(image.shape, "LAKESHORE RADIOLOGY 1956", (20, 200), 16, MONO)
-    other = text_mask(image.shape, "AP 12", (20 + int(np.nonzero(name.any(axis=0))[0].max()) + 70, 200), 16, MONO)
-    pixels = image.astype(np.uint8)
-    pixels[name | other] = 250
-    ys, xs = np.nonzero(name)
-    height = int(ys.max() - ys.min() + 1)
-    first = TextBox(int(xs.min()) - 2, int(ys.min()) - 2, 5 * 10, height + 4)
-    judged = Judged(first, Verdict.CONFIRMED, 0, height)
-    (grown,) = follow_lines([pixels], [judged], CrnnRecognizer())
-    assert grown.box.x <= xs.min() and grown.box.x1 > xs.max()
-    assert grown.box.x1 <= xs.max() + 1 + math.ceil(0.4 * height) + 1
-    assert (grown.box.y, grown.box.height) == (first.y, first.height)

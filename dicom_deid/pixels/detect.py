@@ -40,7 +40,6 @@ from dicom_deid.pixels.confirm import (
 from dicom_deid.pixels.decode import DecodedPixels
 from dicom_deid.pixels.deskew import level_line
 from dicom_deid.pixels.display import display_frame, scale_to_uint8
-from dicom_deid.pixels.follow import follow_lines
 from dicom_deid.pixels.ocr import TextBox, TextDetector, TextReader
 from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import RedactionBox
@@ -229,8 +228,7 @@ def find_text(
                 if current is None or rank[verdict.verdict] > rank[current[0].verdict]:
                     best[g] = (verdict, reading)
     _second_look(images, groups, best, recognizer, derived)
-    judged = follow_lines(images, [b[0] for b in best if b is not None], recognizer)
-    judged.sort(key=lambda j: (j.box.y, j.box.x))
+    judged = sorted((b[0] for b in best if b is not None), key=lambda j: (j.box.y, j.box.x))
     return TextSearch(tuple(judged), tuple(images))
 
 
