@@ -5,7 +5,7 @@ remapped UIDs, emptied values, the de-identification method attributes and the f
 group.  Most are short ASCII strings, UIDs or small numbers; encoding them here costs a
 fraction of ``pydicom.filewriter.write_data_element`` (a buffer, a writer lookup and a charset
 conversion per element).  Anything outside the plain cases below returns None and the caller
-uses pydicom's writer for that element: person names, decimal and integer strings, binary
+uses pydicom's writer for that element: person names read from a file or not ASCII, decimal and integer strings, binary
 values other than OB bytes, non-ASCII text, ISO 2022 character sets, a raw (undecoded) element inside a rebuilt
 sequence item, ambiguous VRs, undefined lengths, values over 64 KiB.
 
@@ -25,6 +25,7 @@ from pydicom.errors import BytesLengthException
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.multival import MultiValue
+from pydicom.valuerep import PersonName
 from pydicom.tag import BaseTag
 
 from dicom_deid.rawscan import VR_OF
@@ -94,6 +95,13 @@ def _encode_value(vr: str, value: object, text_ok: bool) -> bytes | None:
         if len(text) % 2:
             text += "\x00" if vr == "UI" else " "
         return text.encode("ascii")
+    if vr == "PN" and text_ok and type(value) is PersonName and value.original_string is None:
+        # a name set as text (a pseudonym): write_PN encodes its components, which for ASCII in
+        # an ASCII-safe character set are the text itself; one value (several are a MultiValue)
+        text = str(value)
+        if not text.isascii():
+            return None
+        return (text + " " if len(text) % 2 else text).encode("ascii")
     if vr == "OB" and type(value) is bytes:  # write_OBvalue: the bytes, a zero byte to even length
         return value + b"\x00" if len(value) % 2 else value
     fmt = _NUMBER_FORMATS.get(vr)
