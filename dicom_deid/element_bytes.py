@@ -95,11 +95,12 @@ def _encode_value(vr: str, value: object, text_ok: bool) -> bytes | None:
         if len(text) % 2:
             text += "\x00" if vr == "UI" else " "
         return text.encode("ascii")
-    if vr == "PN" and text_ok and type(value) is PersonName and value.original_string is None:
-        # a name set as text (a pseudonym): write_PN encodes its components, which for ASCII in
-        # an ASCII-safe character set are the text itself; one value (several are a MultiValue)
+    if vr == "PN" and text_ok and type(value) is PersonName:
+        # one name (several are a MultiValue): write_PN writes PersonName.encode, which is the
+        # name's original bytes or its components encoded; for ASCII text in an ASCII-safe
+        # character set both are the text itself, unless original bytes read differ from it
         text = str(value)
-        if not text.isascii():
+        if not text.isascii() or value.original_string not in (None, text.encode("ascii")):
             return None
         return (text + " " if len(text) % 2 else text).encode("ascii")
     if vr == "OB" and type(value) is bytes:  # write_OBvalue: the bytes, a zero byte to even length

@@ -42,6 +42,7 @@ _UID_LINK_KINDS = {
     0x0020000E: LinkKind.SERIES_UID,
     0x00080018: LinkKind.SOP_INSTANCE_UID,
 }
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})  # pydicom's PIXEL_KEYWORDS
 #: VRs a kept raw element is not stored as is for: a sequence (walked), unknown (dictionary VR)
 _NOT_PLAIN = frozenset({"SQ", "UN"})
 _AGE = re.compile(r"^\s*(\d{1,3})\s*([DWMY]?)\s*$", re.IGNORECASE)  # AS, or a non-conformant spelling
@@ -106,29 +107,40 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
             _apply_sequence(src, dst, tag, action, plan, ctx, path)
             continue
         if action.value is not None:
-            dst[tag] = DataElement(tag, vr, _fit(action.value, vr))
+            _put(dst, DataElement(tag, vr, _fit(action.value, vr)))
         elif code is ActionCode.K:
             raw = src.get_item(tag)
             if tag == PATIENT_AGE and ctx.profile.age_cap_years is not None:
-                dst[tag] = DataElement(tag, vr, _cap_age(src[tag].value, ctx.profile.age_cap_years))
+                _put(dst, DataElement(tag, vr, _cap_age(src[tag].value, ctx.profile.age_cap_years)))
             elif ctx.needs_vr and raw.VR is None:
                 elem = src[tag]
-                dst[tag] = DataElement(tag, elem.VR, elem.value)
+                _put(dst, DataElement(tag, elem.VR, elem.value))
             else:
                 dst[tag] = raw  # immutable raw element: its bytes are written as read
         elif code is ActionCode.Z:
             pseudo = _pseudonym(tag, src, ctx)
-            dst[tag] = DataElement(tag, vr, pseudo if pseudo is not None else _empty(vr))
+            _put(dst, DataElement(tag, vr, pseudo if pseudo is not None else _empty(vr)))
         elif code is ActionCode.D and vr == "UI":  # a dummy UID is a keyed replacement, never empty
-            dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)) or
-                                   ctx.remapper.uid(f"dummy:{tag:08X}"))
+            _put(dst, DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)) or
+                                    ctx.remapper.uid(f"dummy:{tag:08X}")))
         elif code is ActionCode.D:  # never empty: a pseudonym, the attribute's dummy or the VR's
             dummy = _pseudonym(tag, src, ctx) or ctx.standard.dummies.get(tag) or _dummy(vr)
-            dst[tag] = DataElement(tag, vr, dummy)
+            _put(dst, DataElement(tag, vr, dummy))
         elif code is ActionCode.U:
-            dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)))
+            _put(dst, DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix))))
         elif code is ActionCode.C:
-            dst[tag] = DataElement(tag, vr, _clean(tag, vr, src[tag].value, ctx, nested=bool(prefix)))
+            _put(dst, DataElement(tag, vr, _clean(tag, vr, src[tag].value, ctx, nested=bool(prefix))))
+
+
+def _put(dst: Dataset, elem: DataElement) -> None:
+    """``dst[elem.tag] = elem``.  For a public element that is not a sequence or pixel data, that
+    stores it under its tag and nothing else (pydicom's ``__setitem__`` first converts the key and
+    checks it, then handles only private blocks, pixel data and sequences)."""
+    tag = elem.tag
+    if tag >> 16 & 1 or tag in _PIXEL_TAGS or elem.VR == "SQ":
+        dst[tag] = elem
+    else:
+        dst._dict[tag] = elem
 
 
 def _apply_sequence(

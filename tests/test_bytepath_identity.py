@@ -289,6 +289,7 @@ def test_a_dry_run_names_no_writer(tmp_path: Path) -> None:
     ("CS", ["ORIGINAL", "PRIMARY", "M"]), ("DA", "20170101"), ("DA", None), ("TM", "101010.5"), ("LO", "ABC"),
     ("LO", "AB"), ("SH", ""), ("LT", "a\\b c"), ("UT", "x" * 70_001), ("US", 7), ("US", [1, 2, 3]), ("UL", 4096),
     ("OB", b"\x00\x01"), ("OB", b"\x01"), ("AS", "042Y"), ("PN", ""), ("DS", None), ("IS", ""),
+    ("PN", "DOE^JOHN"), ("PN", "DOE^JO"), ("PN", "A^B=C^D"), ("PN", "X^Y^^^"),
 ])
 def test_element_bytes_agree_with_pydicom(vr: str, value: object) -> None:
     """element_bytes.py encodes what it takes exactly as pydicom's writer does (the oracle)."""
@@ -307,7 +308,8 @@ def test_element_bytes_agree_with_pydicom(vr: str, value: object) -> None:
 
 @pytest.mark.filterwarnings("ignore:Invalid value")
 @pytest.mark.parametrize(("vr", "value", "text_ok"), [
-    ("LO", "Müller", True), ("LO", "ABC", False), ("PN", "DOE^JOHN", True), ("DS", "1.5", True),
+    ("LO", "Müller", True), ("LO", "ABC", False), ("PN", "DOE^JOHN", False), ("PN", "Müller^Hans", True),
+    ("PN", ["DOE^JOHN", "ROE^JANE"], True), ("DS", "1.5", True),
     ("US or SS", 1, True), ("SH", "x" * 70_000, True), ("US", -1, True), ("FL", 1.5, True),
 ])
 def test_element_bytes_leave_the_rest_to_pydicom(vr: str, value: object, text_ok: bool) -> None:
