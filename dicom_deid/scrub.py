@@ -75,9 +75,33 @@ class ScrubContext:
         return self._pattern
 
 
+#: What ``Dataset()`` sets on a new dataset, and which of it is mutable (each new dataset gets
+#: its own copy).  Only plain values: anything else and :func:`new_dataset` calls ``Dataset()``.
+_BLANK = dict(Dataset().__dict__)
+_BLANK_COPIED = tuple(name for name, value in _BLANK.items() if type(value) is dict)
+_PLAIN = (str, bool, int, type(None))
+_BLANK_PLAIN = all(type(v) in _PLAIN or (type(v) is dict and all(type(x) in _PLAIN for x in v.values()))
+                   for v in _BLANK.values())
+_BLANK_SHARED = {name: value for name, value in _BLANK.items() if name not in _BLANK_COPIED}
+
+
+def new_dataset() -> Dataset:
+    """``Dataset()``, without its dozen attribute assignments through ``Dataset.__setattr__``
+    (each looks its name up as a DICOM keyword): the same attributes, the same values, a new
+    dict for each dict attribute (``tests/test_scrub_rules.py`` compares it with ``Dataset()``)."""
+    if not _BLANK_PLAIN:
+        return Dataset()
+    ds = Dataset.__new__(Dataset)
+    attrs = ds.__dict__
+    attrs.update(_BLANK_SHARED)
+    for name in _BLANK_COPIED:
+        attrs[name] = dict(_BLANK[name])
+    return ds
+
+
 def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
     """Return a new dataset with every planned action applied (file meta not included)."""
-    out = Dataset()
+    out = new_dataset()
     _apply(source, out, plan, ctx, ())
     out.set_original_encoding(
         source.original_encoding[0], source.original_encoding[1], source.original_character_set
@@ -151,7 +175,7 @@ def _apply_sequence(
         return
     items = []
     for i, item in enumerate(src[tag].value or ()):
-        new_item = Dataset()
+        new_item = new_dataset()
         _apply(item, new_item, plan, ctx, path + (i,))
         items.append(new_item)
     dst[tag] = DataElement(tag, "SQ", Sequence(items))
@@ -283,4 +307,4 @@ def finish_file_meta(meta: Dataset, dataset: Dataset, implementation_uid: str, v
         meta.FileMetaInformationVersion = b"\x00\x01"
 
 
-__all__ = ["ScrubContext", "apply_plan", "finish_file_meta"]
+__all__ = ["ScrubContext", "apply_plan", "finish_file_meta", "new_dataset"]
