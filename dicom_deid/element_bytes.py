@@ -5,9 +5,12 @@ remapped UIDs, emptied values, the de-identification method attributes and the f
 group.  Most are short ASCII strings, UIDs or small numbers; encoding them here costs a
 fraction of ``pydicom.filewriter.write_data_element`` (a buffer, a writer lookup and a charset
 conversion per element).  Anything outside the plain cases below returns None and the caller
-uses pydicom's writer for that element: person names read from a file or not ASCII, decimal and integer strings, binary
-values other than OB bytes, non-ASCII text, ISO 2022 character sets, a raw (undecoded) element inside a rebuilt
-sequence item, ambiguous VRs, undefined lengths, values over 64 KiB.
+uses pydicom's writer for that element: person names read from a file or not ASCII, decimal and
+integer strings, binary values other than OB bytes, non-ASCII text, ISO 2022 character sets,
+ambiguous VRs, undefined lengths, values over 64 KiB.  Inside a sequence item the scrub rebuilt,
+a raw (undecoded) element is decoded and encoded as pydicom does once per (tag, VR, value,
+character sets) and its bytes reused, and an element not taken here is written by pydicom's
+element writer on its own (:func:`encode_item`), so the sequence itself is still encoded here.
 
 Explicit VR Little Endian only.  ``tests/test_bytepath_identity.py`` compares every output of
 the byte path with the pydicom path's, which never calls this module.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 from pydicom.charset import convert_encodings, default_encoding, python_encoding
 from pydicom.dataelem import DataElement, RawDataElement
@@ -25,8 +29,8 @@ from pydicom.errors import BytesLengthException
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.multival import MultiValue
-from pydicom.valuerep import PersonName
 from pydicom.tag import BaseTag
+from pydicom.valuerep import PersonName
 
 from dicom_deid.rawscan import VR_OF
 from dicom_deid.read import ELEMENT_ERRORS
@@ -200,7 +204,7 @@ def item_encodings(specific_character_set: object) -> Encodings:
     write_dataset -> ``dataset.get("SpecificCharacterSet", parent_encoding)``, and items never
     carry their own here (:func:`encode_item` leaves those to pydicom)."""
     value = specific_character_set or [default_encoding]
-    names = convert_encodings(value if isinstance(value, str) else list(value))  # type: ignore[arg-type]
+    names = convert_encodings(value if isinstance(value, str) else [str(v) for v in cast(Iterable[object], value)])
     return tuple(names)
 
 
@@ -213,11 +217,11 @@ _MEMO_MAX_ENTRIES = 65536
 #: (tag, VR, value bytes, decoding character set, writing character sets, text_ok) -> the bytes
 #: pydicom's writer writes for the decoded element.  A pure function of the key (the values are
 #: pydicom's own, computed on the first occurrence); a memo, not state: cleared when full.
-_DECODED: dict[tuple[int, str, bytes, object, Encodings, bool], bytes] = {}
+_DECODED: dict[tuple[int, str | None, bytes, object, Encodings, bool], bytes] = {}
 
 
-def _hashable(value: object) -> object:
-    return value if isinstance(value, str) else tuple(value)  # type: ignore[call-overload]
+def _hashable(value: str | Sequence[str]) -> object:
+    return value if isinstance(value, str) else tuple(value)
 
 
 def _decoded_raw(item: Dataset, tag: int, raw: RawDataElement, charset: object, text_ok: bool,
