@@ -53,12 +53,19 @@ class Proposal:
 
 @dataclass(frozen=True, slots=True)
 class Judged:
-    """A merged proposal with its verdict and the box to black out (tight, padded)."""
+    """A merged proposal with its verdict and the box to black out (tight, padded).
+
+    ``line`` is the tight box before padding and before ``grown``: the parts of the line
+    followed beyond the detector's box (``extend_line``, unpadded), which must still read as
+    text (``fit.confirm_growth``); ``cut`` tells which ends of the line were padded as cut."""
 
     box: TextBox
     verdict: Verdict
     image: int
     glyph_height: int
+    line: TextBox | None = None
+    grown: tuple[TextBox, ...] = ()
+    cut: tuple[bool, bool] = (False, False)
 
 
 #: Confirmation thresholds (tuned on the tuning split only; see README "Burned-in text").
@@ -295,9 +302,28 @@ def judge(
         cut = (tight.x <= max(0, box.x), tight.x1 >= min(columns, box.x1))
     else:
         cut = (tight.y <= max(0, box.y), tight.y1 >= min(rows, box.y1))
+    line, grown = tight, ()
     if verdict is Verdict.CONFIRMED and any(cut) and tight.width >= tight.height:
         tight = extend_line(image, tight, height, cut)  # vertical ones ran on over anatomy
-    return Judged(pad_box(tight, height, rows, columns, cut=cut), verdict, proposal.image, height)
+        grown = growth(line, tight)
+    return Judged(pad_box(tight, height, rows, columns, cut=cut), verdict, proposal.image, height,
+                  line, grown, cut)
+
+
+def growth(line: TextBox, grown: TextBox) -> tuple[TextBox, ...]:
+    """The parts of ``grown`` (``line`` followed along its direction) outside ``line``."""
+    pieces = []
+    if grown.width >= grown.height or line.width >= line.height:  # along x
+        if grown.x < line.x:
+            pieces.append(TextBox(grown.x, line.y, line.x - grown.x, line.height, line.score))
+        if grown.x1 > line.x1:
+            pieces.append(TextBox(line.x1, line.y, grown.x1 - line.x1, line.height, line.score))
+    else:
+        if grown.y < line.y:
+            pieces.append(TextBox(line.x, grown.y, line.width, line.y - grown.y, line.score))
+        if grown.y1 > line.y1:
+            pieces.append(TextBox(line.x, line.y1, line.width, grown.y1 - line.y1, line.score))
+    return tuple(pieces)
 
 
 #: A confirmed line cut by the detector box is followed beyond the cut, at most this many line
@@ -374,6 +400,7 @@ __all__ = [
     "core_of",
     "extend_line",
     "group_duplicates",
+    "growth",
     "judge",
     "judge_reading",
     "pad_box",
