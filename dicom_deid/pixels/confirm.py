@@ -302,7 +302,8 @@ def judge(
         cut = (tight.x <= max(0, box.x), tight.x1 >= min(columns, box.x1))
     else:
         cut = (tight.y <= max(0, box.y), tight.y1 >= min(rows, box.y1))
-    line, grown = tight, ()
+    line = tight
+    grown: tuple[TextBox, ...] = ()
     if verdict is Verdict.CONFIRMED and any(cut) and tight.width >= tight.height:
         tight = extend_line(image, tight, height, cut)  # vertical ones ran on over anatomy
         grown = growth(line, tight)

@@ -55,10 +55,10 @@ def confirm_growth(search: TextSearch, recognizer: TextRecognizer) -> TextSearch
         for (index, number, _crop), reading in zip(members, readings, strict=True):
             if not reads_as_glyphs(reading):
                 dropped.setdefault(index, set()).add(number)
-    judged = list(search.judged)
+    fitted = list(search.judged)
     for index, numbers in dropped.items():
-        judged[index] = refit(judged[index], numbers, search.images[judged[index].image])
-    return dataclasses.replace(search, judged=tuple(judged))
+        fitted[index] = refit(fitted[index], numbers, search.images[fitted[index].image])
+    return dataclasses.replace(search, judged=tuple(fitted))
 
 
 def reading_crop(piece: TextBox, line: TextBox, glyph_height: int, rows: int, columns: int) -> TextBox | None:
