@@ -293,8 +293,15 @@ def judge(
     glyph = glyph_size(tight, reading)
     if glyph < TILTED * height:  # a tilted line: its box is taller than its glyphs; pad by the glyphs
         height = max(MIN_GLYPH, glyph)
+    elif tight.width >= SLANT_LENGTH * tight.height and reading.rotation == 0:
+        strokes = column_height(image, tight, core)
+        if strokes is not None and strokes < SLANT * height:  # a slanted line: pad by its glyphs
+            height = max(MIN_GLYPH, strokes)
     if verdict is not Verdict.REJECTED and not plausible_glyphs(tight, glyph, rows, columns):
-        verdict = Verdict.UNCERTAIN if verdict is Verdict.CONFIRMED else Verdict.REJECTED
+        if verdict is Verdict.CONFIRMED and (glyph < MIN_GLYPH or reading.mean_confidence >= CONFIRM_FEW_MEAN):
+            verdict = Verdict.UNCERTAIN
+        else:  # glyphs larger than any label and a doubtful reading: ribs, gyri, lung fields
+            verdict = Verdict.REJECTED
     if verdict is Verdict.UNCERTAIN and derived:
         verdict = Verdict.REJECTED  # projections of moving anatomy look like text; frames decide
     box = proposal.box
@@ -307,8 +314,36 @@ def judge(
     if verdict is Verdict.CONFIRMED and any(cut) and tight.width >= tight.height:
         tight = extend_line(image, tight, height, cut)  # vertical ones ran on over anatomy
         grown = growth(line, tight)
+        # the line was followed beyond each cut end to where its strokes stop: an end is still cut
+        # only where the strokes went on to the end of the search (the line may go on further)
+        reach = EXTEND_LINES * max(height, MIN_GLYPH)
+        cut = (cut[0] and tight.x <= max(0, line.x - reach), cut[1] and tight.x1 >= min(columns, line.x1 + reach))
     return Judged(pad_box(tight, height, rows, columns, cut=cut), verdict, proposal.image, height,
                   line, grown, cut)
+
+
+#: A horizontal line at least SLANT_LENGTH times as long as high whose columns hold strokes over
+#: less than SLANT of its height is slanted: its glyphs (the height of the stroke columns) set the
+#: padding, not the box, which is taller by the climb of the line.
+SLANT_LENGTH = 2.0
+SLANT = 0.75
+COLUMN_SHARE = 90  # percentile of the columns' stroke heights (ascenders count, "-" and ":" not)
+
+
+def column_height(image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None) -> int | None:
+    """The height of the glyph strokes in ``box``'s columns (the ``COLUMN_SHARE`` percentile of
+    each column's extent from its first to its last stroke row); None without strokes."""
+    found = stroke_mask(image, box, core)
+    if found is None:
+        return None
+    mask = found[0]
+    filled = mask.any(axis=0)
+    if filled.sum() < 3:
+        return None
+    first = np.argmax(mask, axis=0)
+    last = mask.shape[0] - 1 - np.argmax(mask[::-1], axis=0)
+    extent = (last - first + 1)[filled]
+    return int(np.percentile(extent, COLUMN_SHARE))
 
 
 def growth(line: TextBox, grown: TextBox) -> tuple[TextBox, ...]:
