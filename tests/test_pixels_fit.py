@@ -126,3 +126,40 @@ def test_reads_as_glyphs_needs_a_confident_letter_or_digit() -> None:
     assert not reads_as_glyphs(Reading("7", (0.3,)))
     assert not reads_as_glyphs(Reading(":-", (0.99, 0.99)))
     assert not reads_as_glyphs(Reading("", ()))
+
+
+def test_slanted_line_is_padded_by_its_glyphs(recognizer: CrnnRecognizer) -> None:
+    """A clock drawn 10 degrees off the horizontal: its box is about twice as tall as its glyphs
+    (13 px), and padding by the box's height (a quarter of it at each end) blacked out 1,750 px
+    around 2,268 px of label.  The glyph strokes' height sets the padding: every glyph pixel is
+    still inside the box."""
+    ds = pydicom.dcmread(TEST_FILES / US)
+    image = ds.pixel_array.copy()
+    layer = Image.new("L", (200, 60), 0)
+    ImageDraw.Draw(layer).text((10, 15), "10:13:31", fill=255, font=ImageFont.truetype(MONO, 18))
+    drawn = np.asarray(layer.rotate(10, resample=Image.BILINEAR)) > 100
+    mask = np.zeros(image.shape[:2], bool)
+    mask[175:235, 30:230] = drawn
+    image[mask] = 235
+    x0, y0, x1, y1 = bounds(mask)
+    proposal = TextBox(x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8, 0.9)
+    judged = judge(image, Proposal(proposal, 0), recognizer.read_boxes(image, [proposal])[0])
+    assert judged.verdict is Verdict.CONFIRMED
+    box = judged.box
+    assert (box.x, box.y) <= (x0, y0) and (box.x1, box.y1) >= (x1, y1)  # every glyph covered
+    assert judged.glyph_height <= 0.6 * (y1 - y0)  # the glyphs, not the slanted box
+    assert box.width * box.height - (x1 - x0) * (y1 - y0) <= 1000
+
+
+def test_huge_glyphs_read_doubtfully_are_texture() -> None:
+    """Ribs or lung fields read as a few letters ("CNSG" at 0.68-0.81, a real case on a chest
+    radiograph) in a region whose line height is far beyond any label's (430 px on a 1,841 px
+    image): rejected, not redacted as uncertain (it blacked out 13.7 % of the radiograph).  The
+    same region read surely stays uncertain (redacted on high-risk images)."""
+    base = pydicom.dcmread(TEST_FILES / "CT_small.dcm").pixel_array.astype(np.float64)
+    image = np.kron((base - base.min()) * (255.0 / (base.max() - base.min())), np.ones((16, 16))).astype(np.uint8)
+    region = TextBox(300, 100, 430, 704, 0.9)
+    doubtful = Reading("CNSG", (0.81, 0.68, 0.68, 0.73), 90)
+    assert judge(image, Proposal(region, 0), doubtful).verdict is Verdict.REJECTED
+    sure = Reading("CNSG", (0.95, 0.9, 0.93, 0.97), 90)
+    assert judge(image, Proposal(region, 0), sure).verdict is Verdict.UNCERTAIN
