@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pixel_fixtures import TEST_FILES
 
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
-from dicom_deid.pixels.confirm import END_SHARE, Proposal, Verdict, judge
+from dicom_deid.pixels.confirm import END_SHARE, MIN_PAD, PAD_SHARE, Proposal, Verdict, judge
 from dicom_deid.pixels.detect import TextSearch
 from dicom_deid.pixels.fit import confirm_growth, reading_crop, reads_as_glyphs
 from dicom_deid.pixels.ocr import TextBox
@@ -163,3 +163,17 @@ def test_huge_glyphs_read_doubtfully_are_texture() -> None:
     assert judge(image, Proposal(region, 0), doubtful).verdict is Verdict.REJECTED
     sure = Reading("CNSG", (0.95, 0.9, 0.93, 0.97), 90)
     assert judge(image, Proposal(region, 0), sure).verdict is Verdict.UNCERTAIN
+
+
+def test_followed_end_is_padded_like_the_rest(recognizer: CrnnRecognizer) -> None:
+    """The detector's box ends inside the last digit: the line is followed to where its strokes
+    stop, and that end is padded by the line's share all round, not by the longer padding of an
+    end the line may go on beyond (it was looked at)."""
+    ds, mask = us_with_label("10:13:31", (40, 195), MONO, 14)
+    image = ds.pixel_array
+    x0, y0, x1, y1 = bounds(mask)
+    proposal = TextBox(x0 - 3, y0 - 3, (x1 - 4) - (x0 - 3), y1 - y0 + 6, 0.9)  # cuts the last "1"
+    judged = judge(image, Proposal(proposal, 0), recognizer.read_boxes(image, [proposal])[0])
+    assert judged.verdict is Verdict.CONFIRMED and judged.grown  # followed beyond the cut
+    pad = max(MIN_PAD, math.ceil(PAD_SHARE * judged.glyph_height))
+    assert x1 <= judged.box.x1 <= x1 + pad
