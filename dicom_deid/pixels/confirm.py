@@ -11,13 +11,20 @@ can look like text to it.  A proposal is blacked out only when it *reads* as tex
   nothing read, only low-confidence marks, or nothing but round letters ("OOOO": rows of circles
   in a mosaic or a phantom).  Anything between is *uncertain*; the pixel stage
   redacts uncertain regions of high-risk images and says so;
-* **glyph sanity** — the tightened region must have a line height of 4 px to a quarter of the
-  image's shorter side, and hold ink (pixels that differ from its surround);
+* **glyph sanity** — the tightened region must have a line height of 4 px to an eighth of the
+  image's shorter side (at least 48 px), and hold ink (pixels that differ from its surround); a
+  region with larger glyphs (ribs, gyri, lung fields read as "CNSG") stays uncertain only when
+  read surely, and is rejected otherwise;
 * **tighten** — the box shrinks to the rows and columns that hold glyph strokes (top-hat and
   black-hat response, so text over anatomy tightens too), never inside the detector's kernel,
   which lies inside the text;
-* **pad** — by a share of the line height (glyph height), so that anti-aliased edges and
-  serifs are covered without a fixed margin that is too large for small text.
+* **follow** — a confirmed line whose strokes reach the end of the detector's box is followed
+  beyond it over the strokes in its rows (``extend_line``); the parts it grows by must read as
+  text on their own (``fit.confirm_growth``), and an end followed to where its strokes stop is
+  padded like the rest of the line;
+* **pad** — by a share of the line height (glyph height; for a slanted line the height of its
+  stroke columns, not of its box), so that anti-aliased edges and serifs are covered without a
+  fixed margin that is too large for small text.
 """
 
 from __future__ import annotations
