@@ -99,12 +99,20 @@ def reads_as_glyphs(reading: Reading) -> bool:
 
 def refit(judged: Judged, dropped: set[int], image: npt.NDArray[np.uint8]) -> Judged:
     """``judged`` without the grown parts numbered in ``dropped``: its line and the parts kept,
-    padded again (an end whose growth was dropped keeps the padding of a cut end)."""
+    padded again (an end whose growth was dropped gets the padding of a cut end)."""
     assert judged.line is not None
+    line = judged.line
     kept = [piece for number, piece in enumerate(judged.grown) if number not in dropped]
-    body = union_box([judged.line, *kept]) if kept else judged.line
-    box = pad_box(body, judged.glyph_height, image.shape[0], image.shape[1], cut=judged.cut)
-    return dataclasses.replace(judged, box=box, grown=tuple(kept))
+    lost = [piece for number, piece in enumerate(judged.grown) if number in dropped]
+    body = union_box([line, *kept]) if kept else line
+    horizontal = line.width >= line.height
+    # the strokes went on at an end whose growth was dropped: a glyph cut there is covered by
+    # the padding of a cut end (a faint last glyph reads nothing beside the anatomy it touches)
+    before = any((p.x < line.x) if horizontal else (p.y < line.y) for p in lost)
+    after = any((p.x >= line.x1) if horizontal else (p.y >= line.y1) for p in lost)
+    cut = (judged.cut[0] or before, judged.cut[1] or after)
+    box = pad_box(body, judged.glyph_height, image.shape[0], image.shape[1], cut=cut)
+    return dataclasses.replace(judged, box=box, grown=tuple(kept), cut=cut)
 
 
 __all__ = ["confirm_growth", "reading_crop", "reads_as_glyphs", "refit"]
