@@ -177,3 +177,18 @@ def test_followed_end_is_padded_like_the_rest(recognizer: CrnnRecognizer) -> Non
     assert judged.verdict is Verdict.CONFIRMED and judged.grown  # followed beyond the cut
     pad = max(MIN_PAD, math.ceil(PAD_SHARE * judged.glyph_height))
     assert x1 <= judged.box.x1 <= x1 + pad
+
+
+def test_end_whose_growth_is_dropped_keeps_the_padding_of_a_cut_end() -> None:
+    """The strokes went on beyond the line's end into what reads as nothing (a faint dot-matrix
+    glyph cut in half beside anatomy): that end is padded as a cut end (40 % of the glyph height,
+    which covered the rest of such a glyph on synthetic tuning seed 9742), the other as usual."""
+    from dicom_deid.pixels.confirm import Judged
+    from dicom_deid.pixels.fit import refit
+
+    line = TextBox(100, 50, 60, 10)
+    judged = Judged(TextBox(98, 48, 84, 14), Verdict.CONFIRMED, 0, 10, line, (TextBox(160, 50, 20, 10),), (False, False))
+    fitted = refit(judged, {0}, np.zeros((200, 300), np.uint8))
+    assert fitted.grown == () and fitted.cut == (False, True)
+    assert (fitted.box.x, fitted.box.x1) == (98, 160 + math.ceil(END_SHARE * 10))
+    assert (fitted.box.y, fitted.box.y1) == (48, 62)
