@@ -36,7 +36,7 @@ from dicom_deid.plan import DOCUMENT_TAG, DecisionCache, Plan, format_path, plan
 from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard, load_standard
 from dicom_deid.read import dataset_encoding
 from dicom_deid.remap import Remapper, patient_key
-from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta
+from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta, new_dataset
 from dicom_deid.streams import scrub_pixel_stream
 from dicom_deid.subjects import Subject, SubjectMap, Unmapped
 
@@ -172,7 +172,7 @@ def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> 
             codes.append(standard.cid7050[opt])
     items = []
     for c in codes:
-        item = Dataset()
+        item = new_dataset()
         item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = c.value, c.scheme, c.meaning
         items.append(item)
     return items

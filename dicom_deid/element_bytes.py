@@ -5,9 +5,12 @@ remapped UIDs, emptied values, the de-identification method attributes and the f
 group.  Most are short ASCII strings, UIDs or small numbers; encoding them here costs a
 fraction of ``pydicom.filewriter.write_data_element`` (a buffer, a writer lookup and a charset
 conversion per element).  Anything outside the plain cases below returns None and the caller
-uses pydicom's writer for that element: person names, decimal and integer strings, binary
-values other than OB bytes, non-ASCII text, ISO 2022 character sets, a raw (undecoded) element inside a rebuilt
-sequence item, ambiguous VRs, undefined lengths, values over 64 KiB.
+uses pydicom's writer for that element: person names read from a file or not ASCII, decimal and
+integer strings, binary values other than OB bytes, non-ASCII text, ISO 2022 character sets,
+ambiguous VRs, undefined lengths, values over 64 KiB.  Inside a sequence item the scrub rebuilt,
+a raw (undecoded) element is decoded and encoded as pydicom does once per (tag, VR, value,
+character sets) and its bytes reused, and an element not taken here is written by pydicom's
+element writer on its own (:func:`encode_item`), so the sequence itself is still encoded here.
 
 Explicit VR Little Endian only.  ``tests/test_bytepath_identity.py`` compares every output of
 the byte path with the pydicom path's, which never calls this module.
@@ -17,12 +20,17 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 from pydicom.charset import convert_encodings, default_encoding, python_encoding
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.errors import BytesLengthException
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
+from pydicom.valuerep import PersonName
 
 from dicom_deid.rawscan import VR_OF
 from dicom_deid.read import ELEMENT_ERRORS
@@ -39,10 +47,16 @@ _ASCII_SAFE = frozenset({default_encoding, *(python_encoding[term] for term in (
     "", "ISO_IR 6", "ISO_IR 100", "ISO_IR 101", "ISO_IR 109", "ISO_IR 110", "ISO_IR 126", "ISO_IR 127",
     "ISO_IR 138", "ISO_IR 144", "ISO_IR 148", "ISO_IR 192"))})
 
+Encodings = tuple[str, ...]
+"""The character sets pydicom's writer passes to every element inside a dataset's sequences:
+``convert_encodings`` of the dataset's Specific Character Set (pydicom's default without one)."""
+
+
 _HEAD_SHORT = struct.Struct("<HH2sH").pack
 _HEAD_LONG = struct.Struct("<HH2sHL").pack
 _ITEM = struct.Struct("<HHL").pack
 _CHARSET = 0x00080005
+_PIXEL_DATA = 0x7FE00010
 
 
 def ascii_text_ok(encodings: str | Sequence[str] | None) -> bool:
@@ -51,14 +65,17 @@ def ascii_text_ok(encodings: str | Sequence[str] | None) -> bool:
     return len(names) == 1 and names[0] in _ASCII_SAFE
 
 
-def encode_element(elem: DataElement, text_ok: bool) -> bytes | None:
+def encode_element(elem: DataElement, text_ok: bool, encodings: Encodings | None = None) -> bytes | None:
     """Tag, VR, length and value of ``elem`` as pydicom writes it (Explicit VR Little Endian);
-    None where this module does not take it.  ``text_ok``: see :func:`ascii_text_ok`."""
+    None where this module does not take it.  ``text_ok``: see :func:`ascii_text_ok`.
+    ``encodings``: the character sets pydicom's writer uses inside the dataset's sequences
+    (:func:`item_encodings`); with them, an element of a sequence item that this module does not
+    encode itself is written by pydicom's element writer alone, not the whole sequence."""
     if elem.is_undefined_length or elem.is_buffered:
         return None  # encapsulated pixel data, a delimited sequence, a value read from a file
     vr = elem.VR
     if vr == "SQ":
-        return _encode_sequence(elem, text_ok)
+        return _encode_sequence(elem, text_ok, encodings)
     value = _encode_value(vr, elem.value, text_ok)
     if value is None:
         return None
@@ -82,6 +99,14 @@ def _encode_value(vr: str, value: object, text_ok: bool) -> bytes | None:
         if len(text) % 2:
             text += "\x00" if vr == "UI" else " "
         return text.encode("ascii")
+    if vr == "PN" and text_ok and type(value) is PersonName:
+        # one name (several are a MultiValue): write_PN writes PersonName.encode, which is the
+        # name's original bytes or its components encoded; for ASCII text in an ASCII-safe
+        # character set both are the text itself, unless original bytes read differ from it
+        text = str(value)
+        if not text.isascii() or value.original_string not in (None, text.encode("ascii")):
+            return None
+        return (text + " " if len(text) % 2 else text).encode("ascii")
     if vr == "OB" and type(value) is bytes:  # write_OBvalue: the bytes, a zero byte to even length
         return value + b"\x00" if len(value) % 2 else value
     fmt = _NUMBER_FORMATS.get(vr)
@@ -107,14 +132,14 @@ def _joined(value: object) -> str | None:
     return None
 
 
-def _encode_sequence(elem: DataElement, text_ok: bool) -> bytes | None:
+def _encode_sequence(elem: DataElement, text_ok: bool, encodings: Encodings | None) -> bytes | None:
     """A sequence rebuilt by the scrub: defined lengths, items of decoded elements only (pydicom
     decodes every raw element of a new item before writing it, so those go its way)."""
     parts: list[bytes] = []
     for item in elem.value or ():
         if not isinstance(item, Dataset) or getattr(item, "is_undefined_length_sequence_item", False):
             return None
-        body = encode_item(item, text_ok)
+        body = encode_item(item, text_ok, encodings)
         if body is None:
             return None
         parts.append(_ITEM(0xFFFE, 0xE000, len(body)))
@@ -124,17 +149,21 @@ def _encode_sequence(elem: DataElement, text_ok: bool) -> bytes | None:
     return _HEAD_LONG(tag >> 16, tag & 0xFFFF, b"SQ", 0, len(value)) + value
 
 
-def encode_item(item: Dataset, text_ok: bool) -> bytes | None:
+def encode_item(item: Dataset, text_ok: bool, encodings: Encodings | None = None) -> bytes | None:
     """The elements of a sequence item built by the scrub (or of a file meta group), in tag order,
     as ``pydicom.filewriter.write_dataset`` writes them; None unless this module takes every one.
 
     Like pydicom, a dataset that was not read in Explicit VR Little Endian with its own character
     set (a new item) has its raw elements decoded first (``item[tag]``), then encoded; one read
-    that way has them written as read."""
+    that way has them written as read.  With ``encodings`` (inside a sequence), a raw element of a
+    new item is encoded once per (tag, VR, value, character sets) and its bytes reused
+    (:func:`_decoded_raw`), and an element this module does not encode is written by pydicom's
+    element writer (:func:`_pydicom_element`)."""
     elements = item._dict
     if _CHARSET in elements:
         return None  # an item's own character set: pydicom's way
     decode = item.original_encoding != (False, True) or item.original_character_set != item._character_set
+    charset: object = None
     out: list[bytes] = []
     for tag, elem in sorted((int(key), value) for key, value in elements.items()):
         if tag & 0xFFFF == 0 and tag >> 16 > 6:
@@ -146,17 +175,100 @@ def encode_item(item: Dataset, text_ok: bool) -> bytes | None:
                     return None
                 out.append(chunk)
                 continue
+            if encodings is not None and elem.VR in _MEMO_VRS and type(elem.value) is bytes:
+                if charset is None:
+                    charset = _hashable(item.original_character_set or item._character_set)  # as item[tag]
+                chunk = _decoded_raw(item, tag, elem, charset, text_ok, encodings)
+                if chunk is None:
+                    return None
+                out.append(chunk)
+                continue
             try:
                 elem = item[tag]  # decoded as pydicom's writer decodes it
             except ELEMENT_ERRORS:
                 return None  # a corrupt element: pydicom's writer fails on it and names it
         if type(elem) is not DataElement:
             return None
-        chunk = encode_element(elem, text_ok)
+        chunk = encode_element(elem, text_ok, encodings)
+        if chunk is None and encodings is not None:
+            chunk = _pydicom_element(elem, encodings)
         if chunk is None:
             return None
         out.append(chunk)
     return b"".join(out)
+
+
+def item_encodings(specific_character_set: object) -> Encodings:
+    """What ``write_data_element`` hands down to the elements of a top-level sequence whose
+    dataset has ``specific_character_set`` (its value; None without one): write_sequence_item ->
+    write_dataset -> ``dataset.get("SpecificCharacterSet", parent_encoding)``, and items never
+    carry their own here (:func:`encode_item` leaves those to pydicom)."""
+    value = specific_character_set or [default_encoding]
+    names = convert_encodings(value if isinstance(value, str) else [str(v) for v in cast(Iterable[object], value)])
+    return tuple(names)
+
+
+#: Explicit VRs whose raw value pydicom decodes by (tag, VR, bytes, character set) alone.  Not
+#: SQ (items read from the bytes), not UN (pydicom may look the VR up, for a private tag in
+#: the item's creators), no ambiguous VR (explicit VRs never are).
+_MEMO_VRS = frozenset(VR_OF.values()) - {"SQ", "UN"}
+_MEMO_MAX_VALUE = 1024  # longer values are encoded each time, not remembered
+_MEMO_MAX_ENTRIES = 65536
+#: (tag, VR, value bytes, decoding character set, writing character sets, text_ok) -> the bytes
+#: pydicom's writer writes for the decoded element.  A pure function of the key (the values are
+#: pydicom's own, computed on the first occurrence); a memo, not state: cleared when full.
+_DECODED: dict[tuple[int, str | None, bytes, object, Encodings, bool], bytes] = {}
+
+
+def _hashable(value: str | Sequence[str]) -> object:
+    return value if isinstance(value, str) else tuple(value)
+
+
+def _decoded_raw(item: Dataset, tag: int, raw: RawDataElement, charset: object, text_ok: bool,
+                 encodings: Encodings) -> bytes | None:
+    """What pydicom writes for raw element ``raw`` of a new item: decoded (``item[tag]``), then
+    encoded (this module, else pydicom's element writer); remembered by everything it depends on."""
+    value: bytes = raw.value  # type: ignore[assignment]
+    key = (tag, raw.VR, value, charset, encodings, text_ok)
+    chunk = _DECODED.get(key)
+    if chunk is not None:
+        return chunk
+    try:
+        elem = item[tag]  # decoded as pydicom's writer decodes it
+    except ELEMENT_ERRORS:
+        return None  # a corrupt element: pydicom's writer fails on it and names it
+    if type(elem) is not DataElement:
+        return None
+    chunk = encode_element(elem, text_ok, encodings)
+    if chunk is None:
+        chunk = _pydicom_element(elem, encodings)
+    if chunk is not None and len(value) <= _MEMO_MAX_VALUE:
+        if len(_DECODED) >= _MEMO_MAX_ENTRIES:
+            _DECODED.clear()
+        _DECODED[key] = chunk
+    return chunk
+
+
+#: What pydicom's element writer raises on a value it cannot encode: then the whole element is
+#: left to it (it fails again there and names the element).
+_WRITE_ERRORS = (NotImplementedError, ValueError, TypeError, UnicodeError, struct.error, OverflowError,
+                 LookupError, AttributeError, OSError, BytesLengthException)
+
+
+def _pydicom_element(elem: DataElement, encodings: Encodings) -> bytes | None:
+    """``write_data_element(fp, elem, encodings)`` on its own: what ``write_dataset`` writes for a
+    non-sequence element of an item.  None for a sequence, Pixel Data, an undefined length or an
+    ambiguous VR, which ``write_dataset`` first corrects with the item's ancestors."""
+    if (elem.VR not in _STANDARD_VRS or elem.VR == "SQ" or int(elem.tag) == _PIXEL_DATA or elem.is_undefined_length
+            or elem.is_buffered):
+        return None
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, False
+    try:
+        write_data_element(fp, elem, list(encodings))
+    except _WRITE_ERRORS:
+        return None
+    return fp.getvalue()
 
 
 def _raw_bytes(tag: int, elem: RawDataElement) -> bytes | None:
@@ -200,4 +312,4 @@ _META_REQUIRED = (0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012, 0x
 _GROUP_LENGTH = BaseTag(0x00020000)
 
 
-__all__ = ["ascii_text_ok", "encode_element", "encode_item", "encode_meta"]
+__all__ = ["Encodings", "ascii_text_ok", "encode_element", "encode_item", "encode_meta", "item_encodings"]

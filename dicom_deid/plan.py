@@ -151,6 +151,7 @@ class _Planner:
         self.actions: dict[TagPath, ElementAction] = {}
         self.root = root if root is not None else Dataset()  # the instance: 1C/2C conditions are read here
         # decisions that evaluate a condition on the instance depend on more than the cache key
+        self.value_read = False  # the decision being made read the element's value
         self.conditional = frozenset(int(tag_for_keyword(k) or 0) for k in standard.conditions)
 
     def walk(self, ds: Dataset, prefix: TagPath, seq_path: tuple[str, ...], cleaning: bool = False) -> None:
@@ -182,13 +183,17 @@ class _Planner:
             if hit is not None:  # at the top level the cached action is this one (its path is (tag,))
                 action = hit if not prefix else ElementAction(path, hit.code, hit.rule, hit.value)
             else:
+                self.value_read = False
                 action = self.decide(ds, tag, vr, path, seq_path, creators)
                 if cleaning and action.code is ActionCode.D and vr in _CLEANABLE_TEXT:
                     # a sequence the option cleans (e.g. Graphic Annotation under Clean Graphics):
                     # its free text is cleaned, not replaced by a dummy
                     action = ElementAction(path, ActionCode.C, f"{action.rule}; in a cleaned sequence")
                 # value-independent: a private one too without retain_safe_private (its creator is not read)
-                if vr != "UI" and (not tag >> 16 & 1 or not self.retain_safe_private) and tag not in self.conditional:
+                # a UID's decision reads its value only for a UID the table leaves to its VR
+                # (class and scheme UIDs are kept: ``_keeps_uid``): the others are cached too
+                if (not self.value_read and (not tag >> 16 & 1 or not self.retain_safe_private)
+                        and tag not in self.conditional):
                     cache[memo] = action
             actions[path] = action
             if vr == "SQ" and action.code is not ActionCode.X and action.code is not ActionCode.Z:
@@ -271,6 +276,7 @@ class _Planner:
         return code, f"{rule_id}; type {attr_type} in the IOD: {code.value} keeps it valid (PS3.15 E.1)"
 
     def _keeps_uid(self, ds: Dataset, tag: int, keyword: str) -> bool:
+        self.value_read = True  # this decision depends on the value: never cached
         value = ds[tag].value
         text = str(value or "") if isinstance(value, str | bytes) or value is None else "\\".join(map(str, value))
         return self.standard.keeps_uid(keyword, text)

@@ -50,6 +50,8 @@ _HEAD = struct.Struct("<HH2sH").unpack_from
 _UL = struct.Struct("<L").unpack_from
 _SYNTAXES = frozenset({EXPLICIT_LITTLE, *ENCAPSULATED})
 _CHARSET = 0x00080005
+#: tag -> its BaseTag (an immutable int): one object per tag, reused by every file (a memo)
+_TAGS: dict[int, BaseTag] = {}
 
 
 def read_explicit(data: bytes) -> FileDataset:
@@ -71,6 +73,9 @@ def read_explicit(data: bytes) -> FileDataset:
     encoding: str | list[str] = default_encoding
     last = -1
     new_tuple, raw_type = tuple.__new__, RawDataElement
+    tags = _TAGS
+    if len(tags) > 65536:
+        tags.clear()
     while pos < end:
         if pos + 8 > end:
             raise FallBack("element header cut short")
@@ -89,7 +94,9 @@ def read_explicit(data: bytes) -> FileDataset:
             value_tell = pos + 12
         else:
             value_tell = pos + 8
-        key = BaseTag(tag)
+        key = tags.get(tag)
+        if key is None:
+            key = tags[tag] = BaseTag(tag)
         if length != UNDEFINED:
             pos = value_tell + length
             if pos > end:

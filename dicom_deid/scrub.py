@@ -42,6 +42,7 @@ _UID_LINK_KINDS = {
     0x0020000E: LinkKind.SERIES_UID,
     0x00080018: LinkKind.SOP_INSTANCE_UID,
 }
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})  # pydicom's PIXEL_KEYWORDS
 #: VRs a kept raw element is not stored as is for: a sequence (walked), unknown (dictionary VR)
 _NOT_PLAIN = frozenset({"SQ", "UN"})
 _AGE = re.compile(r"^\s*(\d{1,3})\s*([DWMY]?)\s*$", re.IGNORECASE)  # AS, or a non-conformant spelling
@@ -74,9 +75,33 @@ class ScrubContext:
         return self._pattern
 
 
+#: What ``Dataset()`` sets on a new dataset, and which of it is mutable (each new dataset gets
+#: its own copy).  Only plain values: anything else and :func:`new_dataset` calls ``Dataset()``.
+_BLANK = dict(Dataset().__dict__)
+_BLANK_COPIED = tuple(name for name, value in _BLANK.items() if type(value) is dict)
+_PLAIN = (str, bool, int, type(None))
+_BLANK_PLAIN = all(type(v) in _PLAIN or (type(v) is dict and all(type(x) in _PLAIN for x in v.values()))
+                   for v in _BLANK.values())
+_BLANK_SHARED = {name: value for name, value in _BLANK.items() if name not in _BLANK_COPIED}
+
+
+def new_dataset() -> Dataset:
+    """``Dataset()``, without its dozen attribute assignments through ``Dataset.__setattr__``
+    (each looks its name up as a DICOM keyword): the same attributes, the same values, a new
+    dict for each dict attribute (``tests/test_scrub_rules.py`` compares it with ``Dataset()``)."""
+    if not _BLANK_PLAIN:
+        return Dataset()
+    ds = Dataset.__new__(Dataset)
+    attrs = ds.__dict__
+    attrs.update(_BLANK_SHARED)
+    for name in _BLANK_COPIED:
+        attrs[name] = dict(_BLANK[name])
+    return ds
+
+
 def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
     """Return a new dataset with every planned action applied (file meta not included)."""
-    out = Dataset()
+    out = new_dataset()
     _apply(source, out, plan, ctx, ())
     out.set_original_encoding(
         source.original_encoding[0], source.original_encoding[1], source.original_character_set
@@ -106,29 +131,40 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
             _apply_sequence(src, dst, tag, action, plan, ctx, path)
             continue
         if action.value is not None:
-            dst[tag] = DataElement(tag, vr, _fit(action.value, vr))
+            _put(dst, DataElement(tag, vr, _fit(action.value, vr)))
         elif code is ActionCode.K:
             raw = src.get_item(tag)
             if tag == PATIENT_AGE and ctx.profile.age_cap_years is not None:
-                dst[tag] = DataElement(tag, vr, _cap_age(src[tag].value, ctx.profile.age_cap_years))
+                _put(dst, DataElement(tag, vr, _cap_age(src[tag].value, ctx.profile.age_cap_years)))
             elif ctx.needs_vr and raw.VR is None:
                 elem = src[tag]
-                dst[tag] = DataElement(tag, elem.VR, elem.value)
+                _put(dst, DataElement(tag, elem.VR, elem.value))
             else:
                 dst[tag] = raw  # immutable raw element: its bytes are written as read
         elif code is ActionCode.Z:
             pseudo = _pseudonym(tag, src, ctx)
-            dst[tag] = DataElement(tag, vr, pseudo if pseudo is not None else _empty(vr))
+            _put(dst, DataElement(tag, vr, pseudo if pseudo is not None else _empty(vr)))
         elif code is ActionCode.D and vr == "UI":  # a dummy UID is a keyed replacement, never empty
-            dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)) or
-                                   ctx.remapper.uid(f"dummy:{tag:08X}"))
+            _put(dst, DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)) or
+                                    ctx.remapper.uid(f"dummy:{tag:08X}")))
         elif code is ActionCode.D:  # never empty: a pseudonym, the attribute's dummy or the VR's
             dummy = _pseudonym(tag, src, ctx) or ctx.standard.dummies.get(tag) or _dummy(vr)
-            dst[tag] = DataElement(tag, vr, dummy)
+            _put(dst, DataElement(tag, vr, dummy))
         elif code is ActionCode.U:
-            dst[tag] = DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)))
+            _put(dst, DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix))))
         elif code is ActionCode.C:
-            dst[tag] = DataElement(tag, vr, _clean(tag, vr, src[tag].value, ctx, nested=bool(prefix)))
+            _put(dst, DataElement(tag, vr, _clean(tag, vr, src[tag].value, ctx, nested=bool(prefix))))
+
+
+def _put(dst: Dataset, elem: DataElement) -> None:
+    """``dst[elem.tag] = elem``.  For a public element that is not a sequence or pixel data, that
+    stores it under its tag and nothing else (pydicom's ``__setitem__`` first converts the key and
+    checks it, then handles only private blocks, pixel data and sequences)."""
+    tag = elem.tag
+    if tag >> 16 & 1 or tag in _PIXEL_TAGS or elem.VR == "SQ":
+        dst[tag] = elem
+    else:
+        dst._dict[tag] = elem
 
 
 def _apply_sequence(
@@ -139,7 +175,7 @@ def _apply_sequence(
         return
     items = []
     for i, item in enumerate(src[tag].value or ()):
-        new_item = Dataset()
+        new_item = new_dataset()
         _apply(item, new_item, plan, ctx, path + (i,))
         items.append(new_item)
     dst[tag] = DataElement(tag, "SQ", Sequence(items))
@@ -271,4 +307,4 @@ def finish_file_meta(meta: Dataset, dataset: Dataset, implementation_uid: str, v
         meta.FileMetaInformationVersion = b"\x00\x01"
 
 
-__all__ = ["ScrubContext", "apply_plan", "finish_file_meta"]
+__all__ = ["ScrubContext", "apply_plan", "finish_file_meta", "new_dataset"]

@@ -25,7 +25,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.valuerep import VR
 
-from dicom_deid.element_bytes import ascii_text_ok, encode_element, encode_meta
+from dicom_deid.element_bytes import ascii_text_ok, encode_element, encode_meta, item_encodings
 from dicom_deid.errors import DeidError, QuarantineReason
 from dicom_deid.read import dataset_encoding
 
@@ -252,6 +252,7 @@ def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, byt
     file meta group) encoded by element_bytes.py where it takes them, else by pydicom."""
     encodings = ds.get("SpecificCharacterSet", None)
     text_ok = ascii_text_ok(encodings)
+    inner = item_encodings(encodings)  # what pydicom's writer hands down inside every sequence
     chunks = [b"\x00" * 128 + b"DICM", encode_meta(meta) or _pydicom_meta(meta)]
     elements = {int(tag): elem for tag, elem in ds._dict.items()}  # int keys: a BaseTag compares in Python
     for tag in sorted({*elements, *copies}):
@@ -272,7 +273,7 @@ def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, byt
                     _HEAD_SHORT(tag >> 16, tag & 0xFFFF, str(raw_vr).encode("ascii"), elem.length))
             chunks += (head, elem.value)
             continue
-        chunk = encode_element(elem, text_ok) if type(elem) is DataElement else None
+        chunk = encode_element(elem, text_ok, inner) if type(elem) is DataElement else None
         if chunk is None:
             fp = DicomBytesIO()
             fp.is_little_endian, fp.is_implicit_VR = True, False

@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from pydicom.datadict import keyword_for_tag
+from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
 
 from dicom_deid.errors import DeidError
@@ -154,3 +154,24 @@ def test_the_reference_comparison_catches_a_changed_action() -> None:
     memo = next(key for key in cache if key[1] == () and key[2] == 0x00081030)  # Study Description
     cache[memo] = ElementAction((0x00081030,), ActionCode.K, "tampered")
     assert plan_actions(ds, profile, standard, cache=cache).actions != _reference_plan(ds, profile, standard)
+
+
+def test_a_uid_decided_by_its_value_is_never_served_from_the_cache() -> None:
+    """A UID the table leaves to its VR is kept when it names a class (a standard prefix) and
+    remapped when it names an instance: its decision reads the value, so the cache holds only the
+    other UID decisions (an instance's own UIDs, references); the same tag in the next instance is
+    decided again."""
+    standard, profile = load_standard(), load_profile("basic")
+    cache: DecisionCache = {}
+    codes = []
+    stored = int(tag_for_keyword("StoredInstanceTransferSyntaxUID") or 0)
+    for value in ("1.2.840.10008.1.2.1", "1.2.3.4", "1.2.840.10008.1.2", "2.25.7"):
+        ds = Dataset()
+        ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.7", "2.25.1"
+        ds.StoredInstanceTransferSyntaxUID = value  # UI, not in E.1-1, not a class keyword
+        cached = plan_actions(ds, profile, standard, cache=cache)
+        assert cached.actions == plan_actions(ds, profile, standard).actions
+        codes.append((cached.actions[(0x00080018,)].code, cached.actions[(stored,)].code))
+    assert codes == [(ActionCode.U, ActionCode.K), (ActionCode.U, ActionCode.U)] * 2
+    assert any(key[2] == 0x00080018 for key in cache), "an instance's own UID decision is cached"
+    assert not any(key[2] == stored for key in cache)

@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from dicom_deid import write as write_mod
-from dicom_deid.errors import NotDicomError, QuarantineReason, UnreadableDicomError
+from dicom_deid.errors import DeidError, NotDicomError, QuarantineReason, UnreadableDicomError
 from dicom_deid.read import DicomDirFile, parse_dicom, read_instance
 from dicom_deid.walk import InputRef
 from dicom_deid.write import (
@@ -260,3 +260,41 @@ def test_quarantine_copies_with_reason_and_private_modes(tmp_path: Path) -> None
         {"file": "00000001-abc.bin", "source": "a.dcm", "reason": "truncated", "message": "in/a.dcm: truncated"},
         {"file": None, "source": "b.dcm", "reason": "internal_error", "message": "m"},
     ]
+
+
+#: Explicit VR Little Endian files read_fast.py takes: native pixels, encapsulated pixels, sequences
+#: of undefined length (the file meta is read by pydicom either way).
+_FAST_FILES = ("MR_small.dcm", "JPEG2000.dcm", "reportsi.dcm", "SC_rgb_small_odd.dcm")
+
+
+@pytest.mark.parametrize("name", _FAST_FILES)
+def test_the_fast_reader_never_returns_what_the_completeness_check_refuses(name: str) -> None:
+    """read.py skips ``_check_complete`` after read_fast.py: on every cut of a file, the fast
+    reader either does not take it (FallBack and friends: dcmread then reads it, with the check) or
+    returns a dataset the check passes; and parse_dicom answers the same with and without it."""
+    from dicom_deid.read import _FAST_FAILURES, _check_complete
+    from dicom_deid.read_fast import read_explicit
+
+    data = _testfile(name).read_bytes()
+    step = max(1, (len(data) - 132) // 400)
+    cuts = sorted({*range(132, len(data), step), *range(len(data) - 40, len(data) + 1)})
+    taken = refused = 0
+    for cut in cuts:
+        part = data[:cut]
+        try:
+            ds = read_explicit(part)
+        except _FAST_FAILURES:
+            refused += 1
+        else:
+            _check_complete(ds, len(part), "x")  # never raises on what the fast reader returns
+            taken += 1
+        assert _outcome(part, fast=True) == _outcome(part, fast=False), f"{name} cut at {cut}"
+    assert taken >= 1 and refused >= len(cuts) // 2, (taken, refused)
+
+
+def _outcome(data: bytes, *, fast: bool) -> str:
+    try:
+        ds = parse_dicom(data, where="x", fast=fast)
+    except DeidError as exc:
+        return f"{type(exc).__name__}: {exc} ({exc.reason})"
+    return f"read {len(ds._dict)} elements"

@@ -589,3 +589,19 @@ def test_a_corrupted_uid_is_remapped_whole() -> None:
     ds.add(DataElement(0x00081155, "UI", "1.2.3X"))
     out, _ = _scrub(ds, RESEARCH, _forced(ds, ActionCode.U))
     assert out[0x00081155].value == REMAP.uid("1.2.3X") != REMAP.uid("1.2.3")
+
+
+def test_new_dataset_is_a_new_empty_dataset_of_its_own() -> None:
+    """scrub.new_dataset builds what ``Dataset()`` builds, and each has its own dicts (its elements,
+    private blocks, pixel options): filling one leaves the next one empty."""
+    from pydicom.dataset import Dataset
+
+    from dicom_deid.scrub import new_dataset
+
+    first, second, plain = new_dataset(), new_dataset(), Dataset()
+    assert type(first) is Dataset and vars(first) == vars(plain) and len(vars(first)) >= 10
+    shared = [name for name, value in vars(first).items() if isinstance(value, dict) and value is vars(second)[name]]
+    assert shared == []
+    first.PatientName = "A^B"
+    first._pixel_array_opts["use_pdh"] = True
+    assert "PatientName" not in second and vars(second) == vars(Dataset())

@@ -10,17 +10,16 @@ silence.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 import pydicom
 from pydicom.dataset import Dataset
 
 from dicom_deid.errors import DeidError
+from dicom_deid.tesseract import find_tessdata, quiet_leptonica
 from dicom_deid.verify.checker import _Checker
 from dicom_deid.verify.elements import PARSE_ERRORS, hint
 from dicom_deid.verify.judge import judge_name, judge_value
@@ -40,7 +39,8 @@ class _WordReader:
             import tesserocr
 
             self._tesserocr = tesserocr
-            self._api = tesserocr.PyTessBaseAPI(path=_tessdata(), psm=tesserocr.PSM.SPARSE_TEXT)
+            self._api = tesserocr.PyTessBaseAPI(path=find_tessdata() or "./", psm=tesserocr.PSM.SPARSE_TEXT)
+            quiet_leptonica()
             return
         except (ImportError, RuntimeError):
             pass
@@ -79,13 +79,6 @@ class _WordReader:
     def close(self) -> None:
         if self._api is not None:
             self._api.End()
-
-
-def _tessdata() -> str:
-    """Tesseract's language folder: $TESSDATA_PREFIX or the Debian locations."""
-    candidates = [os.environ.get("TESSDATA_PREFIX", ""), "/usr/share/tesseract-ocr/5/tessdata",
-                  "/usr/share/tesseract-ocr/4.00/tessdata", "/usr/share/tessdata", "/usr/local/share/tessdata"]
-    return next((c for c in candidates if c and (Path(c) / "eng.traineddata").is_file()), "./")
 
 
 def _display_frames(ds: Dataset) -> list[tuple[int, Any]]:
