@@ -11,13 +11,20 @@ can look like text to it.  A proposal is blacked out only when it *reads* as tex
   nothing read, only low-confidence marks, or nothing but round letters ("OOOO": rows of circles
   in a mosaic or a phantom).  Anything between is *uncertain*; the pixel stage
   redacts uncertain regions of high-risk images and says so;
-* **glyph sanity** — the tightened region must have a line height of 4 px to a quarter of the
-  image's shorter side, and hold ink (pixels that differ from its surround);
+* **glyph sanity** — the tightened region must have a line height of 4 px to an eighth of the
+  image's shorter side (at least 48 px), and hold ink (pixels that differ from its surround); a
+  region with larger glyphs (ribs, gyri, lung fields read as "CNSG") stays uncertain only when
+  read surely, and is rejected otherwise;
 * **tighten** — the box shrinks to the rows and columns that hold glyph strokes (top-hat and
   black-hat response, so text over anatomy tightens too), never inside the detector's kernel,
   which lies inside the text;
-* **pad** — by a share of the line height (glyph height), so that anti-aliased edges and
-  serifs are covered without a fixed margin that is too large for small text.
+* **follow** — a confirmed line whose strokes reach the end of the detector's box is followed
+  beyond it over the strokes in its rows (``extend_line``); the parts it grows by must read as
+  text on their own (``fit.confirm_growth``), and an end followed to where its strokes stop is
+  padded like the rest of the line;
+* **pad** — by a share of the line height (glyph height; for a slanted line the height of its
+  stroke columns, not of its box), so that anti-aliased edges and serifs are covered without a
+  fixed margin that is too large for small text.
 """
 
 from __future__ import annotations
@@ -53,12 +60,19 @@ class Proposal:
 
 @dataclass(frozen=True, slots=True)
 class Judged:
-    """A merged proposal with its verdict and the box to black out (tight, padded)."""
+    """A merged proposal with its verdict and the box to black out (tight, padded).
+
+    ``line`` is the tight box before padding and before ``grown``: the parts of the line
+    followed beyond the detector's box (``extend_line``, unpadded), which must still read as
+    text (``fit.confirm_growth``); ``cut`` tells which ends of the line were padded as cut."""
 
     box: TextBox
     verdict: Verdict
     image: int
     glyph_height: int
+    line: TextBox | None = None
+    grown: tuple[TextBox, ...] = ()
+    cut: tuple[bool, bool] = (False, False)
 
 
 #: Confirmation thresholds (tuned on the tuning split only; see README "Burned-in text").
@@ -286,8 +300,15 @@ def judge(
     glyph = glyph_size(tight, reading)
     if glyph < TILTED * height:  # a tilted line: its box is taller than its glyphs; pad by the glyphs
         height = max(MIN_GLYPH, glyph)
+    elif tight.width >= SLANT_LENGTH * tight.height and reading.rotation == 0:
+        strokes = column_height(image, tight, core)
+        if strokes is not None and strokes < SLANT * height:  # a slanted line: pad by its glyphs
+            height = max(MIN_GLYPH, strokes)
     if verdict is not Verdict.REJECTED and not plausible_glyphs(tight, glyph, rows, columns):
-        verdict = Verdict.UNCERTAIN if verdict is Verdict.CONFIRMED else Verdict.REJECTED
+        if verdict is Verdict.CONFIRMED and (glyph < MIN_GLYPH or reading.mean_confidence >= CONFIRM_FEW_MEAN):
+            verdict = Verdict.UNCERTAIN
+        else:  # glyphs larger than any label and a doubtful reading: ribs, gyri, lung fields
+            verdict = Verdict.REJECTED
     if verdict is Verdict.UNCERTAIN and derived:
         verdict = Verdict.REJECTED  # projections of moving anatomy look like text; frames decide
     box = proposal.box
@@ -295,9 +316,57 @@ def judge(
         cut = (tight.x <= max(0, box.x), tight.x1 >= min(columns, box.x1))
     else:
         cut = (tight.y <= max(0, box.y), tight.y1 >= min(rows, box.y1))
+    line = tight
+    grown: tuple[TextBox, ...] = ()
     if verdict is Verdict.CONFIRMED and any(cut) and tight.width >= tight.height:
         tight = extend_line(image, tight, height, cut)  # vertical ones ran on over anatomy
-    return Judged(pad_box(tight, height, rows, columns, cut=cut), verdict, proposal.image, height)
+        grown = growth(line, tight)
+        # the line was followed beyond each cut end to where its strokes stop: an end is still cut
+        # only where the strokes went on to the end of the search (the line may go on further)
+        reach = EXTEND_LINES * max(height, MIN_GLYPH)
+        cut = (cut[0] and tight.x <= max(0, line.x - reach), cut[1] and tight.x1 >= min(columns, line.x1 + reach))
+    return Judged(pad_box(tight, height, rows, columns, cut=cut), verdict, proposal.image, height,
+                  line, grown, cut)
+
+
+#: A horizontal line at least SLANT_LENGTH times as long as high whose columns hold strokes over
+#: less than SLANT of its height is slanted: its glyphs (the height of the stroke columns) set the
+#: padding, not the box, which is taller by the climb of the line.
+SLANT_LENGTH = 2.0
+SLANT = 0.75
+COLUMN_SHARE = 90  # percentile of the columns' stroke heights (ascenders count, "-" and ":" not)
+
+
+def column_height(image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None) -> int | None:
+    """The height of the glyph strokes in ``box``'s columns (the ``COLUMN_SHARE`` percentile of
+    each column's extent from its first to its last stroke row); None without strokes."""
+    found = stroke_mask(image, box, core)
+    if found is None:
+        return None
+    mask = found[0]
+    filled = mask.any(axis=0)
+    if filled.sum() < 3:
+        return None
+    first = np.argmax(mask, axis=0)
+    last = mask.shape[0] - 1 - np.argmax(mask[::-1], axis=0)
+    extent = (last - first + 1)[filled]
+    return int(np.percentile(extent, COLUMN_SHARE))
+
+
+def growth(line: TextBox, grown: TextBox) -> tuple[TextBox, ...]:
+    """The parts of ``grown`` (``line`` followed along its direction) outside ``line``."""
+    pieces = []
+    if grown.width >= grown.height or line.width >= line.height:  # along x
+        if grown.x < line.x:
+            pieces.append(TextBox(grown.x, line.y, line.x - grown.x, line.height, line.score))
+        if grown.x1 > line.x1:
+            pieces.append(TextBox(line.x1, line.y, grown.x1 - line.x1, line.height, line.score))
+    else:
+        if grown.y < line.y:
+            pieces.append(TextBox(line.x, grown.y, line.width, line.y - grown.y, line.score))
+        if grown.y1 > line.y1:
+            pieces.append(TextBox(line.x, line.y1, line.width, grown.y1 - line.y1, line.score))
+    return tuple(pieces)
 
 
 #: A confirmed line cut by the detector box is followed beyond the cut, at most this many line
@@ -374,6 +443,7 @@ __all__ = [
     "core_of",
     "extend_line",
     "group_duplicates",
+    "growth",
     "judge",
     "judge_reading",
     "pad_box",
