@@ -99,9 +99,9 @@ class Reader:
     def __init__(self) -> None:
         import tesserocr
 
-        from dicom_deid.pixels.ocr import _find_tessdata
+        from dicom_deid.tesseract import find_tessdata
 
-        self.api = tesserocr.PyTessBaseAPI(path=_find_tessdata(), lang="eng", psm=tesserocr.PSM.SINGLE_LINE)
+        self.api = tesserocr.PyTessBaseAPI(path=find_tessdata(), lang="eng", psm=tesserocr.PSM.SINGLE_LINE)
 
     def read(self, image: np.ndarray, box: tuple[int, int, int, int], angle: float) -> str:
         import cv2

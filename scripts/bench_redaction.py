@@ -157,10 +157,10 @@ class TesseractWordDetector:
     def __init__(self) -> None:
         import tesserocr
 
-        from dicom_deid.pixels.ocr import _find_tessdata
+        from dicom_deid.tesseract import find_tessdata
 
         self.api = tesserocr.PyTessBaseAPI(
-            path=_find_tessdata(), lang="eng", psm=tesserocr.PSM.SPARSE_TEXT
+            path=find_tessdata(), lang="eng", psm=tesserocr.PSM.SPARSE_TEXT
         )
         self.level = tesserocr.RIL.WORD
 

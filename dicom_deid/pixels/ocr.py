@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ import numpy as np
 
 from dicom_deid.errors import OcrUnavailable
 from dicom_deid.pixels.models import DETECTION, LazySession, find_model
+from dicom_deid.tesseract import find_tessdata, quiet_leptonica
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -41,12 +41,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-_TESSDATA_DIRS = (
-    "/usr/share/tesseract-ocr/5/tessdata",
-    "/usr/share/tesseract-ocr/4.00/tessdata",
-    "/usr/share/tessdata",
-    "/usr/local/share/tessdata",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,15 +497,6 @@ def _tiles(length: int, largest: int) -> list[tuple[int, int]]:
     return [(min(i * step, length - size), size) for i in range(count)]
 
 
-def _find_tessdata() -> str | None:
-    env = os.environ.get("TESSDATA_PREFIX")
-    candidates = ([env] if env else []) + list(_TESSDATA_DIRS)
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "eng.traineddata").is_file():
-            return candidate
-    return None
-
-
 class TesseractReader:
     """Tesseract reading, warm engine per process (tesserocr) or pytesseract fallback.
 
@@ -536,13 +521,14 @@ class TesseractReader:
         with self._lock:
             if self._backend is not None:
                 return
-            tessdata = _find_tessdata()
+            tessdata = find_tessdata()
             try:
                 import tesserocr
 
                 if tessdata is None:
                     raise OcrUnavailable("Tesseract language data (eng.traineddata) not found")
                 self._api = tesserocr.PyTessBaseAPI(path=tessdata, lang=self.language, psm=self.psm)
+                quiet_leptonica()
                 self._backend = "tesserocr"
                 return
             except ImportError:
