@@ -183,19 +183,29 @@ def encode_item(item: Dataset, text_ok: bool, encodings: Encodings | None = None
                     return None
                 out.append(chunk)
                 continue
-            try:
-                elem = item[tag]  # decoded as pydicom's writer decodes it
-            except ELEMENT_ERRORS:
-                return None  # a corrupt element: pydicom's writer fails on it and names it
-        if type(elem) is not DataElement:
-            return None
-        chunk = encode_element(elem, text_ok, encodings)
-        if chunk is None and encodings is not None:
-            chunk = _pydicom_element(elem, encodings)
+        chunk = _decode_and_encode(item, tag, elem, text_ok, encodings)
         if chunk is None:
             return None
         out.append(chunk)
     return b"".join(out)
+
+
+def _decode_and_encode(item: Dataset, tag: int, elem: object, text_ok: bool,
+                       encodings: Encodings | None) -> bytes | None:
+    """What pydicom writes for element ``tag`` of ``item`` (``elem``, as stored): a raw one decoded
+    as pydicom's writer decodes it (``item[tag]``), then encoded by this module, else (inside a
+    sequence, ``encodings`` given) by pydicom's element writer alone; None where neither takes it."""
+    if type(elem) is RawDataElement:
+        try:
+            elem = item[tag]
+        except ELEMENT_ERRORS:
+            return None  # a corrupt element: pydicom's writer fails on it and names it
+    if type(elem) is not DataElement:
+        return None
+    chunk = encode_element(elem, text_ok, encodings)
+    if chunk is None and encodings is not None:
+        chunk = _pydicom_element(elem, encodings)
+    return chunk
 
 
 def item_encodings(specific_character_set: object) -> Encodings:
@@ -233,15 +243,7 @@ def _decoded_raw(item: Dataset, tag: int, raw: RawDataElement, charset: object, 
     chunk = _DECODED.get(key)
     if chunk is not None:
         return chunk
-    try:
-        elem = item[tag]  # decoded as pydicom's writer decodes it
-    except ELEMENT_ERRORS:
-        return None  # a corrupt element: pydicom's writer fails on it and names it
-    if type(elem) is not DataElement:
-        return None
-    chunk = encode_element(elem, text_ok, encodings)
-    if chunk is None:
-        chunk = _pydicom_element(elem, encodings)
+    chunk = _decode_and_encode(item, tag, raw, text_ok, encodings)
     if chunk is not None and len(value) <= _MEMO_MAX_VALUE:
         if len(_DECODED) >= _MEMO_MAX_ENTRIES:
             _DECODED.clear()

@@ -20,7 +20,7 @@ read by the recognizer and judged (``confirm.py``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -250,13 +250,9 @@ def _second_look(
       recognizer, which reads luminance contrast, saw nothing; its red channel reads it).
     """
     redo: dict[tuple[int, str], list[tuple[int, TextBox]]] = {}
-    for g, group in enumerate(groups):
-        current = best[g]
-        if current is None or current[0].verdict is Verdict.CONFIRMED:
-            continue
+    for g, group, current, whole in _unconfirmed(groups, best):
         member = group[0]
         image = images[member.image]
-        whole = union_box([p.box for p in group])
         start = prefix(member.box)
         if start != member.box and _confident(current[1]) >= CONFIRM_FEW:
             redo.setdefault((member.image, "luminance"), []).append((g, TextBox(
@@ -273,8 +269,8 @@ def _second_look(
             region = Proposal(union_box([p.box for p in groups[g]]), index)
             verdict = judge(image, region, reading, read_box=read_box, core=core_of([p.box for p in groups[g]]),
                             derived=index < len(derived) and derived[index])
-            current = best[g]
-            if current is None or rank[verdict.verdict] > rank[current[0].verdict]:
+            held = best[g]
+            if held is None or rank[verdict.verdict] > rank[held[0].verdict]:
                 best[g] = (verdict, reading)
     _level_look(images, groups, best, recognizer, derived)
 
@@ -290,13 +286,9 @@ def _level_look(
     once more, turned level (``best`` is updated in place): read as it lies, a line tilted by
     10-20 degrees climbs across the recognizer's rows and reads as little or nothing.  Only
     regions wider than high and under a quarter of the image's shorter side high are tried."""
-    for g, group in enumerate(groups):
-        current = best[g]
-        if current is None or current[0].verdict is Verdict.CONFIRMED:
-            continue
+    for g, group, current, whole in _unconfirmed(groups, best):
         index = current[0].image
         image = images[index]
-        whole = union_box([p.box for p in group])
         if whole.width < LEVEL_WIDER * whole.height or whole.height > min(image.shape[:2]) / 4:
             continue
         level = level_line(image, whole)
@@ -307,6 +299,18 @@ def _level_look(
                         core=core_of([p.box for p in group]), derived=index < len(derived) and derived[index])
         if verdict.verdict is Verdict.CONFIRMED:
             best[g] = (verdict, reading)
+
+
+def _unconfirmed(
+    groups: Sequence[Sequence[Proposal]], best: list[tuple[Judged, Reading] | None]
+) -> Iterator[tuple[int, Sequence[Proposal], tuple[Judged, Reading], TextBox]]:
+    """(index, group, best judgement so far, union of its boxes) of each group judged and not
+    confirmed, as the second looks take them (``best`` may change while this runs)."""
+    for g, group in enumerate(groups):
+        current = best[g]
+        if current is None or current[0].verdict is Verdict.CONFIRMED:
+            continue
+        yield g, group, current, union_box([p.box for p in group])
 
 
 #: A region is tried turned level when it is at least this many times as wide as high (a line
