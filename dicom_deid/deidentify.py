@@ -246,7 +246,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None) ->
                                    pixels_may_change=decision is not None and not decision.leaves_pixels)
         if fallback is None:
             protected = protected_tags(identifying_keywords(standard.identifying_values))
-            copies = choose_copies(source, data, plan, protected)
+            copies = choose_copies(source, data, plan, protected, standard)
     out = apply_plan(source, lean_plan(plan, copies) if copies is not None else plan, ctx)
 
     meta_src = source.file_meta

@@ -6,9 +6,11 @@ values, stop conditions, debugging); for the common case this module does the sa
 ``unpack_from`` and one slice per top-level element and builds the same objects: the same
 ``RawDataElement`` fields (tag, VR, length, value, value position), the same empty values, the
 same original encoding and character set.  Everything less common is handed to pydicom's own
-functions: the file meta group (``_read_file_meta_info``), sequences of undefined length
-(``read_sequence``), encapsulated Pixel Data (``read_undefined_length_value``).  Sequences of
-defined length stay raw bytes, as ``dcmread`` leaves them, and pydicom parses them on access.
+functions: the file meta group (``_read_file_meta_info``), encapsulated Pixel Data
+(``read_undefined_length_value``).  Sequences of undefined length are read here too (items_fast.py:
+the same items, elements and sequence objects ``read_sequence`` builds), or by ``read_sequence``
+where items_fast.py does not take one.  Sequences of defined length stay raw bytes, as ``dcmread``
+leaves them, and pydicom parses them on access.
 
 Anything else raises :class:`~dicom_deid.rawscan.FallBack` and read.py calls ``dcmread``: no
 preamble, another transfer syntax, a command group, elements out of order or repeated, an
@@ -36,6 +38,7 @@ from pydicom.fileutil import read_undefined_length_value
 from pydicom.tag import BaseTag, SequenceDelimiterTag
 from pydicom.values import convert_string
 
+from dicom_deid.items_fast import read_items
 from dicom_deid.rawscan import (
     ENCAPSULATED,
     EXPLICIT_LITTLE,
@@ -108,11 +111,17 @@ def read_explicit(data: bytes) -> FileDataset:
             # tuple's Python-level __new__ (the same object: is_raw True, is_buffered False)
             elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
             continue
-        fp.seek(value_tell)
         if vr == "SQ":
-            seq = read_sequence(fp, False, True, length, encoding)
+            try:
+                seq, pos = read_items(data, value_tell, encoding)
+            except FallBack:  # something items_fast.py does not take: pydicom reads this sequence
+                fp.seek(value_tell)
+                seq = read_sequence(fp, False, True, length, encoding)
+                pos = fp.tell()
             elements[key] = DataElement(key, vr, seq, value_tell, is_undefined_length=True)
-        elif tag == PIXEL_DATA and vr in ("OB", "OW"):
+            continue
+        fp.seek(value_tell)
+        if tag == PIXEL_DATA and vr in ("OB", "OW"):
             value = read_undefined_length_value(fp, True, SequenceDelimiterTag)
             elements[key] = RawDataElement(key, vr, length, value, value_tell, False, True)
         else:

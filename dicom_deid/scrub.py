@@ -9,6 +9,7 @@ text cleaning from ``clean``.  No files, no pixels.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pydicom.dataelem import DataElement, RawDataElement
@@ -143,17 +144,27 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
                 dst[tag] = raw  # immutable raw element: its bytes are written as read
         elif code is ActionCode.Z:
             pseudo = _pseudonym(tag, src, ctx)
-            _put(dst, DataElement(tag, vr, pseudo if pseudo is not None else _empty(vr)))
+            value = pseudo if pseudo is not None else constant_value(code, tag, vr, ctx.standard.dummies)
+            _put(dst, DataElement(tag, vr, value))
         elif code is ActionCode.D and vr == "UI":  # a dummy UID is a keyed replacement, never empty
             _put(dst, DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)) or
                                     ctx.remapper.uid(f"dummy:{tag:08X}")))
         elif code is ActionCode.D:  # never empty: a pseudonym, the attribute's dummy or the VR's
-            dummy = _pseudonym(tag, src, ctx) or ctx.standard.dummies.get(tag) or _dummy(vr)
+            dummy = _pseudonym(tag, src, ctx) or constant_value(code, tag, vr, ctx.standard.dummies)
             _put(dst, DataElement(tag, vr, dummy))
         elif code is ActionCode.U:
             _put(dst, DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix))))
         elif code is ActionCode.C:
             _put(dst, DataElement(tag, vr, _clean(tag, vr, src[tag].value, ctx, nested=bool(prefix))))
+
+
+def constant_value(code: ActionCode, tag: int, vr: str, dummies: Mapping[int, str]) -> object:
+    """The value Z (empty) or D (the attribute's dummy, else the VR's) gives an element whose tag
+    takes no pseudonym (``Standard.pseudonyms``) and whose VR is not UI (``dummies``: ``Standard.dummies``): it depends on nothing
+    else (not the value, not the key), so the byte path may encode it once (bytepath.py)."""
+    if code is ActionCode.Z:
+        return _empty(vr)
+    return dummies.get(tag) or _dummy(vr)
 
 
 def _put(dst: Dataset, elem: DataElement) -> None:
@@ -307,4 +318,4 @@ def finish_file_meta(meta: Dataset, dataset: Dataset, implementation_uid: str, v
         meta.FileMetaInformationVersion = b"\x00\x01"
 
 
-__all__ = ["ScrubContext", "apply_plan", "finish_file_meta", "new_dataset"]
+__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset"]
