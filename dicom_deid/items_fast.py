@@ -83,6 +83,8 @@ def read_items(data: bytes, pos: int, encoding: Encoding, depth: int = 0) -> tup
         if stop is not None and stop > end:
             raise FallBack("item cut short")
         elements, pos = _read_elements(data, pos + 8, stop, encoding, depth)
+        if not elements:
+            raise FallBack("an empty item")  # pydicom guesses implicit VR for it
         ds = Dataset(elements, parent_encoding=encoding)
         charset = elements.get(_CHARSET)  # type: ignore[call-overload]
         original: Encoding = encoding
