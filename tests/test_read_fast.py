@@ -55,7 +55,11 @@ def assert_same(fast: Dataset, slow: Dataset, where: str = "") -> int:
 def _same_as_dcmread(data: bytes) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return assert_same(read_explicit(data), pydicom.dcmread(BytesIO(data)))
+        fast, slow = read_explicit(data), pydicom.dcmread(BytesIO(data))
+    assert_same(fast.file_meta, slow.file_meta, "file meta")
+    assert (fast.preamble, fast.filename, fast.is_little_endian, fast.is_implicit_VR) == \
+        (slow.preamble, slow.filename, slow.is_little_endian, slow.is_implicit_VR)
+    return assert_same(fast, slow)
 
 
 def test_pydicom_test_files_read_as_dcmread_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,3 +167,25 @@ def test_sequences_of_real_files_are_read_here() -> None:
     items_fast.py reads every item, dcmread agrees."""
     data = (TEST_FILES / "reportsi.dcm").read_bytes()
     assert _same_as_dcmread(data) >= 10
+
+
+_BODY = _explicit(0x00080016, "UI", b"1.2.840.10008.5.1.4.1.1.4\0") + _explicit(0x00080018, "UI", b"1.2.3.4\0")
+
+
+@pytest.mark.parametrize(("name", "edit", "taken"), [
+    ("as written", lambda d: d, True),
+    ("no group length", lambda d: d[:132] + d[144:], True),
+    ("a wrong group length", lambda d: d[:140] + struct.pack("<L", 7) + d[144:], True),
+    ("implicit VR file meta", lambda d: d[:132] + struct.pack("<HHL", 2, 0, 4) + d[140:], False),
+    ("no file meta", lambda d: d[:132] + _BODY, False),
+])
+def test_file_meta_read_as_pydicom_reads_it(name: str, edit: object, taken: bool) -> None:
+    assert callable(edit)
+    data = edit(_file(_BODY))
+    assert data[128:132] == b"DICM"
+    try:
+        _same_as_dcmread(data)
+    except _FAST_FAILURES:
+        assert not taken, name
+    else:
+        assert taken, name
