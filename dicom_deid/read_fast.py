@@ -43,7 +43,9 @@ from dicom_deid.rawscan import (
     ENCAPSULATED,
     EXPLICIT_LITTLE,
     LONG_VR_BYTES,
+    LONG_VR_OF,
     PIXEL_DATA,
+    SHORT_VR_OF,
     UNDEFINED,
     VR_OF,
     FallBack,
@@ -127,54 +129,55 @@ def read_explicit(data: bytes) -> FileDataset:
     tags = _TAGS
     if len(tags) > 65536:
         tags.clear()
-    while pos < end:
-        if pos + 8 > end:
-            raise FallBack("element header cut short")
-        group, elem, vrb, length = _HEAD(data, pos)
-        tag = group << 16 | elem
-        if tag <= last or group == 0xFFFE:
-            raise FallBack("elements out of order, repeated, or a delimiter")
-        last = tag
-        vr = VR_OF.get(vrb)
-        if vr is None:
-            raise FallBack("unknown value representation")
-        if vrb in LONG_VR_BYTES:
-            if pos + 12 > end:
-                raise FallBack("element header cut short")
-            length = _UL(data, pos + 8)[0]
-            value_tell = pos + 12
-        else:
-            value_tell = pos + 8
-        key = tags.get(tag)
-        if key is None:
-            key = tags[tag] = BaseTag(tag)
-        if length != UNDEFINED:
-            pos = value_tell + length
-            if pos > end:
-                raise FallBack("value cut short")
-            value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
-            if tag == _CHARSET:
-                encoding = convert_encodings(convert_string(value or b"", True))
-            # RawDataElement(key, vr, length, value, value_tell, False, True), without the named
-            # tuple's Python-level __new__ (the same object: is_raw True, is_buffered False)
-            elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
-            continue
-        if vr == "SQ":
-            try:
-                seq, pos = read_items(data, value_tell, encoding)
-            except FallBack:  # something items_fast.py does not take: pydicom reads this sequence
-                fp.seek(value_tell)
-                seq = read_sequence(fp, False, True, length, encoding)
-                pos = fp.tell()
-            elements[key] = DataElement(key, vr, seq, value_tell, is_undefined_length=True)
-            continue
-        fp.seek(value_tell)
-        if tag == PIXEL_DATA and vr in ("OB", "OW"):
-            value = read_undefined_length_value(fp, True, SequenceDelimiterTag)
-            elements[key] = RawDataElement(key, vr, length, value, value_tell, False, True)
-        else:
-            raise FallBack("undefined length outside a sequence or pixel data")
-        pos = fp.tell()
+    short_vr, long_vr = SHORT_VR_OF, LONG_VR_OF
+    try:
+        while pos < end:
+            group, elem, vrb, length = _HEAD(data, pos)  # struct.error past the end: see below
+            tag = group << 16 | elem
+            if tag <= last or group == 0xFFFE:
+                raise FallBack("elements out of order, repeated, or a delimiter")
+            last = tag
+            vr = short_vr.get(vrb)
+            if vr is not None:
+                value_tell = pos + 8
+            else:
+                vr = long_vr.get(vrb)
+                if vr is None:
+                    raise FallBack("unknown value representation")
+                length = _UL(data, pos + 8)[0]
+                value_tell = pos + 12
+            key = tags.get(tag)
+            if key is None:
+                key = tags[tag] = BaseTag(tag)
+            if length != UNDEFINED:
+                pos = value_tell + length
+                if pos > end:
+                    raise FallBack("value cut short")
+                value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
+                if tag == _CHARSET:
+                    encoding = convert_encodings(convert_string(value or b"", True))
+                # RawDataElement(key, vr, length, value, value_tell, False, True), without the named
+                # tuple's Python-level __new__ (the same object: is_raw True, is_buffered False)
+                elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
+                continue
+            if vr == "SQ":
+                try:
+                    seq, pos = read_items(data, value_tell, encoding)
+                except FallBack:  # something items_fast.py does not take: pydicom reads this sequence
+                    fp.seek(value_tell)
+                    seq = read_sequence(fp, False, True, length, encoding)
+                    pos = fp.tell()
+                elements[key] = DataElement(key, vr, seq, value_tell, is_undefined_length=True)
+                continue
+            fp.seek(value_tell)
+            if tag == PIXEL_DATA and vr in ("OB", "OW"):
+                value = read_undefined_length_value(fp, True, SequenceDelimiterTag)
+                elements[key] = RawDataElement(key, vr, length, value, value_tell, False, True)
+            else:
+                raise FallBack("undefined length outside a sequence or pixel data")
+            pos = fp.tell()
+    except struct.error:  # a header cut short: unpack_from past the end of the data
+        raise FallBack("element header cut short") from None
     dataset = Dataset(elements, parent_encoding=default_encoding)
     charset = elements.get(BaseTag(_CHARSET))
     original: str | list[str] = default_encoding
