@@ -112,15 +112,16 @@ def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
 
 def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath) -> None:
     actions, elements, out = plan.actions, src._dict, dst._dict
+    remove, keep, raw_type = ActionCode.X, ActionCode.K, RawDataElement  # locals: read for every element
     for key in list(elements):  # the source's keys (BaseTag): ``for tag in src`` converts every element
         tag = int(key)
         path = prefix + (tag,)
         action = actions[path]
         code = action.code
-        if code is ActionCode.X:
+        if code is remove:
             continue
-        raw = elements[key]
-        if (code is ActionCode.K and action.value is None and type(raw) is RawDataElement and raw[3] is not None
+        raw = elements[key]  # as it is now: an earlier action may have decoded it (cleaning reads names)
+        if (code is keep and action.value is None and type(raw) is raw_type and raw[3] is not None
                 and raw[1] and raw[1] not in _NOT_PLAIN and not tag >> 16 & 1 and tag != PATIENT_AGE):
             # a kept raw public element (not a sequence, not pixel data): what ``dst[tag] = raw`` stores
             out[key] = raw
