@@ -60,7 +60,10 @@ class Remapper:
 
 
 def _b32(digest: bytes, length: int) -> str:
-    return base64.b32encode(digest).decode("ascii")[:length]
+    """The first ``length`` characters of ``b32encode(digest)``: base32 maps each 5 bytes to 8
+    characters on their own, so only the 5-byte groups those characters come from are encoded."""
+    groups = -(-length // 8)  # 8 characters per 5-byte group
+    return base64.b32encode(digest[:5 * groups]).decode("ascii")[:length]
 
 
 def patient_key(patient_id: str, issuer: str = "", name: str = "", birth_date: str = "") -> str:

@@ -12,6 +12,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pydicom import config as pydicom_config
+from pydicom import hooks as pydicom_hooks
+from pydicom.charset import default_encoding
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -148,13 +151,13 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
             value = pseudo if pseudo is not None else constant_value(code, tag, vr, ctx.standard.dummies)
             _put(dst, DataElement(tag, vr, value))
         elif code is ActionCode.D and vr == "UI":  # a dummy UID is a keyed replacement, never empty
-            _put(dst, DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)) or
+            _put(dst, DataElement(tag, vr, _remap_uids(tag, uid_value(src, tag), ctx, nested=bool(prefix)) or
                                     ctx.remapper.uid(f"dummy:{tag:08X}")))
         elif code is ActionCode.D:  # never empty: a pseudonym, the attribute's dummy or the VR's
             dummy = _pseudonym(tag, src, ctx) or constant_value(code, tag, vr, ctx.standard.dummies)
             _put(dst, DataElement(tag, vr, dummy))
         elif code is ActionCode.U:
-            _put(dst, DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix))))
+            _put(dst, DataElement(tag, vr, _remap_uids(tag, uid_value(src, tag), ctx, nested=bool(prefix))))
         elif code is ActionCode.C:
             _put(dst, DataElement(tag, vr, _clean(tag, vr, src[tag].value, ctx, nested=bool(prefix))))
 
@@ -238,6 +241,29 @@ def _values(value: object) -> list[object]:
     return [] if value is None or value == "" else [value]
 
 
+def uid_value(src: Dataset, tag: int) -> object:
+    """What ``_remap_uids`` reads of ``src[tag].value``, without decoding a raw UI element: pydicom
+    decodes one as its bytes in the default character set, trailing nulls and spaces removed, split
+    at backslashes (``values.convert_UI``): one string, or a list of them.  The UIDs are the same
+    strings as the decoded element's (``tests/test_scrub_rules.py`` compares them); anything but a
+    raw element read as UI is decoded by pydicom (``src[tag].value``)."""
+    raw = src._dict.get(tag)  # type: ignore[call-overload]  # by int tag: no Tag() conversion
+    if type(raw) is RawDataElement and raw[1] == "UI" and type(raw[3]) is bytes and _plain_pydicom():
+        # convert_UI, then UID() strips each value (and validates it: warnings only, by default)
+        parts = [part.strip() for part in raw[3].decode(default_encoding).rstrip("\x00 ").split("\\")]
+        return parts if len(parts) > 1 else parts[0]
+    return src[tag].value
+
+
+def _plain_pydicom() -> bool:
+    """pydicom decodes elements as by default: no hook or callback of its own, and an invalid UID
+    warns rather than raises (then ``uid_value`` leaves the decoding to pydicom)."""
+    return (pydicom_config.settings.reading_validation_mode != pydicom_config.RAISE
+            and pydicom_config.data_element_callback is None and not pydicom_hooks.hooks.raw_element_kwargs
+            and pydicom_hooks.hooks.raw_element_value is pydicom_hooks.raw_element_value
+            and pydicom_hooks.hooks.raw_element_vr is pydicom_hooks.raw_element_vr)
+
+
 def _remap_uids(tag: int, value: object, ctx: ScrubContext, *, nested: bool = False) -> object:
     """Remap every UID value; record each link once per instance.
 
@@ -319,4 +345,4 @@ def finish_file_meta(meta: Dataset, dataset: Dataset, implementation_uid: str, v
         meta.FileMetaInformationVersion = b"\x00\x01"
 
 
-__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset"]
+__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset", "uid_value"]

@@ -86,3 +86,19 @@ def test_every_replacement_is_hmac_sha256_of_domain_and_value() -> None:
         assert r.patient_id(value) == "DD" + base64.b32encode(mac("patient-id", value)).decode()[:12]
         checked += 1
     assert checked == 4
+
+
+def test_base32_prefix_is_that_of_the_whole_digest() -> None:
+    """``_b32`` encodes only the 5-byte groups it needs: the same characters as the whole digest."""
+    import base64
+    import hashlib
+
+    from dicom_deid.remap import _b32
+
+    checked = 0
+    for seed in range(50):
+        digest = hashlib.sha256(seed.to_bytes(2, "big")).digest()
+        for length in range(1, 53):
+            assert _b32(digest, length) == base64.b32encode(digest).decode("ascii")[:length]
+            checked += 1
+    assert checked == 50 * 52
