@@ -12,9 +12,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pydicom import config as pydicom_config
-from pydicom import hooks as pydicom_hooks
-from pydicom.charset import default_encoding
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -32,6 +29,7 @@ from dicom_deid.remap import (
     year_only_date,
     year_only_datetime,
 )
+from dicom_deid.uid_bytes import uid_value
 
 PATIENT_AGE = 0x00101010
 _TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"})
@@ -241,29 +239,6 @@ def _values(value: object) -> list[object]:
     return [] if value is None or value == "" else [value]
 
 
-def uid_value(src: Dataset, tag: int) -> object:
-    """What ``_remap_uids`` reads of ``src[tag].value``, without decoding a raw UI element: pydicom
-    decodes one as its bytes in the default character set, trailing nulls and spaces removed, split
-    at backslashes (``values.convert_UI``): one string, or a list of them.  The UIDs are the same
-    strings as the decoded element's (``tests/test_scrub_rules.py`` compares them); anything but a
-    raw element read as UI is decoded by pydicom (``src[tag].value``)."""
-    raw = src._dict.get(tag)  # type: ignore[call-overload]  # by int tag: no Tag() conversion
-    if type(raw) is RawDataElement and raw[1] == "UI" and type(raw[3]) is bytes and _plain_pydicom():
-        # convert_UI, then UID() strips each value (and validates it: warnings only, by default)
-        parts = [part.strip() for part in raw[3].decode(default_encoding).rstrip("\x00 ").split("\\")]
-        return parts if len(parts) > 1 else parts[0]
-    return src[tag].value
-
-
-def _plain_pydicom() -> bool:
-    """pydicom decodes elements as by default: no hook or callback of its own, and an invalid UID
-    warns rather than raises (then ``uid_value`` leaves the decoding to pydicom)."""
-    return (pydicom_config.settings.reading_validation_mode != pydicom_config.RAISE
-            and pydicom_config.data_element_callback is None and not pydicom_hooks.hooks.raw_element_kwargs
-            and pydicom_hooks.hooks.raw_element_value is pydicom_hooks.raw_element_value
-            and pydicom_hooks.hooks.raw_element_vr is pydicom_hooks.raw_element_vr)
-
-
 def _remap_uids(tag: int, value: object, ctx: ScrubContext, *, nested: bool = False) -> object:
     """Remap every UID value; record each link once per instance.
 
@@ -345,4 +320,4 @@ def finish_file_meta(meta: Dataset, dataset: Dataset, implementation_uid: str, v
         meta.FileMetaInformationVersion = b"\x00\x01"
 
 
-__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset", "uid_value"]
+__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset"]

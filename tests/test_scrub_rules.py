@@ -620,7 +620,8 @@ def test_uids_are_read_from_raw_bytes_as_pydicom_decodes_them(value: bytes) -> N
 
     from pydicom.dataelem import RawDataElement
 
-    from dicom_deid.scrub import _values, uid_value
+    from dicom_deid.scrub import _values
+    from dicom_deid.uid_bytes import uid_value
 
     def dataset() -> Dataset:
         ds = Dataset()
@@ -642,7 +643,7 @@ def test_uids_are_decoded_by_pydicom_when_it_raises_on_invalid_ones(monkeypatch:
     from pydicom import config
     from pydicom.dataelem import RawDataElement
 
-    from dicom_deid.scrub import uid_value
+    from dicom_deid.uid_bytes import uid_value
 
     monkeypatch.setattr(config.settings, "_reading_validation_mode", config.RAISE)
     ds = Dataset()
@@ -670,3 +671,33 @@ def test_the_scrub_remaps_raw_uids_without_decoding_the_source() -> None:
     out = apply_plan(ds, plan, ctx)
     assert out.FrameOfReferenceUID == remapper.uid("1.2.826.0.1.3680043.2.1125.1")
     assert type(ds._dict[0x00200052]) is RawDataElement  # type: ignore[index]
+
+
+@pytest.mark.parametrize("value", [b"1.2.840.10008.5.1.4.1.1.2\x00", b"1.2.826.0.1.3680043.2.1125.7 ",
+                                   b"1.2.840.10008.5.1.4.1.1.2\\1.2.3", b""])
+def test_class_uids_in_items_are_planned_without_decoding_them(value: bytes) -> None:
+    """The plan reads a UID inside an item from its bytes (uid_bytes.py): the same actions as
+    with the element decoded first, and the item's element stays raw."""
+    import copy
+
+    from pydicom.dataelem import RawDataElement
+
+    def dataset(decoded: bool) -> Dataset:
+        item = Dataset()
+        item._dict[0x00081150] = RawDataElement(0x00081150, "UI", len(value), value, 0, False, True)  # type: ignore[index]
+        item._dict[0x00081155] = RawDataElement(0x00081155, "UI", 8, b"1.2.3.4\x00", 0, False, True)  # type: ignore[index]
+        if decoded:
+            item[0x00081150]  # noqa: B018 - decoded, as pydicom decodes it on access
+        ds = Dataset()
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.22"
+        ds.SOPInstanceUID = "1.2.3.9"
+        ds.ReferencedImageSequence = Sequence([item])
+        return ds
+
+    profile, standard = load_profile("basic"), load_standard()
+    raw_ds = dataset(decoded=False)
+    plan = plan_actions(raw_ds, profile, standard)
+    expected = plan_actions(copy.deepcopy(dataset(decoded=True)), profile, standard)
+    assert [(a.path, a.code, a.rule) for a in plan] == [(a.path, a.code, a.rule) for a in expected]
+    assert (0x00081140, 0, 0x00081150) in plan.actions
+    assert type(raw_ds.ReferencedImageSequence[0]._dict[0x00081150]) is RawDataElement  # type: ignore[index]
