@@ -102,6 +102,11 @@ class LazySession:
         """The arithmetic the compiled network runs in, as the runtime reports it (``"f32"``)."""
         return str(self.get().get_property("INFERENCE_PRECISION_HINT").get_type_name())
 
+    def layer_precisions(self) -> frozenset[str]:
+        """The element types the compiled graph's layers run in (``{"f32", "i32"}``: no ``bf16``)."""
+        graph = self.get().get_runtime_model()
+        return frozenset(str(op.get_rt_info()["runtimePrecision"].astype(str)) for op in graph.get_ordered_ops())
+
     def metadata(self, key: str) -> str:
         """A value of the model file's metadata (``""`` when it has none under ``key``)."""
         self.get()
