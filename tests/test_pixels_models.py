@@ -74,3 +74,15 @@ def test_threads_sharing_a_network_get_the_answer_of_one_thread() -> None:
     assert len(together) == len(images)
     for index, expected in enumerate(alone):
         assert np.array_equal(together[index], expected)
+
+
+def test_a_result_is_not_overwritten_by_the_next_run() -> None:
+    # the inference request is reused: what run() returned must be the caller's own copy
+    network = DbnetDetector()._network
+    blob = np.zeros((1, 3, 64, 64), np.float32)
+    first = network.run(blob)
+    kept = first.copy()
+    blob[:, :, 16:48, 16:48] = 1.0
+    second = network.run(blob)
+    assert not np.array_equal(second, kept)  # the inputs differ enough to change the map
+    assert np.array_equal(first, kept)

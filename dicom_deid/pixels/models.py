@@ -120,7 +120,8 @@ class LazySession:
         if request is None:
             request = self._requests.request = compiled.create_infer_request()
         try:
-            return request.infer({0: blob})[0]
+            # the input is only read (not copied first); the output is a copy, the request is reused
+            return request.infer({0: blob}, share_inputs=True)[0]
         except Exception as exc:  # OpenVINO raises its own RuntimeError types
             raise OcrUnavailable(f"text {self.purpose} failed: {type(exc).__name__}") from exc
 
