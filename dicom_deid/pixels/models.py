@@ -6,11 +6,14 @@ read from its ``.onnx`` file and run by OpenVINO on the CPU with the same settin
 inference threads as asked, one stream, latency first, and **f32 arithmetic** (:data:`PRECISION`).
 
 Why OpenVINO, why f32: on one core of an AVX-512 Xeon it runs the DBNet detector in ~230 ms per
-megapixel of network input against ~400 ms for onnxruntime (the recognizer ~1.8x faster too), with
-outputs equal to onnxruntime's within 2e-7 (detector) and 1e-5 (recognizer logits).  OpenVINO's
-own default on CPUs with bf16 units (AVX512_BF16, AMX) is bf16, which is faster still but rounds
-activations: findings would then depend on the machine.  f32 is asked for explicitly, so the same
-image gives the same boxes on every CPU (``scripts/profile_burned_in.py --compare``).
+megapixel of network input against ~400 ms for onnxruntime (``scripts/profile_burned_in.py``, public
+tune split: 30-40 % less CPU per image in all), with outputs equal to onnxruntime's within 2e-7
+(detector) and 1e-5 (recognizer logits).  The recognizer is ~1.8x faster on an input width it has
+run before and ~10 % slower on a new one (each new shape is prepared once); one runtime for both
+networks is kept for that small cost.  OpenVINO's own default on CPUs with bf16 units (AVX512_BF16,
+AMX) is bf16, faster still but it rounds activations: measured, it changed judged regions on every
+tune image (``scripts/profile_burned_in.py --compare``).  f32 is asked for explicitly, so findings
+do not depend on whether the CPU has bf16 units.
 
 :class:`LazySession` compiles the model on first use, once per process, under a lock; each thread
 that runs it gets its own inference request (one request must not be run by two threads at once).
