@@ -687,7 +687,7 @@ def test_class_uids_in_items_are_planned_without_decoding_them(value: bytes) -> 
         item._dict[0x00081150] = RawDataElement(0x00081150, "UI", len(value), value, 0, False, True)  # type: ignore[index]
         item._dict[0x00081155] = RawDataElement(0x00081155, "UI", 8, b"1.2.3.4\x00", 0, False, True)  # type: ignore[index]
         if decoded:
-            item[0x00081150]  # noqa: B018 - decoded, as pydicom decodes it on access
+            item[0x00081150]  # decoded, as pydicom decodes it on access
         ds = Dataset()
         ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.22"
         ds.SOPInstanceUID = "1.2.3.9"
