@@ -107,7 +107,8 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         size = instance.size
         ds = instance.dataset
         result: Deidentified = deidentify(ds, engine, data=None if dry_run else item.data)
-        copies = result.copies.ranges if result.copies is not None and result.copies.ranges else None
+        copies = result.copies.spliced if result.copies is not None else None
+        copies = copies or None
         rel = output_relpath(result.patient, result.study_uid, result.series_uid, result.sop_uid)
         record = ManifestRecord(
             ordinal=item.ordinal, input_id=token,

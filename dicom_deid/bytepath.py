@@ -5,9 +5,13 @@ kept or not, and then writes it.  On the byte path the plan is the same (``plan_
 same parsed dataset, every read.py check included); what changes is only the work done for the
 simplest kept elements: a public top-level element kept as read (K, no value, still the raw
 element pydicom read, of a valid explicit VR and a defined length) is left out of the scrub and
-written as its byte range of the input.  Everything else (replaced, emptied, cleaned, remapped,
-every sequence, private elements, the elements the de-identification reads back from the new
-dataset, file meta) goes the pydicom way, element by element, as today.
+written as its byte range of the input.  An element emptied (Z) or given a dummy (D) whose new
+value depends on nothing but its tag and VR (no pseudonym, no UID: ``scrub.constant_value``) is
+left out of the scrub too and written as the bytes element_bytes.py encodes for that same new
+element, built once per (action, tag, VR) and only where its encoding is the same in every
+character set.  Everything else (replaced by a pseudonym, cleaned, remapped, every sequence,
+private elements, the elements the de-identification reads back from the new dataset, file meta)
+goes the pydicom way, element by element, as today.
 
 Identical output by construction: today's writer (write.py ``_write_body``) writes such an
 element as its tag, VR, length and the value bytes read, which is the byte range of the input
@@ -28,15 +32,17 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydicom.datadict import tag_for_keyword
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
+from dicom_deid.element_bytes import encode_element
 from dicom_deid.plan import ElementAction, Plan
-from dicom_deid.profiles import ActionCode
+from dicom_deid.profiles import ActionCode, Standard
 from dicom_deid.rawscan import ENCAPSULATED, EXPLICIT_LITTLE, LONG_VRS
+from dicom_deid.scrub import constant_value
 
 #: Attributes the de-identification reads back from the new dataset, or sets on it, after the
 #: scrub (deidentify.py: routing, links, method attributes; scrub.finish_file_meta;
@@ -53,6 +59,9 @@ READ_BACK_KEYWORDS = (
 _VALID_VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF",
                         "OL", "OV", "OW", "SH", "SL", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UR", "US", "UT",
                         "UV"})  # no SQ, UN (a sequence in disguise), PN (cleaning reads every name)
+#: VRs whose emptied (Z) or dummy (D) value is encoded once (bytepath._constant_bytes): no UI (a
+#: keyed UID), SQ (walked) or UN (the dictionary's VR applies)
+_CONSTANT_VRS = (_VALID_VRS | {"PN"}) - {"UI"}
 _SYNTAXES = frozenset({EXPLICIT_LITTLE, *ENCAPSULATED})
 _CHARSET = 0x00080005
 _HEAD_SHORT = struct.Struct("<HH2sH").pack
@@ -61,9 +70,17 @@ _HEAD_LONG = struct.Struct("<HH2sH").pack  # the 4-byte length follows: read wit
 
 @dataclass(frozen=True, slots=True)
 class Copies:
-    """Top-level tag -> the input bytes the write copies for it (header and value)."""
+    """What the write splices in by tag: ``ranges``, kept elements as their input bytes (header
+    and value); ``constants``, emptied or dummy elements as their encoded bytes, the same for every
+    file (:func:`_constant_bytes`)."""
 
     ranges: Mapping[int, bytes]
+    constants: Mapping[int, bytes] = field(default_factory=dict)
+
+    @property
+    def spliced(self) -> dict[int, bytes]:
+        """Every element the write splices in (``write.encode_dataset``'s ``copies``)."""
+        return {**self.ranges, **self.constants}
 
 
 @functools.lru_cache(maxsize=16)
@@ -107,21 +124,32 @@ def fallback_reason(source: Dataset, data: bytes | None, plan: Plan, *, pixels_m
     return None
 
 
-def choose_copies(source: Dataset, data: bytes, plan: Plan, protected: frozenset[int]) -> Copies:
-    """The kept top-level elements whose bytes the write copies (see the module docstring).
+def choose_copies(source: Dataset, data: bytes, plan: Plan, protected: frozenset[int],
+                  standard: Standard) -> Copies:
+    """The kept top-level elements whose bytes the write copies, and the emptied or dummy ones
+    whose bytes are constant (see the module docstring).
 
     Call after planning and before the scrub: an element pydicom has decoded since it was read
     is written as pydicom encodes it, so it is not copied."""
     ranges: dict[int, bytes] = {}
+    constants: dict[int, bytes] = {}
     actions = plan.actions
-    keep = ActionCode.K
+    keep, empty, dummy = ActionCode.K, ActionCode.Z, ActionCode.D
     raw_type = RawDataElement
+    pseudonyms = standard.pseudonyms
     for key, elem in source._dict.items():
         tag = int(key)  # a BaseTag compares in Python: every set and dict lookup below would call it
         if tag & 0x10000 or not tag & 0xFFFF or tag in protected or type(elem) is not raw_type:
             continue  # private, group length, read back, or decoded
         action = actions[(tag,)]
-        if action.code is not keep or action.value is not None:
+        code = action.code
+        if action.value is not None:
+            continue
+        if code is not keep:
+            if (code is empty or code is dummy) and tag not in pseudonyms and elem.VR in _CONSTANT_VRS:
+                constant = _constant_bytes(code, tag, elem.VR, standard.dummies.get(tag))
+                if constant is not None:
+                    constants[tag] = constant
             continue
         vr = elem.VR
         value = elem.value
@@ -137,16 +165,29 @@ def choose_copies(source: Dataset, data: bytes, plan: Plan, protected: frozenset
         if start < 0 or not data.startswith(head, start):
             continue  # not where pydicom read it, or reserved bytes set: today's writer zeroes them
         ranges[tag] = data[start:tell + elem.length]
-    return Copies(ranges)
+    return Copies(ranges, constants)
+
+
+@functools.lru_cache(maxsize=4096)  # (code, tag, VR, dummy): no value, no key; bytes built once
+def _constant_bytes(code: ActionCode, tag: int, vr: str, dummy: str | None) -> bytes | None:
+    """The bytes today's writer writes for the element the scrub builds for Z or D on an element
+    that takes no pseudonym (scrub.constant_value: the same value, the same DataElement), encoded
+    by element_bytes.py as write.py's byte path encodes it; None unless that encoding is the same
+    in every character set (an ASCII-safe one or not) and element_bytes.py takes it."""
+    value = constant_value(code, tag, vr, {tag: dummy} if dummy is not None else {})
+    elem = DataElement(tag, vr, value)
+    plain, other = encode_element(elem, True), encode_element(elem, False)
+    return plain if plain is not None and plain == other else None
 
 
 def lean_plan(plan: Plan, copies: Copies) -> Plan:
     """``plan`` for the scrub: the copied elements are left out of the new dataset (the
     manifest and every report still use ``plan``)."""
-    if not copies.ranges:
+    if not copies.ranges and not copies.constants:
         return plan
     actions = dict(plan.actions)
     actions.update({(tag,): _copied(tag) for tag in copies.ranges})
+    actions.update({(tag,): _copied(tag) for tag in copies.constants})
     return Plan(actions=actions, sop_class_uid=plan.sop_class_uid)
 
 

@@ -74,6 +74,7 @@ class Engine:
     remapper: Remapper = field(init=False, repr=False, compare=False)
     pixel_stage: PixelStage | None = field(init=False, repr=False, compare=False)
     plan_cache: DecisionCache = field(init=False, repr=False, compare=False)
+    copy_protected: frozenset[int] = field(init=False, repr=False, compare=False)  # bytepath.protected_tags
 
     def __post_init__(self) -> None:
         if not isinstance(self.pixels, PixelMode):
@@ -83,8 +84,10 @@ class Engine:
     def _derive(self) -> None:
         stage = (_make_pixel_stage(self.profile, self.pixels).with_series(self.pixel_series)
                  if self.pixels is not PixelMode.OFF else None)
-        for name, value in (("standard", load_standard()), ("remapper", Remapper(self.key)),
-                            ("pixel_stage", stage), ("plan_cache", {})):
+        standard = load_standard()
+        protected = protected_tags(identifying_keywords(standard.identifying_values))
+        for name, value in (("standard", standard), ("remapper", Remapper(self.key)),
+                            ("pixel_stage", stage), ("plan_cache", {}), ("copy_protected", protected)):
             object.__setattr__(self, name, value)
 
     def __getstate__(self) -> dict[str, object]:
@@ -245,8 +248,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None) ->
         fallback = fallback_reason(source, data, plan,
                                    pixels_may_change=decision is not None and not decision.leaves_pixels)
         if fallback is None:
-            protected = protected_tags(identifying_keywords(standard.identifying_values))
-            copies = choose_copies(source, data, plan, protected)
+            copies = choose_copies(source, data, plan, engine.copy_protected, standard)
     out = apply_plan(source, lean_plan(plan, copies) if copies is not None else plan, ctx)
 
     meta_src = source.file_meta

@@ -25,6 +25,7 @@ import functools
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import RawDataElement
@@ -40,6 +41,7 @@ from dicom_deid.profiles import (
     Standard,
     keyword_of,
 )
+from dicom_deid.uid_bytes import uid_value
 
 TagPath = tuple[int, ...]
 """(tag,) at top level, (seq_tag, item_index, tag, ...) inside sequences."""
@@ -231,7 +233,7 @@ class _Planner:
             vr_rule = self.standard.vr_rules.get(vr)
             if vr_rule is None:
                 return ElementAction(path, ActionCode.K, "not in E.1-1: kept")
-            if vr == "UI" and self._keeps_uid(ds, tag, keyword):
+            if vr == "UI" and self._keeps_uid(ds, tag, keyword, nested=len(path) > 1):
                 return ElementAction(path, ActionCode.K, "class or scheme UID: kept")
             rule = vr_rule
         code, rule_id = rule.action_for(self.options)
@@ -275,9 +277,12 @@ class _Planner:
         attr_type = self.standard.effective_type(self.sop_class_uid, (), keyword, self.root)
         return code, f"{rule_id}; type {attr_type} in the IOD: {code.value} keeps it valid (PS3.15 E.1)"
 
-    def _keeps_uid(self, ds: Dataset, tag: int, keyword: str) -> bool:
+    def _keeps_uid(self, ds: Dataset, tag: int, keyword: str, *, nested: bool) -> bool:
         self.value_read = True  # this decision depends on the value: never cached
-        value = ds[tag].value
+        # inside an item, the UID strings without decoding the element (uid_bytes.py): a new item's
+        # raw elements are decoded when written either way; at the top level the element is decoded
+        # here, as before (a decoded element is written as pydicom encodes it, never copied as read)
+        value: Any = uid_value(ds, tag) if nested else ds[tag].value
         text = str(value or "") if isinstance(value, str | bytes) or value is None else "\\".join(map(str, value))
         return self.standard.keeps_uid(keyword, text)
 

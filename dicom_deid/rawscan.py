@@ -31,6 +31,9 @@ _LONG = frozenset(vr.encode("ascii") for vr in LONG_VRS)
 
 VR_OF = _VR_OF  # the VR bytes of an explicit element -> its VR
 LONG_VR_BYTES = _LONG
+#: VR_OF split by header form: one dictionary lookup per element finds the VR and its form
+SHORT_VR_OF = {vrb: vr for vrb, vr in _VR_OF.items() if vrb not in _LONG}
+LONG_VR_OF = {vrb: vr for vrb, vr in _VR_OF.items() if vrb in _LONG}
 
 
 class FallBack(Exception):
@@ -45,9 +48,11 @@ __all__ = [
     "ITEM_END",
     "LONG_VRS",
     "LONG_VR_BYTES",
+    "LONG_VR_OF",
     "MAX_DEPTH",
     "PIXEL_DATA",
     "SEQUENCE_END",
+    "SHORT_VR_OF",
     "UNDEFINED",
     "VR_OF",
     "FallBack",

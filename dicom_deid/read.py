@@ -81,7 +81,11 @@ def dataset_encoding(uid: object) -> tuple[bool, bool]:
     Raises :class:`UnsupportedTransferSyntax` for a UID that is not a standard transfer syntax
     (unknown or private): how its dataset is encoded cannot be known.
     """
-    text = str(uid)
+    return _encoding_of(str(uid))
+
+
+@functools.lru_cache(maxsize=256)  # a pure function of the UID text (a refusal raises, and is not kept)
+def _encoding_of(text: str) -> tuple[bool, bool]:
     if text in NEWER_SYNTAXES:
         return False, True
     syntax = UID(text) if _UID_TEXT.fullmatch(text) else None

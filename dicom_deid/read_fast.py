@@ -5,10 +5,12 @@
 values, stop conditions, debugging); for the common case this module does the same walk with one
 ``unpack_from`` and one slice per top-level element and builds the same objects: the same
 ``RawDataElement`` fields (tag, VR, length, value, value position), the same empty values, the
-same original encoding and character set.  Everything less common is handed to pydicom's own
-functions: the file meta group (``_read_file_meta_info``), sequences of undefined length
-(``read_sequence``), encapsulated Pixel Data (``read_undefined_length_value``).  Sequences of
-defined length stay raw bytes, as ``dcmread`` leaves them, and pydicom parses them on access.
+same original encoding and character set; the file meta group as ``_read_file_meta_info``
+reads it.  Sequences of undefined length are read here too (items_fast.py: the same items,
+elements and sequence objects ``read_sequence`` builds), or by ``read_sequence`` where
+items_fast.py does not take one; encapsulated Pixel Data by pydicom's
+``read_undefined_length_value``.  Sequences of defined length stay raw bytes, as ``dcmread``
+leaves them, and pydicom parses them on access.
 
 Anything else raises :class:`~dicom_deid.rawscan.FallBack` and read.py calls ``dcmread``: no
 preamble, another transfer syntax, a command group, elements out of order or repeated, an
@@ -30,17 +32,20 @@ from pydicom.dataelem import (
     convert_raw_data_element,
     empty_value_for_VR,
 )
-from pydicom.dataset import Dataset, FileDataset
-from pydicom.filereader import _read_file_meta_info, read_sequence
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.filereader import read_sequence
 from pydicom.fileutil import read_undefined_length_value
 from pydicom.tag import BaseTag, SequenceDelimiterTag
 from pydicom.values import convert_string
 
+from dicom_deid.items_fast import read_items
 from dicom_deid.rawscan import (
     ENCAPSULATED,
     EXPLICIT_LITTLE,
     LONG_VR_BYTES,
+    LONG_VR_OF,
     PIXEL_DATA,
+    SHORT_VR_OF,
     UNDEFINED,
     VR_OF,
     FallBack,
@@ -54,18 +59,66 @@ _CHARSET = 0x00080005
 _TAGS: dict[int, BaseTag] = {}
 
 
+def _read_meta(data: bytes) -> tuple[FileMetaDataset, int]:
+    """The file meta group ``_read_file_meta_info`` returns for ``data`` (after its preamble) and
+    the position after it: the same raw elements, the same encoding, and the same elements
+    decoded (pydicom decodes the first element, to test its reading, and the group length, to
+    compare it with the group's size).  FallBack where pydicom would read it another way (no
+    group 2 element first, implicit VR, undefined lengths, elements out of order, cut short)."""
+    pos, end = 132, len(data)
+    elements: dict[BaseTag, RawDataElement | DataElement] = {}
+    last = -1
+    new_tuple, raw_type = tuple.__new__, RawDataElement
+    tags = _TAGS
+    while True:
+        if pos + 8 > end:
+            raise FallBack("file meta cut short, or nothing after it")
+        group, elem, vrb, length = _HEAD(data, pos)
+        if group != 2:
+            break
+        tag = group << 16 | elem
+        vr = VR_OF.get(vrb)
+        if tag <= last or vr is None:
+            raise FallBack("file meta out of order, or not explicit VR")
+        last = tag
+        if vrb in LONG_VR_BYTES:
+            if pos + 12 > end:
+                raise FallBack("element header cut short")
+            length = _UL(data, pos + 8)[0]
+            value_tell = pos + 12
+        else:
+            value_tell = pos + 8
+        pos = value_tell + length
+        if length == UNDEFINED or pos > end:
+            raise FallBack("file meta value of undefined length, or cut short")
+        key = tags.get(tag)
+        if key is None:
+            key = tags[tag] = BaseTag(tag)
+        value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
+        elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
+    if not elements:
+        raise FallBack("no file meta")
+    file_meta = FileMetaDataset(elements)
+    file_meta.set_original_encoding(is_implicit_vr=False, is_little_endian=True, character_encoding=default_encoding)
+    try:
+        file_meta[next(iter(elements))]  # as _read_file_meta_info tests its reading
+    except NotImplementedError:
+        raise FallBack("file meta read another way") from None
+    if "FileMetaInformationGroupLength" in file_meta:
+        file_meta.FileMetaInformationGroupLength  # noqa: B018 - decoded, as _read_file_meta_info does
+    return file_meta, pos
+
+
 def read_explicit(data: bytes) -> FileDataset:
     """The dataset ``dcmread(BytesIO(data))`` returns; raise FallBack where this module does not
     read ``data`` exactly as ``dcmread`` does."""
     if len(data) < 144 or data[128:132] != b"DICM":
         raise FallBack("no preamble")
     fp = BytesIO(data)
-    fp.seek(132)
-    file_meta = _read_file_meta_info(fp)
+    file_meta, pos = _read_meta(data)
     syntax = file_meta.get("TransferSyntaxUID")
     if syntax is None or str(syntax) not in _SYNTAXES:
         raise FallBack("transfer syntax not taken by the byte path")
-    pos = fp.tell()
     end = len(data)
     if pos + 8 > end or data[pos:pos + 2] == b"\x00\x00" or data[pos + 4:pos + 6] not in VR_OF:
         raise FallBack("no dataset, a command group, or not explicit VR")  # dcmread guesses here
@@ -76,48 +129,55 @@ def read_explicit(data: bytes) -> FileDataset:
     tags = _TAGS
     if len(tags) > 65536:
         tags.clear()
-    while pos < end:
-        if pos + 8 > end:
-            raise FallBack("element header cut short")
-        group, elem, vrb, length = _HEAD(data, pos)
-        tag = group << 16 | elem
-        if tag <= last or group == 0xFFFE:
-            raise FallBack("elements out of order, repeated, or a delimiter")
-        last = tag
-        vr = VR_OF.get(vrb)
-        if vr is None:
-            raise FallBack("unknown value representation")
-        if vrb in LONG_VR_BYTES:
-            if pos + 12 > end:
-                raise FallBack("element header cut short")
-            length = _UL(data, pos + 8)[0]
-            value_tell = pos + 12
-        else:
-            value_tell = pos + 8
-        key = tags.get(tag)
-        if key is None:
-            key = tags[tag] = BaseTag(tag)
-        if length != UNDEFINED:
-            pos = value_tell + length
-            if pos > end:
-                raise FallBack("value cut short")
-            value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
-            if tag == _CHARSET:
-                encoding = convert_encodings(convert_string(value or b"", True))
-            # RawDataElement(key, vr, length, value, value_tell, False, True), without the named
-            # tuple's Python-level __new__ (the same object: is_raw True, is_buffered False)
-            elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
-            continue
-        fp.seek(value_tell)
-        if vr == "SQ":
-            seq = read_sequence(fp, False, True, length, encoding)
-            elements[key] = DataElement(key, vr, seq, value_tell, is_undefined_length=True)
-        elif tag == PIXEL_DATA and vr in ("OB", "OW"):
-            value = read_undefined_length_value(fp, True, SequenceDelimiterTag)
-            elements[key] = RawDataElement(key, vr, length, value, value_tell, False, True)
-        else:
-            raise FallBack("undefined length outside a sequence or pixel data")
-        pos = fp.tell()
+    short_vr, long_vr = SHORT_VR_OF, LONG_VR_OF
+    try:
+        while pos < end:
+            group, elem, vrb, length = _HEAD(data, pos)  # struct.error past the end: see below
+            tag = group << 16 | elem
+            if tag <= last or group == 0xFFFE:
+                raise FallBack("elements out of order, repeated, or a delimiter")
+            last = tag
+            vr = short_vr.get(vrb)
+            if vr is not None:
+                value_tell = pos + 8
+            else:
+                vr = long_vr.get(vrb)
+                if vr is None:
+                    raise FallBack("unknown value representation")
+                length = _UL(data, pos + 8)[0]
+                value_tell = pos + 12
+            key = tags.get(tag)
+            if key is None:
+                key = tags[tag] = BaseTag(tag)
+            if length != UNDEFINED:
+                pos = value_tell + length
+                if pos > end:
+                    raise FallBack("value cut short")
+                value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
+                if tag == _CHARSET:
+                    encoding = convert_encodings(convert_string(value or b"", True))
+                # RawDataElement(key, vr, length, value, value_tell, False, True), without the named
+                # tuple's Python-level __new__ (the same object: is_raw True, is_buffered False)
+                elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
+                continue
+            if vr == "SQ":
+                try:
+                    seq, pos = read_items(data, value_tell, encoding)
+                except FallBack:  # something items_fast.py does not take: pydicom reads this sequence
+                    fp.seek(value_tell)
+                    seq = read_sequence(fp, False, True, length, encoding)
+                    pos = fp.tell()
+                elements[key] = DataElement(key, vr, seq, value_tell, is_undefined_length=True)
+                continue
+            fp.seek(value_tell)
+            if tag == PIXEL_DATA and vr in ("OB", "OW"):
+                value = read_undefined_length_value(fp, True, SequenceDelimiterTag)
+                elements[key] = RawDataElement(key, vr, length, value, value_tell, False, True)
+            else:
+                raise FallBack("undefined length outside a sequence or pixel data")
+            pos = fp.tell()
+    except struct.error:  # a header cut short: unpack_from past the end of the data
+        raise FallBack("element header cut short") from None
     dataset = Dataset(elements, parent_encoding=default_encoding)
     charset = elements.get(BaseTag(_CHARSET))
     original: str | list[str] = default_encoding

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import hashlib
 import hmac
 import re
 from dataclasses import dataclass
@@ -30,7 +29,8 @@ class Remapper:
 
     def _digest(self, domain: str, value: str) -> bytes:
         msg = domain.encode("ascii") + b"\x00" + value.encode("utf-8", "surrogateescape")
-        return hmac.new(self.key.material, msg, hashlib.sha256).digest()
+        # hmac.digest: the same HMAC-SHA256 in one call to OpenSSL (no HMAC object per value)
+        return hmac.digest(self.key.material, msg, "sha256")
 
     def uid(self, original: str) -> str:
         """A valid UID under 2.25 (<= 44 characters) for ``original``."""
@@ -60,7 +60,10 @@ class Remapper:
 
 
 def _b32(digest: bytes, length: int) -> str:
-    return base64.b32encode(digest).decode("ascii")[:length]
+    """The first ``length`` characters of ``b32encode(digest)``: base32 maps each 5 bytes to 8
+    characters on their own, so only the 5-byte groups those characters come from are encoded."""
+    groups = -(-length // 8)  # 8 characters per 5-byte group
+    return base64.b32encode(digest[:5 * groups]).decode("ascii")[:length]
 
 
 def patient_key(patient_id: str, issuer: str = "", name: str = "", birth_date: str = "") -> str:

@@ -9,6 +9,7 @@ text cleaning from ``clean``.  No files, no pixels.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pydicom.dataelem import DataElement, RawDataElement
@@ -28,6 +29,7 @@ from dicom_deid.remap import (
     year_only_date,
     year_only_datetime,
 )
+from dicom_deid.uid_bytes import uid_value
 
 PATIENT_AGE = 0x00101010
 _TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"})
@@ -111,15 +113,16 @@ def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
 
 def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath) -> None:
     actions, elements, out = plan.actions, src._dict, dst._dict
+    remove, keep, raw_type = ActionCode.X, ActionCode.K, RawDataElement  # locals: read for every element
     for key in list(elements):  # the source's keys (BaseTag): ``for tag in src`` converts every element
         tag = int(key)
         path = prefix + (tag,)
         action = actions[path]
         code = action.code
-        if code is ActionCode.X:
+        if code is remove:
             continue
-        raw = elements[key]
-        if (code is ActionCode.K and action.value is None and type(raw) is RawDataElement and raw[3] is not None
+        raw = elements[key]  # as it is now: an earlier action may have decoded it (cleaning reads names)
+        if (code is keep and action.value is None and type(raw) is raw_type and raw[3] is not None
                 and raw[1] and raw[1] not in _NOT_PLAIN and not tag >> 16 & 1 and tag != PATIENT_AGE):
             # a kept raw public element (not a sequence, not pixel data): what ``dst[tag] = raw`` stores
             out[key] = raw
@@ -143,17 +146,27 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
                 dst[tag] = raw  # immutable raw element: its bytes are written as read
         elif code is ActionCode.Z:
             pseudo = _pseudonym(tag, src, ctx)
-            _put(dst, DataElement(tag, vr, pseudo if pseudo is not None else _empty(vr)))
+            value = pseudo if pseudo is not None else constant_value(code, tag, vr, ctx.standard.dummies)
+            _put(dst, DataElement(tag, vr, value))
         elif code is ActionCode.D and vr == "UI":  # a dummy UID is a keyed replacement, never empty
-            _put(dst, DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix)) or
+            _put(dst, DataElement(tag, vr, _remap_uids(tag, uid_value(src, tag), ctx, nested=bool(prefix)) or
                                     ctx.remapper.uid(f"dummy:{tag:08X}")))
         elif code is ActionCode.D:  # never empty: a pseudonym, the attribute's dummy or the VR's
-            dummy = _pseudonym(tag, src, ctx) or ctx.standard.dummies.get(tag) or _dummy(vr)
+            dummy = _pseudonym(tag, src, ctx) or constant_value(code, tag, vr, ctx.standard.dummies)
             _put(dst, DataElement(tag, vr, dummy))
         elif code is ActionCode.U:
-            _put(dst, DataElement(tag, vr, _remap_uids(tag, src[tag].value, ctx, nested=bool(prefix))))
+            _put(dst, DataElement(tag, vr, _remap_uids(tag, uid_value(src, tag), ctx, nested=bool(prefix))))
         elif code is ActionCode.C:
             _put(dst, DataElement(tag, vr, _clean(tag, vr, src[tag].value, ctx, nested=bool(prefix))))
+
+
+def constant_value(code: ActionCode, tag: int, vr: str, dummies: Mapping[int, str]) -> object:
+    """The value Z (empty) or D (the attribute's dummy, else the VR's) gives an element whose tag
+    takes no pseudonym (``Standard.pseudonyms``) and whose VR is not UI (``dummies``: ``Standard.dummies``): it depends on nothing
+    else (not the value, not the key), so the byte path may encode it once (bytepath.py)."""
+    if code is ActionCode.Z:
+        return _empty(vr)
+    return dummies.get(tag) or _dummy(vr)
 
 
 def _put(dst: Dataset, elem: DataElement) -> None:
@@ -307,4 +320,4 @@ def finish_file_meta(meta: Dataset, dataset: Dataset, implementation_uid: str, v
         meta.FileMetaInformationVersion = b"\x00\x01"
 
 
-__all__ = ["ScrubContext", "apply_plan", "finish_file_meta", "new_dataset"]
+__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset"]

@@ -48,7 +48,7 @@ def _run(data: bytes, engine: Engine, byte_path: bool) -> tuple[str, object]:
             warnings.simplefilter("ignore")
             ds = parse_instance(data, where="input", fast=byte_path).dataset
             result: Deidentified = deidentify(ds, engine, data=data if byte_path else None)
-            copies = result.copies.ranges if result.copies is not None and result.copies.ranges else None
+            copies = (result.copies.spliced or None) if result.copies is not None else None
             out = encode_dataset(result.dataset, result.dataset.file_meta, copies)
     except DeidError as exc:
         return "error", (type(exc).__name__, str(exc))
@@ -209,7 +209,7 @@ def test_a_changed_copy_is_caught(tmp_path: Path) -> None:
     result = deidentify(ds, _engine("basic"), data=data)
     assert result.copies is not None and result.copies.ranges
     tag, chunk = next(iter(result.copies.ranges.items()))
-    altered = {**result.copies.ranges, tag: chunk[:-1] + bytes([chunk[-1] ^ 1])}
+    altered = {**result.copies.spliced, tag: chunk[:-1] + bytes([chunk[-1] ^ 1])}
     out = encode_dataset(result.dataset, result.dataset.file_meta, altered)
     assert out != _run(data, _engine("basic"), byte_path=False)[1][0]  # type: ignore[index]
 
@@ -231,6 +231,58 @@ def test_the_byte_path_leaves_decoded_and_changed_elements_to_pydicom() -> None:
         assert chunk[:4] == tag.to_bytes(4, "little")[2:] + tag.to_bytes(4, "little")[:2] or \
             chunk[:4] == (tag >> 16).to_bytes(2, "little") + (tag & 0xFFFF).to_bytes(2, "little")
         assert isinstance(ds._dict[tag], RawDataElement)
+
+
+def test_emptied_and_dummy_elements_are_spliced_as_constant_bytes() -> None:
+    """Z and D of an element whose new value depends on its tag and VR alone are written as
+    bytes built once: never a pseudonym (AccessionNumber), a UID, a protected or a private
+    element; the bytes are what the pydicom path writes for that element, and the identity
+    comparison catches one altered byte of them."""
+    data = (TEST_FILES / "CT_small.dcm").read_bytes()
+    engine = _engine("basic")
+    result = deidentify(parse_instance(data, where="input").dataset, engine, data=data)
+    assert result.copies is not None
+    constants = result.copies.constants
+    codes = {a.path[0]: a.code.value for a in result.plan if len(a.path) == 1}
+    assert 0x00080020 in constants and 0x00100040 in constants  # StudyDate, PatientSex: Z
+    assert {codes[tag] for tag in constants} <= {"Z", "D"}
+    assert not set(constants) & set(engine.standard.pseudonyms)
+    assert 0x00080050 not in constants and codes[0x00080050] == "Z"  # AccessionNumber: a pseudonym
+    protected = bytepath.protected_tags(bytepath.identifying_keywords(engine.standard.identifying_values))
+    assert not set(constants) & protected and not any(tag >> 16 & 1 for tag in constants)
+    assert constants[0x00080020] == b"\x08\x00\x20\x00DA\x00\x00"  # (0008,0020) DA, no value
+    assert not set(constants) & set(result.dataset._dict)  # left out of the scrub's dataset
+    pydicom_out = _run(data, engine, byte_path=False)[1][0]  # type: ignore[index]
+    assert encode_dataset(result.dataset, result.dataset.file_meta, result.copies.spliced) == pydicom_out
+    tag, chunk = next(iter(constants.items()))
+    altered = {**result.copies.spliced, tag: chunk[:-1] + bytes([chunk[-1] ^ 1])}
+    assert encode_dataset(result.dataset, result.dataset.file_meta, altered) != pydicom_out
+
+
+@pytest.mark.parametrize(("code", "vr", "dummy", "taken"), [
+    ("Z", "DA", None, True), ("Z", "PN", None, True), ("Z", "US", None, True), ("D", "DA", None, True),
+    ("D", "CS", "NONE", True), ("D", "US", None, True),
+    ("D", "LO", None, False),  # text in the dataset's character set: depends on it
+    ("D", "DS", None, False),  # a decimal string: left to pydicom's writer
+])
+def test_constant_bytes_only_where_every_character_set_agrees(code: str, vr: str, dummy: str | None,
+                                                              taken: bool) -> None:
+    from pydicom.dataelem import DataElement
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_data_element
+
+    from dicom_deid.profiles import ActionCode
+    from dicom_deid.scrub import constant_value
+
+    tag = 0x00081010  # StationName: any public tag
+    chunk = bytepath._constant_bytes(ActionCode(code), tag, vr, dummy)
+    assert (chunk is not None) is taken
+    if chunk is not None:
+        fp = DicomBytesIO()
+        fp.is_little_endian, fp.is_implicit_VR = True, False
+        value = constant_value(ActionCode(code), tag, vr, {tag: dummy} if dummy else {})
+        write_data_element(fp, DataElement(tag, vr, value), ["iso8859"])
+        assert chunk == fp.getvalue()
 
 
 @pytest.mark.parametrize(("name", "reason"), [

@@ -298,3 +298,21 @@ def _outcome(data: bytes, *, fast: bool) -> str:
     except DeidError as exc:
         return f"{type(exc).__name__}: {exc} ({exc.reason})"
     return f"read {len(ds._dict)} elements"
+
+
+def test_dataset_encoding_is_the_syntax_s_every_time() -> None:
+    """read.dataset_encoding is remembered per UID text: the same answer on every call, and an
+    unknown or private syntax refused on every call (a refusal is never remembered as an answer)."""
+    from dicom_deid.errors import UnsupportedTransferSyntax
+    from dicom_deid.read import dataset_encoding
+
+    checked = 0
+    for _ in range(3):
+        assert dataset_encoding("1.2.840.10008.1.2") == (True, True)
+        assert dataset_encoding("1.2.840.10008.1.2.1") == (False, True)
+        assert dataset_encoding("1.2.840.10008.1.2.2") == (False, False)
+        for bad in ("1.2.3.4", "1.2.840.10008.5.1.4.1.1.2", "not a uid"):
+            with pytest.raises(UnsupportedTransferSyntax, match="is not a known transfer syntax"):
+                dataset_encoding(bad)
+        checked += 1
+    assert checked == 3

@@ -65,3 +65,40 @@ def test_secret_key_never_printed():
     key = SecretKey.from_bytes(b"\xaa" * 32)
     assert "aa" not in repr(key).lower() and "redacted" in repr(key)
     assert "aa" not in str(Remapper(key)).lower()
+
+
+def test_every_replacement_is_hmac_sha256_of_domain_and_value() -> None:
+    """The one-shot ``hmac.digest`` gives what an HMAC object gives: replacements never change."""
+    import base64
+    import hashlib
+    import hmac
+
+    key = SecretKey(bytes(range(7, 39)))
+    r = Remapper(key)
+
+    def mac(domain: str, value: str) -> bytes:
+        return hmac.new(key.material, domain.encode() + b"\x00" + value.encode(), hashlib.sha256).digest()
+
+    checked = 0
+    for value in ("1.2.840.113619.2.1", "x", "", "Ünïcode^Näme"):
+        assert r.uid(value) == f"2.25.{int.from_bytes(mac('uid', value)[:16], 'big')}"
+        assert r.keyed_id(value) == base64.b32encode(mac("token", value)).decode()[:16].lower()
+        assert r.patient_id(value) == "DD" + base64.b32encode(mac("patient-id", value)).decode()[:12]
+        checked += 1
+    assert checked == 4
+
+
+def test_base32_prefix_is_that_of_the_whole_digest() -> None:
+    """``_b32`` encodes only the 5-byte groups it needs: the same characters as the whole digest."""
+    import base64
+    import hashlib
+
+    from dicom_deid.remap import _b32
+
+    checked = 0
+    for seed in range(50):
+        digest = hashlib.sha256(seed.to_bytes(2, "big")).digest()
+        for length in range(1, 53):
+            assert _b32(digest, length) == base64.b32encode(digest).decode("ascii")[:length]
+            checked += 1
+    assert checked == 50 * 52

@@ -605,3 +605,99 @@ def test_new_dataset_is_a_new_empty_dataset_of_its_own() -> None:
     first.PatientName = "A^B"
     first._pixel_array_opts["use_pdh"] = True
     assert "PatientName" not in second and vars(second) == vars(Dataset())
+
+
+_UID_BYTES = (b"1.2.840.10008.1.2.1\x00", b"1.2.3", b"1.2.3 ", b"1.2.3\x00 \x00", b"", b"\x00", b" ",
+              b"1.2.3\\4.5.6\x00", b"1.2\\\\3", b"\\", b"1.2.3\\", b" 1.2.3", b"1.2\x003", b"1.2.\xe9",
+              b"1.2.3\\4.5.6\\7.8 \x00")
+
+
+@pytest.mark.parametrize("value", _UID_BYTES)
+def test_uids_are_read_from_raw_bytes_as_pydicom_decodes_them(value: bytes) -> None:
+    """scrub.uid_value gives the strings pydicom's decoded element holds (values.convert_UI):
+    trailing nulls and spaces, backslashes, empty values, bytes outside ASCII."""
+    import warnings
+
+    from pydicom.dataelem import RawDataElement
+
+    from dicom_deid.scrub import _values
+    from dicom_deid.uid_bytes import uid_value
+
+    def dataset() -> Dataset:
+        ds = Dataset()
+        ds._dict[0x00200052] = RawDataElement(0x00200052, "UI", len(value), value, 0, False, True)  # type: ignore[index]
+        return ds
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        decoded = dataset()[0x00200052].value
+    ds = dataset()
+    fast = uid_value(ds, 0x00200052)
+    assert [str(v) for v in _values(fast)] == [str(v) for v in _values(decoded)]
+    assert type(ds._dict[0x00200052]) is RawDataElement  # type: ignore[index]  # nothing decoded
+
+
+def test_uids_are_decoded_by_pydicom_when_it_raises_on_invalid_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With pydicom set to raise on an invalid value, uid_value leaves the decoding to pydicom,
+    which raises as it would on the pydicom path."""
+    from pydicom import config
+    from pydicom.dataelem import RawDataElement
+
+    from dicom_deid.uid_bytes import uid_value
+
+    monkeypatch.setattr(config.settings, "_reading_validation_mode", config.RAISE)
+    ds = Dataset()
+    ds._dict[0x00200052] = RawDataElement(0x00200052, "UI", 4, b"1.a ", 0, False, True)  # type: ignore[index]
+    with pytest.raises(ValueError, match="Invalid value for VR UI"):
+        uid_value(ds, 0x00200052)
+
+
+def test_the_scrub_remaps_raw_uids_without_decoding_the_source() -> None:
+    """A raw UI element remapped (U) is read from its bytes: the source keeps its raw element,
+    and the replacement is the remapper's for the same UID string."""
+    from pydicom.dataelem import RawDataElement
+
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.SOPInstanceUID = "1.2.3.4"
+    value = b"1.2.826.0.1.3680043.2.1125.1\x00"
+    ds._dict[0x00200052] = RawDataElement(0x00200052, "UI", len(value), value, 0, False, True)  # type: ignore[index]
+    profile, standard = load_profile("basic"), load_standard()
+    remapper = Remapper(SecretKey(b"k" * 32))
+    plan = plan_actions(ds, profile, standard)
+    assert plan.actions[(0x00200052,)].code is ActionCode.U  # FrameOfReferenceUID
+    ctx = ScrubContext(profile=profile, standard=standard, remapper=remapper, patient_key="p",
+                       date_offset_days=-400, source=ds)
+    out = apply_plan(ds, plan, ctx)
+    assert out.FrameOfReferenceUID == remapper.uid("1.2.826.0.1.3680043.2.1125.1")
+    assert type(ds._dict[0x00200052]) is RawDataElement  # type: ignore[index]
+
+
+@pytest.mark.parametrize("value", [b"1.2.840.10008.5.1.4.1.1.2\x00", b"1.2.826.0.1.3680043.2.1125.7 ",
+                                   b"1.2.840.10008.5.1.4.1.1.2\\1.2.3", b""])
+def test_class_uids_in_items_are_planned_without_decoding_them(value: bytes) -> None:
+    """The plan reads a UID inside an item from its bytes (uid_bytes.py): the same actions as
+    with the element decoded first, and the item's element stays raw."""
+    import copy
+
+    from pydicom.dataelem import RawDataElement
+
+    def dataset(decoded: bool) -> Dataset:
+        item = Dataset()
+        item._dict[0x00081150] = RawDataElement(0x00081150, "UI", len(value), value, 0, False, True)  # type: ignore[index]
+        item._dict[0x00081155] = RawDataElement(0x00081155, "UI", 8, b"1.2.3.4\x00", 0, False, True)  # type: ignore[index]
+        if decoded:
+            item[0x00081150]  # decoded, as pydicom decodes it on access
+        ds = Dataset()
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.22"
+        ds.SOPInstanceUID = "1.2.3.9"
+        ds.ReferencedImageSequence = Sequence([item])
+        return ds
+
+    profile, standard = load_profile("basic"), load_standard()
+    raw_ds = dataset(decoded=False)
+    plan = plan_actions(raw_ds, profile, standard)
+    expected = plan_actions(copy.deepcopy(dataset(decoded=True)), profile, standard)
+    assert [(a.path, a.code, a.rule) for a in plan] == [(a.path, a.code, a.rule) for a in expected]
+    assert (0x00081140, 0, 0x00081150) in plan.actions
+    assert type(raw_ds.ReferencedImageSequence[0]._dict[0x00081150]) is RawDataElement  # type: ignore[index]

@@ -1,0 +1,161 @@
+"""Read, the byte path's way: the items of a sequence of undefined length -> the Sequence
+``pydicom.filereader.read_sequence`` builds for it, straight from the bytes (issue 16).
+
+read_fast.py reads the top level of an Explicit VR Little Endian file; a sequence of undefined
+length there was read by ``read_sequence``, which walks every item through pydicom's generic
+element generator (a file object, a heuristic per item, debugging hooks).  This module does the
+same walk with one ``unpack_from`` and one slice per element and builds the same objects: the
+same ``RawDataElement`` fields (tag, VR, length, value, absolute value position), the same empty
+values, one ``Dataset`` per item with the same parent encoding, original encoding, item flags
+(``is_undefined_length_sequence_item``, ``seq_item_tell``, ``file_tell``), nested sequences of
+undefined length read the same way and wrapped in the same ``DataElement``, and sequences of
+defined length inside items left raw, as pydicom leaves them.
+
+Only the plain case is taken; anything else raises :class:`~dicom_deid.rawscan.FallBack` and
+read_fast.py hands the sequence to ``read_sequence``: an item that is not (FFFE,E000), an empty
+item (pydicom then guesses implicit VR for it), elements out of order or repeated, an unknown VR,
+an undefined length other than a sequence's, an element running past its item, a delimiter
+with a length, a value or header cut short, nesting deeper than ``MAX_DEPTH``.
+``tests/test_read_fast.py`` compares every dataset with ``dcmread``'s, attribute by attribute.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import cast
+
+from pydicom.charset import convert_encodings
+from pydicom.dataelem import (
+    DataElement,
+    RawDataElement,
+    convert_raw_data_element,
+    empty_value_for_VR,
+)
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
+from pydicom.values import convert_string
+
+from dicom_deid.rawscan import (
+    ITEM,
+    ITEM_END,
+    LONG_VR_BYTES,
+    MAX_DEPTH,
+    SEQUENCE_END,
+    UNDEFINED,
+    VR_OF,
+    FallBack,
+)
+
+_HEAD = struct.Struct("<HH2sH").unpack_from
+_ITEM_HEAD = struct.Struct("<LL").unpack_from
+_UL = struct.Struct("<L").unpack_from
+_CHARSET = 0x00080005
+#: tag -> its BaseTag (an immutable int): one object per tag, reused (a bounded memo, no data)
+_TAGS: dict[int, BaseTag] = {}
+
+Encoding = str | list[str]
+
+
+def read_items(data: bytes, pos: int, encoding: Encoding, depth: int = 0) -> tuple[Sequence, int]:
+    """The Sequence ``read_sequence`` returns for the undefined-length sequence whose value starts
+    at ``pos`` of ``data`` (positions are absolute, as in a whole-file read), and the position after
+    its delimiter.  ``encoding``: the character sets in force where the sequence is (read_sequence's
+    ``encoding``).  Raises FallBack where this module does not read it exactly as pydicom does."""
+    if depth > MAX_DEPTH:
+        raise FallBack("sequences nested too deep")
+    end = len(data)
+    items: list[Dataset] = []
+    while True:
+        if pos + 8 > end:
+            raise FallBack("item header cut short")
+        tag, length = _ITEM_HEAD(data, pos)
+        tag = (tag & 0xFFFF) << 16 | tag >> 16  # (group, element) as two little-endian halves
+        if tag == SEQUENCE_END:
+            if length:
+                raise FallBack("sequence delimiter with a length")
+            pos += 8
+            break
+        if tag != ITEM or not length:
+            raise FallBack("not an item, or an empty item")
+        item_tell = pos
+        stop = None if length == UNDEFINED else pos + 8 + length
+        if stop is not None and stop > end:
+            raise FallBack("item cut short")
+        elements, pos = _read_elements(data, pos + 8, stop, encoding, depth)
+        if not elements:
+            raise FallBack("an empty item")  # pydicom guesses implicit VR for it
+        ds = Dataset(elements, parent_encoding=encoding)
+        charset = elements.get(_CHARSET)  # type: ignore[call-overload]
+        original: Encoding = encoding
+        if charset is not None:
+            original = convert_encodings(convert_raw_data_element(charset).value)
+        ds.set_original_encoding(False, True, original)
+        ds.is_undefined_length_sequence_item = stop is None
+        ds.seq_item_tell = item_tell
+        ds.file_tell = item_tell
+        items.append(ds)
+    sequence = Sequence(items)
+    sequence.is_undefined_length = True
+    return sequence, pos
+
+
+def _read_elements(data: bytes, pos: int, stop: int | None, encoding: Encoding,
+                   depth: int) -> tuple[dict[BaseTag, RawDataElement | DataElement], int]:
+    """One item's elements from ``pos`` to ``stop`` (defined length) or to its delimiter (None),
+    in the order read, and the position after the item."""
+    end = len(data) if stop is None else stop
+    elements: dict[BaseTag, RawDataElement | DataElement] = {}
+    last = -1
+    new_tuple, raw_type = tuple.__new__, RawDataElement
+    tags = _TAGS
+    if len(tags) > 65536:
+        tags.clear()
+    while True:
+        if pos >= end:
+            if stop is None or pos > end:
+                raise FallBack("item cut short, or an element past its item")
+            return elements, pos
+        if pos + 8 > end:
+            raise FallBack("element header cut short")
+        group, elem, vrb, length = _HEAD(data, pos)
+        tag = group << 16 | elem
+        if tag == ITEM_END and stop is None:
+            if vrb != b"\x00\x00" or length:
+                raise FallBack("item delimiter with a length")
+            return elements, pos + 8
+        if tag <= last or group == 0xFFFE:
+            raise FallBack("elements out of order, repeated, or a delimiter")
+        if not elements and vrb not in VR_OF:
+            raise FallBack("first element not explicit VR")  # pydicom guesses implicit VR here
+        last = tag
+        vr = VR_OF.get(vrb)
+        if vr is None:
+            raise FallBack("unknown value representation")
+        if vrb in LONG_VR_BYTES:
+            if pos + 12 > end:
+                raise FallBack("element header cut short")
+            length = _UL(data, pos + 8)[0]
+            value_tell = pos + 12
+        else:
+            value_tell = pos + 8
+        key = tags.get(tag)
+        if key is None:
+            key = tags[tag] = BaseTag(tag)
+        if length == UNDEFINED:
+            if vr != "SQ":
+                raise FallBack("undefined length outside a sequence")
+            seq, pos = read_items(data, value_tell, encoding, depth + 1)
+            elements[key] = DataElement(key, vr, seq, value_tell, is_undefined_length=True)
+            continue
+        pos = value_tell + length
+        if pos > end:
+            raise FallBack("value cut short")
+        value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
+        if tag == _CHARSET:
+            encoding = convert_encodings(convert_string(value or b"", True))
+        # RawDataElement(key, vr, length, value, value_tell, False, True), as read_fast.py builds it
+        elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
+
+
+__all__ = ["read_items"]

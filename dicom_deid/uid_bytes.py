@@ -1,0 +1,38 @@
+"""UIDs read from a raw element's bytes as pydicom decodes them, without decoding the element
+(issue 16): the plan reads class and scheme UIDs inside sequence items, the scrub reads every UID
+it remaps.  Only with pydicom configured as by default; otherwise pydicom decodes the element.
+"""
+
+from __future__ import annotations
+
+from pydicom import config as pydicom_config
+from pydicom import hooks as pydicom_hooks
+from pydicom.charset import default_encoding
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+
+
+def uid_value(src: Dataset, tag: int) -> object:
+    """What ``_remap_uids`` reads of ``src[tag].value``, without decoding a raw UI element: pydicom
+    decodes one as its bytes in the default character set, trailing nulls and spaces removed, split
+    at backslashes (``values.convert_UI``): one string, or a list of them.  The UIDs are the same
+    strings as the decoded element's (``tests/test_scrub_rules.py`` compares them); anything but a
+    raw element read as UI is decoded by pydicom (``src[tag].value``)."""
+    raw = src._dict.get(tag)  # type: ignore[call-overload]  # by int tag: no Tag() conversion
+    if type(raw) is RawDataElement and raw[1] == "UI" and type(raw[3]) is bytes and _plain_pydicom():
+        # convert_UI, then UID() strips each value (and validates it: warnings only, by default)
+        parts = [part.strip() for part in raw[3].decode(default_encoding).rstrip("\x00 ").split("\\")]
+        return parts if len(parts) > 1 else parts[0]
+    return src[tag].value
+
+
+def _plain_pydicom() -> bool:
+    """pydicom decodes elements as by default: no hook or callback of its own, and an invalid UID
+    warns rather than raises (then ``uid_value`` leaves the decoding to pydicom)."""
+    return (pydicom_config.settings.reading_validation_mode != pydicom_config.RAISE
+            and pydicom_config.data_element_callback is None and not pydicom_hooks.hooks.raw_element_kwargs
+            and pydicom_hooks.hooks.raw_element_value is pydicom_hooks.raw_element_value
+            and pydicom_hooks.hooks.raw_element_vr is pydicom_hooks.raw_element_vr)
+
+
+__all__ = ["uid_value"]
