@@ -39,7 +39,7 @@ from dicom_deid.pixels.confirm import (
 )
 from dicom_deid.pixels.decode import DecodedPixels
 from dicom_deid.pixels.deskew import level_line
-from dicom_deid.pixels.display import display_frame, scale_to_uint8
+from dicom_deid.pixels.display import achromatic_view, display_frame, scale_to_uint8
 from dicom_deid.pixels.ocr import TextBox, TextDetector, TextReader
 from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import RedactionBox
@@ -200,6 +200,8 @@ def find_text(
         for index, image in enumerate(images)
         for box in (projection if index < len(derived) and derived[index] else detector).detect(image)
     ]
+    images, derived, more = _with_flow_views(images, derived, detector)
+    proposals += more
     groups = group_duplicates(proposals)
     best: list[tuple[Judged, Reading] | None] = [None] * len(groups)
     tried: list[set[int]] = [set() for _ in groups]
@@ -230,6 +232,34 @@ def find_text(
     _second_look(images, groups, best, recognizer, derived)
     judged = sorted((b[0] for b in best if b is not None), key=lambda j: (j.box.y, j.box.x))
     return TextSearch(tuple(judged), tuple(images))
+
+
+#: At most this many frames of an instance get a colour-flow view (``display.achromatic_view``).
+FLOW_VIEWS = 2
+
+
+def _with_flow_views(
+    images: Sequence[npt.NDArray[np.uint8]], derived: Sequence[bool], detector: TextDetector
+) -> tuple[list[npt.NDArray[np.uint8]], list[bool], list[Proposal]]:
+    """``images`` and ``derived`` with the colour-flow views of up to ``FLOW_VIEWS`` frames (not
+    projections) appended, and the detector's proposals on those views.  The views are searched
+    without local contrast equalisation (``without_enhance``) where the detector has it: near-white
+    text over colour Doppler is found there, and neither in the colour image (its luminance is that of
+    the yellow around it) nor in an equalised view (the speckle rises to the text's level)."""
+    flat = getattr(detector, "without_enhance", None)
+    searcher: TextDetector = flat() if callable(flat) else detector
+    out, flags = list(images), [index < len(derived) and derived[index] for index in range(len(images))]
+    proposals: list[Proposal] = []
+    for index, image in enumerate(images):
+        if flags[index] or len(out) - len(images) >= FLOW_VIEWS:
+            continue
+        view = achromatic_view(image)
+        if view is None:
+            continue
+        out.append(view)
+        flags.append(False)
+        proposals += [Proposal(box, len(out) - 1) for box in searcher.detect(view)]
+    return out, flags, proposals
 
 
 def _second_look(

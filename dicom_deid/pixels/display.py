@@ -61,3 +61,56 @@ def ybr_full_to_rgb(ybr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     g = y - 0.344136 * cb - 0.714136 * cr
     b = y + 1.772 * cb
     return np.clip(np.stack([r, g, b], axis=-1) + 0.5, 0, 255).astype(np.uint8)
+
+
+#: Colour-flow view (``achromatic_view``): a pixel is coloured when its channels spread by at least
+#: ``FLOW_CHROMA`` levels; an image is a grey image under a colour overlay (colour Doppler, a
+#: PET/CT fusion) when between ``FLOW_MIN_SHARE`` and ``FLOW_MAX_SHARE`` of its pixels are coloured
+#: (more: a photograph or a colour map).  Coloured pixels are filled with the mean grey of the grey
+#: pixels within ``FLOW_FILL`` px.
+FLOW_CHROMA = 48
+FLOW_MIN_SHARE = 0.002
+FLOW_MAX_SHARE = 0.5
+FLOW_FILL = 7
+
+
+def achromatic_view(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8] | None:
+    """A grey view of an RGB image (rows × columns × 3) that is a grey image under a colour
+    overlay, with the overlay taken away; ``None`` for any other image.
+
+    Near-white text drawn over a colour-flow area has almost the luminance of the yellow and
+    orange around it, and every channel of the colour view varies across the flow's blobs: the
+    detector sees texture there.  Here each coloured pixel becomes the brighter of its darkest
+    channel (the white in a glyph's anti-aliased edge, about none in a saturated colour) and the
+    grey of the tissue around it, and each grey pixel keeps its luminance: the text stands white
+    over the grey image alone.
+    """
+    if image.ndim != 3 or image.shape[2] != 3:
+        return None
+    low = image.min(axis=2)
+    coloured = (image.max(axis=2) - low) >= FLOW_CHROMA
+    share = float(coloured.mean())
+    if not FLOW_MIN_SHARE <= share <= FLOW_MAX_SHARE:
+        return None
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    grey = image.astype(np.float32) @ weights
+    plain = (~coloured).astype(np.float32)
+    total, count = _box_sum(grey * plain, FLOW_FILL), _box_sum(plain, FLOW_FILL)
+    fallback = float(grey[~coloured].mean())
+    fill = np.where(count > 0.5, total / np.maximum(count, 1.0), fallback)
+    view = np.where(coloured, np.maximum(low.astype(np.float32), fill), grey)
+    result: npt.NDArray[np.uint8] = np.clip(view + 0.5, 0, 255).astype(np.uint8)
+    return result
+
+
+def _box_sum(values: npt.NDArray[np.float32], radius: int) -> npt.NDArray[np.float32]:
+    """Sum of ``values`` over the square of ``radius`` px around each pixel (clipped at the edges)."""
+    padded = np.zeros((values.shape[0] + 1, values.shape[1] + 1), dtype=np.float64)
+    padded[1:, 1:] = values.cumsum(axis=0).cumsum(axis=1)
+    rows, cols = values.shape
+    y0 = np.clip(np.arange(rows) - radius, 0, rows)
+    y1 = np.clip(np.arange(rows) + radius + 1, 0, rows)
+    x0 = np.clip(np.arange(cols) - radius, 0, cols)
+    x1 = np.clip(np.arange(cols) + radius + 1, 0, cols)
+    out = padded[np.ix_(y1, x1)] - padded[np.ix_(y0, x1)] - padded[np.ix_(y1, x0)] + padded[np.ix_(y0, x0)]
+    return out.astype(np.float32)
