@@ -19,7 +19,7 @@ from pixel_fixtures import stored_frames
 from pydicom.data import get_testdata_file
 
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
-from dicom_deid.pixels.display import achromatic_view
+from dicom_deid.pixels.display import colour_overlay
 
 MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 #: The colour-flow area of examples_rgb_color.dcm (rows, columns), looked at by eye.
@@ -65,9 +65,9 @@ def test_clean_colour_flow_gets_no_box() -> None:
     """The same image without the clock: nothing inside the colour-flow area is blacked out, and
     the colour-flow view exists for it (and not for a plain grey screen)."""
     ds = pydicom.dcmread(get_testdata_file("examples_rgb_color.dcm"))
-    assert achromatic_view(ds.pixel_array) is not None
+    assert colour_overlay(ds.pixel_array) is not None
     grey = np.repeat(ds.pixel_array.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
-    assert achromatic_view(grey) is None
+    assert colour_overlay(grey) is None
     target = copy.deepcopy(ds)
     PixelStage(PixelPolicy(PixelMode.ALL)).process(ds, target)
     changed = (stored_frames(target) != stored_frames(ds)).any(axis=-1)[0]

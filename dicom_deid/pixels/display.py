@@ -74,9 +74,18 @@ FLOW_MAX_SHARE = 0.5
 FLOW_FILL = 7
 
 
-def achromatic_view(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8] | None:
-    """A grey view of an RGB image (rows × columns × 3) that is a grey image under a colour
-    overlay, with the overlay taken away; ``None`` for any other image.
+def colour_overlay(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None:
+    """The coloured pixels of an RGB image (rows × columns × 3) that is a grey image under a colour
+    overlay (colour Doppler, a PET/CT fusion); ``None`` for any other image."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        return None
+    coloured: npt.NDArray[np.bool_] = (image.max(axis=2) - image.min(axis=2)) >= FLOW_CHROMA
+    share = float(coloured.mean())
+    return coloured if FLOW_MIN_SHARE <= share <= FLOW_MAX_SHARE else None
+
+
+def achromatic_view(image: npt.NDArray[np.uint8], coloured: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+    """A grey view of an RGB image with its colour overlay (``coloured``: ``colour_overlay``) taken away.
 
     Near-white text drawn over a colour-flow area has almost the luminance of the yellow and
     orange around it, and every channel of the colour view varies across the flow's blobs: the
@@ -85,13 +94,7 @@ def achromatic_view(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8] | Non
     grey of the tissue around it, and each grey pixel keeps its luminance: the text stands white
     over the grey image alone.
     """
-    if image.ndim != 3 or image.shape[2] != 3:
-        return None
     low = image.min(axis=2)
-    coloured = (image.max(axis=2) - low) >= FLOW_CHROMA
-    share = float(coloured.mean())
-    if not FLOW_MIN_SHARE <= share <= FLOW_MAX_SHARE:
-        return None
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     grey = image.astype(np.float32) @ weights
     plain = (~coloured).astype(np.float32)
@@ -101,6 +104,25 @@ def achromatic_view(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8] | Non
     view = np.where(coloured, np.maximum(low.astype(np.float32), fill), grey)
     result: npt.NDArray[np.uint8] = np.clip(view + 0.5, 0, 255).astype(np.uint8)
     return result
+
+
+#: White-on-colour evidence (``white_over_colour``): a pixel whose channels spread by less than
+#: ``WHITE_CHROMA`` levels, of luminance at least ``WHITE_LEVEL``, with at least ``WHITE_AMID`` of
+#: the 7 x 7 pixels around it coloured.
+WHITE_CHROMA = 32
+WHITE_LEVEL = 180
+WHITE_AMID = 0.3
+
+
+def white_over_colour(image: npt.NDArray[np.uint8], coloured: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Near-white grey pixels amid the colour overlay (``coloured``) of an RGB image: the strokes of
+    white text drawn over a colour-flow area; a clean flow has few (white tissue seldom lies inside it)."""
+    spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    bright = (image.astype(np.float32) @ weights) >= WHITE_LEVEL
+    amid = _box_sum(coloured.astype(np.float32), 3) >= WHITE_AMID * 49
+    found: npt.NDArray[np.bool_] = (spread < WHITE_CHROMA) & bright & amid
+    return found
 
 
 def _box_sum(values: npt.NDArray[np.float32], radius: int) -> npt.NDArray[np.float32]:
