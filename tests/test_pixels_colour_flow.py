@@ -19,7 +19,11 @@ from pixel_fixtures import stored_frames
 from pydicom.data import get_testdata_file
 
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
+from dicom_deid.pixels.confirm import Judged, Verdict, pad_box
+from dicom_deid.pixels.detect import TextSearch
 from dicom_deid.pixels.display import colour_overlay
+from dicom_deid.pixels.fit import merge_lines
+from dicom_deid.pixels.ocr import TextBox
 
 MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 #: The colour-flow area of examples_rgb_color.dcm (rows, columns), looked at by eye.
@@ -72,3 +76,46 @@ def test_clean_colour_flow_gets_no_box() -> None:
     PixelStage(PixelPolicy(PixelMode.ALL)).process(ds, target)
     changed = (stored_frames(target) != stored_frames(ds)).any(axis=-1)[0]
     assert changed[FLOW].sum() == 0
+
+
+def test_one_line_seen_in_two_search_images_is_one_box() -> None:
+    """The clock drawn where the colour image and the colour-flow view both propose it, shifted:
+    one box covers it (not two, each padded on its own), and the clock is covered."""
+    stage = PixelStage(PixelPolicy(PixelMode.ALL))
+    checked = 0
+    for at, size in (((90, 85), 16), ((120, 90), 15)):
+        ds, mask = doppler_with_clock(at, size)
+        outcome = stage.process(ds, copy.deepcopy(ds))
+        ys, xs = np.nonzero(mask)
+        over = [b for b in outcome.boxes
+                if b.x < xs.max() and xs.min() < b.x + b.width and b.y < ys.max() and ys.min() < b.y + b.height]
+        assert len(over) == 1, (at, over)
+        box = over[0]
+        assert box.x <= xs.min() and xs.max() < box.x + box.width, at
+        assert box.y <= ys.min() and ys.max() < box.y + box.height, at
+        checked += 1
+    assert checked == 2
+
+
+def _copy(line: TextBox, glyph: int, cut: tuple[bool, bool] = (False, False)) -> Judged:
+    return Judged(pad_box(line, glyph, 240, 320, cut=cut), Verdict.CONFIRMED, 0, glyph, line, (), cut)
+
+
+def test_copies_of_a_line_are_padded_once_and_other_lines_stay_apart() -> None:
+    """Two copies of one line (shifted by a few pixels, one thicker) become one box: the union of
+    their glyph extents padded by the smaller glyph height, which blacks out less than the two
+    padded copies did; a line just below stays its own box."""
+    image = np.zeros((240, 320), np.uint8)
+    first, second = TextBox(60, 95, 70, 12), TextBox(54, 93, 60, 17)
+    below = TextBox(60, 112, 70, 12)
+    judged = (_copy(first, 12, (False, True)), _copy(second, 17), _copy(below, 12))
+    merged = merge_lines(TextSearch(judged, (image,))).judged
+    assert len(merged) == 2
+    line = next(j for j in merged if j.line is not None and j.line.y < 100)
+    assert line.line == TextBox(54, 93, 76, 17, line.line.score)
+    assert line.box == pad_box(TextBox(54, 93, 76, 17), 12, 240, 320, cut=(False, True))
+    covered = np.zeros((240, 320), bool)
+    for j in judged[:2]:
+        covered[j.box.y : j.box.y1, j.box.x : j.box.x1] = True
+    assert line.box.width * line.box.height < covered.sum()
+    assert any(j.line == below for j in merged)
