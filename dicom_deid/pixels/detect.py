@@ -13,6 +13,10 @@ Multi-frame: near-identical frames are not searched one by one.  The detector ru
 Every box found applies to every frame (``frames=None``): text that moves between frames
 is covered wherever any searched image showed it.
 
+A grey image under a colour overlay (colour Doppler) that shows near-white pixels amid the colour
+is also searched in a grey view with the overlay taken away (``display.achromatic_view``), near
+those pixels only.
+
 :func:`find_text` is the whole search: detector proposals over the search images, merged,
 read by the recognizer and judged (``confirm.py``).
 """
