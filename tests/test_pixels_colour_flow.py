@@ -83,7 +83,7 @@ def test_one_line_seen_in_two_search_images_is_one_box() -> None:
     one box covers it (not two, each padded on its own), and the clock is covered."""
     stage = PixelStage(PixelPolicy(PixelMode.ALL))
     checked = 0
-    for at, size in (((90, 85), 16), ((120, 90), 15)):
+    for at, size in (((90, 85), 14), ((90, 85), 15)):
         ds, mask = doppler_with_clock(at, size)
         outcome = stage.process(ds, copy.deepcopy(ds))
         ys, xs = np.nonzero(mask)
@@ -119,3 +119,12 @@ def test_copies_of_a_line_are_padded_once_and_other_lines_stay_apart() -> None:
         covered[j.box.y : j.box.y1, j.box.x : j.box.x1] = True
     assert line.box.width * line.box.height < covered.sum()
     assert any(j.line == below for j in merged)
+
+
+def test_copies_in_an_l_are_left_as_they_are() -> None:
+    """A long thin copy and a short thick one, offset along the line: one box over both would black
+    out their corners too, more than the two copies; they stay two boxes."""
+    image = np.zeros((240, 320), np.uint8)
+    judged = (_copy(TextBox(40, 100, 120, 10), 10), _copy(TextBox(120, 95, 60, 19), 19))
+    merged = merge_lines(TextSearch(judged, (image,))).judged
+    assert set(merged) == set(judged) and len(merged) == 2

@@ -16,6 +16,7 @@ over-redacting.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -125,7 +126,8 @@ LINE_RATIO = 2.0
 
 def merge_lines(search: TextSearch) -> TextSearch:
     """``search`` with the regions (not rejected) that are one line seen twice joined into one: the
-    union of their glyph extents (line and kept growth), padded once by the smaller glyph height.
+    union of their glyph extents (line and kept growth), padded once by the smaller glyph height,
+    where that box is no larger than the copies together.
     Padded one by one, each copy added its own padding, shifted, and the union of the copies
     blacked out a frame of anatomy around the line."""
     live = [j for j in search.judged if j.verdict is not Verdict.REJECTED and j.line is not None]
@@ -141,11 +143,23 @@ def merge_lines(search: TextSearch) -> TextSearch:
             groups.append([region])
     if len(groups) == len(live):
         return search
-    merged = [_merge(group, search.images[group[0].image].shape[:2]) if len(group) > 1 else group[0]
-              for group in groups]
+    merged: list[Judged] = []
+    for group in groups:
+        joined = _merge(group, search.images[group[0].image].shape[:2]) if len(group) > 1 else group[0]
+        # one box never blacks out more than the copies did (copies in an L: their corners)
+        merged.extend([joined] if joined.box.width * joined.box.height <= _union_area(group) else group)
     rejected = [j for j in search.judged if j.verdict is Verdict.REJECTED or j.line is None]
     judged = sorted([*merged, *rejected], key=lambda j: (j.box.y, j.box.x))
     return dataclasses.replace(search, judged=tuple(judged))
+
+
+def _union_area(group: Sequence[Judged]) -> int:
+    """Pixels inside at least one of the boxes of ``group``."""
+    whole = union_box([j.box for j in group])
+    covered = np.zeros((whole.height, whole.width), dtype=bool)
+    for j in group:
+        covered[j.box.y - whole.y : j.box.y1 - whole.y, j.box.x - whole.x : j.box.x1 - whole.x] = True
+    return int(covered.sum())
 
 
 def _body(judged: Judged) -> TextBox:
