@@ -61,7 +61,7 @@ def pixel_warnings(profile: Profile, pixels: PixelMode | None) -> tuple[str, ...
     return ()
 
 
-_OCR_MODULES = (("onnxruntime", "onnxruntime"), ("cv2", "opencv-python-headless"))
+_OCR_MODULES = (("openvino", "openvino"), ("cv2", "opencv-python-headless"))
 
 
 def check_ocr_installed() -> None:

@@ -125,15 +125,17 @@ def main(argv: list[str] | None = None) -> int:
         args.dump.write_text(json.dumps(rows, indent=1))
     if args.compare:
         other = {r["name"]: r for r in json.loads(args.compare.read_text())}
-        differ = 0
+        differ = matched = 0
         for row in rows:
             before = other.get(str(row["name"]))
             if before is None:
                 continue
+            matched += 1
             if sorted(before["judged"]) != sorted(row["judged"]):  # type: ignore[type-var]
                 differ += 1
                 print(f"DIFFERS {row['name']}\n  was {sorted(before['judged'])}\n  now {sorted(row['judged'])}")  # type: ignore[type-var]
-        print(f"compared {len(rows)} inputs: {differ} differ")
+        print(f"compared {matched} inputs: {differ} differ ({len(rows) - matched} not in the other dump: "
+              "names are the paths as given)")
     return 0
 
 

@@ -5,7 +5,7 @@ Two kinds of engine live here:
 * a *detector* finds where text may be (``TextDetector.detect`` → ``list[TextBox]``).  The
   default :class:`DbnetDetector` runs the DBNet text-detection network that the
   ``rapidocr-onnxruntime`` wheel ships (``ch_PP-OCRv4_det_infer.onnx``) through
-  ``onnxruntime`` on the CPU.  Nothing is downloaded: the model file is located inside the
+  OpenVINO on the CPU in f32.  Nothing is downloaded: the model file is located inside the
   installed wheel (``models.py``, which opens the sessions of both networks).  Its proposals are confirmed by the recognition network of the same wheel
   (``recognize.py``, ``confirm.py``) before anything is blacked out.
 * a *reader* says what a region reads (``TextReader.read``).  :class:`TesseractReader`
@@ -171,7 +171,7 @@ _TILE_OVERLAP = 96
 
 
 class DbnetDetector:
-    """DBNet (PP-OCRv4 det) through onnxruntime; the session is created on first use.
+    """DBNet (PP-OCRv4 det) through OpenVINO (``models.py``); compiled on first use.
 
     Each :class:`ScanPass` feeds the network one resized (and maybe rotated) copy of the
     image, its local contrast equalised (``enhance``) and framed by ``edge_pad`` network pixels of

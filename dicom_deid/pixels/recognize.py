@@ -1,7 +1,7 @@
 """Read short text lines with the recognition network shipped in the rapidocr wheel.  Knows no DICOM.
 
 :class:`CrnnRecognizer` runs ``ch_PP-OCRv4_rec_infer.onnx`` (PP-OCRv4 recognition: a CRNN with a
-CTC head over 6,623 characters, Latin letters and digits among them) through onnxruntime on the
+CTC head over 6,623 characters, Latin letters and digits among them) through OpenVINO on the
 CPU.  The character table is stored inside the model file itself; nothing is downloaded.
 
 It answers one question for the pixel stage: *does this region hold characters?*  Each crop is
@@ -74,7 +74,7 @@ def find_recognition_model() -> Path:
 
 
 class CrnnRecognizer:
-    """PP-OCRv4 recognition through onnxruntime; the session is created on first use."""
+    """PP-OCRv4 recognition through OpenVINO (``models.py``); compiled on first use."""
 
     def __init__(self, *, threads: int = 1, model_path: Path | None = None, batch: int = 1) -> None:
         self.threads = threads
@@ -86,7 +86,7 @@ class CrnnRecognizer:
     def _get_session(self) -> Any:
         session = self._network.get()
         if not self._characters:
-            table = session.get_modelmeta().custom_metadata_map.get("character", "")
+            table = self._network.metadata("character")
             if not table:
                 raise OcrUnavailable("text recognition model carries no character table")
             # CTC: index 0 is the blank; the table; then the space character
