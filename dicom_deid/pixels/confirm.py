@@ -5,7 +5,7 @@ can look like text to it.  A proposal is blacked out only when it *reads* as tex
 
 * **group** — proposals that are the same region seen again (another pass, a projection, a
   frame: IoU >= 0.6) are read together; nothing else is joined, so no box grows over anatomy by
-  merging;
+  merging (copies of one line judged apart become one box afterwards: ``fit.merge_lines``);
 * **confirm** — a recognizer reads the region (:class:`Reading`).  Confirmed: at least two
   confident letters/digits, or one very confident character in a glyph-shaped box.  Rejected:
   nothing read, only low-confidence marks, or nothing but round letters ("OOOO": rows of circles

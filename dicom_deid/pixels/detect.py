@@ -13,6 +13,10 @@ Multi-frame: near-identical frames are not searched one by one.  The detector ru
 Every box found applies to every frame (``frames=None``): text that moves between frames
 is covered wherever any searched image showed it.
 
+A grey image under a colour overlay (colour Doppler) that shows near-white pixels amid the colour
+is also searched in a grey view with the overlay taken away (``display.achromatic_view``), near
+those pixels only.
+
 :func:`find_text` is the whole search: detector proposals over the search images, merged,
 read by the recognizer and judged (``confirm.py``).
 """
@@ -39,7 +43,13 @@ from dicom_deid.pixels.confirm import (
 )
 from dicom_deid.pixels.decode import DecodedPixels
 from dicom_deid.pixels.deskew import level_line
-from dicom_deid.pixels.display import display_frame, scale_to_uint8
+from dicom_deid.pixels.display import (
+    achromatic_view,
+    colour_overlay,
+    display_frame,
+    scale_to_uint8,
+    white_over_colour,
+)
 from dicom_deid.pixels.ocr import TextBox, TextDetector, TextReader
 from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import RedactionBox
@@ -200,6 +210,8 @@ def find_text(
         for index, image in enumerate(images)
         for box in (projection if index < len(derived) and derived[index] else detector).detect(image)
     ]
+    images, derived, more = _with_flow_views(images, derived, detector)
+    proposals += more
     groups = group_duplicates(proposals)
     best: list[tuple[Judged, Reading] | None] = [None] * len(groups)
     tried: list[set[int]] = [set() for _ in groups]
@@ -230,6 +242,72 @@ def find_text(
     _second_look(images, groups, best, recognizer, derived)
     judged = sorted((b[0] for b in best if b is not None), key=lambda j: (j.box.y, j.box.x))
     return TextSearch(tuple(judged), tuple(images))
+
+
+#: Colour-flow views (``display.achromatic_view``): at most ``FLOW_VIEWS`` frames of an instance
+#: get one when it shows clusters of near-white pixels amid the colour (``display.white_over_colour``;
+#: pixels within ``FLOW_JOIN`` px joined, a cluster of at least ``FLOW_WHITE`` pixels), and only the
+#: view's proposals that reach within ``FLOW_MARGIN`` px of a cluster count: text elsewhere is found
+#: in the colour image itself, and the detector's cost stays with images where white text over
+#: colour may be.
+FLOW_VIEWS = 1
+FLOW_JOIN = 12
+FLOW_WHITE = 40
+FLOW_MARGIN = 24
+
+
+def _with_flow_views(
+    images: Sequence[npt.NDArray[np.uint8]], derived: Sequence[bool], detector: TextDetector
+) -> tuple[list[npt.NDArray[np.uint8]], list[bool], list[Proposal]]:
+    """``images`` and ``derived`` with the colour-flow views of up to ``FLOW_VIEWS`` frames (not
+    projections) that show white over colour appended, and the detector's proposals there.  The
+    views are searched without local contrast equalisation (``without_enhance``) where the detector
+    has it: near-white text over colour Doppler is found there, and neither in the colour image (its
+    luminance is that of the yellow around it) nor in an equalised view (the speckle rises to the
+    text's level)."""
+    flat = getattr(detector, "without_enhance", None)
+    searcher: TextDetector = flat() if callable(flat) else detector
+    out, flags = list(images), [index < len(derived) and derived[index] for index in range(len(images))]
+    proposals: list[Proposal] = []
+    for index, image in enumerate(images):
+        if flags[index] or len(out) - len(images) >= FLOW_VIEWS:
+            continue
+        coloured = colour_overlay(image)
+        areas = [] if coloured is None else _white_clusters(white_over_colour(image, coloured))
+        if coloured is None or not areas:
+            continue
+        view = achromatic_view(image, coloured)
+        out.append(view)
+        flags.append(False)
+        for box in searcher.detect(view):
+            if any(_overlaps(box, area) for area in areas):
+                proposals.append(Proposal(box, len(out) - 1))
+    return out, flags, proposals
+
+
+def _overlaps(a: TextBox, b: TextBox) -> bool:
+    return a.x < b.x1 and b.x < a.x1 and a.y < b.y1 and b.y < a.y1
+
+
+def _white_clusters(white: npt.NDArray[np.bool_]) -> list[TextBox]:
+    """Areas (widened by ``FLOW_MARGIN``) around clusters of at least ``FLOW_WHITE`` pixels of ``white``."""
+    if int(white.sum()) < FLOW_WHITE:
+        return []
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    cv2 = _import_cv2()
+    joined = cv2.dilate(white.astype(np.uint8), np.ones((FLOW_JOIN, FLOW_JOIN), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    rows, columns = white.shape
+    areas = []
+    for label in range(1, count):
+        x, y, w, h, _area = (int(v) for v in stats[label])
+        if int(white[y : y + h, x : x + w][labels[y : y + h, x : x + w] == label].sum()) < FLOW_WHITE:
+            continue
+        x0, y0 = max(0, x - FLOW_MARGIN), max(0, y - FLOW_MARGIN)
+        x1, y1 = min(columns, x + w + FLOW_MARGIN), min(rows, y + h + FLOW_MARGIN)
+        areas.append(TextBox(x0, y0, x1 - x0, y1 - y0))
+    return areas
 
 
 def _second_look(

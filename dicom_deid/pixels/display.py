@@ -61,3 +61,78 @@ def ybr_full_to_rgb(ybr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     g = y - 0.344136 * cb - 0.714136 * cr
     b = y + 1.772 * cb
     return np.clip(np.stack([r, g, b], axis=-1) + 0.5, 0, 255).astype(np.uint8)
+
+
+#: Colour-flow view (``achromatic_view``): a pixel is coloured when its channels spread by at least
+#: ``FLOW_CHROMA`` levels; an image is a grey image under a colour overlay (colour Doppler, a
+#: PET/CT fusion) when between ``FLOW_MIN_SHARE`` and ``FLOW_MAX_SHARE`` of its pixels are coloured
+#: (more: a photograph or a colour map).  Coloured pixels are filled with the mean grey of the grey
+#: pixels within ``FLOW_FILL`` px.
+FLOW_CHROMA = 48
+FLOW_MIN_SHARE = 0.002
+FLOW_MAX_SHARE = 0.5
+FLOW_FILL = 7
+
+
+def colour_overlay(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None:
+    """The coloured pixels of an RGB image (rows × columns × 3) that is a grey image under a colour
+    overlay (colour Doppler, a PET/CT fusion); ``None`` for any other image."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        return None
+    coloured: npt.NDArray[np.bool_] = (image.max(axis=2) - image.min(axis=2)) >= FLOW_CHROMA
+    share = float(coloured.mean())
+    return coloured if FLOW_MIN_SHARE <= share <= FLOW_MAX_SHARE else None
+
+
+def achromatic_view(image: npt.NDArray[np.uint8], coloured: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+    """A grey view of an RGB image with its colour overlay (``coloured``: ``colour_overlay``) taken away.
+
+    Near-white text drawn over a colour-flow area has almost the luminance of the yellow and
+    orange around it, and every channel of the colour view varies across the flow's blobs: the
+    detector sees texture there.  Here each coloured pixel becomes the brighter of its darkest
+    channel (the white in a glyph's anti-aliased edge, about none in a saturated colour) and the
+    grey of the tissue around it, and each grey pixel keeps its luminance: the text stands white
+    over the grey image alone.
+    """
+    low = image.min(axis=2)
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    grey = image.astype(np.float32) @ weights
+    plain = (~coloured).astype(np.float32)
+    total, count = _box_sum(grey * plain, FLOW_FILL), _box_sum(plain, FLOW_FILL)
+    fallback = float(grey[~coloured].mean())
+    fill = np.where(count > 0.5, total / np.maximum(count, 1.0), fallback)
+    view = np.where(coloured, np.maximum(low.astype(np.float32), fill), grey)
+    result: npt.NDArray[np.uint8] = np.clip(view + 0.5, 0, 255).astype(np.uint8)
+    return result
+
+
+#: White-on-colour evidence (``white_over_colour``): a pixel whose channels spread by less than
+#: ``WHITE_CHROMA`` levels, of luminance at least ``WHITE_LEVEL``, with at least ``WHITE_AMID`` of
+#: the 7 x 7 pixels around it coloured.
+WHITE_CHROMA = 32
+WHITE_LEVEL = 180
+WHITE_AMID = 0.3
+
+
+def white_over_colour(image: npt.NDArray[np.uint8], coloured: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Near-white grey pixels amid the colour overlay (``coloured``) of an RGB image: the strokes of
+    white text drawn over a colour-flow area; a clean flow has few (white tissue seldom lies inside it)."""
+    spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    bright = (image.astype(np.float32) @ weights) >= WHITE_LEVEL
+    amid = _box_sum(coloured.astype(np.float32), 3) >= WHITE_AMID * 49
+    found: npt.NDArray[np.bool_] = (spread < WHITE_CHROMA) & bright & amid
+    return found
+
+
+def _box_sum(values: npt.NDArray[np.float32], radius: int) -> npt.NDArray[np.float32]:
+    """Sum of ``values`` over the square of ``radius`` px around each pixel (clipped at the edges)."""
+    padded = np.zeros((values.shape[0] + 1, values.shape[1] + 1), dtype=np.float64)
+    padded[1:, 1:] = values.cumsum(axis=0).cumsum(axis=1)
+    rows, cols = values.shape
+    y0 = np.clip(np.arange(rows) - radius, 0, rows)
+    y1 = np.clip(np.arange(rows) + radius + 1, 0, rows)
+    x0 = np.clip(np.arange(cols) - radius, 0, cols)
+    x1 = np.clip(np.arange(cols) + radius + 1, 0, cols)
+    out = padded[np.ix_(y1, x1)] - padded[np.ix_(y0, x1)] - padded[np.ix_(y1, x0)] + padded[np.ix_(y0, x0)]
+    return out.astype(np.float32)

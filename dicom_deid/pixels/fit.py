@@ -16,11 +16,12 @@ over-redacting.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dicom_deid.pixels.confirm import MIN_CONFIDENT, Judged, pad_box, union_box
+from dicom_deid.pixels.confirm import MIN_CONFIDENT, Judged, Verdict, pad_box, union_box
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import Reading
 
@@ -115,4 +116,83 @@ def refit(judged: Judged, dropped: set[int], image: npt.NDArray[np.uint8]) -> Ju
     return dataclasses.replace(judged, box=box, grown=tuple(kept), cut=cut)
 
 
-__all__ = ["confirm_growth", "reading_crop", "reads_as_glyphs", "refit"]
+#: Two judged regions are one line seen twice (several search images, passes or frames, whose
+#: detector boxes were shifted too far to be grouped as duplicates) when, across the line, they
+#: share at least ``SAME_LINE`` of the thinner one's extent, neither is more than ``LINE_RATIO``
+#: times as thick as the other, and along it they overlap.
+SAME_LINE = 0.6
+LINE_RATIO = 2.0
+
+
+def merge_lines(search: TextSearch) -> TextSearch:
+    """``search`` with the regions (not rejected) that are one line seen twice joined into one: the
+    union of their glyph extents (line and kept growth), padded once by the smaller glyph height,
+    where that box is no larger than the copies together.
+    Padded one by one, each copy added its own padding, shifted, and the union of the copies
+    blacked out a frame of anatomy around the line."""
+    live = [j for j in search.judged if j.verdict is not Verdict.REJECTED and j.line is not None]
+    if len(live) < 2:
+        return search
+    groups: list[list[Judged]] = []
+    for region in sorted(live, key=lambda j: -j.glyph_height):
+        for group in groups:
+            if any(_same_line(_body(region), _body(other)) for other in group):
+                group.append(region)
+                break
+        else:
+            groups.append([region])
+    if len(groups) == len(live):
+        return search
+    merged: list[Judged] = []
+    for group in groups:
+        joined = _merge(group, search.images[group[0].image].shape[:2]) if len(group) > 1 else group[0]
+        # one box never blacks out more than the copies did (copies in an L: their corners)
+        merged.extend([joined] if joined.box.width * joined.box.height <= _union_area(group) else group)
+    rejected = [j for j in search.judged if j.verdict is Verdict.REJECTED or j.line is None]
+    judged = sorted([*merged, *rejected], key=lambda j: (j.box.y, j.box.x))
+    return dataclasses.replace(search, judged=tuple(judged))
+
+
+def _union_area(group: Sequence[Judged]) -> int:
+    """Pixels inside at least one of the boxes of ``group``."""
+    whole = union_box([j.box for j in group])
+    covered = np.zeros((whole.height, whole.width), dtype=bool)
+    for j in group:
+        covered[j.box.y - whole.y : j.box.y1 - whole.y, j.box.x - whole.x : j.box.x1 - whole.x] = True
+    return int(covered.sum())
+
+
+def _body(judged: Judged) -> TextBox:
+    assert judged.line is not None
+    return union_box([judged.line, *judged.grown]) if judged.grown else judged.line
+
+
+def _same_line(a: TextBox, b: TextBox) -> bool:
+    horizontal = a.width >= a.height
+    if horizontal != (b.width >= b.height):
+        return False
+    a0, a1, b0, b1 = (a.y, a.y1, b.y, b.y1) if horizontal else (a.x, a.x1, b.x, b.x1)
+    c0, c1, d0, d1 = (a.x, a.x1, b.x, b.x1) if horizontal else (a.y, a.y1, b.y, b.y1)
+    thin, thick = sorted((a1 - a0, b1 - b0))
+    shared = min(a1, b1) - max(a0, b0)
+    return thick <= LINE_RATIO * thin and shared >= SAME_LINE * thin and min(c1, d1) > max(c0, d0)
+
+
+def _merge(group: list[Judged], shape: tuple[int, ...]) -> Judged:
+    """One region for the copies of a line in ``group``: the best verdict, the union of the glyph
+    extents, the smaller glyph height, an end padded as cut where a copy reaching it was cut."""
+    rank = {Verdict.CONFIRMED: 2, Verdict.UNCERTAIN: 1, Verdict.REJECTED: 0}
+    best = max(group, key=lambda j: rank[j.verdict])
+    bodies = [_body(j) for j in group]
+    body = union_box(bodies)
+    horizontal = body.width >= body.height
+    start = any(j.cut[0] and (b.x if horizontal else b.y) == (body.x if horizontal else body.y)
+                for j, b in zip(group, bodies, strict=True))
+    end = any(j.cut[1] and (b.x1 if horizontal else b.y1) == (body.x1 if horizontal else body.y1)
+              for j, b in zip(group, bodies, strict=True))
+    height = min(j.glyph_height for j in group)
+    box = pad_box(body, height, int(shape[0]), int(shape[1]), cut=(start, end))
+    return dataclasses.replace(best, box=box, glyph_height=height, line=body, grown=(), cut=(start, end))
+
+
+__all__ = ["confirm_growth", "merge_lines", "reading_crop", "reads_as_glyphs", "refit"]

@@ -220,6 +220,20 @@ class DbnetDetector:
             self.__dict__["_plain"] = plain
         return plain
 
+    def without_enhance(self) -> DbnetDetector:
+        """The same network and passes without local contrast equalisation (one per detector, with
+        its own memory of images searched), for views already made for the detector
+        (``display.achromatic_view``): equalised, the speckle around white text over a colour-flow
+        area rose to the text's level and the network saw none of it."""
+        flat = self.__dict__.get("_flat")
+        if flat is None:
+            flat = copy.copy(self)
+            flat.enhance = False
+            flat.__dict__.pop("_plain", None)  # variants of this detector, not of the copy
+            flat._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
+            self.__dict__["_flat"] = flat
+        return flat
+
     def prepare(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """The image as the network sees it before resizing: local contrast equalised
         (``enhance``); a grey image (or a colour image whose channels are equal) stays grey: one

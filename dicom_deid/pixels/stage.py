@@ -43,7 +43,7 @@ from dicom_deid.pixels.detect import (
 from dicom_deid.pixels.display import display_frame
 from dicom_deid.pixels.encode import encode_frames
 from dicom_deid.pixels.faces import find_faces, is_head_volume, is_photograph
-from dicom_deid.pixels.fit import confirm_growth
+from dicom_deid.pixels.fit import confirm_growth, merge_lines
 from dicom_deid.pixels.frames import assign_frames
 from dicom_deid.pixels.mode import PixelMode, check_pixel_options  # noqa: F401 - moved to mode.py (light), re-exported
 from dicom_deid.pixels.ocr import DbnetDetector, TesseractReader, TextDetector, TextReader
@@ -326,6 +326,7 @@ class PixelStage:
             else:
                 search = find_text(images, self.detector, self.recognizer, derived=derived)
             search = confirm_growth(search, self.recognizer)  # a line grows only over what reads as text
+            search = merge_lines(search)  # one line seen twice is one box, padded once
             confirmed = search.boxes(Verdict.CONFIRMED)
             doubtful = search.boxes(Verdict.UNCERTAIN)
             # unconfirmed regions are redacted on high-risk images, and on any image where one
