@@ -37,22 +37,25 @@ from pydicom.tag import BaseTag
 from pydicom.values import convert_string
 
 from dicom_deid.rawscan import (
+    BASE_TAGS,
+    ELEMENT_HEAD,
     ITEM,
     ITEM_END,
     LONG_VR_BYTES,
     MAX_DEPTH,
     SEQUENCE_END,
+    SPECIFIC_CHARACTER_SET,
+    UL_AT,
     UNDEFINED,
     VR_OF,
     FallBack,
 )
 
-_HEAD = struct.Struct("<HH2sH").unpack_from
+_HEAD = ELEMENT_HEAD
 _ITEM_HEAD = struct.Struct("<LL").unpack_from
-_UL = struct.Struct("<L").unpack_from
-_CHARSET = 0x00080005
-#: tag -> its BaseTag (an immutable int): one object per tag, reused (a bounded memo, no data)
-_TAGS: dict[int, BaseTag] = {}
+_UL = UL_AT
+_CHARSET = SPECIFIC_CHARACTER_SET
+_TAGS = BASE_TAGS
 
 Encoding = str | list[str]
 

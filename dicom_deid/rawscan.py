@@ -7,6 +7,10 @@ input).  ``scripts/rawscan_floor.py`` scans whole files with the same facts (a b
 
 from __future__ import annotations
 
+import struct
+
+from pydicom.tag import BaseTag
+
 EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
 IMPLICIT_LITTLE = "1.2.840.10008.1.2"
 PIXEL_DATA = 0x7FE00010
@@ -57,3 +61,12 @@ __all__ = [
     "VR_OF",
     "FallBack",
 ]
+
+#: (group, element, VR bytes, 2-byte length) of an explicit VR little endian element header
+ELEMENT_HEAD = struct.Struct("<HH2sH").unpack_from
+#: a little endian 4-byte unsigned value (the long form's length)
+UL_AT = struct.Struct("<L").unpack_from
+SPECIFIC_CHARACTER_SET = 0x00080005
+#: int tag -> its BaseTag (an immutable int): one object per tag, shared by the fast readers
+#: (read_fast.py, items_fast.py); a memo of tags seen, no data
+BASE_TAGS: dict[int, BaseTag] = {}

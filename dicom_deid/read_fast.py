@@ -40,23 +40,26 @@ from pydicom.values import convert_string
 
 from dicom_deid.items_fast import read_items
 from dicom_deid.rawscan import (
+    BASE_TAGS,
+    ELEMENT_HEAD,
     ENCAPSULATED,
     EXPLICIT_LITTLE,
     LONG_VR_BYTES,
     LONG_VR_OF,
     PIXEL_DATA,
     SHORT_VR_OF,
+    SPECIFIC_CHARACTER_SET,
+    UL_AT,
     UNDEFINED,
     VR_OF,
     FallBack,
 )
 
-_HEAD = struct.Struct("<HH2sH").unpack_from
-_UL = struct.Struct("<L").unpack_from
+_HEAD = ELEMENT_HEAD
+_UL = UL_AT
 _SYNTAXES = frozenset({EXPLICIT_LITTLE, *ENCAPSULATED})
-_CHARSET = 0x00080005
-#: tag -> its BaseTag (an immutable int): one object per tag, reused by every file (a memo)
-_TAGS: dict[int, BaseTag] = {}
+_CHARSET = SPECIFIC_CHARACTER_SET
+_TAGS = BASE_TAGS
 
 
 def _read_meta(data: bytes) -> tuple[FileMetaDataset, int]:
