@@ -170,6 +170,10 @@ EDGE_PAD = 16
 _TILE_OVERLAP = 96
 
 
+#: Keys under which a detector keeps its variants (``DbnetDetector._variant``).
+_VARIANTS = ("_plain", "_flat")
+
+
 class DbnetDetector:
     """DBNet (PP-OCRv4 det) through onnxruntime; the session is created on first use.
 
@@ -212,27 +216,30 @@ class DbnetDetector:
         """The same network and passes without the frame of background (one per detector, with
         its own memory of images searched).  Multi-frame search images use it: framed, the
         projections of a run showed text-like edges and regions spread over frames without text."""
-        plain = self.__dict__.get("_plain")
-        if plain is None:
-            plain = copy.copy(self)
-            plain.edge_pad = 0
-            plain._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
-            self.__dict__["_plain"] = plain
-        return plain
+        return self._variant("_plain", edge_pad=0)
 
     def without_enhance(self) -> DbnetDetector:
         """The same network and passes without local contrast equalisation (one per detector, with
         its own memory of images searched), for views already made for the detector
         (``display.achromatic_view``): equalised, the speckle around white text over a colour-flow
         area rose to the text's level and the network saw none of it."""
-        flat = self.__dict__.get("_flat")
-        if flat is None:
-            flat = copy.copy(self)
-            flat.enhance = False
-            flat.__dict__.pop("_plain", None)  # variants of this detector, not of the copy
-            flat._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
-            self.__dict__["_flat"] = flat
-        return flat
+        return self._variant("_flat", enhance=False)
+
+    def _variant(self, key: str, *, edge_pad: int | None = None, enhance: bool | None = None) -> DbnetDetector:
+        """This detector with other settings, made once and kept under ``key``: the same network,
+        its own memory of images searched, none of this detector's own variants."""
+        variant = self.__dict__.get(key)
+        if variant is None:
+            variant = copy.copy(self)
+            for other in _VARIANTS:
+                variant.__dict__.pop(other, None)
+            if edge_pad is not None:
+                variant.edge_pad = edge_pad
+            if enhance is not None:
+                variant.enhance = enhance
+            variant._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
+            self.__dict__[key] = variant
+        return variant
 
     def prepare(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """The image as the network sees it before resizing: local contrast equalised
