@@ -192,7 +192,8 @@ def stroke_mask(
     cx0, cx1 = max(x0, inside.x) - wx0, min(x1, inside.x1) - wx0
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
     planes = [window] if window.ndim == 2 else [np.ascontiguousarray(window[:, :, c]) for c in range(window.shape[2])]
-    stroke = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    responses: list[npt.NDArray[np.uint8]] = []
+    borders: list[float] = []  # each channel's level on the box's border
     for plane in planes:
         box_part = plane[inner].astype(np.float32)
         ring = np.concatenate([box_part[0], box_part[-1], box_part[:, 0], box_part[:, -1]])
@@ -201,11 +202,60 @@ def stroke_mask(
         bright = float(np.percentile(core_part, 95)) - background
         dark = background - float(np.percentile(core_part, 5))
         op = cv2.MORPH_TOPHAT if bright >= dark else cv2.MORPH_BLACKHAT
-        stroke = np.maximum(stroke, cv2.morphologyEx(plane, op, kernel)[inner])
+        responses.append(cv2.morphologyEx(plane, op, kernel)[inner])
+        borders.append(background)
+    stroke = np.max(responses, axis=0)
     peak = float(np.percentile(stroke, 99.5))
     if peak < 8.0:
         return None
-    return stroke > max(6.0, 0.3 * peak), (x0, y0)
+    mask = stroke > max(6.0, 0.3 * peak)
+    if window.ndim == 3:
+        core_rows = slice(max(0, cy0 - inner[0].start), max(0, cy1 - inner[0].start))
+        core_cols = slice(max(0, cx0 - inner[1].start), max(0, cx1 - inner[1].start))
+        mask &= _in_text_colour(window[inner], mask, (core_rows, core_cols), borders, peak)
+    return mask, (x0, y0)
+
+
+#: Colour strokes (``_in_text_colour``): the text's colour is the median colour of the strokes
+#: inside the detector's kernel (at least ``TEXT_SAMPLE`` of them); its channels are those where it
+#: differs from the box's border by at least ``TEXT_CHANNEL`` of its largest difference; a stroke
+#: pixel lies at least ``TEXT_COLOUR`` of the way from the border's level to the text's in each.
+#: The colour is known only where it differs from the border by ``TEXT_KNOWN`` of the strokes' peak
+#: response; elsewhere no stroke is dropped.
+TEXT_SAMPLE = 12
+TEXT_KNOWN = 0.5
+TEXT_CHANNEL = 0.5
+TEXT_COLOUR = 0.2
+
+
+def _in_text_colour(
+    box: npt.NDArray[np.uint8],
+    strokes: npt.NDArray[np.bool_],
+    core: tuple[slice, slice],
+    borders: Sequence[float],
+    peak: float,
+) -> npt.NDArray[np.bool_]:
+    """The ``strokes`` of an RGB ``box`` that have the text's colour: in every channel where the
+    text differs from the border (``borders``: each channel's level there), on the text's side of
+    the border's level.  The text's colour is read from the strokes inside ``core`` (the
+    detector's kernel), and trusted only when it stands out as much as the strokes do (``peak``:
+    their response).  A blue colour-flow blob beside cyan text stands out in the blue channel
+    as much as the text, and is dark in the green one: taken for strokes, it widened the line over
+    the flow, and its height set the padding.  White text over red flow keeps its strokes: they
+    are as bright there as elsewhere, though they stand out less in the red channel."""
+    gate = np.ones(strokes.shape, bool)
+    inside = box[core][strokes[core]]
+    if len(inside) < TEXT_SAMPLE:
+        return gate
+    colour = np.median(inside.astype(np.float32), axis=0) - np.asarray(borders, np.float32)
+    best = float(np.abs(colour).max())
+    if best < TEXT_KNOWN * peak:
+        return gate  # faint text over anatomy: the strokes inside the kernel are mostly anatomy
+    for channel, contrast in enumerate(colour.tolist()):
+        if abs(contrast) >= TEXT_CHANNEL * best:
+            level = box[:, :, channel].astype(np.float32) - borders[channel]
+            gate &= level * math.copysign(1.0, contrast) >= TEXT_COLOUR * abs(contrast)
+    return gate
 
 
 def tighten(image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None) -> TextBox:
