@@ -17,7 +17,8 @@ can look like text to it.  A proposal is blacked out only when it *reads* as tex
   read surely, and is rejected otherwise;
 * **tighten** — the box shrinks to the rows and columns that hold glyph strokes (top-hat and
   black-hat response, so text over anatomy tightens too), never inside the detector's kernel,
-  which lies inside the text;
+  which lies inside the text; in a colour image only strokes of the text's colour count (a
+  colour-flow blob beside a label is not part of it);
 * **follow** — a confirmed line whose strokes reach the end of the detector's box is followed
   beyond it over the strokes in its rows (``extend_line``); the parts it grows by must read as
   text on their own (``fit.confirm_growth``), and an end followed to where its strokes stop is
