@@ -112,6 +112,16 @@ class Engine:
         return hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
     @property
+    def drops_private(self) -> bool:
+        """True when the plan removes every private element without reading it or its creator
+        (no retain-safe-private, no override on a private tag) and no pixel stage reads the
+        instance: the byte path's reader may then leave them unread (``read.parse_instance``'s
+        ``drop_private``; the plan still lists each, as ``plan_actions(..., dropped=)``)."""
+        p = self.profile
+        return (self.pixel_stage is None and Option.RETAIN_SAFE_PRIVATE not in p.options
+                and not any(tag >> 16 & 1 for tag in p.overrides))
+
+    @property
     def pixels_active(self) -> bool:
         return self.pixel_stage is not None and bool(_PIXEL_OPTIONS & self.profile.options)
 
@@ -219,13 +229,18 @@ def check_document(source: Dataset, plan: Plan, policy: DocumentPolicy) -> bool:
     return True
 
 
-def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None) -> Deidentified:
+def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
+               dropped: tuple[tuple[int, str], ...] = ()) -> Deidentified:
     """De-identify one instance held in memory.  ``source`` is not modified.
 
     ``data``: the bytes ``source`` was parsed from (the per-file boundary passes them).  Where the
     byte path takes them (bytepath.py) the kept elements it copies are left out of the returned
     dataset and listed in ``Deidentified.copies``: write with ``encode_dataset(..., copies)``.
-    The plan, the links and every other element are the same either way."""
+    The plan, the links and every other element are the same either way.  ``dropped``: the
+    private elements the reader left out of ``source`` (``read.Instance.dropped``; only where
+    ``engine.drops_private``): planned as removed, as if ``source`` held them."""
+    if dropped and not engine.drops_private:
+        raise ValueError("private elements were dropped unread, but this engine's plan may read or keep them")
     profile, standard, remapper = engine.profile, engine.standard, engine.remapper
     pkey = patient_key(str(source.get("PatientID", "") or ""), str(source.get("IssuerOfPatientID", "") or ""),
                        str(source.get("PatientName", "") or ""), str(source.get("PatientBirthDate", "") or ""))
@@ -239,7 +254,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None) ->
                        date_offset_days=offset, source=source, needs_vr=needs_vr,
                        patient_id=subject.subject_id if subject else None,
                        patient_name=subject.name if subject else None)
-    plan = plan_actions(source, profile, standard, cache=engine.plan_cache)
+    plan = plan_actions(source, profile, standard, cache=engine.plan_cache, dropped=dropped)
     keeps_document = check_document(source, plan, profile.documents)
     copies, fallback = None, None
     stage = engine.pixel_stage if engine.pixels_active else None

@@ -46,8 +46,10 @@ def _run(data: bytes, engine: Engine, byte_path: bool) -> tuple[str, object]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = parse_instance(data, where="input", fast=byte_path).dataset
-            result: Deidentified = deidentify(ds, engine, data=data if byte_path else None)
+            instance = parse_instance(data, where="input", fast=byte_path,
+                                      drop_private=byte_path and engine.drops_private)  # as the boundary reads
+            result: Deidentified = deidentify(instance.dataset, engine, data=data if byte_path else None,
+                                              dropped=instance.dropped)
             copies = (result.copies.spliced or None) if result.copies is not None else None
             out = encode_dataset(result.dataset, result.dataset.file_meta, copies)
     except DeidError as exc:
