@@ -36,7 +36,7 @@ from dicom_deid.plan import DOCUMENT_TAG, DecisionCache, Plan, format_path, plan
 from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard, load_standard
 from dicom_deid.read import dataset_encoding
 from dicom_deid.remap import Remapper, patient_key
-from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta, new_dataset
+from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta, new_dataset, set_plain
 from dicom_deid.streams import scrub_pixel_stream
 from dicom_deid.subjects import Subject, SubjectMap, Unmapped
 
@@ -186,7 +186,9 @@ def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> 
     items = []
     for c in codes:
         item = new_dataset()
-        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = c.value, c.scheme, c.meaning
+        set_plain(item, "CodeValue", c.value)
+        set_plain(item, "CodingSchemeDesignator", c.scheme)
+        set_plain(item, "CodeMeaning", c.meaning)
         items.append(item)
     return items
 
@@ -273,17 +275,17 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
         meta.TransferSyntaxUID = meta_src.TransferSyntaxUID
 
     pixels_active = engine.pixels_active
-    out.PatientIdentityRemoved = "YES"
-    out.DeidentificationMethod = (
+    set_plain(out, "PatientIdentityRemoved", "YES")
+    set_plain(out, "DeidentificationMethod", (
         f"dicom-deid {__version__}; PS3.15 {standard.edition} Annex E; profile {profile.name}"
-    )[:64]
+    )[:64])
     out.DeidentificationMethodCodeSequence = _method_codes(profile, standard, pixels_active)
     if Option.RETAIN_LONG_MODIFIED_DATES in profile.options:
-        out.LongitudinalTemporalInformationModified = "MODIFIED"
+        set_plain(out, "LongitudinalTemporalInformationModified", "MODIFIED")
     elif Option.RETAIN_LONG_FULL_DATES in profile.options:
-        out.LongitudinalTemporalInformationModified = "UNMODIFIED"
+        set_plain(out, "LongitudinalTemporalInformationModified", "UNMODIFIED")
     else:
-        out.LongitudinalTemporalInformationModified = "REMOVED"
+        set_plain(out, "LongitudinalTemporalInformationModified", "REMOVED")
 
     pseudo_patient = str(out.get("PatientID", "") or "") or (subject.subject_id if subject else
                                                              remapper.patient_id(pkey))

@@ -88,3 +88,49 @@ def test_which_runs_drop_private_elements() -> None:
     public = load_profile("basic", overrides=[(0x00081030, Override(OverrideAction.KEEP))])
     assert Engine(public, KEY).drops_private
     assert not Engine(load_profile("basic"), KEY, PixelMode.ALL).drops_private  # a pixel stage reads the instance
+
+
+@pytest.mark.parametrize(("keyword", "value"), [
+    ("PatientIdentityRemoved", "YES"), ("DeidentificationMethod", "dicom-deid; profile basic"),
+    ("LongitudinalTemporalInformationModified", "REMOVED"), ("CodeValue", "113100"),
+    ("MediaStorageSOPInstanceUID", "1.2.3.4"), ("FileMetaInformationVersion", b"\x00\x01"),
+])
+def test_set_plain_sets_what_setattr_sets(keyword: str, value: object) -> None:
+    """scrub.set_plain (the method attributes, the file meta ours sets) builds the element
+    pydicom's ``__setattr__`` builds, and writes the same bytes; on an element already there it is
+    pydicom's own way (the element keeps its VR)."""
+    from pydicom.dataset import Dataset
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    from dicom_deid.scrub import set_plain
+
+    def encoded(ds: Dataset) -> bytes:
+        buf = DicomBytesIO()
+        buf.is_little_endian, buf.is_implicit_VR = True, False
+        write_dataset(buf, ds)
+        return buf.getvalue()
+
+    for before in (None, "UN"):
+        mine, theirs = Dataset(), Dataset()
+        for ds in (mine, theirs):
+            ds.set_original_encoding(False, True)
+            if before is not None:
+                ds.add_new(keyword, before, b"OLD ")
+        set_plain(mine, keyword, value)
+        setattr(theirs, keyword, value)
+        assert list(mine._dict) == list(theirs._dict)
+        assert all(type(k) is type(j) for k, j in zip(mine._dict, theirs._dict, strict=True))
+        a, b = mine[keyword], theirs[keyword]
+        assert (a.tag, a.VR, a.value) == (b.tag, b.VR, b.value)
+        assert encoded(mine) == encoded(theirs) and len(encoded(mine)) > 8
+
+
+def test_set_plain_refuses_what_pydicom_sets_otherwise() -> None:
+    from pydicom.dataset import Dataset
+
+    from dicom_deid.scrub import set_plain
+
+    for keyword in ("DeidentificationMethodCodeSequence", "PixelData"):
+        with pytest.raises(ValueError, match="set_plain sets plain public elements only"):
+            set_plain(Dataset(), keyword, [])
