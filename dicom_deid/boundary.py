@@ -103,10 +103,11 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
             raise item.error
         if item.data is None:  # pragma: no cover - an InputBytes without bytes carries its error
             raise DeidError("no bytes to read", path=item.display)
-        instance = parse_instance(item.data, where=item.display, fast=not dry_run)
+        instance = parse_instance(item.data, where=item.display, fast=not dry_run,
+                                  drop_private=not dry_run and engine.drops_private)
         size = instance.size
         ds = instance.dataset
-        result: Deidentified = deidentify(ds, engine, data=None if dry_run else item.data)
+        result: Deidentified = deidentify(ds, engine, data=None if dry_run else item.data, dropped=instance.dropped)
         copies = result.copies.spliced if result.copies is not None else None
         copies = copies or None
         rel = output_relpath(result.patient, result.study_uid, result.series_uid, result.sop_uid)

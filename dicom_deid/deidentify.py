@@ -36,7 +36,7 @@ from dicom_deid.plan import DOCUMENT_TAG, DecisionCache, Plan, format_path, plan
 from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard, load_standard
 from dicom_deid.read import dataset_encoding
 from dicom_deid.remap import Remapper, patient_key
-from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta, new_dataset
+from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta, new_dataset, set_plain
 from dicom_deid.streams import scrub_pixel_stream
 from dicom_deid.subjects import Subject, SubjectMap, Unmapped
 
@@ -112,6 +112,16 @@ class Engine:
         return hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
     @property
+    def drops_private(self) -> bool:
+        """True when the plan removes every private element without reading it or its creator
+        (no retain-safe-private, no override on a private tag) and no pixel stage reads the
+        instance: the byte path's reader may then leave them unread (``read.parse_instance``'s
+        ``drop_private``; the plan still lists each, as ``plan_actions(..., dropped=)``)."""
+        p = self.profile
+        return (self.pixel_stage is None and Option.RETAIN_SAFE_PRIVATE not in p.options
+                and not any(tag >> 16 & 1 for tag in p.overrides))
+
+    @property
     def pixels_active(self) -> bool:
         return self.pixel_stage is not None and bool(_PIXEL_OPTIONS & self.profile.options)
 
@@ -176,7 +186,9 @@ def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> 
     items = []
     for c in codes:
         item = new_dataset()
-        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = c.value, c.scheme, c.meaning
+        set_plain(item, "CodeValue", c.value)
+        set_plain(item, "CodingSchemeDesignator", c.scheme)
+        set_plain(item, "CodeMeaning", c.meaning)
         items.append(item)
     return items
 
@@ -219,13 +231,18 @@ def check_document(source: Dataset, plan: Plan, policy: DocumentPolicy) -> bool:
     return True
 
 
-def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None) -> Deidentified:
+def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
+               dropped: tuple[tuple[int, str], ...] = ()) -> Deidentified:
     """De-identify one instance held in memory.  ``source`` is not modified.
 
     ``data``: the bytes ``source`` was parsed from (the per-file boundary passes them).  Where the
     byte path takes them (bytepath.py) the kept elements it copies are left out of the returned
     dataset and listed in ``Deidentified.copies``: write with ``encode_dataset(..., copies)``.
-    The plan, the links and every other element are the same either way."""
+    The plan, the links and every other element are the same either way.  ``dropped``: the
+    private elements the reader left out of ``source`` (``read.Instance.dropped``; only where
+    ``engine.drops_private``): planned as removed, as if ``source`` held them."""
+    if dropped and not engine.drops_private:
+        raise ValueError("private elements were dropped unread, but this engine's plan may read or keep them")
     profile, standard, remapper = engine.profile, engine.standard, engine.remapper
     pkey = patient_key(str(source.get("PatientID", "") or ""), str(source.get("IssuerOfPatientID", "") or ""),
                        str(source.get("PatientName", "") or ""), str(source.get("PatientBirthDate", "") or ""))
@@ -239,7 +256,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None) ->
                        date_offset_days=offset, source=source, needs_vr=needs_vr,
                        patient_id=subject.subject_id if subject else None,
                        patient_name=subject.name if subject else None)
-    plan = plan_actions(source, profile, standard, cache=engine.plan_cache)
+    plan = plan_actions(source, profile, standard, cache=engine.plan_cache, dropped=dropped)
     keeps_document = check_document(source, plan, profile.documents)
     copies, fallback = None, None
     stage = engine.pixel_stage if engine.pixels_active else None
@@ -258,17 +275,17 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None) ->
         meta.TransferSyntaxUID = meta_src.TransferSyntaxUID
 
     pixels_active = engine.pixels_active
-    out.PatientIdentityRemoved = "YES"
-    out.DeidentificationMethod = (
+    set_plain(out, "PatientIdentityRemoved", "YES")
+    set_plain(out, "DeidentificationMethod", (
         f"dicom-deid {__version__}; PS3.15 {standard.edition} Annex E; profile {profile.name}"
-    )[:64]
+    )[:64])
     out.DeidentificationMethodCodeSequence = _method_codes(profile, standard, pixels_active)
     if Option.RETAIN_LONG_MODIFIED_DATES in profile.options:
-        out.LongitudinalTemporalInformationModified = "MODIFIED"
+        set_plain(out, "LongitudinalTemporalInformationModified", "MODIFIED")
     elif Option.RETAIN_LONG_FULL_DATES in profile.options:
-        out.LongitudinalTemporalInformationModified = "UNMODIFIED"
+        set_plain(out, "LongitudinalTemporalInformationModified", "UNMODIFIED")
     else:
-        out.LongitudinalTemporalInformationModified = "REMOVED"
+        set_plain(out, "LongitudinalTemporalInformationModified", "REMOVED")
 
     pseudo_patient = str(out.get("PatientID", "") or "") or (subject.subject_id if subject else
                                                              remapper.patient_id(pkey))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,6 +203,38 @@ class _Planner:
                 for i, item in enumerate(ds[key].value or ()):
                     self.walk(item, path + (i,), seq_path + (keyword,), cleaning or action.code is ActionCode.C)
 
+    def merge_dropped(self, dropped: Sequence[tuple[int, str]]) -> None:
+        """Decide the top-level elements the reader dropped (``plan_actions``) as ``walk`` decides
+        an element read (the same memo, the same ``decide``; a private element's decision without
+        retain-safe-private reads nothing of the dataset) and put each in tag order among the
+        top-level actions (a sequence's nested paths follow their sequence, as in ``walk``)."""
+        cache, sop_class, decided = self.cache, self.sop_class_uid, []
+        no_creators: dict[tuple[int, int], str] = {}
+        for tag, vr in dropped:
+            if not tag >> 16 & 1 or self.retain_safe_private:
+                raise ValueError(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) dropped unread: only private elements "
+                                 "the plan removes unread may be")
+            memo = (sop_class, (), tag, vr)
+            action = cache.get(memo)
+            if action is None:
+                self.value_read = False
+                action = self.decide(self.root, tag, vr, (tag,), (), no_creators)
+                if not self.value_read and tag not in self.conditional:
+                    cache[memo] = action
+            if action.code is not ActionCode.X:
+                raise ValueError(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) dropped unread, but the plan does not "
+                                 "remove it")
+            decided.append(((tag,), action))
+        merged: dict[TagPath, ElementAction] = {}
+        i, n = 0, len(decided)
+        for path, action in self.actions.items():
+            while i < n and decided[i][0][0] < path[0]:
+                merged[decided[i][0]] = decided[i][1]
+                i += 1
+            merged[path] = action
+        merged.update(decided[i:])
+        self.actions = merged
+
     def decide(
         self,
         ds: Dataset,
@@ -308,15 +340,22 @@ class _Planner:
         return ElementAction(path, ActionCode.X, f"{base}, retain_safe_private: not in E.3.10-1")
 
 
-def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: DecisionCache | None = None) -> Plan:
+def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: DecisionCache | None = None,
+                 dropped: Sequence[tuple[int, str]] = ()) -> Plan:
     """One resolved action for every element of ``ds`` (recursively), file meta excluded.
 
     ``cache`` memoises value-independent decisions across instances of one profile (pass the
     same dict only with the same profile and standard); it never changes a result.
+    ``dropped``: (tag, VR) of top-level private elements the reader left out of ``ds``
+    (``read.Instance.dropped``), in ascending tag order, as were the elements of ``ds`` (a
+    file read by read_fast.py).  Each is decided as the walk decides an element read, and the
+    plan lists it in its place: the same plan as for the dataset that holds them.
     """
     sop_class = str(ds.get("SOPClassUID", "") or "")
     planner = _Planner(profile, standard, sop_class, cache, root=ds)
     planner.walk(ds, (), ())
+    if dropped:
+        planner.merge_dropped(dropped)
     return Plan(actions=planner.actions, sop_class_uid=sop_class)
 
 

@@ -102,8 +102,12 @@ class DicomDirFile(NotDicomError):
 
 @dataclass(frozen=True)
 class Instance:
+    """``dropped``: the (tag, VR) of the private elements read_fast.py left out of ``dataset``
+    (``parse_instance(..., drop_private=True)``), for ``plan_actions(..., dropped=)``."""
+
     dataset: Dataset
     size: int
+    dropped: tuple[tuple[int, str], ...] = ()
 
 
 def _looks_like_dicom_without_preamble(data: bytes) -> bool:
@@ -114,18 +118,21 @@ def _looks_like_dicom_without_preamble(data: bytes) -> bool:
     return group in (0x0002, 0x0008) or group_be in (0x0002, 0x0008)
 
 
-def parse_dicom(data: bytes, *, where: str, fast: bool = False) -> Dataset:
+def parse_dicom(data: bytes, *, where: str, fast: bool = False,
+                dropped: list[tuple[int, str]] | None = None) -> Dataset:
     """Parse DICOM bytes (with or without preamble/meta); raise InputError subclasses.
 
     ``fast`` (the byte path, issue 16): read the common case with read_fast.py, which builds the
-    dataset ``dcmread`` would; anything it does not take is read by ``dcmread``."""
+    dataset ``dcmread`` would; anything it does not take is read by ``dcmread``.  ``dropped``
+    (with ``fast``): read_fast.py's private elements left unread (``read_explicit``); it stays
+    empty when ``dcmread`` reads the file."""
     if not data:
         raise NotDicomError("empty file", path=where)
     has_preamble = len(data) >= 132 and data[128:132] == b"DICM"
     if not has_preamble and not _looks_like_dicom_without_preamble(data):
         raise NotDicomError("not a DICOM file (no DICM preamble, no DICOM header)", path=where)
     try:
-        ds = _read_fast(data) if fast and has_preamble else None
+        ds = _read_fast(data, dropped) if fast and has_preamble else None
         complete = ds is not None  # read_fast.py reads no file cut short: see _check_complete
         if ds is None:
             ds = dcmread(BytesIO(data), force=not has_preamble)
@@ -145,11 +152,13 @@ def parse_dicom(data: bytes, *, where: str, fast: bool = False) -> Dataset:
 _FAST_FAILURES: tuple[type[BaseException], ...] = (FallBack, InvalidDicomError, OSError, *ELEMENT_ERRORS)
 
 
-def _read_fast(data: bytes) -> Dataset | None:
+def _read_fast(data: bytes, dropped: list[tuple[int, str]] | None = None) -> Dataset | None:
     """read_fast.py's dataset, or None for ``dcmread`` to read (and report on) the file."""
     try:
-        return read_explicit(data)
+        return read_explicit(data, dropped)
     except _FAST_FAILURES:
+        if dropped is not None:
+            dropped.clear()  # dcmread reads every element
         return None
 
 
@@ -357,12 +366,16 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
     return parse_instance(data, where=where)
 
 
-def parse_instance(data: bytes, *, where: str, fast: bool = False) -> Instance:
+def parse_instance(data: bytes, *, where: str, fast: bool = False, drop_private: bool = False) -> Instance:
     """One input's bytes -> Instance; raise NotDicomError / UnreadableDicomError with a one-line cause.
 
     ``where`` names the input in messages (a path, a zip member, a spool file: opaque here).
-    ``fast``: see :func:`parse_dicom`; every check below applies either way."""
-    ds = parse_dicom(data, where=where, fast=fast)
+    ``fast``: see :func:`parse_dicom`; every check below applies either way (none reads a
+    private element).  ``drop_private`` (with ``fast``; only for a run whose plan removes every
+    private element unread, ``Engine.drops_private``): read_fast.py leaves them out of the
+    dataset and lists them in ``Instance.dropped``."""
+    dropped: list[tuple[int, str]] | None = [] if fast and drop_private else None
+    ds = parse_dicom(data, where=where, fast=fast, dropped=dropped)
     _check_file_meta(ds, where)
     _check_explicit_vrs(ds, where)
     _decode_routing(ds, where)
@@ -382,7 +395,7 @@ def parse_instance(data: bytes, *, where: str, fast: bool = False) -> Instance:
         ds.file_meta.TransferSyntaxUID = (
             ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
         )
-    return Instance(dataset=ds, size=len(data))
+    return Instance(dataset=ds, size=len(data), dropped=tuple(dropped) if dropped else ())
 
 
 __all__ = ["ELEMENT_ERRORS", "NEWER_SYNTAXES", "DicomDirFile", "Instance", "dataset_encoding", "describe_decode_failure",

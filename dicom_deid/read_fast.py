@@ -112,9 +112,16 @@ def _read_meta(data: bytes) -> tuple[FileMetaDataset, int]:
     return file_meta, pos
 
 
-def read_explicit(data: bytes) -> FileDataset:
+def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None) -> FileDataset:
     """The dataset ``dcmread(BytesIO(data))`` returns; raise FallBack where this module does not
-    read ``data`` exactly as ``dcmread`` does."""
+    read ``data`` exactly as ``dcmread`` does.
+
+    ``dropped`` (a list, for a run whose plan removes every private element unread:
+    ``deidentify.Engine.drops_private``): a top-level private element of defined length and of a
+    VR other than UN is not put in the dataset; its (tag, VR) is appended to ``dropped`` instead,
+    in file order, for the plan (``plan_actions(..., dropped=)``), which decides it exactly as
+    it would have had it been read.  Every check on its header and length is made as before.
+    On FallBack the list holds elements of a dataset never returned: clear it."""
     if len(data) < 144 or data[128:132] != b"DICM":
         raise FallBack("no preamble")
     fp = BytesIO(data)
@@ -133,6 +140,7 @@ def read_explicit(data: bytes) -> FileDataset:
     if len(tags) > 65536:
         tags.clear()
     short_vr, long_vr = SHORT_VR_OF, LONG_VR_OF
+    drop = dropped.append if dropped is not None else None
     try:
         while pos < end:
             group, elem, vrb, length = _HEAD(data, pos)  # struct.error past the end: see below
@@ -149,13 +157,16 @@ def read_explicit(data: bytes) -> FileDataset:
                     raise FallBack("unknown value representation")
                 length = _UL(data, pos + 8)[0]
                 value_tell = pos + 12
-            key = tags.get(tag)
-            if key is None:
-                key = tags[tag] = BaseTag(tag)
             if length != UNDEFINED:
                 pos = value_tell + length
                 if pos > end:
                     raise FallBack("value cut short")
+                if group & 1 and drop is not None and vr != "UN":
+                    drop((tag, vr))  # removed unread (see the docstring)
+                    continue
+                key = tags.get(tag)
+                if key is None:
+                    key = tags[tag] = BaseTag(tag)
                 value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
                 if tag == _CHARSET:
                     encoding = convert_encodings(convert_string(value or b"", True))
@@ -163,6 +174,9 @@ def read_explicit(data: bytes) -> FileDataset:
                 # tuple's Python-level __new__ (the same object: is_raw True, is_buffered False)
                 elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
                 continue
+            key = tags.get(tag)
+            if key is None:
+                key = tags[tag] = BaseTag(tag)
             if vr == "SQ":
                 try:
                     seq, pos = read_items(data, value_tell, encoding)

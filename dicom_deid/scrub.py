@@ -8,10 +8,12 @@ text cleaning from ``clean``.  No files, no pixels.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -312,12 +314,37 @@ def _cap_age(value: object, cap: int) -> object:
 
 def finish_file_meta(meta: Dataset, dataset: Dataset, implementation_uid: str, version: str) -> None:
     """After the plan ran over the file meta: align it with the scrubbed dataset, sign it as ours."""
-    meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-    meta.MediaStorageSOPClassUID = dataset.SOPClassUID
-    meta.ImplementationClassUID = implementation_uid
-    meta.ImplementationVersionName = version
+    set_plain(meta, "MediaStorageSOPInstanceUID", dataset.SOPInstanceUID)
+    set_plain(meta, "MediaStorageSOPClassUID", dataset.SOPClassUID)
+    set_plain(meta, "ImplementationClassUID", implementation_uid)
+    set_plain(meta, "ImplementationVersionName", version)
     if "FileMetaInformationVersion" not in meta:
-        meta.FileMetaInformationVersion = b"\x00\x01"
+        set_plain(meta, "FileMetaInformationVersion", b"\x00\x01")
 
 
-__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset"]
+@functools.lru_cache(maxsize=64)  # a pure dictionary lookup, for the few keywords set_plain sets
+def _plain_tag(keyword: str) -> tuple[int, str]:
+    tag = tag_for_keyword(keyword)
+    if tag is None or tag >> 16 & 1 or tag in _PIXEL_TAGS or dictionary_VR(tag) in ("SQ", "UN") \
+            or " or " in dictionary_VR(tag):
+        raise ValueError(f"{keyword}: set_plain sets plain public elements only")
+    return tag, dictionary_VR(tag)
+
+
+def set_plain(ds: Dataset, keyword: str, value: object) -> None:
+    """``setattr(ds, keyword, value)`` for a public element of one VR that is not a sequence or
+    pixel data (the method attributes, the file meta group ours sets).  Where ``ds`` has no such
+    element yet, pydicom's ``__setattr__`` builds ``DataElement(tag, dictionary VR, value)`` and
+    stores it under its tag and does nothing else (``__setitem__`` handles only private blocks,
+    pixel data and sequences, and a file meta group's check of group 2, which these keywords
+    are): that is done here without its per-call keyword and tag conversions.  An element already
+    there is left to pydicom (it keeps its VR and takes the value)."""
+    tag, vr = _plain_tag(keyword)
+    if tag in ds._dict:
+        setattr(ds, keyword, value)
+        return
+    elem = DataElement(tag, vr, value)
+    ds._dict[elem.tag] = elem  # keyed by its BaseTag, as __setitem__ keys it (writers read .group)
+
+
+__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset", "set_plain"]

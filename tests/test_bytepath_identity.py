@@ -39,6 +39,7 @@ class Tally:
     compared: int = 0  # files both paths handled (or both refused alike)
     byte_path: int = 0  # ... of which the byte path copied at least one element
     copied: int = 0  # elements copied, all files
+    dropped: int = 0  # private elements the byte path's reader left unread (Engine.drops_private), all files
 
 
 def _run(data: bytes, engine: Engine, byte_path: bool) -> tuple[str, object]:
@@ -46,8 +47,10 @@ def _run(data: bytes, engine: Engine, byte_path: bool) -> tuple[str, object]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = parse_instance(data, where="input", fast=byte_path).dataset
-            result: Deidentified = deidentify(ds, engine, data=data if byte_path else None)
+            instance = parse_instance(data, where="input", fast=byte_path,
+                                      drop_private=byte_path and engine.drops_private)  # as the boundary reads
+            result: Deidentified = deidentify(instance.dataset, engine, data=data if byte_path else None,
+                                              dropped=instance.dropped)
             copies = (result.copies.spliced or None) if result.copies is not None else None
             out = encode_dataset(result.dataset, result.dataset.file_meta, copies)
     except DeidError as exc:
@@ -58,7 +61,7 @@ def _run(data: bytes, engine: Engine, byte_path: bool) -> tuple[str, object]:
         [(a.path, a.code, a.rule, a.value) for a in result.plan], result.links, result.patient, result.study_uid,
         result.series_uid, result.sop_uid, result.document, result.stream_metadata,
     )
-    return "ok", (out, decisions, len(copies or ()))
+    return "ok", (out, decisions, len(copies or ()), len(instance.dropped))
 
 
 def compare(files: Iterable[Path], engine: Engine) -> Tally:
@@ -69,13 +72,14 @@ def compare(files: Iterable[Path], engine: Engine) -> Tally:
         new = _run(data, engine, byte_path=True)
         assert new[0] == old[0], f"{path.name}: {old[0]} on the pydicom path, {new[0]} on the byte path"
         if old[0] == "ok":
-            old_out, old_decisions, none = old[1]  # type: ignore[misc]
-            new_out, new_decisions, copied = new[1]  # type: ignore[misc]
-            assert none == 0
+            old_out, old_decisions, none, not_dropped = old[1]  # type: ignore[misc]
+            new_out, new_decisions, copied, dropped = new[1]  # type: ignore[misc]
+            assert none == not_dropped == 0
             assert new_decisions == old_decisions, f"{path.name}: decisions differ"
             assert new_out == old_out, f"{path.name}: output bytes differ ({copied} elements copied)"
             tally.byte_path += copied > 0
             tally.copied += copied
+            tally.dropped += dropped
         else:
             assert new[1] == old[1], f"{path.name}: different errors"
         tally.compared += 1
@@ -122,16 +126,22 @@ def sample_export(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.mark.parametrize("profile", ["basic", "research"])
 def test_sample_export(sample_export: list[Path], profile: str) -> None:
-    tally = compare(sample_export, _engine(profile))
+    engine = _engine(profile)
+    tally = compare(sample_export, engine)
     assert tally.compared == _count(sample_export) >= 40
     assert tally.byte_path >= 20, tally
+    # basic removes every private element: the byte path's reader leaves them unread; research keeps
+    # the safe ones (retain-safe-private), so it reads them all
+    assert (tally.dropped >= 40) if profile == "basic" else (tally.dropped == 0), tally
 
 
-def test_pydicom_test_files() -> None:
+@pytest.mark.parametrize("profile", ["research", "basic"])
+def test_pydicom_test_files(profile: str) -> None:
     files = _dicom_files(TEST_FILES)
-    tally = compare(files, _engine("research"))
+    tally = compare(files, _engine(profile))
     assert tally.compared == len(files) >= 150
     assert tally.byte_path >= 100, tally
+    assert (tally.dropped >= 1000) if profile == "basic" else (tally.dropped == 0), tally
 
 
 def test_pydicom_data() -> None:
@@ -143,6 +153,7 @@ def test_pydicom_data() -> None:
     tally = compare(files, _engine("basic"))
     assert tally.compared == len(files) >= 40
     assert tally.byte_path >= 30, tally
+    assert tally.dropped >= 200, tally
 
 
 def _auto_engine(profile: str, files: Iterable[Path]) -> tuple[Engine, int]:
@@ -199,6 +210,7 @@ def test_fuzz_seeds_and_mutants(tmp_path: Path) -> None:
     tally = compare(mutants, _engine("basic"))
     assert tally.compared == _count(mutants) >= 300
     assert tally.byte_path >= 40, tally
+    assert tally.dropped >= 1000, tally  # private elements of damaged files left unread: the same outcome
 
 
 def test_a_changed_copy_is_caught(tmp_path: Path) -> None:

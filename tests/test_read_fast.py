@@ -189,3 +189,43 @@ def test_file_meta_read_as_pydicom_reads_it(name: str, edit: object, taken: bool
         assert not taken, name
     else:
         assert taken, name
+
+
+def test_dropped_private_elements_are_exactly_the_ones_left_out() -> None:
+    """With ``dropped`` (a run whose plan removes every private element unread), read_fast.py
+    builds dcmread's dataset less its top-level private elements of defined length and of a VR
+    other than UN, and lists exactly those, as (tag, VR) in file order; everything else is
+    dcmread's, field by field."""
+    files = dropping = listed = 0
+    for path in sorted(TEST_FILES.glob("*.dcm")):
+        data = path.read_bytes()
+        dropped: list[tuple[int, str]] = []
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fast = read_explicit(data, dropped)
+                slow = pydicom.dcmread(BytesIO(data))
+        except _FAST_FAILURES:
+            continue
+        files += 1
+        expected = [(int(key), raw.VR) for key, raw in slow._dict.items()
+                    if key >> 16 & 1 and raw.VR != "UN" and raw.length != 0xFFFFFFFF]
+        assert dropped == expected, path.name
+        for tag, _ in expected:
+            del slow._dict[tag]  # type: ignore[arg-type]
+        assert_same(fast, slow, path.name)
+        dropping += bool(dropped)
+        listed += len(dropped)
+    assert files >= 40 and dropping >= 6 and listed >= 300, (files, dropping, listed)
+
+
+def test_a_dropped_element_is_never_left_in_the_dataset() -> None:
+    """The comparison above fails when an element listed as dropped is also read (or the reverse)."""
+    body = (_BODY + _explicit(0x00091001, "UN", b"abcd") + _explicit(0x00091010, "LO", b"GEMS_IDEN_01")
+            + _explicit(0x00100010, "PN", b"Doe^Jane"))
+    dropped: list[tuple[int, str]] = []
+    ds = read_explicit(_file(body), dropped)
+    assert dropped == [(0x00091010, "LO")]  # the UN one is read: its VR is the dictionary's business
+    assert 0x00091010 not in ds and 0x00091001 in ds and 0x00100010 in ds
+    with pytest.raises(AssertionError, match="a dropped element"):
+        assert_same(ds, read_explicit(_file(body)), "a dropped element")
