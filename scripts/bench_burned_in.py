@@ -17,9 +17,10 @@ code of ``dicom_deid.pixels`` is used to judge):
 Each data set goes through the real pipeline (``dicom-deid run`` in this process, serial, one
 worker) with ``--pixels auto`` and/or ``all``.  Then, per instance:
 
-* **PHI recall**: share of glyph pixels of identifying text that are black in the output
-  (``recall_px``) and share of identifying labels whose glyphs are >= 98 % covered
-  (``recall_box``).  Glyphs: the planted masks (synthetic) or the pixels inside each
+* **PHI recall**: share of glyph pixels of identifying text that are black in the output and
+  changed, next to a changed pixel, or enclosed by changed pixels (a dark stroke already equal to
+  the fill inside a blacked-out box) (``recall_px``), and share of identifying labels whose glyphs
+  are >= 98 % covered (``recall_box``; ``recall_box_strict`` does not count enclosed strokes).  Glyphs: the planted masks (synthetic) or the pixels inside each
   annotated box that differ from the box border (public);
 * **readable leaks**: Tesseract reads each identifying label in the output; a leak is a run of
   4 letters/digits of the planted value (synthetic) or of what Tesseract read in the input at
@@ -239,6 +240,22 @@ def load_synthetic(data: Path, seeds: list[int], count: int, workdir: Path) -> l
 # --- scoring ----------------------------------------------------------------------------------
 
 
+def filled(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with its holes filled: pixels no path outside the mask reaches from the border.
+
+    A dark glyph stroke inside a blacked-out box is often already equal to the fill value, so it
+    is not "changed"; it is covered all the same when the changed pixels enclose it.
+    """
+    import cv2
+
+    h, w = mask.shape
+    outside = np.zeros((h + 2, w + 2), np.uint8)
+    outside[1:-1, 1:-1] = mask.astype(np.uint8)
+    flood = np.zeros((h + 4, w + 4), np.uint8)
+    cv2.floodFill(outside, flood, (0, 0), 2)
+    return np.asarray(outside[1:-1, 1:-1] != 2)
+
+
 def score(source: Path, output: Path | None, truth: Truth, pixels: dict[str, Any] | None,
           reader: Reader) -> dict[str, Any]:
     import cv2
@@ -257,14 +274,15 @@ def score(source: Path, output: Path | None, truth: Truth, pixels: dict[str, Any
     black = disp_after <= 3
     redacted = changed & black
     near = np.stack([cv2.dilate(r.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0 for r in redacted])
-    covered = near & black
+    strict = near & black
+    covered = np.stack([filled(n) for n in near]) & black
     region = np.zeros(changed.shape[1:], bool)
     for b in (pixels or {}).get("boxes", []):
         if b.get("source") in ("ultrasound-region", "template"):
             region[b["y"] : b["y"] + b["h"], b["x"] : b["x"] + b["w"]] = True
     allowed = truth.allowed if truth.allowed.ndim == 3 else np.broadcast_to(truth.allowed, changed.shape)
     over = changed & ~allowed & ~region[None]
-    phi_px = phi_cov = boxes = boxes_ok = leaks = readable = 0
+    phi_px = phi_cov = boxes = boxes_ok = boxes_strict = leaks = readable = 0
     per_label = []
     for label in truth.labels:
         frames = list(label.frames) if label.frames is not None else list(range(count))
@@ -284,6 +302,7 @@ def score(source: Path, output: Path | None, truth: Truth, pixels: dict[str, Any
             phi_cov += got
             boxes += 1
             boxes_ok += frac >= 0.98
+            boxes_strict += int((strict[frames] & ink).sum()) / total >= 0.98
         f = frames[len(frames) // 2]
         if label.phi:
             before_text = reader.read(disp_before[f], label.box, label.angle)
@@ -302,6 +321,7 @@ def score(source: Path, output: Path | None, truth: Truth, pixels: dict[str, Any
     return {
         "name": truth.name, "dataset": truth.dataset, "frames": count, "written": output is not None,
         "phi_px": phi_px, "phi_covered": phi_cov, "phi_labels": boxes, "phi_labels_covered": boxes_ok,
+        "phi_labels_covered_strict": boxes_strict,
         "leaks": leaks, "readable_before": readable,
         "over": float(over.sum()) / area, "region_share": float((changed & region[None]).sum()) / area,
         "examination": (pixels or {}).get("examination"), "note": (pixels or {}).get("note"),
@@ -381,6 +401,7 @@ def summarise(results: list[dict[str, Any]], total_cpu: float) -> dict[str, Any]
         "phi_labels": labels,
         "recall_px": sum(r["phi_covered"] for r in results) / phi_px if phi_px else 1.0,
         "recall_box": sum(r["phi_labels_covered"] for r in results) / labels if labels else 1.0,
+        "recall_box_strict": sum(r["phi_labels_covered_strict"] for r in results) / labels if labels else 1.0,
         "readable_leaks": sum(r["leaks"] for r in results),
         "readable_before": sum(r["readable_before"] for r in results),
         "over_mean": statistics.mean(overs) if overs else 0.0,
