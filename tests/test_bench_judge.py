@@ -9,7 +9,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from bench_burned_in import filled  # noqa: E402
+from bench_burned_in import filled
 
 
 def test_a_stroke_enclosed_by_a_blacked_out_box_counts_as_covered() -> None:
