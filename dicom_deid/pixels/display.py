@@ -92,14 +92,17 @@ def achromatic_view(image: npt.NDArray[np.uint8], coloured: npt.NDArray[np.bool_
     detector sees texture there.  Here each coloured pixel becomes the brighter of its darkest
     channel (the white in a glyph's anti-aliased edge, about none in a saturated colour) and the
     grey of the tissue around it, and each grey pixel keeps its luminance: the text stands white
-    over the grey image alone.
+    over the grey image alone.  The grey around is that of the tissue, not of near-white pixels
+    (``WHITE_LEVEL``): filled from the strokes of a white label beside it, a flow blob turned as white
+    as the label and was taken for part of it.
     """
     low = image.min(axis=2)
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     grey = image.astype(np.float32) @ weights
-    plain = (~coloured).astype(np.float32)
+    tissue = ~coloured & (grey < WHITE_LEVEL)  # not the text: a white label's strokes lit the flow beside it
+    plain = tissue.astype(np.float32)
     total, count = _box_sum(grey * plain, FLOW_FILL), _box_sum(plain, FLOW_FILL)
-    fallback = float(grey[~coloured].mean())
+    fallback = float(grey[tissue].mean()) if tissue.any() else 0.0
     fill = np.where(count > 0.5, total / np.maximum(count, 1.0), fallback)
     view = np.where(coloured, np.maximum(low.astype(np.float32), fill), grey)
     result: npt.NDArray[np.uint8] = np.clip(view + 0.5, 0, 255).astype(np.uint8)
