@@ -4,16 +4,21 @@ against what the code under test reports:
 
 * ``confirm.tighten`` took the brightest response of any colour channel as glyph strokes: a blue
   flow blob beside cyan text (or a red one beside yellow text) stands out in the blue (red) channel
-  as much as the text, so the tight box, and the line height that sets the padding, grew over it.
+  as much as the text, so the tight box, and the line height that sets the padding, grew over it;
+* ``display.achromatic_view`` filled the flow with the mean grey around it, the strokes of a white
+  label included: the flow beside the label turned nearly as white as the label and was boxed with it.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pydicom
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from pydicom.data import get_testdata_file
 
 from dicom_deid.pixels.confirm import tighten
+from dicom_deid.pixels.display import achromatic_view, colour_overlay
 from dicom_deid.pixels.ocr import TextBox
 
 MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
@@ -83,6 +88,30 @@ def test_white_text_across_a_flow_blob_keeps_every_glyph() -> None:
     tight = tighten(np.asarray(image), loose, core)
     assert tight.x <= glyphs.x and tight.y <= glyphs.y, (tight, glyphs)
     assert tight.x1 >= glyphs.x1 and tight.y1 >= glyphs.y1, (tight, glyphs)
+
+
+@pytest.mark.parametrize("at", [(60, 92), (150, 100), (230, 95)])
+def test_colour_flow_view_is_not_lit_by_a_white_label(at: tuple[int, int]) -> None:
+    """A white label over the colour-flow area of pydicom's examples_rgb_color.dcm: in the
+    colour-flow view the label stays white, and the flow around it (beyond its anti-aliased edge,
+    within 7 px) stays under 60 % of the label's level (main: up to 98 %)."""
+    import cv2
+
+    ds = pydicom.dcmread(get_testdata_file("examples_rgb_color.dcm"))
+    image = Image.fromarray(ds.pixel_array)
+    ImageDraw.Draw(image).text(at, CLOCK, fill=WHITE, font=ImageFont.truetype(MONO, 15))
+    rgb = np.asarray(image)
+    mask = _glyphs(image.size, at, 15)
+    coloured = colour_overlay(rgb)
+    assert coloured is not None
+    view = achromatic_view(rgb, coloured)
+    edge = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    flow = near & ~edge & coloured
+    assert flow.sum() >= 150  # the label lies amid the flow
+    label = float(np.median(view[mask]))
+    assert label >= 180
+    assert float(np.percentile(view[flow], 99)) < 0.6 * label
 
 
 def test_faint_grey_text_over_coloured_anatomy_keeps_every_glyph() -> None:
