@@ -227,6 +227,8 @@ TEXT_SAMPLE = 12
 TEXT_KNOWN = 0.5
 TEXT_CHANNEL = 0.5
 TEXT_COLOUR = 0.2
+TEXT_HUE = 0.3
+TEXT_AGREE = 0.75
 
 
 def _in_text_colour(
@@ -256,6 +258,19 @@ def _in_text_colour(
         if abs(contrast) >= TEXT_CHANNEL * best:
             level = box[:, :, channel].astype(np.float32) - borders[channel]
             gate &= level * math.copysign(1.0, contrast) >= TEXT_COLOUR * abs(contrast)
+    # and off the text's hue by no more than TEXT_HUE of its contrast, where the strokes inside the
+    # kernel (at least TEXT_AGREE of them) keep to one hue: a grey speckle, a blue sector line or
+    # orange flow beside salmon text is as bright as it in the red channel.  (Anti-aliased text
+    # through a palette is drawn in several hues: there the hue is not known.)
+    away = box.astype(np.float32) - np.asarray(borders, np.float32)
+    hue = colour / float(np.linalg.norm(colour))
+    on_hue = np.linalg.norm(away - (away @ hue)[..., None] * hue, axis=-1) <= TEXT_HUE * best
+    if float(on_hue[core][strokes[core]].mean()) >= TEXT_AGREE:
+        from dicom_deid.pixels.ocr import _import_cv2
+
+        # a stroke's anti-aliased edge blends the text's hue with the flow's: kept beside its stroke
+        near = _import_cv2().dilate((on_hue & strokes).astype(np.uint8), np.ones((3, 3), np.uint8))
+        gate &= near > 0
     return gate
 
 
