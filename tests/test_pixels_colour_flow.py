@@ -5,7 +5,7 @@ ourselves and measure against, never against the boxes the stage reports:
 * near-white text (a clock) over the colour-flow area got no detector box at all: its luminance is
   that of the yellow around it, and local contrast equalisation raised the speckle to its level;
 * duplicate boxes of one line (from several search images) were padded one by one and their union
-  blacked out more than the line.
+  blacked out more than the line (measured on the pixels changed, not on the number of boxes).
 """
 
 from __future__ import annotations
@@ -78,21 +78,35 @@ def test_clean_colour_flow_gets_no_box() -> None:
     assert changed[FLOW].sum() == 0
 
 
-def test_one_line_seen_in_two_search_images_is_one_box() -> None:
-    """The clock drawn where the colour image and the colour-flow view both propose it, shifted:
-    one box covers it (not two, each padded on its own), and the clock is covered."""
+def test_one_line_seen_in_two_search_images_is_covered_without_growing_over_the_flow() -> None:
+    """The clock drawn where the colour image and the colour-flow view both propose it: the clock
+    is covered, and within three glyph heights of it, what is changed beyond half a glyph height of
+    its glyphs stays under 0.85 of the glyphs' extent.  The pixels count, not the boxes: copies of
+    one line may stay two boxes where one would be larger (``fit.merge_lines``).  Boxes padded by
+    half a glyph height more below the line, or one more to its right, exceed it (0.97-1.5).
+    Today 0.66 and 0.78 (main before the colour-flow view's fill change: 0.77 and 1.05, a box two
+    glyph heights tall over the flow above and below the clock): the colour image's detector box, whose kernel takes
+    in the orange flow to the left of the clock, still blacks out about two glyph heights of it,
+    so growth to the left goes unseen here."""
     stage = PixelStage(PixelPolicy(PixelMode.ALL))
     checked = 0
     for at, size in (((90, 85), 14), ((90, 85), 15)):
         ds, mask = doppler_with_clock(at, size)
-        outcome = stage.process(ds, copy.deepcopy(ds))
+        target = copy.deepcopy(ds)
+        stage.process(ds, target)
+        changed = (stored_frames(target) != stored_frames(ds)).any(axis=-1)[0]
+        assert (changed & mask).sum() >= 0.98 * mask.sum(), at
         ys, xs = np.nonzero(mask)
-        over = [b for b in outcome.boxes
-                if b.x < xs.max() and xs.min() < b.x + b.width and b.y < ys.max() and ys.min() < b.y + b.height]
-        assert len(over) == 1, (at, over)
-        box = over[0]
-        assert box.x <= xs.min() and xs.max() < box.x + box.width, at
-        assert box.y <= ys.min() and ys.max() < box.y + box.height, at
+        height = int(ys.max() - ys.min() + 1)
+        extent = height * int(xs.max() - xs.min() + 1)
+        near, around = np.zeros(mask.shape, bool), np.zeros(mask.shape, bool)
+        margin = height // 2  # the padding of a cut end is 0.4 glyph heights
+        near[ys.min() - margin : ys.max() + margin + 1, xs.min() - margin : xs.max() + margin + 1] = True
+        reach = 3 * height
+        around[ys.min() - reach : ys.max() + reach + 1, xs.min() - reach : xs.max() + reach + 1] = True
+        assert (around & ~near)[FLOW].sum() >= 4 * extent  # the flow around the clock is large enough to grow over
+        outside = int((changed & around & ~near).sum())
+        assert outside < 0.85 * extent, (at, size, outside, extent)
         checked += 1
     assert checked == 2
 
