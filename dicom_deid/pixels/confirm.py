@@ -222,13 +222,15 @@ def stroke_mask(
 #: differs from the box's border by at least ``TEXT_CHANNEL`` of its largest difference; a stroke
 #: pixel lies at least ``TEXT_COLOUR`` of the way from the border's level to the text's in each.
 #: The colour is known only where it differs from the border by ``TEXT_KNOWN`` of the strokes' peak
-#: response; elsewhere no stroke is dropped.
+#: response; elsewhere no stroke is dropped.  Where at least ``TEXT_AGREE`` of the strokes inside
+#: the kernel lie within ``TEXT_HUE`` of that difference of the text's hue (away from it, across the
+#: line from the border's colour to the text's), a stroke pixel must too, or touch one that does.
 TEXT_SAMPLE = 12
 TEXT_KNOWN = 0.5
 TEXT_CHANNEL = 0.5
 TEXT_COLOUR = 0.2
 TEXT_HUE = 0.3
-TEXT_AGREE = 0.75
+TEXT_AGREE = 0.5
 
 
 def _in_text_colour(
