@@ -6,7 +6,9 @@ against what the code under test reports:
   flow blob beside cyan text (or a red one beside yellow text) stands out in the blue (red) channel
   as much as the text, so the tight box, and the line height that sets the padding, grew over it;
 * ``display.achromatic_view`` filled the flow with the mean grey around it, the strokes of a white
-  label included: the flow beside the label turned nearly as white as the label and was boxed with it.
+  label included: the flow beside the label turned nearly as white as the label and was boxed with it;
+* ``confirm.tighten`` kept as strokes of salmon text (bright in the red channel only) a blue sector
+  line or grey speckle beside it that is a fifth as bright there: the line's rows grew over them.
 """
 
 from __future__ import annotations
@@ -132,3 +134,30 @@ def test_faint_grey_text_over_coloured_anatomy_keeps_every_glyph() -> None:
     tight = tighten(np.asarray(image), loose, core)
     assert tight.x <= glyphs.x and tight.y <= glyphs.y, (tight, glyphs)
     assert tight.x1 >= glyphs.x1 and tight.y1 >= glyphs.y1, (tight, glyphs)
+
+
+SALMON, SECTOR_LINE, GREY_SPECKLE = (255, 64, 51), (78, 97, 144), (80, 78, 78)
+
+
+@pytest.mark.parametrize("other", [SECTOR_LINE, GREY_SPECKLE])
+@pytest.mark.parametrize("side", ["above", "below"])
+def test_tight_box_leaves_out_a_mark_of_another_hue_as_bright_in_the_text_channel(
+    other: tuple[int, int, int], side: str
+) -> None:
+    """Salmon text (a Doppler clock) with a thin mark 3 px above or below it that is as bright as the
+    text's edge in the red channel, the only one where the text stands out: a blue sector line or
+    grey speckle.  The tight box is the glyphs' extent (within 1 px); main took the mark as strokes
+    (it lies "20 % of the way" to the text in red) and the line's rows, and its padding, grew by
+    4-5 px over the flow."""
+    base = np.random.default_rng(11).integers(0, 25, (120, 256, 3)).astype(np.uint8)
+    image = Image.fromarray(base)
+    glyphs = _extent(_glyphs(image.size, (100, 50), 18))
+    y = glyphs.y - 5 if side == "above" else glyphs.y1 + 3
+    ImageDraw.Draw(image).rectangle((glyphs.x + 30, y, glyphs.x + 60, y + 1), fill=other)
+    ImageDraw.Draw(image).text((100, 50), CLOCK, fill=SALMON, font=ImageFont.truetype(MONO, 18))
+    loose = TextBox(glyphs.x - 6, glyphs.y - 8, glyphs.width + 12, glyphs.height + 16)
+    core = TextBox(glyphs.x + 4, glyphs.y + 3, glyphs.width - 8, glyphs.height - 6)
+    tight = tighten(np.asarray(image), loose, core)
+    assert abs(tight.y - glyphs.y) <= 1 and abs(tight.y1 - glyphs.y1) <= 1, (tight, glyphs)
+    assert abs(tight.x - glyphs.x) <= 1 and abs(tight.x1 - glyphs.x1) <= 1, (tight, glyphs)
+
