@@ -160,4 +160,3 @@ def test_tight_box_leaves_out_a_mark_of_another_hue_as_bright_in_the_text_channe
     tight = tighten(np.asarray(image), loose, core)
     assert abs(tight.y - glyphs.y) <= 1 and abs(tight.y1 - glyphs.y1) <= 1, (tight, glyphs)
     assert abs(tight.x - glyphs.x) <= 1 and abs(tight.x1 - glyphs.x1) <= 1, (tight, glyphs)
-
