@@ -120,3 +120,37 @@ def test_implausible_glyph_height_is_not_confirmed() -> None:
     proposal = Proposal(TextBox(40, 90, 420, 140), 0)
     judged = judge(image, proposal, reading("ABCDEFGH", 0.95))
     assert judged.verdict is Verdict.UNCERTAIN
+
+
+def _disc_column(rows: int = 720) -> np.ndarray:
+    """A column of 65 px grey discs with bright rims, 90 px apart (a Siemens mosaic of a phantom)."""
+    image = np.zeros((rows, rows), np.uint8)
+    yy, xx = np.mgrid[0:rows, 0:rows]
+    for cy in range(60, rows - 40, 90):
+        r = np.hypot(yy - cy, xx - 673)
+        image[r <= 32] = 110
+        image[(r > 28) & (r <= 32)] = 230
+    return image
+
+
+# what the recognizer read, turned, down such a column of a dcm_qa mosaic (confidences as seen)
+DISC_COLUMN = Reading("OROODR", (0.91, 0.67, 0.95, 0.78, 0.54, 0.81), 90)
+
+
+def test_glyphs_larger_than_any_label_read_unsurely_are_not_confirmed() -> None:
+    judged = judge(_disc_column(), Proposal(TextBox(641, 6, 65, 614), 0), DISC_COLUMN,
+                   read_box=TextBox(641, 6, 65, 390))
+    assert DISC_COLUMN.mean_confidence < 0.8  # precondition: an unsure reading
+    assert judged.verdict is Verdict.UNCERTAIN
+
+
+def test_large_glyphs_read_surely_stay_confirmed() -> None:
+    sure = Reading("OROODR", (0.97,) * 6, 90)
+    judged = judge(_disc_column(), Proposal(TextBox(641, 6, 65, 614), 0), sure, read_box=TextBox(641, 6, 65, 390))
+    assert judged.verdict is Verdict.CONFIRMED
+
+
+def test_label_sized_glyphs_read_as_unsurely_stay_confirmed() -> None:
+    image, (x, y, w, h) = _planted("DOE JANE 1234", 20, np.zeros((100, 400)), (20, 30), 255)
+    judged = judge(image, Proposal(TextBox(x - 4, y - 4, w + 8, h + 8), 0), reading("DOE JANE 1234", 0.72))
+    assert judged.verdict is Verdict.CONFIRMED
