@@ -338,10 +338,16 @@ def set_plain(ds: Dataset, keyword: str, value: object) -> None:
     stores it under its tag and does nothing else (``__setitem__`` handles only private blocks,
     pixel data and sequences, and a file meta group's check of group 2, which these keywords
     are): that is done here without its per-call keyword and tag conversions.  An element already
-    there is left to pydicom (it keeps its VR and takes the value)."""
+    there keeps its VR and takes the value: a decoded one here (``__setattr__`` sets the value of
+    the element ``ds[tag]`` returns, the same object, and stores it back under its own tag, which
+    changes nothing for such a plain element), a raw one by pydicom."""
     tag, vr = _plain_tag(keyword)
-    if tag in ds._dict:
-        setattr(ds, keyword, value)
+    there = ds._dict.get(tag)  # type: ignore[call-overload]  # an int finds a BaseTag key
+    if there is not None:
+        if type(there) is DataElement:
+            there.value = value
+        else:
+            setattr(ds, keyword, value)
         return
     elem = DataElement(tag, vr, value)
     ds._dict[elem.tag] = elem  # keyed by its BaseTag, as __setitem__ keys it (writers read .group)
