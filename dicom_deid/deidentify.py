@@ -32,7 +32,14 @@ from dicom_deid.errors import EncapsulatedDocumentError, OcrUnavailable, Unmappe
 from dicom_deid.keys import SecretKey
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.pixels.mode import PixelMode
-from dicom_deid.plan import DOCUMENT_TAG, DecisionCache, DroppedCache, Plan, format_path, plan_actions
+from dicom_deid.plan import (
+    DOCUMENT_TAG,
+    DecisionCache,
+    DroppedCache,
+    Plan,
+    format_path,
+    plan_actions,
+)
 from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard, load_standard
 from dicom_deid.read import dataset_encoding
 from dicom_deid.remap import Remapper, patient_key

@@ -145,7 +145,7 @@ def test_set_plain_sets_what_setattr_sets(keyword: str, value: object) -> None:
             elif before is not None:
                 ds._dict[tag] = RawDataElement(tag, dictionary_VR(tag), 4, b"OLD ", 0, False, True)
                 if before == "decoded":
-                    ds[tag]  # noqa: B018 - decoded on access, as the reader's checks decode the file meta
+                    ds[tag]
         set_plain(mine, keyword, value)
         setattr(theirs, keyword, value)
         assert list(mine._dict) == list(theirs._dict)
