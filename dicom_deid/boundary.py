@@ -25,8 +25,7 @@ from dicom_deid.deidentify import Deidentified, Engine, deidentify
 from dicom_deid.errors import DeidError, EncapsulatedDocumentError, NotDicomError, QuarantineReason
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import EncodedRow, Encoder, ManifestRecord, Outcome, encode_fields
-from dicom_deid.plan import Plan, format_path
-from dicom_deid.profiles import ActionCode
+from dicom_deid.plan import format_path
 from dicom_deid.read import DicomDirFile, describe_decode_failure, parse_instance
 from dicom_deid.walk import InputBytes
 from dicom_deid.write import (
@@ -117,7 +116,7 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
             outcome=(Outcome.PLANNED if dry_run else Outcome.WRITTEN).value,
             size=size, output=rel, sop_class_uid=str(ds.get("SOPClassUID", "") or ""),
             modality=str(ds.get("Modality", "") or "") or None,
-            actions=dict(sorted(result.plan.counts().items())), changes=_changes(result.plan),
+            actions=dict(sorted(result.plan.counts().items())), changes=result.plan.changed_paths(),
             pixels=_pixel_summary(result.pixels), document=result.document,
             stream_metadata=result.stream_metadata,
             encoder=None if dry_run else (Encoder.BYTES if copies else Encoder.PYDICOM).value,
@@ -157,21 +156,6 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         logger.error("input #%d: internal error %s at %s", item.ordinal, exc.__class__.__name__, where)
         return quarantined(QuarantineReason.INTERNAL_ERROR,
                            f"{item.display}: internal error ({exc.__class__.__name__} at {where})")
-
-
-def _changes(plan: Plan) -> dict[str, list[str]]:
-    """Attribute paths per action code, for everything not kept as is (keywords only, no values)."""
-    out: dict[str, list[str]] = {}
-    keep = ActionCode.K
-    for action in plan.actions.values():
-        code = action.code
-        if code is not keep:
-            value = code._value_  # Enum.value is a slow descriptor
-            paths = out.get(value)
-            if paths is None:
-                paths = out[value] = []
-            paths.append(format_path(action.path))
-    return out
 
 
 def crashed_input(item: InputBytes, engine: Engine, quarantine_dir: Path) -> FileResult:

@@ -22,9 +22,11 @@ the table leaves to the de-identifier are made here, each from the tables:
 from __future__ import annotations
 
 import functools
+import operator
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
@@ -47,6 +49,7 @@ TagPath = tuple[int, ...]
 """(tag,) at top level, (seq_tag, item_index, tag, ...) inside sequences."""
 
 DOCUMENT_TAG = int(tag_for_keyword("EncapsulatedDocument") or 0)  # (0042,0011): a document's body
+_CODE_OF, _PATH_OF, _VALUE_OF = operator.attrgetter("code"), operator.attrgetter("path"), operator.attrgetter("_value_")
 _RESOLVED = frozenset({ActionCode.D, ActionCode.Z, ActionCode.X, ActionCode.K, ActionCode.C, ActionCode.U})
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 _OVERLAY_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UT", "UC"})
@@ -66,6 +69,10 @@ class ElementAction:
     value: str | None = None  # explicit replacement from an override (REPLACE / EMPTY)
 
 
+#: every code a resolved plan holds but K, in the order the manifest's ``changes`` lists them
+_CHANGED_CODES = (ActionCode.D, ActionCode.Z, ActionCode.X, ActionCode.C, ActionCode.U)
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     actions: Mapping[TagPath, ElementAction]
@@ -76,7 +83,21 @@ class Plan:
 
     def counts(self) -> Counter[str]:
         # the code's value as stored (``.value`` is a descriptor, an Enum hashes in Python)
-        return Counter([a.code._value_ for a in self.actions.values()])
+        return Counter(map(_VALUE_OF, map(_CODE_OF, self.actions.values())))
+
+    def changed_paths(self) -> dict[str, list[str]]:
+        """Attribute paths (``format_path``) per action code, in plan order, for every action
+        but K (the manifest's ``changes``: keywords only, no values)."""
+        actions = list(self.actions.values())
+        codes = list(map(_CODE_OF, actions))  # C-level passes: a plan lists hundreds of elements
+        out: dict[str, list[str]] = {}
+        for code in _CHANGED_CODES:
+            if code in codes:  # identity first: an Enum member equals only itself
+                chosen = compress(actions, map(functools.partial(operator.is_, code), codes))
+                out[code._value_] = list(map(format_path, map(_PATH_OF, chosen)))
+        if sum(map(len, out.values())) + codes.count(ActionCode.K) != len(codes):
+            raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
+        return out
 
 
 @functools.lru_cache(maxsize=65536)  # pure; the manifest formats every changed element's path
@@ -179,7 +200,8 @@ class _Planner:
         for key in keys:
             tag = int(key)  # an int hashes and compares in C (a BaseTag compares in Python)
             while upcoming < tag:
-                actions[(upcoming,)] = dropped[next_dropped][1]
+                action = dropped[next_dropped][1]
+                actions[action.path] = action  # (upcoming,): decided at the top level
                 next_dropped += 1
                 upcoming = dropped[next_dropped][0] if next_dropped < n_dropped else 0x100000000
             path = prefix + (tag,)
@@ -204,7 +226,8 @@ class _Planner:
                 for i, item in enumerate(ds[key].value or ()):
                     self.walk(item, path + (i,), seq_path + (keyword,), cleaning or action.code is ActionCode.C)
         for i in range(next_dropped, n_dropped):
-            actions[(dropped[i][0],)] = dropped[i][1]
+            action = dropped[i][1]
+            actions[action.path] = action
 
     def decide_and_memo(self, ds: Dataset, tag: int, vr: str, path: TagPath, seq_path: tuple[str, ...],
                         creators: Mapping[tuple[int, int], str], cleaning: bool = False) -> ElementAction:

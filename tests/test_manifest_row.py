@@ -71,3 +71,27 @@ def test_a_handled_input_is_recorded_with_its_one_encoding(tmp_path: Path) -> No
     lines = (tmp_path / "m.jsonl").read_bytes().splitlines(keepends=True)
     assert len(lines) == 3 and lines[1] == _oracle(result.record)
     assert json.loads(lines[1])["changes"]["X"]  # the CT's removed elements are listed
+
+
+def test_the_changes_list_every_path_not_kept_in_plan_order() -> None:
+    """``Plan.changed_paths`` (the manifest's ``changes``) against a plain loop over the plan, on
+    a dataset with sequences (nested paths) and every code the basic profile gives it."""
+    from dicom_deid.plan import ElementAction, Plan, format_path, plan_actions
+    from dicom_deid.profiles import ActionCode, load_standard
+    from dicom_deid.read import parse_instance
+
+    checked = 0
+    for name in ("CT_small.dcm", "rtplan.dcm", "MR_small.dcm"):
+        ds = parse_instance((TEST_FILES / name).read_bytes(), where=name).dataset
+        plan = plan_actions(ds, load_profile("basic"), load_standard())
+        expected: dict[str, list[str]] = {}
+        for action in plan:
+            if action.code is not ActionCode.K:
+                expected.setdefault(action.code.value, []).append(format_path(action.path))
+        got = plan.changed_paths()
+        assert got == expected  # each code's paths in plan order (the manifest sorts the codes)
+        checked += sum(map(len, got.values()))
+    assert checked > 100
+    odd = Plan({(0x00100010,): ElementAction((0x00100010,), ActionCode.X_Z, "unresolved")}, "1.2")
+    with pytest.raises(ValueError, match="unresolved action code"):
+        odd.changed_paths()
