@@ -209,7 +209,7 @@ class _Planner:
             vr = elem[1] if type(elem) is raw_type and elem[3] is not None else None  # element_vr's common case
             if not vr or vr == "UN":
                 try:
-                    vr = element_vr(ds, tag)
+                    vr = element_vr(ds, key)  # its own key: the lookups find it without BaseTag.__eq__
                 except (NotImplementedError, ValueError) as exc:  # pydicom cannot convert it (bad VR, items)
                     raise UnreadableDicomError(f"{format_path(path)} cannot be parsed ({type(exc).__name__}): "
                                                "the file is malformed") from None
