@@ -34,6 +34,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from dicom_deid.errors import UnreadableDicomError
+from dicom_deid.items_fast import sequence_value
 from dicom_deid.profiles import (
     ActionCode,
     DocumentPolicy,
@@ -223,7 +224,7 @@ class _Planner:
             actions[path] = action
             if vr == "SQ" and action.code is not ActionCode.X and action.code is not ActionCode.Z:
                 keyword = keyword_for_tag(tag) or f"{tag:08X}"
-                for i, item in enumerate(ds[key].value or ()):
+                for i, item in enumerate(sequence_value(ds, key) or ()):  # ds[key].value
                     self.walk(item, path + (i,), seq_path + (keyword,), cleaning or action.code is ActionCode.C)
         for i in range(next_dropped, n_dropped):
             action = dropped[i][1]
