@@ -44,10 +44,12 @@ Seen = set[tuple[tuple[str, ...], str]]
 
 class _Checker:
     def __init__(self, std: Standard, profile: Profile, found: InputValues | None, own: OwnValues,
-                 file_patients: Mapping[str, frozenset[int]] | None, show_values: bool) -> None:
+                 file_patients: Mapping[str, frozenset[int]] | None, show_values: bool,
+                 ordinals: Mapping[str, int] | None = None) -> None:
         self.std, self.profile, self.found, self.own = std, profile, found, own
         self.index = found.values if found is not None else None
         self.file_patients = file_patients
+        self.ordinals = ordinals  # output path -> input ordinal, when the manifest pairs them
         self.show_values = show_values
         self.findings: list[Finding] = []
         self.sop_uids: dict[str, str] = {}
@@ -98,8 +100,9 @@ class _Checker:
         if ds is not None:
             sop_class = str(ds.get("SOPClassUID", "") or "")
             meta = getattr(ds, "file_meta", None)
+            ordinal = self.ordinals.get(rel) if self.ordinals is not None else None
             for source in ([meta] if meta is not None else []) + [ds]:
-                self._dataset(shown, source, sop_class, patients, seen)
+                self._dataset(shown, source, sop_class, patients, seen, ordinal)
             if sop_class:
                 self._marking(shown, ds)
                 self._identity(shown, ds, meta)
@@ -108,7 +111,7 @@ class _Checker:
             self._identifying(shown, "raw bytes", region.decode("latin-1"), patients, seen, raw=True)
 
     def _identifying(self, shown: str, where: str, text: str, patients: frozenset[int] | None, seen: Seen, *,
-                     raw: bool = False, vocabulary_here: bool = False) -> None:
+                     raw: bool = False, vocabulary_here: bool = False, rewritten_date: bool = False) -> None:
         if self.found is None or not text:
             return
         values, names = self.search(text, patients)
@@ -118,7 +121,8 @@ class _Checker:
                 continue
             seen.add(key)
             other = patients is not None and n.patient not in patients
-            verdict = judge_value(n.kind, n.tokens, where, vocabulary_here, other, n.original)
+            verdict = judge_value(n.kind, n.tokens, where, vocabulary_here, other, n.original,
+                                  rewritten_date=rewritten_date)
             self.add(Category.IDENTIFYING, shown, where,
                      f"{n.kind} ({hint(n.original)}) of the input's {n.source}, input patient #{n.patient}: "
                      f"{verdict.reason}", severity=verdict.severity, value=n.original)
@@ -148,7 +152,7 @@ class _Checker:
                      "(action U) or remove it", value=uid)
 
     def _dataset(self, shown: str, ds: Dataset, sop_class: str, patients: frozenset[int] | None,
-                 seen: Seen) -> None:
+                 seen: Seen, ordinal: int | None = None) -> None:
         pruned: list[str] = []
         for path, seq, elem, parent in _walk(ds):
             text = _element_text(elem)
@@ -167,7 +171,16 @@ class _Checker:
                 released = released_location(keyword) and _profile_code(
                     self.std, self.profile, tag, elem.VR, keyword, text, _creator(parent, tag)) is None
                 self._identifying(shown, path, text, patients, seen,
-                                  vocabulary_here=released or vocabulary_location(keyword, elem.VR, creator))
+                                  vocabulary_here=released or vocabulary_location(keyword, elem.VR, creator),
+                                  rewritten_date=self._rewritten_date(ordinal, path, elem.VR, text))
+
+    def _rewritten_date(self, ordinal: int | None, path: str, vr: str, text: str) -> bool:
+        """A DA/DT value the run changed: its paired input instance holds another value at the
+        same place (a shifted date that lands on another of the patient's input dates)."""
+        if vr not in ("DA", "DT") or ordinal is None or self.found is None:
+            return False
+        original = self.found.dates_at.get((ordinal, path))
+        return original is not None and original != text.strip()
 
     def _profile(self, shown: str, path: str, seq: tuple[str, ...], elem: Any, parent: Dataset,
                  text: str | None, sop_class: str, instance: Dataset) -> bool:

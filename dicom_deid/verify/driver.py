@@ -87,7 +87,8 @@ def _verify(output: Path, *, against: Path | None, profile: Profile | None, ocr:
                          "variants are searched in every output")
     own = own_values(profile, key, found.identities if found else (), found.accessions if found else (),
                      subjects=subject_map.replacement_values if subject_map is not None else frozenset())
-    checker = _Checker(std, profile, found, own, file_patients, show_values)
+    checker = _Checker(std, profile, found, own, file_patients, show_values,
+                       ordinal_of if file_patients is not None else None)
     if manifest.is_file():
         checker.unwritten = sum(1 for r in rows if r.get("outcome") not in _ACCOUNTED)
     reader: _WordReader | None = None

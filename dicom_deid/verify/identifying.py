@@ -129,6 +129,7 @@ class InputValues:
     accessions: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)  # inputs (by ordinal) that could not be read in full
     kept: set[tuple[tuple[str, ...], int]] = field(default_factory=set)  # values the profile keeps, per patient
+    dates_at: dict[tuple[int, str], str] = field(default_factory=dict)  # (ordinal, element path) -> DA/DT value
 
     @property
     def kinds(self) -> dict[str, int]:
@@ -234,7 +235,7 @@ def collect_identifying(input_root: Path, profile: Profile, std: Standard) -> In
             found.accessions.add(accession)
         meta = getattr(ds, "file_meta", None)
         for source in ([meta] if meta is not None else []) + [ds]:
-            _collect_from(found, source, profile, std, patient)
+            _collect_from(found, source, profile, std, patient, ref.ordinal)
     found.values.drop(found.kept)
     return found
 
@@ -251,9 +252,10 @@ def _text(ds: Dataset, keyword: str) -> str:
     return str(ds.get(keyword, "") or "")
 
 
-def _collect_from(found: InputValues, ds: Dataset, profile: Profile, std: Standard, patient: int) -> None:
+def _collect_from(found: InputValues, ds: Dataset, profile: Profile, std: Standard, patient: int,
+                  ordinal: int) -> None:
     index = found.values
-    for _path, _seq, elem, parent in _walk(ds):
+    for path, _seq, elem, parent in _walk(ds):
         if elem.VR == "SQ" or elem.tag == PIXEL_DATA:
             continue
         text = _element_text(elem)
@@ -264,6 +266,8 @@ def _collect_from(found: InputValues, ds: Dataset, profile: Profile, std: Standa
             if not text:
                 continue
         tag, keyword = int(elem.tag), elem.keyword or ""
+        if elem.VR in ("DA", "DT"):
+            found.dates_at[(ordinal, path)] = text.strip()
         if keyword == "SOPInstanceUID" and parent is ds:
             index.sop_uids.add(text.strip().rstrip("\x00"))
             index.sop_uid_files += 1

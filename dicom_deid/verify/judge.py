@@ -80,9 +80,15 @@ def _all_vocabulary(text: str) -> bool:
 
 
 def judge_value(kind: str, tokens: tuple[str, ...], where: str, vocabulary_here: bool,
-                other_patient: bool = False, original: str = "") -> Verdict:
+                other_patient: bool = False, original: str = "", *, rewritten_date: bool = False) -> Verdict:
     """Severity of a match of a value of ``kind`` (id, date, address...) made of ``tokens``;
-    ``other_patient``: the value belongs to another input patient than this output's."""
+    ``other_patient``: the value belongs to another input patient than this output's;
+    ``rewritten_date``: found in a date attribute whose value the run changed (the paired input
+    instance holds another date there)."""
+    if kind == "date" and rewritten_date:
+        return Verdict(Severity.NOTE, "the run changed this date (the input instance holds another one here), and "
+                                      "the new value equals another input date of the same patient: a date shift "
+                                      "can land on one; check that the patient's dates are shifted alike")
     if other_patient and kind in _SITE_KINDS:
         return Verdict(Severity.NOTE, "a site value of another input patient, absent from this output's own input: "
                                       "check whether it names the site (a vendor or a template can share it)")
