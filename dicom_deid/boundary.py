@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING
 from dicom_deid.deidentify import Deidentified, Engine, deidentify
 from dicom_deid.errors import DeidError, EncapsulatedDocumentError, NotDicomError, QuarantineReason
 from dicom_deid.links import Link, LinkKind
-from dicom_deid.manifest import Encoder, ManifestRecord, Outcome, encode_row
-from dicom_deid.plan import Plan, format_path
-from dicom_deid.profiles import ActionCode
+from dicom_deid.manifest import EncodedRow, Encoder, ManifestRecord, Outcome, encode_fields
+from dicom_deid.plan import format_path
 from dicom_deid.read import DicomDirFile, describe_decode_failure, parse_instance
 from dicom_deid.walk import InputBytes
 from dicom_deid.write import (
@@ -55,6 +54,7 @@ class FileResult:
     message: str | None = None  # input-side one-line message for quarantines
     plan_rows: list[tuple[str, str, str]] = field(default_factory=list)  # dry-run: (path, code, rule)
     fatal: str | None = None  # the environment failed (disk full, quarantine unwritable): stop the run
+    row: EncodedRow | None = field(default=None, repr=False)  # ``record``'s line but for its seconds, if known
 
     @property
     def outcome(self) -> Outcome:
@@ -116,12 +116,12 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
             outcome=(Outcome.PLANNED if dry_run else Outcome.WRITTEN).value,
             size=size, output=rel, sop_class_uid=str(ds.get("SOPClassUID", "") or ""),
             modality=str(ds.get("Modality", "") or "") or None,
-            actions=dict(sorted(result.plan.counts().items())), changes=_changes(result.plan),
+            actions=dict(sorted(result.plan.counts().items())), changes=result.plan.changed_paths(),
             pixels=_pixel_summary(result.pixels), document=result.document,
             stream_metadata=result.stream_metadata,
             encoder=None if dry_run else (Encoder.BYTES if copies else Encoder.PYDICOM).value,
         )
-        encode_row(record)  # a field the manifest cannot hold fails this input, not the run
+        row = encode_fields(record)  # a field the manifest cannot hold fails this input, not the run
         links = [*result.links, Link(LinkKind.SOURCE_PATH, item.name, rel, result.patient,
                                      result.study_uid, result.series_uid)]
         rows: list[tuple[str, str, str]] = []
@@ -132,7 +132,7 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
             check_free_space(output, keep_free, len(data))
             write_output(output / rel, data, replace=replace)
         record = replace_field(record, seconds=round(time.perf_counter() - started, 6))
-        return FileResult(record, links, plan_rows=rows)
+        return FileResult(record, links, plan_rows=rows, row=row)  # ``row``: the same but for the seconds
     except DicomDirFile:
         return FileResult(ManifestRecord(item.ordinal, token, Outcome.SKIPPED_DICOMDIR.value))
     except NotDicomError as exc:
@@ -156,21 +156,6 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         logger.error("input #%d: internal error %s at %s", item.ordinal, exc.__class__.__name__, where)
         return quarantined(QuarantineReason.INTERNAL_ERROR,
                            f"{item.display}: internal error ({exc.__class__.__name__} at {where})")
-
-
-def _changes(plan: Plan) -> dict[str, list[str]]:
-    """Attribute paths per action code, for everything not kept as is (keywords only, no values)."""
-    out: dict[str, list[str]] = {}
-    keep = ActionCode.K
-    for action in plan.actions.values():
-        code = action.code
-        if code is not keep:
-            value = code._value_  # Enum.value is a slow descriptor
-            paths = out.get(value)
-            if paths is None:
-                paths = out[value] = []
-            paths.append(format_path(action.path))
-    return out
 
 
 def crashed_input(item: InputBytes, engine: Engine, quarantine_dir: Path) -> FileResult:

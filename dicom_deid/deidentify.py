@@ -32,7 +32,14 @@ from dicom_deid.errors import EncapsulatedDocumentError, OcrUnavailable, Unmappe
 from dicom_deid.keys import SecretKey
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.pixels.mode import PixelMode
-from dicom_deid.plan import DOCUMENT_TAG, DecisionCache, Plan, format_path, plan_actions
+from dicom_deid.plan import (
+    DOCUMENT_TAG,
+    DecisionCache,
+    DroppedCache,
+    Plan,
+    format_path,
+    plan_actions,
+)
 from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard, load_standard
 from dicom_deid.read import dataset_encoding
 from dicom_deid.remap import Remapper, patient_key
@@ -74,6 +81,7 @@ class Engine:
     remapper: Remapper = field(init=False, repr=False, compare=False)
     pixel_stage: PixelStage | None = field(init=False, repr=False, compare=False)
     plan_cache: DecisionCache = field(init=False, repr=False, compare=False)
+    dropped_cache: DroppedCache = field(init=False, repr=False, compare=False)
     copy_protected: frozenset[int] = field(init=False, repr=False, compare=False)  # bytepath.protected_tags
 
     def __post_init__(self) -> None:
@@ -87,7 +95,8 @@ class Engine:
         standard = load_standard()
         protected = protected_tags(identifying_keywords(standard.identifying_values))
         for name, value in (("standard", standard), ("remapper", Remapper(self.key)),
-                            ("pixel_stage", stage), ("plan_cache", {}), ("copy_protected", protected)):
+                            ("pixel_stage", stage), ("plan_cache", {}), ("dropped_cache", {}),
+                            ("copy_protected", protected)):
             object.__setattr__(self, name, value)
 
     def __getstate__(self) -> dict[str, object]:
@@ -256,7 +265,8 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
                        date_offset_days=offset, source=source, needs_vr=needs_vr,
                        patient_id=subject.subject_id if subject else None,
                        patient_name=subject.name if subject else None)
-    plan = plan_actions(source, profile, standard, cache=engine.plan_cache, dropped=dropped)
+    plan = plan_actions(source, profile, standard, cache=engine.plan_cache, dropped=dropped,
+                        dropped_cache=engine.dropped_cache)
     keeps_document = check_document(source, plan, profile.documents)
     copies, fallback = None, None
     stage = engine.pixel_stage if engine.pixels_active else None

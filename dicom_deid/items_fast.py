@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 from typing import cast
 
-from pydicom.charset import convert_encodings
+from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import (
     DataElement,
     RawDataElement,
@@ -50,6 +50,7 @@ from dicom_deid.rawscan import (
     VR_OF,
     FallBack,
 )
+from dicom_deid.uid_bytes import plain_pydicom
 
 _HEAD = ELEMENT_HEAD
 _ITEM_HEAD = struct.Struct("<LL").unpack_from
@@ -63,7 +64,8 @@ Encoding = str | list[str]
 def read_items(data: bytes, pos: int, encoding: Encoding, depth: int = 0) -> tuple[Sequence, int]:
     """The Sequence ``read_sequence`` returns for the undefined-length sequence whose value starts
     at ``pos`` of ``data`` (positions are absolute, as in a whole-file read), and the position after
-    its delimiter.  ``encoding``: the character sets in force where the sequence is (read_sequence's
+    its delimiter.
+    ``encoding``: the character sets in force where the sequence is (read_sequence's
     ``encoding``).  Raises FallBack where this module does not read it exactly as pydicom does."""
     if depth > MAX_DEPTH:
         raise FallBack("sequences nested too deep")
@@ -79,28 +81,60 @@ def read_items(data: bytes, pos: int, encoding: Encoding, depth: int = 0) -> tup
                 raise FallBack("sequence delimiter with a length")
             pos += 8
             break
-        if tag != ITEM or not length:
-            raise FallBack("not an item, or an empty item")
-        item_tell = pos
-        stop = None if length == UNDEFINED else pos + 8 + length
-        if stop is not None and stop > end:
-            raise FallBack("item cut short")
-        elements, pos = _read_elements(data, pos + 8, stop, encoding, depth)
-        if not elements:
-            raise FallBack("an empty item")  # pydicom guesses implicit VR for it
-        ds = Dataset(elements, parent_encoding=encoding)
-        charset = elements.get(_CHARSET)  # type: ignore[call-overload]
-        original: Encoding = encoding
-        if charset is not None:
-            original = convert_encodings(convert_raw_data_element(charset).value)
-        ds.set_original_encoding(False, True, original)
-        ds.is_undefined_length_sequence_item = stop is None
-        ds.seq_item_tell = item_tell
-        ds.file_tell = item_tell
-        items.append(ds)
+        item, pos = _read_item(data, pos, tag, length, encoding, depth)
+        items.append(item)
     sequence = Sequence(items)
     sequence.is_undefined_length = True
     return sequence, pos
+
+
+def read_defined(value: bytes, offset: int, encoding: Encoding) -> Sequence:
+    """The Sequence pydicom's ``convert_SQ`` builds from the value of a sequence of defined length
+    read as explicit VR little endian (``value``, found at ``offset`` in the file): ``read_sequence``
+    over its bytes, item by item until they end; as there, the items' own positions are absolute
+    and everything inside them is positioned from the start of ``value``.  ``encoding``: the list
+    ``convert_value`` passes.  Raises FallBack where this module does not read it as pydicom does
+    (a sequence delimiter inside, an item running past the value, anything read_items refuses)."""
+    pos, end = 0, len(value)
+    items: list[Dataset] = []
+    while pos < end:
+        if pos + 8 > end:
+            raise FallBack("item header cut short")
+        tag, length = _ITEM_HEAD(value, pos)
+        tag = (tag & 0xFFFF) << 16 | tag >> 16
+        item, pos = _read_item(value, pos, tag, length, encoding, 0, offset)
+        items.append(item)
+    if pos != end:
+        raise FallBack("an item past the sequence's length")
+    sequence = Sequence(items)
+    sequence.is_undefined_length = False
+    return sequence
+
+
+def _read_item(data: bytes, pos: int, tag: int, length: int, encoding: Encoding, depth: int,
+               offset: int = 0) -> tuple[Dataset, int]:
+    """The item whose header (``tag``, ``length``) is at ``pos``, as ``read_sequence_item`` reads
+    it, and the position after it (``offset`` is added to the item's own position only)."""
+    if tag != ITEM or not length:
+        raise FallBack("not an item, or an empty item")
+    item_tell = pos + offset
+    end = len(data)
+    stop = None if length == UNDEFINED else pos + 8 + length
+    if stop is not None and stop > end:
+        raise FallBack("item cut short")
+    elements, pos = _read_elements(data, pos + 8, stop, encoding, depth)
+    if not elements:
+        raise FallBack("an empty item")  # pydicom guesses implicit VR for it
+    ds = Dataset(elements, parent_encoding=encoding)
+    charset = elements.get(_CHARSET)  # type: ignore[call-overload]
+    original: Encoding = encoding
+    if charset is not None:
+        original = convert_encodings(convert_raw_data_element(charset).value)
+    ds.set_original_encoding(False, True, original)
+    ds.is_undefined_length_sequence_item = stop is None
+    ds.seq_item_tell = item_tell
+    ds.file_tell = item_tell
+    return ds, pos
 
 
 def _read_elements(data: bytes, pos: int, stop: int | None, encoding: Encoding,
@@ -161,4 +195,29 @@ def _read_elements(data: bytes, pos: int, stop: int | None, encoding: Encoding,
         elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
 
 
-__all__ = ["read_items"]
+def sequence_value(ds: Dataset, key: BaseTag) -> Sequence | None:
+    """``ds[key].value`` for a sequence element, ``key`` one of ``ds``'s keys: a raw sequence of
+    defined length (explicit VR little endian, as read_fast.py and dcmread leave it) is converted
+    here as ``Dataset.__getitem__`` converts it (``convert_raw_data_element``: ``convert_SQ``, the
+    element stored back under its tag, Pixel Representation passed to the items), its items read
+    by :func:`read_defined`; anything else (or a sequence it refuses) by pydicom."""
+    raw = ds._dict.get(key)
+    if (type(raw) is RawDataElement and raw[1] == "SQ" and raw[5] is False and raw[6] is True
+            and type(raw[3]) is bytes and 0 < raw[2] == len(raw[3]) and raw[2] != UNDEFINED
+            and raw[4] is not None and plain_pydicom()):
+        # Dataset.__getitem__'s character set, then convert_value's and convert_SQ's list of it
+        encoding = ds.original_character_set or ds._character_set
+        encodings = encoding or [default_encoding]
+        if isinstance(encodings, str):
+            encodings = [encodings]
+        try:
+            seq = read_defined(raw[3], raw[4], cast(Encoding, encodings))  # the object itself, as pydicom passes it
+        except FallBack:
+            return cast(Sequence | None, ds[key].value)
+        ds[key] = DataElement(raw[0], "SQ", seq, raw[4], False, already_converted=True)
+        ds._set_pixel_representation(ds[key])
+        return seq
+    return cast(Sequence | None, ds[key].value)
+
+
+__all__ = ["read_defined", "read_items", "sequence_value"]

@@ -65,12 +65,43 @@ def run_output_holding(path: Path) -> Path | None:
 _RECORD_FIELDS = fields(ManifestRecord)
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedRow:
+    """A record's manifest line but for its ``seconds`` (measured last, when the line is already
+    known to encode): the JSON of the fields sorted before and after it, without braces."""
+
+    head: str
+    tail: str
+
+    def line(self, seconds: float) -> bytes:
+        """The line ``encode_row`` writes for the record with these ``seconds``."""
+        middle = "" if seconds in _OMITTED else f'"seconds": {json.dumps(seconds)}, '
+        return ("{" + self.head + ", " + middle + self.tail + "}\n").encode("utf-8")
+
+
+_OMITTED: tuple[object, ...] = (None, {}, [])  # fields left out of a line
+
+
+def encode_fields(record: ManifestRecord) -> EncodedRow:
+    """``record``'s line but for its seconds (raises TypeError/ValueError if a field cannot be
+    written): encoded once, when the input is handled, and written when it is recorded."""
+    # the fields as they are (json copies nothing; asdict's deep copy cost ~1 ms a file); sorted
+    # keys, as ``json.dumps(row, sort_keys=True)``: "ordinal" always before seconds, "type" after
+    head: dict[str, object] = {}
+    tail: dict[str, object] = {}
+    for f in _RECORD_FIELDS:
+        name = f.name
+        if name != "seconds":
+            value = getattr(record, name)
+            if value not in _OMITTED:
+                (head if name < "seconds" else tail)[name] = value
+    tail["type"] = "file"
+    return EncodedRow(json.dumps(head, sort_keys=True)[1:-1], json.dumps(tail, sort_keys=True)[1:-1])
+
+
 def encode_row(record: ManifestRecord) -> bytes:
     """The manifest line of ``record`` (raises TypeError/ValueError if a field cannot be written)."""
-    # the fields as they are (json copies nothing; asdict's deep copy cost ~1 ms a file)
-    values = ((f.name, getattr(record, f.name)) for f in _RECORD_FIELDS)
-    row = {"type": "file", **{k: v for k, v in values if v not in (None, {}, [])}}
-    return (json.dumps(row, sort_keys=True) + "\n").encode("utf-8")
+    return encode_fields(record).line(record.seconds)
 
 
 class ManifestWriter:
@@ -104,8 +135,10 @@ class ManifestWriter:
             os.ftruncate(self._fd, start)  # never leave half a line (freeing space always works)
             raise
 
-    def add(self, record: ManifestRecord) -> None:
-        self._append(encode_row(record))
+    def add(self, record: ManifestRecord, row: EncodedRow | None = None) -> None:
+        """Append ``record``'s line; ``row``: its fields already encoded (``encode_fields`` of this
+        record, or of one that differs only in its seconds)."""
+        self._append(row.line(record.seconds) if row is not None else encode_row(record))
 
     def add_plan(self, rows: list[tuple[str, str, str, int]]) -> None:
         """Dry runs: the aggregated plan, (attribute path, action, rule, instances) per row."""
@@ -209,5 +242,5 @@ def last_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows[starts[-1]:] if starts else rows
 
 
-__all__ = ["MANIFEST_NAME", "ManifestRecord", "ManifestWriter", "Outcome", "append_row", "encode_row", "ended_cleanly",
+__all__ = ["MANIFEST_NAME", "EncodedRow", "ManifestRecord", "ManifestWriter", "Outcome", "append_row", "encode_fields", "encode_row", "ended_cleanly",
            "last_run", "read_manifest", "repair_manifest"]

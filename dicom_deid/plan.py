@@ -22,9 +22,11 @@ the table leaves to the de-identifier are made here, each from the tables:
 from __future__ import annotations
 
 import functools
+import operator
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
@@ -32,6 +34,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from dicom_deid.errors import UnreadableDicomError
+from dicom_deid.items_fast import sequence_value
 from dicom_deid.profiles import (
     ActionCode,
     DocumentPolicy,
@@ -47,6 +50,7 @@ TagPath = tuple[int, ...]
 """(tag,) at top level, (seq_tag, item_index, tag, ...) inside sequences."""
 
 DOCUMENT_TAG = int(tag_for_keyword("EncapsulatedDocument") or 0)  # (0042,0011): a document's body
+_CODE_OF, _PATH_OF, _VALUE_OF = operator.attrgetter("code"), operator.attrgetter("path"), operator.attrgetter("_value_")
 _RESOLVED = frozenset({ActionCode.D, ActionCode.Z, ActionCode.X, ActionCode.K, ActionCode.C, ActionCode.U})
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 _OVERLAY_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UT", "UC"})
@@ -66,6 +70,10 @@ class ElementAction:
     value: str | None = None  # explicit replacement from an override (REPLACE / EMPTY)
 
 
+#: every code a resolved plan holds but K, in the order the manifest's ``changes`` lists them
+_CHANGED_CODES = (ActionCode.D, ActionCode.Z, ActionCode.X, ActionCode.C, ActionCode.U)
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     actions: Mapping[TagPath, ElementAction]
@@ -76,7 +84,21 @@ class Plan:
 
     def counts(self) -> Counter[str]:
         # the code's value as stored (``.value`` is a descriptor, an Enum hashes in Python)
-        return Counter([a.code._value_ for a in self.actions.values()])
+        return Counter(map(_VALUE_OF, map(_CODE_OF, self.actions.values())))
+
+    def changed_paths(self) -> dict[str, list[str]]:
+        """Attribute paths (``format_path``) per action code, in plan order, for every action
+        but K (the manifest's ``changes``: keywords only, no values)."""
+        actions = list(self.actions.values())
+        codes = list(map(_CODE_OF, actions))  # C-level passes: a plan lists hundreds of elements
+        out: dict[str, list[str]] = {}
+        for code in _CHANGED_CODES:
+            if code in codes:  # identity first: an Enum member equals only itself
+                chosen = compress(actions, map(functools.partial(operator.is_, code), codes))
+                out[code._value_] = list(map(format_path, map(_PATH_OF, chosen)))
+        if sum(map(len, out.values())) + codes.count(ActionCode.K) != len(codes):
+            raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
+        return out
 
 
 @functools.lru_cache(maxsize=65536)  # pure; the manifest formats every changed element's path
@@ -136,6 +158,10 @@ DecisionCache = dict[tuple[str, tuple[str, ...], int, str], ElementAction]
 first action decided for the key (code, rule and value are the memo; at the top level, where the
 key fixes the path, the action itself is reused: it is frozen)."""
 
+DroppedCache = dict[tuple[str, tuple[tuple[int, str], ...]], tuple[tuple[int, ElementAction], ...]]
+"""Memo of the actions of the private elements a reader dropped (``plan_actions(..., dropped=)``),
+per (SOP class, their (tag, VR)s), for one profile: each is the memo's decision in DecisionCache."""
+
 
 #: Free-text VRs that "clean" (C) can rewrite; inside a sequence whose action is C they are cleaned.
 _CLEANABLE_TEXT = frozenset({"LO", "LT", "SH", "ST", "UT"})
@@ -156,7 +182,10 @@ class _Planner:
         self.value_read = False  # the decision being made read the element's value
         self.conditional = frozenset(int(tag_for_keyword(k) or 0) for k in standard.conditions)
 
-    def walk(self, ds: Dataset, prefix: TagPath, seq_path: tuple[str, ...], cleaning: bool = False) -> None:
+    def walk(self, ds: Dataset, prefix: TagPath, seq_path: tuple[str, ...], cleaning: bool = False,
+             dropped: Sequence[tuple[int, ElementAction]] = ()) -> None:
+        """Decide every element of ``ds`` (recursively); ``dropped`` (top level only): decided
+        actions of elements the reader left out, put among the others in tag order."""
         creators: dict[tuple[int, int], str] = {}
         elements = ds._dict
         keys = list(elements)  # ds.keys(); the keys are BaseTags: a lookup with the key itself calls no __eq__
@@ -167,73 +196,86 @@ class _Planner:
                     creators[(key >> 16, key & 0xFFFF)] = value if isinstance(value, str) else ""
         cache, actions, sop_class = self.cache, self.actions, self.sop_class_uid
         raw_type = RawDataElement
+        next_dropped, n_dropped = 0, len(dropped)
+        upcoming = dropped[0][0] if dropped else 0x100000000  # the next dropped element's tag
         for key in keys:
             tag = int(key)  # an int hashes and compares in C (a BaseTag compares in Python)
+            while upcoming < tag:
+                action = dropped[next_dropped][1]
+                actions[action.path] = action  # (upcoming,): decided at the top level
+                next_dropped += 1
+                upcoming = dropped[next_dropped][0] if next_dropped < n_dropped else 0x100000000
             path = prefix + (tag,)
             elem = elements[key]
             vr = elem[1] if type(elem) is raw_type and elem[3] is not None else None  # element_vr's common case
             if not vr or vr == "UN":
                 try:
-                    vr = element_vr(ds, tag)
+                    vr = element_vr(ds, key)  # its own key: the lookups find it without BaseTag.__eq__
                 except (NotImplementedError, ValueError) as exc:  # pydicom cannot convert it (bad VR, items)
                     raise UnreadableDicomError(f"{format_path(path)} cannot be parsed ({type(exc).__name__}): "
                                                "the file is malformed") from None
             if vr == "NONE":  # (FFFE,xxxx) item / delimiter tags are structure, never elements
                 raise UnreadableDicomError(f"{format_path(path)} outside a sequence: the file is malformed")
-            memo = (sop_class, seq_path, tag, vr)
-            hit = cache.get(memo)
-            if hit is not None:  # at the top level the cached action is this one (its path is (tag,))
+            hit = cache.get((sop_class, seq_path, tag, vr))
+            if hit is None:
+                action = self.decide_and_memo(ds, tag, vr, path, seq_path, creators, cleaning)
+            else:  # at the top level the cached action is this one (its path is (tag,))
                 action = hit if not prefix else ElementAction(path, hit.code, hit.rule, hit.value)
-            else:
-                self.value_read = False
-                action = self.decide(ds, tag, vr, path, seq_path, creators)
-                if cleaning and action.code is ActionCode.D and vr in _CLEANABLE_TEXT:
-                    # a sequence the option cleans (e.g. Graphic Annotation under Clean Graphics):
-                    # its free text is cleaned, not replaced by a dummy
-                    action = ElementAction(path, ActionCode.C, f"{action.rule}; in a cleaned sequence")
-                # value-independent: a private one too without retain_safe_private (its creator is not read)
-                # a UID's decision reads its value only for a UID the table leaves to its VR
-                # (class and scheme UIDs are kept: ``_keeps_uid``): the others are cached too
-                if (not self.value_read and (not tag >> 16 & 1 or not self.retain_safe_private)
-                        and tag not in self.conditional):
-                    cache[memo] = action
             actions[path] = action
             if vr == "SQ" and action.code is not ActionCode.X and action.code is not ActionCode.Z:
                 keyword = keyword_for_tag(tag) or f"{tag:08X}"
-                for i, item in enumerate(ds[key].value or ()):
+                for i, item in enumerate(sequence_value(ds, key) or ()):  # ds[key].value
                     self.walk(item, path + (i,), seq_path + (keyword,), cleaning or action.code is ActionCode.C)
+        for i in range(next_dropped, n_dropped):
+            action = dropped[i][1]
+            actions[action.path] = action
 
-    def merge_dropped(self, dropped: Sequence[tuple[int, str]]) -> None:
-        """Decide the top-level elements the reader dropped (``plan_actions``) as ``walk`` decides
-        an element read (the same memo, the same ``decide``; a private element's decision without
-        retain-safe-private reads nothing of the dataset) and put each in tag order among the
-        top-level actions (a sequence's nested paths follow their sequence, as in ``walk``)."""
-        cache, sop_class, decided = self.cache, self.sop_class_uid, []
+    def decide_and_memo(self, ds: Dataset, tag: int, vr: str, path: TagPath, seq_path: tuple[str, ...],
+                        creators: Mapping[tuple[int, int], str], cleaning: bool = False) -> ElementAction:
+        """``decide``, then store the decision in the memo where it depends only on the memo's key
+        (the step after a memo miss, for an element read and for one the reader dropped)."""
+        self.value_read = False
+        action = self.decide(ds, tag, vr, path, seq_path, creators)
+        if cleaning and action.code is ActionCode.D and vr in _CLEANABLE_TEXT:
+            # a sequence the option cleans (e.g. Graphic Annotation under Clean Graphics):
+            # its free text is cleaned, not replaced by a dummy
+            action = ElementAction(path, ActionCode.C, f"{action.rule}; in a cleaned sequence")
+        # value-independent: a private one too without retain_safe_private (its creator is not read)
+        # a UID's decision reads its value only for a UID the table leaves to its VR
+        # (class and scheme UIDs are kept: ``_keeps_uid``): the others are cached too
+        if (not self.value_read and (not tag >> 16 & 1 or not self.retain_safe_private)
+                and tag not in self.conditional):
+            self.cache[(self.sop_class_uid, seq_path, tag, vr)] = action
+        return action
+
+    def decide_dropped(self, dropped: tuple[tuple[int, str], ...],
+                       memo: DroppedCache | None) -> tuple[tuple[int, ElementAction], ...]:
+        """The actions of the top-level elements the reader dropped (``plan_actions``), decided
+        as ``walk`` decides an element read (the same memo, the same ``decide``; a private
+        element's decision without retain-safe-private reads nothing of the dataset), as (tag,
+        action) in tag order.  ``memo``: the whole answer per (SOP class, dropped (tag, VR)s):
+        a run's files of one kind drop the same elements."""
+        key = (self.sop_class_uid, dropped)
+        known = memo.get(key) if memo is not None else None
+        if known is not None:
+            return known
+        decided = []
         no_creators: dict[tuple[int, int], str] = {}
         for tag, vr in dropped:
             if not tag >> 16 & 1 or self.retain_safe_private:
                 raise ValueError(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) dropped unread: only private elements "
                                  "the plan removes unread may be")
-            memo = (sop_class, (), tag, vr)
-            action = cache.get(memo)
+            action = self.cache.get((self.sop_class_uid, (), tag, vr))
             if action is None:
-                self.value_read = False
-                action = self.decide(self.root, tag, vr, (tag,), (), no_creators)
-                if not self.value_read and tag not in self.conditional:
-                    cache[memo] = action
+                action = self.decide_and_memo(self.root, tag, vr, (tag,), (), no_creators)
             if action.code is not ActionCode.X:
                 raise ValueError(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) dropped unread, but the plan does not "
                                  "remove it")
-            decided.append(((tag,), action))
-        merged: dict[TagPath, ElementAction] = {}
-        i, n = 0, len(decided)
-        for path, action in self.actions.items():
-            while i < n and decided[i][0][0] < path[0]:
-                merged[decided[i][0]] = decided[i][1]
-                i += 1
-            merged[path] = action
-        merged.update(decided[i:])
-        self.actions = merged
+            decided.append((tag, action))
+        answer = tuple(decided)
+        if memo is not None:
+            memo[key] = answer
+        return answer
 
     def decide(
         self,
@@ -341,7 +383,7 @@ class _Planner:
 
 
 def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: DecisionCache | None = None,
-                 dropped: Sequence[tuple[int, str]] = ()) -> Plan:
+                 dropped: Sequence[tuple[int, str]] = (), dropped_cache: DroppedCache | None = None) -> Plan:
     """One resolved action for every element of ``ds`` (recursively), file meta excluded.
 
     ``cache`` memoises value-independent decisions across instances of one profile (pass the
@@ -350,14 +392,14 @@ def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: De
     (``read.Instance.dropped``), in ascending tag order, as were the elements of ``ds`` (a
     file read by read_fast.py).  Each is decided as the walk decides an element read, and the
     plan lists it in its place: the same plan as for the dataset that holds them.
+    ``dropped_cache`` memoises the decisions of a whole ``dropped`` (with the same profile and
+    standard only, as ``cache``).
     """
     sop_class = str(ds.get("SOPClassUID", "") or "")
     planner = _Planner(profile, standard, sop_class, cache, root=ds)
-    planner.walk(ds, (), ())
-    if dropped:
-        planner.merge_dropped(dropped)
+    planner.walk(ds, (), (), dropped=planner.decide_dropped(tuple(dropped), dropped_cache) if dropped else ())
     return Plan(actions=planner.actions, sop_class_uid=sop_class)
 
 
-__all__ = ["DOCUMENT_TAG", "DecisionCache", "ElementAction", "Plan", "TagPath", "format_path", "plan_actions",
+__all__ = ["DOCUMENT_TAG", "DecisionCache", "DroppedCache", "ElementAction", "Plan", "TagPath", "format_path", "plan_actions",
            "resolve"]

@@ -25,7 +25,7 @@ from dicom_deid.errors import (
     UnreadableDicomError,
     UnsupportedTransferSyntax,
 )
-from dicom_deid.rawscan import FallBack
+from dicom_deid.rawscan import BASE_TAGS, FallBack
 from dicom_deid.read_fast import read_explicit
 from dicom_deid.walk import InputRef, read_bytes
 
@@ -208,10 +208,16 @@ def _check_complete(ds: Dataset, size: int, where: str) -> None:
 
 
 @functools.lru_cache(maxsize=1)
-def _routing_tags() -> tuple[tuple[str, int, str], ...]:
-    """(keyword, tag, dictionary VR) of each routing attribute and the two file meta ones."""
+def _routing_tags() -> tuple[tuple[str, BaseTag, str], ...]:
+    """(keyword, tag, dictionary VR) of each routing attribute and the two file meta ones; each
+    tag the BaseTag read_fast.py keys its datasets with (``rawscan.BASE_TAGS``), so a lookup
+    finds the element by identity (an int, or another BaseTag, compares in Python)."""
     keywords = (*ROUTING_KEYWORDS, "MediaStorageSOPClassUID", "TransferSyntaxUID")
-    return tuple((kw, int(tag_for_keyword(kw) or 0), str(dictionary_VR(tag_for_keyword(kw) or 0))) for kw in keywords)
+    out = []
+    for kw in keywords:
+        tag = int(tag_for_keyword(kw) or 0)
+        out.append((kw, BASE_TAGS.setdefault(tag, BaseTag(tag)), str(dictionary_VR(tag))))
+    return tuple(out)
 
 
 def _decode_routing(ds: Dataset, where: str) -> None:
@@ -224,7 +230,7 @@ def _decode_routing(ds: Dataset, where: str) -> None:
         holder = ds.file_meta if tag >> 16 == 2 else ds
         where_tag = f"{kw} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
         try:
-            elem = holder._dict.get(tag)  # type: ignore[call-overload]  # (by tag: no keyword lookups)
+            elem = holder._dict.get(tag)  # (by tag: no keyword lookups)
             if elem is not None:
                 elem = holder[tag]  # decoded, as ``holder.get(kw)`` would
                 str(elem.value if elem.value is not None else "")

@@ -121,7 +121,7 @@ class Recorder:
         for i, res in enumerate(batch):
             if self._broken is None and self._writer is not None:
                 try:
-                    self._writer.add(res.record)
+                    self._writer.add(res.record, res.row)
                 except OSError as exc:
                     self._break(f"cannot write the manifest {self._writer.path} ({exc.strerror or exc})")
                 except BaseException:  # Ctrl-C mid-batch: the rest waits for the final commit

@@ -116,6 +116,8 @@ def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
 def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath) -> None:
     actions, elements, out = plan.actions, src._dict, dst._dict
     remove, keep, raw_type = ActionCode.X, ActionCode.K, RawDataElement  # locals: read for every element
+    # pydicom is handed the source's own key (a BaseTag): a lookup with it finds itself (no Tag()
+    # conversion, no BaseTag.__eq__ in Python); our tables are looked up with the int ``tag``
     for key in list(elements):  # the source's keys (BaseTag): ``for tag in src`` converts every element
         tag = int(key)
         path = prefix + (tag,)
@@ -131,35 +133,35 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
             continue
         vr = raw[1] if type(raw) is RawDataElement and raw[3] is not None else None  # element_vr's common case
         if not vr or vr == "UN":
-            vr = element_vr(src, tag)
+            vr = element_vr(src, key)
         if vr == "SQ":
-            _apply_sequence(src, dst, tag, action, plan, ctx, path)
+            _apply_sequence(src, dst, key, action, plan, ctx, path)
             continue
         if action.value is not None:
-            _put(dst, DataElement(tag, vr, _fit(action.value, vr)))
+            _put(dst, DataElement(key, vr, _fit(action.value, vr)))
         elif code is ActionCode.K:
-            raw = src.get_item(tag)
+            raw = src.get_item(key)
             if tag == PATIENT_AGE and ctx.profile.age_cap_years is not None:
-                _put(dst, DataElement(tag, vr, _cap_age(src[tag].value, ctx.profile.age_cap_years)))
+                _put(dst, DataElement(key, vr, _cap_age(src[key].value, ctx.profile.age_cap_years)))
             elif ctx.needs_vr and raw.VR is None:
-                elem = src[tag]
-                _put(dst, DataElement(tag, elem.VR, elem.value))
+                elem = src[key]
+                _put(dst, DataElement(key, elem.VR, elem.value))
             else:
-                dst[tag] = raw  # immutable raw element: its bytes are written as read
+                dst[key] = raw  # immutable raw element: its bytes are written as read
         elif code is ActionCode.Z:
             pseudo = _pseudonym(tag, src, ctx)
             value = pseudo if pseudo is not None else constant_value(code, tag, vr, ctx.standard.dummies)
-            _put(dst, DataElement(tag, vr, value))
+            _put(dst, DataElement(key, vr, value))
         elif code is ActionCode.D and vr == "UI":  # a dummy UID is a keyed replacement, never empty
-            _put(dst, DataElement(tag, vr, _remap_uids(tag, uid_value(src, tag), ctx, nested=bool(prefix)) or
+            _put(dst, DataElement(key, vr, _remap_uids(tag, uid_value(src, key), ctx, nested=bool(prefix)) or
                                     ctx.remapper.uid(f"dummy:{tag:08X}")))
         elif code is ActionCode.D:  # never empty: a pseudonym, the attribute's dummy or the VR's
             dummy = _pseudonym(tag, src, ctx) or constant_value(code, tag, vr, ctx.standard.dummies)
-            _put(dst, DataElement(tag, vr, dummy))
+            _put(dst, DataElement(key, vr, dummy))
         elif code is ActionCode.U:
-            _put(dst, DataElement(tag, vr, _remap_uids(tag, uid_value(src, tag), ctx, nested=bool(prefix))))
+            _put(dst, DataElement(key, vr, _remap_uids(tag, uid_value(src, key), ctx, nested=bool(prefix))))
         elif code is ActionCode.C:
-            _put(dst, DataElement(tag, vr, _clean(tag, vr, src[tag].value, ctx, nested=bool(prefix))))
+            _put(dst, DataElement(key, vr, _clean(tag, vr, src[key].value, ctx, nested=bool(prefix))))
 
 
 def constant_value(code: ActionCode, tag: int, vr: str, dummies: Mapping[int, str]) -> object:
@@ -338,10 +340,16 @@ def set_plain(ds: Dataset, keyword: str, value: object) -> None:
     stores it under its tag and does nothing else (``__setitem__`` handles only private blocks,
     pixel data and sequences, and a file meta group's check of group 2, which these keywords
     are): that is done here without its per-call keyword and tag conversions.  An element already
-    there is left to pydicom (it keeps its VR and takes the value)."""
+    there keeps its VR and takes the value: a decoded one here (``__setattr__`` sets the value of
+    the element ``ds[tag]`` returns, the same object, and stores it back under its own tag, which
+    changes nothing for such a plain element), a raw one by pydicom."""
     tag, vr = _plain_tag(keyword)
-    if tag in ds._dict:
-        setattr(ds, keyword, value)
+    there = ds._dict.get(tag)  # type: ignore[call-overload]  # an int finds a BaseTag key
+    if there is not None:
+        if type(there) is DataElement:
+            there.value = value
+        else:
+            setattr(ds, keyword, value)
         return
     elem = DataElement(tag, vr, value)
     ds._dict[elem.tag] = elem  # keyed by its BaseTag, as __setitem__ keys it (writers read .group)

@@ -19,14 +19,14 @@ def uid_value(src: Dataset, tag: int) -> object:
     strings as the decoded element's (``tests/test_scrub_rules.py`` compares them); anything but a
     raw element read as UI is decoded by pydicom (``src[tag].value``)."""
     raw = src._dict.get(tag)  # type: ignore[call-overload]  # by int tag: no Tag() conversion
-    if type(raw) is RawDataElement and raw[1] == "UI" and type(raw[3]) is bytes and _plain_pydicom():
+    if type(raw) is RawDataElement and raw[1] == "UI" and type(raw[3]) is bytes and plain_pydicom():
         # convert_UI, then UID() strips each value (and validates it: warnings only, by default)
         parts = [part.strip() for part in raw[3].decode(default_encoding).rstrip("\x00 ").split("\\")]
         return parts if len(parts) > 1 else parts[0]
     return src[tag].value
 
 
-def _plain_pydicom() -> bool:
+def plain_pydicom() -> bool:
     """pydicom decodes elements as by default: no hook or callback of its own, and an invalid UID
     warns rather than raises (then ``uid_value`` leaves the decoding to pydicom)."""
     return (pydicom_config.settings.reading_validation_mode != pydicom_config.RAISE
@@ -35,4 +35,4 @@ def _plain_pydicom() -> bool:
             and pydicom_hooks.hooks.raw_element_vr is pydicom_hooks.raw_element_vr)
 
 
-__all__ = ["uid_value"]
+__all__ = ["plain_pydicom", "uid_value"]

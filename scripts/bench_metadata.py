@@ -30,6 +30,10 @@ medians and the ratios of the medians are printed.  Corpora (public DICOM under
 Python interpreter alone, ``import pydicom`` (the floor dicom-deid shares with dicognito),
 ``import dicom_deid``, and a whole one-file run (pydicom's CT_small.dcm).
 
+``--instructions N`` counts instructions instead of seconds (valgrind's callgrind, about 50 times
+slower): each tool over the corpus's first N files less its one-file run, per file.  On a machine
+shared with other work, CPU seconds grow with the contention; instruction counts do not.
+
 ``--profile N`` also runs dicom-deid once in this process under cProfile on each corpus and
 prints the N functions with the most own time and the most cumulative time (the .prof file is
 kept in the work folder for snakeviz/pstats).
@@ -289,6 +293,60 @@ def bench_corpus(name: str, args: argparse.Namespace, work: Path, cpu: int, tool
         profile_dicom_deid(inp, work / "out-profile", work, args.profile)
 
 
+def _instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions ``argv`` executes (valgrind's callgrind, its children not followed): a count that
+    does not depend on what else the machine runs, unlike CPU seconds on a shared one."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=env["DICOM_DEID_HOME"], check=False)
+        if proc.returncode not in (0, 3):
+            raise SystemExit(f"bench: {argv[:4]} under valgrind failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        for line in out.read_text().splitlines():
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise SystemExit("bench: callgrind wrote no instruction count")
+
+
+def bench_instructions(name: str, args: argparse.Namespace, work: Path, tools: list[str]) -> None:
+    """``--instructions N``: each tool over the corpus's first N files and over its first file,
+    under callgrind; the difference over N - 1 is the instructions per file, without the start."""
+    files = build_corpus(name, work / f"in-{name}", args.public, args.seed, args.files)[:args.instructions]
+    subsets = {}
+    for count in (1, len(files)):
+        folder = work / f"instructions-{name}-{count}"
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            for f in files[:count]:
+                shutil.copyfile(f, folder / f.name)
+        subsets[count] = folder
+    print(f"\ncorpus {name}: instructions per file over its first {len(files)} files (callgrind; one-file run "
+          "subtracted: the start is not counted)")
+    per_file: dict[str, float] = {}
+    for tool in tools:
+        counts = {}
+        for count, folder in subsets.items():
+            out = work / f"out-ir-{tool}"
+            for path in (out, out.with_name(out.name + ".quarantine")):
+                shutil.rmtree(path, ignore_errors=True)
+            env = _child_env(work, args.baseline if tool == "baseline" and args.baseline else ROOT)
+            if tool in ("dicom-deid", "baseline"):
+                argv = [sys.executable, "-m", "dicom_deid", "run", str(folder), str(out), "--pixels", "off",
+                        "--workers", "1", "--quiet"]
+            else:
+                argv = [sys.executable, __file__, f"--child-{tool}", str(folder), str(out)]
+            if count == 1:  # a warm-up first: bytecode compiled and cached (the prefix holds every module's)
+                timed(argv, env)
+                for path in (out, out.with_name(out.name + ".quarantine")):
+                    shutil.rmtree(path, ignore_errors=True)
+            counts[count] = _instructions(argv, env)
+        per_file[tool] = (counts[len(files)] - counts[1]) / max(len(files) - 1, 1)
+        print(f"  {tool:11s} {per_file[tool] / 1e6:8.2f} M instructions/file  (start {counts[1] / 1e9:.2f} G)")
+    for other in ("baseline", "dicognito", "copy"):
+        if other in per_file and "dicom-deid" in per_file:
+            print(f"  ratio (instructions/file) {other} / dicom-deid: {per_file[other] / per_file['dicom-deid']:.2f}")
+
+
 def bench_startup(work: Path, cpu: int, repeat: int, baseline: Path | None) -> None:
     from pydicom.data import get_testdata_file
 
@@ -340,6 +398,9 @@ def main() -> int:
                     help="time the start of a run instead (median of N children)")
     ap.add_argument("--baseline", type=Path, default=None, metavar="DIR",
                     help="also time the dicom-deid of another source tree (e.g. `git archive main`), as 'baseline'")
+    ap.add_argument("--instructions", type=int, default=0, metavar="N",
+                    help="count instructions instead (valgrind callgrind) over the first N files of each corpus: "
+                         "independent of the machine's load")
     ap.add_argument("--tools", nargs="+", default=["dicom-deid", "dicognito", "copy"],
                     choices=["dicom-deid", "dicognito", "copy"])
     args = ap.parse_args()
@@ -362,7 +423,10 @@ def main() -> int:
         bench_startup(work, cpu, args.startup, args.baseline)
         return 0
     for name in args.corpus:
-        bench_corpus(name, args, work, cpu, tools)
+        if args.instructions:
+            bench_instructions(name, args, work, tools)
+        else:
+            bench_corpus(name, args, work, cpu, tools)
     return 0
 
 

@@ -11,7 +11,7 @@ import pytest
 from dicom_deid.deidentify import Engine, PixelMode, deidentify
 from dicom_deid.errors import DeidError
 from dicom_deid.keys import SecretKey
-from dicom_deid.plan import DecisionCache, plan_actions
+from dicom_deid.plan import DecisionCache, DroppedCache, plan_actions
 from dicom_deid.profiles import Override, OverrideAction, load_profile, load_standard
 from dicom_deid.read import parse_instance
 from tests.fuzz_corpus import TEST_FILES
@@ -29,6 +29,7 @@ def test_the_plan_with_dropped_elements_is_the_plan_of_the_whole_dataset() -> No
     profile, standard = load_profile("basic"), load_standard()
     cache_whole: DecisionCache = {}
     cache_dropped: DecisionCache = {}
+    memo: DroppedCache = {}
     files = compared = 0
     for path in sorted(TEST_FILES.glob("*.dcm")):
         data = path.read_bytes()
@@ -46,11 +47,13 @@ def test_the_plan_with_dropped_elements_is_the_plan_of_the_whole_dataset() -> No
         assert len(lean.dataset._dict) + len(lean.dropped) == len(whole.dataset._dict), path.name
         for cache in (None, cache_whole):
             expected = _decisions(plan_actions(whole.dataset, profile, standard, cache=cache))
-            for mine in (None, cache_dropped):
-                got = _decisions(plan_actions(lean.dataset, profile, standard, cache=mine, dropped=lean.dropped))
+            for mine, whole_memo in ((None, None), (cache_dropped, None), (cache_dropped, memo), (None, memo)):
+                got = _decisions(plan_actions(lean.dataset, profile, standard, cache=mine, dropped=lean.dropped,
+                                              dropped_cache=whole_memo))
                 assert got == expected, path.name
         compared += 1
     assert files >= 40 and compared >= 6, (files, compared)
+    assert len(memo) >= 3  # the whole-answer memo was filled (and then answered: the last round above)
 
 
 def test_an_element_dropped_out_of_place_changes_the_plan() -> None:
@@ -62,6 +65,23 @@ def test_an_element_dropped_out_of_place_changes_the_plan() -> None:
     right = _decisions(plan_actions(lean.dataset, profile, standard, dropped=lean.dropped))
     wrong = _decisions(plan_actions(lean.dataset, profile, standard, dropped=lean.dropped[::-1]))
     assert sorted(map(repr, right)) == sorted(map(repr, wrong)) and right != wrong
+
+
+def test_the_whole_answer_memo_is_per_sop_class() -> None:
+    """The same dropped elements in an instance of another SOP class are decided afresh (a memo
+    keyed without the class would answer for it), and the memo never changes the answer."""
+    data = (TEST_FILES / "CT_small.dcm").read_bytes()
+    lean = parse_instance(data, where="CT_small.dcm", fast=True, drop_private=True)
+    profile, standard = load_profile("basic"), load_standard()
+    memo: DroppedCache = {}
+    first = _decisions(plan_actions(lean.dataset, profile, standard, dropped=lean.dropped, dropped_cache=memo))
+    assert list(memo) == [("1.2.840.10008.5.1.4.1.1.2", lean.dropped)]
+    other = parse_instance(data, where="CT_small.dcm", fast=True, drop_private=True).dataset
+    other.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+    plan_actions(other, profile, standard, dropped=lean.dropped, dropped_cache=memo)
+    assert len(memo) == 2
+    again = _decisions(plan_actions(lean.dataset, profile, standard, dropped=lean.dropped, dropped_cache=memo))
+    assert again == first and len(first) > len(lean.dropped)
 
 
 def test_only_private_elements_the_plan_removes_may_be_dropped() -> None:
@@ -111,12 +131,21 @@ def test_set_plain_sets_what_setattr_sets(keyword: str, value: object) -> None:
         write_dataset(buf, ds)
         return buf.getvalue()
 
-    for before in (None, "UN"):
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import BaseTag
+
+    tag = BaseTag(tag_for_keyword(keyword) or 0)
+    for before in (None, "UN", "raw", "decoded"):  # absent, decoded as UN, raw as read, decoded as read
         mine, theirs = Dataset(), Dataset()
         for ds in (mine, theirs):
             ds.set_original_encoding(False, True)
-            if before is not None:
+            if before == "UN":
                 ds.add_new(keyword, before, b"OLD ")
+            elif before is not None:
+                ds._dict[tag] = RawDataElement(tag, dictionary_VR(tag), 4, b"OLD ", 0, False, True)
+                if before == "decoded":
+                    ds[tag]
         set_plain(mine, keyword, value)
         setattr(theirs, keyword, value)
         assert list(mine._dict) == list(theirs._dict)

@@ -45,7 +45,8 @@ def assert_same(fast: Dataset, slow: Dataset, where: str = "") -> int:
             assert a.value == b.value, here
             continue
         assert type(a.value) is type(b.value) is Sequence, here
-        assert a.value.is_undefined_length == b.value.is_undefined_length, here
+        # (pydicom sets no length form on the empty sequence it converts from a zero length)
+        assert getattr(a.value, "is_undefined_length", "-") == getattr(b.value, "is_undefined_length", "-"), here
         assert len(a.value) == len(b.value), here
         for i, (x, y) in enumerate(zip(a.value, b.value, strict=True)):
             items += 1 + assert_same(x, y, f"{here}[{i}]")
@@ -229,3 +230,87 @@ def test_a_dropped_element_is_never_left_in_the_dataset() -> None:
     assert 0x00091010 not in ds and 0x00091001 in ds and 0x00100010 in ds
     with pytest.raises(AssertionError, match="a dropped element"):
         assert_same(ds, read_explicit(_file(body)), "a dropped element")
+
+
+def _convert_every_sequence(fast: Dataset, slow: Dataset, taken: list[int]) -> int:
+    """Convert every raw sequence of ``fast`` with items_fast.sequence_value and of ``slow`` by
+    pydicom's ``__getitem__`` (recursively, item by item); return how many."""
+    from dicom_deid.items_fast import sequence_value
+
+    done = 0
+    for key in list(fast._dict):
+        raw = fast._dict[key]
+        if getattr(raw, "VR", None) != "SQ":
+            continue
+        mine, theirs = sequence_value(fast, key), slow[key].value
+        done += 1
+        for x, y in zip(mine or (), theirs or (), strict=True):
+            done += _convert_every_sequence(x, y, taken)
+    return done
+
+
+def test_sequences_of_defined_length_convert_as_pydicom_converts_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A raw sequence of defined length (dcmread and read_fast.py leave it raw; the plan walks it):
+    items_fast.sequence_value gives the element, items and positions pydicom's conversion gives,
+    on every pydicom test file, at every nesting level."""
+    from dicom_deid import items_fast
+
+    taken: list[int] = []
+    real = items_fast.read_defined
+
+    def counting(value: bytes, offset: int, encoding: items_fast.Encoding) -> Sequence:
+        seq = real(value, offset, encoding)
+        taken.append(len(seq))
+        return seq
+
+    monkeypatch.setattr(items_fast, "read_defined", counting)
+    files = converted = items = 0
+    for path in sorted(TEST_FILES.glob("*.dcm")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fast, slow = pydicom.dcmread(path), pydicom.dcmread(path)
+            except Exception:  # noqa: BLE001, S112 - a file pydicom cannot read has nothing to compare
+                continue
+            converted += _convert_every_sequence(fast, slow, taken)
+            items += assert_same(fast, slow, path.name)
+        files += 1
+    assert files >= 50 and converted >= 40 and items >= 40, (files, converted, items)
+    assert len(taken) >= 20 and sum(taken) >= 30, taken  # items_fast read them, not pydicom
+
+
+@pytest.mark.parametrize(("name", "body", "taken"), [
+    ("defined and undefined items, nested sequences, a character set", _explicit(0x00080005, "CS", b"ISO_IR 100")
+     + _explicit(0x00082218, "SQ", _item(_CODE + _NESTED, defined=True) + _item(_CHARSET_ITEM + _NESTED, defined=False)),
+     True),
+    ("a sequence delimiter inside (pydicom stops there)", _explicit(
+        0x00082218, "SQ", _item(_CODE, defined=True) + struct.pack("<HHL", 0xFFFE, 0xE0DD, 0)), False),
+    ("an empty item", _explicit(0x00082218, "SQ", _item(b"", defined=True)), False),
+])
+def test_sequences_of_defined_length_made_here(name: str, body: bytes, taken: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Taken by items_fast.py or refused (then pydicom converts it): the same dataset either way."""
+    from dicom_deid import items_fast
+    from dicom_deid.rawscan import FallBack
+
+    outcomes: list[str] = []
+    real = items_fast.read_defined
+
+    def recording(value: bytes, offset: int, encoding: items_fast.Encoding) -> Sequence:
+        try:
+            seq = real(value, offset, encoding)
+        except FallBack:
+            outcomes.append("refused")
+            raise
+        outcomes.append("taken")
+        return seq
+
+    monkeypatch.setattr(items_fast, "read_defined", recording)
+    data = _file(body)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast, slow = pydicom.dcmread(BytesIO(data)), pydicom.dcmread(BytesIO(data))
+        assert type(fast._dict[0x00082218]) is RawDataElement, name  # type: ignore[index]
+        converted = _convert_every_sequence(fast, slow, [])
+    assert outcomes[0] == ("taken" if taken else "refused"), name
+    assert converted >= 1 and assert_same(fast, slow, name) >= 1

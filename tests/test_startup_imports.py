@@ -1,4 +1,5 @@
-"""A ``--pixels off`` run loads none of the pixel stage (issue 16: startup).
+"""A ``--pixels off`` run loads none of the pixel stage, nor any module only another verb or flag
+uses (issue 16: startup).
 
 The pixel stage pulls in numpy-heavy decoding, OpenCV and the ONNX text detector; a run that
 examines no pixels must not pay for them.  A fresh interpreter runs the command on one file and
@@ -16,7 +17,11 @@ from pathlib import Path
 from tests.conftest import TEST_FILES
 
 HEAVY = ("onnxruntime", "cv2", "rapidocr_onnxruntime", "dicom_deid.pixels.stage", "dicom_deid.pixels.ocr",
-         "dicom_deid.pixels.decode", "dicom_deid.pixels.detect", "dicom_deid.pixels.phases")
+         "dicom_deid.pixels.decode", "dicom_deid.pixels.detect", "dicom_deid.pixels.phases",
+         # and what only other verbs or flags use: Dask (--dask), the network node, Tesseract, the
+         # HTML report (--report, jinja2), verify, the risk tools
+         "dask", "distributed", "pynetdicom", "dicom_deid.net", "pytesseract", "dicom_deid.tesseract", "jinja2",
+         "dicom_deid.report_html", "dicom_deid.report", "dicom_deid.verify", "pandas", "matplotlib")
 
 _SCRIPT = """
 import json, sys
