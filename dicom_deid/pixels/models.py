@@ -2,7 +2,8 @@
 
 Knows no DICOM.  Nothing is downloaded: the model files are located inside the installed wheel
 (without importing its package, whose ``__init__`` pulls in modules we do not need), and each is
-run through ``onnxruntime`` on the CPU with the same settings (``intra_op`` threads as asked, one
+simplified (``graph.py``: exact rewrites of the exported graph) and run through ``onnxruntime``
+on the CPU with the same settings (``intra_op`` threads as asked, one
 ``inter_op`` thread, every graph optimisation).  :class:`LazySession` creates the session on first
 use, once per process, under a lock.
 """
@@ -48,8 +49,15 @@ def load_session(path: Path, *, threads: int, purpose: str) -> Any:
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        import onnx  # noqa: F401  (graph.simplified_bytes reads and rewrites the model with it)
+    except ImportError as exc:
+        raise OcrUnavailable("onnx is missing: install 'dicom-deid[ocr]' (onnx)") from exc
+    from dicom_deid.pixels.graph import simplified_bytes
+
+    try:
+        model = simplified_bytes(path)  # exact rewrites onnxruntime does not make (graph.py)
+        return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnx and onnxruntime raise their own Fail/InvalidGraph/Validation types
         raise OcrUnavailable(f"text {purpose} model cannot be loaded: {exc}") from exc
 
 

@@ -1,0 +1,155 @@
+"""Exact algebraic simplification of the wheel's ONNX graphs before a session is made of them.
+
+Knows no DICOM.  The PP-OCRv4 networks (PPLCNetV3) were exported op by op: each convolution is
+followed by a learnable scalar affine (``Mul`` by a constant, ``Add`` of a constant), and each
+hard-swish is spelled ``x * Clip(x + 3, 0, 6) / 6``.  onnxruntime fuses neither, and these
+element-wise passes over full-resolution feature maps cost about as much as the convolutions.
+Two rewrites, each the same function up to float rounding (outputs differ by ~1e-7):
+
+* :func:`fold_conv_affine`: ``Add(Mul(Conv(x, W, B), s), t)`` -> ``Conv(x, s*W, s*B + t)``;
+* :func:`fuse_hardswish`: ``Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)`` ->
+  ``Mul(x, HardSigmoid(x; alpha=1/6, beta=1/2))`` (opset 6+).
+
+A pattern is rewritten only where every intermediate result has that one user; anything else
+is left as it is.  Nothing is written to disk: :func:`simplified_bytes` returns the model to
+hand to ``onnxruntime.InferenceSession``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+
+def _constants(graph: Any) -> dict[str, Any]:
+    """Values of the graph's initializers and ``Constant`` nodes, by output name."""
+    from onnx import numpy_helper
+
+    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    values[node.output[0]] = numpy_helper.to_array(attr.t)
+    return values
+
+
+def _scalar(values: dict[str, Any], name: str) -> float | None:
+    value = values.get(name)
+    return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+
+def _users(graph: Any) -> dict[str, list[Any]]:
+    users: dict[str, list[Any]] = defaultdict(list)
+    for node in graph.node:
+        for name in node.input:
+            users[name].append(node)
+    for out in graph.output:
+        users[out.name].append(out)  # a graph output has a user outside the graph
+    return users
+
+
+def _only_user(users: dict[str, list[Any]], name: str, op_type: str) -> Any | None:
+    found = users.get(name, [])
+    return found[0] if len(found) == 1 and getattr(found[0], "op_type", None) == op_type else None
+
+
+def fold_conv_affine(model: Any) -> int:
+    """Fold a scalar ``Mul`` then ``Add`` of constants after a ``Conv`` into its weights and bias
+    (in place); returns how many were folded."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    graph = model.graph
+    values, users = _constants(graph), _users(graph)
+    dropped: set[int] = set()
+    folded = 0
+    for conv in graph.node:
+        if conv.op_type != "Conv" or conv.input[1] not in values:
+            continue
+        mul = _only_user(users, conv.output[0], "Mul")
+        add = _only_user(users, mul.output[0], "Add") if mul is not None else None
+        if mul is None or add is None or (len(conv.input) > 2 and conv.input[2] not in values):
+            continue
+        scale = _scalar(values, next((n for n in mul.input if n != conv.output[0]), ""))
+        shift = _scalar(values, next((n for n in add.input if n != mul.output[0]), ""))
+        if scale is None or shift is None or list(mul.input).count(conv.output[0]) != 1:
+            continue
+        weight = values[conv.input[1]].astype(np.float32)
+        bias = values[conv.input[2]].astype(np.float32) if len(conv.input) > 2 else np.zeros(weight.shape[0], np.float32)
+        names = (f"{conv.output[0]}__folded_w", f"{conv.output[0]}__folded_b")
+        graph.initializer.extend([numpy_helper.from_array((weight * np.float32(scale)).astype(np.float32), names[0]),
+                                  numpy_helper.from_array((bias * np.float32(scale) + np.float32(shift)).astype(np.float32),
+                                                          names[1])])
+        del conv.input[1:]
+        conv.input.extend(names)
+        conv.output[0] = add.output[0]
+        dropped |= {id(mul), id(add)}
+        folded += 1
+    _drop(graph, dropped)
+    return folded
+
+
+def fuse_hardswish(model: Any) -> int:
+    """Rewrite ``x * Clip(x + 3, 0, 6) / 6`` as ``x * HardSigmoid(x)`` (in place); returns how many."""
+    from onnx import helper
+
+    graph = model.graph
+    values, users = _constants(graph), _users(graph)
+    producer = {out: node for node in graph.node for out in node.output}
+    replaced: dict[int, list[Any]] = {}
+    dropped: set[int] = set()
+    for div in graph.node:
+        if div.op_type != "Div" or _scalar(values, div.input[1]) != 6.0:
+            continue
+        mul = producer.get(div.input[0])
+        if mul is None or mul.op_type != "Mul" or len(users[mul.output[0]]) != 1:
+            continue
+        clips: list[Any] = [producer.get(n) for n in mul.input]
+        index = next((i for i, c in enumerate(clips) if c is not None and c.op_type == "Clip"), None)
+        if index is None or len(clips) != 2:
+            continue
+        clip, x = clips[index], mul.input[1 - index]
+        if len(clip.input) != 3 or _scalar(values, clip.input[1]) != 0.0 or _scalar(values, clip.input[2]) != 6.0:
+            continue
+        add = producer.get(clip.input[0])
+        if add is None or add.op_type != "Add" or x not in add.input or len(users[clip.output[0]]) != 1 \
+                or len(users[add.output[0]]) != 1:
+            continue
+        if _scalar(values, next((n for n in add.input if n != x), "")) != 3.0 or list(add.input).count(x) != 1:
+            continue
+        gate = f"{div.output[0]}__hardsigmoid"
+        replaced[id(add)] = [
+            helper.make_node("HardSigmoid", [x], [gate], alpha=1.0 / 6.0, beta=0.5, name=f"{div.name}__hardsigmoid"),
+            helper.make_node("Mul", [x, gate], [div.output[0]], name=f"{div.name}__hardswish"),
+        ]
+        dropped |= {id(add), id(clip), id(mul), id(div)}
+    nodes: list[Any] = []
+    for node in graph.node:
+        nodes.extend(replaced.get(id(node), ()))  # where the Add was: x is already computed there
+        if id(node) not in dropped:
+            nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return len(replaced)
+
+
+def _drop(graph: Any, dropped: set[int]) -> None:
+    kept = [node for node in graph.node if id(node) not in dropped]
+    del graph.node[:]
+    graph.node.extend(kept)
+
+
+def simplified_bytes(path: Path) -> bytes:
+    """The model at ``path`` with both rewrites applied, serialised for onnxruntime."""
+    import onnx
+
+    model = onnx.load(str(path))
+    fold_conv_affine(model)
+    fuse_hardswish(model)
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
+__all__ = ["fold_conv_affine", "fuse_hardswish", "simplified_bytes"]
