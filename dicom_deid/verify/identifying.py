@@ -17,7 +17,7 @@ from pydicom._uid_dict import UID_dictionary
 from pydicom.dataset import Dataset
 
 from dicom_deid.errors import DeidError
-from dicom_deid.profiles import ActionCode, Profile, Standard
+from dicom_deid.profiles import ActionCode, Option, Profile, Standard
 from dicom_deid.verify.elements import (
     _STORAGE_ROOT,
     PIXEL_DATA,
@@ -129,7 +129,8 @@ class InputValues:
     accessions: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)  # inputs (by ordinal) that could not be read in full
     kept: set[tuple[tuple[str, ...], int]] = field(default_factory=set)  # values the profile keeps, per patient
-    dates_at: dict[tuple[int, str], str] = field(default_factory=dict)  # (ordinal, element path) -> DA/DT value
+    # (ordinal, element path) -> DA/DT value, kept only under a profile that modifies dates
+    dates_at: dict[tuple[int, str], str] = field(default_factory=dict)
 
     @property
     def kinds(self) -> dict[str, int]:
@@ -255,6 +256,7 @@ def _text(ds: Dataset, keyword: str) -> str:
 def _collect_from(found: InputValues, ds: Dataset, profile: Profile, std: Standard, patient: int,
                   ordinal: int) -> None:
     index = found.values
+    shifted = Option.RETAIN_LONG_MODIFIED_DATES in profile.options  # only then does a run write new real dates
     for path, _seq, elem, parent in _walk(ds):
         if elem.VR == "SQ" or elem.tag == PIXEL_DATA:
             continue
@@ -266,7 +268,7 @@ def _collect_from(found: InputValues, ds: Dataset, profile: Profile, std: Standa
             if not text:
                 continue
         tag, keyword = int(elem.tag), elem.keyword or ""
-        if elem.VR in ("DA", "DT"):
+        if shifted and elem.VR in ("DA", "DT"):
             found.dates_at[(ordinal, path)] = text.strip()
         if keyword == "SOPInstanceUID" and parent is ds:
             index.sop_uids.add(text.strip().rstrip("\x00"))
