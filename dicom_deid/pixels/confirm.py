@@ -65,7 +65,8 @@ class Judged:
 
     ``line`` is the tight box before padding and before ``grown``: the parts of the line
     followed beyond the detector's box (``extend_line``, unpadded), which must still read as
-    text (``fit.confirm_growth``); ``cut`` tells which ends of the line were padded as cut."""
+    text (``fit.confirm_growth``); ``cut`` tells which ends of the line were padded as cut;
+    ``probed`` which ends the detector's box did not cut and were searched for one more word."""
 
     box: TextBox
     verdict: Verdict
@@ -74,6 +75,7 @@ class Judged:
     line: TextBox | None = None
     grown: tuple[TextBox, ...] = ()
     cut: tuple[bool, bool] = (False, False)
+    probed: tuple[bool, bool] = (False, False)
 
 
 #: Confirmation thresholds (tuned on the tuning split only; see README "Burned-in text").
@@ -388,15 +390,17 @@ def judge(
         cut = (tight.y <= max(0, box.y), tight.y1 >= min(rows, box.y1))
     line = tight
     grown: tuple[TextBox, ...] = ()
-    if verdict is Verdict.CONFIRMED and any(cut) and tight.width >= tight.height:
-        tight = extend_line(image, tight, height, cut)  # vertical ones ran on over anatomy
+    probed = (False, False)
+    if verdict is Verdict.CONFIRMED and tight.width >= tight.height:
+        probed = (not cut[0], not cut[1])  # the box stopped at a space: one more word may follow
+        tight = extend_line(image, tight, height, cut, word=probed)  # vertical ones ran on over anatomy
         grown = growth(line, tight)
         # the line was followed beyond each cut end to where its strokes stop: an end is still cut
         # only where the strokes went on to the end of the search (the line may go on further)
         reach = EXTEND_LINES * max(height, MIN_GLYPH)
         cut = (cut[0] and tight.x <= max(0, line.x - reach), cut[1] and tight.x1 >= min(columns, line.x1 + reach))
     return Judged(pad_box(tight, height, rows, columns, cut=cut), verdict, proposal.image, height,
-                  line, grown, cut)
+                  line, grown, cut, probed)
 
 
 #: A horizontal line at least SLANT_LENGTH times as long as high whose columns hold strokes over
@@ -445,17 +449,28 @@ def growth(line: TextBox, grown: TextBox) -> tuple[TextBox, ...]:
 EXTEND_LINES = 4
 GAP_SHARE = 0.8
 GLYPH_CONTRAST = 2.0
+#: An end of a confirmed line the detector's box did not cut is searched too, for one more word
+#: beyond a space of at most WORD_GAP line heights (a monospaced space with the glyphs' side
+#: bearings): the detector's box often stops at a space ("FITZGERALD" of "FITZGERALD O", the
+#: surname of "SMITH JOHN").  The word must read as text (``fit.confirm_growth``).
+WORD_GAP = 1.3
 
 
 def extend_line(
-    image: npt.NDArray[np.uint8], line: TextBox, height: int, cut: tuple[bool, bool]
+    image: npt.NDArray[np.uint8], line: TextBox, height: int, cut: tuple[bool, bool],
+    word: tuple[bool, bool] = (False, False),
 ) -> TextBox:
     """``line`` grown along its direction beyond each ``cut`` end (start, end) over the glyph
     strokes that go on in its rows: the detector often proposes only part of a line (the time of
-    "09:12:27", the surname of a name), and the rest of the label stayed readable."""
+    "09:12:27", the surname of a name), and the rest of the label stayed readable.  Beyond each
+    ``word`` end the strokes may start after a space of up to ``WORD_GAP`` line heights."""
     rows, columns = image.shape[:2]
     horizontal = line.width >= line.height
     reach = EXTEND_LINES * max(height, MIN_GLYPH)
+    word = (word[0] and not cut[0], word[1] and not cut[1])
+    cut = (cut[0] or word[0], cut[1] or word[1])
+    if not any(cut):
+        return line
     if horizontal:
         area = TextBox(max(0, line.x - reach * cut[0]), max(0, line.y - line.height), 0, 0)
         area = TextBox(area.x, area.y, min(columns, line.x1 + reach * cut[1]) - area.x,
@@ -478,13 +493,14 @@ def extend_line(
         return line
     ink: npt.NDArray[np.bool_] = np.asarray(band.any(axis=0), dtype=bool)
     gap_limit = max(2, round(GAP_SHARE * height))
+    space = max(gap_limit, round(WORD_GAP * height))
     new_start, new_stop = start, stop
     for end, step in ((0, -1), (1, 1)):
         if not cut[end]:
             continue
         position = (start - x0 - 1) if step < 0 else (stop - x0)
         last, gap = None, 0
-        while 0 <= position < ink.size and gap <= gap_limit:
+        while 0 <= position < ink.size and gap <= (space if word[end] and last is None else gap_limit):
             if ink[position]:
                 last, gap = position, 0
             else:

@@ -109,8 +109,9 @@ def refit(judged: Judged, dropped: set[int], image: npt.NDArray[np.uint8]) -> Ju
     horizontal = line.width >= line.height
     # the strokes went on at an end whose growth was dropped: a glyph cut there is covered by
     # the padding of a cut end (a faint last glyph reads nothing beside the anatomy it touches)
-    before = any((p.x < line.x) if horizontal else (p.y < line.y) for p in lost)
-    after = any((p.x >= line.x1) if horizontal else (p.y >= line.y1) for p in lost)
+    # (not at an end searched for one more word past a space: nothing was cut there)
+    before = not judged.probed[0] and any((p.x < line.x) if horizontal else (p.y < line.y) for p in lost)
+    after = not judged.probed[1] and any((p.x >= line.x1) if horizontal else (p.y >= line.y1) for p in lost)
     cut = (judged.cut[0] or before, judged.cut[1] or after)
     box = pad_box(body, judged.glyph_height, image.shape[0], image.shape[1], cut=cut)
     return dataclasses.replace(judged, box=box, grown=tuple(kept), cut=cut)
