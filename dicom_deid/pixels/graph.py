@@ -4,11 +4,16 @@ Knows no DICOM.  The PP-OCRv4 networks (PPLCNetV3) were exported op by op: each 
 followed by a learnable scalar affine (``Mul`` by a constant, ``Add`` of a constant), and each
 hard-swish is spelled ``x * Clip(x + 3, 0, 6) / 6``.  onnxruntime fuses neither, and these
 element-wise passes over full-resolution feature maps cost about as much as the convolutions.
-Two rewrites, each the same function up to float rounding (outputs differ by ~1e-7):
+Three rewrites, each the same function up to float rounding (outputs differ by ~1e-7 to ~1e-6):
 
 * :func:`fold_conv_affine`: ``Add(Mul(Conv(x, W, B), s), t)`` -> ``Conv(x, s*W, s*B + t)``;
 * :func:`fuse_hardswish`: ``Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)`` ->
-  ``Mul(x, HardSigmoid(x; alpha=1/6, beta=1/2))`` (opset 6+).
+  ``Mul(x, HardSigmoid(x; alpha=1/6, beta=1/2))`` (opset 6+);
+* :func:`affine_as_depthwise`: the scalar affine left after an activation, ``Add(Mul(x, s), t)``
+  on a C-channel map, -> a 1x1 depthwise ``Conv`` of weight ``s`` and bias ``t`` per channel.
+  onnxruntime keeps its convolutions in a blocked channel layout (NCHWc) but cannot run an
+  element-wise op with a scalar in it: each such affine cost a reorder out of the blocked layout
+  and one back in, over full-resolution maps; as a convolution it stays in the layout.
 
 A pattern is rewritten only where every intermediate result has that one user; anything else
 is left as it is.  Nothing is written to disk: :func:`simplified_bytes` returns the model to
@@ -20,6 +25,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def _constants(graph: Any) -> dict[str, Any]:
@@ -135,6 +142,51 @@ def fuse_hardswish(model: Any) -> int:
     return len(replaced)
 
 
+def affine_as_depthwise(model: Any) -> int:
+    """Rewrite ``Add(Mul(x, s), t)`` with scalar constants ``s`` and ``t`` on a 4-D map ``x`` of a
+    known channel count C as ``Conv(x, W, B; group=C, 1x1)`` with every ``W`` = s and ``B`` = t (in
+    place); returns how many.  No padding, so the border is computed as before."""
+    from onnx import helper, numpy_helper, shape_inference
+
+    graph = model.graph
+    channels: dict[str, int] = {}
+    inferred = shape_inference.infer_shapes(model).graph
+    for info in (*inferred.value_info, *inferred.input, *inferred.output):
+        dims = info.type.tensor_type.shape.dim
+        if len(dims) == 4 and dims[1].HasField("dim_value") and dims[1].dim_value > 0:
+            channels[info.name] = int(dims[1].dim_value)
+    values, users = _constants(graph), _users(graph)
+    replaced: dict[int, Any] = {}
+    dropped: set[int] = set()
+    for mul in graph.node:
+        if mul.op_type != "Mul" or len(mul.input) != 2:
+            continue
+        index = next((i for i, name in enumerate(mul.input) if _scalar(values, name) is not None), None)
+        if index is None or mul.input[1 - index] not in channels:
+            continue
+        add = _only_user(users, mul.output[0], "Add")
+        if add is None or len(add.input) != 2 or list(add.input).count(mul.output[0]) != 1:
+            continue
+        shift = _scalar(values, next(n for n in add.input if n != mul.output[0]))
+        scale = _scalar(values, mul.input[index])
+        if shift is None or scale is None:
+            continue
+        x = mul.input[1 - index]
+        count = channels[x]
+        weight = numpy_helper.from_array(np.full((count, 1, 1, 1), scale, np.float32), f"{add.name}__depthwise_w")
+        bias = numpy_helper.from_array(np.full((count,), shift, np.float32), f"{add.name}__depthwise_b")
+        graph.initializer.extend([weight, bias])
+        replaced[id(mul)] = helper.make_node(
+            "Conv", [x, weight.name, bias.name], [add.output[0]], name=f"{add.name}__depthwise",
+            group=count, kernel_shape=[1, 1],
+        )
+        dropped.add(id(add))
+    nodes = [replaced.get(id(node), node) for node in graph.node if id(node) not in dropped]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return len(replaced)
+
+
 def _drop(graph: Any, dropped: set[int]) -> None:
     kept = [node for node in graph.node if id(node) not in dropped]
     del graph.node[:]
@@ -142,14 +194,15 @@ def _drop(graph: Any, dropped: set[int]) -> None:
 
 
 def simplified_bytes(path: Path) -> bytes:
-    """The model at ``path`` with both rewrites applied, serialised for onnxruntime."""
+    """The model at ``path`` with the three rewrites applied, serialised for onnxruntime."""
     import onnx
 
     model = onnx.load(str(path))
     fold_conv_affine(model)
     fuse_hardswish(model)
+    affine_as_depthwise(model)
     onnx.checker.check_model(model)
     return bytes(model.SerializeToString())
 
 
-__all__ = ["fold_conv_affine", "fuse_hardswish", "simplified_bytes"]
+__all__ = ["affine_as_depthwise", "fold_conv_affine", "fuse_hardswish", "simplified_bytes"]
