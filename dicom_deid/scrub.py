@@ -24,6 +24,7 @@ from pydicom.uid import UID
 from pydicom.valuerep import MAX_VALUE_LEN
 
 from dicom_deid.clean import PatientPattern, clean_text, patient_identifiers
+from dicom_deid.items_fast import new_dataset
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
 from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
@@ -80,30 +81,6 @@ class ScrubContext:
             ident = patient_identifiers(self.source, self.standard.identifying_values)[0]
             self._pattern, self._compiled = ident.pattern(), True
         return self._pattern
-
-
-#: What ``Dataset()`` sets on a new dataset, and which of it is mutable (each new dataset gets
-#: its own copy).  Only plain values: anything else and :func:`new_dataset` calls ``Dataset()``.
-_BLANK = dict(Dataset().__dict__)
-_BLANK_COPIED = tuple(name for name, value in _BLANK.items() if type(value) is dict)
-_PLAIN = (str, bool, int, type(None))
-_BLANK_PLAIN = all(type(v) in _PLAIN or (type(v) is dict and all(type(x) in _PLAIN for x in v.values()))
-                   for v in _BLANK.values())
-_BLANK_SHARED = {name: value for name, value in _BLANK.items() if name not in _BLANK_COPIED}
-
-
-def new_dataset() -> Dataset:
-    """``Dataset()``, without its dozen attribute assignments through ``Dataset.__setattr__``
-    (each looks its name up as a DICOM keyword): the same attributes, the same values, a new
-    dict for each dict attribute (``tests/test_scrub_rules.py`` compares it with ``Dataset()``)."""
-    if not _BLANK_PLAIN:
-        return Dataset()
-    ds = Dataset.__new__(Dataset)
-    attrs = ds.__dict__
-    attrs.update(_BLANK_SHARED)
-    for name in _BLANK_COPIED:
-        attrs[name] = dict(_BLANK[name])
-    return ds
 
 
 def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
