@@ -11,13 +11,15 @@ from io import BytesIO
 from types import MappingProxyType
 
 from pydicom import dcmread
+from pydicom.charset import default_encoding
 from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
 from pydicom.datadict import keyword_for_tag as tag_keyword
-from pydicom.dataelem import DataElement, convert_raw_data_element
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
+from pydicom.valuerep import AMBIGUOUS_VR
 
 from dicom_deid.errors import (
     NotDicomError,
@@ -207,6 +209,31 @@ def _check_complete(ds: Dataset, size: int, where: str) -> None:
                                    path=where, reason=QuarantineReason.TRUNCATED)
 
 
+#: Raw VRs ``decoded`` leaves to ``Dataset.__getitem__``: a sequence (its items get the Pixel
+#: Representation), UN (its VR is looked up), ambiguous ones (corrected from the dataset)
+_NOT_PLAIN_VRS = frozenset({"SQ", "UN", *AMBIGUOUS_VR})
+_CHARSET_TAG = 0x00080005
+
+
+def decoded(ds: Dataset, key: BaseTag) -> DataElement:
+    """``ds[key]`` for ``key`` one of ``ds``'s own keys (a decoded element, stored back in place of
+    the raw one), without ``__getitem__``'s tag conversion, its ``__setitem__`` and its two lookups
+    after it: for a raw public element of a plain VR, not pixel data, with its value read, those
+    change nothing (no private creator, no pixel cache, no sequence, no ambiguous VR), and the
+    element is converted by pydicom's own ``convert_raw_data_element`` with the character set
+    ``__getitem__`` passes.  Anything else goes through ``ds[key]``."""
+    raw = ds._dict[key]
+    tag = int(key)  # an int compares in C (a BaseTag in Python)
+    if (type(raw) is RawDataElement and raw[3] is not None and raw[1] and raw[1] not in _NOT_PLAIN_VRS
+            and not tag >> 16 & 1 and tag >> 16 != 0x7FE0):
+        encoding = (default_encoding if tag == _CHARSET_TAG
+                    else ds.original_character_set or ds._character_set)
+        elem = convert_raw_data_element(raw, encoding=encoding, ds=ds)
+        ds._dict[key] = elem
+        return elem
+    return ds[key]
+
+
 @functools.lru_cache(maxsize=1)
 def _routing_tags() -> tuple[tuple[str, BaseTag, str], ...]:
     """(keyword, tag, dictionary VR) of each routing attribute and the two file meta ones; each
@@ -232,7 +259,7 @@ def _decode_routing(ds: Dataset, where: str) -> None:
         try:
             elem = holder._dict.get(tag)  # (by tag: no keyword lookups)
             if elem is not None:
-                elem = holder[tag]  # decoded, as ``holder.get(kw)`` would
+                elem = decoded(holder, tag)  # decoded, as ``holder.get(kw)`` would
                 str(elem.value if elem.value is not None else "")
             vr = elem.VR if elem is not None else expected
         except ELEMENT_ERRORS as exc:
@@ -249,9 +276,9 @@ def _check_file_meta(ds: Dataset, where: str) -> None:
     meta = getattr(ds, "file_meta", None)
     if meta is None:
         return
-    for tag in list(meta.keys()):
+    for tag in list(meta._dict):  # its own keys (meta.keys() is the same view)
         try:
-            elem = meta[tag]
+            elem = decoded(meta, tag)
             expected = dictionary_VR(tag) if dictionary_has_tag(tag) else elem.VR
         except ELEMENT_ERRORS as exc:
             raise UnreadableDicomError(f"corrupt DICOM file: file meta element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
