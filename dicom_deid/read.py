@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from types import MappingProxyType
+from typing import Any
 
 from pydicom import dcmread
 from pydicom.charset import default_encoding
@@ -234,6 +235,33 @@ def decoded(ds: Dataset, key: BaseTag) -> DataElement:
     return ds[key]
 
 
+def keyword_value(ds: Dataset, keyword: str, default: object = None) -> Any:
+    """``ds.get(keyword, default)`` for a DICOM keyword, without its attribute lookup, keyword
+    and tag conversions in Python: the element's value (decoded as ``ds[tag]`` decodes it), or
+    ``default`` where ``ds`` has no such element.  Any other name goes to ``ds.get``."""
+    tag = _keyword_tag(keyword)
+    if tag is None:
+        return ds.get(keyword, default)
+    elem = ds._dict.get(tag)
+    if elem is None:
+        return default
+    if type(elem) is not DataElement:
+        elem = decoded(ds, tag)
+    try:
+        return elem.value
+    except AttributeError:  # as ``Dataset.get`` answers one from ``__getattr__``
+        return default
+
+
+@functools.lru_cache(maxsize=256)  # a pure dictionary lookup, for the few keywords read by name
+def _keyword_tag(keyword: str) -> BaseTag | None:
+    """The keyword's tag, as the BaseTag read_fast.py keys its datasets with (``rawscan.BASE_TAGS``):
+    a lookup finds the element by identity.  None for a name that is no DICOM keyword (a
+    repeating group's keyword included, as for ``Dataset.__getattr__``)."""
+    tag = tag_for_keyword(keyword)
+    return None if tag is None else BASE_TAGS.setdefault(tag, BaseTag(tag))
+
+
 @functools.lru_cache(maxsize=1)
 def _routing_tags() -> tuple[tuple[str, BaseTag, str], ...]:
     """(keyword, tag, dictionary VR) of each routing attribute and the two file meta ones; each
@@ -351,7 +379,7 @@ def _check_explicit_vrs(ds: Dataset, where: str) -> None:
 
 def _check_encapsulation(ds: Dataset, where: str) -> None:
     """Compressed syntaxes need encapsulated Pixel Data (undefined length, PS3.5 A.4)."""
-    syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
+    syntax = str(keyword_value(ds.file_meta, "TransferSyntaxUID", "") or "")
     raw = ds._dict.get(BaseTag(0x7FE00010))
     if raw is None or not syntax:
         return
@@ -413,11 +441,11 @@ def parse_instance(data: bytes, *, where: str, fast: bool = False, drop_private:
     _check_explicit_vrs(ds, where)
     _decode_routing(ds, where)
     _check_encapsulation(ds, where)
-    sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")
+    sop_class = keyword_value(ds, "SOPClassUID") or keyword_value(ds.file_meta, "MediaStorageSOPClassUID")
     if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
         raise DicomDirFile("DICOMDIR index (its referenced files are processed on their own)", path=where)
     for kw in ("SOPClassUID", "SOPInstanceUID"):
-        if not ds.get(kw):
+        if not keyword_value(ds, kw):
             raise UnreadableDicomError(f"missing {kw}: not a storable DICOM instance", path=where,
                                        reason=QuarantineReason.MISSING_REQUIRED)
     if "TransferSyntaxUID" not in ds.file_meta:
@@ -431,6 +459,18 @@ def parse_instance(data: bytes, *, where: str, fast: bool = False, drop_private:
     return Instance(dataset=ds, size=len(data), dropped=tuple(dropped) if dropped else ())
 
 
-__all__ = ["ELEMENT_ERRORS", "NEWER_SYNTAXES", "DicomDirFile", "Instance", "dataset_encoding", "describe_decode_failure",
-           "parse_dicom",
-           "parse_instance", "read_instance", "shown_uid", "syntax_name"]
+__all__ = [
+    "ELEMENT_ERRORS",
+    "NEWER_SYNTAXES",
+    "DicomDirFile",
+    "Instance",
+    "dataset_encoding",
+    "decoded",
+    "describe_decode_failure",
+    "keyword_value",
+    "parse_dicom",
+    "parse_instance",
+    "read_instance",
+    "shown_uid",
+    "syntax_name",
+]

@@ -75,3 +75,38 @@ def test_decoded_text_takes_the_dataset_character_set() -> None:
             assert tag == 0x00080005 or type(fast._dict[key]) is RawDataElement  # (the reader decodes the set)
             assert _state(decoded(fast, key)) == _state(slow[key]), (charset, tag)
         assert str(fast.PatientName) == name
+
+
+def test_keyword_value_is_get_by_keyword() -> None:
+    """read.keyword_value(ds, kw, default) against ``ds.get(kw, default)`` on two reads of every test
+    file: every keyword of the file (raw and decoded), absent ones, the file meta group, and the
+    same element stored afterwards; a name that is no keyword is refused."""
+    import pytest
+    from pydicom.datadict import keyword_for_tag
+
+    from dicom_deid.read import keyword_value
+
+    compared = 0
+    for path in sorted(TEST_FILES.glob("*.dcm")):
+        data = path.read_bytes()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ours, theirs = parse_dicom(data, where="a", fast=True), parse_dicom(data, where="b", fast=True)
+            except DeidError:
+                continue
+            for fast, slow in ((ours, theirs), (ours.file_meta, theirs.file_meta)):
+                keywords = [keyword_for_tag(tag) for tag in slow._dict] + ["PatientID", "AccessionNumber", "Modality"]
+                for kw in filter(None, keywords):
+                    try:
+                        want = slow.get(kw, "absent")
+                    except Exception as exc:  # noqa: BLE001 - the same error both ways
+                        with pytest.raises(type(exc)):
+                            keyword_value(fast, kw, "absent")
+                        continue
+                    got = keyword_value(fast, kw, "absent")
+                    assert type(got) is type(want) and str(got) == str(want), f"{path.name} {kw}"
+                    compared += 1
+                assert [type(v) for v in fast._dict.values()] == [type(v) for v in slow._dict.values()]
+    assert compared > 1000
+    assert keyword_value(ours, "NotAKeyword", "absent") == "absent" and keyword_value(ours, "preamble") == ours.preamble
