@@ -26,7 +26,7 @@ from dicom_deid.errors import DeidError, EncapsulatedDocumentError, NotDicomErro
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import EncodedRow, Encoder, ManifestRecord, Outcome, encode_fields
 from dicom_deid.plan import format_path
-from dicom_deid.read import DicomDirFile, describe_decode_failure, parse_instance
+from dicom_deid.read import DicomDirFile, describe_decode_failure, keyword_value, parse_instance
 from dicom_deid.walk import InputBytes
 from dicom_deid.write import (
     WriteError,
@@ -114,8 +114,8 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         record = ManifestRecord(
             ordinal=item.ordinal, input_id=token,
             outcome=(Outcome.PLANNED if dry_run else Outcome.WRITTEN).value,
-            size=size, output=rel, sop_class_uid=str(ds.get("SOPClassUID", "") or ""),
-            modality=str(ds.get("Modality", "") or "") or None,
+            size=size, output=rel, sop_class_uid=str(keyword_value(ds, "SOPClassUID", "") or ""),
+            modality=str(keyword_value(ds, "Modality", "") or "") or None,
             actions=dict(sorted(result.plan.counts().items())), changes=result.plan.changed_paths(),
             pixels=_pixel_summary(result.pixels), document=result.document,
             stream_metadata=result.stream_metadata,

@@ -42,6 +42,7 @@ from dicom_deid.element_bytes import encode_element
 from dicom_deid.plan import ElementAction, Plan
 from dicom_deid.profiles import ActionCode, Standard
 from dicom_deid.rawscan import ENCAPSULATED, EXPLICIT_LITTLE, LONG_VRS
+from dicom_deid.read import keyword_value
 from dicom_deid.scrub import constant_value
 
 #: Attributes the de-identification reads back from the new dataset, or sets on it, after the
@@ -113,7 +114,7 @@ def fallback_reason(source: Dataset, data: bytes | None, plan: Plan, *, pixels_m
         return "pixel stage"
     if source.original_encoding != (False, True):
         return "not explicit VR little endian"
-    syntax = str(source.file_meta.get("TransferSyntaxUID", "") or "")
+    syntax = str(keyword_value(source.file_meta, "TransferSyntaxUID", "") or "")
     if syntax not in _SYNTAXES:
         return "transfer syntax"
     if source.original_character_set != source._character_set:

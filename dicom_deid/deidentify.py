@@ -10,6 +10,7 @@ fail-closed per-file boundary.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -41,7 +42,7 @@ from dicom_deid.plan import (
     plan_actions,
 )
 from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard, load_standard
-from dicom_deid.read import dataset_encoding
+from dicom_deid.read import dataset_encoding, keyword_value
 from dicom_deid.remap import Remapper, patient_key
 from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta, new_dataset, set_plain
 from dicom_deid.streams import scrub_pixel_stream
@@ -253,13 +254,14 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     if dropped and not engine.drops_private:
         raise ValueError("private elements were dropped unread, but this engine's plan may read or keep them")
     profile, standard, remapper = engine.profile, engine.standard, engine.remapper
-    pkey = patient_key(str(source.get("PatientID", "") or ""), str(source.get("IssuerOfPatientID", "") or ""),
-                       str(source.get("PatientName", "") or ""), str(source.get("PatientBirthDate", "") or ""))
+    source_value = functools.partial(keyword_value, source)  # source.get(keyword), by tag
+    pkey = patient_key(str(source_value("PatientID", "") or ""), str(source_value("IssuerOfPatientID", "") or ""),
+                       str(source_value("PatientName", "") or ""), str(source_value("PatientBirthDate", "") or ""))
     subject = engine.subject_for(source)
     offset = remapper.date_offset_days(pkey)
     if subject is not None and subject.date_offset_days is not None:
         offset = subject.date_offset_days
-    syntax = source.file_meta.get("TransferSyntaxUID")
+    syntax = keyword_value(source.file_meta, "TransferSyntaxUID")
     needs_vr = syntax is not None and not dataset_encoding(syntax)[0]  # raw elements without a VR get one
     ctx = ScrubContext(profile=profile, standard=standard, remapper=remapper, patient_key=pkey,
                        date_offset_days=offset, source=source, needs_vr=needs_vr,
@@ -297,7 +299,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     else:
         set_plain(out, "LongitudinalTemporalInformationModified", "REMOVED")
 
-    pseudo_patient = str(out.get("PatientID", "") or "") or (subject.subject_id if subject else
+    pseudo_patient = str(keyword_value(out, "PatientID", "") or "") or (subject.subject_id if subject else
                                                              remapper.patient_id(pkey))
     out.file_meta = meta
     finish_file_meta(meta, out, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
@@ -311,12 +313,12 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     stream = scrub_pixel_stream(out)  # after the pixel stage: a re-encoded stream is scrubbed too
 
     links = ctx.links
-    study, series = str(out.get("StudyInstanceUID", "")), str(out.get("SeriesInstanceUID", ""))
+    study, series = str(keyword_value(out, "StudyInstanceUID", "")), str(keyword_value(out, "SeriesInstanceUID", ""))
     for kind, value, replacement in (
-        (LinkKind.PATIENT_ID, str(source.get("PatientID", "") or ""), pseudo_patient),
-        (LinkKind.PATIENT_NAME, str(source.get("PatientName", "") or ""), str(out.get("PatientName", "") or "")),
-        (LinkKind.PATIENT_BIRTH_DATE, str(source.get("PatientBirthDate", "") or ""),
-         str(out.get("PatientBirthDate", "") or "")),
+        (LinkKind.PATIENT_ID, str(source_value("PatientID", "") or ""), pseudo_patient),
+        (LinkKind.PATIENT_NAME, str(source_value("PatientName", "") or ""), str(keyword_value(out, "PatientName", "") or "")),
+        (LinkKind.PATIENT_BIRTH_DATE, str(source_value("PatientBirthDate", "") or ""),
+         str(keyword_value(out, "PatientBirthDate", "") or "")),
         (LinkKind.DATE_OFFSET, pkey, str(offset) if profile.dates_modified else ""),
     ):
         if value:

@@ -61,6 +61,46 @@ _TAGS = BASE_TAGS
 Encoding = str | list[str]
 
 
+#: What ``Dataset()`` sets on a new dataset, and which of it is mutable (each new dataset gets
+#: its own copy).  Only plain values: anything else and :func:`new_dataset` calls ``Dataset()``.
+_BLANK = dict(Dataset().__dict__)
+_BLANK_COPIED = tuple(name for name, value in _BLANK.items() if type(value) is dict)
+_PLAIN = (str, bool, int, type(None))
+_BLANK_PLAIN = all(type(v) in _PLAIN or (type(v) is dict and all(type(x) in _PLAIN for x in v.values()))
+                   for v in _BLANK.values())
+
+
+def new_dataset() -> Dataset:
+    """``Dataset()``, without its dozen attribute assignments through ``Dataset.__setattr__``
+    (each looks its name up as a DICOM keyword): the same attributes, the same values, a new
+    dict for each dict attribute (``tests/test_scrub_rules.py`` compares it with ``Dataset()``)."""
+    if not _BLANK_PLAIN:
+        return Dataset()
+    ds = Dataset.__new__(Dataset)
+    attrs = ds.__dict__
+    attrs.update(_BLANK)  # in its order; then each dict attribute its own copy
+    for name in _BLANK_COPIED:
+        attrs[name] = dict(_BLANK[name])
+    return ds
+
+
+def item_dataset(elements: dict[BaseTag, RawDataElement | DataElement], parent: Encoding,
+                 original: Encoding) -> Dataset:
+    """``Dataset(elements, parent_encoding=parent)`` then ``set_original_encoding(False, True,
+    original)``, as pydicom reads an item (and read_fast.py a file's dataset), without their
+    attribute assignments through ``Dataset.__setattr__``: the same attributes in the same order,
+    the same values (``tests/test_read_fast.py`` compares them)."""
+    ds = new_dataset()
+    attrs = ds.__dict__
+    attrs["_parent_encoding"] = parent
+    attrs["_dict"] = elements
+    attrs["_read_implicit"] = False
+    attrs["_read_little"] = True
+    attrs["_read_charset"] = original
+    return ds
+
+
+
 def read_items(data: bytes, pos: int, encoding: Encoding, depth: int = 0) -> tuple[Sequence, int]:
     """The Sequence ``read_sequence`` returns for the undefined-length sequence whose value starts
     at ``pos`` of ``data`` (positions are absolute, as in a whole-file read), and the position after
@@ -125,15 +165,15 @@ def _read_item(data: bytes, pos: int, tag: int, length: int, encoding: Encoding,
     elements, pos = _read_elements(data, pos + 8, stop, encoding, depth)
     if not elements:
         raise FallBack("an empty item")  # pydicom guesses implicit VR for it
-    ds = Dataset(elements, parent_encoding=encoding)
     charset = elements.get(_CHARSET)  # type: ignore[call-overload]
     original: Encoding = encoding
     if charset is not None:
         original = convert_encodings(convert_raw_data_element(charset).value)
-    ds.set_original_encoding(False, True, original)
-    ds.is_undefined_length_sequence_item = stop is None
-    ds.seq_item_tell = item_tell
-    ds.file_tell = item_tell
+    ds = item_dataset(elements, encoding, original)
+    attrs = ds.__dict__  # plain attributes: Dataset.__setattr__ stores them as these
+    attrs["is_undefined_length_sequence_item"] = stop is None
+    attrs["seq_item_tell"] = item_tell
+    attrs["file_tell"] = item_tell
     return ds, pos
 
 
@@ -220,4 +260,4 @@ def sequence_value(ds: Dataset, key: BaseTag) -> Sequence | None:
     return cast(Sequence | None, ds[key].value)
 
 
-__all__ = ["read_defined", "read_items", "sequence_value"]
+__all__ = ["item_dataset", "new_dataset", "read_defined", "read_items", "sequence_value"]

@@ -26,7 +26,6 @@ import operator
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import compress
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
@@ -72,6 +71,7 @@ class ElementAction:
 
 #: every code a resolved plan holds but K, in the order the manifest's ``changes`` lists them
 _CHANGED_CODES = (ActionCode.D, ActionCode.Z, ActionCode.X, ActionCode.C, ActionCode.U)
+_CHANGED_VALUES = dict.fromkeys(code._value_ for code in _CHANGED_CODES).keys()  # ordered, and a set
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +89,19 @@ class Plan:
     def changed_paths(self) -> dict[str, list[str]]:
         """Attribute paths (``format_path``) per action code, in plan order, for every action
         but K (the manifest's ``changes``: keywords only, no values)."""
-        actions = list(self.actions.values())
-        codes = list(map(_CODE_OF, actions))  # C-level passes: a plan lists hundreds of elements
-        out: dict[str, list[str]] = {}
-        for code in _CHANGED_CODES:
-            if code in codes:  # identity first: an Enum member equals only itself
-                chosen = compress(actions, map(functools.partial(operator.is_, code), codes))
-                out[code._value_] = list(map(format_path, map(_PATH_OF, chosen)))
-        if sum(map(len, out.values())) + codes.count(ActionCode.K) != len(codes):
+        # one pass, grouped by the code's value (an Enum hashes in Python; its value is a str)
+        groups: dict[str, list[TagPath]] = {}
+        keep = ActionCode.K
+        for action in self.actions.values():
+            code = action.code
+            if code is not keep:
+                paths = groups.get(code._value_)
+                if paths is None:
+                    paths = groups[code._value_] = []
+                paths.append(action.path)
+        if not groups.keys() <= _CHANGED_VALUES:
             raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
-        return out
+        return {value: list(map(format_path, groups[value])) for value in _CHANGED_VALUES if value in groups}
 
 
 @functools.lru_cache(maxsize=65536)  # pure; the manifest formats every changed element's path

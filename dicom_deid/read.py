@@ -9,15 +9,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from types import MappingProxyType
+from typing import Any
 
 from pydicom import dcmread
+from pydicom.charset import default_encoding
 from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
 from pydicom.datadict import keyword_for_tag as tag_keyword
-from pydicom.dataelem import DataElement, convert_raw_data_element
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
+from pydicom.valuerep import AMBIGUOUS_VR
 
 from dicom_deid.errors import (
     NotDicomError,
@@ -207,6 +210,58 @@ def _check_complete(ds: Dataset, size: int, where: str) -> None:
                                    path=where, reason=QuarantineReason.TRUNCATED)
 
 
+#: Raw VRs ``decoded`` leaves to ``Dataset.__getitem__``: a sequence (its items get the Pixel
+#: Representation), UN (its VR is looked up), ambiguous ones (corrected from the dataset)
+_NOT_PLAIN_VRS = frozenset({"SQ", "UN", *AMBIGUOUS_VR})
+_CHARSET_TAG = 0x00080005
+
+
+def decoded(ds: Dataset, key: BaseTag) -> DataElement:
+    """``ds[key]`` for ``key`` one of ``ds``'s own keys (a decoded element, stored back in place of
+    the raw one), without ``__getitem__``'s tag conversion, its ``__setitem__`` and its two lookups
+    after it: for a raw public element of a plain VR, not pixel data, with its value read, those
+    change nothing (no private creator, no pixel cache, no sequence, no ambiguous VR), and the
+    element is converted by pydicom's own ``convert_raw_data_element`` with the character set
+    ``__getitem__`` passes.  Anything else goes through ``ds[key]``."""
+    raw = ds._dict[key]
+    tag = int(key)  # an int compares in C (a BaseTag in Python)
+    if (type(raw) is RawDataElement and raw[3] is not None and raw[1] and raw[1] not in _NOT_PLAIN_VRS
+            and not tag >> 16 & 1 and tag >> 16 != 0x7FE0):
+        encoding = (default_encoding if tag == _CHARSET_TAG
+                    else ds.original_character_set or ds._character_set)
+        elem = convert_raw_data_element(raw, encoding=encoding, ds=ds)
+        ds._dict[key] = elem
+        return elem
+    return ds[key]
+
+
+def keyword_value(ds: Dataset, keyword: str, default: object = None) -> Any:
+    """``ds.get(keyword, default)`` for a DICOM keyword, without its attribute lookup, keyword
+    and tag conversions in Python: the element's value (decoded as ``ds[tag]`` decodes it), or
+    ``default`` where ``ds`` has no such element.  Any other name goes to ``ds.get``."""
+    tag = _keyword_tag(keyword)
+    if tag is None:
+        return ds.get(keyword, default)
+    elem = ds._dict.get(tag)
+    if elem is None:
+        return default
+    if type(elem) is not DataElement:
+        elem = decoded(ds, tag)
+    try:
+        return elem.value
+    except AttributeError:  # as ``Dataset.get`` answers one from ``__getattr__``
+        return default
+
+
+@functools.lru_cache(maxsize=256)  # a pure dictionary lookup, for the few keywords read by name
+def _keyword_tag(keyword: str) -> BaseTag | None:
+    """The keyword's tag, as the BaseTag read_fast.py keys its datasets with (``rawscan.BASE_TAGS``):
+    a lookup finds the element by identity.  None for a name that is no DICOM keyword (a
+    repeating group's keyword included, as for ``Dataset.__getattr__``)."""
+    tag = tag_for_keyword(keyword)
+    return None if tag is None else BASE_TAGS.setdefault(tag, BaseTag(tag))
+
+
 @functools.lru_cache(maxsize=1)
 def _routing_tags() -> tuple[tuple[str, BaseTag, str], ...]:
     """(keyword, tag, dictionary VR) of each routing attribute and the two file meta ones; each
@@ -232,7 +287,7 @@ def _decode_routing(ds: Dataset, where: str) -> None:
         try:
             elem = holder._dict.get(tag)  # (by tag: no keyword lookups)
             if elem is not None:
-                elem = holder[tag]  # decoded, as ``holder.get(kw)`` would
+                elem = decoded(holder, tag)  # decoded, as ``holder.get(kw)`` would
                 str(elem.value if elem.value is not None else "")
             vr = elem.VR if elem is not None else expected
         except ELEMENT_ERRORS as exc:
@@ -249,9 +304,9 @@ def _check_file_meta(ds: Dataset, where: str) -> None:
     meta = getattr(ds, "file_meta", None)
     if meta is None:
         return
-    for tag in list(meta.keys()):
+    for tag in list(meta._dict):  # its own keys (meta.keys() is the same view)
         try:
-            elem = meta[tag]
+            elem = decoded(meta, tag)
             expected = dictionary_VR(tag) if dictionary_has_tag(tag) else elem.VR
         except ELEMENT_ERRORS as exc:
             raise UnreadableDicomError(f"corrupt DICOM file: file meta element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
@@ -324,7 +379,7 @@ def _check_explicit_vrs(ds: Dataset, where: str) -> None:
 
 def _check_encapsulation(ds: Dataset, where: str) -> None:
     """Compressed syntaxes need encapsulated Pixel Data (undefined length, PS3.5 A.4)."""
-    syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
+    syntax = str(keyword_value(ds.file_meta, "TransferSyntaxUID", "") or "")
     raw = ds._dict.get(BaseTag(0x7FE00010))
     if raw is None or not syntax:
         return
@@ -386,11 +441,11 @@ def parse_instance(data: bytes, *, where: str, fast: bool = False, drop_private:
     _check_explicit_vrs(ds, where)
     _decode_routing(ds, where)
     _check_encapsulation(ds, where)
-    sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")
+    sop_class = keyword_value(ds, "SOPClassUID") or keyword_value(ds.file_meta, "MediaStorageSOPClassUID")
     if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
         raise DicomDirFile("DICOMDIR index (its referenced files are processed on their own)", path=where)
     for kw in ("SOPClassUID", "SOPInstanceUID"):
-        if not ds.get(kw):
+        if not keyword_value(ds, kw):
             raise UnreadableDicomError(f"missing {kw}: not a storable DICOM instance", path=where,
                                        reason=QuarantineReason.MISSING_REQUIRED)
     if "TransferSyntaxUID" not in ds.file_meta:
@@ -404,6 +459,18 @@ def parse_instance(data: bytes, *, where: str, fast: bool = False, drop_private:
     return Instance(dataset=ds, size=len(data), dropped=tuple(dropped) if dropped else ())
 
 
-__all__ = ["ELEMENT_ERRORS", "NEWER_SYNTAXES", "DicomDirFile", "Instance", "dataset_encoding", "describe_decode_failure",
-           "parse_dicom",
-           "parse_instance", "read_instance", "shown_uid", "syntax_name"]
+__all__ = [
+    "ELEMENT_ERRORS",
+    "NEWER_SYNTAXES",
+    "DicomDirFile",
+    "Instance",
+    "dataset_encoding",
+    "decoded",
+    "describe_decode_failure",
+    "keyword_value",
+    "parse_dicom",
+    "parse_instance",
+    "read_instance",
+    "shown_uid",
+    "syntax_name",
+]

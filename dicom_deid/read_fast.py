@@ -32,13 +32,13 @@ from pydicom.dataelem import (
     convert_raw_data_element,
     empty_value_for_VR,
 )
-from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.filereader import read_sequence
 from pydicom.fileutil import read_undefined_length_value
 from pydicom.tag import BaseTag, SequenceDelimiterTag
 from pydicom.values import convert_string
 
-from dicom_deid.items_fast import read_items
+from dicom_deid.items_fast import item_dataset, read_items
 from dicom_deid.rawscan import (
     BASE_TAGS,
     ELEMENT_HEAD,
@@ -195,12 +195,11 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None) -> 
             pos = fp.tell()
     except struct.error:  # a header cut short: unpack_from past the end of the data
         raise FallBack("element header cut short") from None
-    dataset = Dataset(elements, parent_encoding=default_encoding)
     charset = elements.get(BaseTag(_CHARSET))
     original: str | list[str] = default_encoding
     if charset is not None:
         original = convert_encodings(convert_raw_data_element(charset).value)  # type: ignore[arg-type]
-    dataset.set_original_encoding(False, True, original)
+    dataset = item_dataset(elements, default_encoding, original)  # Dataset(elements, ...), its encoding set
     fp.seek(end)
     ds = FileDataset(fp, dataset, data[:128], file_meta, False, True)
     ds.set_original_encoding(False, True, dataset._character_set)

@@ -13,14 +13,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pydicom import config as pydicom_config
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
+from pydicom.uid import UID
 from pydicom.valuerep import MAX_VALUE_LEN
 
 from dicom_deid.clean import PatientPattern, clean_text, patient_identifiers
+from dicom_deid.items_fast import new_dataset
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
 from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
@@ -79,30 +83,6 @@ class ScrubContext:
         return self._pattern
 
 
-#: What ``Dataset()`` sets on a new dataset, and which of it is mutable (each new dataset gets
-#: its own copy).  Only plain values: anything else and :func:`new_dataset` calls ``Dataset()``.
-_BLANK = dict(Dataset().__dict__)
-_BLANK_COPIED = tuple(name for name, value in _BLANK.items() if type(value) is dict)
-_PLAIN = (str, bool, int, type(None))
-_BLANK_PLAIN = all(type(v) in _PLAIN or (type(v) is dict and all(type(x) in _PLAIN for x in v.values()))
-                   for v in _BLANK.values())
-_BLANK_SHARED = {name: value for name, value in _BLANK.items() if name not in _BLANK_COPIED}
-
-
-def new_dataset() -> Dataset:
-    """``Dataset()``, without its dozen attribute assignments through ``Dataset.__setattr__``
-    (each looks its name up as a DICOM keyword): the same attributes, the same values, a new
-    dict for each dict attribute (``tests/test_scrub_rules.py`` compares it with ``Dataset()``)."""
-    if not _BLANK_PLAIN:
-        return Dataset()
-    ds = Dataset.__new__(Dataset)
-    attrs = ds.__dict__
-    attrs.update(_BLANK_SHARED)
-    for name in _BLANK_COPIED:
-        attrs[name] = dict(_BLANK[name])
-    return ds
-
-
 def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
     """Return a new dataset with every planned action applied (file meta not included)."""
     out = new_dataset()
@@ -151,17 +131,60 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
         elif code is ActionCode.Z:
             pseudo = _pseudonym(tag, src, ctx)
             value = pseudo if pseudo is not None else constant_value(code, tag, vr, ctx.standard.dummies)
-            _put(dst, DataElement(key, vr, value))
+            _put(dst, new_element(key, vr, value))
         elif code is ActionCode.D and vr == "UI":  # a dummy UID is a keyed replacement, never empty
-            _put(dst, DataElement(key, vr, _remap_uids(tag, uid_value(src, key), ctx, nested=bool(prefix)) or
+            _put(dst, new_element(key, vr, _remap_uids(tag, uid_value(src, key), ctx, nested=bool(prefix)) or
                                     ctx.remapper.uid(f"dummy:{tag:08X}")))
         elif code is ActionCode.D:  # never empty: a pseudonym, the attribute's dummy or the VR's
             dummy = _pseudonym(tag, src, ctx) or constant_value(code, tag, vr, ctx.standard.dummies)
-            _put(dst, DataElement(key, vr, dummy))
+            _put(dst, new_element(key, vr, dummy))
         elif code is ActionCode.U:
-            _put(dst, DataElement(key, vr, _remap_uids(tag, uid_value(src, key), ctx, nested=bool(prefix))))
+            _put(dst, new_element(key, vr, _remap_uids(tag, uid_value(src, key), ctx, nested=bool(prefix))))
         elif code is ActionCode.C:
             _put(dst, DataElement(key, vr, _clean(tag, vr, src[key].value, ctx, nested=bool(prefix))))
+
+
+#: VRs whose one ``str`` value (no backslash) ``DataElement`` stores as it is, once validated
+#: (``DataElement._convert``: no conversion for them); DA, DT and TM too while pydicom converts
+#: no dates (``config.datetime_conversion``, off by default)
+_STORED_AS_IS = frozenset({"AE", "AS", "CS", "LO", "LT", "SH", "ST", "UC", "UT", "UR"})
+_DATES = frozenset({"DA", "DT", "TM"})
+_MISSING = object()
+#: new_element builds what this pydicom's ``DataElement.__init__`` builds: the attributes it sets
+_FAST_ELEMENTS = tuple(DataElement(BaseTag(0x00100020), "LO", "").__dict__) == (
+    "tag", "VR", "validation_mode", "_value", "file_tell", "is_undefined_length", "private_creator")
+
+
+def new_element(tag: int, vr: str, value: object) -> DataElement:
+    """``DataElement(tag, vr, value)`` for a value the de-identification made (a remapped UID, a
+    pseudonym, an emptied or dummy value: each valid for its VR by construction), without
+    pydicom's per-element tag conversion, backslash test, conversion dispatch and validation.
+
+    The same object: the same attributes in the same order, the value stored as pydicom stores
+    it (a ``UID`` of the stripped string for UI, the string itself for the VRs of
+    ``_STORED_AS_IS``, None as None).  Only where validation can only warn (its one effect on a
+    valid value is none); anything else, or any other value, is built by pydicom
+    (``tests/test_scrub_rules.py`` compares both)."""
+    if type(value) is UID and not hasattr(value, "_PRIVATE_TS_ENCODING"):
+        value = str(value)  # UID() of a UID is the UID of its string (a private syntax's encoding aside)
+    if (type(value) is str or value is None) and _FAST_ELEMENTS \
+            and pydicom_config.settings.reading_validation_mode != pydicom_config.RAISE:
+        stored: object = _MISSING
+        if value is None:
+            if vr in _STORED_AS_IS or vr == "UI" or (vr in _DATES and not pydicom_config.datetime_conversion):
+                stored = None
+        elif "\\" not in value:
+            if vr == "UI":
+                stored = str.__new__(UID, value.strip())
+            elif vr in _STORED_AS_IS or (vr in _DATES and not pydicom_config.datetime_conversion):
+                stored = value
+        if stored is not _MISSING:
+            elem = object.__new__(DataElement)
+            elem.__dict__.update(tag=tag if type(tag) is BaseTag else BaseTag(tag), VR=vr,
+                                 validation_mode=pydicom_config.settings.reading_validation_mode, _value=stored,
+                                 file_tell=None, is_undefined_length=False, private_creator=None)
+            return elem
+    return DataElement(tag, vr, value)
 
 
 def constant_value(code: ActionCode, tag: int, vr: str, dummies: Mapping[int, str]) -> object:
@@ -351,7 +374,7 @@ def set_plain(ds: Dataset, keyword: str, value: object) -> None:
         else:
             setattr(ds, keyword, value)
         return
-    elem = DataElement(tag, vr, value)
+    elem = new_element(tag, vr, value)
     ds._dict[elem.tag] = elem  # keyed by its BaseTag, as __setitem__ keys it (writers read .group)
 
 

@@ -47,7 +47,7 @@ def run_path(datas: list[bytes], engine: Engine, byte_path: bool) -> tuple[dict[
             t1 = clock()
             result = deidentify(ds, engine, data=data if byte_path else None)
             t2 = clock()
-            copies = result.copies.ranges if result.copies is not None and result.copies.ranges else None
+            copies = (result.copies.spliced or None) if result.copies is not None else None
             outputs.append(encode_dataset(result.dataset, result.dataset.file_meta, copies))
             t3 = clock()
         except DeidError:

@@ -314,3 +314,23 @@ def test_sequences_of_defined_length_made_here(name: str, body: bytes, taken: bo
         converted = _convert_every_sequence(fast, slow, [])
     assert outcomes[0] == ("taken" if taken else "refused"), name
     assert converted >= 1 and assert_same(fast, slow, name) >= 1
+
+
+@pytest.mark.parametrize("original", ["iso8859", ["iso8859", "shift_jis"]])
+def test_item_dataset_is_the_dataset_pydicom_builds_for_an_item(original: str | list[str]) -> None:
+    """items_fast.item_dataset gives what ``Dataset(elements, parent_encoding=...)`` and
+    ``set_original_encoding(False, True, ...)`` give: the same attributes in the same order, equal
+    values, its own mutable dicts, the elements dict itself."""
+    from dicom_deid.items_fast import item_dataset
+
+    elements: dict = {}  # type: ignore[type-arg]
+    parent = ["iso8859"]
+    slow = Dataset(elements, parent_encoding=parent)
+    slow.set_original_encoding(False, True, original)
+    fast, other = item_dataset(elements, parent, original), item_dataset({}, parent, original)
+    assert type(fast) is Dataset
+    assert list(vars(fast)) == list(vars(slow))
+    assert all(vars(fast)[name] == value for name, value in vars(slow).items())
+    assert fast._dict is elements and fast._parent_encoding is parent and fast._read_charset is original
+    mutable = [name for name, value in vars(fast).items() if isinstance(value, dict) and name != "_dict"]
+    assert mutable and all(vars(fast)[name] is not vars(other)[name] for name in mutable)

@@ -701,3 +701,58 @@ def test_class_uids_in_items_are_planned_without_decoding_them(value: bytes) -> 
     assert [(a.path, a.code, a.rule) for a in plan] == [(a.path, a.code, a.rule) for a in expected]
     assert (0x00081140, 0, 0x00081150) in plan.actions
     assert type(raw_ds.ReferencedImageSequence[0]._dict[0x00081150]) is RawDataElement  # type: ignore[index]
+
+
+_NEW_VALUES = [("UI", "2.25.1234"), ("UI", " 1.2.3 "), ("UI", ""), ("UI", None), ("UI", "1.2\\3.4"),
+               ("LO", "PSEUDO"), ("LO", ""), ("LO", None), ("SH", "A\\B"), ("CS", "ANONYMIZED"), ("AE", "ANONYMOUS"),
+               ("AS", "000Y"), ("DA", "19000101"), ("DA", ""), ("TM", "000000"), ("DT", "19000101000000"),
+               ("LT", "a\\b"), ("ST", "x" * 2000), ("UT", ""), ("UR", "ANONYMIZED"), ("UC", "x"),
+               ("PN", "ANONYMOUS"), ("PN", ""), ("DS", "0"), ("IS", "0"), ("US", 0), ("US", None), ("OB", b"\x00\x00"),
+               ("SH", "x" * 40), ("UI", "not a uid!")]
+
+
+@pytest.mark.parametrize(("vr", "value"), _NEW_VALUES)
+def test_new_element_builds_what_dataelement_builds(vr: str, value: object) -> None:
+    """scrub.new_element gives the same object as ``DataElement(tag, vr, value)``: the same
+    attributes in the same order, a value of the same type and contents (a UID as a UID, a split
+    or converted value as pydicom converts it), for an int tag and a BaseTag alike."""
+    import warnings
+
+    from pydicom.tag import BaseTag
+
+    from dicom_deid.scrub import new_element
+
+    for tag in (0x00100020, BaseTag(0x00100020)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected, got = DataElement(tag, vr, value), new_element(tag, vr, value)
+        assert type(got) is DataElement
+        assert list(vars(got)) == list(vars(expected))
+        for name, want in vars(expected).items():
+            have = vars(got)[name]
+            assert type(have) is type(want), name
+            assert have == want, name
+        assert type(got.tag) is BaseTag
+
+
+def test_new_element_of_a_uid_object_is_a_uid_of_its_string() -> None:
+    """A UID value (finish_file_meta passes the dataset's) is stored as ``DataElement`` stores it."""
+    from pydicom.uid import UID
+
+    from dicom_deid.scrub import new_element
+
+    value = UID("1.2.840.10008.5.1.4.1.1.2")
+    got, expected = new_element(0x00020002, "UI", value), DataElement(0x00020002, "UI", value)
+    assert type(got.value) is UID and got.value == expected.value and vars(got).keys() == vars(expected).keys()
+
+
+def test_new_element_leaves_validation_to_pydicom_when_it_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With pydicom set to raise on an invalid value, new_element builds through pydicom, which
+    raises as it would."""
+    from pydicom import config
+
+    from dicom_deid.scrub import new_element
+
+    monkeypatch.setattr(config.settings, "_reading_validation_mode", config.RAISE)
+    with pytest.raises(ValueError, match="Invalid value for VR UI"):
+        new_element(0x00200052, "UI", "1.a")
