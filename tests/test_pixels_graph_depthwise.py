@@ -5,33 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
-import pydicom
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from pydicom.data import get_testdata_file
+from test_pixels_graph import _image_blob, _run
 
 from dicom_deid.pixels.graph import affine_as_depthwise, fold_conv_affine, fuse_hardswish
 from dicom_deid.pixels.models import DETECTION, RECOGNITION, find_model
-
-
-def _run(model: onnx.ModelProto, blob: np.ndarray) -> np.ndarray:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"])
-    return np.asarray(session.run(None, {session.get_inputs()[0].name: blob})[0])
-
-
-def _image_blob(height: int, width: int) -> np.ndarray:
-    """A real image (pydicom's MR_small) with a bright bar, scaled as the detector feeds it."""
-    import cv2
-
-    pixels = pydicom.dcmread(get_testdata_file("MR_small.dcm")).pixel_array.astype(np.float32)
-    grey = cv2.resize((pixels - pixels.min()) / np.ptp(pixels) * 255.0, (width, height))
-    grey[10:30, 10 : width - 10] = 255.0
-    scaled = grey / 127.5 - 1.0
-    return np.ascontiguousarray(np.broadcast_to(scaled, (1, 3, height, width)), dtype=np.float32)
 
 
 def _scalar_affines(model: onnx.ModelProto) -> int:

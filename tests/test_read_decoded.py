@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 
 from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
 
 from dicom_deid.errors import DeidError
 from dicom_deid.read import decoded, parse_dicom
@@ -18,34 +20,41 @@ def _state(elem: object) -> tuple[object, ...]:
             elem.file_tell, elem.is_undefined_length, elem.private_creator, elem.validation_mode)
 
 
-def test_decoded_stores_and_returns_what_getitem_does() -> None:
-    """Every element of every pydicom test file (file meta included), decoded both ways from two
-    reads of the same bytes: the same element returned and stored, the other elements untouched."""
-    compared = raw_compared = 0
+def _two_reads() -> Iterator[tuple[str, Dataset, Dataset]]:
+    """(file name, read a, read b): two reads of the same bytes of every pydicom test file the
+    reader takes (a file it refuses is not these tests'), pydicom's warnings silenced meanwhile."""
     for path in sorted(TEST_FILES.glob("*.dcm")):
         data = path.read_bytes()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 ours, theirs = parse_dicom(data, where="a", fast=True), parse_dicom(data, where="b", fast=True)
-            except DeidError:  # a file the reader refuses is not this test's
+            except DeidError:
                 continue
-            for fast, slow in ((ours, theirs), (ours.file_meta, theirs.file_meta)):
-                for key in list(slow._dict):
-                    raw_compared += type(fast._dict[key]) is RawDataElement
+            yield path.name, ours, theirs
+
+
+def test_decoded_stores_and_returns_what_getitem_does() -> None:
+    """Every element of every pydicom test file (file meta included), decoded both ways from two
+    reads of the same bytes: the same element returned and stored, the other elements untouched."""
+    compared = raw_compared = 0
+    for name, ours, theirs in _two_reads():
+        for fast, slow in ((ours, theirs), (ours.file_meta, theirs.file_meta)):
+            for key in list(slow._dict):
+                raw_compared += type(fast._dict[key]) is RawDataElement
+                try:
+                    want = slow[key]
+                except Exception as exc:  # noqa: BLE001 - the same error both ways
                     try:
-                        want = slow[key]
-                    except Exception as exc:  # noqa: BLE001 - the same error both ways
-                        try:
-                            decoded(fast, key)
-                        except type(exc):
-                            continue
-                        raise AssertionError(f"{path.name} {key}: decoded did not raise {type(exc).__name__}")
-                    got = decoded(fast, key)
-                    assert _state(got) == _state(want), f"{path.name} {key}"
-                    assert fast._dict[key] is got, f"{path.name} {key}"
-                    compared += 1
-                assert [type(v) for v in fast._dict.values()] == [type(v) for v in slow._dict.values()]
+                        decoded(fast, key)
+                    except type(exc):
+                        continue
+                    raise AssertionError(f"{name} {key}: decoded did not raise {type(exc).__name__}")
+                got = decoded(fast, key)
+                assert _state(got) == _state(want), f"{name} {key}"
+                assert fast._dict[key] is got, f"{name} {key}"
+                compared += 1
+            assert [type(v) for v in fast._dict.values()] == [type(v) for v in slow._dict.values()]
     assert compared > 1000 and raw_compared > 1000
 
 
@@ -87,26 +96,19 @@ def test_keyword_value_is_get_by_keyword() -> None:
     from dicom_deid.read import keyword_value
 
     compared = 0
-    for path in sorted(TEST_FILES.glob("*.dcm")):
-        data = path.read_bytes()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                ours, theirs = parse_dicom(data, where="a", fast=True), parse_dicom(data, where="b", fast=True)
-            except DeidError:
-                continue
-            for fast, slow in ((ours, theirs), (ours.file_meta, theirs.file_meta)):
-                keywords = [keyword_for_tag(tag) for tag in slow._dict] + ["PatientID", "AccessionNumber", "Modality"]
-                for kw in filter(None, keywords):
-                    try:
-                        want = slow.get(kw, "absent")
-                    except Exception as exc:  # noqa: BLE001 - the same error both ways
-                        with pytest.raises(type(exc)):
-                            keyword_value(fast, kw, "absent")
-                        continue
-                    got = keyword_value(fast, kw, "absent")
-                    assert type(got) is type(want) and str(got) == str(want), f"{path.name} {kw}"
-                    compared += 1
-                assert [type(v) for v in fast._dict.values()] == [type(v) for v in slow._dict.values()]
+    for name, ours, theirs in _two_reads():
+        for fast, slow in ((ours, theirs), (ours.file_meta, theirs.file_meta)):
+            keywords = [keyword_for_tag(tag) for tag in slow._dict] + ["PatientID", "AccessionNumber", "Modality"]
+            for kw in filter(None, keywords):
+                try:
+                    want = slow.get(kw, "absent")
+                except Exception as exc:  # noqa: BLE001 - the same error both ways
+                    with pytest.raises(type(exc)):
+                        keyword_value(fast, kw, "absent")
+                    continue
+                got = keyword_value(fast, kw, "absent")
+                assert type(got) is type(want) and str(got) == str(want), f"{name} {kw}"
+                compared += 1
+            assert [type(v) for v in fast._dict.values()] == [type(v) for v in slow._dict.values()]
     assert compared > 1000
     assert keyword_value(ours, "NotAKeyword", "absent") == "absent" and keyword_value(ours, "preamble") == ours.preamble
