@@ -2,7 +2,8 @@
 
 ``confirm.judge`` follows a confirmed line beyond the end where the detector's box cut it
 (``confirm.extend_line``: the detector often proposes "12:27" of "09:12:27"), over the strokes
-that go on in the line's rows.  Anatomy beside a label on a small, busy image (an ultrasound
+that go on in the line's rows, and beyond an end it did not cut over one more word past a space
+(``confirm.WORD_GAP``: the "O" of "FITZGERALD O").  Anatomy beside a label on a small, busy image (an ultrasound
 frame, a Doppler strip) has such strokes too, and the line was then grown over it by up to four
 line heights: 14 % of a colour Doppler frame blacked out for a clock of eight digits.
 
