@@ -1,0 +1,139 @@
+"""Rows of glyph-sized marks: where small text may stand that the detector's passes did not box.
+
+The detection network sees 6-8 px text plainly on a crop enlarged 4x, but in the whole image
+(even enlarged 2x) the anatomy around such a label sets the contrast the network expects, and a
+small dark label on a bright, saturated organ scores nothing (s10104 case037: peak probability
+0.000 in its box on the whole image, 1.000 on the crop).  Enlarging the whole image 4x would
+quadruple the detector's cost; this module finds the few places worth it instead.
+
+A *glyph* is a small mark of thin strokes, brighter (top-hat) or darker (black-hat) than what is
+around it within ``GLYPH_SPAN`` pixels; a *row* is at least ``ROW_GLYPHS`` glyphs of text size
+side by side, joined across gaps of up to ``ROW_GAP`` pixels.  Pure functions on 8-bit arrays;
+the detector decides what to do with the rows.  Knows no DICOM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+#: Side of the square top-hat / black-hat window: marks thinner than this stand out.
+GLYPH_SPAN = 9
+#: Least top-hat response of a glyph's pixels (grey levels), its share of the image's 99th
+#: percentile response, and its multiple of the median response (the grain of the image): a mark
+#: stands out from the image's own texture, not only from black.
+GLYPH_LEVEL = 16
+GLYPH_SHARE = 0.5
+GLYPH_GRAIN = 4.0
+#: Height range of one glyph, and of a row, in pixels (small text: what the passes miss).
+GLYPH_HEIGHT = (3, 16)
+ROW_HEIGHT = (3, 16)
+#: Widest glyph, least pixels in one glyph.
+GLYPH_WIDTH = 16
+GLYPH_PIXELS = 3
+#: Glyphs within this many pixels along a line join into one row.
+ROW_GAP = 6
+#: Least glyphs in a row and least length of a row in row heights.
+ROW_GLYPHS = 3
+ROW_LENGTH = 2.5
+
+
+@dataclass(frozen=True, slots=True)
+class GlyphRow:
+    """A row of glyph-sized marks: its bounding box in image pixels, whether it reads down the
+    image (a vertical label), and how many glyphs it holds."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    vertical: bool
+    glyphs: int
+
+
+def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True) -> list[GlyphRow]:
+    """Rows of glyph-sized marks in ``image`` (H×W grey or H×W×3), most glyphs first; with
+    ``vertical``, also rows that read down the image."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    cv2 = _import_cv2()
+    grey = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (GLYPH_SPAN, GLYPH_SPAN))
+    rows: list[GlyphRow] = []
+    for operation in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
+        response = cv2.morphologyEx(np.ascontiguousarray(grey), operation, kernel)
+        low, high = (float(v) for v in np.percentile(response, (50, 99)))
+        level = max(GLYPH_LEVEL, int(GLYPH_SHARE * high), int(GLYPH_GRAIN * low))
+        marks = _glyph_marks(response >= level)
+        rows += _rows(marks, vertical=False)
+        if vertical:
+            rows += [
+                GlyphRow(r.y, r.x, r.height, r.width, True, r.glyphs)
+                for r in _rows(np.ascontiguousarray(marks.T), vertical=True)
+            ]
+    low, high = ROW_HEIGHT
+    small = [r for r in _merged(rows) if low <= min(r.width, r.height) <= high]  # twins joined askew
+    return sorted(small, key=lambda r: (-r.glyphs, r.y, r.x))
+
+
+def _merged(rows: list[GlyphRow]) -> list[GlyphRow]:
+    """``rows`` with rows of one direction that overlap joined: dark text shows as a black-hat row
+    of its strokes and a top-hat row of the gaps between them, each cut short somewhere."""
+    out: list[GlyphRow] = []
+    for row in sorted(rows, key=lambda r: (r.vertical, r.y, r.x)):
+        for i, other in enumerate(out):
+            if other.vertical is row.vertical and _overlap(other, row):
+                x0, y0 = min(other.x, row.x), min(other.y, row.y)
+                x1 = max(other.x + other.width, row.x + row.width)
+                y1 = max(other.y + other.height, row.y + row.height)
+                out[i] = GlyphRow(x0, y0, x1 - x0, y1 - y0, row.vertical, max(other.glyphs, row.glyphs))
+                break
+        else:
+            out.append(row)
+    return out
+
+
+def _overlap(a: GlyphRow, b: GlyphRow) -> bool:
+    return a.x < b.x + b.width and b.x < a.x + a.width and a.y < b.y + b.height and b.y < a.y + a.height
+
+
+def _glyph_marks(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
+    """``mask``'s connected marks of glyph size, labelled 1..n (0 elsewhere)."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    cv2 = _import_cv2()
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, dtype=bool)
+    low, high = GLYPH_HEIGHT
+    for label in range(1, count):
+        _x, _y, w, h, area = (int(v) for v in stats[label])
+        # a glyph of a vertical label lies on its side: either side may be its height
+        keep[label] = (low <= h <= high or low <= w <= high) and max(w, h) <= GLYPH_WIDTH + 2 and area >= GLYPH_PIXELS
+    relabel = np.where(keep, np.arange(count), 0).astype(np.int32)
+    return np.asarray(relabel[labels], dtype=np.int32)
+
+
+def _rows(marks: npt.NDArray[np.int32], *, vertical: bool) -> list[GlyphRow]:
+    """Horizontal rows of ``marks`` (see the module)."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    cv2 = _import_cv2()
+    present = (marks > 0).astype(np.uint8)
+    joined = cv2.dilate(present, cv2.getStructuringElement(cv2.MORPH_RECT, (ROW_GAP + 1, 1)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    low, high = ROW_HEIGHT
+    rows = []
+    for label in range(1, count):
+        x, y, w, h, _area = (int(v) for v in stats[label])
+        if not (low <= h <= high and w >= ROW_LENGTH * h):
+            continue
+        window = marks[y : y + h, x : x + w][labels[y : y + h, x : x + w] == label]
+        glyphs = len(np.unique(window[window > 0]))
+        if glyphs >= ROW_GLYPHS:
+            rows.append(GlyphRow(x, y, w, h, vertical, glyphs))
+    return rows
