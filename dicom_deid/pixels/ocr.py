@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import numpy as np
 
 from dicom_deid.errors import OcrUnavailable
+from dicom_deid.pixels.glyphs import GlyphRow, glyph_rows
 from dicom_deid.pixels.models import DETECTION, LazySession, find_model
 from dicom_deid.tesseract import find_tessdata, quiet_leptonica
 
@@ -175,8 +176,10 @@ SMALL_LINE = 32
 SMALL_ALONG = 4.0
 SMALL_ACROSS = 2.0
 SMALL_MARGIN = 8
-#: A row counts as boxed by a pass when boxes cover this share of it.
+#: A row counts as boxed by a pass when boxes of its direction, at most ``SMALL_FIT`` times as
+#: thick, cover this share of it.
 SMALL_COVERED = 0.5
+SMALL_FIT = 3.0
 #: Peak text probability below which the screen pass calls an image free of text.
 SCREEN_PEAK = 0.3
 #: Network pixels of background added on every side of each pass's input (and cut from its
@@ -354,18 +357,14 @@ class DbnetDetector:
     ) -> list[TextBox]:
         """Boxes found on 4x crops around the rows of glyph-sized marks of ``image`` that
         ``boxes`` leave uncovered (see ``SMALL_PASS``); only boxes that reach into their row."""
-        from dicom_deid.pixels.glyphs import glyph_rows
-
         height, width = image.shape[:2]
-        covered = np.zeros((height, width), dtype=bool)
-        for b in boxes:
-            covered[b.y : b.y1, b.x : b.x1] = True
+        seen = list(boxes)
         found: list[TextBox] = []
         searched = 0
         for row in glyph_rows(image):
             if searched >= self.small_rows:
                 break
-            if covered[row.y : row.y + row.height, row.x : row.x + row.width].mean() >= SMALL_COVERED:
+            if _row_covered(row, seen) >= SMALL_COVERED:
                 continue
             searched += 1
             across = min(row.width, row.height)
@@ -382,7 +381,7 @@ class DbnetDetector:
                               None if b.core is None else (b.core[0] + x0, b.core[1] + y0, *b.core[2:]))
                 if box.x < row.x + row.width and row.x < box.x1 and box.y < row.y + row.height and row.y < box.y1:
                     found.append(box)
-            covered[row.y : row.y + row.height, row.x : row.x + row.width] = True  # its twin (top-hat / black-hat)
+            seen.append(TextBox(row.x, row.y, row.width, row.height))  # its twin (top-hat / black-hat)
         return found
 
     def peak(self, image: npt.NDArray[np.uint8]) -> float:
@@ -492,6 +491,24 @@ class DbnetDetector:
             bx1, by1 = int(np.ceil(x1)), int(np.ceil(y1))
             boxes.append(TextBox(bx0, by0, bx1 - bx0, by1 - by0, score, core))
         return boxes
+
+
+def _row_covered(row: GlyphRow, boxes: Sequence[TextBox]) -> float:
+    """The share of ``row`` that ``boxes`` of its own direction and size cover: a box three times
+    as thick as the row, or across it, is another proposal (a blob of anatomy beside a vertical
+    label), and the row is still searched."""
+    covered = np.zeros((row.height, row.width), dtype=bool)
+    across = min(row.width, row.height)
+    for b in boxes:
+        thick = b.width if row.vertical else b.height
+        along = b.height if row.vertical else b.width
+        if thick > SMALL_FIT * across or along < thick:
+            continue
+        x0, y0 = max(b.x, row.x) - row.x, max(b.y, row.y) - row.y
+        x1, y1 = min(b.x1, row.x + row.width) - row.x, min(b.y1, row.y + row.height) - row.y
+        if x0 < x1 and y0 < y1:
+            covered[y0:y1, x0:x1] = True
+    return float(covered.mean())
 
 
 #: Images whose findings a detector or recognizer remembers (by content; the latest ones).
