@@ -83,14 +83,20 @@ def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True) -> list[G
 
 def _merged(rows: list[GlyphRow]) -> list[GlyphRow]:
     """``rows`` with rows of one direction that overlap joined: dark text shows as a black-hat row
-    of its strokes and a top-hat row of the gaps between them, each cut short somewhere."""
+    of its strokes and a top-hat row of the gaps between them, each cut short somewhere.  The
+    joined row runs the length of both and is as thick as the thinner (the gaps' row takes in
+    grain above and below the line)."""
     out: list[GlyphRow] = []
     for row in sorted(rows, key=lambda r: (r.vertical, r.y, r.x)):
         for i, other in enumerate(out):
             if other.vertical is row.vertical and _overlap(other, row):
-                x0, y0 = min(other.x, row.x), min(other.y, row.y)
-                x1 = max(other.x + other.width, row.x + row.width)
-                y1 = max(other.y + other.height, row.y + row.height)
+                thin = min(other, row, key=lambda r: min(r.width, r.height))
+                if row.vertical:
+                    y0, y1 = min(other.y, row.y), max(other.y + other.height, row.y + row.height)
+                    x0, x1 = thin.x, thin.x + thin.width
+                else:
+                    x0, x1 = min(other.x, row.x), max(other.x + other.width, row.x + row.width)
+                    y0, y1 = thin.y, thin.y + thin.height
                 out[i] = GlyphRow(x0, y0, x1 - x0, y1 - y0, row.vertical, max(other.glyphs, row.glyphs))
                 break
         else:
