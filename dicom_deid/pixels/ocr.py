@@ -170,7 +170,7 @@ DEFAULT_PASSES = (
 #: scored 0.000 on the whole image enlarged 2x and 1.000 on such a crop.
 SMALL_PASS = ScanPass(min_side=None, factor=4.0, max_side=4096)
 SMALL_TURNED = ScanPass(min_side=None, factor=4.0, max_side=4096, rotate90=True)
-SMALL_ROWS = 12
+SMALL_ROWS = 8
 #: Rows are enlarged so that they are about this many pixels across (2x to 4x).
 SMALL_LINE = 32
 SMALL_ALONG = 4.0
