@@ -15,7 +15,7 @@ the detector decides what to do with the rows.  Knows no DICOM.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,6 +43,13 @@ ROW_GLYPHS = 3
 ROW_LENGTH = 2.5
 
 
+def _cv2() -> Any:
+    """OpenCV, which the detector (``ocr.DbnetDetector``, the only caller) has already loaded."""
+    import cv2
+
+    return cv2
+
+
 @dataclass(frozen=True, slots=True)
 class GlyphRow:
     """A row of glyph-sized marks: its bounding box in image pixels, whether it reads down the
@@ -59,9 +66,7 @@ class GlyphRow:
 def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True) -> list[GlyphRow]:
     """Rows of glyph-sized marks in ``image`` (H×W grey or H×W×3), most glyphs first; with
     ``vertical``, also rows that read down the image."""
-    from dicom_deid.pixels.ocr import _import_cv2
-
-    cv2 = _import_cv2()
+    cv2 = _cv2()
     grey = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (GLYPH_SPAN, GLYPH_SPAN))
     rows: list[GlyphRow] = []
@@ -110,9 +115,7 @@ def _overlap(a: GlyphRow, b: GlyphRow) -> bool:
 
 def _glyph_marks(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
     """``mask``'s connected marks of glyph size, labelled 1..n (0 elsewhere)."""
-    from dicom_deid.pixels.ocr import _import_cv2
-
-    cv2 = _import_cv2()
+    cv2 = _cv2()
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     keep = np.zeros(count, dtype=bool)
     low, high = GLYPH_HEIGHT
@@ -126,9 +129,7 @@ def _glyph_marks(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
 
 def _rows(marks: npt.NDArray[np.int32], *, vertical: bool) -> list[GlyphRow]:
     """Horizontal rows of ``marks`` (see the module)."""
-    from dicom_deid.pixels.ocr import _import_cv2
-
-    cv2 = _import_cv2()
+    cv2 = _cv2()
     present = (marks > 0).astype(np.uint8)
     joined = cv2.dilate(present, cv2.getStructuringElement(cv2.MORPH_RECT, (ROW_GAP + 1, 1)))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
