@@ -374,6 +374,7 @@ def judge(
         strokes = column_height(image, tight, core)
         if strokes is not None and strokes < SLANT * height:  # a slanted line: pad by its glyphs
             height = max(MIN_GLYPH, strokes)
+            glyph = min(glyph, height)  # and judge their size, not the climb of the line
     if verdict is Verdict.CONFIRMED and glyph >= BLOB_ROW_ACROSS and reading.mean_confidence < CONFIRM_FEW_MEAN:
         verdict = Verdict.UNCERTAIN  # glyphs larger than any label, read unsurely: a column of phantom discs
     if verdict is not Verdict.REJECTED and not plausible_glyphs(tight, glyph, rows, columns):
