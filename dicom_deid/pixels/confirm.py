@@ -368,13 +368,16 @@ def judge(
     tight = tighten(image, proposal.box, core)
     height = line_height(tight, reading)
     glyph = glyph_size(tight, reading)
+    strokes = None  # the height of a slanted line's glyph strokes, where its box climbs
+    if tight.width >= SLANT_LENGTH * tight.height and reading.rotation == 0:
+        strokes = column_height(image, tight, core)
+        strokes = None if strokes is None or strokes >= SLANT * height else max(MIN_GLYPH, strokes)
     if glyph < TILTED * height:  # a tilted line: its box is taller than its glyphs; pad by the glyphs
         height = max(MIN_GLYPH, glyph)
-    elif tight.width >= SLANT_LENGTH * tight.height and reading.rotation == 0:
-        strokes = column_height(image, tight, core)
-        if strokes is not None and strokes < SLANT * height:  # a slanted line: pad by its glyphs
-            height = max(MIN_GLYPH, strokes)
-            glyph = min(glyph, height)  # and judge their size, not the climb of the line
+    elif strokes is not None:  # a slanted line: pad by its glyphs
+        height = strokes
+    if strokes is not None:  # and judge the glyphs' size by the strokes, not by the climb of the line
+        glyph = min(glyph, strokes)
     if verdict is Verdict.CONFIRMED and glyph >= BLOB_ROW_ACROSS and reading.mean_confidence < CONFIRM_FEW_MEAN:
         verdict = Verdict.UNCERTAIN  # glyphs larger than any label, read unsurely: a column of phantom discs
     if verdict is not Verdict.REJECTED and not plausible_glyphs(tight, glyph, rows, columns):
