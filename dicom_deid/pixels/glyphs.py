@@ -41,6 +41,8 @@ ROW_GAP = 6
 #: Least glyphs in a row and least length of a row in row heights.
 ROW_GLYPHS = 3
 ROW_LENGTH = 2.5
+#: Glyphs beyond this many add nothing to a row's rank.
+RANK_GLYPHS = 8
 
 
 def _cv2() -> Any:
@@ -53,7 +55,8 @@ def _cv2() -> Any:
 @dataclass(frozen=True, slots=True)
 class GlyphRow:
     """A row of glyph-sized marks: its bounding box in image pixels, whether it reads down the
-    image (a vertical label), and how many glyphs it holds."""
+    image (a vertical label), how many glyphs it holds, and how far its marks stand out (mean
+    top-hat / black-hat response, grey levels)."""
 
     x: int
     y: int
@@ -61,11 +64,18 @@ class GlyphRow:
     height: int
     vertical: bool
     glyphs: int
+    contrast: float = 0.0
+
+    @property
+    def rank(self) -> float:
+        """Text-likeness for the order of search: contrast times glyphs (up to ``RANK_GLYPHS``): a
+        label stands out from the anatomy it is on; striated muscle makes long rows of faint marks."""
+        return self.contrast * min(self.glyphs, RANK_GLYPHS)
 
 
 def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True) -> list[GlyphRow]:
-    """Rows of glyph-sized marks in ``image`` (H×W grey or H×W×3), most glyphs first; with
-    ``vertical``, also rows that read down the image."""
+    """Rows of glyph-sized marks in ``image`` (H×W grey or H×W×3), highest ``GlyphRow.rank``
+    first; with ``vertical``, also rows that read down the image."""
     cv2 = _cv2()
     grey = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (GLYPH_SPAN, GLYPH_SPAN))
@@ -75,15 +85,15 @@ def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True) -> list[G
         low, high = (float(v) for v in np.percentile(response, (50, 99)))
         level = max(GLYPH_LEVEL, int(GLYPH_SHARE * high), int(GLYPH_GRAIN * low))
         marks = _glyph_marks(response >= level)
-        rows += _rows(marks, vertical=False)
+        rows += _rows(marks, response, vertical=False)
         if vertical:
             rows += [
-                GlyphRow(r.y, r.x, r.height, r.width, True, r.glyphs)
-                for r in _rows(np.ascontiguousarray(marks.T), vertical=True)
+                GlyphRow(r.y, r.x, r.height, r.width, True, r.glyphs, r.contrast)
+                for r in _rows(np.ascontiguousarray(marks.T), np.ascontiguousarray(response.T), vertical=True)
             ]
     low, high = ROW_HEIGHT
     small = [r for r in _merged(rows) if low <= min(r.width, r.height) <= high]  # twins joined askew
-    return sorted(small, key=lambda r: (-r.glyphs, r.y, r.x))
+    return sorted(small, key=lambda r: (-r.rank, r.y, r.x))
 
 
 def _merged(rows: list[GlyphRow]) -> list[GlyphRow]:
@@ -102,7 +112,8 @@ def _merged(rows: list[GlyphRow]) -> list[GlyphRow]:
                 else:
                     x0, x1 = min(other.x, row.x), max(other.x + other.width, row.x + row.width)
                     y0, y1 = thin.y, thin.y + thin.height
-                out[i] = GlyphRow(x0, y0, x1 - x0, y1 - y0, row.vertical, max(other.glyphs, row.glyphs))
+                out[i] = GlyphRow(x0, y0, x1 - x0, y1 - y0, row.vertical, max(other.glyphs, row.glyphs),
+                                  max(other.contrast, row.contrast))
                 break
         else:
             out.append(row)
@@ -127,8 +138,8 @@ def _glyph_marks(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
     return np.asarray(relabel[labels], dtype=np.int32)
 
 
-def _rows(marks: npt.NDArray[np.int32], *, vertical: bool) -> list[GlyphRow]:
-    """Horizontal rows of ``marks`` (see the module)."""
+def _rows(marks: npt.NDArray[np.int32], response: npt.NDArray[np.uint8], *, vertical: bool) -> list[GlyphRow]:
+    """Horizontal rows of ``marks`` (see the module); ``response`` gives their contrast."""
     cv2 = _cv2()
     present = (marks > 0).astype(np.uint8)
     joined = cv2.dilate(present, cv2.getStructuringElement(cv2.MORPH_RECT, (ROW_GAP + 1, 1)))
@@ -139,8 +150,10 @@ def _rows(marks: npt.NDArray[np.int32], *, vertical: bool) -> list[GlyphRow]:
         x, y, w, h, _area = (int(v) for v in stats[label])
         if not (low <= h <= high and w >= ROW_LENGTH * h):
             continue
-        window = marks[y : y + h, x : x + w][labels[y : y + h, x : x + w] == label]
+        inside = labels[y : y + h, x : x + w] == label
+        window = marks[y : y + h, x : x + w][inside]
         glyphs = len(np.unique(window[window > 0]))
         if glyphs >= ROW_GLYPHS:
-            rows.append(GlyphRow(x, y, w, h, vertical, glyphs))
+            contrast = float(response[y : y + h, x : x + w][inside][window > 0].mean())
+            rows.append(GlyphRow(x, y, w, h, vertical, glyphs, contrast))
     return rows
