@@ -14,7 +14,7 @@ import numpy as np
 from test_pixels_miss_classes import text_mask
 
 from dicom_deid.pixels.glyphs import glyph_rows
-from dicom_deid.pixels.ocr import SCREEN_PASS, DbnetDetector
+from dicom_deid.pixels.ocr import SCREEN_PASS, SMALL_ROWS, DbnetDetector
 
 BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 LABEL = "VILLANUEVA A"
@@ -97,3 +97,31 @@ def test_a_row_a_pass_boxed_is_not_searched_again() -> None:
     found = detector.detect(image)
     assert _ink_covered(found, mask) >= 0.9
     assert counting.runs == 1
+
+
+def _striated(seed: int = 8) -> np.ndarray:
+    """A dark 256 x 256 field crossed by faint vertical striations (muscle fibres on MR): each a
+    column of short dashes 25 grey levels above the field: rows of many faint glyph-sized marks."""
+    rng = np.random.default_rng(seed)
+    image = np.clip(30 + rng.normal(0, 2, (256, 256)), 0, 255).astype(np.uint8)
+    for x in range(4, 200, 12):
+        y = int(rng.integers(0, 8))
+        while y < 250:
+            length = int(rng.integers(3, 7))
+            image[y : y + length, x : x + 4] += 25
+            y += length + int(rng.integers(2, 4))
+    return image
+
+
+def test_a_label_is_searched_before_faint_striations() -> None:
+    """Rows are searched in order of contrast times glyphs: a bright vertical label comes before
+    the striations' rows, though more than ``SMALL_ROWS`` of them hold more marks."""
+    image = _striated()
+    mask = text_mask(image.shape, "DUBOIS", (230, 60), 8, BOLD, turn=1)
+    image[mask] = 235
+    _ys, xs = np.nonzero(mask)
+    rows = glyph_rows(image)
+    label = [r for r in rows if r.x <= xs.max() and xs.min() <= r.x + r.width]
+    assert label and label[0].vertical
+    assert sum(r.glyphs > label[0].glyphs for r in rows) > SMALL_ROWS  # the premise: many busier rows
+    assert rows[0] == label[0]
