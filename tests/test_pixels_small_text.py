@@ -11,6 +11,7 @@ Pillow and run the real network.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from test_pixels_miss_classes import text_mask
 
 from dicom_deid.pixels.glyphs import glyph_rows
@@ -69,11 +70,13 @@ def test_a_row_no_pass_boxed_is_searched_on_an_enlarged_crop() -> None:
     assert DbnetDetector(passes=(), small_rows=0).detect(image) == []
 
 
-def test_projections_are_not_searched_for_small_rows() -> None:
+@pytest.mark.parametrize("variant", ["without_edge_pad", "without_enhance"])
+def test_projections_and_flow_views_are_not_searched_for_small_rows(variant: str) -> None:
     """Projections of a run mix every frame's anatomy into rows of marks: the variant used for
-    them (``without_edge_pad``) leaves small rows to the frames searched beside them."""
+    them (``without_edge_pad``) leaves small rows to the frames searched beside them; the variant
+    for colour-flow views (``without_enhance``) to the colour image the view was made from."""
     image, _mask = _labelled(8)
-    assert DbnetDetector(passes=(), small_rows=12).without_edge_pad().detect(image) == []
+    assert getattr(DbnetDetector(passes=(), small_rows=12), variant)().detect(image) == []
 
 
 class _Counting:

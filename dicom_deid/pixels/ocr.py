@@ -246,8 +246,9 @@ class DbnetDetector:
         """The same network and passes without local contrast equalisation (one per detector, with
         its own memory of images searched), for views already made for the detector
         (``display.achromatic_view``): equalised, the speckle around white text over a colour-flow
-        area rose to the text's level and the network saw none of it."""
-        return self._variant("_flat", enhance=False)
+        area rose to the text's level and the network saw none of it.  Small glyph rows
+        (``SMALL_PASS``) are searched in the colour image itself, not again in its view."""
+        return self._variant("_flat", enhance=False, small_rows=0)
 
     def _variant(
         self, key: str, *, edge_pad: int | None = None, enhance: bool | None = None, small_rows: int | None = None
