@@ -43,7 +43,7 @@ from dicom_deid.plan import (
 )
 from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard, load_standard
 from dicom_deid.read import dataset_encoding, keyword_value
-from dicom_deid.remap import Remapper, patient_key
+from dicom_deid.remap import Remapper, UidMemo, patient_key
 from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta, new_dataset, set_plain
 from dicom_deid.streams import scrub_pixel_stream
 from dicom_deid.subjects import Subject, SubjectMap, Unmapped
@@ -84,6 +84,7 @@ class Engine:
     plan_cache: DecisionCache = field(init=False, repr=False, compare=False)
     dropped_cache: DroppedCache = field(init=False, repr=False, compare=False)
     copy_protected: frozenset[int] = field(init=False, repr=False, compare=False)  # bytepath.protected_tags
+    uid_memo: UidMemo = field(init=False, repr=False, compare=False)  # this process's memo of remapper.uid
 
     def __post_init__(self) -> None:
         if not isinstance(self.pixels, PixelMode):
@@ -95,9 +96,10 @@ class Engine:
                  if self.pixels is not PixelMode.OFF else None)
         standard = load_standard()
         protected = protected_tags(identifying_keywords(standard.identifying_values))
-        for name, value in (("standard", standard), ("remapper", Remapper(self.key)),
+        remapper = Remapper(self.key)
+        for name, value in (("standard", standard), ("remapper", remapper),
                             ("pixel_stage", stage), ("plan_cache", {}), ("dropped_cache", {}),
-                            ("copy_protected", protected)):
+                            ("copy_protected", protected), ("uid_memo", UidMemo(remapper))):
             object.__setattr__(self, name, value)
 
     def __getstate__(self) -> dict[str, object]:
@@ -266,7 +268,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     ctx = ScrubContext(profile=profile, standard=standard, remapper=remapper, patient_key=pkey,
                        date_offset_days=offset, source=source, needs_vr=needs_vr,
                        patient_id=subject.subject_id if subject else None,
-                       patient_name=subject.name if subject else None)
+                       patient_name=subject.name if subject else None, uid_memo=engine.uid_memo)
     plan = plan_actions(source, profile, standard, cache=engine.plan_cache, dropped=dropped,
                         dropped_cache=engine.dropped_cache)
     keeps_document = check_document(source, plan, profile.documents)

@@ -59,6 +59,33 @@ class Remapper:
         return _b32(self._digest("token", value), 16).lower()
 
 
+class UidMemo:
+    """One run's memo of :meth:`Remapper.uid` (issue 16): the files of a series share their study,
+    series and frame of reference UIDs and reference each other's, so most UIDs are derived many
+    times.  The same answers as ``remapper.uid`` (a pure function of the key and the UID); owned
+    by the engine of one process (``Engine.uid_memo``), never module state, and bounded: at
+    ``limit`` entries it starts again empty."""
+
+    __slots__ = ("_known", "_limit", "_remapper")
+
+    def __init__(self, remapper: Remapper, limit: int = 1 << 16) -> None:
+        self._remapper = remapper
+        self._known: dict[str, str] = {}
+        self._limit = limit
+
+    def uid(self, original: str) -> str:
+        """``remapper.uid(original)``, derived once per distinct ``original`` while remembered."""
+        known = self._known.get(original)
+        if known is None:
+            if len(self._known) >= self._limit:
+                self._known.clear()
+            known = self._known[original] = self._remapper.uid(original)
+        return known
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+
 def _b32(digest: bytes, length: int) -> str:
     """The first ``length`` characters of ``b32encode(digest)``: base32 maps each 5 bytes to 8
     characters on their own, so only the 5-byte groups those characters come from are encoded."""
@@ -138,6 +165,7 @@ def year_only_datetime(value: str) -> str | None:
 
 __all__ = [
     "Remapper",
+    "UidMemo",
     "patient_key",
     "shift_date",
     "shift_datetime",

@@ -30,6 +30,7 @@ from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
 from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
 from dicom_deid.remap import (
     Remapper,
+    UidMemo,
     shift_date,
     shift_datetime,
     year_only_date,
@@ -69,6 +70,7 @@ class ScrubContext:
     needs_vr: bool = False  # output is explicit VR but the source was read as implicit VR
     patient_id: str | None = None  # the subject map's subject ID for this patient (else keyed)
     patient_name: str | None = None  # the subject map's name for this patient (else keyed)
+    uid_memo: UidMemo | None = None  # the run's memo of remapper.uid (Engine.uid_memo); None: none
     links: list[Link] = field(default_factory=list)
     _seen_uids: set[tuple[str, LinkKind]] = field(default_factory=set)
     _pattern: PatientPattern | None = None
@@ -275,11 +277,12 @@ def _remap_uids(tag: int, value: object, ctx: ScrubContext, *, nested: bool = Fa
     originals = [str(v) for v in _values(value)]
     kind = LinkKind.OTHER_UID if nested else _UID_LINK_KINDS.get(tag, LinkKind.OTHER_UID)
     new = []
+    derive = ctx.uid_memo.uid if ctx.uid_memo is not None else ctx.remapper.uid
     for uid in originals:
         uid = uid.strip().rstrip("\x00")
         if not uid:
             continue
-        replacement = ctx.remapper.uid(uid)
+        replacement = derive(uid)
         if (uid, kind) not in ctx._seen_uids:
             ctx._seen_uids.add((uid, kind))
             ctx.links.append(Link(kind, uid, replacement))
