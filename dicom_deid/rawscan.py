@@ -39,6 +39,18 @@ LONG_VR_BYTES = _LONG
 SHORT_VR_OF = {vrb: vr for vrb, vr in _VR_OF.items() if vrb not in _LONG}
 LONG_VR_OF = {vrb: vr for vrb, vr in _VR_OF.items() if vrb in _LONG}
 
+#: the same split, indexed by the VR's two bytes read as a little endian 16-bit number
+#: (``ELEMENT_HEAD_CODED``): a tuple index per element instead of a hashed lookup
+def _indexed(vrs: dict[bytes, str]) -> tuple[str | None, ...]:
+    table: list[str | None] = [None] * (1 << 16)
+    for vrb, vr in vrs.items():
+        table[int.from_bytes(vrb, "little")] = vr
+    return tuple(table)
+
+
+SHORT_VR_AT = _indexed(SHORT_VR_OF)
+LONG_VR_AT = _indexed(LONG_VR_OF)
+
 
 class FallBack(Exception):
     """The byte-level path does not take this input; the pydicom path does.  Never an error."""
@@ -51,11 +63,13 @@ __all__ = [
     "ITEM",
     "ITEM_END",
     "LONG_VRS",
+    "LONG_VR_AT",
     "LONG_VR_BYTES",
     "LONG_VR_OF",
     "MAX_DEPTH",
     "PIXEL_DATA",
     "SEQUENCE_END",
+    "SHORT_VR_AT",
     "SHORT_VR_OF",
     "UNDEFINED",
     "VR_OF",
@@ -64,6 +78,8 @@ __all__ = [
 
 #: (group, element, VR bytes, 2-byte length) of an explicit VR little endian element header
 ELEMENT_HEAD = struct.Struct("<HH2sH").unpack_from
+#: the same header with its VR bytes as a number (the index of SHORT_VR_AT and LONG_VR_AT)
+ELEMENT_HEAD_CODED = struct.Struct("<HHHH").unpack_from
 #: a little endian 4-byte unsigned value (the long form's length)
 UL_AT = struct.Struct("<L").unpack_from
 SPECIFIC_CHARACTER_SET = 0x00080005

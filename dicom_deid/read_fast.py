@@ -42,12 +42,13 @@ from dicom_deid.items_fast import item_dataset, read_items
 from dicom_deid.rawscan import (
     BASE_TAGS,
     ELEMENT_HEAD,
+    ELEMENT_HEAD_CODED,
     ENCAPSULATED,
     EXPLICIT_LITTLE,
+    LONG_VR_AT,
     LONG_VR_BYTES,
-    LONG_VR_OF,
     PIXEL_DATA,
-    SHORT_VR_OF,
+    SHORT_VR_AT,
     SPECIFIC_CHARACTER_SET,
     UL_AT,
     UNDEFINED,
@@ -56,6 +57,7 @@ from dicom_deid.rawscan import (
 )
 
 _HEAD = ELEMENT_HEAD
+_HEAD_CODED = ELEMENT_HEAD_CODED
 _UL = UL_AT
 _SYNTAXES = frozenset({EXPLICIT_LITTLE, *ENCAPSULATED})
 _CHARSET = SPECIFIC_CHARACTER_SET
@@ -139,20 +141,21 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None) -> 
     tags = _TAGS
     if len(tags) > 65536:
         tags.clear()
-    short_vr, long_vr = SHORT_VR_OF, LONG_VR_OF
+    short_vr, long_vr = SHORT_VR_AT, LONG_VR_AT
+    head = _HEAD_CODED
     drop = dropped.append if dropped is not None else None
     try:
         while pos < end:
-            group, elem, vrb, length = _HEAD(data, pos)  # struct.error past the end: see below
+            group, elem, vr_code, length = head(data, pos)  # struct.error past the end: see below
             tag = group << 16 | elem
             if tag <= last or group == 0xFFFE:
                 raise FallBack("elements out of order, repeated, or a delimiter")
             last = tag
-            vr = short_vr.get(vrb)
+            vr = short_vr[vr_code]
             if vr is not None:
                 value_tell = pos + 8
             else:
-                vr = long_vr.get(vrb)
+                vr = long_vr[vr_code]
                 if vr is None:
                     raise FallBack("unknown value representation")
                 length = _UL(data, pos + 8)[0]
