@@ -30,6 +30,7 @@ from dicom_deid.errors import (
 )
 from dicom_deid.rawscan import BASE_TAGS, FallBack
 from dicom_deid.read_fast import read_explicit
+from dicom_deid.uid_bytes import uid_element
 from dicom_deid.walk import InputRef, read_bytes
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -227,6 +228,10 @@ def decoded(ds: Dataset, key: BaseTag) -> DataElement:
     tag = int(key)  # an int compares in C (a BaseTag in Python)
     if (type(raw) is RawDataElement and raw[3] is not None and raw[1] and raw[1] not in _NOT_PLAIN_VRS
             and not tag >> 16 & 1 and tag >> 16 != 0x7FE0):
+        elem = uid_element(raw) if raw[1] == "UI" else None  # a UID: the same element, built directly
+        if elem is not None:
+            ds._dict[key] = elem
+            return elem
         encoding = (default_encoding if tag == _CHARSET_TAG
                     else ds.original_character_set or ds._character_set)
         elem = convert_raw_data_element(raw, encoding=encoding, ds=ds)

@@ -8,8 +8,10 @@ from __future__ import annotations
 from pydicom import config as pydicom_config
 from pydicom import hooks as pydicom_hooks
 from pydicom.charset import default_encoding
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
+from pydicom.values import convert_UI
 
 
 def uid_value(src: Dataset, tag: int) -> object:
@@ -26,6 +28,30 @@ def uid_value(src: Dataset, tag: int) -> object:
     return src[tag].value
 
 
+#: ``uid_element`` builds what this pydicom's ``DataElement.__init__`` builds: the attributes it sets
+_ELEMENT_ATTRS = ("tag", "VR", "validation_mode", "_value", "file_tell", "is_undefined_length", "private_creator")
+_FAST_ELEMENTS = tuple(DataElement(BaseTag(0x00080018), "UI", "1.2", 0, already_converted=True).__dict__) == _ELEMENT_ATTRS
+
+
+def uid_element(raw: RawDataElement) -> DataElement | None:
+    """``convert_raw_data_element(raw)`` for a raw element read as UI, without the hooks' dispatch,
+    ``convert_value`` and ``DataElement.__init__`` around the conversion: the value is pydicom's own
+    ``values.convert_UI`` of the bytes (UI is decoded in the default character set, whatever the
+    dataset's), stored as ``already_converted`` stores it, with the same attributes in the same
+    order.  None for anything else (no value, an empty one, pydicom configured otherwise): then
+    pydicom converts it.  ``tests/test_uid_bytes.py`` compares both on every kind of UI value."""
+    value = raw[3]
+    if raw[1] != "UI" or type(value) is not bytes or not raw[2] or not _FAST_ELEMENTS or not plain_pydicom():
+        return None
+    tag = raw[0]
+    elem = object.__new__(DataElement)
+    elem.__dict__.update(tag=tag if type(tag) is BaseTag else BaseTag(tag), VR="UI",
+                         validation_mode=pydicom_config.settings.reading_validation_mode,
+                         _value=convert_UI(value, True), file_tell=raw[4], is_undefined_length=raw[2] == 0xFFFFFFFF,
+                         private_creator=None)
+    return elem
+
+
 def plain_pydicom() -> bool:
     """pydicom decodes elements as by default: no hook or callback of its own, and an invalid UID
     warns rather than raises (then ``uid_value`` leaves the decoding to pydicom)."""
@@ -35,4 +61,4 @@ def plain_pydicom() -> bool:
             and pydicom_hooks.hooks.raw_element_vr is pydicom_hooks.raw_element_vr)
 
 
-__all__ = ["plain_pydicom", "uid_value"]
+__all__ = ["plain_pydicom", "uid_element", "uid_value"]
