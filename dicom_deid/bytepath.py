@@ -60,6 +60,7 @@ READ_BACK_KEYWORDS = (
 _VALID_VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF",
                         "OL", "OV", "OW", "SH", "SL", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UR", "US", "UT",
                         "UV"})  # no SQ, UN (a sequence in disguise), PN (cleaning reads every name)
+_VALID_VR_BYTES: dict[str | None, bytes] = {vr: vr.encode("ascii") for vr in _VALID_VRS}  # as its header writes it
 #: VRs whose emptied (Z) or dummy (D) value is encoded once (bytepath._constant_bytes): no UI (a
 #: keyed UID), SQ (walked) or UN (the dictionary's VR applies)
 _CONSTANT_VRS = (_VALID_VRS | {"PN"}) - {"UI"}
@@ -138,6 +139,7 @@ def choose_copies(source: Dataset, data: bytes, plan: Plan, protected: frozenset
     keep, empty, dummy = ActionCode.K, ActionCode.Z, ActionCode.D
     raw_type = RawDataElement
     pseudonyms = standard.pseudonyms
+    vr_of = _VALID_VR_BYTES
     for key, elem in source._dict.items():
         tag = int(key)  # a BaseTag compares in Python: every set and dict lookup below would call it
         if tag & 0x10000 or not tag & 0xFFFF or tag in protected or type(elem) is not raw_type:
@@ -152,20 +154,19 @@ def choose_copies(source: Dataset, data: bytes, plan: Plan, protected: frozenset
                 if constant is not None:
                     constants[tag] = constant
             continue
-        vr = elem.VR
-        value = elem.value
-        if vr not in _VALID_VRS or type(value) is not bytes or len(value) != elem.length:
-            continue
-        tell = elem.value_tell
+        _, vr, length, value, tell = elem[:5]  # (tag, VR, length, value, value_tell), by index
+        vr_bytes = vr_of.get(vr)
+        if vr_bytes is None or type(value) is not bytes or len(value) != length:
+            continue  # not a valid VR of these (_VALID_VRS), or no value of its length
         if vr in LONG_VRS:
             start = tell - 12
-            head = _HEAD_LONG(tag >> 16, tag & 0xFFFF, vr.encode("ascii"), 0)
+            head = _HEAD_LONG(tag >> 16, tag & 0xFFFF, vr_bytes, 0)
         else:
             start = tell - 8
-            head = _HEAD_SHORT(tag >> 16, tag & 0xFFFF, vr.encode("ascii"), elem.length)
+            head = _HEAD_SHORT(tag >> 16, tag & 0xFFFF, vr_bytes, length)
         if start < 0 or not data.startswith(head, start):
             continue  # not where pydicom read it, or reserved bytes set: today's writer zeroes them
-        ranges[tag] = data[start:tell + elem.length]
+        ranges[tag] = data[start:tell + length]
     return Copies(ranges, constants)
 
 
