@@ -374,8 +374,8 @@ def bench_startup(work: Path, cpu: int, repeat: int, baseline: Path | None) -> N
                 cpus[name].append(secs)
                 walls[name].append(wall)
     print(f"\nstartup: median CPU (wall) seconds of {repeat} children after a warm-up, one core (#{cpu})")
-    for name, secs in cpus.items():
-        print(f"  {name:29s} {statistics.median(secs):6.3f} s CPU ({statistics.median(walls[name]):6.3f} s wall)")
+    for name, samples in cpus.items():
+        print(f"  {name:29s} {statistics.median(samples):6.3f} s CPU ({statistics.median(walls[name]):6.3f} s wall)")
 
 
 def main() -> int:
