@@ -250,8 +250,9 @@ def find_text(
 #: view's proposals that reach within ``FLOW_MARGIN`` px of a cluster count: text elsewhere is found
 #: in the colour image itself, and the detector's cost stays with images where white text over
 #: colour may be.  The view is searched only in crops around those areas (``FLOW_CONTEXT`` px of
-#: context on every side, grown by as much again, up to ``FLOW_GROW`` times, while a line found
-#: there reaches the crop's edge), each pass at the scale it has over the whole view.
+#: context on every side; while a line found there reaches the crop's edge, that side is grown by
+#: ``FLOW_CONTEXT``, then twice, four times as much: up to ``FLOW_GROW`` times), each pass at the
+#: scale it has over the whole view.
 FLOW_VIEWS = 1
 FLOW_JOIN = 12
 FLOW_WHITE = 40
@@ -303,9 +304,9 @@ class PassDetector(Protocol):
 def search_near(detector: TextDetector, image: npt.NDArray[np.uint8], areas: Sequence[TextBox]) -> list[TextBox]:
     """The detector's boxes in ``image`` near ``areas`` (``FLOW_CONTEXT``), found in crops of
     ``image`` rather than in the whole of it: each of the detector's passes runs over each crop at the
-    scale it has over the whole image (``crop_passes``), and a crop with a box that reaches one of
-    its edges inside the image is grown by ``FLOW_CONTEXT`` on that side and searched again (up to
-    ``FLOW_GROW`` times), so a line near an area is not cut where the crop ends.  A detector without single passes
+    scale it has over the whole image (``crop_passes``), and a crop with a box near an area that
+    reaches one of its edges inside the image is grown on that side (``FLOW_CONTEXT``, doubled each
+    time) and searched again (up to ``FLOW_GROW`` times), so a line is not cut where the crop ends.  A detector without single passes
     searches the whole image.  Boxes are in ``image``'s coordinates; boxes far from every area may
     be among them."""
     passes = getattr(detector, "passes", None)
@@ -328,7 +329,8 @@ def search_near(detector: TextDetector, image: npt.NDArray[np.uint8], areas: Seq
     for crop, boxes in screened:
         for grown in range(FLOW_GROW + 1):
             boxes = boxes + [b for scan in plan[1:] for b in _crop_pass(searcher, image, crop, scan)[0]]
-            wider = _grow_to(crop, [b for b in boxes if any(_overlaps(b, a) for a in areas)], rows, columns)
+            near = [b for b in boxes if any(_overlaps(b, a) for a in areas)]
+            wider = _grow_to(crop, near, FLOW_CONTEXT << grown, rows, columns)
             if wider == crop or grown == FLOW_GROW:
                 break
             crop = wider
@@ -420,15 +422,15 @@ def merge_crops(crops: Sequence[TextBox]) -> list[TextBox]:
     return sorted(merged, key=lambda c: (c.y, c.x))
 
 
-def _grow_to(crop: TextBox, boxes: Sequence[TextBox], rows: int, columns: int) -> TextBox:
-    """``crop`` grown by ``FLOW_CONTEXT`` on each side that a box of ``boxes`` reaches (within 2 px)
+def _grow_to(crop: TextBox, boxes: Sequence[TextBox], by: int, rows: int, columns: int) -> TextBox:
+    """``crop`` grown by ``by`` px on each side that a box of ``boxes`` reaches (within 2 px)
     where that side is not the image's edge; ``crop`` itself when none does."""
     left = crop.x > 0 and any(b.x <= crop.x + 2 for b in boxes)
     top = crop.y > 0 and any(b.y <= crop.y + 2 for b in boxes)
     right = crop.x1 < columns and any(b.x1 >= crop.x1 - 2 for b in boxes)
     bottom = crop.y1 < rows and any(b.y1 >= crop.y1 - 2 for b in boxes)
-    x0, y0 = max(0, crop.x - FLOW_CONTEXT * left), max(0, crop.y - FLOW_CONTEXT * top)
-    x1, y1 = min(columns, crop.x1 + FLOW_CONTEXT * right), min(rows, crop.y1 + FLOW_CONTEXT * bottom)
+    x0, y0 = max(0, crop.x - by * left), max(0, crop.y - by * top)
+    x1, y1 = min(columns, crop.x1 + by * right), min(rows, crop.y1 + by * bottom)
     return TextBox(x0, y0, x1 - x0, y1 - y0)
 
 
