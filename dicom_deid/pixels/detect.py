@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
@@ -306,13 +306,13 @@ def search_near(detector: TextDetector, image: npt.NDArray[np.uint8], areas: Seq
     ``image`` rather than in the whole of it: each of the detector's passes runs over each crop at the
     scale it has over the whole image (``crop_passes``), and a crop with a box near an area that
     reaches one of its edges inside the image is grown on that side (``FLOW_CONTEXT``, doubled each
-    time) and searched again (up to ``FLOW_GROW`` times), so a line is not cut where the crop ends.  A detector without single passes
-    searches the whole image.  Boxes are in ``image``'s coordinates; boxes far from every area may
-    be among them."""
+    time) and searched again (up to ``FLOW_GROW`` times), so a line is not cut where the crop ends.
+    A detector without single passes searches the whole image.  Boxes are in ``image``'s
+    coordinates; boxes far from every area may be among them."""
     passes = getattr(detector, "passes", None)
     if passes is None or not callable(getattr(detector, "detect_pass", None)):
         return detector.detect(image)
-    searcher: PassDetector = detector  # type: ignore[assignment]
+    searcher = cast(PassDetector, detector)
     rows, columns = image.shape[:2]
     plan = crop_passes(tuple(passes), rows, columns)
     crops = merge_crops([_widen(area, FLOW_CONTEXT, rows, columns) for area in areas])
