@@ -29,6 +29,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector-model", type=Path,
                         help="another detection model file (an experiment: e.g. a quantised derivative)")
     parser.add_argument("--compare", type=Path, help="a --dump of another version: report differences")
+    parser.add_argument("--passes", action="store_true",
+                        help="print each network pass of each input: view, turned or not, input size, CPU")
     args = parser.parse_args(argv)
 
     from dicom_deid.errors import DeidError
@@ -80,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     detector.detect(warm)
     recognizer.read_crops([np.zeros((16, 48, 3), np.uint8)])
 
+    passes: list[str] = []
+    if args.passes:
+        _record_passes(detector, passes)
     profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU time, not wall
     rows: list[dict[str, object]] = []
     for name, raw in inputs:
@@ -109,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
                      "cpu": best, "judged": judged})
         print(f"{best:7.3f} s  {facts.frames:3d}f {facts.rows}x{facts.columns}  "
               f"{sum(j[4] == 'confirmed' for j in judged):2d} confirmed / {len(judged):2d}  {name[-70:]}", flush=True)
+        for line in passes:
+            print(f"           {line}")
+        passes.clear()
 
     single = [float(r["cpu"]) for r in rows if r["frames"] == 1]  # type: ignore[arg-type]
     multi = [float(r["cpu"]) for r in rows if r["frames"] != 1]  # type: ignore[arg-type]
@@ -137,6 +146,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compared {matched} inputs: {differ} differ ({len(rows) - matched} not in the other dump: "
               "names are the paths as given)")
     return 0
+
+
+def _record_passes(detector: Any, lines: list[str]) -> None:
+    """Make ``detector`` (and its variants, made later) note each network pass in ``lines``:
+    which view (equalised or flat), turned or not, the network input's size, CPU seconds."""
+    from dicom_deid.pixels.ocr import DbnetDetector
+
+    original = DbnetDetector.network_map
+
+    def network_map(self: DbnetDetector, prepared: Any, scan: Any) -> Any:
+        start = time.process_time()
+        out = original(self, prepared, scan)
+        view = "enhanced" if self.enhance else "flat"
+        turned = "turned" if scan.rotate90 else "level"
+        lines.append(f"{view:8s} {turned:6s} {prepared.shape[0]}x{prepared.shape[1]} -> network "
+                     f"{out.shape[0]}x{out.shape[1]}  {time.process_time() - start:.3f} s")
+        return out
+
+    DbnetDetector.network_map = network_map  # type: ignore[method-assign]
+    del detector
 
 
 if __name__ == "__main__":

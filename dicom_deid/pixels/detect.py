@@ -15,7 +15,7 @@ is covered wherever any searched image showed it.
 
 A grey image under a colour overlay (colour Doppler) that shows near-white pixels amid the colour
 is also searched in a grey view with the overlay taken away (``display.achromatic_view``), near
-those pixels only.
+those pixels only: in crops around them (``search_near``).
 
 :func:`find_text` is the whole search: detector proposals over the search images, merged,
 read by the recognizer and judged (``confirm.py``).
@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
@@ -50,7 +50,7 @@ from dicom_deid.pixels.display import (
     scale_to_uint8,
     white_over_colour,
 )
-from dicom_deid.pixels.ocr import TextBox, TextDetector, TextReader
+from dicom_deid.pixels.ocr import ScanPass, TextBox, TextDetector, TextReader
 from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import RedactionBox
 
@@ -249,11 +249,16 @@ def find_text(
 #: pixels within ``FLOW_JOIN`` px joined, a cluster of at least ``FLOW_WHITE`` pixels), and only the
 #: view's proposals that reach within ``FLOW_MARGIN`` px of a cluster count: text elsewhere is found
 #: in the colour image itself, and the detector's cost stays with images where white text over
-#: colour may be.
+#: colour may be.  The view is searched only in crops around those areas (``FLOW_CONTEXT`` px of
+#: context on every side; while a line found there reaches the crop's edge, that side is grown by
+#: ``FLOW_CONTEXT``, then twice, four times as much: up to ``FLOW_GROW`` times), each pass at the
+#: scale it has over the whole view.
 FLOW_VIEWS = 1
 FLOW_JOIN = 12
 FLOW_WHITE = 40
 FLOW_MARGIN = 24
+FLOW_CONTEXT = 48
+FLOW_GROW = 3
 
 
 def _with_flow_views(
@@ -279,10 +284,165 @@ def _with_flow_views(
         view = achromatic_view(image, coloured)
         out.append(view)
         flags.append(False)
-        for box in searcher.detect(view):
+        for box in search_near(searcher, view, areas):
             if any(_overlaps(box, area) for area in areas):
                 proposals.append(Proposal(box, len(out) - 1))
     return out, flags, proposals
+
+
+class PassDetector(Protocol):
+    """A detector whose passes can be run one by one (``ocr.DbnetDetector``)."""
+
+    passes: tuple[ScanPass, ...]
+    screen_peak: float | None
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]: ...
+
+    def detect_pass(self, image: npt.NDArray[np.uint8], scan: ScanPass) -> tuple[list[TextBox], float]: ...
+
+
+def search_near(detector: TextDetector, image: npt.NDArray[np.uint8], areas: Sequence[TextBox]) -> list[TextBox]:
+    """The detector's boxes in ``image`` near ``areas`` (``FLOW_CONTEXT``), found in crops of
+    ``image`` rather than in the whole of it: each of the detector's passes runs over each crop at the
+    scale it has over the whole image (``crop_passes``), and a crop with a box near an area that
+    reaches one of its edges inside the image is grown on that side (``FLOW_CONTEXT``, doubled each
+    time) and searched again (up to ``FLOW_GROW`` times), so a line is not cut where the crop ends.
+    A detector without single passes searches the whole image.  Boxes are in ``image``'s
+    coordinates; boxes far from every area may be among them."""
+    passes = getattr(detector, "passes", None)
+    if passes is None or not callable(getattr(detector, "detect_pass", None)):
+        return detector.detect(image)
+    searcher = cast(PassDetector, detector)
+    rows, columns = image.shape[:2]
+    plan = crop_passes(tuple(passes), rows, columns)
+    crops = merge_crops([_widen(area, FLOW_CONTEXT, rows, columns) for area in areas])
+    found: list[TextBox] = []
+    peak = 0.0
+    screened: list[tuple[TextBox, list[TextBox]]] = []
+    for crop in crops:  # the screen first, over every crop: nothing text-like there, nothing more
+        boxes, crop_peak = _crop_pass(searcher, image, crop, plan[0])
+        screened.append((crop, boxes))
+        peak = max(peak, crop_peak)
+    screen = getattr(searcher, "screen_peak", None)
+    if screen is not None and peak < screen:
+        return [box for _, boxes in screened for box in boxes]
+    for crop, boxes in screened:
+        for grown in range(FLOW_GROW + 1):
+            boxes = boxes + [b for scan in plan[1:] for b in _crop_pass(searcher, image, crop, scan)[0]]
+            near = [b for b in boxes if any(_overlaps(b, a) for a in areas)]
+            wider = _grow_to(crop, near, FLOW_CONTEXT << grown, rows, columns)
+            if wider == crop or grown == FLOW_GROW:
+                break
+            crop = wider
+            boxes = _crop_pass(searcher, image, crop, plan[0])[0]
+        found.extend(boxes)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CropPass:
+    """One pass of a detector as run on crops: the pass at a fixed scale, and the part of the
+    image it covers (``None``: all of it; else strips, as ``x, y, width, height``)."""
+
+    scan: ScanPass
+    strips: tuple[TextBox, ...] | None = None
+
+
+def crop_passes(passes: Sequence[ScanPass], rows: int, columns: int) -> list[CropPass]:
+    """The passes a detector runs over a whole ``rows`` x ``columns`` image, each at the scale it has
+    there (``ScanPass.size_for``; a tiled pass at its tiles' scale; an edge-band pass at its
+    strips' scale, over its strips only), as fixed-scale passes for crops of that image.  A pass
+    the detector skips there (a band pass on a small image; the same network input as an earlier
+    pass) is left out; the first (the screen) is always kept."""
+    plan: list[CropPass] = []
+    done: set[tuple[bool, int, int]] = set()
+    longer = max(rows, columns)
+    for index, scan in enumerate(passes):
+        if scan.band:
+            if longer <= scan.larger_than or scan.factor is None:
+                continue
+            across = columns if scan.rotate90 else rows
+            size = min(across, max(32, round(scan.band * across)))
+            ratio = min(scan.factor, scan.max_side / max(longer, size))
+            starts = sorted({0, across - size})
+            strips = tuple(TextBox(start, 0, size, rows) if scan.rotate90 else TextBox(0, start, columns, size)
+                           for start in starts)
+            plan.append(CropPass(_fixed(scan, ratio), strips))
+            continue
+        if scan.tile and scan.factor is not None and longer * scan.factor > scan.max_side:
+            plan.append(CropPass(_fixed(scan, max(1.0, min(scan.factor, scan.max_side / longer)))))
+            continue
+        network = scan.size_for(columns, rows) if scan.rotate90 else scan.size_for(rows, columns)
+        if (scan.rotate90, *network) in done and index:
+            continue
+        done.add((scan.rotate90, *network))
+        ratio = float(np.sqrt(network[0] * network[1] / (rows * columns)))
+        plan.append(CropPass(_fixed(scan, ratio)))
+    return plan
+
+
+def _fixed(scan: ScanPass, ratio: float) -> ScanPass:
+    """``scan`` resizing by ``ratio`` whatever the image's size (up to ``ocr``'s upscale limit)."""
+    return ScanPass(min_side=None, factor=ratio, max_side=1 << 16, rotate90=scan.rotate90)
+
+
+def _crop_pass(
+    detector: PassDetector, image: npt.NDArray[np.uint8], crop: TextBox, step: CropPass
+) -> tuple[list[TextBox], float]:
+    """Boxes (in ``image``'s coordinates) and peak of one pass over ``crop`` of ``image`` (over its
+    parts within the pass's strips, for an edge-band pass)."""
+    parts = [crop] if step.strips is None else [p for p in (_intersect(crop, s) for s in step.strips) if p]
+    boxes: list[TextBox] = []
+    peak = 0.0
+    for part in parts:
+        piece = np.ascontiguousarray(image[part.y : part.y1, part.x : part.x1])
+        found, part_peak = detector.detect_pass(piece, step.scan)
+        peak = max(peak, part_peak)
+        for b in found:
+            core = None if b.core is None else (b.core[0] + part.x, b.core[1] + part.y, *b.core[2:])
+            boxes.append(TextBox(b.x + part.x, b.y + part.y, b.width, b.height, b.score, core))
+    return boxes, peak
+
+
+def merge_crops(crops: Sequence[TextBox]) -> list[TextBox]:
+    """``crops`` with every two that overlap replaced by their union, until none overlap."""
+    merged = list(crops)
+    joined = True
+    while joined:
+        joined = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                if _overlaps(merged[i], merged[j]):
+                    merged[i] = union_box([merged[i], merged[j]])
+                    del merged[j]
+                    joined = True
+                    break
+            if joined:
+                break
+    return sorted(merged, key=lambda c: (c.y, c.x))
+
+
+def _grow_to(crop: TextBox, boxes: Sequence[TextBox], by: int, rows: int, columns: int) -> TextBox:
+    """``crop`` grown by ``by`` px on each side that a box of ``boxes`` reaches (within 2 px)
+    where that side is not the image's edge; ``crop`` itself when none does."""
+    left = crop.x > 0 and any(b.x <= crop.x + 2 for b in boxes)
+    top = crop.y > 0 and any(b.y <= crop.y + 2 for b in boxes)
+    right = crop.x1 < columns and any(b.x1 >= crop.x1 - 2 for b in boxes)
+    bottom = crop.y1 < rows and any(b.y1 >= crop.y1 - 2 for b in boxes)
+    x0, y0 = max(0, crop.x - by * left), max(0, crop.y - by * top)
+    x1, y1 = min(columns, crop.x1 + by * right), min(rows, crop.y1 + by * bottom)
+    return TextBox(x0, y0, x1 - x0, y1 - y0)
+
+
+def _widen(box: TextBox, by: int, rows: int, columns: int) -> TextBox:
+    x0, y0 = max(0, box.x - by), max(0, box.y - by)
+    x1, y1 = min(columns, box.x1 + by), min(rows, box.y1 + by)
+    return TextBox(x0, y0, x1 - x0, y1 - y0)
+
+
+def _intersect(a: TextBox, b: TextBox) -> TextBox | None:
+    x0, y0, x1, y1 = max(a.x, b.x), max(a.y, b.y), min(a.x1, b.x1), min(a.y1, b.y1)
+    return TextBox(x0, y0, x1 - x0, y1 - y0) if x0 < x1 and y0 < y1 else None
 
 
 def _overlaps(a: TextBox, b: TextBox) -> bool:

@@ -187,6 +187,99 @@ def affine_as_depthwise(model: Any) -> int:
     return len(replaced)
 
 
+def fold_transpose_bias(model: Any) -> int:
+    """Fold a constant per-channel ``Add`` (shape ``[1, C, 1, 1]``, ``[C, 1, 1]`` or one value) after a
+    ``ConvTranspose`` without bias into its bias input (in place); returns how many.  onnxruntime adds
+    a transposed convolution's bias in its kernel: the same sums, without a pass over the
+    full-resolution map it writes."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    values, users = _constants(graph), _users(graph)
+    dropped: set[int] = set()
+    folded = 0
+    for node in graph.node:
+        if node.op_type != "ConvTranspose" or len(node.input) != 2 or node.input[1] not in values:
+            continue
+        add = _only_user(users, node.output[0], "Add")
+        if add is None or len(add.input) != 2 or list(add.input).count(node.output[0]) != 1:
+            continue
+        shift = values.get(next(n for n in add.input if n != node.output[0]))
+        group = next((int(a.i) for a in node.attribute if a.name == "group"), 1)
+        count = int(values[node.input[1]].shape[1]) * group  # output channels
+        if shift is None or not (shift.size == 1 or (shift.size == count and shift.shape[-2:] == (1, 1)
+                                                     and shift.ndim in (3, 4) and shift.shape[-3] == count)):
+            continue
+        name = f"{add.output[0]}__transpose_b"
+        graph.initializer.append(numpy_helper.from_array(
+            np.broadcast_to(shift.astype(np.float32).reshape(-1), (count,)).copy(), name))
+        node.input.append(name)
+        node.output[0] = add.output[0]
+        dropped.add(id(add))
+        folded += 1
+    _drop(graph, dropped)
+    return folded
+
+
+def gate_residual(model: Any) -> int:
+    """Rewrite ``Add(x, Mul(x, g))`` as ``Mul(x, Add(g, 1))`` (in place); returns how many.  The
+    neck's squeeze-and-excitation blocks add a map to itself gated by a per-channel ``g``
+    (``[1, C, 1, 1]``): the sum then costs a pass over the whole map, and the ``+ 1`` on ``g`` costs
+    nothing.  Only where ``g`` is known to be per-channel (``[N, C, 1, 1]``) and ``x`` a map."""
+    from onnx import helper, numpy_helper, shape_inference
+
+    graph = model.graph
+    shapes: dict[str, tuple[int | None, ...]] = {}  # None: a dimension of unknown size
+    inferred = shape_inference.infer_shapes(model).graph
+    for info in (*inferred.value_info, *inferred.input, *inferred.output):
+        dims = info.type.tensor_type.shape.dim
+        shapes[info.name] = tuple(int(d.dim_value) if d.HasField("dim_value") else None for d in dims)
+    users = _users(graph)
+    producer = {out: node for node in graph.node for out in node.output}
+    one = "gate_residual__one"
+    replaced: dict[int, list[Any]] = {}
+    dropped: set[int] = set()
+    for add in graph.node:
+        if add.op_type != "Add" or len(add.input) != 2:
+            continue
+        for side in (0, 1):
+            x, mul = add.input[1 - side], producer.get(add.input[side])
+            if mul is None or mul.op_type != "Mul" or id(mul) in replaced or len(users[mul.output[0]]) != 1:
+                continue
+            if list(mul.input).count(x) != 1 or x == add.input[side]:
+                continue
+            gate = next(n for n in mul.input if n != x)
+            if not (_is_map(shapes.get(x)) and _is_gate(shapes.get(gate))):
+                continue  # only a per-channel gate on a map
+            raised = f"{add.output[0]}__gate"
+            replaced[id(mul)] = [
+                helper.make_node("Add", [gate, one], [raised], name=f"{add.name}__gate"),
+                helper.make_node("Mul", [x, raised], [add.output[0]], name=f"{add.name}__gated"),
+            ]
+            dropped.add(id(add))
+            break
+    if replaced:
+        graph.initializer.append(numpy_helper.from_array(np.array(1.0, np.float32), one))
+    nodes: list[Any] = []
+    for node in graph.node:
+        if id(node) in dropped:
+            continue
+        nodes.extend(replaced.get(id(node), [node]))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return len(replaced)
+
+
+def _is_map(shape: tuple[int | None, ...] | None) -> bool:
+    """A 4-D map whose height or width is not known to be 1."""
+    return shape is not None and len(shape) == 4 and (shape[2] != 1 or shape[3] != 1)
+
+
+def _is_gate(shape: tuple[int | None, ...] | None) -> bool:
+    """A 4-D per-channel value: height and width known to be 1."""
+    return shape is not None and len(shape) == 4 and shape[2] == 1 and shape[3] == 1
+
+
 def _drop(graph: Any, dropped: set[int]) -> None:
     kept = [node for node in graph.node if id(node) not in dropped]
     del graph.node[:]
@@ -194,15 +287,18 @@ def _drop(graph: Any, dropped: set[int]) -> None:
 
 
 def simplified_bytes(path: Path) -> bytes:
-    """The model at ``path`` with the three rewrites applied, serialised for onnxruntime."""
+    """The model at ``path`` with the five rewrites applied, serialised for onnxruntime."""
     import onnx
 
     model = onnx.load(str(path))
     fold_conv_affine(model)
     fuse_hardswish(model)
     affine_as_depthwise(model)
+    fold_transpose_bias(model)
+    gate_residual(model)
     onnx.checker.check_model(model)
     return bytes(model.SerializeToString())
 
 
-__all__ = ["affine_as_depthwise", "fold_conv_affine", "fuse_hardswish", "simplified_bytes"]
+__all__ = ["affine_as_depthwise", "fold_conv_affine", "fold_transpose_bias", "fuse_hardswish", "gate_residual",
+           "simplified_bytes"]
