@@ -42,7 +42,7 @@ ROW_GAP = 6
 ROW_GLYPHS = 3
 ROW_LENGTH = 2.5
 #: Glyphs beyond this many add nothing to a row's rank.
-RANK_GLYPHS = 8
+RANK_GLYPHS = 4
 
 
 def _cv2() -> Any:
