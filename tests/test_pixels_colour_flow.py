@@ -142,3 +142,16 @@ def test_copies_in_an_l_are_left_as_they_are() -> None:
     judged = (_copy(TextBox(40, 100, 120, 10), 10), _copy(TextBox(120, 95, 60, 19), 19))
     merged = merge_lines(TextSearch(judged, (image,))).judged
     assert set(merged) == set(judged) and len(merged) == 2
+
+
+def test_counts_around_a_pixel_are_the_box_sums_of_the_mask() -> None:
+    """``display._count_around`` (OpenCV's box filter) counts exactly what ``_box_sum`` sums, up to
+    the image's edges, where the square is clipped."""
+    from dicom_deid.pixels.display import _box_sum, _count_around
+
+    rng = np.random.default_rng(12)
+    for shape in ((7, 9), (120, 256), (333, 41)):
+        mask = rng.random(shape) < 0.3
+        mask[0, :] = True  # an edge row: the square is clipped there
+        for radius in (1, 3, 5):
+            assert np.array_equal(_count_around(mask, radius), _box_sum(mask.astype(np.float32), radius))

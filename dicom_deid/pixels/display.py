@@ -123,9 +123,22 @@ def white_over_colour(image: npt.NDArray[np.uint8], coloured: npt.NDArray[np.boo
     spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     bright = (image.astype(np.float32) @ weights) >= WHITE_LEVEL
-    amid = _box_sum(coloured.astype(np.float32), 3) >= WHITE_AMID * 49
+    amid = _count_around(coloured, 3) >= WHITE_AMID * 49
     found: npt.NDArray[np.bool_] = (spread < WHITE_CHROMA) & bright & amid
     return found
+
+
+def _count_around(mask: npt.NDArray[np.bool_], radius: int) -> npt.NDArray[np.float32]:
+    """How many pixels of ``mask`` lie in the square of ``radius`` px around each pixel (clipped at
+    the edges): ``_box_sum`` of the mask, exact (whole counts), by OpenCV's box filter (a tenth
+    of the time on every colour ultrasound screen)."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    cv2 = _import_cv2()
+    side = 2 * radius + 1
+    counts = cv2.boxFilter(mask.astype(np.float32), cv2.CV_32F, (side, side), normalize=False,
+                           borderType=cv2.BORDER_CONSTANT)
+    return np.asarray(counts, dtype=np.float32)
 
 
 def _box_sum(values: npt.NDArray[np.float32], radius: int) -> npt.NDArray[np.float32]:
