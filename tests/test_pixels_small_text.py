@@ -128,3 +128,14 @@ def test_a_label_is_searched_before_faint_striations() -> None:
     assert label and label[0].vertical
     assert sum(r.glyphs > label[0].glyphs for r in rows) > SMALL_ROWS  # the premise: many busier rows
     assert rows[0] == label[0]
+
+
+def test_percentiles_from_the_histogram_are_numpys() -> None:
+    from dicom_deid.pixels.glyphs import _percentiles
+
+    rng = np.random.default_rng(21)
+    for values in (rng.integers(0, 256, (37, 53)), rng.integers(0, 9, (4, 5)), np.full((3, 3), 7),
+                   (rng.random((200, 300)) ** 4 * 255)):
+        values = values.astype(np.uint8)
+        for shares in ((50.0, 99.0), (0.0, 100.0), (12.5, 87.5)):
+            assert np.allclose(_percentiles(values, shares), np.percentile(values, shares), rtol=0, atol=1e-9)
