@@ -398,9 +398,7 @@ def _crop_pass(
         piece = np.ascontiguousarray(image[part.y : part.y1, part.x : part.x1])
         found, part_peak = detector.detect_pass(piece, step.scan)
         peak = max(peak, part_peak)
-        for b in found:
-            core = None if b.core is None else (b.core[0] + part.x, b.core[1] + part.y, *b.core[2:])
-            boxes.append(TextBox(b.x + part.x, b.y + part.y, b.width, b.height, b.score, core))
+        boxes += [b.shifted(part.x, part.y) for b in found]
     return boxes, peak
 
 

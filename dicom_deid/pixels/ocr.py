@@ -64,6 +64,12 @@ class TextBox:
     def y1(self) -> int:
         return self.y + self.height
 
+    def shifted(self, dx: int, dy: int) -> TextBox:
+        """The same box (and kernel) ``dx`` columns right and ``dy`` rows down: a box found in a
+        part of an image (a tile, a strip, a crop) placed in the whole."""
+        core = None if self.core is None else (self.core[0] + dx, self.core[1] + dy, *self.core[2:])
+        return TextBox(self.x + dx, self.y + dy, self.width, self.height, self.score, core)
+
 
 class TextDetector(Protocol):
     """Finds text regions in an 8-bit image (H×W grey or H×W×3 RGB)."""
@@ -165,9 +171,9 @@ DEFAULT_PASSES = (
 #: Small text the passes missed: rows of glyph-sized marks (``glyphs.glyph_rows``) that no pass
 #: boxed are searched again on a crop (``SMALL_ALONG`` row heights of the image on either end,
 #: ``SMALL_ACROSS`` above and below, at least ``SMALL_MARGIN`` px: the network needs the context)
-#: enlarged 4x, turned for rows that read down the image; at most
-#: ``SMALL_ROWS`` rows per image, those with most glyphs first.  A 6 px dark label on a bright organ
-#: scored 0.000 on the whole image enlarged 2x and 1.000 on such a crop.
+#: enlarged so that the row is about ``SMALL_LINE`` px across (2x to 4x), turned for rows that read
+#: down the image; at most ``SMALL_ROWS`` rows per image, highest ``GlyphRow.rank`` first.  A 6 px
+#: dark label on a bright organ scored 0.000 on the whole image enlarged 2x and 1.000 on such a crop.
 SMALL_PASS = ScanPass(min_side=None, factor=4.0, max_side=4096)
 SMALL_TURNED = ScanPass(min_side=None, factor=4.0, max_side=4096, rotate90=True)
 SMALL_ROWS = 8
@@ -377,9 +383,7 @@ class DbnetDetector:
             crop = np.ascontiguousarray(prepared[y0:y1, x0:x1])
             factor = min(SMALL_PASS.factor or 1.0, max(2.0, SMALL_LINE / across))
             scan = dataclasses.replace(SMALL_TURNED if row.vertical else SMALL_PASS, factor=factor)
-            for b in self._detect_prepared(crop, crop.shape[:2], scan)[0]:
-                box = TextBox(b.x + x0, b.y + y0, b.width, b.height, b.score,
-                              None if b.core is None else (b.core[0] + x0, b.core[1] + y0, *b.core[2:]))
+            for box in (b.shifted(x0, y0) for b in self._detect_prepared(crop, crop.shape[:2], scan)[0]):
                 if box.x < row.x + row.width and row.x < box.x1 and box.y < row.y + row.height and row.y < box.y1:
                     found.append(box)
             seen.append(TextBox(row.x, row.y, row.width, row.height))  # its twin (top-hat / black-hat)
@@ -407,9 +411,7 @@ class DbnetDetector:
                 tile = image[y0 : y0 + th, x0 : x0 + tw]
                 found, tile_peak = self.detect_pass(tile, tile_pass)
                 peak = max(peak, tile_peak)
-                for b in found:
-                    core = None if b.core is None else (b.core[0] + x0, b.core[1] + y0, *b.core[2:])
-                    boxes.append(TextBox(b.x + x0, b.y + y0, b.width, b.height, b.score, core))
+                boxes += [b.shifted(x0, y0) for b in found]
         return boxes, peak
 
     def _detect_bands(
@@ -427,9 +429,7 @@ class DbnetDetector:
             found, strip_peak = self._detect_prepared(np.ascontiguousarray(strip), strip.shape[:2], whole)
             peak = max(peak, strip_peak)
             dx, dy = (start, 0) if scan.rotate90 else (0, start)
-            for b in found:
-                core = None if b.core is None else (b.core[0] + dx, b.core[1] + dy, *b.core[2:])
-                boxes.append(TextBox(b.x + dx, b.y + dy, b.width, b.height, b.score, core))
+            boxes += [b.shifted(dx, dy) for b in found]
         return boxes, peak
 
     def detect_pass(
