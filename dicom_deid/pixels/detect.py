@@ -462,9 +462,7 @@ def _white_clusters(white: npt.NDArray[np.bool_]) -> list[TextBox]:
         x, y, w, h, _area = (int(v) for v in stats[label])
         if int(white[y : y + h, x : x + w][labels[y : y + h, x : x + w] == label].sum()) < FLOW_WHITE:
             continue
-        x0, y0 = max(0, x - FLOW_MARGIN), max(0, y - FLOW_MARGIN)
-        x1, y1 = min(columns, x + w + FLOW_MARGIN), min(rows, y + h + FLOW_MARGIN)
-        areas.append(TextBox(x0, y0, x1 - x0, y1 - y0))
+        areas.append(_widen(TextBox(x, y, w, h), FLOW_MARGIN, rows, columns))
     return areas
 
 

@@ -383,10 +383,11 @@ class DbnetDetector:
             crop = np.ascontiguousarray(prepared[y0:y1, x0:x1])
             factor = min(SMALL_PASS.factor or 1.0, max(2.0, SMALL_LINE / across))
             scan = dataclasses.replace(SMALL_TURNED if row.vertical else SMALL_PASS, factor=factor)
+            area = TextBox(row.x, row.y, row.width, row.height)
             for box in (b.shifted(x0, y0) for b in self._detect_prepared(crop, crop.shape[:2], scan)[0]):
-                if box.x < row.x + row.width and row.x < box.x1 and box.y < row.y + row.height and row.y < box.y1:
+                if box.x < area.x1 and area.x < box.x1 and box.y < area.y1 and area.y < box.y1:
                     found.append(box)
-            seen.append(TextBox(row.x, row.y, row.width, row.height))  # its twin (top-hat / black-hat)
+            seen.append(area)  # its twin (top-hat / black-hat) is not searched again
         return found
 
     def peak(self, image: npt.NDArray[np.uint8]) -> float:
