@@ -6,7 +6,9 @@ change from frame to frame.  Blacking a region out on frames that never showed t
 anatomy for nothing, so each region is checked frame by frame:
 
 1. a few evenly spaced frames are read first; when all of them read as text, the region applies
-   to every frame (the common static overlay costs a handful of reads);
+   to every frame (the common static overlay costs a handful of reads).  A line no probe
+   frame reads as it lies, and that reads set level (``deskew.level_line``) on one of them,
+   is a tilted line: every frame is then read set level;
 2. otherwise every frame is read.  A frame keeps the region when it reads as text
    (``confirm.judge_reading`` confirms it) that shares at least half its characters with the
    best reading of the region, *or* most glyph pixels of a frame that reads hold
@@ -23,12 +25,14 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dicom_deid.pixels.confirm import Verdict, judge_reading, stroke_mask
 from dicom_deid.pixels.decode import DecodedPixels
+from dicom_deid.pixels.deskew import level_line
 from dicom_deid.pixels.display import display_frame
 from dicom_deid.pixels.ocr import TextBox, to_rgb8
 from dicom_deid.pixels.recognize import Reading
@@ -45,6 +49,8 @@ PREFIX = 5
 #: A frame that does not read keeps the region when this share of the glyph pixels of a frame
 #: that reads hold the same stored values there (the text is drawn, the reading failed).
 AGREEMENT = 0.6
+#: The code of a line read set level (a tilted line; the others are quarter turns, ``_orient``).
+LEVEL = 2
 
 
 def assign_frames(
@@ -66,28 +72,56 @@ def assign_frames(
     budget = READ_BUDGET
     out: list[RedactionBox] = []
     probes = [int(i) for i in np.unique(np.linspace(0, count - 1, PROBE_FRAMES).round())]
+
+    def look(indices: Sequence[int], box: RedactionBox, turn: int) -> list[Look]:
+        return _look(read_crops, [_crop(frame(i), box, turn) for i in indices])
+
     for box in boxes:
         ways = 2 if _vertical(box) else 1  # a vertical line may need reading both ways up
-        if budget < ways * count + 2 * len(probes):
+        if budget < ways * count + 3 * len(probes):
             out.append(box)
             continue
         turn, first = _orient(box, [frame(i) for i in probes], read_crops)
         budget -= 2 * len(probes) if _vertical(box) or _long(box) else len(probes)
-        if all(_reads(r, box) for r in first):
+        if all(seen.reads for seen in first):
             out.append(box)
             continue
+        if turn == -1 and not any(seen.reads for seen in first):
+            level = look(probes, box, LEVEL)
+            budget -= len(probes)
+            if any(seen.reads for seen in level):  # a tilted line: each frame is read set level
+                turn, first = LEVEL, level
         if turn == 0:  # no probe frame read it either way up: each frame is read both ways
-            both = read_crops([_crop(frame(i), box, t) for t in (-1, 1) for i in range(count)])
-            readings = [max(a, b, key=lambda r: (_reads(r, box), r.score())) for a, b in zip(
+            both = _look(read_crops, [_crop(frame(i), box, t) for t in (-1, 1) for i in range(count)])
+            looks = [max(a, b, key=lambda seen: (seen.reads, seen.reading.score())) for a, b in zip(
                 both[:count], both[count:], strict=True)]
             budget -= 2 * count
         else:
-            readings = read_crops([_crop(frame(i), box, turn) for i in range(count)])
+            looks = look(range(count), box, turn)
             budget -= count
-        read = _like_the_text([r if _reads(r, box) else None for r in readings])
+        read = _like_the_text([seen.reading if seen.reads else None for seen in looks])
         frames = _frames_with_text(read, _agreement(decoded, frame, box, read))
         out.append(box if frames is None else RedactionBox(box.x, box.y, box.width, box.height, frames, box.source))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """A frame's crop of a region read: the reading, and whether it reads as text (confirmed, as
+    the search judges a line, on the part that was read: the density of characters is that of
+    the crop, the start of the line, not of the whole line)."""
+
+    reading: Reading
+    reads: bool
+
+
+def _look(
+    read_crops: Callable[[Sequence[npt.NDArray[np.uint8]]], list[Reading]],
+    crops: Sequence[npt.NDArray[np.uint8]],
+) -> list[Look]:
+    readings = read_crops(crops)
+    return [Look(r, judge_reading(r, TextBox(0, 0, c.shape[1], c.shape[0])) is Verdict.CONFIRMED)
+            for r, c in zip(readings, crops, strict=True)]
 
 
 def _vertical(box: RedactionBox) -> bool:
@@ -98,7 +132,7 @@ def _orient(
     box: RedactionBox,
     images: Sequence[npt.NDArray[np.uint8]],
     read_crops: Callable[[Sequence[npt.NDArray[np.uint8]]], list[Reading]],
-) -> tuple[int, list[Reading]]:
+) -> tuple[int, list[Look]]:
     """The quarter turn that sets a vertical line upright (-1: clockwise, for text running top
     to bottom; 1: counter-clockwise, bottom to top), chosen on ``images`` (the probe frames), and
     their readings that way; 0 when no probe frame reads it either way (a label shown on a few
@@ -108,20 +142,21 @@ def _orient(
     line (``_long``) is read from its end (1) instead of its start (-1) when the end reads as
     text on more probe frames; it is never read both ways on every frame."""
     if not _vertical(box):
-        start = read_crops([_crop(image, box) for image in images])
-        if not _long(box) or all(_reads(r, box) for r in start):
+        start = _look(read_crops, [_crop(image, box) for image in images])
+        if not _long(box) or all(seen.reads for seen in start):
             return -1, start
-        end = read_crops([_crop(image, box, 1) for image in images])
-        if sum(_reads(r, box) for r in end) > sum(_reads(r, box) for r in start):
+        end = _look(read_crops, [_crop(image, box, 1) for image in images])
+        if sum(seen.reads for seen in end) > sum(seen.reads for seen in start):
             return 1, end
         return -1, start
-    readings = read_crops([_crop(image, box, turn) for turn in (-1, 1) for image in images])
-    ways = {-1: readings[: len(images)], 1: readings[len(images) :]}
-    confirmed = {turn: sum(_reads(r, box) for r in ways[turn]) for turn in ways}
+    looks = _look(read_crops, [_crop(image, box, turn) for turn in (-1, 1) for image in images])
+    ways = {-1: looks[: len(images)], 1: looks[len(images) :]}
+    confirmed = {turn: sum(seen.reads for seen in ways[turn]) for turn in ways}
     if confirmed[-1] == confirmed[1]:
         if confirmed[-1] == 0:
-            return 0, [max(a, b, key=lambda r: r.score()) for a, b in zip(ways[-1], ways[1], strict=True)]
-        turn = max((-1, 1), key=lambda t: sum(r.score() for r in ways[t]))
+            return 0, [max(a, b, key=lambda seen: seen.reading.score()) for a, b in zip(
+                ways[-1], ways[1], strict=True)]
+        turn = max((-1, 1), key=lambda t: sum(seen.reading.score() for seen in ways[t]))
     else:
         turn = max((-1, 1), key=lambda t: confirmed[t])
     return turn, ways[turn]
@@ -137,7 +172,14 @@ def _long(box: RedactionBox) -> bool:
 def _crop(image: npt.NDArray[np.uint8], box: RedactionBox, turn: int = -1) -> npt.NDArray[np.uint8]:
     """The start of the line in ``box``, upright (presence needs a few characters, not all);
     a vertical line is turned by ``turn`` quarter turns (``_orient``); of a horizontal one,
-    ``turn`` 1 takes the end of the line instead of its start."""
+    ``turn`` 1 takes the end of the line instead of its start, and ``LEVEL`` the line set level
+    (``deskew.level_line``; the box as it lies where this frame shows no tilted line)."""
+    if turn == LEVEL:
+        level = level_line(image, TextBox(box.x, box.y, box.width, box.height))
+        if level is not None:
+            lb = level.box
+            return np.ascontiguousarray(level.image[lb.y : lb.y1, lb.x : lb.x + PREFIX * lb.height])
+        turn = -1
     crop = image[box.y : box.y1, box.x : box.x1]
     if _vertical(box):  # vertical: read along it, from its start in the reading direction
         part = crop[: PREFIX * box.width] if turn == -1 else crop[max(0, crop.shape[0] - PREFIX * box.width) :]
@@ -147,17 +189,6 @@ def _crop(image: npt.NDArray[np.uint8], box: RedactionBox, turn: int = -1) -> np
     else:
         crop = crop[:, : PREFIX * box.height]
     return np.ascontiguousarray(crop)
-
-
-def _reads(reading: Reading, box: RedactionBox) -> bool:
-    """The frame's crop (``_crop``: the start of the line, upright) reads as text (confirmed, as
-    the search judges a line, on the part that was read: the density of characters is that of
-    the prefix, not of the whole line)."""
-    if box.height > 1.3 * box.width:
-        shape = TextBox(0, 0, min(box.height, PREFIX * box.width), box.width)
-    else:
-        shape = TextBox(0, 0, min(box.width, PREFIX * box.height), box.height)
-    return judge_reading(reading, shape) is Verdict.CONFIRMED
 
 
 def _like_the_text(readings: Sequence[Reading | None]) -> list[bool]:
