@@ -40,6 +40,7 @@ import numpy as np
 
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import Reading
+from dicom_deid.pixels.redact import Strip
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -66,7 +67,9 @@ class Judged:
     ``line`` is the tight box before padding and before ``grown``: the parts of the line
     followed beyond the detector's box (``extend_line``, unpadded), which must still read as
     text (``fit.confirm_growth``); ``cut`` tells which ends of the line were padded as cut;
-    ``probed`` which ends the detector's box did not cut and were searched for one more word."""
+    ``probed`` which ends the detector's box did not cut and were searched for one more word.
+    ``band``, for a line read set level, is the box it was judged with and the band along the
+    line (padded) that holds its glyphs: see ``strip``."""
 
     box: TextBox
     verdict: Verdict
@@ -76,6 +79,15 @@ class Judged:
     grown: tuple[TextBox, ...] = ()
     cut: tuple[bool, bool] = (False, False)
     probed: tuple[bool, bool] = (False, False)
+    band: tuple[TextBox, Strip] | None = None
+
+    def strip(self) -> Strip | None:
+        """The band to black out within ``box``: only while ``box`` is still the box the band was
+        measured for and nothing was grown beyond it (a box merged with another copy, refitted
+        or grown along its row blacks out its whole rectangle)."""
+        if self.band is None or self.grown or self.band[0] != self.box:
+            return None
+        return self.band[1]
 
 
 #: Confirmation thresholds (tuned on the tuning split only; see README "Burned-in text").

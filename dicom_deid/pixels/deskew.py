@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dicom_deid.pixels.ocr import TextBox, _import_cv2
+from dicom_deid.pixels.redact import Strip
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -39,11 +40,15 @@ BAND = 0.5
 @dataclass(frozen=True, slots=True)
 class LevelLine:
     """A region turned level: the image to read, the box of the line's strokes in it (with a
-    margin), and the tilt it was turned by (degrees, counter-clockwise as OpenCV turns)."""
+    margin), the tilt it was turned by (degrees, counter-clockwise as OpenCV turns), the band
+    along the line in the original image that the box's rows cover, and the share of the
+    region's strokes outside that band (anatomy beside the line, or another line)."""
 
     image: npt.NDArray[np.uint8]
     box: TextBox
     tilt: float
+    strip: Strip
+    spill: float
 
 
 def _bunching(xs: npt.NDArray[np.float64], ys: npt.NDArray[np.float64], centre: tuple[float, float],
@@ -134,11 +139,18 @@ def line_tilt(mask: npt.NDArray[np.bool_]) -> tuple[float, float] | None:
 
 def level_line(image: npt.NDArray[np.uint8], box: TextBox) -> LevelLine | None:
     """``box`` of ``image`` turned by its line's tilt (``line_tilt``), with the box of the
-    strokes in the turned region grown by a third of the line's height; None when the region is
-    not one tilted line."""
+    line's strokes in the turned region (the narrowest band of rows holding half of them, grown
+    by its height each way); None when the region is not one tilted line."""
     tilts = [(t, mask) for mask in glyph_strokes(image, box) if (t := line_tilt(mask)) is not None]
-    if not tilts:
-        return None
+    if not tilts:  # the detector's box may cut the line's first and last glyphs: strokes touching
+        # its edge are dropped, so the line is measured once more in a box a quarter higher each way
+        more = max(2, box.height // 4)
+        wx0, wy0 = max(0, box.x - more), max(0, box.y - more)
+        wider = TextBox(wx0, wy0, min(image.shape[1], box.x1 + more) - wx0, min(image.shape[0], box.y1 + more) - wy0)
+        tilts = [(t, mask) for mask in glyph_strokes(image, wider) if (t := line_tilt(mask)) is not None]
+        if not tilts:
+            return None
+        box = wider
     (tilt, _sharp), mask = max(tilts, key=lambda item: item[0][1])
     mx, my = max(0, box.x), max(0, box.y)
     cv2 = _import_cv2()
@@ -165,7 +177,12 @@ def level_line(image: npt.NDArray[np.uint8], box: TextBox) -> LevelLine | None:
     ly1 = min(turned.shape[0], int(np.ceil(bottom + grow)))
     if lx1 - lx0 < 4 or ly1 - ly0 < 4:
         return None
-    return LevelLine(np.asarray(turned, dtype=np.uint8), TextBox(lx0, ly0, lx1 - lx0, ly1 - ly0), tilt)
+    # a row of the turned region is m[1] . (x - x0, y - y0, 1), and m[1, :2] = (-sin, cos) of the tilt
+    shift = float(m[1, 2] - m[1, 0] * x0 - m[1, 1] * y0)
+    strip = Strip(tilt, (ly0 + ly1 - 1) / 2.0 - shift, (ly1 - 1 - ly0) / 2.0 + 0.5)
+    spill = float(np.mean((rows < ly0 - 0.5) | (rows > ly1 - 0.5)))
+    return LevelLine(np.asarray(turned, dtype=np.uint8), TextBox(lx0, ly0, lx1 - lx0, ly1 - ly0), tilt, strip,
+                     spill)
 
 
 __all__ = ["LevelLine", "glyph_strokes", "level_line", "line_tilt"]

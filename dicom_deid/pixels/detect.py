@@ -23,6 +23,8 @@ read by the recognizer and judged (``confirm.py``).
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,6 +35,9 @@ import numpy as np
 from dicom_deid.pixels.confirm import (
     CONFIRM_FEW,
     MIN_CONFIDENT,
+    MIN_PAD,
+    PAD_SHARE,
+    TILTED,
     Judged,
     Proposal,
     Verdict,
@@ -42,7 +47,7 @@ from dicom_deid.pixels.confirm import (
     union_box,
 )
 from dicom_deid.pixels.decode import DecodedPixels
-from dicom_deid.pixels.deskew import level_line
+from dicom_deid.pixels.deskew import LevelLine, level_line
 from dicom_deid.pixels.display import (
     achromatic_view,
     colour_overlay,
@@ -52,7 +57,7 @@ from dicom_deid.pixels.display import (
 )
 from dicom_deid.pixels.ocr import ScanPass, TextBox, TextDetector, TextReader
 from dicom_deid.pixels.recognize import Reading
-from dicom_deid.pixels.redact import RedactionBox
+from dicom_deid.pixels.redact import RedactionBox, Strip
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -158,7 +163,7 @@ class TextSearch:
 
     def boxes(self, *verdicts: Verdict) -> list[RedactionBox]:
         return [
-            RedactionBox(j.box.x, j.box.y, j.box.width, j.box.height, None, "detector")
+            RedactionBox(j.box.x, j.box.y, j.box.width, j.box.height, None, "detector", j.strip())
             for j in self.judged
             if j.verdict in verdicts
         ]
@@ -240,6 +245,7 @@ def find_text(
                 if current is None or rank[verdict.verdict] > rank[current[0].verdict]:
                     best[g] = (verdict, reading)
     _second_look(images, groups, best, recognizer, derived)
+    _tilted_bands(images, groups, best)
     judged = sorted((b[0] for b in best if b is not None), key=lambda j: (j.box.y, j.box.x))
     return TextSearch(tuple(judged), tuple(images))
 
@@ -519,11 +525,11 @@ def _level_look(
     """Read the regions still unconfirmed that hold one tilted line (``deskew.level_line``)
     once more, turned level (``best`` is updated in place): read as it lies, a line tilted by
     10-20 degrees climbs across the recognizer's rows and reads as little or nothing.  Only
-    regions wider than high and under a quarter of the image's shorter side high are tried."""
+    regions wider than high and not too high (``LEVEL_WIDER``, ``LEVEL_HIGH``) are tried."""
     for g, group, current, whole in _unconfirmed(groups, best):
         index = current[0].image
         image = images[index]
-        if whole.width < LEVEL_WIDER * whole.height or whole.height > min(image.shape[:2]) / 4:
+        if whole.width < LEVEL_WIDER * whole.height or whole.height > max(LEVEL_HIGH, min(image.shape[:2]) / 4):
             continue
         level = level_line(image, whole)
         if level is None:
@@ -532,7 +538,42 @@ def _level_look(
         verdict = judge(image, Proposal(whole, index), reading, read_box=level.box,
                         core=core_of([p.box for p in group]), derived=index < len(derived) and derived[index])
         if verdict.verdict is Verdict.CONFIRMED:
-            best[g] = (verdict, reading)
+            best[g] = (_with_band(verdict, level, group), reading)
+
+
+def _with_band(judged: Judged, level: LevelLine, group: Sequence[Proposal]) -> Judged:
+    """``judged`` (a tilted line, confirmed) to be blacked out only in the band along the line
+    (``level.strip``, padded like a box), not in its box's corners.  Unchanged unless the centre
+    of every detector box of its ``group`` lies in the band (a second line in the same box was
+    proposed too) and at most ``MAX_SPILL`` of the strokes in its box lie outside it.  Its
+    growth along the box's rows is not along the line: the band spans the box instead."""
+    band = level.strip.grown(max(MIN_PAD, math.ceil(PAD_SHARE * judged.glyph_height)))
+    if level.spill > MAX_SPILL or not all(_centre_in(band, p.box) for p in group):
+        return judged
+    return dataclasses.replace(judged, grown=(), band=(judged.box, band))
+
+
+def _centre_in(band: Strip, box: TextBox) -> bool:
+    """The centre of ``box``'s core (the detector's surest part; the box without one) lies in ``band``."""
+    x, y, w, h = box.core if box.core is not None else (box.x, box.y, box.width, box.height)
+    cx, cy = int(x + w // 2), int(y + h // 2)
+    return bool(band.mask(cx, cy, 1, 1)[0, 0])
+
+
+def _tilted_bands(images: Sequence[npt.NDArray[np.uint8]], groups: Sequence[Sequence[Proposal]],
+                  best: list[tuple[Judged, Reading] | None]) -> None:
+    """Give each line confirmed as it lies whose glyphs are much lower than its box (a tilted
+    line: ``confirm.TILTED``) the band along it (``_with_band``; ``best`` is updated in place)."""
+    for g, current in enumerate(best):
+        if current is None or current[0].verdict is not Verdict.CONFIRMED or current[0].band is not None:
+            continue
+        judged = current[0]
+        line = judged.line
+        if line is None or line.width < LEVEL_WIDER * line.height or judged.glyph_height >= TILTED * line.height:
+            continue
+        level = level_line(images[judged.image], line)
+        if level is not None:
+            best[g] = (_with_band(judged, level, groups[g]), current[1])
 
 
 def _unconfirmed(
@@ -548,8 +589,13 @@ def _unconfirmed(
 
 
 #: A region is tried turned level when it is at least this many times as wide as high (a line
-#: tilted by up to 30 degrees is).
+#: tilted by up to 30 degrees is), and at most a quarter of the image's shorter side or
+#: ``LEVEL_HIGH`` pixels high (a 32 px label tilted by 20 degrees on a 120-row ultrasound is 98).
 LEVEL_WIDER = 1.2
+LEVEL_HIGH = 128
+#: A tilted line is blacked out only in the band along it when at most this share of the strokes
+#: in its box lie outside the band (anatomy or flow beside a line: up to a third).
+MAX_SPILL = 0.45
 
 
 def _confident(reading: Reading) -> int:

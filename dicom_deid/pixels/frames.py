@@ -22,6 +22,7 @@ Every doubt resolves towards redaction.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -101,7 +102,7 @@ def assign_frames(
             budget -= count
         read = _like_the_text([seen.reading if seen.reads else None for seen in looks])
         frames = _frames_with_text(read, _agreement(decoded, frame, box, read))
-        out.append(box if frames is None else RedactionBox(box.x, box.y, box.width, box.height, frames, box.source))
+        out.append(box if frames is None else dataclasses.replace(box, frames=frames))
     return out
 
 

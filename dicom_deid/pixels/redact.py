@@ -17,6 +17,7 @@ window and Smallest/Largest Image Pixel Value already describe.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,11 +31,35 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class Strip:
+    """A band along a tilted line of text: the pixels (x, y) whose distance across the line,
+    ``-sin(angle) * x + cos(angle) * y - offset``, is at most ``half``.  ``angle`` is the
+    line's tilt in degrees as OpenCV turns (counter-clockwise; rows grow downward)."""
+
+    angle: float
+    offset: float
+    half: float
+
+    def grown(self, margin: float) -> Strip:
+        return Strip(self.angle, self.offset, self.half + margin)
+
+    def mask(self, x: int, y: int, width: int, height: int) -> npt.NDArray[np.bool_]:
+        """Which pixels of the rectangle (x, y, width, height) lie in the band (pixel centres)."""
+        turn = math.radians(self.angle)
+        rows = np.arange(y, y + height, dtype=np.float64)[:, None]
+        columns = np.arange(x, x + width, dtype=np.float64)[None, :]
+        across = -math.sin(turn) * columns + math.cos(turn) * rows - self.offset
+        return np.asarray(np.abs(across) <= self.half, dtype=bool)
+
+
+@dataclass(frozen=True, slots=True)
 class RedactionBox:
     """A rectangle blacked out, in pixel columns (x) and rows (y) of the frame.
 
     ``frames`` lists 0-based frame indices, or is ``None`` for every frame.  ``source``
     says what found it ("detector", "template", "ultrasound-region"); never the text.
+    ``strip``, for a tilted line, limits what is blacked out to the band along the line within
+    the rectangle (its corners hold anatomy, not text).
     """
 
     x: int
@@ -43,6 +68,7 @@ class RedactionBox:
     height: int
     frames: tuple[int, ...] | None
     source: str
+    strip: Strip | None = None
 
     @property
     def x1(self) -> int:
@@ -79,7 +105,7 @@ def clip_box(box: RedactionBox, rows: int, columns: int) -> RedactionBox | None:
     x1, y1 = min(columns, box.x1), min(rows, box.y1)
     if x1 <= x0 or y1 <= y0:
         return None
-    return RedactionBox(x0, y0, x1 - x0, y1 - y0, box.frames, box.source)
+    return RedactionBox(x0, y0, x1 - x0, y1 - y0, box.frames, box.source, box.strip)
 
 
 def grow_box(box: RedactionBox, margin: int) -> RedactionBox:
@@ -90,6 +116,7 @@ def grow_box(box: RedactionBox, margin: int) -> RedactionBox:
         box.height + 2 * margin,
         box.frames,
         box.source,
+        None if box.strip is None else box.strip.grown(margin),
     )
 
 
@@ -111,5 +138,11 @@ def apply_boxes(
         selection = (
             slice(None) if clipped.frames is None else [f for f in clipped.frames if 0 <= f < count]
         )
-        out[selection, clipped.y : clipped.y1, clipped.x : clipped.x1] = value
+        if clipped.strip is None:
+            out[selection, clipped.y : clipped.y1, clipped.x : clipped.x1] = value
+            continue
+        band = clipped.strip.mask(clipped.x, clipped.y, clipped.width, clipped.height)
+        region = out[selection, clipped.y : clipped.y1, clipped.x : clipped.x1]  # a copy for a list of frames
+        region[:, band] = value
+        out[selection, clipped.y : clipped.y1, clipped.x : clipped.x1] = region
     return out

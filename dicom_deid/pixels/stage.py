@@ -411,7 +411,7 @@ def continues_a_line(box: RedactionBox, lines: Sequence[RedactionBox]) -> bool:
 
 
 def _relabel(box: RedactionBox, source: str) -> RedactionBox:
-    return RedactionBox(box.x, box.y, box.width, box.height, box.frames, source)
+    return dataclasses.replace(box, source=source)
 
 
 def _face_boxes(decoded: DecodedPixels, frames: int = 8) -> list[RedactionBox]:
