@@ -105,11 +105,13 @@ def search_images(
 
 #: A frame is searched too when it holds at least ``NOVEL_SHARE`` times the run's median count
 #: (and ``NOVEL_MIN``) of pixels that differ by more than ``NOVEL_LEVEL`` grey levels from both
-#: neighbouring frames: a label that appears on it, not anatomy that moves smoothly.
+#: neighbouring frames: a label that appears on it, not anatomy that moves smoothly.  Up to
+#: ``NOVEL_FRAMES``, most first: a grey label on one frame of an XA run ranked fifth, after three
+#: frames with other labels and a flash.
 NOVEL_LEVEL = 64
 NOVEL_SHARE = 3.0
 NOVEL_MIN = 24
-NOVEL_FRAMES = 4  # at most this many such frames
+NOVEL_FRAMES = 6  # at most this many such frames
 
 
 def novel_frames(stack: npt.NDArray[np.uint8], *, exclude: Iterable[int] = ()) -> list[int]:
