@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -205,6 +206,7 @@ def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> 
     return items
 
 
+_LAST = operator.itemgetter(-1)  # a path's last tag
 _PATIENT_LEVEL = frozenset({LinkKind.PATIENT_ID, LinkKind.PATIENT_NAME, LinkKind.PATIENT_BIRTH_DATE,
                             LinkKind.DATE_OFFSET})
 _STUDY_LEVEL = frozenset({LinkKind.STUDY_UID, LinkKind.ACCESSION_NUMBER})
@@ -227,9 +229,9 @@ def check_document(source: Dataset, plan: Plan, policy: DocumentPolicy) -> bool:
     The body of an encapsulated PDF, CDA, STL, OBJ or MTL can hold identifying data anywhere (a
     letterhead, a name in a mesh label) and is never examined, so by default the instance is
     quarantined; an emptied or dummy body is never written."""
-    bodies = [a for a in plan if a.path[-1] == DOCUMENT_TAG]
-    if not bodies:
+    if DOCUMENT_TAG not in map(_LAST, plan.actions):  # the plan's paths (its keys) scanned in C
         return False
+    bodies = [a for a in plan if a.path[-1] == DOCUMENT_TAG]
     kind = str(source.get("MIMETypeOfEncapsulatedDocument", "") or "").strip()[:40] or "unknown type"
     if policy is DocumentPolicy.DROP:
         raise EncapsulatedDocumentError(f"encapsulated document ({kind}) dropped (--documents drop)", drop=True)

@@ -29,7 +29,6 @@ from pydicom.dataelem import (
     DataElement,
     RawDataElement,
     convert_raw_data_element,
-    empty_value_for_VR,
 )
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -49,6 +48,7 @@ from dicom_deid.rawscan import (
     UNDEFINED,
     VR_OF,
     FallBack,
+    empty_raw_value,
 )
 from dicom_deid.uid_bytes import plain_pydicom
 
@@ -228,7 +228,7 @@ def _read_elements(data: bytes, pos: int, stop: int | None, encoding: Encoding,
         pos = value_tell + length
         if pos > end:
             raise FallBack("value cut short")
-        value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
+        value = data[value_tell:pos] if length else empty_raw_value(vr, True)
         if tag == _CHARSET:
             encoding = convert_encodings(convert_string(value or b"", True))
         # RawDataElement(key, vr, length, value, value_tell, False, True), as read_fast.py builds it

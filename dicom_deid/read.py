@@ -288,7 +288,6 @@ def _decode_routing(ds: Dataset, where: str) -> None:
     """
     for kw, tag, expected in _routing_tags():
         holder = ds.file_meta if tag >> 16 == 2 else ds
-        where_tag = f"{kw} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
         try:
             elem = holder._dict.get(tag)  # (by tag: no keyword lookups)
             if elem is not None:
@@ -296,11 +295,16 @@ def _decode_routing(ds: Dataset, where: str) -> None:
                 str(elem.value if elem.value is not None else "")
             vr = elem.VR if elem is not None else expected
         except ELEMENT_ERRORS as exc:
-            raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} cannot be decoded ({exc.__class__.__name__})",
-                                       path=where) from None
+            raise UnreadableDicomError(f"corrupt DICOM file: {_named(kw, tag)} cannot be decoded "
+                                       f"({exc.__class__.__name__})", path=where) from None
         if vr != expected:
-            raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} has value representation {str(vr)[:2]!r}, "
-                                       f"not {expected}", path=where)
+            raise UnreadableDicomError(f"corrupt DICOM file: {_named(kw, tag)} has value representation "
+                                       f"{str(vr)[:2]!r}, not {expected}", path=where)
+
+
+def _named(keyword: str, tag: int) -> str:
+    """``PatientID (0010,0020)``: an attribute as the messages name it."""
+    return f"{keyword} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def _check_file_meta(ds: Dataset, where: str) -> None:
@@ -312,13 +316,20 @@ def _check_file_meta(ds: Dataset, where: str) -> None:
     for tag in list(meta._dict):  # its own keys (meta.keys() is the same view)
         try:
             elem = decoded(meta, tag)
-            expected = dictionary_VR(tag) if dictionary_has_tag(tag) else elem.VR
+            known = _dictionary_vr(int(tag))
+            expected = elem.VR if known is None else known
         except ELEMENT_ERRORS as exc:
             raise UnreadableDicomError(f"corrupt DICOM file: file meta element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
                                        f"cannot be decoded ({exc.__class__.__name__})", path=where) from None
         if elem.VR != expected:
             raise UnreadableDicomError(f"corrupt DICOM file: file meta element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
                                        f"has value representation {str(elem.VR)[:2]!r}, not {expected}", path=where)
+
+
+@functools.lru_cache(maxsize=256)  # a pure dictionary lookup, for each file meta element read
+def _dictionary_vr(tag: int) -> str | None:
+    """``dictionary_VR(tag)`` ("US or SS" as it is), or None for a tag the dictionary lacks."""
+    return str(dictionary_VR(tag)) if dictionary_has_tag(tag) else None
 
 
 #: VRs that can hold any text: a value under one of them where the dictionary expects
