@@ -111,12 +111,13 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         copies = result.copies.spliced if result.copies is not None else None
         copies = copies or None
         rel = output_relpath(result.patient, result.study_uid, result.series_uid, result.sop_uid)
+        counts, changes = result.plan.tally()
         record = ManifestRecord(
             ordinal=item.ordinal, input_id=token,
             outcome=(Outcome.PLANNED if dry_run else Outcome.WRITTEN).value,
             size=size, output=rel, sop_class_uid=str(keyword_value(ds, "SOPClassUID", "") or ""),
             modality=str(keyword_value(ds, "Modality", "") or "") or None,
-            actions=dict(sorted(result.plan.counts().items())), changes=result.plan.changed_paths(),
+            actions=dict(sorted(counts.items())), changes=changes,
             pixels=_pixel_summary(result.pixels), document=result.document,
             stream_metadata=result.stream_metadata,
             encoder=None if dry_run else (Encoder.BYTES if copies else Encoder.PYDICOM).value,

@@ -91,19 +91,45 @@ class Plan:
     def changed_paths(self) -> dict[str, list[str]]:
         """Attribute paths (``format_path``) per action code, in plan order, for every action
         but K (the manifest's ``changes``: keywords only, no values)."""
-        # one pass, grouped by the code's value (an Enum hashes in Python; its value is a str)
+        return self.tally()[1]
+
+    def tally(self) -> tuple[dict[str, int], dict[str, list[str]]]:
+        """``counts()`` (a plain dict, in no set order) and ``changed_paths()`` in one pass over
+        the plan: the manifest row's ``actions`` and ``changes``."""
+        # grouped by the code's value (an Enum hashes in Python; its value is a str)
         groups: dict[str, list[TagPath]] = {}
         keep = ActionCode.K
+        kept = 0
         for action in self.actions.values():
             code = action.code
-            if code is not keep:
-                paths = groups.get(code._value_)
-                if paths is None:
-                    paths = groups[code._value_] = []
-                paths.append(action.path)
+            if code is keep:
+                kept += 1
+                continue
+            paths = groups.get(code._value_)
+            if paths is None:
+                paths = groups[code._value_] = []
+            paths.append(action.path)
+        counts = {value: len(paths) for value, paths in groups.items()}
+        if kept:
+            counts[keep._value_] = kept
         if not groups.keys() <= _CHANGED_VALUES:
             raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
-        return {value: list(map(format_path, groups[value])) for value in _CHANGED_VALUES if value in groups}
+        named = _PATH_NAMES.__getitem__
+        return counts, {value: list(map(named, groups[value])) for value in _CHANGED_VALUES if value in groups}
+
+
+class _PathNames(dict[TagPath, str]):
+    """path -> ``format_path(path)``: a memo read by ``dict.__getitem__`` in C (the manifest names
+    every changed element of every instance: a few hundred a file), emptied when it grows large."""
+
+    def __missing__(self, path: TagPath) -> str:
+        if len(self) >= 65536:
+            self.clear()
+        name = self[path] = format_path(path)
+        return name
+
+
+_PATH_NAMES = _PathNames()
 
 
 @functools.lru_cache(maxsize=65536)  # pure; the manifest formats every changed element's path
