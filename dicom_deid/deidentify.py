@@ -26,7 +26,6 @@ from dicom_deid.bytepath import (
     choose_copies,
     fallback_reason,
     identifying_keywords,
-    lean_plan,
     protected_tags,
 )
 from dicom_deid.clean import patient_identifiers
@@ -282,7 +281,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
                                    pixels_may_change=decision is not None and not decision.leaves_pixels)
         if fallback is None:
             copies = choose_copies(source, data, plan, engine.copy_protected, standard)
-    out = apply_plan(source, lean_plan(plan, copies) if copies is not None else plan, ctx)
+    out = apply_plan(source, plan, ctx, skip=copies.spliced if copies is not None else ())
 
     meta_src = source.file_meta
     meta_plan = plan_actions(meta_src, profile, standard, cache=engine.plan_cache)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 
 from pydicom import config as pydicom_config
@@ -85,23 +85,29 @@ class ScrubContext:
         return self._pattern
 
 
-def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
-    """Return a new dataset with every planned action applied (file meta not included)."""
+def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext, *, skip: Container[int] = ()) -> Dataset:
+    """Return a new dataset with every planned action applied (file meta not included).
+
+    ``skip``: top-level tags left out of the new dataset whatever their action (the byte path's
+    copied elements, ``bytepath.Copies``: the write splices them in as bytes)."""
     out = new_dataset()
-    _apply(source, out, plan, ctx, ())
+    _apply(source, out, plan, ctx, (), skip)
     out.set_original_encoding(
         source.original_encoding[0], source.original_encoding[1], source.original_character_set
     )
     return out
 
 
-def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath) -> None:
+def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath,
+           skip: Container[int] = ()) -> None:
     actions, elements, out = plan.actions, src._dict, dst._dict
     remove, keep, raw_type = ActionCode.X, ActionCode.K, RawDataElement  # locals: read for every element
     # pydicom is handed the source's own key (a BaseTag): a lookup with it finds itself (no Tag()
     # conversion, no BaseTag.__eq__ in Python); our tables are looked up with the int ``tag``
     for key in list(elements):  # the source's keys (BaseTag): ``for tag in src`` converts every element
         tag = int(key)
+        if tag in skip:
+            continue
         path = prefix + (tag,)
         action = actions[path]
         code = action.code
