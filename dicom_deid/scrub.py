@@ -135,7 +135,7 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
                 elem = src[key]
                 _put(dst, DataElement(key, elem.VR, elem.value))
             else:
-                dst[key] = raw  # immutable raw element: its bytes are written as read
+                _put(dst, raw)  # immutable raw element: its bytes are written as read
         elif code is ActionCode.Z:
             pseudo = _pseudonym(tag, src, ctx)
             value = pseudo if pseudo is not None else constant_value(code, tag, vr, ctx.standard.dummies)
@@ -204,7 +204,7 @@ def constant_value(code: ActionCode, tag: int, vr: str, dummies: Mapping[int, st
     return dummies.get(tag) or _dummy(vr)
 
 
-def _put(dst: Dataset, elem: DataElement) -> None:
+def _put(dst: Dataset, elem: DataElement | RawDataElement) -> None:
     """``dst[elem.tag] = elem``.  For a public element that is not a sequence or pixel data, that
     stores it under its tag and nothing else (pydicom's ``__setitem__`` first converts the key and
     checks it, then handles only private blocks, pixel data and sequences)."""
