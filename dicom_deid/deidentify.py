@@ -206,6 +206,7 @@ def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> 
 
 
 _LAST = operator.itemgetter(-1)  # a path's last tag
+_ABSENT = object()
 _PATIENT_LEVEL = frozenset({LinkKind.PATIENT_ID, LinkKind.PATIENT_NAME, LinkKind.PATIENT_BIRTH_DATE,
                             LinkKind.DATE_OFFSET})
 _STUDY_LEVEL = frozenset({LinkKind.STUDY_UID, LinkKind.ACCESSION_NUMBER})
@@ -286,8 +287,9 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     meta_src = source.file_meta
     meta_plan = plan_actions(meta_src, profile, standard, cache=engine.plan_cache)
     meta = FileMetaDataset(apply_plan(meta_src, meta_plan, ctx))
-    if "TransferSyntaxUID" in meta_src:
-        meta.TransferSyntaxUID = meta_src.TransferSyntaxUID
+    syntax_there = keyword_value(meta_src, "TransferSyntaxUID", _ABSENT)
+    if syntax_there is not _ABSENT:
+        set_plain(meta, "TransferSyntaxUID", syntax_there)
 
     pixels_active = engine.pixels_active
     set_plain(out, "PatientIdentityRemoved", "YES")

@@ -372,13 +372,17 @@ def set_plain(ds: Dataset, keyword: str, value: object) -> None:
     stores it under its tag and does nothing else (``__setitem__`` handles only private blocks,
     pixel data and sequences, and a file meta group's check of group 2, which these keywords
     are): that is done here without its per-call keyword and tag conversions.  An element already
-    there keeps its VR and takes the value: a decoded one here (``__setattr__`` sets the value of
-    the element ``ds[tag]`` returns, the same object, and stores it back under its own tag, which
-    changes nothing for such a plain element), a raw one by pydicom."""
+    there keeps its VR and takes the value: a decoded one of the dictionary's VR is replaced by
+    the element ``new_element`` builds for that VR and value, in its place (``__setattr__`` would
+    set that value on the element there, the same object, which can be the source's own: a kept
+    element of the scrub, or of the file meta group, is the source's decoded one), any other by
+    pydicom."""
     tag, vr = _plain_tag(keyword)
     there = ds._dict.get(tag)  # type: ignore[call-overload]  # an int finds a BaseTag key
     if there is not None:
-        if type(there) is DataElement:
+        if type(there) is DataElement and there.VR == vr:
+            ds._dict[there.tag] = new_element(there.tag, vr, value)
+        elif type(there) is DataElement:
             there.value = value
         else:
             setattr(ds, keyword, value)
