@@ -29,7 +29,9 @@ from pydicom.errors import BytesLengthException
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import BaseTag
+from pydicom.uid import UID
 from pydicom.valuerep import PersonName
 
 from dicom_deid.rawscan import VR_OF
@@ -65,13 +67,17 @@ def ascii_text_ok(encodings: str | Sequence[str] | None) -> bool:
     return len(names) == 1 and names[0] in _ASCII_SAFE
 
 
+#: value types that are no ``io.BufferedIOBase`` (``DataElement.is_buffered`` asks an ABC: slow)
+_UNBUFFERED = frozenset({str, bytes, int, float, type(None), UID, PersonName, MultiValue, DicomSequence, list})
+
+
 def encode_element(elem: DataElement, text_ok: bool, encodings: Encodings | None = None) -> bytes | None:
     """Tag, VR, length and value of ``elem`` as pydicom writes it (Explicit VR Little Endian);
     None where this module does not take it.  ``text_ok``: see :func:`ascii_text_ok`.
     ``encodings``: the character sets pydicom's writer uses inside the dataset's sequences
     (:func:`item_encodings`); with them, an element of a sequence item that this module does not
     encode itself is written by pydicom's element writer alone, not the whole sequence."""
-    if elem.is_undefined_length or elem.is_buffered:
+    if elem.is_undefined_length or (type(elem._value) not in _UNBUFFERED and elem.is_buffered):
         return None  # encapsulated pixel data, a delimited sequence, a value read from a file
     vr = elem.VR
     if vr == "SQ":

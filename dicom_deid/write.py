@@ -247,7 +247,7 @@ def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> 
     implicit, little = dataset_encoding(syntax)
     same_encoding = (ds.original_encoding == (implicit, little)
                      and ds.original_character_set == ds._character_set)
-    if copies and (any(tag in ds._dict for tag in copies) or not little or not same_encoding or implicit or syntax == _DEFLATED):
+    if copies and (not ds._dict.keys().isdisjoint(copies) or not little or not same_encoding or implicit or syntax == _DEFLATED):
         raise BytePathMisuse("byte path chosen for an encoding it does not take")
     if copies:
         return _encode_spliced(ds, meta, copies)
