@@ -31,7 +31,7 @@ from dicom_deid.walk import InputBytes
 from dicom_deid.write import (
     WriteError,
     check_free_space,
-    encode_dataset,
+    encode_parts,
     output_relpath,
     quarantine,
     write_output,
@@ -129,9 +129,9 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         if dry_run:
             rows = [(_generic_path(format_path(a.path)), a.code.value, a.rule) for a in result.plan]
         else:
-            data = encode_dataset(result.dataset, result.dataset.file_meta, copies)
-            check_free_space(output, keep_free, len(data))
-            write_output(output / rel, data, replace=replace)
+            parts = encode_parts(result.dataset, result.dataset.file_meta, copies)
+            check_free_space(output, keep_free, sum(map(len, parts)))
+            write_output(output / rel, parts, replace=replace)
         record = replace_field(record, seconds=round(time.perf_counter() - started, 6))
         return FileResult(record, links, plan_rows=rows, row=row)  # ``row``: the same but for the seconds
     except DicomDirFile:

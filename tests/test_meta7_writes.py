@@ -3,13 +3,20 @@ and ``write_output`` makes a new folder only when the first try to create in it 
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
 
 import pytest
 
-from dicom_deid.write import atomic_write_bytes, sync_folder, write_output
+from dicom_deid.write import (
+    DuplicateInstanceError,
+    NoSpaceError,
+    atomic_write_bytes,
+    sync_folder,
+    write_output,
+)
 
 
 def _synced_kinds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -78,3 +85,45 @@ def test_write_output_makes_the_folders_it_needs_and_only_those(tmp_path: Path,
     assert made == []  # the folder is there: the file is created in it at once
     assert first.read_bytes() == b"one" and first.with_name("2.dcm").read_bytes() == b"two"
     assert sorted(p.name for p in first.parent.iterdir()) == ["1.dcm", "2.dcm"]  # no temporary file left
+
+
+def _parts(n: int) -> list[bytes]:
+    return [bytes([i % 251]) * (1 + i % 7) for i in range(n)]
+
+
+def test_write_output_writes_parts_in_order_past_one_writev(tmp_path: Path) -> None:
+    """More parts than one writev takes (and an empty one): the file is their concatenation."""
+    parts = [*_parts(2500), b"", b"end"]
+    path = tmp_path / "P" / "x.dcm"
+    assert write_output(path, parts) is True
+    assert path.read_bytes() == b"".join(parts)
+    assert write_output(path, parts) is False  # identical parts: a re-run
+    with pytest.raises(DuplicateInstanceError):
+        write_output(path, [*parts[:-1], b"END"])
+    assert path.read_bytes() == b"".join(parts)
+
+
+@pytest.mark.skipif(not hasattr(os, "writev"), reason="no writev on this platform")
+def test_a_short_writev_is_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.writev
+
+    def short(fd: int, buffers: list[bytes]) -> int:
+        return real(fd, [b"".join(buffers)[:5]])  # the kernel took only 5 bytes
+
+    monkeypatch.setattr(os, "writev", short)
+    parts = _parts(40)
+    path = tmp_path / "x.dcm"
+    assert write_output(path, parts) is True
+    assert path.read_bytes() == b"".join(parts)
+
+
+@pytest.mark.skipif(not hasattr(os, "writev"), reason="no writev on this platform")
+def test_a_failed_parts_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int, buffers: list[bytes]) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "writev", full)
+    path = tmp_path / "out" / "x.dcm"
+    with pytest.raises(NoSpaceError):
+        write_output(path, _parts(10))
+    assert not path.exists() and list(path.parent.iterdir()) == []
