@@ -33,6 +33,8 @@ _JPEG_SYNTAXES = frozenset(
 _J2K_SYNTAXES = frozenset({*JPEG2000TransferSyntaxes, UID("1.2.840.10008.1.2.4.201"),
                            UID("1.2.840.10008.1.2.4.202"), UID("1.2.840.10008.1.2.4.203")})
 
+_STREAM_SYNTAXES = _JPEG_SYNTAXES | _J2K_SYNTAXES
+
 _SOI, _SOS, _EOI = 0xD8, 0xDA, 0xD9
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RSTn: no length field
 _SPIFF_KEPT_ENTRIES = frozenset({1, 2, 3, 4})  # end of directory, transfer, registration, orientation
@@ -164,8 +166,8 @@ def scrub_frame(frame: bytes, syntax: UID) -> tuple[bytes, Counter[str]]:
 
 def _scrub_frames(ds: Dataset) -> tuple[list[bytes], Counter[str], tuple[bytes, bytes] | None] | None:
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
-    if syntax is None or "PixelData" not in ds or UID(syntax) not in _JPEG_SYNTAXES | _J2K_SYNTAXES:
-        return None
+    if syntax is None or str(syntax) not in _STREAM_SYNTAXES or "PixelData" not in ds:
+        return None  # (a UID is its string: the same set lookup, without UID()'s validation)
     stated = ds.get("NumberOfFrames", 1)
     try:
         frames_n = int(stated or 1)
