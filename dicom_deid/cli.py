@@ -12,6 +12,7 @@ Exit codes: 0 success, 1 bad input / keys / internal error, 2 usage error,
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 import warnings
@@ -233,10 +234,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  subject_map=subject_map, unmapped=args.unmapped)
         mode = "none" if args.quiet else args.progress or ("bar" if sys.stderr.isatty() else "none")
         progress = _Progress(mode)
+        # what is loaded by now (modules, tables, the engine) outlives the run: the collector's
+        # passes over the per-file objects skip it (3 % of a run's time); given back after the run
+        # (a caller's own objects, in a test or an embedding program, are collected as before)
+        gc.freeze()
         try:
             summary = deid.run_config(config, on_event=progress,
                                       warn=lambda msg: print(f"dicom-deid: warning: {msg}", file=sys.stderr))
         finally:
+            gc.unfreeze()
             progress.close()
     if args.dry_run:
         _print_plan(summary)
