@@ -33,3 +33,17 @@ def test_the_source_and_its_file_meta_are_not_changed() -> None:
             assert _values(source) == body_before
             checked += 1
     assert checked == 6
+
+
+def test_a_scrubbed_pixel_stream_leaves_the_source_stream() -> None:
+    """JPEG 2000 with a comment segment: the output's stream loses it, the source's keeps it, even
+    where the caller had decoded the source's Pixel Data (then shared with the new dataset)."""
+    engine = Engine(load_profile("basic"), SecretKey(bytes(range(32))))
+    data = (TEST_FILES / "JPEG2000.dcm").read_bytes()
+    for fast in (False, True):
+        source = parse_instance(data, where="JPEG2000.dcm", fast=fast).dataset
+        before = source["PixelData"].value  # decoded in the source: a DataElement there
+        result = deidentify(source, engine, data=data if fast else None)
+        assert result.stream_metadata == ["COM"]  # precondition: the stream was scrubbed
+        assert len(result.dataset["PixelData"].value) < len(before)
+        assert source["PixelData"].value == before
