@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 
 from dicom_deid._version import __version__
 from dicom_deid.bytepath import (
@@ -30,6 +30,7 @@ from dicom_deid.bytepath import (
 )
 from dicom_deid.clean import patient_identifiers
 from dicom_deid.errors import EncapsulatedDocumentError, OcrUnavailable, UnmappedPatient
+from dicom_deid.items_fast import new_file_meta
 from dicom_deid.keys import SecretKey
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.pixels.mode import PixelMode
@@ -286,7 +287,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
 
     meta_src = source.file_meta
     meta_plan = plan_actions(meta_src, profile, standard, cache=engine.plan_cache)
-    meta = FileMetaDataset(apply_plan(meta_src, meta_plan, ctx))
+    meta = new_file_meta(apply_plan(meta_src, meta_plan, ctx)._dict)  # FileMetaDataset(the dataset)
     syntax_there = keyword_value(meta_src, "TransferSyntaxUID", _ABSENT)
     if syntax_there is not _ABSENT:
         set_plain(meta, "TransferSyntaxUID", syntax_there)

@@ -258,6 +258,24 @@ def keyword_value(ds: Dataset, keyword: str, default: object = None) -> Any:
         return default
 
 
+def keyword_attribute(ds: Dataset, keyword: str) -> Any:
+    """``getattr(ds, keyword)`` for a DICOM keyword ``ds`` holds: its value, as
+    :func:`keyword_value` reads it; AttributeError where ``ds`` has no such element."""
+    value = keyword_value(ds, keyword, _ABSENT)
+    if value is _ABSENT:
+        raise AttributeError(f"{type(ds).__name__!r} object has no attribute {keyword!r}")
+    return value
+
+
+def has_keyword(ds: Dataset, keyword: str) -> bool:
+    """``keyword in ds`` for a DICOM keyword, by its tag (no keyword and tag conversions)."""
+    tag = _keyword_tag(keyword)
+    return keyword in ds if tag is None else tag in ds._dict
+
+
+_ABSENT = object()
+
+
 @functools.lru_cache(maxsize=256)  # a pure dictionary lookup, for the few keywords read by name
 def _keyword_tag(keyword: str) -> BaseTag | None:
     """The keyword's tag, as the BaseTag read_fast.py keys its datasets with (``rawscan.BASE_TAGS``):
@@ -458,13 +476,13 @@ def parse_instance(data: bytes, *, where: str, fast: bool = False, drop_private:
     _decode_routing(ds, where)
     _check_encapsulation(ds, where)
     sop_class = keyword_value(ds, "SOPClassUID") or keyword_value(ds.file_meta, "MediaStorageSOPClassUID")
-    if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
+    if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or has_keyword(ds, "DirectoryRecordSequence"):
         raise DicomDirFile("DICOMDIR index (its referenced files are processed on their own)", path=where)
     for kw in ("SOPClassUID", "SOPInstanceUID"):
         if not keyword_value(ds, kw):
             raise UnreadableDicomError(f"missing {kw}: not a storable DICOM instance", path=where,
                                        reason=QuarantineReason.MISSING_REQUIRED)
-    if "TransferSyntaxUID" not in ds.file_meta:
+    if not has_keyword(ds.file_meta, "TransferSyntaxUID"):
         # No meta (or meta without a syntax): record what pydicom detected, so output is well formed.
         from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
@@ -483,6 +501,8 @@ __all__ = [
     "dataset_encoding",
     "decoded",
     "describe_decode_failure",
+    "has_keyword",
+    "keyword_attribute",
     "keyword_value",
     "parse_dicom",
     "parse_instance",

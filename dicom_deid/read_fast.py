@@ -36,7 +36,7 @@ from pydicom.fileutil import read_undefined_length_value
 from pydicom.tag import BaseTag, SequenceDelimiterTag
 from pydicom.values import convert_string
 
-from dicom_deid.items_fast import item_dataset, read_items
+from dicom_deid.items_fast import item_dataset, new_file_meta, read_items
 from dicom_deid.rawscan import (
     BASE_TAGS,
     ELEMENT_HEAD,
@@ -102,7 +102,7 @@ def _read_meta(data: bytes) -> tuple[FileMetaDataset, int]:
         elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
     if not elements:
         raise FallBack("no file meta")
-    file_meta = FileMetaDataset(elements)
+    file_meta = new_file_meta(elements)  # FileMetaDataset(elements)
     file_meta.set_original_encoding(is_implicit_vr=False, is_little_endian=True, character_encoding=default_encoding)
     try:
         file_meta[next(iter(elements))]  # as _read_file_meta_info tests its reading

@@ -28,6 +28,7 @@ from dicom_deid.items_fast import new_dataset
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
 from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
+from dicom_deid.read import has_keyword, keyword_attribute
 from dicom_deid.remap import (
     Remapper,
     UidMemo,
@@ -348,11 +349,11 @@ def _cap_age(value: object, cap: int) -> object:
 
 def finish_file_meta(meta: Dataset, dataset: Dataset, implementation_uid: str, version: str) -> None:
     """After the plan ran over the file meta: align it with the scrubbed dataset, sign it as ours."""
-    set_plain(meta, "MediaStorageSOPInstanceUID", dataset.SOPInstanceUID)
-    set_plain(meta, "MediaStorageSOPClassUID", dataset.SOPClassUID)
+    set_plain(meta, "MediaStorageSOPInstanceUID", keyword_attribute(dataset, "SOPInstanceUID"))
+    set_plain(meta, "MediaStorageSOPClassUID", keyword_attribute(dataset, "SOPClassUID"))
     set_plain(meta, "ImplementationClassUID", implementation_uid)
     set_plain(meta, "ImplementationVersionName", version)
-    if "FileMetaInformationVersion" not in meta:
+    if not has_keyword(meta, "FileMetaInformationVersion"):
         set_plain(meta, "FileMetaInformationVersion", b"\x00\x01")
 
 

@@ -27,7 +27,7 @@ from pydicom.valuerep import VR
 
 from dicom_deid.element_bytes import ascii_text_ok, encode_element, encode_meta, item_encodings
 from dicom_deid.errors import DeidError, QuarantineReason
-from dicom_deid.read import dataset_encoding
+from dicom_deid.read import dataset_encoding, keyword_attribute
 
 
 class WriteError(DeidError):
@@ -270,7 +270,7 @@ def _failing_tag(exc: BaseException) -> int | None:
 
 def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> list[bytes]:
     ds.file_meta = meta
-    syntax = meta.TransferSyntaxUID
+    syntax = keyword_attribute(meta, "TransferSyntaxUID")
     implicit, little = dataset_encoding(syntax)
     same_encoding = (ds.original_encoding == (implicit, little)
                      and ds.original_character_set == ds._character_set)
