@@ -168,7 +168,9 @@ def encode_item(item: Dataset, text_ok: bool, encodings: Encodings | None = None
     elements = item._dict
     if _CHARSET in elements:
         return None  # an item's own character set: pydicom's way
-    decode = item.original_encoding != (False, True) or item.original_character_set != item._character_set
+    # without its own, an item's character set (``item._character_set``) is its parent's
+    parents = item._parent_encoding
+    decode = item.original_encoding != (False, True) or item.original_character_set != parents
     charset: object = None
     out: list[bytes] = []
     for tag, elem in sorted((int(key), value) for key, value in elements.items()):
@@ -183,7 +185,7 @@ def encode_item(item: Dataset, text_ok: bool, encodings: Encodings | None = None
                 continue
             if encodings is not None and elem.VR in _MEMO_VRS and type(elem.value) is bytes:
                 if charset is None:
-                    charset = _hashable(item.original_character_set or item._character_set)  # as item[tag]
+                    charset = _hashable(item.original_character_set or parents)  # as item[tag]
                 chunk = _decoded_raw(item, tag, elem, charset, text_ok, encodings)
                 if chunk is None:
                     return None
