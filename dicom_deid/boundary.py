@@ -31,7 +31,7 @@ from dicom_deid.walk import InputBytes
 from dicom_deid.write import (
     WriteError,
     check_free_space,
-    encode_dataset,
+    encode_parts,
     output_relpath,
     quarantine,
     write_output,
@@ -111,12 +111,13 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         copies = result.copies.spliced if result.copies is not None else None
         copies = copies or None
         rel = output_relpath(result.patient, result.study_uid, result.series_uid, result.sop_uid)
+        counts, changes = result.plan.tally()
         record = ManifestRecord(
             ordinal=item.ordinal, input_id=token,
             outcome=(Outcome.PLANNED if dry_run else Outcome.WRITTEN).value,
             size=size, output=rel, sop_class_uid=str(keyword_value(ds, "SOPClassUID", "") or ""),
             modality=str(keyword_value(ds, "Modality", "") or "") or None,
-            actions=dict(sorted(result.plan.counts().items())), changes=result.plan.changed_paths(),
+            actions=dict(sorted(counts.items())), changes=changes,
             pixels=_pixel_summary(result.pixels), document=result.document,
             stream_metadata=result.stream_metadata,
             encoder=None if dry_run else (Encoder.BYTES if copies else Encoder.PYDICOM).value,
@@ -128,9 +129,9 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         if dry_run:
             rows = [(_generic_path(format_path(a.path)), a.code.value, a.rule) for a in result.plan]
         else:
-            data = encode_dataset(result.dataset, result.dataset.file_meta, copies)
-            check_free_space(output, keep_free, len(data))
-            write_output(output / rel, data, replace=replace)
+            parts = encode_parts(result.dataset, result.dataset.file_meta, copies)
+            check_free_space(output, keep_free, sum(map(len, parts)))
+            write_output(output / rel, parts, replace=replace)
         record = replace_field(record, seconds=round(time.perf_counter() - started, 6))
         return FileResult(record, links, plan_rows=rows, row=row)  # ``row``: the same but for the seconds
     except DicomDirFile:

@@ -39,7 +39,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
 from dicom_deid.element_bytes import encode_element
-from dicom_deid.plan import ElementAction, Plan
+from dicom_deid.plan import Plan
 from dicom_deid.profiles import ActionCode, Standard
 from dicom_deid.rawscan import ENCAPSULATED, EXPLICIT_LITTLE, LONG_VRS
 from dicom_deid.read import keyword_value
@@ -182,21 +182,5 @@ def _constant_bytes(code: ActionCode, tag: int, vr: str, dummy: str | None) -> b
     return plain if plain is not None and plain == other else None
 
 
-def lean_plan(plan: Plan, copies: Copies) -> Plan:
-    """``plan`` for the scrub: the copied elements are left out of the new dataset (the
-    manifest and every report still use ``plan``)."""
-    if not copies.ranges and not copies.constants:
-        return plan
-    actions = dict(plan.actions)
-    actions.update({(tag,): _copied(tag) for tag in copies.ranges})
-    actions.update({(tag,): _copied(tag) for tag in copies.constants})
-    return Plan(actions=actions, sop_class_uid=plan.sop_class_uid)
-
-
-@functools.lru_cache(maxsize=4096)  # frozen and keyed by tag alone: one action per tag, built once
-def _copied(tag: int) -> ElementAction:
-    return ElementAction((tag,), ActionCode.X, "copied as read")
-
-
-__all__ = ["READ_BACK_KEYWORDS", "Copies", "choose_copies", "fallback_reason", "identifying_keywords", "lean_plan",
+__all__ = ["READ_BACK_KEYWORDS", "Copies", "choose_copies", "fallback_reason", "identifying_keywords",
            "protected_tags"]

@@ -13,11 +13,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 
 from dicom_deid._version import __version__
 from dicom_deid.bytepath import (
@@ -25,11 +26,11 @@ from dicom_deid.bytepath import (
     choose_copies,
     fallback_reason,
     identifying_keywords,
-    lean_plan,
     protected_tags,
 )
 from dicom_deid.clean import patient_identifiers
 from dicom_deid.errors import EncapsulatedDocumentError, OcrUnavailable, UnmappedPatient
+from dicom_deid.items_fast import new_file_meta
 from dicom_deid.keys import SecretKey
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.pixels.mode import PixelMode
@@ -205,6 +206,8 @@ def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> 
     return items
 
 
+_LAST = operator.itemgetter(-1)  # a path's last tag
+_ABSENT = object()
 _PATIENT_LEVEL = frozenset({LinkKind.PATIENT_ID, LinkKind.PATIENT_NAME, LinkKind.PATIENT_BIRTH_DATE,
                             LinkKind.DATE_OFFSET})
 _STUDY_LEVEL = frozenset({LinkKind.STUDY_UID, LinkKind.ACCESSION_NUMBER})
@@ -227,9 +230,9 @@ def check_document(source: Dataset, plan: Plan, policy: DocumentPolicy) -> bool:
     The body of an encapsulated PDF, CDA, STL, OBJ or MTL can hold identifying data anywhere (a
     letterhead, a name in a mesh label) and is never examined, so by default the instance is
     quarantined; an emptied or dummy body is never written."""
-    bodies = [a for a in plan if a.path[-1] == DOCUMENT_TAG]
-    if not bodies:
+    if DOCUMENT_TAG not in map(_LAST, plan.actions):  # the plan's paths (its keys) scanned in C
         return False
+    bodies = [a for a in plan if a.path[-1] == DOCUMENT_TAG]
     kind = str(source.get("MIMETypeOfEncapsulatedDocument", "") or "").strip()[:40] or "unknown type"
     if policy is DocumentPolicy.DROP:
         raise EncapsulatedDocumentError(f"encapsulated document ({kind}) dropped (--documents drop)", drop=True)
@@ -280,13 +283,14 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
                                    pixels_may_change=decision is not None and not decision.leaves_pixels)
         if fallback is None:
             copies = choose_copies(source, data, plan, engine.copy_protected, standard)
-    out = apply_plan(source, lean_plan(plan, copies) if copies is not None else plan, ctx)
+    out = apply_plan(source, plan, ctx, skip=copies.spliced if copies is not None else ())
 
     meta_src = source.file_meta
     meta_plan = plan_actions(meta_src, profile, standard, cache=engine.plan_cache)
-    meta = FileMetaDataset(apply_plan(meta_src, meta_plan, ctx))
-    if "TransferSyntaxUID" in meta_src:
-        meta.TransferSyntaxUID = meta_src.TransferSyntaxUID
+    meta = new_file_meta(apply_plan(meta_src, meta_plan, ctx)._dict)  # FileMetaDataset(the dataset)
+    syntax_there = keyword_value(meta_src, "TransferSyntaxUID", _ABSENT)
+    if syntax_there is not _ABSENT:
+        set_plain(meta, "TransferSyntaxUID", syntax_there)
 
     pixels_active = engine.pixels_active
     set_plain(out, "PatientIdentityRemoved", "YES")

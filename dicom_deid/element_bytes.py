@@ -29,7 +29,9 @@ from pydicom.errors import BytesLengthException
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import BaseTag
+from pydicom.uid import UID
 from pydicom.valuerep import PersonName
 
 from dicom_deid.rawscan import VR_OF
@@ -65,13 +67,17 @@ def ascii_text_ok(encodings: str | Sequence[str] | None) -> bool:
     return len(names) == 1 and names[0] in _ASCII_SAFE
 
 
+#: value types that are no ``io.BufferedIOBase`` (``DataElement.is_buffered`` asks an ABC: slow)
+_UNBUFFERED = frozenset({str, bytes, int, float, type(None), UID, PersonName, MultiValue, DicomSequence, list})
+
+
 def encode_element(elem: DataElement, text_ok: bool, encodings: Encodings | None = None) -> bytes | None:
     """Tag, VR, length and value of ``elem`` as pydicom writes it (Explicit VR Little Endian);
     None where this module does not take it.  ``text_ok``: see :func:`ascii_text_ok`.
     ``encodings``: the character sets pydicom's writer uses inside the dataset's sequences
     (:func:`item_encodings`); with them, an element of a sequence item that this module does not
     encode itself is written by pydicom's element writer alone, not the whole sequence."""
-    if elem.is_undefined_length or elem.is_buffered:
+    if elem.is_undefined_length or (type(elem._value) not in _UNBUFFERED and elem.is_buffered):
         return None  # encapsulated pixel data, a delimited sequence, a value read from a file
     vr = elem.VR
     if vr == "SQ":
@@ -162,7 +168,9 @@ def encode_item(item: Dataset, text_ok: bool, encodings: Encodings | None = None
     elements = item._dict
     if _CHARSET in elements:
         return None  # an item's own character set: pydicom's way
-    decode = item.original_encoding != (False, True) or item.original_character_set != item._character_set
+    # without its own, an item's character set (``item._character_set``) is its parent's
+    parents = item._parent_encoding
+    decode = item.original_encoding != (False, True) or item.original_character_set != parents
     charset: object = None
     out: list[bytes] = []
     for tag, elem in sorted((int(key), value) for key, value in elements.items()):
@@ -177,7 +185,7 @@ def encode_item(item: Dataset, text_ok: bool, encodings: Encodings | None = None
                 continue
             if encodings is not None and elem.VR in _MEMO_VRS and type(elem.value) is bytes:
                 if charset is None:
-                    charset = _hashable(item.original_character_set or item._character_set)  # as item[tag]
+                    charset = _hashable(item.original_character_set or parents)  # as item[tag]
                 chunk = _decoded_raw(item, tag, elem, charset, text_ok, encodings)
                 if chunk is None:
                     return None

@@ -22,6 +22,7 @@ with a length, a value or header cut short, nesting deeper than ``MAX_DEPTH``.
 from __future__ import annotations
 
 import struct
+from collections.abc import MutableMapping
 from typing import cast
 
 from pydicom.charset import convert_encodings, default_encoding
@@ -29,9 +30,8 @@ from pydicom.dataelem import (
     DataElement,
     RawDataElement,
     convert_raw_data_element,
-    empty_value_for_VR,
 )
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.values import convert_string
@@ -49,6 +49,7 @@ from dicom_deid.rawscan import (
     UNDEFINED,
     VR_OF,
     FallBack,
+    empty_raw_value,
 )
 from dicom_deid.uid_bytes import plain_pydicom
 
@@ -82,6 +83,23 @@ def new_dataset() -> Dataset:
     for name in _BLANK_COPIED:
         attrs[name] = dict(_BLANK[name])
     return ds
+
+
+def new_file_meta(elements: MutableMapping[BaseTag, DataElement | RawDataElement]) -> FileMetaDataset:
+    """``FileMetaDataset(elements)``: pydicom's own group 2 check (``FileMetaDataset.validate``:
+    the same errors), then what ``Dataset()`` sets (``FileMetaDataset()`` sets nothing more), as
+    :func:`new_dataset` sets it, with ``elements`` as its dict (``FileMetaDataset(dataset)`` shares
+    the dataset's dict: pass ``dataset._dict``)."""
+    FileMetaDataset.validate(elements)
+    if not _BLANK_PLAIN:
+        return FileMetaDataset(elements)
+    meta = FileMetaDataset.__new__(FileMetaDataset)
+    attrs = meta.__dict__
+    attrs.update(_BLANK)
+    for name in _BLANK_COPIED:
+        attrs[name] = dict(_BLANK[name])
+    attrs["_dict"] = elements
+    return meta
 
 
 def item_dataset(elements: dict[BaseTag, RawDataElement | DataElement], parent: Encoding,
@@ -228,7 +246,7 @@ def _read_elements(data: bytes, pos: int, stop: int | None, encoding: Encoding,
         pos = value_tell + length
         if pos > end:
             raise FallBack("value cut short")
-        value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
+        value = data[value_tell:pos] if length else empty_raw_value(vr, True)
         if tag == _CHARSET:
             encoding = convert_encodings(convert_string(value or b"", True))
         # RawDataElement(key, vr, length, value, value_tell, False, True), as read_fast.py builds it

@@ -96,7 +96,12 @@ def encode_fields(record: ManifestRecord) -> EncodedRow:
             if value not in _OMITTED:
                 (head if name < "seconds" else tail)[name] = value
     tail["type"] = "file"
-    return EncodedRow(json.dumps(head, sort_keys=True)[1:-1], json.dumps(tail, sort_keys=True)[1:-1])
+    return EncodedRow(_SORTED_JSON(head)[1:-1], _SORTED_JSON(tail)[1:-1])
+
+
+#: ``json.dumps(obj, sort_keys=True)`` without building its encoder for each call (dumps makes a
+#: JSONEncoder with these same settings whenever one differs from the defaults)
+_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
 
 
 def encode_row(record: ManifestRecord) -> bytes:

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import functools
 import operator
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
@@ -89,19 +91,45 @@ class Plan:
     def changed_paths(self) -> dict[str, list[str]]:
         """Attribute paths (``format_path``) per action code, in plan order, for every action
         but K (the manifest's ``changes``: keywords only, no values)."""
-        # one pass, grouped by the code's value (an Enum hashes in Python; its value is a str)
+        return self.tally()[1]
+
+    def tally(self) -> tuple[dict[str, int], dict[str, list[str]]]:
+        """``counts()`` (a plain dict, in no set order) and ``changed_paths()`` in one pass over
+        the plan: the manifest row's ``actions`` and ``changes``."""
+        # grouped by the code's value (an Enum hashes in Python; its value is a str)
         groups: dict[str, list[TagPath]] = {}
         keep = ActionCode.K
+        kept = 0
         for action in self.actions.values():
             code = action.code
-            if code is not keep:
-                paths = groups.get(code._value_)
-                if paths is None:
-                    paths = groups[code._value_] = []
-                paths.append(action.path)
+            if code is keep:
+                kept += 1
+                continue
+            paths = groups.get(code._value_)
+            if paths is None:
+                paths = groups[code._value_] = []
+            paths.append(action.path)
+        counts = {value: len(paths) for value, paths in groups.items()}
+        if kept:
+            counts[keep._value_] = kept
         if not groups.keys() <= _CHANGED_VALUES:
             raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
-        return {value: list(map(format_path, groups[value])) for value in _CHANGED_VALUES if value in groups}
+        named = _PATH_NAMES.__getitem__
+        return counts, {value: list(map(named, groups[value])) for value in _CHANGED_VALUES if value in groups}
+
+
+class _PathNames(dict[TagPath, str]):
+    """path -> ``format_path(path)``: a memo read by ``dict.__getitem__`` in C (the manifest names
+    every changed element of every instance: a few hundred a file), emptied when it grows large."""
+
+    def __missing__(self, path: TagPath) -> str:
+        if len(self) >= 65536:
+            self.clear()
+        name = self[path] = format_path(path)
+        return name
+
+
+_PATH_NAMES = _PathNames()
 
 
 @functools.lru_cache(maxsize=65536)  # pure; the manifest formats every changed element's path
@@ -161,7 +189,25 @@ DecisionCache = dict[tuple[str, tuple[str, ...], int, str], ElementAction]
 first action decided for the key (code, rule and value are the memo; at the top level, where the
 key fixes the path, the action itself is reused: it is frozen)."""
 
-DroppedCache = dict[tuple[str, tuple[tuple[int, str], ...]], tuple[tuple[int, ElementAction], ...]]
+@dataclass(frozen=True, slots=True)
+class DroppedActions:
+    """The decided actions of the top-level elements a reader dropped, in their order: ``tags``
+    and ``entries`` ((path, action) each, as the plan holds them) side by side, and whether the
+    tags ascend (they do for read_fast.py's: the walk then finds each run among the elements
+    read by bisection and puts it in the plan with one ``dict.update``)."""
+
+    tags: tuple[int, ...]
+    entries: tuple[tuple[TagPath, ElementAction], ...]
+    ascending: bool
+
+    @classmethod
+    def of(cls, decided: Sequence[tuple[int, ElementAction]]) -> DroppedActions:
+        tags = tuple(tag for tag, _ in decided)
+        return cls(tags, tuple((action.path, action) for _, action in decided),
+                   all(a < b for a, b in pairwise(tags)))
+
+
+DroppedCache = dict[tuple[str, tuple[tuple[int, str], ...]], DroppedActions]
 """Memo of the actions of the private elements a reader dropped (``plan_actions(..., dropped=)``),
 per (SOP class, their (tag, VR)s), for one profile: each is the memo's decision in DecisionCache."""
 
@@ -186,7 +232,7 @@ class _Planner:
         self.conditional = frozenset(int(tag_for_keyword(k) or 0) for k in standard.conditions)
 
     def walk(self, ds: Dataset, prefix: TagPath, seq_path: tuple[str, ...], cleaning: bool = False,
-             dropped: Sequence[tuple[int, ElementAction]] = ()) -> None:
+             dropped: DroppedActions | None = None) -> None:
         """Decide every element of ``ds`` (recursively); ``dropped`` (top level only): decided
         actions of elements the reader left out, put among the others in tag order."""
         creators: dict[tuple[int, int], str] = {}
@@ -199,15 +245,21 @@ class _Planner:
                     creators[(key >> 16, key & 0xFFFF)] = value if isinstance(value, str) else ""
         cache, actions, sop_class = self.cache, self.actions, self.sop_class_uid
         raw_type = RawDataElement
-        next_dropped, n_dropped = 0, len(dropped)
-        upcoming = dropped[0][0] if dropped else 0x100000000  # the next dropped element's tag
+        dropped_tags, dropped_entries = (dropped.tags, dropped.entries) if dropped is not None else ((), ())
+        next_dropped, n_dropped = 0, len(dropped_tags)
+        upcoming = dropped_tags[0] if dropped_tags else 0x100000000  # the next dropped element's tag
         for key in keys:
             tag = int(key)  # an int hashes and compares in C (a BaseTag compares in Python)
-            while upcoming < tag:
-                action = dropped[next_dropped][1]
-                actions[action.path] = action  # (upcoming,): decided at the top level
-                next_dropped += 1
-                upcoming = dropped[next_dropped][0] if next_dropped < n_dropped else 0x100000000
+            if upcoming < tag:  # the dropped elements before this one, decided at the top level
+                end = next_dropped
+                if dropped is not None and dropped.ascending:
+                    end = bisect_left(dropped_tags, tag, end)
+                else:
+                    while end < n_dropped and dropped_tags[end] < tag:
+                        end += 1
+                actions.update(dropped_entries[next_dropped:end])
+                next_dropped = end
+                upcoming = dropped_tags[end] if end < n_dropped else 0x100000000
             path = prefix + (tag,)
             elem = elements[key]
             vr = elem[1] if type(elem) is raw_type and elem[3] is not None else None  # element_vr's common case
@@ -229,9 +281,8 @@ class _Planner:
                 keyword = keyword_for_tag(tag) or f"{tag:08X}"
                 for i, item in enumerate(sequence_value(ds, key) or ()):  # ds[key].value
                     self.walk(item, path + (i,), seq_path + (keyword,), cleaning or action.code is ActionCode.C)
-        for i in range(next_dropped, n_dropped):
-            action = dropped[i][1]
-            actions[action.path] = action
+        if next_dropped < n_dropped:
+            actions.update(dropped_entries[next_dropped:])
 
     def decide_and_memo(self, ds: Dataset, tag: int, vr: str, path: TagPath, seq_path: tuple[str, ...],
                         creators: Mapping[tuple[int, int], str], cleaning: bool = False) -> ElementAction:
@@ -251,12 +302,11 @@ class _Planner:
             self.cache[(self.sop_class_uid, seq_path, tag, vr)] = action
         return action
 
-    def decide_dropped(self, dropped: tuple[tuple[int, str], ...],
-                       memo: DroppedCache | None) -> tuple[tuple[int, ElementAction], ...]:
+    def decide_dropped(self, dropped: tuple[tuple[int, str], ...], memo: DroppedCache | None) -> DroppedActions:
         """The actions of the top-level elements the reader dropped (``plan_actions``), decided
         as ``walk`` decides an element read (the same memo, the same ``decide``; a private
-        element's decision without retain-safe-private reads nothing of the dataset), as (tag,
-        action) in tag order.  ``memo``: the whole answer per (SOP class, dropped (tag, VR)s):
+        element's decision without retain-safe-private reads nothing of the dataset), in their
+        order (:class:`DroppedActions`).  ``memo``: the whole answer per (SOP class, dropped (tag, VR)s):
         a run's files of one kind drop the same elements."""
         key = (self.sop_class_uid, dropped)
         known = memo.get(key) if memo is not None else None
@@ -275,7 +325,7 @@ class _Planner:
                 raise ValueError(f"({tag >> 16:04X},{tag & 0xFFFF:04X}) dropped unread, but the plan does not "
                                  "remove it")
             decided.append((tag, action))
-        answer = tuple(decided)
+        answer = DroppedActions.of(decided)
         if memo is not None:
             memo[key] = answer
         return answer
@@ -400,9 +450,9 @@ def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: De
     """
     sop_class = str(ds.get("SOPClassUID", "") or "")
     planner = _Planner(profile, standard, sop_class, cache, root=ds)
-    planner.walk(ds, (), (), dropped=planner.decide_dropped(tuple(dropped), dropped_cache) if dropped else ())
+    planner.walk(ds, (), (), dropped=planner.decide_dropped(tuple(dropped), dropped_cache) if dropped else None)
     return Plan(actions=planner.actions, sop_class_uid=sop_class)
 
 
-__all__ = ["DOCUMENT_TAG", "DecisionCache", "DroppedCache", "ElementAction", "Plan", "TagPath", "format_path", "plan_actions",
+__all__ = ["DOCUMENT_TAG", "DecisionCache", "DroppedActions", "DroppedCache", "ElementAction", "Plan", "TagPath", "format_path", "plan_actions",
            "resolve"]

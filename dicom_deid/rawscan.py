@@ -8,7 +8,10 @@ input).  ``scripts/rawscan_floor.py`` scans whole files with the same facts (a b
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from typing import cast
 
+from pydicom.dataelem import empty_value_for_VR
 from pydicom.tag import BaseTag
 
 EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
@@ -74,6 +77,7 @@ __all__ = [
     "UNDEFINED",
     "VR_OF",
     "FallBack",
+    "empty_raw_value",
 ]
 
 #: (group, element, VR bytes, 2-byte length) of an explicit VR little endian element header
@@ -86,3 +90,7 @@ SPECIFIC_CHARACTER_SET = 0x00080005
 #: int tag -> its BaseTag (an immutable int): one object per tag, shared by the fast readers
 #: (read_fast.py, items_fast.py); a memo of tags seen, no data
 BASE_TAGS: dict[int, BaseTag] = {}
+
+#: ``empty_value_for_VR(vr, True)``, pydicom's own function, typed as what it returns for a raw
+#: element (bytes or None) once here: a ``cast`` in the readers' loops built a type union per call
+empty_raw_value = cast("Callable[[str | None, bool], bytes | None]", empty_value_for_VR)

@@ -258,6 +258,24 @@ def keyword_value(ds: Dataset, keyword: str, default: object = None) -> Any:
         return default
 
 
+def keyword_attribute(ds: Dataset, keyword: str) -> Any:
+    """``getattr(ds, keyword)`` for a DICOM keyword ``ds`` holds: its value, as
+    :func:`keyword_value` reads it; AttributeError where ``ds`` has no such element."""
+    value = keyword_value(ds, keyword, _ABSENT)
+    if value is _ABSENT:
+        raise AttributeError(f"{type(ds).__name__!r} object has no attribute {keyword!r}")
+    return value
+
+
+def has_keyword(ds: Dataset, keyword: str) -> bool:
+    """``keyword in ds`` for a DICOM keyword, by its tag (no keyword and tag conversions)."""
+    tag = _keyword_tag(keyword)
+    return keyword in ds if tag is None else tag in ds._dict
+
+
+_ABSENT = object()
+
+
 @functools.lru_cache(maxsize=256)  # a pure dictionary lookup, for the few keywords read by name
 def _keyword_tag(keyword: str) -> BaseTag | None:
     """The keyword's tag, as the BaseTag read_fast.py keys its datasets with (``rawscan.BASE_TAGS``):
@@ -288,7 +306,6 @@ def _decode_routing(ds: Dataset, where: str) -> None:
     """
     for kw, tag, expected in _routing_tags():
         holder = ds.file_meta if tag >> 16 == 2 else ds
-        where_tag = f"{kw} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
         try:
             elem = holder._dict.get(tag)  # (by tag: no keyword lookups)
             if elem is not None:
@@ -296,11 +313,16 @@ def _decode_routing(ds: Dataset, where: str) -> None:
                 str(elem.value if elem.value is not None else "")
             vr = elem.VR if elem is not None else expected
         except ELEMENT_ERRORS as exc:
-            raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} cannot be decoded ({exc.__class__.__name__})",
-                                       path=where) from None
+            raise UnreadableDicomError(f"corrupt DICOM file: {_named(kw, tag)} cannot be decoded "
+                                       f"({exc.__class__.__name__})", path=where) from None
         if vr != expected:
-            raise UnreadableDicomError(f"corrupt DICOM file: {where_tag} has value representation {str(vr)[:2]!r}, "
-                                       f"not {expected}", path=where)
+            raise UnreadableDicomError(f"corrupt DICOM file: {_named(kw, tag)} has value representation "
+                                       f"{str(vr)[:2]!r}, not {expected}", path=where)
+
+
+def _named(keyword: str, tag: int) -> str:
+    """``PatientID (0010,0020)``: an attribute as the messages name it."""
+    return f"{keyword} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def _check_file_meta(ds: Dataset, where: str) -> None:
@@ -312,13 +334,20 @@ def _check_file_meta(ds: Dataset, where: str) -> None:
     for tag in list(meta._dict):  # its own keys (meta.keys() is the same view)
         try:
             elem = decoded(meta, tag)
-            expected = dictionary_VR(tag) if dictionary_has_tag(tag) else elem.VR
+            known = _dictionary_vr(int(tag))
+            expected = elem.VR if known is None else known
         except ELEMENT_ERRORS as exc:
             raise UnreadableDicomError(f"corrupt DICOM file: file meta element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
                                        f"cannot be decoded ({exc.__class__.__name__})", path=where) from None
         if elem.VR != expected:
             raise UnreadableDicomError(f"corrupt DICOM file: file meta element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
                                        f"has value representation {str(elem.VR)[:2]!r}, not {expected}", path=where)
+
+
+@functools.lru_cache(maxsize=256)  # a pure dictionary lookup, for each file meta element read
+def _dictionary_vr(tag: int) -> str | None:
+    """``dictionary_VR(tag)`` ("US or SS" as it is), or None for a tag the dictionary lacks."""
+    return str(dictionary_VR(tag)) if dictionary_has_tag(tag) else None
 
 
 #: VRs that can hold any text: a value under one of them where the dictionary expects
@@ -447,13 +476,13 @@ def parse_instance(data: bytes, *, where: str, fast: bool = False, drop_private:
     _decode_routing(ds, where)
     _check_encapsulation(ds, where)
     sop_class = keyword_value(ds, "SOPClassUID") or keyword_value(ds.file_meta, "MediaStorageSOPClassUID")
-    if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
+    if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or has_keyword(ds, "DirectoryRecordSequence"):
         raise DicomDirFile("DICOMDIR index (its referenced files are processed on their own)", path=where)
     for kw in ("SOPClassUID", "SOPInstanceUID"):
         if not keyword_value(ds, kw):
             raise UnreadableDicomError(f"missing {kw}: not a storable DICOM instance", path=where,
                                        reason=QuarantineReason.MISSING_REQUIRED)
-    if "TransferSyntaxUID" not in ds.file_meta:
+    if not has_keyword(ds.file_meta, "TransferSyntaxUID"):
         # No meta (or meta without a syntax): record what pydicom detected, so output is well formed.
         from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
@@ -472,6 +501,8 @@ __all__ = [
     "dataset_encoding",
     "decoded",
     "describe_decode_failure",
+    "has_keyword",
+    "keyword_attribute",
     "keyword_value",
     "parse_dicom",
     "parse_instance",

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import struct
 from io import BytesIO
-from typing import cast
 
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import (
     DataElement,
     RawDataElement,
     convert_raw_data_element,
-    empty_value_for_VR,
 )
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.filereader import read_sequence
@@ -38,7 +36,7 @@ from pydicom.fileutil import read_undefined_length_value
 from pydicom.tag import BaseTag, SequenceDelimiterTag
 from pydicom.values import convert_string
 
-from dicom_deid.items_fast import item_dataset, read_items
+from dicom_deid.items_fast import item_dataset, new_file_meta, read_items
 from dicom_deid.rawscan import (
     BASE_TAGS,
     ELEMENT_HEAD,
@@ -54,6 +52,7 @@ from dicom_deid.rawscan import (
     UNDEFINED,
     VR_OF,
     FallBack,
+    empty_raw_value,
 )
 
 _HEAD = ELEMENT_HEAD
@@ -99,11 +98,11 @@ def _read_meta(data: bytes) -> tuple[FileMetaDataset, int]:
         key = tags.get(tag)
         if key is None:
             key = tags[tag] = BaseTag(tag)
-        value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
+        value = data[value_tell:pos] if length else empty_raw_value(vr, True)
         elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
     if not elements:
         raise FallBack("no file meta")
-    file_meta = FileMetaDataset(elements)
+    file_meta = new_file_meta(elements)  # FileMetaDataset(elements)
     file_meta.set_original_encoding(is_implicit_vr=False, is_little_endian=True, character_encoding=default_encoding)
     try:
         file_meta[next(iter(elements))]  # as _read_file_meta_info tests its reading
@@ -170,7 +169,7 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None) -> 
                 key = tags.get(tag)
                 if key is None:
                     key = tags[tag] = BaseTag(tag)
-                value = data[value_tell:pos] if length else cast(bytes | None, empty_value_for_VR(vr, raw=True))
+                value = data[value_tell:pos] if length else empty_raw_value(vr, True)
                 if tag == _CHARSET:
                     encoding = convert_encodings(convert_string(value or b"", True))
                 # RawDataElement(key, vr, length, value, value_tell, False, True), without the named

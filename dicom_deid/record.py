@@ -60,12 +60,17 @@ _PATIENT_KINDS = frozenset({LinkKind.PATIENT_ID, LinkKind.PATIENT_NAME, LinkKind
                             LinkKind.ACCESSION_NUMBER})
 
 
+#: their values (an Enum member hashes in Python, its value string in C)
+_PATIENT_KIND_VALUES = frozenset(kind.value for kind in _PATIENT_KINDS)
+
+
 def dedupe_links(links: list[Link], seen: set[tuple[str, str]]) -> list[Link]:
     """Patient/study/series links repeat in every instance; seal each once per run."""
     out = []
     for link in links:
-        if link.kind in _PATIENT_KINDS:
-            key = (link.kind.value, link.original)
+        kind = link.kind._value_  # the member's value as stored (``.value`` is a descriptor)
+        if kind in _PATIENT_KIND_VALUES:
+            key = (kind, link.original)
             if key in seen:
                 continue
             seen.add(key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 
 from pydicom import config as pydicom_config
@@ -28,6 +28,7 @@ from dicom_deid.items_fast import new_dataset
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
 from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
+from dicom_deid.read import has_keyword, keyword_attribute
 from dicom_deid.remap import (
     Remapper,
     UidMemo,
@@ -85,23 +86,29 @@ class ScrubContext:
         return self._pattern
 
 
-def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext) -> Dataset:
-    """Return a new dataset with every planned action applied (file meta not included)."""
+def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext, *, skip: Container[int] = ()) -> Dataset:
+    """Return a new dataset with every planned action applied (file meta not included).
+
+    ``skip``: top-level tags left out of the new dataset whatever their action (the byte path's
+    copied elements, ``bytepath.Copies``: the write splices them in as bytes)."""
     out = new_dataset()
-    _apply(source, out, plan, ctx, ())
+    _apply(source, out, plan, ctx, (), skip)
     out.set_original_encoding(
         source.original_encoding[0], source.original_encoding[1], source.original_character_set
     )
     return out
 
 
-def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath) -> None:
+def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath,
+           skip: Container[int] = ()) -> None:
     actions, elements, out = plan.actions, src._dict, dst._dict
     remove, keep, raw_type = ActionCode.X, ActionCode.K, RawDataElement  # locals: read for every element
     # pydicom is handed the source's own key (a BaseTag): a lookup with it finds itself (no Tag()
     # conversion, no BaseTag.__eq__ in Python); our tables are looked up with the int ``tag``
     for key in list(elements):  # the source's keys (BaseTag): ``for tag in src`` converts every element
         tag = int(key)
+        if tag in skip:
+            continue
         path = prefix + (tag,)
         action = actions[path]
         code = action.code
@@ -129,7 +136,7 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
                 elem = src[key]
                 _put(dst, DataElement(key, elem.VR, elem.value))
             else:
-                dst[key] = raw  # immutable raw element: its bytes are written as read
+                _put(dst, raw)  # immutable raw element: its bytes are written as read
         elif code is ActionCode.Z:
             pseudo = _pseudonym(tag, src, ctx)
             value = pseudo if pseudo is not None else constant_value(code, tag, vr, ctx.standard.dummies)
@@ -198,7 +205,7 @@ def constant_value(code: ActionCode, tag: int, vr: str, dummies: Mapping[int, st
     return dummies.get(tag) or _dummy(vr)
 
 
-def _put(dst: Dataset, elem: DataElement) -> None:
+def _put(dst: Dataset, elem: DataElement | RawDataElement) -> None:
     """``dst[elem.tag] = elem``.  For a public element that is not a sequence or pixel data, that
     stores it under its tag and nothing else (pydicom's ``__setitem__`` first converts the key and
     checks it, then handles only private blocks, pixel data and sequences)."""
@@ -342,11 +349,11 @@ def _cap_age(value: object, cap: int) -> object:
 
 def finish_file_meta(meta: Dataset, dataset: Dataset, implementation_uid: str, version: str) -> None:
     """After the plan ran over the file meta: align it with the scrubbed dataset, sign it as ours."""
-    set_plain(meta, "MediaStorageSOPInstanceUID", dataset.SOPInstanceUID)
-    set_plain(meta, "MediaStorageSOPClassUID", dataset.SOPClassUID)
+    set_plain(meta, "MediaStorageSOPInstanceUID", keyword_attribute(dataset, "SOPInstanceUID"))
+    set_plain(meta, "MediaStorageSOPClassUID", keyword_attribute(dataset, "SOPClassUID"))
     set_plain(meta, "ImplementationClassUID", implementation_uid)
     set_plain(meta, "ImplementationVersionName", version)
-    if "FileMetaInformationVersion" not in meta:
+    if not has_keyword(meta, "FileMetaInformationVersion"):
         set_plain(meta, "FileMetaInformationVersion", b"\x00\x01")
 
 
@@ -366,13 +373,17 @@ def set_plain(ds: Dataset, keyword: str, value: object) -> None:
     stores it under its tag and does nothing else (``__setitem__`` handles only private blocks,
     pixel data and sequences, and a file meta group's check of group 2, which these keywords
     are): that is done here without its per-call keyword and tag conversions.  An element already
-    there keeps its VR and takes the value: a decoded one here (``__setattr__`` sets the value of
-    the element ``ds[tag]`` returns, the same object, and stores it back under its own tag, which
-    changes nothing for such a plain element), a raw one by pydicom."""
+    there keeps its VR and takes the value: a decoded one of the dictionary's VR is replaced by
+    the element ``new_element`` builds for that VR and value, in its place (``__setattr__`` would
+    set that value on the element there, the same object, which can be the source's own: a kept
+    element of the scrub, or of the file meta group, is the source's decoded one), any other by
+    pydicom."""
     tag, vr = _plain_tag(keyword)
     there = ds._dict.get(tag)  # type: ignore[call-overload]  # an int finds a BaseTag key
     if there is not None:
-        if type(there) is DataElement:
+        if type(there) is DataElement and there.VR == vr:
+            ds._dict[there.tag] = new_element(there.tag, vr, value)
+        elif type(there) is DataElement:
             there.value = value
         else:
             setattr(ds, keyword, value)

@@ -15,10 +15,12 @@ Pixel Data.  JPEG XL, MPEG and HEVC streams are passed through unchanged (a know
 
 from __future__ import annotations
 
+import copy
 import struct
 from collections import Counter
 from dataclasses import dataclass
 
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
 from pydicom.uid import UID, JPEG2000TransferSyntaxes, JPEGLSTransferSyntaxes
@@ -32,6 +34,10 @@ _JPEG_SYNTAXES = frozenset(
 # JPEG 2000 Part 1 and High-Throughput JPEG 2000 (the same codestream syntax)
 _J2K_SYNTAXES = frozenset({*JPEG2000TransferSyntaxes, UID("1.2.840.10008.1.2.4.201"),
                            UID("1.2.840.10008.1.2.4.202"), UID("1.2.840.10008.1.2.4.203")})
+
+_STREAM_SYNTAXES = _JPEG_SYNTAXES | _J2K_SYNTAXES
+#: Pixel Data, Extended Offset Table and its Lengths: what scrub_pixel_stream sets
+_REWRITTEN = (0x7FE00010, 0x7FE00001, 0x7FE00002)
 
 _SOI, _SOS, _EOI = 0xD8, 0xDA, 0xD9
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RSTn: no length field
@@ -164,8 +170,8 @@ def scrub_frame(frame: bytes, syntax: UID) -> tuple[bytes, Counter[str]]:
 
 def _scrub_frames(ds: Dataset) -> tuple[list[bytes], Counter[str], tuple[bytes, bytes] | None] | None:
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
-    if syntax is None or "PixelData" not in ds or UID(syntax) not in _JPEG_SYNTAXES | _J2K_SYNTAXES:
-        return None
+    if syntax is None or str(syntax) not in _STREAM_SYNTAXES or "PixelData" not in ds:
+        return None  # (a UID is its string: the same set lookup, without UID()'s validation)
     stated = ds.get("NumberOfFrames", 1)
     try:
         frames_n = int(stated or 1)
@@ -202,6 +208,10 @@ def scrub_pixel_stream(ds: Dataset) -> StreamScrub | None:
     if found is None or not found[1]:
         return None
     scrubbed, total, extended = found
+    for tag in _REWRITTEN:  # a decoded element can be the source's own: its new value is set on a copy
+        elem = ds._dict.get(tag)  # type: ignore[call-overload]  # an int finds a BaseTag key
+        if type(elem) is DataElement:
+            ds._dict[elem.tag] = copy.copy(elem)
     if extended is not None:
         data, offsets, lengths = encapsulate_extended(scrubbed)
         ds.PixelData = data

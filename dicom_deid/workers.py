@@ -9,6 +9,7 @@ read their inputs themselves (``walk.load_input``) and hand bytes to ``boundary.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -82,6 +83,7 @@ def _pool_init(engine: Engine) -> None:
     global _pool_engine
     quiet_pydicom()
     _pool_engine = engine  # unpickled here: its tables, remapper and pixel stage are this process's
+    gc.freeze()  # this worker's modules and engine live as long as it: the collector skips them
 
 
 def _pool_work(refs: list[InputRef], task: Task) -> list[FileResult]:

@@ -13,7 +13,7 @@ import re
 import secrets
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from io import BytesIO
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from pydicom.valuerep import VR
 
 from dicom_deid.element_bytes import ascii_text_ok, encode_element, encode_meta, item_encodings
 from dicom_deid.errors import DeidError, QuarantineReason
-from dicom_deid.read import dataset_encoding
+from dicom_deid.read import dataset_encoding, keyword_attribute
 
 
 class WriteError(DeidError):
@@ -89,9 +89,37 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
+        sync_folder(path.parent)  # the rename itself survives a crash (its folder's entry is on disk)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise _write_error(exc, path) from None
+
+
+#: what fsync of a folder answers where the file system or platform does not do it (nothing to make durable)
+_NO_FOLDER_SYNC = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF, errno.EACCES, errno.EPERM,
+                             errno.EISDIR})
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync ``folder`` (POSIX), so a file renamed into it is still there after a crash; a no-op
+    where folders cannot be opened or synced (Windows, some network file systems).  Costs a
+    journal commit (about 0.07 ms CPU and 0.2 ms here): for rare files (keys, quarantine copies,
+    reports), not for every output."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        if exc.errno in _NO_FOLDER_SYNC:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _NO_FOLDER_SYNC:
+            raise
+    finally:
+        os.close(fd)
 
 
 class DuplicateInstanceError(DeidError):
@@ -100,33 +128,48 @@ class DuplicateInstanceError(DeidError):
     reason = QuarantineReason.DUPLICATE_INSTANCE
 
 
-def write_output(path: Path, data: bytes, *, replace: bool = False) -> bool:
+def write_output(path: Path, data: bytes | Sequence[bytes], *, replace: bool = False) -> bool:
     """Atomically create ``path`` without ever replacing a different file.
 
+    ``data``: the file's bytes, or its consecutive parts (``encode_parts``), written as they are
+    (gathered by the kernel: no joined copy of a large file).
     Returns True when written, False when an identical file is already there (a re-run);
     raises DuplicateInstanceError when a different file holds the path (two inputs with
     one SOP Instance UID: the second must not silently replace the first).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+    target = os.fspath(path)  # str paths below: pathlib's parsing costs more than each system call
+    folder, name = os.path.split(target)
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.part")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd: int | None = os.open(tmp, _CREATE, 0o644)
+    except (FileNotFoundError, NotADirectoryError):  # a new folder (or no folder): made first, as always,
+        fd = None  # its errors raised as they are
+    except OSError as exc:
+        raise _write_error(exc, path) from None
+    if fd is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if fd is None:
+            fd = os.open(tmp, _CREATE, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            if isinstance(data, bytes):
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            else:
+                _write_parts(fd, data)
             # No per-file fsync: the rename is atomic (never a half file under the final name);
             # durability comes from the manifest, which is fsynced, and re-runs that compare bytes.
         finally:
             os.close(fd)
         if replace:  # --force: this run's content wins
-            os.replace(tmp, path)
+            os.replace(tmp, target)
             return True
         try:
-            os.link(tmp, path)  # atomic, and fails rather than replace
+            os.link(tmp, target)  # atomic, and fails rather than replace
             return True
         except FileExistsError:
-            if path.read_bytes() == data:
+            if path.read_bytes() == (data if isinstance(data, bytes) else b"".join(data)):
                 return False
             raise DuplicateInstanceError(
                 "another input has the same SOP Instance UID with different content; kept the first"
@@ -134,7 +177,32 @@ def write_output(path: Path, data: bytes, *, replace: bool = False) -> bool:
     except OSError as exc:
         raise _write_error(exc, path) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        _unlink_quietly(tmp)
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+_IOV_MAX = 1024  # buffers one writev may take (POSIX guarantees 16; Linux and the BSDs take 1024)
+
+
+def _write_parts(fd: int, parts: Sequence[bytes]) -> None:
+    """Write ``parts`` in order, every byte: by ``os.writev`` (the kernel gathers the buffers)
+    a batch at a time; a short write's rest (or all, where there is no writev) by ``os.write``."""
+    writev = getattr(os, "writev", None)
+    for start in range(0, len(parts), _IOV_MAX):
+        batch = parts[start:start + _IOV_MAX]
+        written = writev(fd, batch) if writev is not None else 0
+        if written < sum(map(len, batch)):
+            view = memoryview(b"".join(batch))[written:]
+            while view:
+                view = view[os.write(fd, view):]
+
+
+def _unlink_quietly(path: str) -> None:
+    """Remove a temporary file if it is still there (``Path.unlink(missing_ok=True)``)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
@@ -160,6 +228,11 @@ _VALID_VRS = frozenset(str(vr.value) for vr in VR if len(str(vr.value)) == 2)
 
 
 def encode_dataset(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None) -> bytes:
+    """The file's bytes: ``encode_parts`` joined."""
+    return b"".join(encode_parts(ds, meta, copies))
+
+
+def encode_parts(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None) -> list[bytes]:
     """Serialise with preamble and file meta, in the transfer syntax named by ``meta``.
 
     Little-endian output whose encoding matches what was read takes a fast path: unchanged
@@ -169,6 +242,9 @@ def encode_dataset(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, byte
     the given input bytes, in tag order among the others; only with a little-endian encoding
     that matches what was read (else ValueError: the caller chose the byte path wrongly).
     Raises UnencodableDataset when an element cannot be written as valid DICOM.
+
+    The file comes as consecutive parts (the byte path's elements, each as read or encoded; one
+    part otherwise): ``write_output`` writes them as they are, without joining them first.
     """
     try:
         return _encode(ds, meta, copies or {})
@@ -192,20 +268,20 @@ def _failing_tag(exc: BaseException) -> int | None:
     return tag
 
 
-def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> bytes:
+def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> list[bytes]:
     ds.file_meta = meta
-    syntax = meta.TransferSyntaxUID
+    syntax = keyword_attribute(meta, "TransferSyntaxUID")
     implicit, little = dataset_encoding(syntax)
     same_encoding = (ds.original_encoding == (implicit, little)
                      and ds.original_character_set == ds._character_set)
-    if copies and (any(tag in ds._dict for tag in copies) or not little or not same_encoding or implicit or syntax == _DEFLATED):
+    if copies and (not ds._dict.keys().isdisjoint(copies) or not little or not same_encoding or implicit or syntax == _DEFLATED):
         raise BytePathMisuse("byte path chosen for an encoding it does not take")
     if copies:
         return _encode_spliced(ds, meta, copies)
     if not little or not same_encoding:
         buf = BytesIO()
         dcmwrite(buf, ds, enforce_file_format=True)
-        return buf.getvalue()
+        return [buf.getvalue()]
     head = DicomBytesIO()
     head.is_little_endian, head.is_implicit_VR = True, False
     head.write(b"\x00" * 128 + b"DICM")
@@ -219,7 +295,7 @@ def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> 
         data = comp.compress(data) + comp.flush()
         if len(data) % 2:
             data += b"\x00"  # even length, as pydicom writes it
-    return head.getvalue() + data
+    return [head.getvalue(), data]
 
 
 def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
@@ -246,7 +322,7 @@ def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
             write_data_element(fp, ds[tag], encodings)
 
 
-def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> bytes:
+def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> list[bytes]:
     """The byte path (bytepath.py): what ``_write_body`` writes for ``ds`` plus ``copies``, the
     copied elements as their input bytes; the elements built by the de-identification (and the
     file meta group) encoded by element_bytes.py where it takes them, else by pydicom."""
@@ -280,7 +356,7 @@ def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, byt
             write_data_element(fp, ds[tag], encodings)
             chunk = fp.getvalue()
         chunks.append(chunk)
-    return b"".join(chunks)
+    return chunks
 
 
 _HEAD_SHORT = struct.Struct("<HH2sH").pack
@@ -415,6 +491,6 @@ def remove_stale_parts(folder: Path) -> int:
 
 __all__ = ["REASONS_NAME", "BytePathMisuse", "DuplicateInstanceError", "NoSpaceError", "UnencodableDataset", "UnsafeOutputName",
            "WriteError",
-           "atomic_write_bytes", "check_free_space", "default_keep_free", "encode_dataset", "free_bytes",
-           "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "unresolved_write_errors",
-           "write_output"]
+           "atomic_write_bytes", "check_free_space", "default_keep_free", "encode_dataset", "encode_parts", "free_bytes",
+           "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "sync_folder",
+           "unresolved_write_errors", "write_output"]
