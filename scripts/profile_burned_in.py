@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+", type=Path, help="DICOM files or folders (with --public-split: the data folder)")
     parser.add_argument("--public-split", choices=("tune",), help="the annotated public items of this split")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N costliest functions")
+    parser.add_argument("--sort", choices=("cumulative", "tottime"), default="cumulative",
+                        help="order of the --profile listing (tottime: time in each function itself)")
     parser.add_argument("--repeat", type=int, default=1, help="search each input this many times (least CPU kept)")
     parser.add_argument("--dump", type=Path, help="write each input's judged regions as JSON")
     parser.add_argument("--detector-model", type=Path,
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"multi-frame:  {len(multi)} inputs, median {statistics.median(multi):.3f} s, total {sum(multi):.2f} s")
     if profiler is not None:
         text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(args.profile)
+        pstats.Stats(profiler, stream=text).sort_stats(args.sort).print_stats(args.profile)
         print(text.getvalue())
     if args.dump:
         args.dump.parent.mkdir(parents=True, exist_ok=True)

@@ -53,14 +53,37 @@ def display_frame(decoded: DecodedPixels, frame: npt.NDArray[np.generic]) -> npt
 
 
 def ybr_full_to_rgb(ybr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """PS3.3 C.7.6.3.1.2 YBR_FULL → RGB for 8-bit data."""
-    y = ybr[..., 0].astype(np.float32)
-    cb = ybr[..., 1].astype(np.float32) - 128.0
-    cr = ybr[..., 2].astype(np.float32) - 128.0
-    r = y + 1.402 * cr
-    g = y - 0.344136 * cb - 0.714136 * cr
-    b = y + 1.772 * cb
-    return np.clip(np.stack([r, g, b], axis=-1) + 0.5, 0, 255).astype(np.uint8)
+    """PS3.3 C.7.6.3.1.2 YBR_FULL → RGB for 8-bit data: each channel ``y + k·cb + k'·cr`` in float32,
+    rounded half up and clipped to 0..255.  Computed plane by plane in place (the same float32
+    operations in the same order: equal to the three-plane formula, for every input), then
+    interleaved by OpenCV: a third of the time on a 1536 x 2048 photograph."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    y, cb, cr = np.moveaxis(ybr, -1, 0).astype(np.float32)  # three contiguous planes
+    cb -= 128.0
+    cr -= 128.0
+    r = np.multiply(cr, 1.402, dtype=np.float32)
+    r += y
+    g = np.multiply(cb, 0.344136, dtype=np.float32)
+    np.subtract(y, g, out=g)
+    cr *= np.float32(0.714136)
+    g -= cr
+    b = np.multiply(cb, 1.772, dtype=np.float32)
+    b += y
+    planes = []
+    for plane in (r, g, b):
+        plane += 0.5
+        np.clip(plane, 0, 255, out=plane)
+        planes.append(plane.astype(np.uint8))
+    return np.asarray(_import_cv2().merge(planes), dtype=np.uint8)
+
+
+def channel_extremes(image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """The least and the greatest channel of each pixel of an RGB image (rows × columns × 3): the
+    same as ``image.min(axis=2)`` and ``image.max(axis=2)``, a tenth of the time (numpy reduces a
+    last axis of three slowly)."""
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    return np.minimum(np.minimum(r, g), b), np.maximum(np.maximum(r, g), b)
 
 
 #: Colour-flow view (``achromatic_view``): a pixel is coloured when its channels spread by at least
@@ -79,7 +102,8 @@ def colour_overlay(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None
     overlay (colour Doppler, a PET/CT fusion); ``None`` for any other image."""
     if image.ndim != 3 or image.shape[2] != 3:
         return None
-    coloured: npt.NDArray[np.bool_] = (image.max(axis=2) - image.min(axis=2)) >= FLOW_CHROMA
+    low, high = channel_extremes(image)
+    coloured: npt.NDArray[np.bool_] = (high - low) >= FLOW_CHROMA
     share = float(coloured.mean())
     return coloured if FLOW_MIN_SHARE <= share <= FLOW_MAX_SHARE else None
 
@@ -96,7 +120,7 @@ def achromatic_view(image: npt.NDArray[np.uint8], coloured: npt.NDArray[np.bool_
     (``WHITE_LEVEL``): filled from the strokes of a white label beside it, a flow blob turned as white
     as the label and was taken for part of it.
     """
-    low = image.min(axis=2)
+    low = channel_extremes(image)[0]
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     grey = image.astype(np.float32) @ weights
     tissue = ~coloured & (grey < WHITE_LEVEL)  # not the text: a white label's strokes lit the flow beside it
@@ -120,7 +144,8 @@ WHITE_AMID = 0.3
 def white_over_colour(image: npt.NDArray[np.uint8], coloured: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     """Near-white grey pixels amid the colour overlay (``coloured``) of an RGB image: the strokes of
     white text drawn over a colour-flow area; a clean flow has few (white tissue seldom lies inside it)."""
-    spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
+    low, high = channel_extremes(image)
+    spread = high.astype(np.int16) - low
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     bright = (image.astype(np.float32) @ weights) >= WHITE_LEVEL
     amid = _count_around(coloured, 3) >= WHITE_AMID * 49

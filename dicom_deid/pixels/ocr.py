@@ -306,11 +306,13 @@ class DbnetDetector:
         pad = self.edge_pad
         if pad:
             resized = pad_with_background(resized, pad)
-        scaled = resized.astype(np.float32) / 127.5 - 1.0
-        if scaled.ndim == 2:  # grey: the network's three input channels are the same plane
+        if resized.ndim == 2:  # grey: the network's three input channels are the same plane
+            scaled = resized.astype(np.float32) / 127.5 - 1.0
             blob = np.ascontiguousarray(np.broadcast_to(scaled, (1, 3, *scaled.shape)))
-        else:
-            blob = scaled.transpose(2, 0, 1)[None]
+        else:  # channels first, scaled in place (the same float32 operations)
+            blob = np.moveaxis(resized, -1, 0)[None].astype(np.float32)
+            blob /= 127.5
+            blob -= 1.0
         out = self._network.run(blob)
         return np.asarray(out[0, 0, pad : pad + rh, pad : pad + rw], dtype=np.float32)
 
@@ -555,8 +557,7 @@ def enhance_contrast(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
     if image.ndim == 2:
         return np.asarray(clahe.apply(np.ascontiguousarray(image)), dtype=np.uint8)
-    channels = [clahe.apply(np.ascontiguousarray(image[:, :, c])) for c in range(image.shape[2])]
-    return np.stack(channels, axis=2)
+    return np.asarray(cv2.merge([clahe.apply(plane) for plane in cv2.split(image)]), dtype=np.uint8)
 
 
 def pad_with_background(image: npt.NDArray[np.uint8], pad: int) -> npt.NDArray[np.uint8]:
