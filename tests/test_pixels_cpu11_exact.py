@@ -7,8 +7,15 @@ from typing import Any
 import cv2
 import numpy as np
 import numpy.typing as npt
+import pytest
 
-from dicom_deid.pixels.display import channel_extremes, colour_overlay, white_over_colour, ybr_full_to_rgb
+from dicom_deid.pixels.display import (
+    channel_extremes,
+    colour_overlay,
+    scale_to_uint8,
+    white_over_colour,
+    ybr_full_to_rgb,
+)
 from dicom_deid.pixels.ocr import DbnetDetector, ScanPass, enhance_contrast
 
 
@@ -98,3 +105,40 @@ def test_network_input_of_a_colour_image_equals_the_scaled_channels() -> None:
     (blob,) = network.blobs
     assert blob.dtype == np.float32
     assert np.array_equal(blob, expected)
+
+
+def _scale_pixel_by_pixel(frame: npt.NDArray[np.generic], lo: float | None = None,
+                          hi: float | None = None) -> npt.NDArray[np.uint8]:
+    """The scaling as it was written before: every pixel through the float32 formula."""
+    data = frame.astype(np.float32, copy=False)
+    lo = float(data.min()) if lo is None else lo
+    hi = float(data.max()) if hi is None else hi
+    if hi <= lo:
+        return np.zeros(frame.shape, dtype=np.uint8)
+    out = (data - lo) * (255.0 / (hi - lo))
+    return np.asarray(np.clip(out + 0.5, 0, 255), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(("dtype", "low", "high"), [
+    (np.uint16, 0, 4095), (np.uint16, 37, 1000), (np.int16, -1024, 3071), (np.int16, -32768, 32767),
+    (np.uint8, 3, 250), (np.int32, -70000, 70000), (np.uint16, 500, 500),
+])
+@pytest.mark.parametrize("window", [None, (100.5, 900.25)])
+def test_integer_frames_scale_as_the_float_formula(
+    dtype: type[np.integer[Any]], low: int, high: int, window: tuple[float, float] | None
+) -> None:
+    rng = np.random.default_rng(5)
+    frame = rng.integers(low, high + 1, (61, 83), dtype=np.int64).astype(dtype)
+    frame[0, 0], frame[-1, -1] = low, high  # every level between the extremes may occur
+    lo, hi = window if window is not None else (None, None)
+    assert np.array_equal(scale_to_uint8(frame, lo, hi), _scale_pixel_by_pixel(frame, lo, hi))
+
+
+def test_colour_frames_over_8_bits_scale_as_the_float_formula() -> None:
+    frame = np.random.default_rng(6).integers(0, 1 << 12, (40, 50, 3), dtype=np.uint16)
+    assert np.array_equal(scale_to_uint8(frame, 0.0, 4095.0), _scale_pixel_by_pixel(frame, 0.0, 4095.0))
+
+
+def test_every_level_of_a_12_bit_frame_scales_as_the_float_formula() -> None:
+    frame = np.arange(4096, dtype=np.uint16).reshape(64, 64)
+    assert np.array_equal(scale_to_uint8(frame), _scale_pixel_by_pixel(frame))
