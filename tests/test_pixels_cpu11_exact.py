@@ -89,9 +89,11 @@ class _Blobs:
 
     def __init__(self) -> None:
         self.blobs: list[npt.NDArray[np.float32]] = []
+        self.contiguous: list[bool] = []
 
     def run(self, blob: Any) -> npt.NDArray[np.float32]:
         self.blobs.append(np.array(blob))
+        self.contiguous.append(bool(blob.flags.c_contiguous))  # else onnxruntime copies it once more
         return np.zeros((1, 1, *blob.shape[2:]), dtype=np.float32)
 
 
@@ -105,6 +107,7 @@ def test_network_input_of_a_colour_image_equals_the_scaled_channels() -> None:
     (blob,) = network.blobs
     assert blob.dtype == np.float32
     assert np.array_equal(blob, expected)
+    assert network.contiguous == [True]
 
 
 def _scale_pixel_by_pixel(frame: npt.NDArray[np.generic], lo: float | None = None,

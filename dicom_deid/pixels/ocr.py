@@ -310,7 +310,7 @@ class DbnetDetector:
             scaled = resized.astype(np.float32) / 127.5 - 1.0
             blob = np.ascontiguousarray(np.broadcast_to(scaled, (1, 3, *scaled.shape)))
         else:  # channels first, scaled in place (the same float32 operations)
-            blob = np.moveaxis(resized, -1, 0)[None].astype(np.float32)
+            blob = np.moveaxis(resized, -1, 0)[None].astype(np.float32, order="C")
             blob /= 127.5
             blob -= 1.0
         out = self._network.run(blob)
