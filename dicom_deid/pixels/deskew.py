@@ -51,16 +51,18 @@ class LevelLine:
     spill: float
 
 
-def _bunching(xs: npt.NDArray[np.float64], ys: npt.NDArray[np.float64], centre: tuple[float, float],
-              angle: float) -> tuple[float, float, float]:
-    """(sum of squared row counts, thickness, column extent) of the points turned by ``angle``;
-    the thickness is that of the narrowest band of rows holding ``BAND`` of the points."""
+def _turned(xs: npt.NDArray[np.float64], ys: npt.NDArray[np.float64], centre: tuple[float, float],
+            angle: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(rows, columns) of the points turned by ``angle`` about ``centre``."""
     cv2 = _import_cv2()
     m = cv2.getRotationMatrix2D(centre, angle, 1.0)
-    rows = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
-    cols = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+    return m[1, 0] * xs + m[1, 1] * ys + m[1, 2], m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+
+
+def _bunching(rows: npt.NDArray[np.float64]) -> float:
+    """Sum of squared counts of the points in each row: the larger, the more sharply bunched."""
     counts = np.bincount(np.round(rows - rows.min()).astype(np.int64))
-    return float(np.square(counts, dtype=np.float64).sum()), _band(rows), float(np.ptp(cols))
+    return float(np.square(counts, dtype=np.float64).sum())
 
 
 def _band(rows: npt.NDArray[np.float64]) -> float:
@@ -122,17 +124,22 @@ def line_tilt(mask: npt.NDArray[np.bool_]) -> tuple[float, float] | None:
         return None
     xs64, ys64 = xs.astype(np.float64), ys.astype(np.float64)
     centre = (float(mask.shape[1]) / 2.0, float(mask.shape[0]) / 2.0)
-    level, level_height, _ = _bunching(xs64, ys64, centre, 0.0)
-    best, best_angle, best_height, best_length = level, 0.0, level_height, 0.0
+    level_rows, _ = _turned(xs64, ys64, centre, 0.0)
+    level = _bunching(level_rows)
+    best, best_angle = level, 0.0
     for angle in range(-MAX_TILT, MAX_TILT + 1):
         if angle == 0:
             continue
-        score, height, length = _bunching(xs64, ys64, centre, float(angle))
+        score = _bunching(_turned(xs64, ys64, centre, float(angle))[0])
         if score > best:
-            best, best_angle, best_height, best_length = score, float(angle), height, length
-    if abs(best_angle) < MIN_TILT or best < SHARPER * level or best_height > THINNER * level_height:
+            best, best_angle = score, float(angle)
+    if abs(best_angle) < MIN_TILT or best < SHARPER * level:
         return None
-    if best_length < 2.0 * best_height:
+    rows, cols = _turned(xs64, ys64, centre, best_angle)
+    thickness = _band(rows)  # thickness and length are measured at the tilt found only
+    if thickness > THINNER * _band(level_rows):
+        return None
+    if float(np.ptp(cols)) < 2.0 * thickness:
         return None  # not a line: a blob or a column
     return best_angle, best / level
 
