@@ -87,10 +87,7 @@ def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True) -> list[G
         marks = _glyph_marks(response >= level)
         rows += _rows(marks, response, vertical=False)
         if vertical:
-            rows += [
-                GlyphRow(r.y, r.x, r.height, r.width, True, r.glyphs, r.contrast)
-                for r in _rows(np.ascontiguousarray(marks.T), np.ascontiguousarray(response.T), vertical=True)
-            ]
+            rows += _rows(marks, response, vertical=True)
     low, high = ROW_HEIGHT
     small = [r for r in _merged(rows) if low <= min(r.width, r.height) <= high]  # twins joined askew
     return sorted(small, key=lambda r: (-r.rank, r.y, r.x))
@@ -154,17 +151,20 @@ def _glyph_marks(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
 
 
 def _rows(marks: npt.NDArray[np.int32], response: npt.NDArray[np.uint8], *, vertical: bool) -> list[GlyphRow]:
-    """Horizontal rows of ``marks`` (see the module); ``response`` gives their contrast."""
+    """Rows of ``marks`` (see the module) along the image's rows, or with ``vertical`` down its
+    columns; ``response`` gives their contrast."""
     cv2 = _cv2()
     present = (marks > 0).astype(np.uint8)
-    joined = cv2.dilate(present, cv2.getStructuringElement(cv2.MORPH_RECT, (ROW_GAP + 1, 1)))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    reach = (1, ROW_GAP + 1) if vertical else (ROW_GAP + 1, 1)  # (width, height) of the joining kernel
+    joined = cv2.dilate(present, cv2.getStructuringElement(cv2.MORPH_RECT, reach))
+    _count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     low, high = ROW_HEIGHT
+    across = stats[:, cv2.CC_STAT_WIDTH] if vertical else stats[:, cv2.CC_STAT_HEIGHT]
+    along = stats[:, cv2.CC_STAT_HEIGHT] if vertical else stats[:, cv2.CC_STAT_WIDTH]
+    candidates = np.flatnonzero((low <= across) & (across <= high) & (along >= ROW_LENGTH * across))
     rows = []
-    for label in range(1, count):
+    for label in candidates[candidates > 0]:
         x, y, w, h, _area = (int(v) for v in stats[label])
-        if not (low <= h <= high and w >= ROW_LENGTH * h):
-            continue
         inside = labels[y : y + h, x : x + w] == label
         window = marks[y : y + h, x : x + w][inside]
         glyphs = len(np.unique(window[window > 0]))
