@@ -139,3 +139,15 @@ def test_percentiles_from_the_histogram_are_numpys() -> None:
         values = values.astype(np.uint8)
         for shares in ((50.0, 99.0), (0.0, 100.0), (12.5, 87.5)):
             assert np.allclose(_percentiles(values, shares), np.percentile(values, shares), rtol=0, atol=1e-9)
+
+
+def test_percentiles_of_an_image_over_2_to_the_24_pixels_are_numpys() -> None:
+    """Past 2**24 pixels a float32 histogram bin may round; those images are counted exactly."""
+    from dicom_deid.pixels.glyphs import _percentiles
+
+    values = np.zeros((4097, 4097), np.uint8)  # one bin holds more than 2**24 values
+    values[:3, :5] = 200
+    values[-1, -7:] = 255
+    last = values.size - 1  # the order statistic between the zeros and the first 200: 100
+    for shares in ((50.0, 99.0), (0.0, 100.0), (99.99999, 100.0), ((last - 22 + 0.5) / last * 100.0,)):
+        assert np.allclose(_percentiles(values, shares), np.percentile(values, shares), rtol=0, atol=1e-9)

@@ -96,7 +96,11 @@ def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True) -> list[G
 def _percentiles(values: npt.NDArray[np.uint8], shares: tuple[float, ...]) -> tuple[float, ...]:
     """``np.percentile(values, shares)`` (linear between order statistics) of 8-bit values, from
     their histogram: no sort of a radiograph's millions of pixels."""
-    cumulative = np.cumsum(np.bincount(values.ravel(), minlength=256))
+    if values.size < 1 << 24:  # OpenCV's float32 counts are exact below 2**24 (no int64 copy of the image)
+        counts = _cv2().calcHist([np.ascontiguousarray(values)], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    else:
+        counts = np.bincount(values.ravel(), minlength=256)
+    cumulative = np.cumsum(counts)
     last = int(cumulative[-1]) - 1
     out = []
     for share in shares:
