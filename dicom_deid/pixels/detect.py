@@ -178,6 +178,19 @@ class TextSearch:
 PREFIX_LINES = 6
 
 
+def next_member(group: Sequence[Proposal], tried: Sequence[Proposal]) -> Proposal | None:
+    """The member of ``group`` to read next: the best-scoring one seen in a search image not read
+    yet (a projection that blurs the text does not hide it), else the best-scoring one whose box
+    was not read yet (another pass's box of the same line, a pixel or two off: a 7 px label read
+    "Rw:T6A819" in one box and "wkn:769519" in the other), else none."""
+    seen = {p.image for p in tried}
+    fresh = next((p for p in group if p.image not in seen), None)
+    if fresh is not None:
+        return fresh
+    read = {(p.image, p.box.x, p.box.y, p.box.width, p.box.height) for p in tried}
+    return next((p for p in group if (p.image, p.box.x, p.box.y, p.box.width, p.box.height) not in read), None)
+
+
 def prefix(box: TextBox) -> TextBox:
     """The start of the line in ``box`` (reading cost grows with length; a few glyphs confirm)."""
     if box.height > 1.3 * box.width:  # vertical
@@ -221,17 +234,17 @@ def find_text(
     proposals += more
     groups = group_duplicates(proposals)
     best: list[tuple[Judged, Reading] | None] = [None] * len(groups)
-    tried: list[set[int]] = [set() for _ in groups]
+    tried: list[list[Proposal]] = [[] for _ in groups]
     rank = {Verdict.CONFIRMED: 2, Verdict.UNCERTAIN: 1, Verdict.REJECTED: 0}
     for _ in range(attempts):
         todo: dict[int, list[tuple[int, Proposal]]] = {}
         for g, group in enumerate(groups):
             if best[g] is not None and best[g][0].verdict is Verdict.CONFIRMED:  # type: ignore[index]
                 continue
-            member = next((p for p in group if p.image not in tried[g]), None)
+            member = next_member(group, tried[g])
             if member is None:
                 continue
-            tried[g].add(member.image)
+            tried[g].append(member)
             todo.setdefault(member.image, []).append((g, member))
         if not todo:
             break
@@ -247,6 +260,7 @@ def find_text(
                 if current is None or rank[verdict.verdict] > rank[current[0].verdict]:
                     best[g] = (verdict, reading)
     _second_look(images, groups, best, recognizer, derived)
+    _row_join(images, groups, best, recognizer, derived)
     _tilted_bands(images, groups, best)
     judged = sorted((b[0] for b in best if b is not None), key=lambda j: (j.box.y, j.box.x))
     return TextSearch(tuple(judged), tuple(images))
@@ -541,6 +555,73 @@ def _level_look(
                         core=core_of([p.box for p in group]), derived=index < len(derived) and derived[index])
         if verdict.verdict is Verdict.CONFIRMED:
             best[g] = (_with_band(verdict, level, group), reading)
+
+
+def row_runs(boxes: Sequence[TextBox]) -> list[list[int]]:
+    """Runs of ``boxes`` (indices, left to right) that stand side by side on one text row: each
+    overlaps the next across at least ``ROW_OVERLAP`` of the lower one's height, neither is more
+    than ``ROW_HEIGHTS`` times as high as the other, and the gap between them is at most
+    ``ROW_GAP`` of the higher one's height (a space between words).  Upright boxes only (wider
+    than high); runs of one box are left out."""
+    order = sorted((i for i, b in enumerate(boxes) if b.width >= b.height), key=lambda i: boxes[i].x)
+    runs: list[list[int]] = []
+    for i in order:
+        b = boxes[i]
+        for run in runs:
+            a = boxes[run[-1]]
+            low, high = sorted((a.height, b.height))
+            across = min(a.y1, b.y1) - max(a.y, b.y)
+            if high <= ROW_HEIGHTS * low and across >= ROW_OVERLAP * low \
+                    and -low <= b.x - a.x1 <= ROW_GAP * high:
+                run.append(i)
+                break
+        else:
+            runs.append([i])
+    return [run for run in runs if len(run) > 1]
+
+
+def _row_join(
+    images: Sequence[npt.NDArray[np.uint8]],
+    groups: Sequence[Sequence[Proposal]],
+    best: list[tuple[Judged, Reading] | None],
+    recognizer: TextRecognizer,
+    derived: Sequence[bool],
+) -> None:
+    """Read as one line the unconfirmed regions of one search image that stand side by side on a
+    text row (``row_runs``) where at least one read as uncertain text (``best`` is updated in
+    place): the detector may box the words of a label one by one, and each word alone is too
+    short to confirm ("RID." uncertain and "1" rejected, "RID 11" confirmed whole: a 40 px
+    label running off a bright organ into the black around it).  A run confirmed whole replaces
+    its regions; otherwise nothing changes."""
+    pending: dict[int, list[int]] = {}
+    for g, _group, current, _whole in _unconfirmed(groups, best):
+        if current[0].line is not None:
+            pending.setdefault(current[0].image, []).append(g)
+    for index, members in pending.items():
+        if index < len(derived) and derived[index]:
+            continue
+        boxes = [union_box([p.box for p in groups[g]]) for g in members]
+        runs = [[members[i] for i in run] for run in row_runs(boxes)]
+        runs = [run for run in runs if any(best[g][0].verdict is Verdict.UNCERTAIN for g in run)]  # type: ignore[index]
+        if not runs:
+            continue
+        wholes = [union_box([p.box for g in run for p in groups[g]]) for run in runs]
+        readings = recognizer.read_boxes(images[index], wholes)
+        for run, whole, reading in zip(runs, wholes, readings, strict=True):
+            verdict = judge(images[index], Proposal(whole, index), reading,
+                            core=core_of([p.box for g in run for p in groups[g]]))
+            if verdict.verdict is Verdict.CONFIRMED:
+                best[run[0]] = (verdict, reading)
+                for g in run[1:]:
+                    best[g] = None
+
+
+#: Regions on one text row (``row_runs``): overlapping across by this share of the lower one's
+#: height, at most this many times as high as each other, and at most this share of the higher
+#: one's height apart.
+ROW_OVERLAP = 0.6
+ROW_HEIGHTS = 2.5
+ROW_GAP = 1.0
 
 
 def _with_band(judged: Judged, level: LevelLine, group: Sequence[Proposal]) -> Judged:
