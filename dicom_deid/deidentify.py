@@ -39,6 +39,7 @@ from dicom_deid.plan import (
     DecisionCache,
     DroppedCache,
     Plan,
+    UidDecisions,
     format_path,
     plan_actions,
 )
@@ -84,6 +85,7 @@ class Engine:
     pixel_stage: PixelStage | None = field(init=False, repr=False, compare=False)
     plan_cache: DecisionCache = field(init=False, repr=False, compare=False)
     dropped_cache: DroppedCache = field(init=False, repr=False, compare=False)
+    uid_plan_cache: UidDecisions = field(init=False, repr=False, compare=False)
     copy_protected: frozenset[int] = field(init=False, repr=False, compare=False)  # bytepath.protected_tags
     uid_memo: UidMemo = field(init=False, repr=False, compare=False)  # this process's memo of remapper.uid
 
@@ -99,7 +101,7 @@ class Engine:
         protected = protected_tags(identifying_keywords(standard.identifying_values))
         remapper = Remapper(self.key)
         for name, value in (("standard", standard), ("remapper", remapper),
-                            ("pixel_stage", stage), ("plan_cache", {}), ("dropped_cache", {}),
+                            ("pixel_stage", stage), ("plan_cache", {}), ("dropped_cache", {}), ("uid_plan_cache", UidDecisions()),
                             ("copy_protected", protected), ("uid_memo", UidMemo(remapper))):
             object.__setattr__(self, name, value)
 
@@ -273,7 +275,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
                        patient_id=subject.subject_id if subject else None,
                        patient_name=subject.name if subject else None, uid_memo=engine.uid_memo)
     plan = plan_actions(source, profile, standard, cache=engine.plan_cache, dropped=dropped,
-                        dropped_cache=engine.dropped_cache)
+                        dropped_cache=engine.dropped_cache, uid_cache=engine.uid_plan_cache)
     keeps_document = check_document(source, plan, profile.documents)
     copies, fallback = None, None
     stage = engine.pixel_stage if engine.pixels_active else None
@@ -286,7 +288,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     out = apply_plan(source, plan, ctx, skip=copies.spliced if copies is not None else ())
 
     meta_src = source.file_meta
-    meta_plan = plan_actions(meta_src, profile, standard, cache=engine.plan_cache)
+    meta_plan = plan_actions(meta_src, profile, standard, cache=engine.plan_cache, uid_cache=engine.uid_plan_cache)
     meta = new_file_meta(apply_plan(meta_src, meta_plan, ctx)._dict)  # FileMetaDataset(the dataset)
     syntax_there = keyword_value(meta_src, "TransferSyntaxUID", _ABSENT)
     if syntax_there is not _ABSENT:

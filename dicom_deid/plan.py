@@ -26,8 +26,9 @@ import operator
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from itertools import pairwise
+from dataclasses import dataclass, field
+from itertools import compress, pairwise, repeat
+from operator import is_
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
@@ -96,26 +97,26 @@ class Plan:
     def tally(self) -> tuple[dict[str, int], dict[str, list[str]]]:
         """``counts()`` (a plain dict, in no set order) and ``changed_paths()`` in one pass over
         the plan: the manifest row's ``actions`` and ``changes``."""
-        # grouped by the code's value (an Enum hashes in Python; its value is a str)
-        groups: dict[str, list[TagPath]] = {}
-        keep = ActionCode.K
-        kept = 0
-        for action in self.actions.values():
-            code = action.code
-            if code is keep:
-                kept += 1
-                continue
-            paths = groups.get(code._value_)
-            if paths is None:
-                paths = groups[code._value_] = []
-            paths.append(action.path)
-        counts = {value: len(paths) for value, paths in groups.items()}
-        if kept:
-            counts[keep._value_] = kept
-        if not groups.keys() <= _CHANGED_VALUES:
-            raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
+        # each code's actions counted and picked out by identity in C (list.count, compress), not
+        # by a Python loop over the plan's few hundred actions (an Enum hashes in Python)
+        codes = list(map(_CODE_OF, self.actions.values()))
+        counts: dict[str, int] = {}
+        changes: dict[str, list[str]] = {}
+        paths: list[TagPath] | None = None
         named = _PATH_NAMES.__getitem__
-        return counts, {value: list(map(named, groups[value])) for value in _CHANGED_VALUES if value in groups}
+        for code in _CHANGED_CODES:
+            n = codes.count(code)
+            if n:
+                if paths is None:
+                    paths = list(map(_PATH_OF, self.actions.values()))
+                counts[code._value_] = n
+                changes[code._value_] = list(map(named, compress(paths, map(is_, codes, repeat(code)))))
+        kept = codes.count(ActionCode.K)
+        if kept:
+            counts[ActionCode.K._value_] = kept
+        if sum(counts.values()) != len(codes):
+            raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
+        return counts, changes
 
 
 class _PathNames(dict[TagPath, str]):
@@ -207,6 +208,32 @@ class DroppedActions:
                    all(a < b for a, b in pairwise(tags)))
 
 
+DecisionKey = tuple[str, tuple[str, ...], int, str]
+"""A DecisionCache key: (SOP class, sequence path, tag, VR)."""
+
+
+@dataclass(slots=True)
+class UidDecisions:
+    """Memo of the decisions that read a UID's value (a UID the table leaves to its VR: kept when
+    it names a class or scheme, ``_Planner._keeps_uid``), for one profile, as DecisionCache.
+
+    ``keys``: the DecisionCache keys whose decision reads the UID (every element of such a key
+    takes the same steps to that read: they depend on the key alone).  ``kept``: the decision
+    per (key, UID text, cleaning) where the UID was kept, a decision that reads nothing else;
+    a UID that is remapped (an instance UID: a new value each time) is decided again."""
+
+    keys: set[DecisionKey] = field(default_factory=set)
+    kept: dict[tuple[DecisionKey, str, bool], ElementAction] = field(default_factory=dict)
+
+    def remember(self, key: DecisionKey, text: str, cleaning: bool, action: ElementAction | None) -> None:
+        if len(self.kept) >= 4096 or len(self.keys) >= 4096:  # bounded: emptied when full
+            self.keys.clear()
+            self.kept.clear()
+        self.keys.add(key)
+        if action is not None:
+            self.kept[(key, text, cleaning)] = action
+
+
 DroppedCache = dict[tuple[str, tuple[tuple[int, str], ...]], DroppedActions]
 """Memo of the actions of the private elements a reader dropped (``plan_actions(..., dropped=)``),
 per (SOP class, their (tag, VR)s), for one profile: each is the memo's decision in DecisionCache."""
@@ -218,8 +245,10 @@ _CLEANABLE_TEXT = frozenset({"LO", "LT", "SH", "ST", "UT"})
 
 class _Planner:
     def __init__(self, profile: Profile, standard: Standard, sop_class_uid: str,
-                 cache: DecisionCache | None = None, root: Dataset | None = None) -> None:
+                 cache: DecisionCache | None = None, root: Dataset | None = None,
+                 uid_cache: UidDecisions | None = None) -> None:
         self.cache: DecisionCache = cache if cache is not None else {}
+        self.uid_cache = uid_cache  # decisions that read a UID's value (UidDecisions)
         self.profile = profile
         self.standard = standard
         self.options = profile.options
@@ -229,6 +258,8 @@ class _Planner:
         self.root = root if root is not None else Dataset()  # the instance: 1C/2C conditions are read here
         # decisions that evaluate a condition on the instance depend on more than the cache key
         self.value_read = False  # the decision being made read the element's value
+        self.uid_text: str | None = None  # ... the UID text ``_keeps_uid`` read, when it read one
+        self.uid_kept = False  # ... and kept the UID for it
         self.conditional = frozenset(int(tag_for_keyword(k) or 0) for k in standard.conditions)
 
     def walk(self, ds: Dataset, prefix: TagPath, seq_path: tuple[str, ...], cleaning: bool = False,
@@ -244,6 +275,8 @@ class _Planner:
                     value = ds[key].value
                     creators[(key >> 16, key & 0xFFFF)] = value if isinstance(value, str) else ""
         cache, actions, sop_class = self.cache, self.actions, self.sop_class_uid
+        uid_keys, uid_kept = ((self.uid_cache.keys, self.uid_cache.kept) if self.uid_cache is not None
+                              else (None, {}))
         raw_type = RawDataElement
         dropped_tags, dropped_entries = (dropped.tags, dropped.entries) if dropped is not None else ((), ())
         next_dropped, n_dropped = 0, len(dropped_tags)
@@ -271,7 +304,11 @@ class _Planner:
                                                "the file is malformed") from None
             if vr == "NONE":  # (FFFE,xxxx) item / delimiter tags are structure, never elements
                 raise UnreadableDicomError(f"{format_path(path)} outside a sequence: the file is malformed")
-            hit = cache.get((sop_class, seq_path, tag, vr))
+            memo_key = (sop_class, seq_path, tag, vr)
+            hit = cache.get(memo_key)
+            if hit is None and uid_keys is not None and memo_key in uid_keys:
+                # decided by the UID's value: read here as ``_keeps_uid`` would read it next
+                hit = uid_kept.get((memo_key, _uid_text(ds, key, nested=bool(prefix)), cleaning))
             if hit is None:
                 action = self.decide_and_memo(ds, tag, vr, path, seq_path, creators, cleaning)
             else:  # at the top level the cached action is this one (its path is (tag,))
@@ -288,7 +325,7 @@ class _Planner:
                         creators: Mapping[tuple[int, int], str], cleaning: bool = False) -> ElementAction:
         """``decide``, then store the decision in the memo where it depends only on the memo's key
         (the step after a memo miss, for an element read and for one the reader dropped)."""
-        self.value_read = False
+        self.value_read, self.uid_text, self.uid_kept = False, None, False
         action = self.decide(ds, tag, vr, path, seq_path, creators)
         if cleaning and action.code is ActionCode.D and vr in _CLEANABLE_TEXT:
             # a sequence the option cleans (e.g. Graphic Annotation under Clean Graphics):
@@ -300,6 +337,10 @@ class _Planner:
         if (not self.value_read and (not tag >> 16 & 1 or not self.retain_safe_private)
                 and tag not in self.conditional):
             self.cache[(self.sop_class_uid, seq_path, tag, vr)] = action
+        elif self.uid_text is not None and self.uid_cache is not None:
+            # read nothing but the UID: a kept UID's decision depends on (key, text) alone
+            self.uid_cache.remember((self.sop_class_uid, seq_path, tag, vr), self.uid_text, cleaning,
+                                    action if self.uid_kept else None)
         return action
 
     def decide_dropped(self, dropped: tuple[tuple[int, str], ...], memo: DroppedCache | None) -> DroppedActions:
@@ -405,13 +446,10 @@ class _Planner:
         return code, f"{rule_id}; type {attr_type} in the IOD: {code.value} keeps it valid (PS3.15 E.1)"
 
     def _keeps_uid(self, ds: Dataset, tag: int, keyword: str, *, nested: bool) -> bool:
-        self.value_read = True  # this decision depends on the value: never cached
-        # inside an item, the UID strings without decoding the element (uid_bytes.py): a new item's
-        # raw elements are decoded when written either way; at the top level the element is decoded
-        # here, as before (a decoded element is written as pydicom encodes it, never copied as read)
-        value: Any = uid_value(ds, tag) if nested else ds[tag].value
-        text = str(value or "") if isinstance(value, str | bytes) or value is None else "\\".join(map(str, value))
-        return self.standard.keeps_uid(keyword, text)
+        self.value_read = True  # this decision depends on the value: never in the DecisionCache
+        text = self.uid_text = _uid_text(ds, tag, nested=nested)
+        self.uid_kept = self.standard.keeps_uid(keyword, text)
+        return self.uid_kept
 
     def decide_private(
         self, ds: Dataset, tag: int, path: TagPath, creators: Mapping[tuple[int, int], str]
@@ -435,8 +473,19 @@ class _Planner:
         return ElementAction(path, ActionCode.X, f"{base}, retain_safe_private: not in E.3.10-1")
 
 
+def _uid_text(ds: Dataset, tag: int, *, nested: bool) -> str:
+    """The UID text a decision reads (``_Planner._keeps_uid``, and the UidDecisions memo before it).
+
+    Inside an item, the UID strings without decoding the element (uid_bytes.py): a new item's
+    raw elements are decoded when written either way; at the top level the element is decoded
+    here, as before (a decoded element is written as pydicom encodes it, never copied as read)."""
+    value: Any = uid_value(ds, tag) if nested else ds[tag].value
+    return str(value or "") if isinstance(value, str | bytes) or value is None else "\\".join(map(str, value))
+
+
 def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: DecisionCache | None = None,
-                 dropped: Sequence[tuple[int, str]] = (), dropped_cache: DroppedCache | None = None) -> Plan:
+                 dropped: Sequence[tuple[int, str]] = (), dropped_cache: DroppedCache | None = None,
+                 uid_cache: UidDecisions | None = None) -> Plan:
     """One resolved action for every element of ``ds`` (recursively), file meta excluded.
 
     ``cache`` memoises value-independent decisions across instances of one profile (pass the
@@ -446,13 +495,14 @@ def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: De
     file read by read_fast.py).  Each is decided as the walk decides an element read, and the
     plan lists it in its place: the same plan as for the dataset that holds them.
     ``dropped_cache`` memoises the decisions of a whole ``dropped`` (with the same profile and
-    standard only, as ``cache``).
+    standard only, as ``cache``).  ``uid_cache`` memoises the decisions that keep a UID for
+    its value (:class:`UidDecisions`; the same profile and standard only, as ``cache``).
     """
     sop_class = str(ds.get("SOPClassUID", "") or "")
-    planner = _Planner(profile, standard, sop_class, cache, root=ds)
+    planner = _Planner(profile, standard, sop_class, cache, root=ds, uid_cache=uid_cache)
     planner.walk(ds, (), (), dropped=planner.decide_dropped(tuple(dropped), dropped_cache) if dropped else None)
     return Plan(actions=planner.actions, sop_class_uid=sop_class)
 
 
-__all__ = ["DOCUMENT_TAG", "DecisionCache", "DroppedActions", "DroppedCache", "ElementAction", "Plan", "TagPath", "format_path", "plan_actions",
-           "resolve"]
+__all__ = ["DOCUMENT_TAG", "DecisionCache", "DecisionKey", "DroppedActions", "DroppedCache", "ElementAction", "Plan",
+           "TagPath", "UidDecisions", "format_path", "plan_actions", "resolve"]
