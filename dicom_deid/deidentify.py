@@ -49,6 +49,7 @@ from dicom_deid.remap import Remapper, UidMemo, patient_key
 from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta, new_dataset, set_plain
 from dicom_deid.streams import scrub_pixel_stream
 from dicom_deid.subjects import Subject, SubjectMap, Unmapped
+from dicom_deid.uid_bytes import decoded_element
 
 if TYPE_CHECKING:
     from dicom_deid.pixels.sampling import SeriesVerdicts
@@ -209,6 +210,7 @@ def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> 
 
 
 _LAST = operator.itemgetter(-1)  # a path's last tag
+_PIXEL_REPRESENTATION = 0x00280103
 _ABSENT = object()
 _PATIENT_LEVEL = frozenset({LinkKind.PATIENT_ID, LinkKind.PATIENT_NAME, LinkKind.PATIENT_BIRTH_DATE,
                             LinkKind.DATE_OFFSET})
@@ -299,7 +301,10 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     set_plain(out, "DeidentificationMethod", (
         f"dicom-deid {__version__}; PS3.15 {standard.edition} Annex E; profile {profile.name}"
     )[:64])
-    out.DeidentificationMethodCodeSequence = _method_codes(profile, standard, pixels_active)
+    codes = _method_codes(profile, standard, pixels_active)
+    if _PIXEL_REPRESENTATION in out._dict:  # decoded as setting a sequence decodes it (_set_pixel_representation)
+        decoded_element(out, _PIXEL_REPRESENTATION)
+    out.DeidentificationMethodCodeSequence = codes
     if Option.RETAIN_LONG_MODIFIED_DATES in profile.options:
         set_plain(out, "LongitudinalTemporalInformationModified", "MODIFIED")
     elif Option.RETAIN_LONG_FULL_DATES in profile.options:

@@ -12,15 +12,13 @@ from types import MappingProxyType
 from typing import Any
 
 from pydicom import dcmread
-from pydicom.charset import default_encoding
 from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
 from pydicom.datadict import keyword_for_tag as tag_keyword
-from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
+from pydicom.dataelem import DataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
-from pydicom.valuerep import AMBIGUOUS_VR
 
 from dicom_deid.errors import (
     NotDicomError,
@@ -30,7 +28,7 @@ from dicom_deid.errors import (
 )
 from dicom_deid.rawscan import BASE_TAGS, FallBack
 from dicom_deid.read_fast import read_explicit
-from dicom_deid.uid_bytes import uid_element
+from dicom_deid.uid_bytes import decoded_element
 from dicom_deid.walk import InputRef, read_bytes
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -211,33 +209,15 @@ def _check_complete(ds: Dataset, size: int, where: str) -> None:
                                    path=where, reason=QuarantineReason.TRUNCATED)
 
 
-#: Raw VRs ``decoded`` leaves to ``Dataset.__getitem__``: a sequence (its items get the Pixel
-#: Representation), UN (its VR is looked up), ambiguous ones (corrected from the dataset)
-_NOT_PLAIN_VRS = frozenset({"SQ", "UN", *AMBIGUOUS_VR})
-_CHARSET_TAG = 0x00080005
-
-
 def decoded(ds: Dataset, key: BaseTag) -> DataElement:
     """``ds[key]`` for ``key`` one of ``ds``'s own keys (a decoded element, stored back in place of
     the raw one), without ``__getitem__``'s tag conversion, its ``__setitem__`` and its two lookups
     after it: for a raw public element of a plain VR, not pixel data, with its value read, those
     change nothing (no private creator, no pixel cache, no sequence, no ambiguous VR), and the
     element is converted by pydicom's own ``convert_raw_data_element`` with the character set
-    ``__getitem__`` passes.  Anything else goes through ``ds[key]``."""
-    raw = ds._dict[key]
-    tag = int(key)  # an int compares in C (a BaseTag in Python)
-    if (type(raw) is RawDataElement and raw[3] is not None and raw[1] and raw[1] not in _NOT_PLAIN_VRS
-            and not tag >> 16 & 1 and tag >> 16 != 0x7FE0):
-        elem = uid_element(raw) if raw[1] == "UI" else None  # a UID: the same element, built directly
-        if elem is not None:
-            ds._dict[key] = elem
-            return elem
-        encoding = (default_encoding if tag == _CHARSET_TAG
-                    else ds.original_character_set or ds._character_set)
-        elem = convert_raw_data_element(raw, encoding=encoding, ds=ds)
-        ds._dict[key] = elem
-        return elem
-    return ds[key]
+    ``__getitem__`` passes (``uid_bytes.decoded_element``; its value from a memo where the same
+    bytes were decoded before: ``uid_bytes.decode_plain``).  Anything else goes through ``ds[key]``."""
+    return decoded_element(ds, key)
 
 
 def keyword_value(ds: Dataset, keyword: str, default: object = None) -> Any:

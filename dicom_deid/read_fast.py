@@ -54,6 +54,7 @@ from dicom_deid.rawscan import (
     FallBack,
     empty_raw_value,
 )
+from dicom_deid.uid_bytes import decode_plain, decoded_element
 
 _HEAD = ELEMENT_HEAD
 _HEAD_CODED = ELEMENT_HEAD_CODED
@@ -61,6 +62,10 @@ _UL = UL_AT
 _SYNTAXES = frozenset({EXPLICIT_LITTLE, *ENCAPSULATED})
 _CHARSET = SPECIFIC_CHARACTER_SET
 _TAGS = BASE_TAGS
+_GROUP_LENGTH = 0x00020000
+_SYNTAX = 0x00020010
+#: VRs of the character set element that ``decode_plain`` decodes as pydicom does (not SQ, UN, ambiguous)
+_PLAIN_CHARSET_VRS = frozenset({"CS", "LO", "SH", "ST", "LT", "UT", "UC"})
 
 
 def _read_meta(data: bytes) -> tuple[FileMetaDataset, int]:
@@ -105,11 +110,12 @@ def _read_meta(data: bytes) -> tuple[FileMetaDataset, int]:
     file_meta = new_file_meta(elements)  # FileMetaDataset(elements)
     file_meta.set_original_encoding(is_implicit_vr=False, is_little_endian=True, character_encoding=default_encoding)
     try:
-        file_meta[next(iter(elements))]  # as _read_file_meta_info tests its reading
+        decoded_element(file_meta, next(iter(elements)))  # as _read_file_meta_info tests its reading
     except NotImplementedError:
         raise FallBack("file meta read another way") from None
-    if "FileMetaInformationGroupLength" in file_meta:
-        file_meta.FileMetaInformationGroupLength  # noqa: B018 - decoded, as _read_file_meta_info does
+    group_length = tags.get(_GROUP_LENGTH)
+    if group_length is not None and group_length in elements:
+        decoded_element(file_meta, group_length)  # decoded, as _read_file_meta_info does
     return file_meta, pos
 
 
@@ -127,6 +133,12 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None) -> 
         raise FallBack("no preamble")
     fp = BytesIO(data)
     file_meta, pos = _read_meta(data)
+    syntax_key = _TAGS.get(_SYNTAX)
+    if syntax_key is not None and syntax_key in file_meta._dict:
+        try:
+            decoded_element(file_meta, syntax_key)  # as ``file_meta.get`` decodes it, then read there
+        except AttributeError:  # what ``get`` answers None for: it does again
+            pass
     syntax = file_meta.get("TransferSyntaxUID")
     if syntax is None or str(syntax) not in _SYNTAXES:
         raise FallBack("transfer syntax not taken by the byte path")
@@ -197,11 +209,21 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None) -> 
             pos = fp.tell()
     except struct.error:  # a header cut short: unpack_from past the end of the data
         raise FallBack("element header cut short") from None
-    charset = elements.get(BaseTag(_CHARSET))
+    charset_key = BaseTag(_CHARSET)
+    charset = elements.get(charset_key)
     original: str | list[str] = default_encoding
     if charset is not None:
-        original = convert_encodings(convert_raw_data_element(charset).value)  # type: ignore[arg-type]
+        plain = type(charset) is RawDataElement and charset[3] is not None and charset[1] in _PLAIN_CHARSET_VRS
+        # the value convert_raw_data_element(charset) decodes (no encoding given: the default one)
+        value = (decode_plain(charset, default_encoding) if plain  # type: ignore[arg-type]
+                 else convert_raw_data_element(charset)).value  # type: ignore[arg-type]
+        original = convert_encodings(value)
     dataset = item_dataset(elements, default_encoding, original)  # Dataset(elements, ...), its encoding set
+    if charset is not None:
+        try:
+            decoded_element(dataset, charset_key)  # as ``dataset._character_set`` decodes it, then reads it
+        except KeyError:  # what its ``get`` answers None for: it does again
+            pass
     fp.seek(end)
     ds = FileDataset(fp, dataset, data[:128], file_meta, False, True)
     ds.set_original_encoding(False, True, dataset._character_set)

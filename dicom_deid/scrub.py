@@ -37,7 +37,7 @@ from dicom_deid.remap import (
     year_only_date,
     year_only_datetime,
 )
-from dicom_deid.uid_bytes import uid_value
+from dicom_deid.uid_bytes import decoded_element, uid_value
 
 PATIENT_AGE = 0x00101010
 _TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"})
@@ -238,7 +238,7 @@ def _pseudonym(tag: int, src: Dataset, ctx: ScrubContext) -> str | None:
         return ctx.patient_id or ctx.remapper.patient_id(ctx.patient_key)
     if kind == "patient_name":
         return ctx.patient_name or ctx.remapper.patient_name(ctx.patient_key)
-    original = str(src[tag].value or "").strip()
+    original = str(decoded_element(src, tag).value or "").strip()  # src[tag], by its own key
     if not original:
         return ""
     if kind == "accession_number":

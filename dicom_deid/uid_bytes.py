@@ -1,16 +1,21 @@
 """UIDs read from a raw element's bytes as pydicom decodes them, without decoding the element
 (issue 16): the plan reads class and scheme UIDs inside sequence items, the scrub reads every UID
 it remaps.  Only with pydicom configured as by default; otherwise pydicom decodes the element.
+Also the raw elements decoded as pydicom decodes them, with a memo of their decoded values
+(``decode_plain``: routing attributes, file meta, the character set).
 """
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence
+
 from pydicom import config as pydicom_config
 from pydicom import hooks as pydicom_hooks
 from pydicom.charset import default_encoding
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
+from pydicom.valuerep import AMBIGUOUS_VR, PersonName
 from pydicom.values import convert_UI
 
 
@@ -41,15 +46,80 @@ def uid_element(raw: RawDataElement) -> DataElement | None:
     order.  None for anything else (no value, an empty one, pydicom configured otherwise): then
     pydicom converts it.  ``tests/test_uid_bytes.py`` compares both on every kind of UI value."""
     value = raw[3]
-    if raw[1] != "UI" or type(value) is not bytes or not raw[2] or not _FAST_ELEMENTS or not plain_pydicom():
+    if raw[1] != "UI" or type(value) is not bytes or not raw[2] or not plain_pydicom():
+        return None
+    return converted_element(raw, "UI", convert_UI(value, True))
+
+
+def converted_element(raw: RawDataElement, vr: str, value: object) -> DataElement | None:
+    """What ``convert_raw_data_element(raw)`` returns when pydicom's conversion gives ``value``
+    under ``vr`` (``DataElement(raw.tag, vr, value, raw.value_tell, raw.length == 0xFFFFFFFF,
+    already_converted=True)``), built without ``DataElement.__init__``: the same attributes in the
+    same order.  None where this pydicom's DataElement sets other attributes."""
+    if not _FAST_ELEMENTS:
         return None
     tag = raw[0]
     elem = object.__new__(DataElement)
-    elem.__dict__.update(tag=tag if type(tag) is BaseTag else BaseTag(tag), VR="UI",
+    elem.__dict__.update(tag=tag if type(tag) is BaseTag else BaseTag(tag), VR=vr,
                          validation_mode=pydicom_config.settings.reading_validation_mode,
-                         _value=convert_UI(value, True), file_tell=raw[4], is_undefined_length=raw[2] == 0xFFFFFFFF,
+                         _value=value, file_tell=raw[4], is_undefined_length=raw[2] == 0xFFFFFFFF,
                          private_creator=None)
     return elem
+
+
+#: Decoded values shared by elements of the same (tag, VR, bytes, encoding, endianness): values
+#: of these types only, each immutable (a multi-valued element's MultiValue is a list: never shared)
+_SHAREABLE = frozenset({str, int, float, bytes, PersonName})
+_MEMO_VALUE_BYTES = 128  # longer values are decoded each time (hashing the key costs with its length)
+_MEMO_SIZE = 4096
+_DECODED: dict[tuple[object, ...], object] = {}
+
+
+def decode_plain(raw: RawDataElement, encoding: str | MutableSequence[str], ds: Dataset | None = None) -> DataElement:
+    """``convert_raw_data_element(raw, encoding=encoding, ds=ds)`` for a raw element read with its
+    value under a plain explicit VR (not SQ, UN or an ambiguous one; not private, not pixel
+    data): the element it returns, with the value it decoded before from the same bytes, the
+    same way (same tag, VR, encoding and endianness: routing attributes, file meta, the
+    character set are the same in every file of a series), where that value is immutable
+    (``_SHAREABLE``) and pydicom is configured as by default.  The element is a new one each
+    time, built as pydicom builds it (``converted_element``)."""
+    value, vr = raw[3], raw[1]
+    memo_key = None
+    if type(value) is bytes and vr and len(value) <= _MEMO_VALUE_BYTES and plain_pydicom():
+        memo_key = (raw[0], vr, value, encoding if type(encoding) is str else tuple(encoding), raw[5], raw[6])
+        known = _DECODED.get(memo_key)
+        if known is not None:
+            elem = converted_element(raw, vr, known)
+            if elem is not None:
+                return elem
+    elem = convert_raw_data_element(raw, encoding=encoding, ds=ds)
+    if memo_key is not None and elem.VR == vr and type(elem._value) in _SHAREABLE:
+        if len(_DECODED) >= _MEMO_SIZE:
+            _DECODED.clear()
+        _DECODED[memo_key] = elem._value
+    return elem
+
+
+#: Raw VRs ``decoded_element`` leaves to ``Dataset.__getitem__``: a sequence (its items get the
+#: Pixel Representation), UN (its VR is looked up), ambiguous ones (corrected from the dataset)
+_NOT_PLAIN_VRS = frozenset({"SQ", "UN", *AMBIGUOUS_VR})
+_CHARSET_TAG = 0x00080005
+
+
+def decoded_element(ds: Dataset, key: BaseTag | int) -> DataElement:
+    """``ds[key]`` for ``key`` one of ``ds``'s own keys (``read.decoded``, which documents it)."""
+    raw = ds._dict[key]  # type: ignore[index]
+    tag = int(key)  # an int compares in C (a BaseTag in Python)
+    if (type(raw) is RawDataElement and raw[3] is not None and raw[1] and raw[1] not in _NOT_PLAIN_VRS
+            and not tag >> 16 & 1 and tag >> 16 != 0x7FE0):
+        elem = uid_element(raw) if raw[1] == "UI" else None  # a UID: the same element, built directly
+        if elem is None:
+            encoding = (default_encoding if tag == _CHARSET_TAG
+                        else ds.original_character_set or ds._character_set)
+            elem = decode_plain(raw, encoding, ds)
+        ds._dict[key] = elem  # type: ignore[index]
+        return elem
+    return ds[key]
 
 
 def plain_pydicom() -> bool:
@@ -61,4 +131,4 @@ def plain_pydicom() -> bool:
             and pydicom_hooks.hooks.raw_element_vr is pydicom_hooks.raw_element_vr)
 
 
-__all__ = ["plain_pydicom", "uid_element", "uid_value"]
+__all__ = ["converted_element", "decode_plain", "decoded_element", "plain_pydicom", "uid_element", "uid_value"]
