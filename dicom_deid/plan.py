@@ -27,8 +27,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, pairwise, repeat
-from operator import is_
+from itertools import pairwise
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
@@ -97,26 +96,26 @@ class Plan:
     def tally(self) -> tuple[dict[str, int], dict[str, list[str]]]:
         """``counts()`` (a plain dict, in no set order) and ``changed_paths()`` in one pass over
         the plan: the manifest row's ``actions`` and ``changes``."""
-        # each code's actions counted and picked out by identity in C (list.count, compress), not
-        # by a Python loop over the plan's few hundred actions (an Enum hashes in Python)
-        codes = list(map(_CODE_OF, self.actions.values()))
-        counts: dict[str, int] = {}
-        changes: dict[str, list[str]] = {}
-        paths: list[TagPath] | None = None
-        named = _PATH_NAMES.__getitem__
-        for code in _CHANGED_CODES:
-            n = codes.count(code)
-            if n:
-                if paths is None:
-                    paths = list(map(_PATH_OF, self.actions.values()))
-                counts[code._value_] = n
-                changes[code._value_] = list(map(named, compress(paths, map(is_, codes, repeat(code)))))
-        kept = codes.count(ActionCode.K)
+        # grouped by the code's value (an Enum hashes in Python; its value is a str)
+        groups: dict[str, list[TagPath]] = {}
+        keep = ActionCode.K
+        kept = 0
+        for action in self.actions.values():
+            code = action.code
+            if code is keep:
+                kept += 1
+                continue
+            paths = groups.get(code._value_)
+            if paths is None:
+                paths = groups[code._value_] = []
+            paths.append(action.path)
+        counts = {value: len(paths) for value, paths in groups.items()}
         if kept:
-            counts[ActionCode.K._value_] = kept
-        if sum(counts.values()) != len(codes):
+            counts[keep._value_] = kept
+        if not groups.keys() <= _CHANGED_VALUES:
             raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
-        return counts, changes
+        named = _PATH_NAMES.__getitem__
+        return counts, {value: list(map(named, groups[value])) for value in _CHANGED_VALUES if value in groups}
 
 
 class _PathNames(dict[TagPath, str]):
