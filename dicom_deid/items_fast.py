@@ -253,6 +253,80 @@ def _read_elements(data: bytes, pos: int, stop: int | None, encoding: Encoding,
         elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
 
 
+def skip_items(data: bytes, pos: int, depth: int = 0) -> int:
+    """The position after the undefined-length sequence whose value starts at ``pos``: where
+    :func:`read_items` ends it, found by the same walk over the same headers without building
+    its items (for a sequence nobody reads: a private one the plan removes unread, read_fast.py's
+    ``dropped``).  FallBack wherever ``read_items`` raises it, and also for a Specific Character
+    Set inside (``read_items`` decodes it; the caller then reads the sequence as before), so
+    where this returns, ``read_items`` returns the same position (``tests/test_meta8_skip_items.py``)."""
+    if depth > MAX_DEPTH:
+        raise FallBack("sequences nested too deep")
+    end = len(data)
+    while True:
+        if pos + 8 > end:
+            raise FallBack("item header cut short")
+        tag, length = _ITEM_HEAD(data, pos)
+        tag = (tag & 0xFFFF) << 16 | tag >> 16
+        if tag == SEQUENCE_END:
+            if length:
+                raise FallBack("sequence delimiter with a length")
+            return pos + 8
+        if tag != ITEM or not length:
+            raise FallBack("not an item, or an empty item")
+        stop = None if length == UNDEFINED else pos + 8 + length
+        if stop is not None and stop > end:
+            raise FallBack("item cut short")
+        pos = _skip_elements(data, pos + 8, stop, depth)
+
+
+def _skip_elements(data: bytes, pos: int, stop: int | None, depth: int) -> int:
+    """``_read_elements``'s walk over one item, building nothing: the position after the item."""
+    end = len(data) if stop is None else stop
+    last = -1
+    vr_of, long_vrs = VR_OF, LONG_VR_BYTES
+    while True:
+        if pos >= end:
+            if stop is None or pos > end:
+                raise FallBack("item cut short, or an element past its item")
+            if last < 0:
+                raise FallBack("an empty item")
+            return pos
+        if pos + 8 > end:
+            raise FallBack("element header cut short")
+        group, elem, vrb, length = _HEAD(data, pos)
+        tag = group << 16 | elem
+        if tag == ITEM_END and stop is None:
+            if vrb != b"\x00\x00" or length:
+                raise FallBack("item delimiter with a length")
+            if last < 0:
+                raise FallBack("an empty item")
+            return pos + 8
+        if tag <= last or group == 0xFFFE:
+            raise FallBack("elements out of order, repeated, or a delimiter")
+        if tag == _CHARSET:
+            raise FallBack("a character set inside: read_items decodes it")
+        last = tag
+        vr = vr_of.get(vrb)
+        if vr is None:
+            raise FallBack("unknown value representation")
+        if vrb in long_vrs:
+            if pos + 12 > end:
+                raise FallBack("element header cut short")
+            length = _UL(data, pos + 8)[0]
+            value_tell = pos + 12
+        else:
+            value_tell = pos + 8
+        if length == UNDEFINED:
+            if vr != "SQ":
+                raise FallBack("undefined length outside a sequence")
+            pos = skip_items(data, value_tell, depth + 1)
+            continue
+        pos = value_tell + length
+        if pos > end:
+            raise FallBack("value cut short")
+
+
 def sequence_value(ds: Dataset, key: BaseTag) -> Sequence | None:
     """``ds[key].value`` for a sequence element, ``key`` one of ``ds``'s keys: a raw sequence of
     defined length (explicit VR little endian, as read_fast.py and dcmread leave it) is converted
@@ -278,4 +352,4 @@ def sequence_value(ds: Dataset, key: BaseTag) -> Sequence | None:
     return cast(Sequence | None, ds[key].value)
 
 
-__all__ = ["item_dataset", "new_dataset", "read_defined", "read_items", "sequence_value"]
+__all__ = ["item_dataset", "new_dataset", "read_defined", "read_items", "sequence_value", "skip_items"]

@@ -36,7 +36,7 @@ from pydicom.fileutil import read_undefined_length_value
 from pydicom.tag import BaseTag, SequenceDelimiterTag
 from pydicom.values import convert_string
 
-from dicom_deid.items_fast import item_dataset, new_file_meta, read_items
+from dicom_deid.items_fast import item_dataset, new_file_meta, read_items, skip_items
 from dicom_deid.rawscan import (
     BASE_TAGS,
     ELEMENT_HEAD,
@@ -125,7 +125,8 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None) -> 
 
     ``dropped`` (a list, for a run whose plan removes every private element unread:
     ``deidentify.Engine.drops_private``): a top-level private element of defined length and of a
-    VR other than UN is not put in the dataset; its (tag, VR) is appended to ``dropped`` instead,
+    VR other than UN, or a private sequence of undefined length that ``items_fast.skip_items``
+    walks to its end, is not put in the dataset; its (tag, VR) is appended to ``dropped`` instead,
     in file order, for the plan (``plan_actions(..., dropped=)``), which decides it exactly as
     it would have had it been read.  Every check on its header and length is made as before.
     On FallBack the list holds elements of a dataset never returned: clear it."""
@@ -188,6 +189,14 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None) -> 
                 # tuple's Python-level __new__ (the same object: is_raw True, is_buffered False)
                 elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
                 continue
+            if vr == "SQ" and group & 1 and drop is not None:
+                try:
+                    pos = skip_items(data, value_tell)  # removed unread, as one of defined length
+                except FallBack:
+                    pass  # read as any other sequence below
+                else:
+                    drop((tag, vr))
+                    continue
             key = tags.get(tag)
             if key is None:
                 key = tags[tag] = BaseTag(tag)
