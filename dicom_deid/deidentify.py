@@ -267,7 +267,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     pkey = patient_key(str(source_value("PatientID", "") or ""), str(source_value("IssuerOfPatientID", "") or ""),
                        str(source_value("PatientName", "") or ""), str(source_value("PatientBirthDate", "") or ""))
     subject = engine.subject_for(source)
-    offset = remapper.date_offset_days(pkey)
+    offset = engine.uid_memo.date_offset_days(pkey)  # remapper.date_offset_days, remembered per patient
     if subject is not None and subject.date_offset_days is not None:
         offset = subject.date_offset_days
     syntax = keyword_value(source.file_meta, "TransferSyntaxUID")
@@ -313,7 +313,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
         set_plain(out, "LongitudinalTemporalInformationModified", "REMOVED")
 
     pseudo_patient = str(keyword_value(out, "PatientID", "") or "") or (subject.subject_id if subject else
-                                                             remapper.patient_id(pkey))
+                                                             engine.uid_memo.patient_id(pkey))
     out.file_meta = meta
     finish_file_meta(meta, out, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
 

@@ -66,12 +66,13 @@ class UidMemo:
     by the engine of one process (``Engine.uid_memo``), never module state, and bounded: at
     ``limit`` entries it starts again empty."""
 
-    __slots__ = ("_known", "_limit", "_remapper")
+    __slots__ = ("_known", "_limit", "_patients", "_remapper")
 
     def __init__(self, remapper: Remapper, limit: int = 1 << 16) -> None:
         self._remapper = remapper
         self._known: dict[str, str] = {}
         self._limit = limit
+        self._patients: dict[str, tuple[str, int]] = {}  # patient key -> (patient_id, date offset)
 
     def uid(self, original: str) -> str:
         """``remapper.uid(original)``, derived once per distinct ``original`` while remembered."""
@@ -81,6 +82,29 @@ class UidMemo:
                 self._known.clear()
             known = self._known[original] = self._remapper.uid(original)
         return known
+
+    def _patient(self, patient_key: str) -> tuple[str, int]:
+        known = self._patients.get(patient_key)
+        if known is None:
+            if len(self._patients) >= self._limit:
+                self._patients.clear()
+            remapper = self._remapper
+            known = self._patients[patient_key] = (remapper.patient_id(patient_key),
+                                                    remapper.date_offset_days(patient_key))
+        return known
+
+    def patient_id(self, patient_key: str) -> str:
+        """``remapper.patient_id(patient_key)``, derived once per patient while remembered (the
+        files of a series are one patient's)."""
+        return self._patient(patient_key)[0]
+
+    def patient_name(self, patient_key: str) -> str:
+        """``remapper.patient_name(patient_key)`` (``ANON^`` and the patient ID)."""
+        return f"ANON^{self._patient(patient_key)[0]}"
+
+    def date_offset_days(self, patient_key: str) -> int:
+        """``remapper.date_offset_days(patient_key)``, derived once per patient while remembered."""
+        return self._patient(patient_key)[1]
 
     def __len__(self) -> int:
         return len(self._known)

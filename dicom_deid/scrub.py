@@ -234,10 +234,11 @@ def _pseudonym(tag: int, src: Dataset, ctx: ScrubContext) -> str | None:
     kind = ctx.standard.pseudonyms.get(tag)
     if kind is None:
         return None
+    derive = ctx.uid_memo if ctx.uid_memo is not None else ctx.remapper  # the same answers, remembered
     if kind == "patient_id":
-        return ctx.patient_id or ctx.remapper.patient_id(ctx.patient_key)
+        return ctx.patient_id or derive.patient_id(ctx.patient_key)
     if kind == "patient_name":
-        return ctx.patient_name or ctx.remapper.patient_name(ctx.patient_key)
+        return ctx.patient_name or derive.patient_name(ctx.patient_key)
     original = str(decoded_element(src, tag).value or "").strip()  # src[tag], by its own key
     if not original:
         return ""
