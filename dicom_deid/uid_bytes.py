@@ -15,6 +15,7 @@ from pydicom.charset import default_encoding
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
+from pydicom.uid import UID
 from pydicom.valuerep import AMBIGUOUS_VR, PersonName
 from pydicom.values import convert_UI
 
@@ -48,7 +49,19 @@ def uid_element(raw: RawDataElement) -> DataElement | None:
     value = raw[3]
     if raw[1] != "UI" or type(value) is not bytes or not raw[2] or not plain_pydicom():
         return None
-    return converted_element(raw, "UI", convert_UI(value, True))
+    tag = raw[0]
+    if tag in _INSTANCE_UIDS or len(value) > _MEMO_VALUE_BYTES:
+        return converted_element(raw, "UI", convert_UI(value, True))
+    # a class, study, series or frame of reference UID: the same in every file of a series
+    memo_key = (tag, "UI", value)
+    uid = _DECODED.get(memo_key)
+    if uid is None:
+        uid = convert_UI(value, True)
+        if type(uid) is UID:  # one UID (an immutable str); several are a MultiValue: never shared
+            if len(_DECODED) >= _MEMO_SIZE:
+                _DECODED.clear()
+            _DECODED[memo_key] = uid
+    return converted_element(raw, "UI", uid)
 
 
 def converted_element(raw: RawDataElement, vr: str, value: object) -> DataElement | None:
@@ -73,6 +86,8 @@ _SHAREABLE = frozenset({str, int, float, bytes, PersonName})
 _MEMO_VALUE_BYTES = 128  # longer values are decoded each time (hashing the key costs with its length)
 _MEMO_SIZE = 4096
 _DECODED: dict[tuple[object, ...], object] = {}
+#: UIDs unique to each instance (SOP Instance UID, its file meta copy): never remembered
+_INSTANCE_UIDS = frozenset({0x00080018, 0x00020003})
 
 
 def decode_plain(raw: RawDataElement, encoding: str | MutableSequence[str], ds: Dataset | None = None) -> DataElement:

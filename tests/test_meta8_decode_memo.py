@@ -113,3 +113,21 @@ def test_the_memo_stays_bounded() -> None:
     for i in range(uid_bytes._MEMO_SIZE + 10):
         uid_bytes.decode_plain(_raw(0x00081030, "LO", f"D{i:05d}".encode()), "iso8859")
     assert 0 < len(uid_bytes._DECODED) <= uid_bytes._MEMO_SIZE
+
+
+def test_a_series_uid_is_remembered_and_an_instance_uid_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(uid_bytes, "_DECODED", {})
+    series = _raw(0x0020000E, "UI", b"1.2.840.113619.2.1.1.1\x00")
+    first, second = uid_bytes.uid_element(series), uid_bytes.uid_element(series)
+    assert first is not None and second is not None and first is not second
+    assert first.value == second.value == convert_raw_data_element(series).value == "1.2.840.113619.2.1.1.1"
+    assert type(first.value) is type(convert_raw_data_element(series).value)
+    assert [k for k in uid_bytes._DECODED if k[0] == 0x0020000E] == [(0x0020000E, "UI", series.value)]
+    instance = _raw(0x00080018, "UI", b"1.2.840.113619.2.1.1.2\x00")
+    assert uid_bytes.uid_element(instance).value == "1.2.840.113619.2.1.1.2"  # type: ignore[union-attr]
+    assert not [k for k in uid_bytes._DECODED if k[0] == 0x00080018]  # unique to its file: not kept
+    several = _raw(0x00081150, "UI", b"1.2.3\\1.2.4")
+    values = [uid_bytes.uid_element(several).value for _ in range(2)]  # type: ignore[union-attr]
+    assert values[0] == ["1.2.3", "1.2.4"] and values[0] is not values[1]
+    uid_bytes._DECODED[(0x0020000E, "UI", series.value)] = "9.9.9"
+    assert uid_bytes.uid_element(series).value == "9.9.9"  # type: ignore[union-attr]  # consulted
