@@ -67,6 +67,18 @@ def test_a_line_is_confirmed_on_the_second_box_of_one_image() -> None:
     assert second.x in [x for x, _ in planted.read]
 
 
+def test_the_second_box_of_one_image_counts_only_when_it_confirms() -> None:
+    image, ink = _label("MRN 76183619")
+    first = TextBox(ink.x - 2, ink.y - 3, ink.width + 4, ink.height + 6, 0.9)
+    second = TextBox(ink.x - 3, ink.y - 3, ink.width + 6, ink.height + 6, 0.8)
+    uncertain = Reading("MRN7618", (0.9, 0.9, 0.9, 0.4, 0.4, 0.4, 0.4), 0)  # three sure of seven
+    planted = _Planted([first, second], {(second.x, -1): uncertain,  # a chance reading
+                                         (first.x, -1): _reading("~", 0.3)})
+    search = find_text([image], planted, planted)
+    assert second.x in [x for x, _ in planted.read]
+    assert [j.verdict for j in search.judged] == [Verdict.REJECTED]  # anatomy read twice stays rejected
+
+
 def test_row_runs_joins_boxes_side_by_side_on_one_row_only() -> None:
     boxes = [
         TextBox(136, 437, 100, 36),  # "PID"

@@ -182,7 +182,8 @@ def next_member(group: Sequence[Proposal], tried: Sequence[Proposal]) -> Proposa
     """The member of ``group`` to read next: the best-scoring one seen in a search image not read
     yet (a projection that blurs the text does not hide it), else the best-scoring one whose box
     was not read yet (another pass's box of the same line, a pixel or two off: a 7 px label read
-    "Rw:T6A819" in one box and "wkn:769519" in the other), else none."""
+    "Rw:T6A819" in one box and "wkn:769519" in the other), else none.  Such a box is the same
+    pixels read again: ``find_text`` takes its reading only when it confirms the line."""
     seen = {p.image for p in tried}
     fresh = next((p for p in group if p.image not in seen), None)
     if fresh is not None:
@@ -237,26 +238,29 @@ def find_text(
     tried: list[list[Proposal]] = [[] for _ in groups]
     rank = {Verdict.CONFIRMED: 2, Verdict.UNCERTAIN: 1, Verdict.REJECTED: 0}
     for _ in range(attempts):
-        todo: dict[int, list[tuple[int, Proposal]]] = {}
+        todo: dict[int, list[tuple[int, Proposal, bool]]] = {}
         for g, group in enumerate(groups):
             if best[g] is not None and best[g][0].verdict is Verdict.CONFIRMED:  # type: ignore[index]
                 continue
             member = next_member(group, tried[g])
             if member is None:
                 continue
+            again = any(p.image == member.image for p in tried[g])  # another box, same pixels
             tried[g].append(member)
-            todo.setdefault(member.image, []).append((g, member))
+            todo.setdefault(member.image, []).append((g, member, again))
         if not todo:
             break
         for index, members in todo.items():
-            prefixes = [prefix(m.box) for _, m in members]
+            prefixes = [prefix(m.box) for _, m, _again in members]
             readings = recognizer.read_boxes(images[index], prefixes)
-            for (g, _member), reading, read_box in zip(members, readings, prefixes, strict=True):
+            for (g, _member, again), reading, read_box in zip(members, readings, prefixes, strict=True):
                 region = Proposal(union_box([p.box for p in groups[g]]), index)
                 verdict = judge(images[index], region, reading, read_box=read_box,
                                 core=core_of([p.box for p in groups[g]]),
                                 derived=index < len(derived) and derived[index])
-                current = best[g]
+                if again and verdict.verdict is not Verdict.CONFIRMED:
+                    continue  # the same pixels read again: only a confirmation counts, not a chance
+                current = best[g]  # "uncertain" reading of anatomy (high-risk images redact those)
                 if current is None or rank[verdict.verdict] > rank[current[0].verdict]:
                     best[g] = (verdict, reading)
     _second_look(images, groups, best, recognizer, derived)
