@@ -307,8 +307,11 @@ class DbnetDetector:
         if pad:
             resized = pad_with_background(resized, pad)
         if resized.ndim == 2:  # grey: the network's three input channels are the same plane
-            scaled = resized.astype(np.float32) / 127.5 - 1.0
-            blob = np.ascontiguousarray(np.broadcast_to(scaled, (1, 3, *scaled.shape)))
+            blob = np.empty((1, 3, *resized.shape), dtype=np.float32)
+            plane = blob[0, 0]  # scaled in place (the same float32 operations), then copied twice
+            np.divide(resized, np.float32(127.5), out=plane, dtype=np.float32)
+            plane -= np.float32(1.0)
+            blob[0, 1:] = plane
         else:  # channels first, scaled in place (the same float32 operations)
             blob = np.moveaxis(resized, -1, 0)[None].astype(np.float32, order="C")
             blob /= 127.5
@@ -583,13 +586,20 @@ def pad_with_background(image: npt.NDArray[np.uint8], pad: int) -> npt.NDArray[n
 
 
 def _running_median(profile: npt.NDArray[np.floating], window: int) -> npt.NDArray[np.uint8]:
-    """``profile`` (along its first axis) through a running median of ``window`` values."""
+    """``profile`` (along its first axis; a second axis of channels) through a running median of
+    ``window`` values (odd), the ends repeated, cast to uint8.
+
+    The cast comes first: it rounds down, and rounding down keeps the order of values, so the
+    median of the cast values is the cast of the median.  The running median of uint8 values is
+    OpenCV's median filter over a one-pixel-wide image (its border repeats the ends; across the
+    width every row of the window holds the same value): a fraction of numpy's median of a
+    sliding window."""
+    values = np.asarray(profile, dtype=np.uint8)
     if window <= 1 or profile.shape[0] < window:
-        return np.asarray(profile, dtype=np.uint8)
-    half = window // 2
-    ends = (np.repeat(profile[:1], half, axis=0), profile, np.repeat(profile[-1:], half, axis=0))
-    view = np.lib.stride_tricks.sliding_window_view(np.concatenate(ends), window, axis=0)
-    return np.asarray(np.median(view, axis=-1), dtype=np.uint8)
+        return values
+    column = np.ascontiguousarray(values.reshape(values.shape[0], 1, -1))
+    smoothed = _import_cv2().medianBlur(column, window)
+    return np.asarray(smoothed, dtype=np.uint8).reshape(values.shape)
 
 
 def _tiles(length: int, largest: int) -> list[tuple[int, int]]:
