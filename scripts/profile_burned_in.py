@@ -7,7 +7,8 @@ Usage (one core; CPU time is what is reported, since the machine may be shared):
     taskset -c 1 .venv/bin/python scripts/profile_burned_in.py some/file.dcm other/folder
 
 Runs only the search of the pixel stage (decode, search images, detector passes, recognition,
-confirmation: ``detect.find_text``), not the header rules or the write, on each input; the models
+confirmation: ``detect.find_text``), not the header rules or the write, on each input (``--stages``
+also times the decode and the re-encode of the frames, apart from the search); the models
 are loaded before timing starts.  Prints CPU seconds per input, the median per single-frame and
 multi-frame input, and with ``--profile N`` the N most expensive functions (cumulative) of the
 whole run.  ``--dump`` writes each input's judged regions (box, verdict) as JSON, so that two
@@ -20,6 +21,7 @@ This script measures speed only; recall and over-redaction are measured by
 from __future__ import annotations
 
 import argparse
+import copy
 import cProfile
 import io
 import json
@@ -72,11 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", type=Path, help="a --dump of another version: report differences")
     parser.add_argument("--passes", action="store_true",
                         help="print each network pass of each input: view, turned or not, input size, CPU")
+    parser.add_argument("--stages", action="store_true",
+                        help="also time each input's decode and its re-encode (the pixel stage's write of the "
+                             "frames, with its check that the new stream decodes to them)")
     args = parser.parse_args(argv)
 
     from dicom_deid.errors import DeidError
     from dicom_deid.pixels.decode import decode_pixels
     from dicom_deid.pixels.detect import derived_flags, find_text, search_images
+    from dicom_deid.pixels.encode import encode_frames
     from dicom_deid.pixels.ocr import DbnetDetector
     from dicom_deid.pixels.recognize import CrnnRecognizer
 
@@ -91,12 +97,15 @@ def main(argv: list[str] | None = None) -> int:
         _record_passes(detector, passes)
     profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU time, not wall
     rows: list[dict[str, object]] = []
+    stage_totals = [0.0, 0.0]  # decode, re-encode (--stages)
     for name, raw in inputs:
         try:
             ds = pydicom.dcmread(io.BytesIO(raw), force=True)
             if "PixelData" not in ds:
                 continue
+            start = time.process_time()
             decoded = decode_pixels(ds)
+            decode_cpu = time.process_time() - start
         except (DeidError, pydicom.errors.InvalidDicomError) as exc:  # reported and skipped
             print(f"skip {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
@@ -115,10 +124,21 @@ def main(argv: list[str] | None = None) -> int:
         assert search is not None
         judged = [[j.box.x, j.box.y, j.box.width, j.box.height, j.verdict.value] for j in search.judged]
         facts = decoded.facts
-        rows.append({"name": name, "frames": facts.frames, "rows": facts.rows, "columns": facts.columns,
-                     "cpu": best, "judged": judged})
+        row: dict[str, object] = {"name": name, "frames": facts.frames, "rows": facts.rows,
+                                  "columns": facts.columns, "cpu": best, "judged": judged}
+        stages = ""
+        if args.stages:
+            start = time.process_time()
+            written = encode_frames(copy.deepcopy(ds), decoded.frames, facts)  # the same cost as redacted frames
+            encode_cpu = time.process_time() - start
+            row.update(decode_cpu=decode_cpu, encode_cpu=encode_cpu)
+            stage_totals[0] += decode_cpu
+            stage_totals[1] += encode_cpu
+            stages = f"  decode {decode_cpu:6.3f} s  encode {encode_cpu:6.3f} s ({written.note[:28]})"
+        rows.append(row)
         print(f"{best:7.3f} s  {facts.frames:3d}f {facts.rows}x{facts.columns}  "
-              f"{sum(j[4] == 'confirmed' for j in judged):2d} confirmed / {len(judged):2d}  {name[-70:]}", flush=True)
+              f"{sum(j[4] == 'confirmed' for j in judged):2d} confirmed / {len(judged):2d}{stages}  {name[-70:]}",
+              flush=True)
         for line in passes:
             print(f"           {line}")
         passes.clear()
@@ -129,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
           f"total {sum(single):.2f} s")
     if multi:
         print(f"multi-frame:  {len(multi)} inputs, median {statistics.median(multi):.3f} s, total {sum(multi):.2f} s")
+    if args.stages:
+        print(f"decode: total {stage_totals[0]:.2f} s, re-encode: total {stage_totals[1]:.2f} s")
     if profiler is not None:
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats(args.sort).print_stats(args.profile)
