@@ -9,7 +9,9 @@ Three rewrites, each the same function up to float rounding (outputs differ by ~
 * :func:`fold_conv_affine`: ``Add(Mul(Conv(x, W, B), s), t)`` -> ``Conv(x, s*W, s*B + t)``;
 * :func:`fuse_hardswish`: ``Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)`` ->
   ``Mul(x, HardSigmoid(x; alpha=1/6, beta=1/2))`` (opset 6+);
-* :func:`affine_as_depthwise`: the scalar affine left after an activation, ``Add(Mul(x, s), t)``
+* :func:`fold_affine_into_conv`: the scalar affine left after an activation, when its one user is
+  a convolution without padding (a pointwise one), folded into that convolution's weights and bias;
+* :func:`affine_as_depthwise`: the scalar affine left after an activation (any other), ``Add(Mul(x, s), t)``
   on a C-channel map, -> a 1x1 depthwise ``Conv`` of weight ``s`` and bias ``t`` per channel.
   onnxruntime keeps its convolutions in a blocked channel layout (NCHWc) but cannot run an
   element-wise op with a scalar in it: each such affine cost a reorder out of the blocked layout
@@ -93,6 +95,50 @@ def fold_conv_affine(model: Any) -> int:
         conv.input.extend(names)
         conv.output[0] = add.output[0]
         dropped |= {id(mul), id(add)}
+        folded += 1
+    _drop(graph, dropped)
+    return folded
+
+
+def fold_affine_into_conv(model: Any) -> int:
+    """Fold a scalar affine ``Add(Mul(x, s), t)`` whose one user is a ``Conv`` without padding (and
+    with constant weights) into that convolution: ``Conv(s*x + t, W, B)`` is ``Conv(x, s*W, B + t *
+    sum(W))``, the sum over each output's inputs and kernel (in place); returns how many.  Without
+    padding every output sees only real inputs, so the border is computed as before; a padded
+    convolution is left (its zeros would become ``-t/s``), as is a grouped one."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    values, users = _constants(graph), _users(graph)
+    dropped: set[int] = set()
+    folded = 0
+    for mul in graph.node:
+        if mul.op_type != "Mul" or len(mul.input) != 2:
+            continue
+        index = next((i for i, name in enumerate(mul.input) if _scalar(values, name) is not None), None)
+        add = _only_user(users, mul.output[0], "Add") if index is not None else None
+        if index is None or add is None or len(add.input) != 2 or list(add.input).count(mul.output[0]) != 1:
+            continue
+        shift = _scalar(values, next(n for n in add.input if n != mul.output[0]))
+        conv = _only_user(users, add.output[0], "Conv")
+        if shift is None or conv is None or conv.input[0] != add.output[0] or conv.input[1] not in values:
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        if any(attrs.get("pads", ())) or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID"):
+            continue
+        if int(attrs.get("group", 1)) != 1 or (len(conv.input) > 2 and conv.input[2] not in values):
+            continue
+        scale = float(values[mul.input[index]].reshape(-1)[0])
+        weight = values[conv.input[1]].astype(np.float64)
+        bias = values[conv.input[2]].astype(np.float64) if len(conv.input) > 2 else np.zeros(weight.shape[0])
+        name = f"{conv.name or conv.output[0]}__affine"
+        graph.initializer.extend([
+            numpy_helper.from_array((weight * scale).astype(np.float32), f"{name}_w"),
+            numpy_helper.from_array((bias + shift * weight.sum(axis=(1, 2, 3))).astype(np.float32), f"{name}_b"),
+        ])
+        del conv.input[:]
+        conv.input.extend([mul.input[1 - index], f"{name}_w", f"{name}_b"])
+        dropped.update({id(mul), id(add)})
         folded += 1
     _drop(graph, dropped)
     return folded
@@ -287,12 +333,13 @@ def _drop(graph: Any, dropped: set[int]) -> None:
 
 
 def simplified_bytes(path: Path) -> bytes:
-    """The model at ``path`` with the five rewrites applied, serialised for onnxruntime."""
+    """The model at ``path`` with the six rewrites applied, serialised for onnxruntime."""
     import onnx
 
     model = onnx.load(str(path))
     fold_conv_affine(model)
     fuse_hardswish(model)
+    fold_affine_into_conv(model)
     affine_as_depthwise(model)
     fold_transpose_bias(model)
     gate_residual(model)
@@ -300,5 +347,5 @@ def simplified_bytes(path: Path) -> bytes:
     return bytes(model.SerializeToString())
 
 
-__all__ = ["affine_as_depthwise", "fold_conv_affine", "fold_transpose_bias", "fuse_hardswish", "gate_residual",
+__all__ = ["affine_as_depthwise", "fold_affine_into_conv", "fold_conv_affine", "fold_transpose_bias", "fuse_hardswish", "gate_residual",
            "simplified_bytes"]
