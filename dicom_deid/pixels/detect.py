@@ -259,8 +259,10 @@ def find_text(
                                 core=core_of([p.box for p in groups[g]]),
                                 derived=index < len(derived) and derived[index])
                 if again and verdict.verdict is not Verdict.CONFIRMED:
-                    continue  # the same pixels read again: only a confirmation counts, not a chance
-                current = best[g]  # "uncertain" reading of anatomy (high-risk images redact those)
+                    # the same pixels read again: a confirmation counts, an "uncertain" reading of
+                    # anatomy is chance (and high-risk images black out uncertain regions)
+                    continue
+                current = best[g]
                 if current is None or rank[verdict.verdict] > rank[current[0].verdict]:
                     best[g] = (verdict, reading)
     _second_look(images, groups, best, recognizer, derived)
@@ -599,8 +601,7 @@ def _row_join(
     its regions; otherwise nothing changes."""
     pending: dict[int, list[int]] = {}
     for g, _group, current, _whole in _unconfirmed(groups, best):
-        if current[0].line is not None:
-            pending.setdefault(current[0].image, []).append(g)
+        pending.setdefault(current[0].image, []).append(g)
     for index, members in pending.items():
         if index < len(derived) and derived[index]:
             continue
