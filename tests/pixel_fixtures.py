@@ -8,8 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pydicom.data
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.data import get_testdata_file
@@ -165,3 +167,16 @@ class FixedFinder:
         self.calls += 1
         judged = tuple(Judged(b, self.verdict, 0, min(b.width, b.height)) for b in self.boxes)
         return TextSearch(judged, tuple(images))
+
+
+class NetworkInputs:
+    """Stands in for the network: keeps each input and answers an empty map."""
+
+    def __init__(self) -> None:
+        self.blobs: list[npt.NDArray[np.float32]] = []
+        self.contiguous: list[bool] = []
+
+    def run(self, blob: Any) -> npt.NDArray[np.float32]:
+        self.blobs.append(np.array(blob))
+        self.contiguous.append(bool(blob.flags.c_contiguous))  # else onnxruntime copies it once more
+        return np.zeros((1, 1, *blob.shape[2:]), dtype=np.float32)

@@ -17,6 +17,7 @@ from dicom_deid.pixels.display import (
     ybr_full_to_rgb,
 )
 from dicom_deid.pixels.ocr import DbnetDetector, ScanPass, enhance_contrast
+from tests.pixel_fixtures import NetworkInputs
 
 
 def _every_ybr() -> npt.NDArray[np.uint8]:
@@ -84,22 +85,9 @@ def test_colour_contrast_equalisation_equals_one_plane_at_a_time() -> None:
     assert np.array_equal(enhance_contrast(image), np.stack(planes, axis=2))
 
 
-class _Blobs:
-    """Stands in for the network: keeps each input and answers an empty map."""
-
-    def __init__(self) -> None:
-        self.blobs: list[npt.NDArray[np.float32]] = []
-        self.contiguous: list[bool] = []
-
-    def run(self, blob: Any) -> npt.NDArray[np.float32]:
-        self.blobs.append(np.array(blob))
-        self.contiguous.append(bool(blob.flags.c_contiguous))  # else onnxruntime copies it once more
-        return np.zeros((1, 1, *blob.shape[2:]), dtype=np.float32)
-
-
 def test_network_input_of_a_colour_image_equals_the_scaled_channels() -> None:
     detector = DbnetDetector(edge_pad=0)
-    network = _Blobs()
+    network = NetworkInputs()
     detector._network = network  # type: ignore[assignment]
     image = _random_rgb(4, (64, 96))
     detector.network_map(image, ScanPass(min_side=None, factor=1.0))

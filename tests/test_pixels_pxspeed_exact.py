@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from dicom_deid.pixels.ocr import DbnetDetector, ScanPass, _running_median, pad_with_background
+from tests.pixel_fixtures import NetworkInputs
 
 
 def _sliding_median(profile: npt.NDArray[np.floating], window: int) -> npt.NDArray[np.uint8]:
@@ -49,22 +48,9 @@ def test_padding_of_a_grey_and_a_colour_image_keeps_the_running_median() -> None
         assert np.array_equal(out[16:-16, 0], left)
 
 
-class _Blobs:
-    """Stands in for the network: keeps each input and answers an empty map."""
-
-    def __init__(self) -> None:
-        self.blobs: list[npt.NDArray[np.float32]] = []
-        self.contiguous: list[bool] = []
-
-    def run(self, blob: Any) -> npt.NDArray[np.float32]:
-        self.blobs.append(np.array(blob))
-        self.contiguous.append(bool(blob.flags.c_contiguous))  # else onnxruntime copies it once more
-        return np.zeros((1, 1, *blob.shape[2:]), dtype=np.float32)
-
-
 def test_network_input_of_a_grey_image_is_the_scaled_plane_three_times() -> None:
     detector = DbnetDetector(edge_pad=0, enhance=False)
-    network = _Blobs()
+    network = NetworkInputs()
     detector._network = network  # type: ignore[assignment]
     image = np.random.default_rng(8).integers(0, 256, (64, 96), dtype=np.uint8)
     image[0, :3] = (0, 127, 255)  # the ends and the middle of the range
