@@ -50,9 +50,11 @@ from dicom_deid.pixels.decode import DecodedPixels
 from dicom_deid.pixels.deskew import LevelLine, level_line
 from dicom_deid.pixels.display import (
     achromatic_view,
+    chroma_view,
     colour_overlay,
     display_frame,
     scale_to_uint8,
+    vivid_marks,
     white_over_colour,
 )
 from dicom_deid.pixels.ocr import ScanPass, TextBox, TextDetector, TextReader
@@ -233,6 +235,8 @@ def find_text(
     ]
     images, derived, more = _with_flow_views(images, derived, detector)
     proposals += more
+    images, derived, more = _with_chroma_view(images, derived, detector, proposals)
+    proposals += more
     groups = group_duplicates(proposals)
     best: list[tuple[Judged, Reading] | None] = [None] * len(groups)
     tried: list[list[Proposal]] = [[] for _ in groups]
@@ -316,6 +320,31 @@ def _with_flow_views(
             if any(_overlaps(box, area) for area in areas):
                 proposals.append(Proposal(box, len(out) - 1))
     return out, flags, proposals
+
+
+def _with_chroma_view(
+    images: Sequence[npt.NDArray[np.uint8]], derived: Sequence[bool], detector: TextDetector,
+    proposals: Sequence[Proposal],
+) -> tuple[list[npt.NDArray[np.uint8]], list[bool], list[Proposal]]:
+    """``images`` and ``derived`` with the chroma view (``display.chroma_view``) of the first image
+    appended when it is a colour photograph with marks more vivid than their surroundings
+    (``display.vivid_marks``), and the detector's proposals in that view near those marks
+    (``search_near``: crops, not the whole photograph) that overlap no proposal of the photograph
+    itself: saturated text of the photograph's own brightness, which the colour image does not
+    show the detector.  Text the colour image already shows keeps its boxes (in the chroma view a
+    vertical label's box ran on 40 px over the orange skin beyond it)."""
+    flags = [i < len(derived) and derived[i] for i in range(len(images))]
+    if not images or flags[0]:
+        return list(images), flags, []
+    view = chroma_view(images[0])
+    areas = [] if view is None else _white_clusters(vivid_marks(view))
+    if view is None or not areas:
+        return list(images), flags, []
+    seen = [p.box for p in proposals if p.image == 0]
+    index = len(images)
+    more = [Proposal(box, index) for box in search_near(detector, view, areas)
+            if any(_overlaps(box, area) for area in areas) and not any(_overlaps(box, b) for b in seen)]
+    return [*images, view], [*flags, False], more
 
 
 class PassDetector(Protocol):

@@ -133,6 +133,41 @@ def colour_overlay(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_] | None
     return coloured if FLOW_MIN_SHARE <= share <= FLOW_MAX_SHARE else None
 
 
+def chroma_view(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8] | None:
+    """How coloured each pixel of a colour photograph is (the spread of its channels), as a grey
+    image; ``None`` for a grey image, a grey image under a colour overlay (``colour_overlay``) or any
+    image of which at most ``FLOW_MAX_SHARE`` of the pixels are coloured.
+
+    Text in a saturated colour over a photograph whose brightness is close to its own (green over
+    green-blue skin or tissue) hardly shows in the detector's colour input; in this view it is the
+    brightest thing there (a vertical green label on a 1024 x 768 photograph: no proposal in the
+    colour image, boxed in this view)."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        return None
+    low, high = channel_extremes(image)
+    spread = high - low
+    if float(np.count_nonzero(spread >= FLOW_CHROMA)) <= FLOW_MAX_SHARE * spread.size:
+        return None
+    return np.ascontiguousarray(spread)
+
+
+#: Marks more vivid than their surroundings in a chroma view (``vivid_marks``): their channel
+#: spread exceeds the median spread of the ``VIVID_WINDOW`` px square around them by at least
+#: ``VIVID_LEVEL`` levels (a 10 px green label over green-blue skin: 125 levels).
+VIVID_LEVEL = 64
+VIVID_WINDOW = 15
+
+
+def vivid_marks(view: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Pixels of a chroma view (``chroma_view``) far more coloured than the photograph around them:
+    the strokes of text in a saturated colour, where the detector should look in that view."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    local = _import_cv2().medianBlur(np.ascontiguousarray(view), VIVID_WINDOW)
+    marks: npt.NDArray[np.bool_] = (view.astype(np.int16) - local) >= VIVID_LEVEL
+    return marks
+
+
 def achromatic_view(image: npt.NDArray[np.uint8], coloured: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
     """A grey view of an RGB image with its colour overlay (``coloured``: ``colour_overlay``) taken away.
 
