@@ -5,7 +5,8 @@
 
 Each tool runs as a whole command in a child process pinned to one core, over the whole corpus,
 and is measured in CPU seconds of that child (user + system, from ``wait4``: robust when other
-work shares the machine; wall seconds are printed beside them):
+work shares the machine; wall seconds are printed beside them, and the system part: the kernel's
+writes and page faults, which vary with the page cache and grow with the bytes written):
 
 - ``dicom-deid``: ``python -m dicom_deid run IN OUT --pixels off --workers 1 --quiet`` (basic
   profile; manifest and sealed mapping included, as a user runs it).  Each file takes the byte
@@ -80,6 +81,7 @@ class Timing:
     cpu: float
     wall: float
     counts: dict[str, int]
+    system: float = 0.0  # the kernel's part of ``cpu`` (writes, page faults): the same for every tool's bytes
 
 
 def _candidates(folder: Path) -> list[Path]:
@@ -122,8 +124,9 @@ def _child_env(work: Path, source: Path = ROOT) -> dict[str, str]:
     return env
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run ``argv`` (on this process's core); (CPU seconds of it and its children, wall seconds, stdout)."""
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
+    """Run ``argv`` (on this process's core); (CPU seconds of it and its children, wall seconds,
+    stdout, the system part of those CPU seconds)."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=err, cwd=env["DICOM_DEID_HOME"])
@@ -135,7 +138,7 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
         if proc.returncode not in (0, 3):  # dicom-deid: 3 = some inputs quarantined
             err.seek(0)
             raise SystemExit(f"bench: {argv[:4]} failed ({proc.returncode}): {err.read().decode()[-2000:]}")
-    return usage.ru_utime + usage.ru_stime, wall, out.decode()
+    return usage.ru_utime + usage.ru_stime, wall, out.decode(), usage.ru_stime
 
 
 def _manifest_counts(out: Path) -> dict[str, int]:
@@ -160,11 +163,11 @@ def run_tool(tool: str, inp: Path, out: Path, work: Path, baseline: Path | None)
     if tool in ("dicom-deid", "baseline"):
         argv = [sys.executable, "-m", "dicom_deid", "run", str(inp), str(out), "--pixels", "off",
                 "--workers", "1", "--quiet"]
-        secs, wall, _ = timed(argv, env)
-        return Timing(secs, wall, _manifest_counts(out))
+        secs, wall, _, system = timed(argv, env)
+        return Timing(secs, wall, _manifest_counts(out), system)
     argv = [sys.executable, __file__, f"--child-{tool}", str(inp), str(out)]
-    secs, wall, stdout = timed(argv, env)
-    return Timing(secs, wall, json.loads(stdout.strip().splitlines()[-1]))
+    secs, wall, stdout, system = timed(argv, env)
+    return Timing(secs, wall, json.loads(stdout.strip().splitlines()[-1]), system)
 
 
 def child_dicognito(inp: Path, out: Path) -> dict[str, int]:
@@ -270,11 +273,12 @@ def bench_corpus(name: str, args: argparse.Namespace, work: Path, cpu: int, tool
             if round_:
                 results[tool].append(timing)
     med = {t: statistics.median(x.cpu for x in v) for t, v in results.items()}
-    print(f"  {'tool':11s} {'CPU s':>7s} {'ms/file':>8s} {'files/s':>8s} {'MB/s':>7s} {'wall s':>7s}  outcomes")
+    print(f"  {'tool':11s} {'CPU s':>7s} {'sys s':>6s} {'ms/file':>8s} {'files/s':>8s} {'MB/s':>7s} {'wall s':>7s}  outcomes")
     for tool, secs in med.items():
         wall = statistics.median(x.wall for x in results[tool])
+        system = statistics.median(x.system for x in results[tool])
         counts = ", ".join(f"{k} {v}" for k, v in sorted(results[tool][-1].counts.items()))
-        print(f"  {tool:11s} {secs:7.2f} {1000 * secs / len(files):8.2f} {len(files) / secs:8.1f} "
+        print(f"  {tool:11s} {secs:7.2f} {system:6.2f} {1000 * secs / len(files):8.2f} {len(files) / secs:8.1f} "
               f"{mb / secs:7.1f} {wall:7.2f}  {counts}")
     if "dicom-deid" in results:
         last = results["dicom-deid"][-1].counts
@@ -369,7 +373,7 @@ def bench_startup(work: Path, cpu: int, repeat: int, baseline: Path | None) -> N
         for name, argv, source in runs:
             shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(out.with_name(out.name + ".quarantine"), ignore_errors=True)
-            secs, wall, _ = timed(argv, _child_env(work, source))
+            secs, wall, _, _ = timed(argv, _child_env(work, source))
             if i:
                 cpus[name].append(secs)
                 walls[name].append(wall)
