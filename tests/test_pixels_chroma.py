@@ -4,7 +4,7 @@ On tune seed 10404 (case015) a 10 px green vertical label over a green-blue VL p
 never proposed: in the colour image the detector sees it hardly differs from the skin around it.
 A colour photograph is now searched in its chroma view too (``display.chroma_view``: how far each
 pixel's channels spread), in crops around marks far more coloured than their surroundings
-(``display.vivid_marks``), and the view's proposals there that overlap no proposal of the
+(``display.vivid_marks``) that are not small round spots (``detect.CHROMA_SPOT``), and the view's proposals there that overlap no proposal of the
 photograph itself are judged like any other (``detect._with_chroma_view``).
 
 The end-to-end test plants its own orange label with Pillow on pydicom-data's photograph of a face
@@ -64,13 +64,17 @@ def test_orange_label_on_skin_is_found_in_the_chroma_view() -> None:
     assert (changed & ~label_area(mask, 12)).sum() == 0
 
 
-def _photo(share: float, marks: bool = False) -> np.ndarray:
+def _photo(share: float, marks: bool = False, spot: bool = False) -> np.ndarray:
     """A 100 x 100 RGB image whose first ``share`` of rows are skin-coloured, the rest grey; with
-    ``marks``, a row of pure green strokes (8 px high) at x 20-70, y 72-80."""
+    ``marks``, a row of pure green strokes (8 px high) at x 20-70, y 72-80; with ``spot``, a round
+    green spot (a 12 px disc) at x 14-26, y 70-82."""
     image = np.full((100, 100, 3), 128, np.uint8)
     image[: round(100 * share)] = (200, 140, 90)
     if marks:
         image[72:80, 20:70:4] = (0, 255, 0)
+    if spot:
+        yy, xx = np.mgrid[:100, :100]
+        image[(yy - 76) ** 2 + (xx - 20) ** 2 <= 36] = (0, 255, 0)
     return image
 
 
@@ -102,17 +106,20 @@ class _ByView:
         return list(self.grey if image.ndim == 2 else self.colour)
 
 
-@pytest.mark.parametrize(("share", "marks"), [(0.9, True), (0.3, True), (0.9, False)],
-                         ids=["photograph", "grey-with-overlay", "photograph-without-vivid-marks"])
-def test_chroma_proposals_add_only_what_the_photograph_does_not_show(share: float, marks: bool) -> None:
-    """On a photograph with vivid marks the view's box over them is judged, and its box over a line
-    the colour image already boxed is not (it would widen that line's region); an image that is
-    not a photograph, or a photograph without vivid marks, is not searched in the view at all."""
+@pytest.mark.parametrize(("share", "marks", "spot"),
+                         [(0.9, True, False), (0.3, True, False), (0.9, False, False), (0.9, False, True)],
+                         ids=["photograph", "grey-with-overlay", "photograph-without-vivid-marks",
+                              "photograph-with-a-vivid-spot"])
+def test_chroma_proposals_add_only_what_the_photograph_does_not_show(share: float, marks: bool, spot: bool) -> None:
+    """On a photograph with a line of vivid marks the view's box over them is judged, and its box
+    over a line the colour image already boxed is not (it would widen that line's region); an image
+    that is not a photograph, or a photograph whose only vivid marks are a round spot (or none), is
+    not searched in the view at all."""
     known = TextBox(10, 10, 60, 12, 0.9)
     wider = TextBox(8, 8, 64, 40, 0.9)
     elsewhere = TextBox(18, 70, 54, 12, 0.9)
     detector = _ByView([known], [wider, elsewhere])
-    search = find_text([_photo(share, marks)], detector, ConfirmAll())
+    search = find_text([_photo(share, marks, spot)], detector, ConfirmAll())
     found = share > 0.5 and marks
     boxes = sorted((j.box.x, j.box.y, j.box.width, j.box.height) for j in search.judged)
     regions = [(known.x, known.y, known.width, known.height)]
