@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+
+from dicom_deid.read import keyword_value
 
 Look = tuple[str, ...]
 
@@ -43,6 +46,22 @@ class ImageFacts:
     series: str  # study and series instance UIDs
     number: int | None  # Instance Number
     look: Look
+
+
+class DatasetHeader:
+    """A pydicom dataset as a :class:`Header`: ``get`` is ``Dataset.get`` (``read.keyword_value``:
+    the same value, decoded by tag, stored back in place of the raw element as ``get`` does)."""
+
+    __slots__ = ("_ds",)
+
+    def __init__(self, ds: Dataset) -> None:
+        self._ds = ds
+
+    def __contains__(self, keyword: str, /) -> bool:
+        return keyword in self._ds
+
+    def get(self, keyword: str, default: Any = None, /) -> Any:
+        return keyword_value(self._ds, keyword, default)
 
 
 def series_key(ds: Header) -> str | None:
@@ -134,6 +153,7 @@ class SeriesVerdicts:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clear", MappingProxyType(dict(self.clear)))
+        object.__setattr__(self, "_known", {})  # raw values -> verdict (found_clear), this process's
 
     def __reduce__(self) -> tuple[type[SeriesVerdicts], tuple[dict[str, frozenset[Look]]]]:
         return (SeriesVerdicts, (dict(self.clear),))
@@ -145,10 +165,56 @@ class SeriesVerdicts:
         return hash(frozenset(self.clear.items()))
 
     def found_clear(self, ds: Dataset) -> bool:
-        """True when ``ds``'s series was sampled, every sample was clear, and its look was sampled."""
-        key = series_key(ds)
+        """True when ``ds``'s series was sampled, every sample was clear, and its look was sampled.
+
+        The instances of a series share the bytes of most of what decides (``_raw_key``): the
+        answer for the same bytes is remembered (this object's own, never pickled)."""
+        raw = _raw_key(ds)
+        known: dict[tuple[object, ...], bool] = self._known  # type: ignore[attr-defined]
+        if raw is not None:
+            verdict = known.get(raw)
+            if verdict is not None:
+                return verdict
+        header = DatasetHeader(ds)
+        key = series_key(header)
         looks = self.clear.get(key) if key is not None else None
-        return looks is not None and look_of(ds) in looks
+        verdict = looks is not None and look_of(header) in looks
+        if raw is not None:
+            if len(known) >= _KNOWN_SIZE:
+                known.clear()
+            known[raw] = verdict
+        return verdict
+
+
+#: Every attribute :func:`series_key` and :func:`look_of` read, by tag.
+_DECIDING = (0x0020000D, 0x0020000E, 0x00080016, 0x00280010, 0x00280011, 0x00280008, 0x00280004, 0x00280101,
+             0x00281050, 0x00281051, 0x00080008)  # fmt: skip
+#: VRs whose value pydicom decodes from its bytes alone (no character set, no other element; an
+#: implicit VR, None, is the data dictionary's, one of these for every tag of ``_DECIDING``).
+_BYTES_ALONE = frozenset({"UI", "US", "IS", "DS", "CS"})
+_KNOWN_SIZE = 4096
+
+
+def _raw_key(ds: Dataset) -> tuple[object, ...] | None:
+    """What decides ``ds``'s verdict as bytes, or None: each deciding element as read (raw, of a
+    VR decoded from its bytes alone, with its VR and byte order), or as decoded to a string;
+    None where one is anything else.  Equal keys give equal :func:`series_key` and :func:`look_of`."""
+    elements = ds._dict
+    key: list[object] = []
+    for tag in _DECIDING:
+        elem = elements.get(tag)  # type: ignore[call-overload]
+        if elem is None:
+            key.append(None)
+        elif type(elem) is RawDataElement:
+            if (elem[1] is not None and elem[1] not in _BYTES_ALONE) or type(elem[3]) is not bytes:
+                return None
+            key.append((elem[1], elem[5], elem[6], elem[3]))
+        else:
+            value = elem.value
+            if not isinstance(value, str):
+                return None
+            key.append((elem.VR, value))
+    return tuple(key)
 
 
 def decide_series(
@@ -174,6 +240,7 @@ def decide_series(
 
 
 __all__ = [
+    "DatasetHeader",
     "Header",
     "ImageFacts",
     "Look",

@@ -53,6 +53,7 @@ from dicom_deid.pixels.regions import load_region_rules, template_boxes, ultraso
 from dicom_deid.pixels.risk import RiskLevel, assess_risk
 from dicom_deid.pixels.sampling import SeriesVerdicts
 from dicom_deid.profiles import Option, Profile
+from dicom_deid.read import keyword_value
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +256,8 @@ class PixelStage:
             return None  # searched in full
         if policy.faces and is_photograph(header):
             return None  # faces are searched on every photograph
-        rows, columns = int(header.get("Rows", 0) or 0), int(header.get("Columns", 0) or 0)
+        rows = int(keyword_value(header, "Rows", 0) or 0)  # header.get, decoded by tag
+        columns = int(keyword_value(header, "Columns", 0) or 0)
         if self._fixed_boxes(header, rows, columns):
             return None  # region rules apply to every instance
         if sampled_clear:
@@ -293,7 +295,7 @@ class PixelStage:
 
         ``decision``: this stage's :meth:`decide` of ``source``, when the caller has asked
         already (default: decided here, by the same function)."""
-        syntax_in = str(target.file_meta.TransferSyntaxUID)
+        syntax_in = str(keyword_value(target.file_meta, "TransferSyntaxUID"))
         policy = self.policy
         review = ("defacing",) if policy.faces and is_head_volume(source) else ()
         passing = decision.passing if decision is not None else self.passes_through(source)
@@ -301,7 +303,7 @@ class PixelStage:
             note = passing.note
             if passing.check:
                 try:
-                    check_decodable(source)  # an instance that cannot be decoded is still reported
+                    _check_decodable(source)  # an instance that cannot be decoded is still reported
                 except UnsupportedTransferSyntax as exc:  # its pixels need no change: pass through (issue 10)
                     note += f"; no decoder for {exc.uid}"
             return PixelOutcome(False, False, (), syntax_in, note, passing.examination, review=review)
@@ -384,6 +386,25 @@ class PixelStage:
         note = f"{how}: redacted {len(clipped)} box(es), {result.note}" + (f"; {extra}" if extra else "")
         return PixelOutcome(searched, True, tuple(clipped), str(result.transfer_syntax), note,
                             exam, text_found, uncertain, uncertain_kept, review)
+
+
+#: (transfer syntax, photometric interpretation) of instances with Pixel Data that
+#: ``decode.check_decodable`` passed in this process: what it checks of such an instance
+#: (a decoder installed for the syntax, a photometric interpretation redaction supports).
+_DECODABLE: set[tuple[str, str]] = set()
+
+
+def _check_decodable(source: Dataset) -> None:
+    """``check_decodable(source)``, once per transfer syntax and photometric interpretation."""
+    meta = getattr(source, "file_meta", None)
+    if meta is None or "PixelData" not in source:
+        check_decodable(source)
+        return
+    key = (str(keyword_value(meta, "TransferSyntaxUID", "")),
+           str(keyword_value(source, "PhotometricInterpretation", "")))
+    if key not in _DECODABLE:
+        check_decodable(source)
+        _DECODABLE.add(key)
 
 
 def continues_a_line(box: RedactionBox, lines: Sequence[RedactionBox]) -> bool:
