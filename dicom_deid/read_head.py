@@ -44,7 +44,6 @@ _NOT_LE = frozenset({"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})  # big en
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 _SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"PN",
                         b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"})  # fmt: skip
-_VR_HEADER = {vr: 12 for vr in _LONG_VRS} | {vr: 8 for vr in _SHORT_VRS}  # bytes before an explicit VR value
 _CHARSET = 0x00080005
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _UNDEFINED = 0xFFFFFFFF
@@ -299,35 +298,50 @@ def _top_level(data: bytes, pos: int, implicit: bool,
             else:
                 end = _element(data, pos, implicit, 0)[1]
             pos = end
-    unpack = _EXPLICIT.unpack_from
-    header_of = _VR_HEADER.get
+    # explicit VR: the tag as one little endian number, element << 16 | group (``_swapped``)
+    unpack = _EXPLICIT_SWAPPED.unpack_from
     long_length = _LONG.unpack_from
+    is_wanted = _swapped(wanted).get
     while True:
         if pos + 12 > size:
             raise _Unsure
-        group, element, vr, length = unpack(data, pos)
-        header = header_of(vr)
-        if header == 12:
+        swapped, vr, length = unpack(data, pos)
+        if vr in _SHORT_VRS:
+            header = 8
+        elif vr in _LONG_VRS:
+            header = 12
             length = long_length(data, pos + 8)[0]
-        elif header is None:
+        else:
             raise _Unsure  # pydicom may take it for an implicit VR switch
-        if group == 0x7FE0 and element in (0x0008, 0x0009, 0x0010):
+        if swapped in _PIXELS_SWAPPED:
             return parts, found
-        tag = group << 16 | element
         if length != _UNDEFINED:
             end = pos + header + length
             if end > size:
                 raise _Unsure
-            if tag in wanted:
+            tag = is_wanted(swapped)
+            if tag is not None:
                 parts.append((pos, end))
                 found[tag] = (pos, pos + header, end, vr)
             elif pos == first:
                 parts.append((pos, end))
-        elif tag in wanted:
+        elif is_wanted(swapped) is not None:
             raise _Unsure
         else:
             end = _element(data, pos, implicit, 0)[1]
         pos = end
+
+
+#: An explicit VR element's header with its tag read as one number (element << 16 | group).
+_EXPLICIT_SWAPPED = struct.Struct("<I2sH")
+#: Pixel Data, Float and Double Float Pixel Data (stop_before_pixels), so read.
+_PIXELS_SWAPPED = frozenset({0x00107FE0, 0x00087FE0, 0x00097FE0})
+
+
+@functools.lru_cache(maxsize=8)
+def _swapped(tags: frozenset[int]) -> dict[int, int]:
+    """Each tag as :data:`_EXPLICIT_SWAPPED` reads it -> the tag."""
+    return {(tag & 0xFFFF) << 16 | tag >> 16: tag for tag in tags}
 
 
 def _element(data: bytes, pos: int, implicit: bool, depth: int) -> tuple[int, int, bool]:
