@@ -90,7 +90,7 @@ def run_once(inputs: Path, output: Path, mode: str, key: Path) -> dict[str, Any]
             survey[0] = time.process_time() - start
             return iter(out)
 
-        phases.survey = timed  # type: ignore[assignment]
+        phases.survey = timed
     from dicom_deid.events import FileDone
 
     per_file: dict[int, float] = {}
@@ -108,7 +108,7 @@ def run_once(inputs: Path, output: Path, mode: str, key: Path) -> dict[str, Any]
         summary = run(config, engine, on_event=on_event)
     finally:
         if mode == "auto":
-            phases.survey = real  # type: ignore[assignment]
+            phases.survey = real
     cpu, wall = time.process_time() - start, time.perf_counter() - wall
     assert summary.manifest is not None
     rows = [r for r in read_manifest(summary.manifest) if r.get("type") == "file"]
@@ -166,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             over the runs of a mode, plus the least time outside them (noise on a shared machine
             comes in bursts; this keeps each input's own cost)."""
             runs = results[mode]
-            return (sum(min(r["per_file"].get(o, float("inf")) for r in runs) for o in runs[0]["per_file"])
-                    + min(r["rest_cpu"] for r in runs))
+            inputs = sum(min(r["per_file"].get(o, float("inf")) for r in runs) for o in runs[0]["per_file"])
+            return float(inputs + min(r["rest_cpu"] for r in runs))
 
         steady_off, steady_auto = steady("off"), steady("auto")
         report = {
