@@ -166,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             over the runs of a mode, plus the least time outside them (noise on a shared machine
             comes in bursts; this keeps each input's own cost)."""
             runs = results[mode]
-            inputs = sum(min(r["per_file"].get(o, float("inf")) for r in runs) for o in runs[0]["per_file"])
-            return float(inputs + min(r["rest_cpu"] for r in runs))
+            per_input = sum(min(r["per_file"].get(o, float("inf")) for r in runs) for o in runs[0]["per_file"])
+            return float(per_input + min(r["rest_cpu"] for r in runs))
 
         steady_off, steady_auto = steady("off"), steady("auto")
         report = {
