@@ -150,10 +150,11 @@ class SeriesVerdicts:
     """
 
     clear: Mapping[str, frozenset[Look]] = field(default_factory=lambda: MappingProxyType({}))
+    #: raw values -> verdict (``found_clear``): this object's own, never compared nor pickled
+    _known: dict[tuple[object, ...], bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clear", MappingProxyType(dict(self.clear)))
-        object.__setattr__(self, "_known", {})  # raw values -> verdict (found_clear), this process's
 
     def __reduce__(self) -> tuple[type[SeriesVerdicts], tuple[dict[str, frozenset[Look]]]]:
         return (SeriesVerdicts, (dict(self.clear),))
@@ -170,7 +171,7 @@ class SeriesVerdicts:
         The instances of a series share the bytes of most of what decides (``_raw_key``): the
         answer for the same bytes is remembered (this object's own, never pickled)."""
         raw = _raw_key(ds)
-        known: dict[tuple[object, ...], bool] = self._known  # type: ignore[attr-defined]
+        known = self._known
         if raw is not None:
             verdict = known.get(raw)
             if verdict is not None:
