@@ -130,11 +130,12 @@ class Engine:
     @property
     def drops_private(self) -> bool:
         """True when the plan removes every private element without reading it or its creator
-        (no retain-safe-private, no override on a private tag) and no pixel stage reads the
-        instance: the byte path's reader may then leave them unread (``read.parse_instance``'s
-        ``drop_private``; the plan still lists each, as ``plan_actions(..., dropped=)``)."""
+        (no retain-safe-private, no override on a private tag): the byte path's reader may then
+        leave them unread (``read.parse_instance``'s ``drop_private``; the plan still lists each,
+        as ``plan_actions(..., dropped=)``).  The pixel stage reads no private element
+        (tests/test_samp2_private.py), so a run with one drops them too."""
         p = self.profile
-        return (self.pixel_stage is None and Option.RETAIN_SAFE_PRIVATE not in p.options
+        return (Option.RETAIN_SAFE_PRIVATE not in p.options
                 and not any(tag >> 16 & 1 for tag in p.overrides))
 
     @property

@@ -107,7 +107,7 @@ def test_which_runs_drop_private_elements() -> None:
     assert not Engine(kept, KEY).drops_private
     public = load_profile("basic", overrides=[(0x00081030, Override(OverrideAction.KEEP))])
     assert Engine(public, KEY).drops_private
-    assert not Engine(load_profile("basic"), KEY, PixelMode.ALL).drops_private  # a pixel stage reads the instance
+    assert Engine(load_profile("basic"), KEY, PixelMode.ALL).drops_private  # the pixel stage reads no private element
 
 
 @pytest.mark.parametrize(("keyword", "value"), [
