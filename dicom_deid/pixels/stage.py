@@ -202,6 +202,9 @@ class PixelStage:
         self._regions_dir = regions_dir
         self._threads = threads
         self._owns_engines = (detector is None, reader is None, recognizer is None)
+        #: (transfer syntax, photometric interpretation) of instances with Pixel Data that
+        #: ``decode.check_decodable`` passed: all it checks of such an instance
+        self._decodable: set[tuple[str, str]] = set()
 
     def __getstate__(self) -> dict[str, object]:
         """Picklable for worker processes: lazily loaded engines are reloaded there."""
@@ -303,7 +306,7 @@ class PixelStage:
             note = passing.note
             if passing.check:
                 try:
-                    _check_decodable(source)  # an instance that cannot be decoded is still reported
+                    self._check_decodable(source)  # an instance that cannot be decoded is still reported
                 except UnsupportedTransferSyntax as exc:  # its pixels need no change: pass through (issue 10)
                     note += f"; no decoder for {exc.uid}"
             return PixelOutcome(False, False, (), syntax_in, note, passing.examination, review=review)
@@ -387,24 +390,17 @@ class PixelStage:
         return PixelOutcome(searched, True, tuple(clipped), str(result.transfer_syntax), note,
                             exam, text_found, uncertain, uncertain_kept, review)
 
-
-#: (transfer syntax, photometric interpretation) of instances with Pixel Data that
-#: ``decode.check_decodable`` passed in this process: what it checks of such an instance
-#: (a decoder installed for the syntax, a photometric interpretation redaction supports).
-_DECODABLE: set[tuple[str, str]] = set()
-
-
-def _check_decodable(source: Dataset) -> None:
-    """``check_decodable(source)``, once per transfer syntax and photometric interpretation."""
-    meta = getattr(source, "file_meta", None)
-    if meta is None or "PixelData" not in source:
-        check_decodable(source)
-        return
-    key = (str(keyword_value(meta, "TransferSyntaxUID", "")),
-           str(keyword_value(source, "PhotometricInterpretation", "")))
-    if key not in _DECODABLE:
-        check_decodable(source)
-        _DECODABLE.add(key)
+    def _check_decodable(self, source: Dataset) -> None:
+        """``check_decodable(source)``, once per transfer syntax and photometric interpretation."""
+        meta = getattr(source, "file_meta", None)
+        if meta is None or "PixelData" not in source:
+            check_decodable(source)
+            return
+        key = (str(keyword_value(meta, "TransferSyntaxUID", "")),
+               str(keyword_value(source, "PhotometricInterpretation", "")))
+        if key not in self._decodable:
+            check_decodable(source)
+            self._decodable.add(key)
 
 
 def continues_a_line(box: RedactionBox, lines: Sequence[RedactionBox]) -> bool:
