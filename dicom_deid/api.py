@@ -206,7 +206,7 @@ class Deidentifier:
             data = source.read_bytes()
         except OSError as exc:
             raise UnreadableDicomError(f"cannot read file ({exc.strerror or exc})", path=source) from None
-        instance = parse_instance(data, where=str(source))
+        instance = parse_instance(data, where=str(source), memo=self.engine.decode_memo)
         try:
             result = deidentify(instance.dataset, self.engine)
         except DeidError as exc:

@@ -104,7 +104,7 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         if item.data is None:  # pragma: no cover - an InputBytes without bytes carries its error
             raise DeidError("no bytes to read", path=item.display)
         instance = parse_instance(item.data, where=item.display, fast=not dry_run,
-                                  drop_private=not dry_run and engine.drops_private)
+                                  drop_private=not dry_run and engine.drops_private, memo=engine.decode_memo)
         size = instance.size
         ds = instance.dataset
         result: Deidentified = deidentify(ds, engine, data=None if dry_run else item.data, dropped=instance.dropped)
@@ -129,7 +129,7 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         if dry_run:
             rows = [(_generic_path(format_path(a.path)), a.code.value, a.rule) for a in result.plan]
         else:
-            parts = encode_parts(result.dataset, result.dataset.file_meta, copies)
+            parts = encode_parts(result.dataset, result.dataset.file_meta, copies, memo=engine.encode_memo)
             check_free_space(output, keep_free, sum(map(len, parts)))
             write_output(output / rel, parts, replace=replace)
         record = replace_field(record, seconds=round(time.perf_counter() - started, 6))

@@ -29,6 +29,7 @@ from dicom_deid.bytepath import (
     protected_tags,
 )
 from dicom_deid.clean import patient_identifiers
+from dicom_deid.element_bytes import EncodeMemo
 from dicom_deid.errors import EncapsulatedDocumentError, OcrUnavailable, UnmappedPatient
 from dicom_deid.items_fast import new_file_meta
 from dicom_deid.keys import SecretKey
@@ -49,7 +50,7 @@ from dicom_deid.remap import Remapper, UidMemo, patient_key
 from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta, new_dataset, set_plain
 from dicom_deid.streams import scrub_pixel_stream
 from dicom_deid.subjects import Subject, SubjectMap, Unmapped
-from dicom_deid.uid_bytes import decoded_element
+from dicom_deid.uid_bytes import DecodeMemo, decoded_element
 
 if TYPE_CHECKING:
     from dicom_deid.pixels.sampling import SeriesVerdicts
@@ -89,6 +90,8 @@ class Engine:
     uid_plan_cache: UidDecisions = field(init=False, repr=False, compare=False)
     copy_protected: frozenset[int] = field(init=False, repr=False, compare=False)  # bytepath.protected_tags
     uid_memo: UidMemo = field(init=False, repr=False, compare=False)  # this process's memo of remapper.uid
+    decode_memo: DecodeMemo = field(init=False, repr=False, compare=False)  # this process's decoded values
+    encode_memo: EncodeMemo = field(init=False, repr=False, compare=False)  # this process's encoded item elements
 
     def __post_init__(self) -> None:
         if not isinstance(self.pixels, PixelMode):
@@ -103,7 +106,8 @@ class Engine:
         remapper = Remapper(self.key)
         for name, value in (("standard", standard), ("remapper", remapper),
                             ("pixel_stage", stage), ("plan_cache", {}), ("dropped_cache", {}), ("uid_plan_cache", UidDecisions()),
-                            ("copy_protected", protected), ("uid_memo", UidMemo(remapper))):
+                            ("copy_protected", protected), ("uid_memo", UidMemo(remapper)),
+                            ("decode_memo", DecodeMemo()), ("encode_memo", EncodeMemo())):
             object.__setattr__(self, name, value)
 
     def __getstate__(self) -> dict[str, object]:
@@ -264,7 +268,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     if dropped and not engine.drops_private:
         raise ValueError("private elements were dropped unread, but this engine's plan may read or keep them")
     profile, standard, remapper = engine.profile, engine.standard, engine.remapper
-    source_value = functools.partial(keyword_value, source)  # source.get(keyword), by tag
+    source_value = functools.partial(keyword_value, source, memo=engine.decode_memo)  # source.get(keyword), by tag
     pkey = patient_key(str(source_value("PatientID", "") or ""), str(source_value("IssuerOfPatientID", "") or ""),
                        str(source_value("PatientName", "") or ""), str(source_value("PatientBirthDate", "") or ""))
     subject = engine.subject_for(source)
@@ -276,7 +280,8 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     ctx = ScrubContext(profile=profile, standard=standard, remapper=remapper, patient_key=pkey,
                        date_offset_days=offset, source=source, needs_vr=needs_vr,
                        patient_id=subject.subject_id if subject else None,
-                       patient_name=subject.name if subject else None, uid_memo=engine.uid_memo)
+                       patient_name=subject.name if subject else None, uid_memo=engine.uid_memo,
+                       decode_memo=engine.decode_memo)
     plan = plan_actions(source, profile, standard, cache=engine.plan_cache, dropped=dropped,
                         dropped_cache=engine.dropped_cache, uid_cache=engine.uid_plan_cache)
     keeps_document = check_document(source, plan, profile.documents)
@@ -304,7 +309,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     )[:64])
     codes = _method_codes(profile, standard, pixels_active)
     if _PIXEL_REPRESENTATION in out._dict:  # decoded as setting a sequence decodes it (_set_pixel_representation)
-        decoded_element(out, _PIXEL_REPRESENTATION)
+        decoded_element(out, _PIXEL_REPRESENTATION, engine.decode_memo)
     out.DeidentificationMethodCodeSequence = codes
     if Option.RETAIN_LONG_MODIFIED_DATES in profile.options:
         set_plain(out, "LongitudinalTemporalInformationModified", "MODIFIED")

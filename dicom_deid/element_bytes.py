@@ -9,8 +9,9 @@ uses pydicom's writer for that element: person names read from a file or not ASC
 integer strings, binary values other than OB bytes, non-ASCII text, ISO 2022 character sets,
 ambiguous VRs, undefined lengths, values over 64 KiB.  Inside a sequence item the scrub rebuilt,
 a raw (undecoded) element is decoded and encoded as pydicom does once per (tag, VR, value,
-character sets) and its bytes reused, and an element not taken here is written by pydicom's
-element writer on its own (:func:`encode_item`), so the sequence itself is still encoded here.
+character sets) and its bytes reused (in the run's :class:`EncodeMemo`, ``Engine.encode_memo``,
+where the caller passes one), and an element not taken here is written by pydicom's element
+writer on its own (:func:`encode_item`), so the sequence itself is still encoded here.
 
 Explicit VR Little Endian only.  ``tests/test_bytepath_identity.py`` compares every output of
 the byte path with the pydicom path's, which never calls this module.
@@ -71,17 +72,20 @@ def ascii_text_ok(encodings: str | Sequence[str] | None) -> bool:
 _UNBUFFERED = frozenset({str, bytes, int, float, type(None), UID, PersonName, MultiValue, DicomSequence, list})
 
 
-def encode_element(elem: DataElement, text_ok: bool, encodings: Encodings | None = None) -> bytes | None:
+def encode_element(elem: DataElement, text_ok: bool, encodings: Encodings | None = None,
+                   memo: EncodeMemo | None = None) -> bytes | None:
     """Tag, VR, length and value of ``elem`` as pydicom writes it (Explicit VR Little Endian);
     None where this module does not take it.  ``text_ok``: see :func:`ascii_text_ok`.
     ``encodings``: the character sets pydicom's writer uses inside the dataset's sequences
     (:func:`item_encodings`); with them, an element of a sequence item that this module does not
-    encode itself is written by pydicom's element writer alone, not the whole sequence."""
+    encode itself is written by pydicom's element writer alone, not the whole sequence.
+    ``memo`` (with ``encodings``): the run's memo of the raw elements of new items (none: each is
+    decoded and encoded)."""
     if elem.is_undefined_length or (type(elem._value) not in _UNBUFFERED and elem.is_buffered):
         return None  # encapsulated pixel data, a delimited sequence, a value read from a file
     vr = elem.VR
     if vr == "SQ":
-        return _encode_sequence(elem, text_ok, encodings)
+        return _encode_sequence(elem, text_ok, encodings, memo)
     value = _encode_value(vr, elem.value, text_ok)
     if value is None:
         return None
@@ -138,14 +142,15 @@ def _joined(value: object) -> str | None:
     return None
 
 
-def _encode_sequence(elem: DataElement, text_ok: bool, encodings: Encodings | None) -> bytes | None:
+def _encode_sequence(elem: DataElement, text_ok: bool, encodings: Encodings | None,
+                     memo: EncodeMemo | None) -> bytes | None:
     """A sequence rebuilt by the scrub: defined lengths, items of decoded elements only (pydicom
     decodes every raw element of a new item before writing it, so those go its way)."""
     parts: list[bytes] = []
     for item in elem.value or ():
         if not isinstance(item, Dataset) or getattr(item, "is_undefined_length_sequence_item", False):
             return None
-        body = encode_item(item, text_ok, encodings)
+        body = encode_item(item, text_ok, encodings, memo)
         if body is None:
             return None
         parts.append(_ITEM(0xFFFE, 0xE000, len(body)))
@@ -155,16 +160,17 @@ def _encode_sequence(elem: DataElement, text_ok: bool, encodings: Encodings | No
     return _HEAD_LONG(tag >> 16, tag & 0xFFFF, b"SQ", 0, len(value)) + value
 
 
-def encode_item(item: Dataset, text_ok: bool, encodings: Encodings | None = None) -> bytes | None:
+def encode_item(item: Dataset, text_ok: bool, encodings: Encodings | None = None,
+                memo: EncodeMemo | None = None) -> bytes | None:
     """The elements of a sequence item built by the scrub (or of a file meta group), in tag order,
     as ``pydicom.filewriter.write_dataset`` writes them; None unless this module takes every one.
 
     Like pydicom, a dataset that was not read in Explicit VR Little Endian with its own character
     set (a new item) has its raw elements decoded first (``item[tag]``), then encoded; one read
     that way has them written as read.  With ``encodings`` (inside a sequence), a raw element of a
-    new item is encoded once per (tag, VR, value, character sets) and its bytes reused
-    (:func:`_decoded_raw`), and an element this module does not encode is written by pydicom's
-    element writer (:func:`_pydicom_element`)."""
+    new item is encoded once per (tag, VR, value, character sets) and its bytes reused from
+    ``memo``, the run's, where given (:func:`_decoded_raw`), and an element this module does not
+    encode is written by pydicom's element writer (:func:`_pydicom_element`)."""
     elements = item._dict
     if _CHARSET in elements:
         return None  # an item's own character set: pydicom's way
@@ -186,12 +192,12 @@ def encode_item(item: Dataset, text_ok: bool, encodings: Encodings | None = None
             if encodings is not None and elem.VR in _MEMO_VRS and type(elem.value) is bytes:
                 if charset is None:
                     charset = _hashable(item.original_character_set or parents)  # as item[tag]
-                chunk = _decoded_raw(item, tag, elem, charset, text_ok, encodings)
+                chunk = _decoded_raw(item, tag, elem, charset, text_ok, encodings, memo)
                 if chunk is None:
                     return None
                 out.append(chunk)
                 continue
-        chunk = _decode_and_encode(item, tag, elem, text_ok, encodings)
+        chunk = _decode_and_encode(item, tag, elem, text_ok, encodings, memo)
         if chunk is None:
             return None
         out.append(chunk)
@@ -199,7 +205,7 @@ def encode_item(item: Dataset, text_ok: bool, encodings: Encodings | None = None
 
 
 def _decode_and_encode(item: Dataset, tag: int, elem: object, text_ok: bool,
-                       encodings: Encodings | None) -> bytes | None:
+                       encodings: Encodings | None, memo: EncodeMemo | None) -> bytes | None:
     """What pydicom writes for element ``tag`` of ``item`` (``elem``, as stored): a raw one decoded
     as pydicom's writer decodes it (``item[tag]``), then encoded by this module, else (inside a
     sequence, ``encodings`` given) by pydicom's element writer alone; None where neither takes it."""
@@ -210,7 +216,7 @@ def _decode_and_encode(item: Dataset, tag: int, elem: object, text_ok: bool,
             return None  # a corrupt element: pydicom's writer fails on it and names it
     if type(elem) is not DataElement:
         return None
-    chunk = encode_element(elem, text_ok, encodings)
+    chunk = encode_element(elem, text_ok, encodings, memo)
     if chunk is None and encodings is not None:
         chunk = _pydicom_element(elem, encodings)
     return chunk
@@ -232,10 +238,32 @@ def item_encodings(specific_character_set: object) -> Encodings:
 _MEMO_VRS = frozenset(VR_OF.values()) - {"SQ", "UN"}
 _MEMO_MAX_VALUE = 1024  # longer values are encoded each time, not remembered
 _MEMO_MAX_ENTRIES = 65536
-#: (tag, VR, value bytes, decoding character set, writing character sets, text_ok) -> the bytes
-#: pydicom's writer writes for the decoded element.  A pure function of the key (the values are
-#: pydicom's own, computed on the first occurrence); a memo, not state: cleared when full.
-_DECODED: dict[tuple[int, str | None, bytes, object, Encodings, bool], bytes] = {}
+EncodeKey = tuple[int, str | None, bytes, object, Encodings, bool]
+"""(tag, VR, value bytes, decoding character set, writing character sets, text_ok)."""
+
+
+class EncodeMemo:
+    """One run's memo of the raw elements of new sequence items (issue 16): :data:`EncodeKey` ->
+    the bytes pydicom's writer writes for the decoded element (:func:`_decoded_raw`).  A pure
+    function of the key (the values are pydicom's own, computed on the first occurrence), so it
+    changes no output; owned by the engine of one process (``Engine.encode_memo``), never module
+    state, and bounded: at ``limit`` entries it starts again empty."""
+
+    __slots__ = ("limit", "values")
+
+    def __init__(self, limit: int = _MEMO_MAX_ENTRIES) -> None:
+        self.values: dict[EncodeKey, bytes] = {}
+        self.limit = limit
+
+    def remember(self, key: EncodeKey, chunk: bytes) -> None:
+        """Keep ``chunk`` for ``key``; a full memo is emptied first."""
+        values = self.values
+        if len(values) >= self.limit:
+            values.clear()
+        values[key] = chunk
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 def _hashable(value: str | Sequence[str]) -> object:
@@ -243,19 +271,20 @@ def _hashable(value: str | Sequence[str]) -> object:
 
 
 def _decoded_raw(item: Dataset, tag: int, raw: RawDataElement, charset: object, text_ok: bool,
-                 encodings: Encodings) -> bytes | None:
+                 encodings: Encodings, memo: EncodeMemo | None) -> bytes | None:
     """What pydicom writes for raw element ``raw`` of a new item: decoded (``item[tag]``), then
-    encoded (this module, else pydicom's element writer); remembered by everything it depends on."""
+    encoded (this module, else pydicom's element writer); remembered in ``memo`` (the run's; none:
+    not remembered) by everything it depends on."""
+    if memo is None:
+        return _decode_and_encode(item, tag, raw, text_ok, encodings, None)
     value: bytes = raw.value  # type: ignore[assignment]
     key = (tag, raw.VR, value, charset, encodings, text_ok)
-    chunk = _DECODED.get(key)
+    chunk = memo.values.get(key)
     if chunk is not None:
         return chunk
-    chunk = _decode_and_encode(item, tag, raw, text_ok, encodings)
+    chunk = _decode_and_encode(item, tag, raw, text_ok, encodings, memo)
     if chunk is not None and len(value) <= _MEMO_MAX_VALUE:
-        if len(_DECODED) >= _MEMO_MAX_ENTRIES:
-            _DECODED.clear()
-        _DECODED[key] = chunk
+        memo.remember(key, chunk)
     return chunk
 
 
@@ -322,4 +351,4 @@ _META_REQUIRED = (0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012, 0x
 _GROUP_LENGTH = BaseTag(0x00020000)
 
 
-__all__ = ["Encodings", "ascii_text_ok", "encode_element", "encode_item", "encode_meta", "item_encodings"]
+__all__ = ["EncodeMemo", "Encodings", "ascii_text_ok", "encode_element", "encode_item", "encode_meta", "item_encodings"]

@@ -28,7 +28,7 @@ from dicom_deid.errors import (
 )
 from dicom_deid.rawscan import BASE_TAGS, FallBack
 from dicom_deid.read_fast import read_explicit
-from dicom_deid.uid_bytes import decoded_element
+from dicom_deid.uid_bytes import DecodeMemo, decoded_element
 from dicom_deid.walk import InputRef, read_bytes
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -121,20 +121,21 @@ def _looks_like_dicom_without_preamble(data: bytes) -> bool:
 
 
 def parse_dicom(data: bytes, *, where: str, fast: bool = False,
-                dropped: list[tuple[int, str]] | None = None) -> Dataset:
+                dropped: list[tuple[int, str]] | None = None, memo: DecodeMemo | None = None) -> Dataset:
     """Parse DICOM bytes (with or without preamble/meta); raise InputError subclasses.
 
     ``fast`` (the byte path, issue 16): read the common case with read_fast.py, which builds the
     dataset ``dcmread`` would; anything it does not take is read by ``dcmread``.  ``dropped``
     (with ``fast``): read_fast.py's private elements left unread (``read_explicit``); it stays
-    empty when ``dcmread`` reads the file."""
+    empty when ``dcmread`` reads the file.  ``memo``: the run's memo of decoded values
+    (``Engine.decode_memo``), or none."""
     if not data:
         raise NotDicomError("empty file", path=where)
     has_preamble = len(data) >= 132 and data[128:132] == b"DICM"
     if not has_preamble and not _looks_like_dicom_without_preamble(data):
         raise NotDicomError("not a DICOM file (no DICM preamble, no DICOM header)", path=where)
     try:
-        ds = _read_fast(data, dropped) if fast and has_preamble else None
+        ds = _read_fast(data, dropped, memo) if fast and has_preamble else None
         complete = ds is not None  # read_fast.py reads no file cut short: see _check_complete
         if ds is None:
             ds = dcmread(BytesIO(data), force=not has_preamble)
@@ -154,10 +155,11 @@ def parse_dicom(data: bytes, *, where: str, fast: bool = False,
 _FAST_FAILURES: tuple[type[BaseException], ...] = (FallBack, InvalidDicomError, OSError, *ELEMENT_ERRORS)
 
 
-def _read_fast(data: bytes, dropped: list[tuple[int, str]] | None = None) -> Dataset | None:
+def _read_fast(data: bytes, dropped: list[tuple[int, str]] | None = None,
+               memo: DecodeMemo | None = None) -> Dataset | None:
     """read_fast.py's dataset, or None for ``dcmread`` to read (and report on) the file."""
     try:
-        return read_explicit(data, dropped)
+        return read_explicit(data, dropped, memo)
     except _FAST_FAILURES:
         if dropped is not None:
             dropped.clear()  # dcmread reads every element
@@ -209,21 +211,23 @@ def _check_complete(ds: Dataset, size: int, where: str) -> None:
                                    path=where, reason=QuarantineReason.TRUNCATED)
 
 
-def decoded(ds: Dataset, key: BaseTag) -> DataElement:
+def decoded(ds: Dataset, key: BaseTag, memo: DecodeMemo | None = None) -> DataElement:
     """``ds[key]`` for ``key`` one of ``ds``'s own keys (a decoded element, stored back in place of
     the raw one), without ``__getitem__``'s tag conversion, its ``__setitem__`` and its two lookups
     after it: for a raw public element of a plain VR, not pixel data, with its value read, those
     change nothing (no private creator, no pixel cache, no sequence, no ambiguous VR), and the
     element is converted by pydicom's own ``convert_raw_data_element`` with the character set
     ``__getitem__`` passes (``uid_bytes.decoded_element``; its value from a memo where the same
-    bytes were decoded before: ``uid_bytes.decode_plain``).  Anything else goes through ``ds[key]``."""
-    return decoded_element(ds, key)
+    bytes were decoded before, in ``memo``, the run's: ``uid_bytes.decode_plain``).  Anything else
+    goes through ``ds[key]``."""
+    return decoded_element(ds, key, memo)
 
 
-def keyword_value(ds: Dataset, keyword: str, default: object = None) -> Any:
+def keyword_value(ds: Dataset, keyword: str, default: object = None, *, memo: DecodeMemo | None = None) -> Any:
     """``ds.get(keyword, default)`` for a DICOM keyword, without its attribute lookup, keyword
     and tag conversions in Python: the element's value (decoded as ``ds[tag]`` decodes it), or
-    ``default`` where ``ds`` has no such element.  Any other name goes to ``ds.get``."""
+    ``default`` where ``ds`` has no such element.  Any other name goes to ``ds.get``.  ``memo``:
+    see :func:`decoded`."""
     tag = _keyword_tag(keyword)
     if tag is None:
         return ds.get(keyword, default)
@@ -231,7 +235,7 @@ def keyword_value(ds: Dataset, keyword: str, default: object = None) -> Any:
     if elem is None:
         return default
     if type(elem) is not DataElement:
-        elem = decoded(ds, tag)
+        elem = decoded(ds, tag, memo)
     try:
         return elem.value
     except AttributeError:  # as ``Dataset.get`` answers one from ``__getattr__``
@@ -278,7 +282,7 @@ def _routing_tags() -> tuple[tuple[str, BaseTag, str], ...]:
     return tuple(out)
 
 
-def _decode_routing(ds: Dataset, where: str) -> None:
+def _decode_routing(ds: Dataset, where: str, memo: DecodeMemo | None) -> None:
     """Decode the routing attributes now, so a malformed one is this input's error.
 
     Each must also have its own value representation: a UID, name or ID under another VR
@@ -289,7 +293,7 @@ def _decode_routing(ds: Dataset, where: str) -> None:
         try:
             elem = holder._dict.get(tag)  # (by tag: no keyword lookups)
             if elem is not None:
-                elem = decoded(holder, tag)  # decoded, as ``holder.get(kw)`` would
+                elem = decoded(holder, tag, memo)  # decoded, as ``holder.get(kw)`` would
                 str(elem.value if elem.value is not None else "")
             vr = elem.VR if elem is not None else expected
         except ELEMENT_ERRORS as exc:
@@ -305,7 +309,7 @@ def _named(keyword: str, tag: int) -> str:
     return f"{keyword} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
-def _check_file_meta(ds: Dataset, where: str) -> None:
+def _check_file_meta(ds: Dataset, where: str, memo: DecodeMemo | None) -> None:
     """The file meta group (PS3.10 7.1) is small and always Explicit VR: an element of it under
     another VR than its own is corrupt (it would be written back as that VR)."""
     meta = getattr(ds, "file_meta", None)
@@ -313,7 +317,7 @@ def _check_file_meta(ds: Dataset, where: str) -> None:
         return
     for tag in list(meta._dict):  # its own keys (meta.keys() is the same view)
         try:
-            elem = decoded(meta, tag)
+            elem = decoded(meta, tag, memo)
             known = _dictionary_vr(int(tag))
             expected = elem.VR if known is None else known
         except ELEMENT_ERRORS as exc:
@@ -441,25 +445,28 @@ def read_instance(ref: InputRef, *, where: str | None = None) -> Instance:
     return parse_instance(data, where=where)
 
 
-def parse_instance(data: bytes, *, where: str, fast: bool = False, drop_private: bool = False) -> Instance:
+def parse_instance(data: bytes, *, where: str, fast: bool = False, drop_private: bool = False,
+                   memo: DecodeMemo | None = None) -> Instance:
     """One input's bytes -> Instance; raise NotDicomError / UnreadableDicomError with a one-line cause.
 
     ``where`` names the input in messages (a path, a zip member, a spool file: opaque here).
     ``fast``: see :func:`parse_dicom`; every check below applies either way (none reads a
     private element).  ``drop_private`` (with ``fast``; only for a run whose plan removes every
     private element unread, ``Engine.drops_private``): read_fast.py leaves them out of the
-    dataset and lists them in ``Instance.dropped``."""
+    dataset and lists them in ``Instance.dropped``.  ``memo``: the run's memo of decoded values
+    (``Engine.decode_memo``; none: each element read is decoded), the same answers either way."""
     dropped: list[tuple[int, str]] | None = [] if fast and drop_private else None
-    ds = parse_dicom(data, where=where, fast=fast, dropped=dropped)
-    _check_file_meta(ds, where)
+    ds = parse_dicom(data, where=where, fast=fast, dropped=dropped, memo=memo)
+    _check_file_meta(ds, where, memo)
     _check_explicit_vrs(ds, where)
-    _decode_routing(ds, where)
+    _decode_routing(ds, where, memo)
     _check_encapsulation(ds, where)
-    sop_class = keyword_value(ds, "SOPClassUID") or keyword_value(ds.file_meta, "MediaStorageSOPClassUID")
+    sop_class = (keyword_value(ds, "SOPClassUID", memo=memo)
+                 or keyword_value(ds.file_meta, "MediaStorageSOPClassUID", memo=memo))
     if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or has_keyword(ds, "DirectoryRecordSequence"):
         raise DicomDirFile("DICOMDIR index (its referenced files are processed on their own)", path=where)
     for kw in ("SOPClassUID", "SOPInstanceUID"):
-        if not keyword_value(ds, kw):
+        if not keyword_value(ds, kw, memo=memo):
             raise UnreadableDicomError(f"missing {kw}: not a storable DICOM instance", path=where,
                                        reason=QuarantineReason.MISSING_REQUIRED)
     if not has_keyword(ds.file_meta, "TransferSyntaxUID"):

@@ -54,7 +54,7 @@ from dicom_deid.rawscan import (
     FallBack,
     empty_raw_value,
 )
-from dicom_deid.uid_bytes import decode_plain, decoded_element
+from dicom_deid.uid_bytes import DecodeMemo, decode_plain, decoded_element
 
 _HEAD = ELEMENT_HEAD
 _HEAD_CODED = ELEMENT_HEAD_CODED
@@ -68,7 +68,7 @@ _SYNTAX = 0x00020010
 _PLAIN_CHARSET_VRS = frozenset({"CS", "LO", "SH", "ST", "LT", "UT", "UC"})
 
 
-def _read_meta(data: bytes) -> tuple[FileMetaDataset, int]:
+def _read_meta(data: bytes, memo: DecodeMemo | None) -> tuple[FileMetaDataset, int]:
     """The file meta group ``_read_file_meta_info`` returns for ``data`` (after its preamble) and
     the position after it: the same raw elements, the same encoding, and the same elements
     decoded (pydicom decodes the first element, to test its reading, and the group length, to
@@ -110,16 +110,17 @@ def _read_meta(data: bytes) -> tuple[FileMetaDataset, int]:
     file_meta = new_file_meta(elements)  # FileMetaDataset(elements)
     file_meta.set_original_encoding(is_implicit_vr=False, is_little_endian=True, character_encoding=default_encoding)
     try:
-        decoded_element(file_meta, next(iter(elements)))  # as _read_file_meta_info tests its reading
+        decoded_element(file_meta, next(iter(elements)), memo)  # as _read_file_meta_info tests its reading
     except NotImplementedError:
         raise FallBack("file meta read another way") from None
     group_length = tags.get(_GROUP_LENGTH)
     if group_length is not None and group_length in elements:
-        decoded_element(file_meta, group_length)  # decoded, as _read_file_meta_info does
+        decoded_element(file_meta, group_length, memo)  # decoded, as _read_file_meta_info does
     return file_meta, pos
 
 
-def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None) -> FileDataset:
+def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None,
+                  memo: DecodeMemo | None = None) -> FileDataset:
     """The dataset ``dcmread(BytesIO(data))`` returns; raise FallBack where this module does not
     read ``data`` exactly as ``dcmread`` does.
 
@@ -129,15 +130,16 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None) -> 
     walks to its end, is not put in the dataset; its (tag, VR) is appended to ``dropped`` instead,
     in file order, for the plan (``plan_actions(..., dropped=)``), which decides it exactly as
     it would have had it been read.  Every check on its header and length is made as before.
-    On FallBack the list holds elements of a dataset never returned: clear it."""
+    On FallBack the list holds elements of a dataset never returned: clear it.  ``memo``: the
+    run's memo of decoded values (``uid_bytes.DecodeMemo``), or none."""
     if len(data) < 144 or data[128:132] != b"DICM":
         raise FallBack("no preamble")
     fp = BytesIO(data)
-    file_meta, pos = _read_meta(data)
+    file_meta, pos = _read_meta(data, memo)
     syntax_key = _TAGS.get(_SYNTAX)
     if syntax_key is not None and syntax_key in file_meta._dict:
         try:
-            decoded_element(file_meta, syntax_key)  # as ``file_meta.get`` decodes it, then read there
+            decoded_element(file_meta, syntax_key, memo)  # as ``file_meta.get`` decodes it, then read there
         except AttributeError:  # what ``get`` answers None for: it does again
             pass
     syntax = file_meta.get("TransferSyntaxUID")
@@ -224,13 +226,13 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None) -> 
     if charset is not None:
         plain = type(charset) is RawDataElement and charset[3] is not None and charset[1] in _PLAIN_CHARSET_VRS
         # the value convert_raw_data_element(charset) decodes (no encoding given: the default one)
-        value = (decode_plain(charset, default_encoding) if plain  # type: ignore[arg-type]
+        value = (decode_plain(charset, default_encoding, None, memo) if plain  # type: ignore[arg-type]
                  else convert_raw_data_element(charset)).value  # type: ignore[arg-type]
         original = convert_encodings(value)
     dataset = item_dataset(elements, default_encoding, original)  # Dataset(elements, ...), its encoding set
     if charset is not None:
         try:
-            decoded_element(dataset, charset_key)  # as ``dataset._character_set`` decodes it, then reads it
+            decoded_element(dataset, charset_key, memo)  # as ``dataset._character_set`` decodes it, then reads it
         except KeyError:  # what its ``get`` answers None for: it does again
             pass
     fp.seek(end)

@@ -37,7 +37,7 @@ from dicom_deid.remap import (
     year_only_date,
     year_only_datetime,
 )
-from dicom_deid.uid_bytes import decoded_element, uid_value
+from dicom_deid.uid_bytes import DecodeMemo, decoded_element, uid_value
 
 PATIENT_AGE = 0x00101010
 _TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "UR"})
@@ -72,6 +72,7 @@ class ScrubContext:
     patient_id: str | None = None  # the subject map's subject ID for this patient (else keyed)
     patient_name: str | None = None  # the subject map's name for this patient (else keyed)
     uid_memo: UidMemo | None = None  # the run's memo of remapper.uid (Engine.uid_memo); None: none
+    decode_memo: DecodeMemo | None = None  # the run's memo of decoded values (Engine.decode_memo); None: none
     links: list[Link] = field(default_factory=list)
     _seen_uids: set[tuple[str, LinkKind]] = field(default_factory=set)
     _pattern: PatientPattern | None = None
@@ -239,7 +240,7 @@ def _pseudonym(tag: int, src: Dataset, ctx: ScrubContext) -> str | None:
         return ctx.patient_id or derive.patient_id(ctx.patient_key)
     if kind == "patient_name":
         return ctx.patient_name or derive.patient_name(ctx.patient_key)
-    original = str(decoded_element(src, tag).value or "").strip()  # src[tag], by its own key
+    original = str(decoded_element(src, tag, ctx.decode_memo).value or "").strip()  # src[tag], by its own key
     if not original:
         return ""
     if kind == "accession_number":

@@ -2,7 +2,9 @@
 (issue 16): the plan reads class and scheme UIDs inside sequence items, the scrub reads every UID
 it remaps.  Only with pydicom configured as by default; otherwise pydicom decodes the element.
 Also the raw elements decoded as pydicom decodes them, with a memo of their decoded values
-(``decode_plain``: routing attributes, file meta, the character set).
+(``decode_plain``: routing attributes, file meta, the character set).  The memo is the run's
+(:class:`DecodeMemo`, ``Engine.decode_memo``), passed down by the caller; without one, every
+element is decoded.
 """
 
 from __future__ import annotations
@@ -39,28 +41,27 @@ _ELEMENT_ATTRS = ("tag", "VR", "validation_mode", "_value", "file_tell", "is_und
 _FAST_ELEMENTS = tuple(DataElement(BaseTag(0x00080018), "UI", "1.2", 0, already_converted=True).__dict__) == _ELEMENT_ATTRS
 
 
-def uid_element(raw: RawDataElement) -> DataElement | None:
+def uid_element(raw: RawDataElement, memo: DecodeMemo | None = None) -> DataElement | None:
     """``convert_raw_data_element(raw)`` for a raw element read as UI, without the hooks' dispatch,
     ``convert_value`` and ``DataElement.__init__`` around the conversion: the value is pydicom's own
     ``values.convert_UI`` of the bytes (UI is decoded in the default character set, whatever the
     dataset's), stored as ``already_converted`` stores it, with the same attributes in the same
     order.  None for anything else (no value, an empty one, pydicom configured otherwise): then
-    pydicom converts it.  ``tests/test_uid_bytes.py`` compares both on every kind of UI value."""
+    pydicom converts it.  ``memo``: the run's, which keeps the UIDs the files of a series share
+    (none: each is converted).  ``tests/test_uid_bytes.py`` compares both on every kind of UI value."""
     value = raw[3]
     if raw[1] != "UI" or type(value) is not bytes or not raw[2] or not plain_pydicom():
         return None
     tag = raw[0]
-    if tag in _INSTANCE_UIDS or len(value) > _MEMO_VALUE_BYTES:
+    if memo is None or tag in _INSTANCE_UIDS or len(value) > _MEMO_VALUE_BYTES:
         return converted_element(raw, "UI", convert_UI(value, True))
     # a class, study, series or frame of reference UID: the same in every file of a series
     memo_key = (tag, "UI", value)
-    uid = _DECODED.get(memo_key)
+    uid = memo.values.get(memo_key)
     if uid is None:
         uid = convert_UI(value, True)
         if type(uid) is UID:  # one UID (an immutable str); several are a MultiValue: never shared
-            if len(_DECODED) >= _MEMO_SIZE:
-                _DECODED.clear()
-            _DECODED[memo_key] = uid
+            memo.remember(memo_key, uid)
     return converted_element(raw, "UI", uid)
 
 
@@ -85,33 +86,56 @@ def converted_element(raw: RawDataElement, vr: str, value: object) -> DataElemen
 _SHAREABLE = frozenset({str, int, float, bytes, PersonName})
 _MEMO_VALUE_BYTES = 128  # longer values are decoded each time (hashing the key costs with its length)
 _MEMO_SIZE = 4096
-_DECODED: dict[tuple[object, ...], object] = {}
 #: UIDs unique to each instance (SOP Instance UID, its file meta copy): never remembered
 _INSTANCE_UIDS = frozenset({0x00080018, 0x00020003})
 
 
-def decode_plain(raw: RawDataElement, encoding: str | MutableSequence[str], ds: Dataset | None = None) -> DataElement:
+class DecodeMemo:
+    """One run's memo of decoded element values (issue 16): (tag, VR, bytes[, encoding,
+    endianness]) -> the immutable value pydicom decoded from them (``decode_plain``,
+    ``uid_element``).  A pure function of the key, so it changes no result; owned by the engine
+    of one process (``Engine.decode_memo``), never module state, and bounded: at ``limit``
+    entries it starts again empty."""
+
+    __slots__ = ("limit", "values")
+
+    def __init__(self, limit: int = _MEMO_SIZE) -> None:
+        self.values: dict[tuple[object, ...], object] = {}  # read directly on the hot path
+        self.limit = limit
+
+    def remember(self, key: tuple[object, ...], value: object) -> None:
+        """Keep ``value`` for ``key``; a full memo is emptied first."""
+        values = self.values
+        if len(values) >= self.limit:
+            values.clear()
+        values[key] = value
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def decode_plain(raw: RawDataElement, encoding: str | MutableSequence[str], ds: Dataset | None = None,
+                 memo: DecodeMemo | None = None) -> DataElement:
     """``convert_raw_data_element(raw, encoding=encoding, ds=ds)`` for a raw element read with its
     value under a plain explicit VR (not SQ, UN or an ambiguous one; not private, not pixel
     data): the element it returns, with the value it decoded before from the same bytes, the
     same way (same tag, VR, encoding and endianness: routing attributes, file meta, the
     character set are the same in every file of a series), where that value is immutable
     (``_SHAREABLE``) and pydicom is configured as by default.  The element is a new one each
-    time, built as pydicom builds it (``converted_element``)."""
+    time, built as pydicom builds it (``converted_element``).  ``memo``: the run's (none: the
+    value is decoded each time)."""
     value, vr = raw[3], raw[1]
     memo_key = None
-    if type(value) is bytes and vr and len(value) <= _MEMO_VALUE_BYTES and plain_pydicom():
+    if memo is not None and type(value) is bytes and vr and len(value) <= _MEMO_VALUE_BYTES and plain_pydicom():
         memo_key = (raw[0], vr, value, encoding if type(encoding) is str else tuple(encoding), raw[5], raw[6])
-        known = _DECODED.get(memo_key)
+        known = memo.values.get(memo_key)
         if known is not None:
             elem = converted_element(raw, vr, known)
             if elem is not None:
                 return elem
     elem = convert_raw_data_element(raw, encoding=encoding, ds=ds)
-    if memo_key is not None and elem.VR == vr and type(elem._value) in _SHAREABLE:
-        if len(_DECODED) >= _MEMO_SIZE:
-            _DECODED.clear()
-        _DECODED[memo_key] = elem._value
+    if memo_key is not None and memo is not None and elem.VR == vr and type(elem._value) in _SHAREABLE:
+        memo.remember(memo_key, elem._value)
     return elem
 
 
@@ -121,17 +145,18 @@ _NOT_PLAIN_VRS = frozenset({"SQ", "UN", *AMBIGUOUS_VR})
 _CHARSET_TAG = 0x00080005
 
 
-def decoded_element(ds: Dataset, key: BaseTag | int) -> DataElement:
-    """``ds[key]`` for ``key`` one of ``ds``'s own keys (``read.decoded``, which documents it)."""
+def decoded_element(ds: Dataset, key: BaseTag | int, memo: DecodeMemo | None = None) -> DataElement:
+    """``ds[key]`` for ``key`` one of ``ds``'s own keys (``read.decoded``, which documents it);
+    ``memo``: the run's :class:`DecodeMemo`, or none."""
     raw = ds._dict[key]  # type: ignore[index]
     tag = int(key)  # an int compares in C (a BaseTag in Python)
     if (type(raw) is RawDataElement and raw[3] is not None and raw[1] and raw[1] not in _NOT_PLAIN_VRS
             and not tag >> 16 & 1 and tag >> 16 != 0x7FE0):
-        elem = uid_element(raw) if raw[1] == "UI" else None  # a UID: the same element, built directly
+        elem = uid_element(raw, memo) if raw[1] == "UI" else None  # a UID: the same element, built directly
         if elem is None:
             encoding = (default_encoding if tag == _CHARSET_TAG
                         else ds.original_character_set or ds._character_set)
-            elem = decode_plain(raw, encoding, ds)
+            elem = decode_plain(raw, encoding, ds, memo)
         ds._dict[key] = elem  # type: ignore[index]
         return elem
     return ds[key]
@@ -146,4 +171,4 @@ def plain_pydicom() -> bool:
             and pydicom_hooks.hooks.raw_element_vr is pydicom_hooks.raw_element_vr)
 
 
-__all__ = ["converted_element", "decode_plain", "decoded_element", "plain_pydicom", "uid_element", "uid_value"]
+__all__ = ["DecodeMemo", "converted_element", "decode_plain", "decoded_element", "plain_pydicom", "uid_element", "uid_value"]

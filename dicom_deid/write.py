@@ -25,7 +25,13 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.valuerep import VR
 
-from dicom_deid.element_bytes import ascii_text_ok, encode_element, encode_meta, item_encodings
+from dicom_deid.element_bytes import (
+    EncodeMemo,
+    ascii_text_ok,
+    encode_element,
+    encode_meta,
+    item_encodings,
+)
 from dicom_deid.errors import DeidError, QuarantineReason
 from dicom_deid.read import dataset_encoding, keyword_attribute
 
@@ -232,7 +238,8 @@ def encode_dataset(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, byte
     return b"".join(encode_parts(ds, meta, copies))
 
 
-def encode_parts(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None) -> list[bytes]:
+def encode_parts(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None, *,
+                 memo: EncodeMemo | None = None) -> list[bytes]:
     """Serialise with preamble and file meta, in the transfer syntax named by ``meta``.
 
     Little-endian output whose encoding matches what was read takes a fast path: unchanged
@@ -241,13 +248,14 @@ def encode_parts(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]
     ``copies`` (the byte path, bytepath.py): top-level elements not in ``ds`` that are written as
     the given input bytes, in tag order among the others; only with a little-endian encoding
     that matches what was read (else ValueError: the caller chose the byte path wrongly).
-    Raises UnencodableDataset when an element cannot be written as valid DICOM.
+    Raises UnencodableDataset when an element cannot be written as valid DICOM.  ``memo`` (the
+    byte path): the run's memo of encoded elements of new sequence items (``Engine.encode_memo``).
 
     The file comes as consecutive parts (the byte path's elements, each as read or encoded; one
     part otherwise): ``write_output`` writes them as they are, without joining them first.
     """
     try:
-        return _encode(ds, meta, copies or {})
+        return _encode(ds, meta, copies or {}, memo)
     except _ENCODE_ERRORS as exc:
         tag = _failing_tag(exc)
         where = f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})" if tag is not None else "an element"
@@ -268,7 +276,7 @@ def _failing_tag(exc: BaseException) -> int | None:
     return tag
 
 
-def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> list[bytes]:
+def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes], memo: EncodeMemo | None) -> list[bytes]:
     ds.file_meta = meta
     syntax = keyword_attribute(meta, "TransferSyntaxUID")
     implicit, little = dataset_encoding(syntax)
@@ -277,7 +285,7 @@ def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> 
     if copies and (not ds._dict.keys().isdisjoint(copies) or not little or not same_encoding or implicit or syntax == _DEFLATED):
         raise BytePathMisuse("byte path chosen for an encoding it does not take")
     if copies:
-        return _encode_spliced(ds, meta, copies)
+        return _encode_spliced(ds, meta, copies, memo)
     if not little or not same_encoding:
         buf = BytesIO()
         dcmwrite(buf, ds, enforce_file_format=True)
@@ -322,7 +330,8 @@ def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
             write_data_element(fp, ds[tag], encodings)
 
 
-def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes]) -> list[bytes]:
+def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes],
+                    memo: EncodeMemo | None) -> list[bytes]:
     """The byte path (bytepath.py): what ``_write_body`` writes for ``ds`` plus ``copies``, the
     copied elements as their input bytes; the elements built by the de-identification (and the
     file meta group) encoded by element_bytes.py where it takes them, else by pydicom."""
@@ -349,7 +358,7 @@ def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, byt
                     _HEAD_SHORT(tag >> 16, tag & 0xFFFF, str(raw_vr).encode("ascii"), elem.length))
             chunks += (head, elem.value)
             continue
-        chunk = encode_element(elem, text_ok, inner) if type(elem) is DataElement else None
+        chunk = encode_element(elem, text_ok, inner, memo) if type(elem) is DataElement else None
         if chunk is None:
             fp = DicomBytesIO()
             fp.is_little_endian, fp.is_implicit_VR = True, False

@@ -414,7 +414,7 @@ def test_rebuilt_sequences_are_encoded_here_as_pydicom_writes_them() -> None:
         return out.get("SpecificCharacterSet", None), found if out.original_encoding == (False, True) else []
 
     taken = plain = 0
-    element_bytes._DECODED.clear()
+    memo = element_bytes.EncodeMemo()
     for round_ in range(2):
         for path in _dicom_files(TEST_FILES):
             data = path.read_bytes()
@@ -427,7 +427,7 @@ def test_rebuilt_sequences_are_encoded_here_as_pydicom_writes_them() -> None:
                 continue
             for elem in found:
                 ours = element_bytes.encode_element(elem, element_bytes.ascii_text_ok(charset),
-                                                    element_bytes.item_encodings(charset))
+                                                    element_bytes.item_encodings(charset), memo)
                 fp = DicomBytesIO()
                 fp.is_little_endian, fp.is_implicit_VR = True, False
                 try:
@@ -438,5 +438,5 @@ def test_rebuilt_sequences_are_encoded_here_as_pydicom_writes_them() -> None:
                 assert ours is None or ours == fp.getvalue(), f"{path.name}: {elem.tag} encoded differently"
                 taken += ours is not None
         if round_ == 0:
-            assert element_bytes._DECODED, "no raw element of a new item was remembered"
+            assert memo.values, "no raw element of a new item was remembered"
     assert taken >= 2 * 150 and taken // 2 >= plain + 10, (taken, plain)
