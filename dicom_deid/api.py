@@ -214,7 +214,7 @@ class Deidentifier:
                 exc.path = str(source)
                 exc.args = (f"{source}: {exc.message}",)
             raise
-        write_output(target, encode_dataset(result.dataset, result.dataset.file_meta))
+        write_output(target, encode_dataset(result.dataset, result.dataset.file_meta, memo=self.engine.encode_memo))
         return result
 
     def run(self, input: str | Path, output: str | Path, *, workers: int = 1, recipient: str | Path | None = None,

@@ -233,9 +233,10 @@ _ENCODE_ERRORS = (NotImplementedError, ValueError, TypeError, UnicodeError, stru
 _VALID_VRS = frozenset(str(vr.value) for vr in VR if len(str(vr.value)) == 2)
 
 
-def encode_dataset(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None) -> bytes:
+def encode_dataset(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None, *,
+                   memo: EncodeMemo | None = None) -> bytes:
     """The file's bytes: ``encode_parts`` joined."""
-    return b"".join(encode_parts(ds, meta, copies))
+    return b"".join(encode_parts(ds, meta, copies, memo=memo))
 
 
 def encode_parts(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None, *,
