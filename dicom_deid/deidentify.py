@@ -268,7 +268,7 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     if dropped and not engine.drops_private:
         raise ValueError("private elements were dropped unread, but this engine's plan may read or keep them")
     profile, standard, remapper = engine.profile, engine.standard, engine.remapper
-    source_value = functools.partial(keyword_value, source, memo=engine.decode_memo)  # source.get(keyword), by tag
+    source_value = functools.partial(keyword_value, source)  # source.get(keyword), by tag
     pkey = patient_key(str(source_value("PatientID", "") or ""), str(source_value("IssuerOfPatientID", "") or ""),
                        str(source_value("PatientName", "") or ""), str(source_value("PatientBirthDate", "") or ""))
     subject = engine.subject_for(source)

@@ -223,11 +223,10 @@ def decoded(ds: Dataset, key: BaseTag, memo: DecodeMemo | None = None) -> DataEl
     return decoded_element(ds, key, memo)
 
 
-def keyword_value(ds: Dataset, keyword: str, default: object = None, *, memo: DecodeMemo | None = None) -> Any:
+def keyword_value(ds: Dataset, keyword: str, default: object = None) -> Any:
     """``ds.get(keyword, default)`` for a DICOM keyword, without its attribute lookup, keyword
     and tag conversions in Python: the element's value (decoded as ``ds[tag]`` decodes it), or
-    ``default`` where ``ds`` has no such element.  Any other name goes to ``ds.get``.  ``memo``:
-    see :func:`decoded`."""
+    ``default`` where ``ds`` has no such element.  Any other name goes to ``ds.get``."""
     tag = _keyword_tag(keyword)
     if tag is None:
         return ds.get(keyword, default)
@@ -235,7 +234,7 @@ def keyword_value(ds: Dataset, keyword: str, default: object = None, *, memo: De
     if elem is None:
         return default
     if type(elem) is not DataElement:
-        elem = decoded(ds, tag, memo)
+        elem = decoded(ds, tag)
     try:
         return elem.value
     except AttributeError:  # as ``Dataset.get`` answers one from ``__getattr__``
@@ -461,12 +460,11 @@ def parse_instance(data: bytes, *, where: str, fast: bool = False, drop_private:
     _check_explicit_vrs(ds, where)
     _decode_routing(ds, where, memo)
     _check_encapsulation(ds, where)
-    sop_class = (keyword_value(ds, "SOPClassUID", memo=memo)
-                 or keyword_value(ds.file_meta, "MediaStorageSOPClassUID", memo=memo))
+    sop_class = keyword_value(ds, "SOPClassUID") or keyword_value(ds.file_meta, "MediaStorageSOPClassUID")
     if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or has_keyword(ds, "DirectoryRecordSequence"):
         raise DicomDirFile("DICOMDIR index (its referenced files are processed on their own)", path=where)
     for kw in ("SOPClassUID", "SOPInstanceUID"):
-        if not keyword_value(ds, kw, memo=memo):
+        if not keyword_value(ds, kw):
             raise UnreadableDicomError(f"missing {kw}: not a storable DICOM instance", path=where,
                                        reason=QuarantineReason.MISSING_REQUIRED)
     if not has_keyword(ds.file_meta, "TransferSyntaxUID"):
