@@ -43,12 +43,12 @@ def run_path(datas: list[bytes], engine: Engine, byte_path: bool) -> tuple[dict[
     for data in datas:
         t0 = clock()
         try:
-            ds = parse_instance(data, where="input", fast=byte_path).dataset
+            ds = parse_instance(data, where="input", fast=byte_path, memo=engine.decode_memo).dataset
             t1 = clock()
             result = deidentify(ds, engine, data=data if byte_path else None)
             t2 = clock()
             copies = (result.copies.spliced or None) if result.copies is not None else None
-            outputs.append(encode_dataset(result.dataset, result.dataset.file_meta, copies))
+            outputs.append(encode_dataset(result.dataset, result.dataset.file_meta, copies, memo=engine.encode_memo))
             t3 = clock()
         except DeidError:
             outputs.append(b"")
