@@ -35,6 +35,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import UID
 from pydicom.valuerep import PersonName
 
+from dicom_deid.memo import BoundedMemo
 from dicom_deid.rawscan import VR_OF
 from dicom_deid.read import ELEMENT_ERRORS
 
@@ -242,28 +243,17 @@ EncodeKey = tuple[int, str | None, bytes, object, Encodings, bool]
 """(tag, VR, value bytes, decoding character set, writing character sets, text_ok)."""
 
 
-class EncodeMemo:
+class EncodeMemo(BoundedMemo[EncodeKey, bytes]):
     """One run's memo of the raw elements of new sequence items (issue 16): :data:`EncodeKey` ->
     the bytes pydicom's writer writes for the decoded element (:func:`_decoded_raw`).  A pure
     function of the key (the values are pydicom's own, computed on the first occurrence), so it
     changes no output; owned by the engine of one process (``Engine.encode_memo``), never module
     state, and bounded: at ``limit`` entries it starts again empty."""
 
-    __slots__ = ("limit", "values")
+    __slots__ = ()
 
     def __init__(self, limit: int = _MEMO_MAX_ENTRIES) -> None:
-        self.values: dict[EncodeKey, bytes] = {}
-        self.limit = limit
-
-    def remember(self, key: EncodeKey, chunk: bytes) -> None:
-        """Keep ``chunk`` for ``key``; a full memo is emptied first."""
-        values = self.values
-        if len(values) >= self.limit:
-            values.clear()
-        values[key] = chunk
-
-    def __len__(self) -> int:
-        return len(self.values)
+        super().__init__(limit)
 
 
 def _hashable(value: str | Sequence[str]) -> object:

@@ -21,6 +21,8 @@ from pydicom.uid import UID
 from pydicom.valuerep import AMBIGUOUS_VR, PersonName
 from pydicom.values import convert_UI
 
+from dicom_deid.memo import BoundedMemo
+
 
 def uid_value(src: Dataset, tag: int) -> object:
     """What ``_remap_uids`` reads of ``src[tag].value``, without decoding a raw UI element: pydicom
@@ -90,28 +92,17 @@ _MEMO_SIZE = 4096
 _INSTANCE_UIDS = frozenset({0x00080018, 0x00020003})
 
 
-class DecodeMemo:
+class DecodeMemo(BoundedMemo[tuple[object, ...], object]):
     """One run's memo of decoded element values (issue 16): (tag, VR, bytes[, encoding,
     endianness]) -> the immutable value pydicom decoded from them (``decode_plain``,
     ``uid_element``).  A pure function of the key, so it changes no result; owned by the engine
     of one process (``Engine.decode_memo``), never module state, and bounded: at ``limit``
     entries it starts again empty."""
 
-    __slots__ = ("limit", "values")
+    __slots__ = ()
 
     def __init__(self, limit: int = _MEMO_SIZE) -> None:
-        self.values: dict[tuple[object, ...], object] = {}  # read directly on the hot path
-        self.limit = limit
-
-    def remember(self, key: tuple[object, ...], value: object) -> None:
-        """Keep ``value`` for ``key``; a full memo is emptied first."""
-        values = self.values
-        if len(values) >= self.limit:
-            values.clear()
-        values[key] = value
-
-    def __len__(self) -> int:
-        return len(self.values)
+        super().__init__(limit)
 
 
 def decode_plain(raw: RawDataElement, encoding: str | MutableSequence[str], ds: Dataset | None = None,
