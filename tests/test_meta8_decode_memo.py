@@ -51,14 +51,20 @@ def _two_reads(memo: uid_bytes.DecodeMemo) -> Iterator[tuple[str, Dataset, Datas
                 continue
 
 
-def test_memoised_decodes_are_pydicoms(monkeypatch: pytest.MonkeyPatch) -> None:
-    converted = []
+def _count_conversions(monkeypatch: pytest.MonkeyPatch) -> list[RawDataElement]:
+    """The raw elements pydicom converts from now on (``uid_bytes.convert_raw_data_element`` counted)."""
+    converted: list[RawDataElement] = []
 
     def counting(raw: RawDataElement, **kwargs: object) -> DataElement:
         converted.append(raw)
         return convert_raw_data_element(raw, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(uid_bytes, "convert_raw_data_element", counting)
+    return converted
+
+
+def test_memoised_decodes_are_pydicoms(monkeypatch: pytest.MonkeyPatch) -> None:
+    converted = _count_conversions(monkeypatch)
     memo = uid_bytes.DecodeMemo()
     plain = 0
     for round_ in range(2):
@@ -168,13 +174,7 @@ def test_the_run_remembers_in_its_own_engines_memos(tmp_path: Path) -> None:
 
 
 def test_without_a_memo_each_element_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
-    converted = []
-
-    def counting(raw: RawDataElement, **kwargs: object) -> DataElement:
-        converted.append(raw)
-        return convert_raw_data_element(raw, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(uid_bytes, "convert_raw_data_element", counting)
+    converted = _count_conversions(monkeypatch)
     raw = _raw(0x00081030, "LO", b"BRAIN")
     assert [uid_bytes.decode_plain(raw, "iso8859").value for _ in range(3)] == ["BRAIN"] * 3
     assert len(converted) == 3
