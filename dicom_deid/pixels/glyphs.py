@@ -49,7 +49,7 @@ ROW_LENGTH = 2.5
 #: ``FAINT_CLEAR`` of the pixels reach the first level (of either polarity: the pale gaps between
 #: a dark organ's dots are rows of the grain level too) follow the first level's rows, up to
 #: ``FAINT_ROWS`` of them, highest rank first.
-FAINT_ROWS = 4
+FAINT_ROWS = 3
 FAINT_CLEAR = 0.02
 #: Glyphs beyond this many add nothing to a row's rank.
 RANK_GLYPHS = 4

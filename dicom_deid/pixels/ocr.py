@@ -510,7 +510,7 @@ class DbnetDetector:
 FAINT_STRETCH = (2.0, 98.0)
 #: A faint row is often cut short (its faintest glyphs make no marks): its crop runs this many row
 #: heights beyond either end (``SMALL_ALONG`` for other rows).
-FAINT_ALONG = 10.0
+FAINT_ALONG = 6.0
 
 
 def faint_crop(grey: npt.NDArray[np.uint8], row: GlyphRow, x0: int, y0: int, x1: int, y1: int) -> npt.NDArray[np.uint8]:
