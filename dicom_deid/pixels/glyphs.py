@@ -14,6 +14,7 @@ the detector decides what to do with the rows.  Knows no DICOM.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,15 @@ ROW_GAP = 6
 #: Least glyphs in a row and least length of a row in row heights.
 ROW_GLYPHS = 3
 ROW_LENGTH = 2.5
+#: Faint rows: where the image holds marks of high contrast (a black organ's dots on white tissue),
+#: ``GLYPH_SHARE`` of their response sets the level, and a grey label 40 levels off its background
+#: makes no marks at all (s10502 case020: a 7 px date, never proposed).  Marks are also taken at
+#: the image's own grain level (``GLYPH_GRAIN``, ``GLYPH_LEVEL``); rows of them in which under
+#: ``FAINT_CLEAR`` of the pixels reach the first level (of either polarity: the pale gaps between
+#: a dark organ's dots are rows of the grain level too) follow the first level's rows, up to
+#: ``FAINT_ROWS`` of them, highest rank first.
+FAINT_ROWS = 3
+FAINT_CLEAR = 0.02
 #: Glyphs beyond this many add nothing to a row's rank.
 RANK_GLYPHS = 4
 
@@ -65,6 +75,7 @@ class GlyphRow:
     vertical: bool
     glyphs: int
     contrast: float = 0.0
+    faint: bool = False  # a row of the grain level (``FAINT_ROWS``), not of the first level
 
     @property
     def rank(self) -> float:
@@ -73,24 +84,41 @@ class GlyphRow:
         return self.contrast * min(self.glyphs, RANK_GLYPHS)
 
 
-def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True) -> list[GlyphRow]:
+def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True, faint_rows: int = FAINT_ROWS) -> list[GlyphRow]:
     """Rows of glyph-sized marks in ``image`` (H×W grey or H×W×3), highest ``GlyphRow.rank``
-    first; with ``vertical``, also rows that read down the image."""
+    first; with ``vertical``, also rows that read down the image.  After them, up to
+    ``faint_rows`` faint rows (see ``FAINT_ROWS``), highest rank first."""
     cv2 = _cv2()
     grey = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (GLYPH_SPAN, GLYPH_SPAN))
     rows: list[GlyphRow] = []
+    faint: list[GlyphRow] = []
+    bold = np.zeros(grey.shape, dtype=bool)  # marks of the first level, either polarity
     for operation in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
         response = cv2.morphologyEx(np.ascontiguousarray(grey), operation, kernel)
         low, high = _percentiles(response, (50.0, 99.0))
-        level = max(GLYPH_LEVEL, int(GLYPH_SHARE * high), int(GLYPH_GRAIN * low))
-        marks = _glyph_marks(response >= level)
+        floor = max(GLYPH_LEVEL, int(GLYPH_GRAIN * low))
+        level = max(floor, int(GLYPH_SHARE * high))
+        above = response >= level
+        bold |= above
+        marks = _glyph_marks(above)
         rows += _rows(marks, response, vertical=False)
         if vertical:
             rows += _rows(marks, response, vertical=True)
+        if faint_rows and floor < level:
+            marks = _glyph_marks(response >= floor)
+            faint += _rows(marks, response, vertical=False)
+            if vertical:
+                faint += _rows(marks, response, vertical=True)
     low, high = ROW_HEIGHT
-    small = [r for r in _merged(rows) if low <= min(r.width, r.height) <= high]  # twins joined askew
-    return sorted(small, key=lambda r: (-r.rank, r.y, r.x))
+    strong = sorted((r for r in _merged(rows) if low <= min(r.width, r.height) <= high), key=_order)
+    weak = [r for r in _merged(faint) if low <= min(r.width, r.height) <= high
+            and bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR]
+    return strong + [dataclasses.replace(r, faint=True) for r in sorted(weak, key=_order)[:faint_rows]]
+
+
+def _order(row: GlyphRow) -> tuple[float, int, int]:
+    return (-row.rank, row.y, row.x)
 
 
 def _percentiles(values: npt.NDArray[np.uint8], shares: tuple[float, ...]) -> tuple[float, ...]:

@@ -172,7 +172,8 @@ DEFAULT_PASSES = (
 #: boxed are searched again on a crop (``SMALL_ALONG`` row heights of the image on either end,
 #: ``SMALL_ACROSS`` above and below, at least ``SMALL_MARGIN`` px: the network needs the context)
 #: enlarged so that the row is about ``SMALL_LINE`` px across (2x to 4x), turned for rows that read
-#: down the image; at most ``SMALL_ROWS`` rows per image, highest ``GlyphRow.rank`` first.  A 6 px
+#: down the image; at most ``SMALL_ROWS`` rows per image, highest ``GlyphRow.rank`` first, and the
+#: faint rows ``glyphs.glyph_rows`` adds (``FAINT_ROWS``; stretched, ``faint_crop``).  A 6 px
 #: dark label on a bright organ scored 0.000 on the whole image enlarged 2x and 1.000 on such a crop.
 SMALL_PASS = ScanPass(min_side=None, factor=4.0, max_side=4096)
 SMALL_TURNED = ScanPass(min_side=None, factor=4.0, max_side=4096, rotate90=True)
@@ -373,19 +374,24 @@ class DbnetDetector:
         seen = list(boxes)
         found: list[TextBox] = []
         searched = 0
+        grey: npt.NDArray[np.uint8] | None = None  # for faint rows
         for row in glyph_rows(image):
-            if searched >= self.small_rows:
-                break
+            if searched >= self.small_rows and not row.faint:
+                continue
             if _row_covered(row, seen) >= SMALL_COVERED:
                 continue
-            searched += 1
+            searched += not row.faint
             across = min(row.width, row.height)
-            along = max(SMALL_MARGIN, round(SMALL_ALONG * across))
+            along = max(SMALL_MARGIN, round((FAINT_ALONG if row.faint else SMALL_ALONG) * across))
             side = max(SMALL_MARGIN, round(SMALL_ACROSS * across))
             mx, my = (side, along) if row.vertical else (along, side)
             x0, y0 = max(0, row.x - mx), max(0, row.y - my)
             x1, y1 = min(width, row.x + row.width + mx), min(height, row.y + row.height + my)
-            crop = np.ascontiguousarray(prepared[y0:y1, x0:x1])
+            if row.faint:
+                grey = _grey(image) if grey is None else grey
+                crop = faint_crop(grey, row, x0, y0, x1, y1)
+            else:
+                crop = np.ascontiguousarray(prepared[y0:y1, x0:x1])
             factor = min(SMALL_PASS.factor or 1.0, max(2.0, SMALL_LINE / across))
             scan = dataclasses.replace(SMALL_TURNED if row.vertical else SMALL_PASS, factor=factor)
             area = TextBox(row.x, row.y, row.width, row.height)
@@ -498,6 +504,32 @@ class DbnetDetector:
             bx1, by1 = int(np.ceil(x1)), int(np.ceil(y1))
             boxes.append(TextBox(bx0, by0, bx1 - bx0, by1 - by0, score, core))
         return boxes
+
+
+#: Percentiles of a faint row's own pixels that become black and white in its crop (``faint_crop``).
+FAINT_STRETCH = (2.0, 98.0)
+#: A faint row is often cut short (its faintest glyphs make no marks): its crop runs this many row
+#: heights beyond either end (``SMALL_ALONG`` for other rows).
+FAINT_ALONG = 6.0
+
+
+def faint_crop(grey: npt.NDArray[np.uint8], row: GlyphRow, x0: int, y0: int, x1: int, y1: int) -> npt.NDArray[np.uint8]:
+    """The crop ``x0:x1, y0:y1`` of a grey image around a faint glyph row, its grey levels
+    stretched so that the row's own ``FAINT_STRETCH`` percentiles become 0 and 255 (no local
+    equalisation): a grey label 40 levels off pale tissue beside black dots becomes plain text, where
+    equalised over the whole image, or over the crop, it stayed below the tissue's grain
+    (s10504 case020: a 6 px name scored 0.000 on either, 1.000 stretched)."""
+    low, high = np.percentile(grey[row.y : row.y + row.height, row.x : row.x + row.width], FAINT_STRETCH)
+    scale = 255.0 / max(float(high - low), 1.0)
+    crop = grey[y0:y1, x0:x1].astype(np.float32)
+    return np.ascontiguousarray(np.clip((crop - float(low)) * scale, 0, 255).astype(np.uint8))
+
+
+def _grey(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """``image`` as one grey plane (as ``glyphs.glyph_rows`` sees it)."""
+    if image.ndim == 2:
+        return image
+    return np.asarray(_import_cv2().cvtColor(np.ascontiguousarray(image), _import_cv2().COLOR_RGB2GRAY), dtype=np.uint8)
 
 
 def _row_covered(row: GlyphRow, boxes: Sequence[TextBox]) -> float:
