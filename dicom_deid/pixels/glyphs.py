@@ -89,7 +89,7 @@ def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True, faint_row
     first; with ``vertical``, also rows that read down the image.  After them, up to
     ``faint_rows`` faint rows (see ``FAINT_ROWS``), highest rank first."""
     cv2 = _cv2()
-    grey = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    grey = grey_plane(image)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (GLYPH_SPAN, GLYPH_SPAN))
     rows: list[GlyphRow] = []
     faint: list[GlyphRow] = []
@@ -115,6 +115,13 @@ def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True, faint_row
     weak = [r for r in _merged(faint) if low <= min(r.width, r.height) <= high
             and bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR]
     return strong + [dataclasses.replace(r, faint=True) for r in sorted(weak, key=_order)[:faint_rows]]
+
+
+def grey_plane(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """``image`` (H×W grey or H×W×3 RGB) as the one grey plane glyph rows are found in."""
+    if image.ndim == 2:
+        return image
+    return np.asarray(_cv2().cvtColor(np.ascontiguousarray(image), _cv2().COLOR_RGB2GRAY), dtype=np.uint8)
 
 
 def _order(row: GlyphRow) -> tuple[float, int, int]:

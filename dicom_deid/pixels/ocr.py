@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import numpy as np
 
 from dicom_deid.errors import OcrUnavailable
-from dicom_deid.pixels.glyphs import GlyphRow, glyph_rows
+from dicom_deid.pixels.glyphs import GlyphRow, glyph_rows, grey_plane
 from dicom_deid.pixels.models import DETECTION, LazySession, find_model
 from dicom_deid.tesseract import find_tessdata, quiet_leptonica
 
@@ -390,7 +390,7 @@ class DbnetDetector:
             x0, y0 = max(0, row.x - mx), max(0, row.y - my)
             x1, y1 = min(width, row.x + row.width + mx), min(height, row.y + row.height + my)
             if row.faint:
-                grey = _grey(image) if grey is None else grey
+                grey = grey_plane(image) if grey is None else grey
                 crop = faint_crop(grey, row, x0, y0, x1, y1)
             else:
                 crop = np.ascontiguousarray(prepared[y0:y1, x0:x1])
@@ -534,13 +534,6 @@ def faint_crop(grey: npt.NDArray[np.uint8], row: GlyphRow, x0: int, y0: int, x1:
     scale = 255.0 / max(float(high - low), 1.0)
     crop = grey[y0:y1, x0:x1].astype(np.float32)
     return np.ascontiguousarray(np.clip((crop - float(low)) * scale, 0, 255).astype(np.uint8))
-
-
-def _grey(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """``image`` as one grey plane (as ``glyphs.glyph_rows`` sees it)."""
-    if image.ndim == 2:
-        return image
-    return np.asarray(_import_cv2().cvtColor(np.ascontiguousarray(image), _import_cv2().COLOR_RGB2GRAY), dtype=np.uint8)
 
 
 def _row_covered(row: GlyphRow, boxes: Sequence[TextBox]) -> float:
