@@ -180,12 +180,21 @@ def judge_reading(reading: Reading, box: TextBox) -> Verdict:
 def stroke_mask(
     image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None
 ) -> tuple[npt.NDArray[np.bool_], tuple[int, int]] | None:
+    """Glyph strokes inside ``box`` (see ``stroke_response``): (mask, (x0, y0)) or None."""
+    found = stroke_response(image, box, core)
+    return None if found is None else (found[0], found[2])
+
+
+def stroke_response(
+    image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint8], tuple[int, int]] | None:
     """Glyph strokes inside ``box``: per colour channel, the top-hat (bright text) or black-hat
     (dark text) response, computed with context around the box so its edges do not respond.
 
     The polarity of each channel is read from the core (inside the text) against the box's
-    border: the extreme farther from the border's median is the text.  Returns (mask, (x0, y0))
-    in image coordinates of the clipped box, or None when nothing stands out."""
+    border: the extreme farther from the border's median is the text.  Returns (mask, response,
+    (x0, y0)): the strokes, the strongest channel's response, and the clipped box's origin in image
+    coordinates; None when nothing stands out."""
     from dicom_deid.pixels.ocr import _import_cv2
 
     cv2 = _import_cv2()
@@ -228,7 +237,7 @@ def stroke_mask(
         core_rows = slice(max(0, cy0 - inner[0].start), max(0, cy1 - inner[0].start))
         core_cols = slice(max(0, cx0 - inner[1].start), max(0, cx1 - inner[1].start))
         mask &= _in_text_colour(window[inner], mask, (core_rows, core_cols), borders, peak)
-    return mask, (x0, y0)
+    return mask, stroke, (x0, y0)
 
 
 #: Colour strokes (``_in_text_colour``): the text's colour is the median colour of the strokes
@@ -338,6 +347,77 @@ def _across(mask: npt.NDArray[np.bool_], lo: int, hi: int, axis: int) -> npt.NDA
     return np.flatnonzero(keep[labels].any(axis=1))
 
 
+#: Across a line (``trim_texture``): a row at the top or bottom of the tightened line (a column, for
+#: a vertical line) is texture, not glyph, when at least ``CONTINUED`` of its strokes go on into the
+#: next row outwards (within a column either side) and its strongest strokes (the ``STRONG``
+#: percentile of their response) are under ``DIMMER`` times those of the rows of the detector's kernel.
+CONTINUED = 0.5
+DIMMER = 0.8
+STRONG = 90
+
+
+def trim_texture(image: npt.NDArray[np.uint8], tight: TextBox, core: TextBox | None) -> TextBox:
+    """``tight`` (a line tightened to its strokes) without the rows at its top and bottom (columns
+    at its sides, for a vertical line) that hold texture, not glyphs, never inside ``core`` (the
+    detector's kernel, which lies inside the text).
+
+    Speckle touching the glyphs is one stroke with them, and ``tighten`` keeps it: on a small
+    ultrasound frame a 20 px name over bright speckle was taken to be 28 px high, and the padding,
+    a share of that height, blacked out 10 % of the frame.  A glyph ends at the line's top and
+    bottom rows (a descender's tip, the foot of a serif): its strokes do not go on beyond them.
+    Texture does, and it is dimmer than the text: the rows of a speckle blob under the line hold
+    strokes that go on in the rows below.  So the line's outer rows are dropped, from the outside
+    in, while most of their strokes go on outwards (looked for in the rows beyond the line, one line
+    thickness either side) and are dimmer than the glyphs; a row whose strokes end there, or as
+    strong as the glyphs (the rest of a tilted line, glyphs the detector's box cut), stops the trim."""
+    if core is None:
+        return tight
+    horizontal = tight.width >= tight.height
+    rows, columns = image.shape[:2]
+    if horizontal:
+        lo, hi = max(0, tight.y - tight.height), min(rows, tight.y1 + tight.height)
+        area = TextBox(tight.x, lo, tight.width, hi - lo)
+    else:
+        lo, hi = max(0, tight.x - tight.width), min(columns, tight.x1 + tight.width)
+        area = TextBox(lo, tight.y, hi - lo, tight.height)
+    found = stroke_response(image, area, core)
+    if found is None:
+        return tight
+    mask, response, (x0, y0) = found
+    if not horizontal:
+        mask, response = mask.T, response.T
+    start = (tight.y - y0) if horizontal else (tight.x - x0)
+    stop = start + (tight.height if horizontal else tight.width)
+    k0 = max(start, (core.y - y0) if horizontal else (core.x - x0))
+    k1 = min(stop, k0 + (core.height if horizontal else core.width))
+    glyphs = response[k0:k1][mask[k0:k1]]
+    if glyphs.size == 0:
+        return tight
+    limit = DIMMER * float(np.percentile(glyphs, STRONG))
+
+    def texture(row: int, outer: int) -> bool:
+        strokes = response[row][mask[row]]
+        return strokes.size > 0 and float(np.percentile(strokes, STRONG)) < limit and _goes_on(mask[row], mask[outer])
+
+    first, last = start, stop
+    while first < k0 and first > 0 and texture(first, first - 1):
+        first += 1
+    while last > max(k1, first + 1) and last < mask.shape[0] and texture(last - 1, last):
+        last -= 1
+    if horizontal:
+        return TextBox(tight.x, y0 + first, tight.width, last - first, tight.score, tight.core)
+    return TextBox(x0 + first, tight.y, last - first, tight.height, tight.score, tight.core)
+
+
+def _goes_on(row: npt.NDArray[np.bool_], outer: npt.NDArray[np.bool_]) -> bool:
+    """At least ``CONTINUED`` of the strokes of ``row`` touch one of ``outer`` (the next row out)."""
+    count = int(row.sum())
+    near = outer.copy()
+    near[1:] |= outer[:-1]
+    near[:-1] |= outer[1:]
+    return int((row & near).sum()) >= CONTINUED * count
+
+
 def core_of(boxes: Sequence[TextBox]) -> TextBox | None:
     """Union of the detector kernels of ``boxes`` (None when none has one)."""
     cores = [TextBox(*b.core) for b in boxes if b.core is not None]
@@ -404,7 +484,7 @@ def judge(
     confirmed reading counts (uncertain ones are rejected)."""
     rows, columns = image.shape[:2]
     verdict = judge_reading(reading, read_box or proposal.box)
-    tight = tighten(image, proposal.box, core)
+    tight = trim_texture(image, tighten(image, proposal.box, core), core)
     height = line_height(tight, reading)
     glyph = glyph_size(tight, reading)
     strokes = None  # the height of a slanted line's glyph strokes, where its box climbs
