@@ -357,56 +357,73 @@ STRONG = 90
 
 
 def trim_texture(image: npt.NDArray[np.uint8], tight: TextBox, core: TextBox | None) -> TextBox:
-    """``tight`` (a line tightened to its strokes) without the rows at its top and bottom (columns
-    at its sides, for a vertical line) that hold texture, not glyphs, never inside ``core`` (the
-    detector's kernel, which lies inside the text).
+    """``tight`` (a line tightened to its strokes) without the rows at its top and bottom, and the
+    columns at its ends (for a vertical line: the other way round), that hold texture, not glyphs.
+    Across the line the trim never goes inside ``core`` (the detector's kernel, which lies inside
+    the text); along it, it may (the kernel runs on over anatomy touching the line's end), but
+    never past the kernel's middle.
 
     Speckle touching the glyphs is one stroke with them, and ``tighten`` keeps it: on a small
     ultrasound frame a 20 px name over bright speckle was taken to be 28 px high, and the padding,
     a share of that height, blacked out 10 % of the frame.  A glyph ends at the line's top and
-    bottom rows (a descender's tip, the foot of a serif): its strokes do not go on beyond them.
-    Texture does, and it is dimmer than the text: the rows of a speckle blob under the line hold
-    strokes that go on in the rows below.  So the line's outer rows are dropped, from the outside
-    in, while most of their strokes go on outwards (looked for in the rows beyond the line, one line
-    thickness either side) and are dimmer than the glyphs; a row whose strokes end there, or as
-    strong as the glyphs (the rest of a tilted line, glyphs the detector's box cut), stops the trim."""
+    bottom rows (a descender's tip, the foot of a serif) and its first and last columns: its
+    strokes do not go on beyond them.  Texture does, and it is dimmer than the text: the rows of a
+    speckle blob under the line hold strokes that go on in the rows below.  So the line's outer
+    rows, then its end columns, are dropped from the outside in while most of their strokes go on
+    outwards (looked for one line thickness around the line) and are dimmer than the glyphs; a
+    row or column whose strokes end there, or as strong as the glyphs (the rest of a tilted line,
+    glyphs the detector's box cut), stops the trim.  Nothing is trimmed on a clean background."""
     if core is None:
         return tight
     horizontal = tight.width >= tight.height
     rows, columns = image.shape[:2]
-    if horizontal:
-        lo, hi = max(0, tight.y - tight.height), min(rows, tight.y1 + tight.height)
-        area = TextBox(tight.x, lo, tight.width, hi - lo)
-    else:
-        lo, hi = max(0, tight.x - tight.width), min(columns, tight.x1 + tight.width)
-        area = TextBox(lo, tight.y, hi - lo, tight.height)
+    thick = min(tight.width, tight.height)
+    x0, y0 = max(0, tight.x - thick), max(0, tight.y - thick)
+    area = TextBox(x0, y0, min(columns, tight.x1 + thick) - x0, min(rows, tight.y1 + thick) - y0)
     found = stroke_response(image, area, core)
     if found is None:
         return tight
     mask, response, (x0, y0) = found
+    # in the line's frame: rows across it, columns along it
+    line = (tight.y - y0, tight.y1 - y0, tight.x - x0, tight.x1 - x0)
+    kernel = (core.y - y0, core.y1 - y0, core.x - x0, core.x1 - x0)
     if not horizontal:
         mask, response = mask.T, response.T
-    start = (tight.y - y0) if horizontal else (tight.x - x0)
-    stop = start + (tight.height if horizontal else tight.width)
-    k0 = max(start, (core.y - y0) if horizontal else (core.x - x0))
-    k1 = min(stop, k0 + (core.height if horizontal else core.width))
-    glyphs = response[k0:k1][mask[k0:k1]]
+        line, kernel = (line[2], line[3], line[0], line[1]), (kernel[2], kernel[3], kernel[0], kernel[1])
+    first, last, start, stop = line
+    k0, k1 = max(first, kernel[0]), min(last, kernel[1])
+    m0, m1 = max(start, kernel[2]), min(stop, kernel[3])
+    glyphs = response[k0:k1, m0:m1][mask[k0:k1, m0:m1]]
     if glyphs.size == 0:
         return tight
     limit = DIMMER * float(np.percentile(glyphs, STRONG))
 
-    def texture(row: int, outer: int) -> bool:
-        strokes = response[row][mask[row]]
-        return strokes.size > 0 and float(np.percentile(strokes, STRONG)) < limit and _goes_on(mask[row], mask[outer])
+    def texture(strokes: npt.NDArray[np.bool_], values: npt.NDArray[np.uint8], outer: npt.NDArray[np.bool_]) -> bool:
+        return bool(strokes.any()) and float(np.percentile(values[strokes], STRONG)) < limit and _goes_on(strokes, outer)
 
-    first, last = start, stop
-    while first < k0 and first > 0 and texture(first, first - 1):
+    along = slice(start, stop)
+    while first < k0 and first > 0 and texture(mask[first, along], response[first, along], mask[first - 1, along]):
         first += 1
-    while last > max(k1, first + 1) and last < mask.shape[0] and texture(last - 1, last):
+    while last > max(k1, first + 1) and last < mask.shape[0] \
+            and texture(mask[last - 1, along], response[last - 1, along], mask[last, along]):
         last -= 1
+    across = slice(first, last)
+    was = slice(line[0], line[1])  # the rows before the trim
+
+    def end(column: int, outer: int) -> bool:
+        """A column at an end: texture, or strokes only in the rows trimmed as texture."""
+        if not mask[across, column].any():
+            return bool(mask[was, column].any())
+        return 0 <= outer < mask.shape[1] and texture(mask[across, column], response[across, column], mask[across, outer])
+
+    middle = (m0 + m1) // 2
+    while start < middle and end(start, start - 1):
+        start += 1
+    while stop > max(middle, start + 1) and end(stop - 1, stop):
+        stop -= 1
     if horizontal:
-        return TextBox(tight.x, y0 + first, tight.width, last - first, tight.score, tight.core)
-    return TextBox(x0 + first, tight.y, last - first, tight.height, tight.score, tight.core)
+        return TextBox(x0 + start, y0 + first, stop - start, last - first, tight.score, tight.core)
+    return TextBox(x0 + first, y0 + start, last - first, stop - start, tight.score, tight.core)
 
 
 def _goes_on(row: npt.NDArray[np.bool_], outer: npt.NDArray[np.bool_]) -> bool:
