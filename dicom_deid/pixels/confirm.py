@@ -354,11 +354,15 @@ def _across(mask: npt.NDArray[np.bool_], lo: int, hi: int, axis: int) -> npt.NDA
 CONTINUED = 0.5
 DIMMER = 0.8
 STRONG = 90
+#: ... and only on a level line: one whose strokes climb by at most ``CLIMB`` of its kernel's
+#: thickness along its length (a tilted line's top and bottom rows hold the glyphs at its ends).
+CLIMB = 0.5
 
 
 def trim_texture(image: npt.NDArray[np.uint8], tight: TextBox, core: TextBox | None) -> TextBox:
-    """``tight`` (a line tightened to its strokes) without the rows at its top and bottom, and the
-    columns at its ends (for a vertical line: the other way round), that hold texture, not glyphs.
+    """``tight`` (a line tightened to its strokes) without the rows at its top and bottom (of a
+    level line), and the columns at its ends (for a vertical line: the other way round), that hold
+    texture, not glyphs.
     Across the line the trim never goes inside ``core`` (the detector's kernel, which lies inside
     the text); along it, it may (the kernel runs on over anatomy touching the line's end), but
     never past the kernel's middle.
@@ -402,9 +406,11 @@ def trim_texture(image: npt.NDArray[np.uint8], tight: TextBox, core: TextBox | N
         return bool(strokes.any()) and float(np.percentile(values[strokes], STRONG)) < limit and _goes_on(strokes, outer)
 
     along = slice(start, stop)
-    while first < k0 and first > 0 and texture(mask[first, along], response[first, along], mask[first - 1, along]):
+    level = not _climbs(mask[first:last, m0:m1], k1 - k0)  # a tilted line's outer rows hold its end glyphs
+    while level and first < k0 and first > 0 \
+            and texture(mask[first, along], response[first, along], mask[first - 1, along]):
         first += 1
-    while last > max(k1, first + 1) and last < mask.shape[0] \
+    while level and last > max(k1, first + 1) and last < mask.shape[0] \
             and texture(mask[last - 1, along], response[last - 1, along], mask[last, along]):
         last -= 1
     across = slice(first, last)
@@ -424,6 +430,19 @@ def trim_texture(image: npt.NDArray[np.uint8], tight: TextBox, core: TextBox | N
     if horizontal:
         return TextBox(x0 + start, y0 + first, stop - start, last - first, tight.score, tight.core)
     return TextBox(x0 + first, y0 + start, last - first, stop - start, tight.score, tight.core)
+
+
+def _climbs(strokes: npt.NDArray[np.bool_], thickness: int) -> bool:
+    """The line of ``strokes`` (rows across it, columns along it) climbs by more than ``CLIMB`` of
+    ``thickness`` (its kernel's) along its length: the rows its columns' strokes are centred on,
+    fitted by a straight line."""
+    counts = strokes.sum(axis=0)
+    filled = np.flatnonzero(counts)
+    if filled.size < 3:
+        return False
+    centres = (strokes * np.arange(strokes.shape[0])[:, None]).sum(axis=0)[filled] / counts[filled]
+    slope = float(np.polyfit(filled.astype(np.float64), centres, 1, w=np.sqrt(counts[filled]))[0])
+    return abs(slope) * float(filled[-1] - filled[0]) > CLIMB * thickness
 
 
 def _goes_on(row: npt.NDArray[np.bool_], outer: npt.NDArray[np.bool_]) -> bool:
