@@ -6,8 +6,8 @@ never against what the code under test reports:
 * speckle touching the glyphs is one stroke with them: ``confirm.tighten`` kept the speckle's rows,
   the line's height (which sets the padding) grew by them, and a 20 px name on a Doppler frame
   blacked out 10 % of it;
-* anatomy touching a line's end was kept as part of the line, and the detector's box was
-  blacked out to its end;
+* anatomy along a line (touching its glyphs, running on beyond its end) was kept as part of the
+  line, and the detector's box was blacked out to its end;
 * but glyph strokes are never trimmed: strokes as strong as the glyphs that go on beyond the
   detector's box (glyphs the box cut) stay, and so do descenders on a clean background.
 """
@@ -101,22 +101,24 @@ def test_speckle_touching_a_name_on_an_ultrasound_frame_does_not_grow_its_box() 
     assert box.y >= glyphs.y - pad - 1 and box.y1 <= glyphs.y1 + pad + 1
 
 
-def test_anatomy_touching_a_lines_end_is_not_its_glyphs() -> None:
-    """A bright date whose first glyph touches grainy grey anatomy that runs on beyond the detector's
-    box (the CT perfusion frames of tune seed 10508): the box starts at the glyphs (main: at the
-    detector box's end, 30 px into the anatomy)."""
+def test_anatomy_along_a_line_does_not_set_its_ends() -> None:
+    """A bright date under grainy grey anatomy that touches the glyphs' tops and runs on above the
+    detector's box and beyond the line's end (the brain's edge over a date on the CT perfusion
+    frames of tune seed 10508): the box holds the glyphs and ends where they end, not at the end
+    of the detector's box (main: 20 px further, and the anatomy's rows above)."""
     base = np.zeros((160, 400, 3), np.uint8)
-    _, mask = _draw(base, "DOB 23/11/1962", SANS, 24, (132, 60), (255, 255, 255))
+    _, mask = _draw(base, "DOB 23/11/1962", SANS, 24, (120, 60), (255, 255, 255))
     glyphs = _extent(mask)
-    grainy = _speckle(base, TextBox(60, glyphs.y - 12, glyphs.x - 59, glyphs.height + 24), seed=4)
-    image, mask = _draw(grainy, "DOB 23/11/1962", SANS, 24, (132, 60), (255, 255, 255))
-    loose = TextBox(glyphs.x - 30, glyphs.y - 5, glyphs.width + 33, glyphs.height + 10)  # runs on over the anatomy
+    grainy = _speckle(base, TextBox(glyphs.x, glyphs.y - 14, glyphs.width + 40, 14), seed=4)
+    image, mask = _draw(grainy, "DOB 23/11/1962", SANS, 24, (120, 60), (255, 255, 255))
+    loose = TextBox(glyphs.x - 3, glyphs.y - 5, glyphs.width + 23, glyphs.height + 10)  # runs on over the anatomy
     core = TextBox(glyphs.x + 4, glyphs.y + 3, glyphs.width - 8, glyphs.height - 6)
     reading = Reading("DOB23/11/1962", tuple(0.95 for _ in range(13)))
-    judged = judge(image, Proposal(loose, 0), reading, core=core)
+    judged = judge(image, Proposal(loose, 0), reading, read_box=glyphs, core=core)
     assert judged.verdict is Verdict.CONFIRMED
     assert _holds(judged.box, mask)
-    assert judged.box.x >= glyphs.x - 0.4 * glyphs.height - 1  # at most the padding of a cut end
+    assert judged.box.y >= glyphs.y - _pad(glyphs.height) - 1
+    assert judged.box.x1 <= glyphs.x1 + math.ceil(0.4 * glyphs.height) + 1  # at most the padding of a cut end
 
 
 @pytest.mark.parametrize("across", [-1, 0])

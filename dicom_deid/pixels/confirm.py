@@ -354,29 +354,30 @@ def _across(mask: npt.NDArray[np.bool_], lo: int, hi: int, axis: int) -> npt.NDA
 CONTINUED = 0.5
 DIMMER = 0.8
 STRONG = 90
+#: ... and only where the glyphs stand out (their strongest strokes respond at least ``SALIENT`` of
+#: 255: grey text over anatomy is as strong as the anatomy, and its anti-aliased edges dimmer)
+SALIENT = 160
 #: ... and only on a level line: one whose strokes climb by at most ``CLIMB`` of its kernel's
 #: thickness along its length (a tilted line's top and bottom rows hold the glyphs at its ends).
 CLIMB = 0.5
 
 
 def trim_texture(image: npt.NDArray[np.uint8], tight: TextBox, core: TextBox | None) -> TextBox:
-    """``tight`` (a line tightened to its strokes) without the rows at its top and bottom (of a
-    level line), and the columns at its ends (for a vertical line: the other way round), that hold
-    texture, not glyphs.
-    Across the line the trim never goes inside ``core`` (the detector's kernel, which lies inside
-    the text); along it, it may (the kernel runs on over anatomy touching the line's end), but
-    never past the kernel's middle.
+    """``tight`` (a line tightened to its strokes) without the rows at its top and bottom (columns
+    at its sides, for a vertical line) that hold texture, not glyphs, never inside ``core`` (the
+    detector's kernel, which lies inside the text); and without the columns at its ends (rows, for
+    a vertical line) outside the kernel whose only strokes were in the rows trimmed.
 
     Speckle touching the glyphs is one stroke with them, and ``tighten`` keeps it: on a small
     ultrasound frame a 20 px name over bright speckle was taken to be 28 px high, and the padding,
     a share of that height, blacked out 10 % of the frame.  A glyph ends at the line's top and
-    bottom rows (a descender's tip, the foot of a serif) and its first and last columns: its
-    strokes do not go on beyond them.  Texture does, and it is dimmer than the text: the rows of a
-    speckle blob under the line hold strokes that go on in the rows below.  So the line's outer
-    rows, then its end columns, are dropped from the outside in while most of their strokes go on
-    outwards (looked for one line thickness around the line) and are dimmer than the glyphs; a
-    row or column whose strokes end there, or as strong as the glyphs (the rest of a tilted line,
-    glyphs the detector's box cut), stops the trim.  Nothing is trimmed on a clean background."""
+    bottom rows (a descender's tip, the foot of a serif): its strokes do not go on beyond them.
+    Texture does, and it is dimmer than the text: the rows of a speckle blob under the line hold
+    strokes that go on in the rows below.  So the line's outer rows are dropped, from the outside
+    in, while most of their strokes go on outwards (looked for one line thickness around the line)
+    and are dimmer than the glyphs; a row whose strokes end there, or as strong as the glyphs (glyphs
+    the detector's box cut), stops the trim.  A tilted line (``CLIMB``) is not trimmed across: its
+    top and bottom rows hold the glyphs at its ends.  Nothing is trimmed on a clean background."""
     if core is None:
         return tight
     horizontal = tight.width >= tight.height
@@ -398,8 +399,8 @@ def trim_texture(image: npt.NDArray[np.uint8], tight: TextBox, core: TextBox | N
     k0, k1 = max(first, kernel[0]), min(last, kernel[1])
     m0, m1 = max(start, kernel[2]), min(stop, kernel[3])
     glyphs = response[k0:k1, m0:m1][mask[k0:k1, m0:m1]]
-    if glyphs.size == 0:
-        return tight
+    if glyphs.size == 0 or float(np.percentile(glyphs, STRONG)) < SALIENT:
+        return tight  # faint text: its strokes are told from the texture by no level
     limit = DIMMER * float(np.percentile(glyphs, STRONG))
 
     def texture(strokes: npt.NDArray[np.bool_], values: npt.NDArray[np.uint8], outer: npt.NDArray[np.bool_]) -> bool:
@@ -413,19 +414,12 @@ def trim_texture(image: npt.NDArray[np.uint8], tight: TextBox, core: TextBox | N
     while level and last > max(k1, first + 1) and last < mask.shape[0] \
             and texture(mask[last - 1, along], response[last - 1, along], mask[last, along]):
         last -= 1
-    across = slice(first, last)
-    was = slice(line[0], line[1])  # the rows before the trim
-
-    def end(column: int, outer: int) -> bool:
-        """A column at an end: texture, or strokes only in the rows trimmed as texture."""
-        if not mask[across, column].any():
-            return bool(mask[was, column].any())
-        return 0 <= outer < mask.shape[1] and texture(mask[across, column], response[across, column], mask[across, outer])
-
-    middle = (m0 + m1) // 2
-    while start < middle and end(start, start - 1):
+    # the columns at the line's ends (outside the kernel) that held strokes only in the rows just
+    # trimmed: they were the texture's, not the line's
+    kept, was = slice(first, last), slice(line[0], line[1])
+    while start < m0 and not mask[kept, start].any() and mask[was, start].any():
         start += 1
-    while stop > max(middle, start + 1) and end(stop - 1, stop):
+    while stop > max(m1, start + 1) and not mask[kept, stop - 1].any() and mask[was, stop - 1].any():
         stop -= 1
     if horizontal:
         return TextBox(x0 + start, y0 + first, stop - start, last - first, tight.score, tight.core)
