@@ -407,7 +407,10 @@ def trim_texture(image: npt.NDArray[np.uint8], tight: TextBox, core: TextBox | N
         return bool(strokes.any()) and float(np.percentile(values[strokes], STRONG)) < limit and _goes_on(strokes, outer)
 
     along = slice(start, stop)
-    level = not _climbs(mask[first:last, m0:m1], k1 - k0)  # a tilted line's outer rows hold its end glyphs
+    # a tilted line's outer rows hold its end glyphs: its climb is measured on the strokes as
+    # strong as glyphs (speckle all round would hold the fit level)
+    strong = mask[first:last, m0:m1] & (response[first:last, m0:m1] >= limit)
+    level = not _climbs(strong, k1 - k0)
     while level and first < k0 and first > 0 \
             and texture(mask[first, along], response[first, along], mask[first - 1, along]):
         first += 1
