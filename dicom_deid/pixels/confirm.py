@@ -180,12 +180,21 @@ def judge_reading(reading: Reading, box: TextBox) -> Verdict:
 def stroke_mask(
     image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None
 ) -> tuple[npt.NDArray[np.bool_], tuple[int, int]] | None:
+    """Glyph strokes inside ``box`` (see ``stroke_response``): (mask, (x0, y0)) or None."""
+    found = stroke_response(image, box, core)
+    return None if found is None else (found[0], found[2])
+
+
+def stroke_response(
+    image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint8], tuple[int, int]] | None:
     """Glyph strokes inside ``box``: per colour channel, the top-hat (bright text) or black-hat
     (dark text) response, computed with context around the box so its edges do not respond.
 
     The polarity of each channel is read from the core (inside the text) against the box's
-    border: the extreme farther from the border's median is the text.  Returns (mask, (x0, y0))
-    in image coordinates of the clipped box, or None when nothing stands out."""
+    border: the extreme farther from the border's median is the text.  Returns (mask, response,
+    (x0, y0)): the strokes, the strongest channel's response, and the clipped box's origin in image
+    coordinates; None when nothing stands out."""
     from dicom_deid.pixels.ocr import _import_cv2
 
     cv2 = _import_cv2()
@@ -228,7 +237,7 @@ def stroke_mask(
         core_rows = slice(max(0, cy0 - inner[0].start), max(0, cy1 - inner[0].start))
         core_cols = slice(max(0, cx0 - inner[1].start), max(0, cx1 - inner[1].start))
         mask &= _in_text_colour(window[inner], mask, (core_rows, core_cols), borders, peak)
-    return mask, (x0, y0)
+    return mask, stroke, (x0, y0)
 
 
 #: Colour strokes (``_in_text_colour``): the text's colour is the median colour of the strokes
@@ -338,6 +347,110 @@ def _across(mask: npt.NDArray[np.bool_], lo: int, hi: int, axis: int) -> npt.NDA
     return np.flatnonzero(keep[labels].any(axis=1))
 
 
+#: Across a line (``trim_texture``): a row at the top or bottom of the tightened line (a column, for
+#: a vertical line) is texture, not glyph, when at least ``CONTINUED`` of its strokes go on into the
+#: next row outwards (within a column either side) and its strongest strokes (the ``STRONG``
+#: percentile of their response) are under ``DIMMER`` times those of the rows of the detector's kernel.
+CONTINUED = 0.5
+DIMMER = 0.8
+STRONG = 90
+#: ... and only where the glyphs stand out (their strongest strokes respond at least ``SALIENT`` of
+#: 255: grey text over anatomy is as strong as the anatomy, and its anti-aliased edges dimmer)
+SALIENT = 160
+#: ... and only on a level line: one whose strokes climb by at most ``CLIMB`` of its kernel's
+#: thickness along its length (a tilted line's top and bottom rows hold the glyphs at its ends).
+CLIMB = 0.5
+
+
+def trim_texture(image: npt.NDArray[np.uint8], tight: TextBox, core: TextBox | None) -> TextBox:
+    """``tight`` (a line tightened to its strokes) without the rows at its top and bottom (columns
+    at its sides, for a vertical line) that hold texture, not glyphs, never inside ``core`` (the
+    detector's kernel, which lies inside the text); and without the columns at its ends (rows, for
+    a vertical line) outside the kernel whose only strokes were in the rows trimmed.
+
+    Speckle touching the glyphs is one stroke with them, and ``tighten`` keeps it: on a small
+    ultrasound frame a 20 px name over bright speckle was taken to be 28 px high, and the padding,
+    a share of that height, blacked out 10 % of the frame.  A glyph ends at the line's top and
+    bottom rows (a descender's tip, the foot of a serif): its strokes do not go on beyond them.
+    Texture does, and it is dimmer than the text: the rows of a speckle blob under the line hold
+    strokes that go on in the rows below.  So the line's outer rows are dropped, from the outside
+    in, while most of their strokes go on outwards (looked for one line thickness around the line)
+    and are dimmer than the glyphs; a row whose strokes end there, or as strong as the glyphs (glyphs
+    the detector's box cut), stops the trim.  A tilted line (``CLIMB``) is not trimmed across: its
+    top and bottom rows hold the glyphs at its ends.  Nothing is trimmed on a clean background."""
+    if core is None:
+        return tight
+    horizontal = tight.width >= tight.height
+    rows, columns = image.shape[:2]
+    thick = min(tight.width, tight.height)
+    x0, y0 = max(0, tight.x - thick), max(0, tight.y - thick)
+    area = TextBox(x0, y0, min(columns, tight.x1 + thick) - x0, min(rows, tight.y1 + thick) - y0)
+    found = stroke_response(image, area, core)
+    if found is None:
+        return tight
+    mask, response, (x0, y0) = found
+    # in the line's frame: rows across it, columns along it
+    line = (tight.y - y0, tight.y1 - y0, tight.x - x0, tight.x1 - x0)
+    kernel = (core.y - y0, core.y1 - y0, core.x - x0, core.x1 - x0)
+    if not horizontal:
+        mask, response = mask.T, response.T
+        line, kernel = (line[2], line[3], line[0], line[1]), (kernel[2], kernel[3], kernel[0], kernel[1])
+    first, last, start, stop = line
+    k0, k1 = max(first, kernel[0]), min(last, kernel[1])
+    m0, m1 = max(start, kernel[2]), min(stop, kernel[3])
+    glyphs = response[k0:k1, m0:m1][mask[k0:k1, m0:m1]]
+    if glyphs.size == 0 or float(np.percentile(glyphs, STRONG)) < SALIENT:
+        return tight  # faint text: its strokes are told from the texture by no level
+    limit = DIMMER * float(np.percentile(glyphs, STRONG))
+
+    def texture(strokes: npt.NDArray[np.bool_], values: npt.NDArray[np.uint8], outer: npt.NDArray[np.bool_]) -> bool:
+        return bool(strokes.any()) and float(np.percentile(values[strokes], STRONG)) < limit and _goes_on(strokes, outer)
+
+    along = slice(start, stop)
+    # a tilted line's outer rows hold its end glyphs: its climb is measured on the strokes as
+    # strong as glyphs (speckle all round would hold the fit level)
+    strong = mask[first:last, m0:m1] & (response[first:last, m0:m1] >= limit)
+    level = not _climbs(strong, k1 - k0)
+    while level and first < k0 and first > 0 \
+            and texture(mask[first, along], response[first, along], mask[first - 1, along]):
+        first += 1
+    while level and last > max(k1, first + 1) and last < mask.shape[0] \
+            and texture(mask[last - 1, along], response[last - 1, along], mask[last, along]):
+        last -= 1
+    # the columns at the line's ends (outside the kernel) that held strokes only in the rows just
+    # trimmed: they were the texture's, not the line's
+    kept, was = slice(first, last), slice(line[0], line[1])
+    while start < m0 and not mask[kept, start].any() and mask[was, start].any():
+        start += 1
+    while stop > max(m1, start + 1) and not mask[kept, stop - 1].any() and mask[was, stop - 1].any():
+        stop -= 1
+    if horizontal:
+        return TextBox(x0 + start, y0 + first, stop - start, last - first, tight.score, tight.core)
+    return TextBox(x0 + first, y0 + start, last - first, stop - start, tight.score, tight.core)
+
+
+def _climbs(strokes: npt.NDArray[np.bool_], thickness: int) -> bool:
+    """The line of ``strokes`` (rows across it, columns along it) climbs by more than ``CLIMB`` of
+    ``thickness`` (its kernel's) along its length: the rows its columns' strokes are centred on,
+    fitted by a straight line."""
+    counts = strokes.sum(axis=0)
+    filled = np.flatnonzero(counts)
+    if filled.size < 3:
+        return False
+    centres = (strokes * np.arange(strokes.shape[0])[:, None]).sum(axis=0)[filled] / counts[filled]
+    slope = float(np.polyfit(filled.astype(np.float64), centres, 1, w=np.sqrt(counts[filled]))[0])
+    return abs(slope) * float(filled[-1] - filled[0]) > CLIMB * thickness
+
+
+def _goes_on(row: npt.NDArray[np.bool_], outer: npt.NDArray[np.bool_]) -> bool:
+    """At least ``CONTINUED`` of the strokes of ``row`` touch one of ``outer`` (the next row out)."""
+    count = int(row.sum())
+    near = outer.copy()
+    near[1:] |= outer[:-1]
+    near[:-1] |= outer[1:]
+    return int((row & near).sum()) >= CONTINUED * count
+
+
 def core_of(boxes: Sequence[TextBox]) -> TextBox | None:
     """Union of the detector kernels of ``boxes`` (None when none has one)."""
     cores = [TextBox(*b.core) for b in boxes if b.core is not None]
@@ -404,7 +517,7 @@ def judge(
     confirmed reading counts (uncertain ones are rejected)."""
     rows, columns = image.shape[:2]
     verdict = judge_reading(reading, read_box or proposal.box)
-    tight = tighten(image, proposal.box, core)
+    tight = trim_texture(image, tighten(image, proposal.box, core), core)
     height = line_height(tight, reading)
     glyph = glyph_size(tight, reading)
     strokes = None  # the height of a slanted line's glyph strokes, where its box climbs
