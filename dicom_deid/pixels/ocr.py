@@ -705,7 +705,7 @@ class TesseractReader:
         self, image: npt.NDArray[np.uint8], box: TextBox | None = None
     ) -> npt.NDArray[np.uint8]:
         cv2 = _import_cv2()
-        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        grey = grey_plane(image)
         if box is not None:
             grey = grey[box.y : box.y1, box.x : box.x1]
         if grey.size == 0:
