@@ -237,10 +237,15 @@ def _agreement(
 
 def _frames_with_text(read: Sequence[bool], agreement: Sequence[float]) -> tuple[int, ...] | None:
     """Frames holding the text, or None for every frame."""
-    count = len(read)
     if not any(read) or all(read):
         return None
-    present = [ok or a >= AGREEMENT for ok, a in zip(read, agreement, strict=True)]
+    return _widened([ok or a >= AGREEMENT for ok, a in zip(read, agreement, strict=True)])
+
+
+def _widened(present: Sequence[bool]) -> tuple[int, ...] | None:
+    """The frames flagged in ``present``, each widened by one frame on either side, gaps of up to
+    three frames filled; None where that is every frame."""
+    count = len(present)
     kept: set[int] = set()
     for index, flag in enumerate(present):
         if flag:
@@ -254,4 +259,44 @@ def _frames_with_text(read: Sequence[bool], agreement: Sequence[float]) -> tuple
     return tuple(sorted(kept))
 
 
-__all__ = ["assign_frames"]
+def frames_showing(
+    decoded: DecodedPixels, boxes: Sequence[tuple[RedactionBox, npt.NDArray[np.uint8]]]
+) -> list[RedactionBox]:
+    """Unconfirmed regions (each with the search image it was found on) restricted to the frames
+    that show what the search saw there.
+
+    A region no frame reads as text (``assign_frames`` leaves it on every frame) is kept on the
+    frames where at least ``AGREEMENT`` of its stroke pixels (``confirm.stroke_mask`` on the
+    search image) show the same display values, widened and gap-filled as ``assign_frames``
+    does: burned-in text shows the same values on every frame it is drawn on, while colour flow
+    or speckle taken for text on one frame of a cine changes from frame to frame.  Where no frame
+    agrees (a region found on the deviation projection, whose values are differences) or no
+    strokes are found, the region stays on every frame."""
+    count = decoded.facts.frames
+    if count == 1 or all(box.frames is not None for box, _ in boxes):
+        return [box for box, _ in boxes]
+    shown: list[npt.NDArray[np.uint8]] = []
+    out: list[RedactionBox] = []
+    for box, reference in boxes:
+        found = None if box.frames is not None else stroke_mask(
+            reference, TextBox(box.x, box.y, box.width, box.height))
+        if found is None:
+            out.append(box)
+            continue
+        if not shown:
+            shown = [display_frame(decoded, frame) for frame in decoded.frames]
+        mask, (x0, y0) = found
+        rows, columns = mask.shape
+        seen = np.stack([image[y0 : y0 + rows, x0 : x0 + columns][mask] for image in shown]).astype(np.int16)
+        target = reference[y0 : y0 + rows, x0 : x0 + columns][mask].astype(np.int16)
+        tolerance = max(1.0, 0.03 * float(seen.max() - seen.min()))
+        same = np.abs(seen - target) <= tolerance
+        if same.ndim == 3:
+            same = same.all(axis=2)
+        present = [bool(share >= AGREEMENT) for share in same.mean(axis=1)]
+        frames = _widened(present) if any(present) else None
+        out.append(box if frames is None else dataclasses.replace(box, frames=frames))
+    return out
+
+
+__all__ = ["assign_frames", "frames_showing"]

@@ -44,7 +44,7 @@ from dicom_deid.pixels.display import display_frame
 from dicom_deid.pixels.encode import encode_frames
 from dicom_deid.pixels.faces import find_faces, is_head_volume, is_photograph
 from dicom_deid.pixels.fit import confirm_growth, merge_lines
-from dicom_deid.pixels.frames import assign_frames
+from dicom_deid.pixels.frames import assign_frames, frames_showing
 from dicom_deid.pixels.mode import PixelMode, check_pixel_options  # noqa: F401 - moved to mode.py (light), re-exported
 from dicom_deid.pixels.ocr import DbnetDetector, TesseractReader, TextDetector, TextReader
 from dicom_deid.pixels.recognize import CrnnRecognizer
@@ -333,16 +333,18 @@ class PixelStage:
             search = confirm_growth(search, self.recognizer)  # a line grows only over what reads as text
             search = merge_lines(search)  # one line seen twice is one box, padded once
             confirmed = search.boxes(Verdict.CONFIRMED)
-            doubtful = search.boxes(Verdict.UNCERTAIN)
+            # each unconfirmed region with the search image it was found on (``frames_showing``)
+            doubtful = list(zip(search.boxes(Verdict.UNCERTAIN), (
+                search.images[j.image] for j in search.judged if j.verdict is Verdict.UNCERTAIN), strict=True))
             # unconfirmed regions are redacted on high-risk images, and on any image where one
             # continues a confirmed line (the rest of a label whose start was read); the others
             # are counted and left
             if risk.level is RiskLevel.HIGH:
                 redact_doubtful, left = doubtful, []
             else:
-                beside = [continues_a_line(b, confirmed) for b in doubtful]
-                redact_doubtful = [b for b, near in zip(doubtful, beside, strict=True) if near]
-                left = [b for b, near in zip(doubtful, beside, strict=True) if not near]
+                beside = [continues_a_line(b, confirmed) for b, _ in doubtful]
+                redact_doubtful = [d for d, near in zip(doubtful, beside, strict=True) if near]
+                left = [d for d, near in zip(doubtful, beside, strict=True) if not near]
             # the series verdict counts what is redacted as text
             text_found = bool(confirmed) or bool(redact_doubtful)
             if policy.keep_clinical_annotations and confirmed:
@@ -353,9 +355,11 @@ class PixelStage:
             boxes += [grow_box(b, policy.margin) for b in confirmed]
             if redact_doubtful:
                 uncertain = len(redact_doubtful)
-                if read is not None:
-                    redact_doubtful = assign_frames(decoded, redact_doubtful, read)
-                boxes += [_relabel(grow_box(b, policy.margin), "detector-uncertain") for b in redact_doubtful]
+                regions = [b for b, _ in redact_doubtful]
+                if read is not None:  # each region on the frames that read as text, else that show it
+                    regions = frames_showing(decoded, list(zip(
+                        assign_frames(decoded, regions, read), (image for _, image in redact_doubtful), strict=True)))
+                boxes += [_relabel(grow_box(b, policy.margin), "detector-uncertain") for b in regions]
                 why = "high risk" if risk.level is RiskLevel.HIGH else "beside confirmed text"
                 notes.append(f"{uncertain} unconfirmed region(s) redacted ({why})")
             if left:
