@@ -209,7 +209,7 @@ def test_confirmed_line_cut_by_the_detector_is_followed_to_its_start() -> None:
 def test_line_is_not_followed_into_texture() -> None:
     """The same cut line over texture that holds as much ink above and below the line's rows as
     in them (bright speckle): the line is not grown over it, only over the glyphs of its start
-    ("09:"), which are at the text's level (``confirm.LEVEL_MATCH``) and the speckle is not."""
+    ("09:"), which are at the text's level (``follow.LEVEL_MATCH``) and the speckle is not."""
     rng = np.random.default_rng(3)
     background = np.where(rng.random((120, 300)) < 0.25, 200, 40).astype(np.uint8)
     image, mask = _line_on(background, "09:12:27", (60, 50), 14)
