@@ -228,11 +228,15 @@ def _agreement(
     mask, (x0, y0) = found
     region = decoded.frames[:, y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]].astype(np.float64)
     glyph = region[:, mask]  # F x N [x S]
-    tolerance = max(1.0, 0.03 * float(region.max() - region.min()))
-    same = np.abs(glyph - glyph[reference]) <= tolerance
-    if same.ndim == 3:
-        same = same.all(axis=2)
-    return [float(v) for v in same.mean(axis=1)]
+    return _same_share(glyph, glyph[reference], float(region.max() - region.min()))
+
+
+def _same_share(values: npt.NDArray[np.generic], target: npt.NDArray[np.generic], span: float) -> list[float]:
+    """Per frame (``values``: F x N [x S]): the share of the N pixels whose values are those of
+    ``target`` (N [x S]) within 3 % of ``span`` (every sample of a colour pixel)."""
+    same = np.abs(values.astype(np.float64) - target.astype(np.float64)) <= max(1.0, 0.03 * span)
+    per_pixel = same.all(axis=2) if same.ndim == 3 else same
+    return [float(v) for v in per_pixel.mean(axis=1)]
 
 
 def _frames_with_text(read: Sequence[bool], agreement: Sequence[float]) -> tuple[int, ...] | None:
@@ -287,13 +291,10 @@ def frames_showing(
             shown = [display_frame(decoded, frame) for frame in decoded.frames]
         mask, (x0, y0) = found
         rows, columns = mask.shape
-        seen = np.stack([image[y0 : y0 + rows, x0 : x0 + columns][mask] for image in shown]).astype(np.int16)
-        target = reference[y0 : y0 + rows, x0 : x0 + columns][mask].astype(np.int16)
-        tolerance = max(1.0, 0.03 * float(seen.max() - seen.min()))
-        same = np.abs(seen - target) <= tolerance
-        if same.ndim == 3:
-            same = same.all(axis=2)
-        present = [bool(share >= AGREEMENT) for share in same.mean(axis=1)]
+        seen = np.stack([image[y0 : y0 + rows, x0 : x0 + columns][mask] for image in shown])
+        target = reference[y0 : y0 + rows, x0 : x0 + columns][mask]
+        span = float(seen.max()) - float(seen.min())
+        present = [share >= AGREEMENT for share in _same_share(seen, target, span)]
         frames = _widened(present) if any(present) else None
         out.append(box if frames is None else dataclasses.replace(box, frames=frames))
     return out
