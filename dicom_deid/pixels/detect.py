@@ -166,8 +166,13 @@ class TextSearch:
     images: tuple[npt.NDArray[np.uint8], ...]
 
     def boxes(self, *verdicts: Verdict) -> list[RedactionBox]:
+        return [box for box, _image in self.found(*verdicts)]
+
+    def found(self, *verdicts: Verdict) -> list[tuple[RedactionBox, npt.NDArray[np.uint8]]]:
+        """The regions judged ``verdicts``, each with the search image it was judged on."""
         return [
-            RedactionBox(j.box.x, j.box.y, j.box.width, j.box.height, None, "detector", j.strip())
+            (RedactionBox(j.box.x, j.box.y, j.box.width, j.box.height, None, "detector", j.strip()),
+             self.images[j.image])
             for j in self.judged
             if j.verdict in verdicts
         ]

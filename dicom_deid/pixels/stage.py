@@ -334,8 +334,7 @@ class PixelStage:
             search = merge_lines(search)  # one line seen twice is one box, padded once
             confirmed = search.boxes(Verdict.CONFIRMED)
             # each unconfirmed region with the search image it was found on (``frames_showing``)
-            doubtful = list(zip(search.boxes(Verdict.UNCERTAIN), (
-                search.images[j.image] for j in search.judged if j.verdict is Verdict.UNCERTAIN), strict=True))
+            doubtful = search.found(Verdict.UNCERTAIN)
             # unconfirmed regions are redacted on high-risk images, and on any image where one
             # continues a confirmed line (the rest of a label whose start was read); the others
             # are counted and left
