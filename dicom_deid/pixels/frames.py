@@ -15,7 +15,13 @@ anatomy for nothing, so each region is checked frame by frame:
    the same stored values in it (text drawn at a fixed value that the recognizer misses on
    that frame, behind moving anatomy, stays covered);
 3. the frames kept are widened by one frame on each side and gaps of up to three frames are
-   filled.  When no frame reads as text at all, the region applies to every frame.
+   filled;
+4. when no frame reads as text at all (a tilted label on one frame of a run, set level only on
+   a frame no probe saw; an unconfirmed region), the region is kept on the frames that show
+   what the search saw where it found it (``_showing``): the frame whose stroke pixels show the
+   values of the search image, and every frame whose stored values there are that frame's.
+   Where no frame shows them (a region found on the deviation projection, whose values are
+   differences) or the search image is not known, the region applies to every frame.
 
 Every doubt resolves towards redaction.
 """
@@ -58,8 +64,12 @@ def assign_frames(
     decoded: DecodedPixels,
     boxes: Sequence[RedactionBox],
     read_crops: Callable[[Sequence[npt.NDArray[np.uint8]]], list[Reading]],
+    found_on: Sequence[npt.NDArray[np.uint8]] | None = None,
 ) -> list[RedactionBox]:
-    """``boxes`` (every frame) restricted to the frames that hold their text."""
+    """``boxes`` (every frame) restricted to the frames that hold their text.  ``found_on``: the
+    search image each box was found on, in the same order (step 4 of the module's rules)."""
+    if found_on is not None and len(found_on) != len(boxes):
+        raise ValueError("found_on must give one search image per box")
     count = decoded.facts.frames
     if count == 1 or not boxes:
         return list(boxes)
@@ -77,7 +87,7 @@ def assign_frames(
     def look(indices: Sequence[int], box: RedactionBox, turn: int) -> list[Look]:
         return _look(read_crops, [_crop(frame(i), box, turn) for i in indices])
 
-    for box in boxes:
+    for index, box in enumerate(boxes):
         ways = 2 if _vertical(box) else 1  # a vertical line may need reading both ways up
         if budget < ways * count + 3 * len(probes):
             out.append(box)
@@ -101,7 +111,10 @@ def assign_frames(
             looks = look(range(count), box, turn)
             budget -= count
         read = _like_the_text([seen.reading if seen.reads else None for seen in looks])
-        frames = _frames_with_text(read, _agreement(decoded, frame, box, read))
+        if any(read) or found_on is None:
+            frames = _frames_with_text(read, _agreement(decoded, frame, box, read))
+        else:  # no frame reads it: the frames that show what the search saw
+            frames = _showing(decoded, frame, box, found_on[index])
         out.append(box if frames is None else dataclasses.replace(box, frames=frames))
     return out
 
@@ -263,41 +276,37 @@ def _widened(present: Sequence[bool]) -> tuple[int, ...] | None:
     return tuple(sorted(kept))
 
 
-def frames_showing(
-    decoded: DecodedPixels, boxes: Sequence[tuple[RedactionBox, npt.NDArray[np.uint8]]]
-) -> list[RedactionBox]:
-    """Unconfirmed regions (each with the search image it was found on) restricted to the frames
-    that show what the search saw there.
+def _showing(
+    decoded: DecodedPixels,
+    frame: Callable[[int], npt.NDArray[np.uint8]],
+    box: RedactionBox,
+    found_on: npt.NDArray[np.uint8],
+) -> tuple[int, ...] | None:
+    """The frames of a region no frame reads that show what the search saw on ``found_on``, or
+    None for every frame.
 
-    A region no frame reads as text (``assign_frames`` leaves it on every frame) is kept on the
-    frames where at least ``AGREEMENT`` of its stroke pixels (``confirm.stroke_mask`` on the
-    search image) show the same display values, widened and gap-filled as ``assign_frames``
-    does: burned-in text shows the same values on every frame it is drawn on, while colour flow
-    or speckle taken for text on one frame of a cine changes from frame to frame.  Where no frame
-    agrees (a region found on the deviation projection, whose values are differences) or no
-    strokes are found, the region stays on every frame."""
-    count = decoded.facts.frames
-    if count == 1 or all(box.frames is not None for box, _ in boxes):
-        return [box for box, _ in boxes]
-    shown: list[npt.NDArray[np.uint8]] = []
-    out: list[RedactionBox] = []
-    for box, reference in boxes:
-        found = None if box.frames is not None else stroke_mask(
-            reference, TextBox(box.x, box.y, box.width, box.height))
-        if found is None:
-            out.append(box)
-            continue
-        if not shown:
-            shown = [display_frame(decoded, frame) for frame in decoded.frames]
-        mask, (x0, y0) = found
-        rows, columns = mask.shape
-        seen = np.stack([image[y0 : y0 + rows, x0 : x0 + columns][mask] for image in shown])
-        target = reference[y0 : y0 + rows, x0 : x0 + columns][mask]
-        span = float(seen.max()) - float(seen.min())
-        present = [share >= AGREEMENT for share in _same_share(seen, target, span)]
-        frames = _widened(present) if any(present) else None
-        out.append(box if frames is None else dataclasses.replace(box, frames=frames))
-    return out
+    Its stroke pixels (``confirm.stroke_mask`` on ``found_on``) are compared with each frame's
+    display (``frame``): the frame that shows the search image's values at the most of them, at
+    least ``AGREEMENT``, is where the text is drawn.  The region is then kept on every frame
+    where ``AGREEMENT`` of those pixels hold that frame's stored values (as ``_agreement`` does
+    for a frame that reads: display values would differ between frames scaled each to its own
+    range), widened and gap-filled.  Burned-in text keeps its values wherever it is drawn, while
+    colour flow or speckle taken for text on one frame of a cine changes from frame to frame."""
+    found = stroke_mask(found_on, TextBox(box.x, box.y, box.width, box.height))
+    if found is None:
+        return None
+    mask, (x0, y0) = found
+    rows, columns = mask.shape
+    target = to_rgb8(found_on[y0 : y0 + rows, x0 : x0 + columns])[mask]
+    seen = np.stack([frame(i)[y0 : y0 + rows, x0 : x0 + columns][mask] for i in range(decoded.facts.frames)])
+    shows = _same_share(seen, target, float(seen.max()) - float(seen.min()))
+    best = int(np.argmax(shows))
+    if shows[best] < AGREEMENT:
+        return None
+    region = decoded.frames[:, y0 : y0 + rows, x0 : x0 + columns].astype(np.float64)
+    glyph = region[:, mask]
+    same = _same_share(glyph, glyph[best], float(region.max() - region.min()))
+    return _widened([share >= AGREEMENT for share in same])
 
 
-__all__ = ["assign_frames", "frames_showing"]
+__all__ = ["assign_frames"]

@@ -44,7 +44,7 @@ from dicom_deid.pixels.display import display_frame
 from dicom_deid.pixels.encode import encode_frames
 from dicom_deid.pixels.faces import find_faces, is_head_volume, is_photograph
 from dicom_deid.pixels.fit import confirm_growth, merge_lines
-from dicom_deid.pixels.frames import assign_frames, frames_showing
+from dicom_deid.pixels.frames import assign_frames
 from dicom_deid.pixels.mode import PixelMode, check_pixel_options  # noqa: F401 - moved to mode.py (light), re-exported
 from dicom_deid.pixels.ocr import DbnetDetector, TesseractReader, TextDetector, TextReader
 from dicom_deid.pixels.recognize import CrnnRecognizer
@@ -332,8 +332,10 @@ class PixelStage:
                 search = find_text(images, self.detector, self.recognizer, derived=derived)
             search = confirm_growth(search, self.recognizer)  # a line grows only over what reads as text
             search = merge_lines(search)  # one line seen twice is one box, padded once
-            confirmed = search.boxes(Verdict.CONFIRMED)
-            # each unconfirmed region with the search image it was found on (``frames_showing``)
+            # each region with the search image it was found on (``assign_frames``: the frames of
+            # a region that no frame reads are those that show what the search saw there)
+            found = search.found(Verdict.CONFIRMED)
+            confirmed = [box for box, _ in found]
             doubtful = search.found(Verdict.UNCERTAIN)
             # unconfirmed regions are redacted on high-risk images, and on any image where one
             # continues a confirmed line (the rest of a label whose start was read); the others
@@ -347,17 +349,18 @@ class PixelStage:
             # the series verdict counts what is redacted as text
             text_found = bool(confirmed) or bool(redact_doubtful)
             if policy.keep_clinical_annotations and confirmed:
-                confirmed = keep_clinical(confirmed, list(images), self.reader, phi_values)
+                kept = keep_clinical(confirmed, list(images), self.reader, phi_values)
+                found = [(box, image) for box, image in found if box in kept]
+                confirmed = [box for box, _ in found]
             read = getattr(self.recognizer, "read_crops", None)
-            if read is not None:  # each region on the frames that show it
-                confirmed = assign_frames(decoded, confirmed, read)
+            if read is not None:  # each region on the frames that read as text, else that show it
+                confirmed = assign_frames(decoded, confirmed, read, [image for _, image in found])
             boxes += [grow_box(b, policy.margin) for b in confirmed]
             if redact_doubtful:
                 uncertain = len(redact_doubtful)
                 regions = [b for b, _ in redact_doubtful]
-                if read is not None:  # each region on the frames that read as text, else that show it
-                    regions = frames_showing(decoded, list(zip(
-                        assign_frames(decoded, regions, read), (image for _, image in redact_doubtful), strict=True)))
+                if read is not None:
+                    regions = assign_frames(decoded, regions, read, [image for _, image in redact_doubtful])
                 boxes += [_relabel(grow_box(b, policy.margin), "detector-uncertain") for b in regions]
                 why = "high risk" if risk.level is RiskLevel.HIGH else "beside confirmed text"
                 notes.append(f"{uncertain} unconfirmed region(s) redacted ({why})")
