@@ -176,3 +176,15 @@ def test_stage_blacks_out_a_tilted_label_on_one_frame_of_sixty_only_around_that_
     assert outcome.redacted
     assert (after[7][label] != 4095).mean() > 0.95  # the label is gone
     assert set(np.flatnonzero(changed)) <= {6, 7, 8}
+
+
+def test_region_found_on_a_projection_stays_on_every_frame() -> None:
+    """A faint label on frame 5, found on the maximum projection of the run, where frame 19's
+    bright marks over the same place make most of the strokes: the maximum mixes frames, so
+    the region is not placed on frame 19's frames (the label would be left on frame 5)."""
+    frames = volume_frames(24)
+    frames[5][text_mask(frames.shape[1:], "ID 4471", (BOX.x + 4, BOX.y + 8), 10, MONO)] = 2000
+    frames[19][text_mask(frames.shape[1:], "MMMMMM", (BOX.x + 2, BOX.y + 6), 28, MONO)] = 4095
+    decoded = _decoded(frames)
+    maximum = np.max(np.stack([display_frame(decoded, frame) for frame in decoded.frames]), axis=0)
+    assert _showing(decoded, BOX, maximum).frames is None

@@ -17,11 +17,11 @@ anatomy for nothing, so each region is checked frame by frame:
 3. the frames kept are widened by one frame on each side and gaps of up to three frames are
    filled;
 4. when no frame reads as text at all (a tilted label on one frame of a run, set level only on
-   a frame no probe saw; an unconfirmed region), the region is kept on the frames that show
-   what the search saw where it found it (``_showing``): the frame whose stroke pixels show the
-   values of the search image, and every frame whose stored values there are that frame's.
-   Where no frame shows them (a region found on the deviation projection, whose values are
-   differences) or the search image is not known, the region applies to every frame.
+   a frame no probe saw; an unconfirmed region), a region the search found on a frame itself (a
+   sampled or novel frame) is kept on that frame and on every frame whose stored values at its
+   strokes are that frame's (``_showing``).  A region found on a projection (minimum, maximum,
+   median, deviation: they mix frames), or whose search image is not known, applies to every
+   frame.
 
 Every doubt resolves towards redaction.
 """
@@ -285,27 +285,27 @@ def _showing(
     """The frames of a region no frame reads that show what the search saw on ``found_on``, or
     None for every frame.
 
-    Its stroke pixels (``confirm.stroke_mask`` on ``found_on``) are compared with each frame's
-    display (``frame``): the frame that shows the search image's values at the most of them, at
-    least ``AGREEMENT``, is where the text is drawn.  The region is then kept on every frame
-    where ``AGREEMENT`` of those pixels hold that frame's stored values (as ``_agreement`` does
-    for a frame that reads: display values would differ between frames scaled each to its own
-    range), widened and gap-filled.  Burned-in text keeps its values wherever it is drawn, while
-    colour flow or speckle taken for text on one frame of a cine changes from frame to frame."""
+    Only a region found on a frame itself (a sampled or novel frame: the search image equals
+    that frame's display over the whole box) is placed: a projection mixes frames, and its
+    strokes may be another frame's anatomy (a faint label on frame 5 under the maximum of a
+    run whose frame 19 is bright there).  The region is kept on every frame where ``AGREEMENT``
+    of its stroke pixels (``confirm.stroke_mask`` on ``found_on``) hold that frame's stored
+    values (as ``_agreement`` does for a frame that reads: display values would differ between
+    frames scaled each to its own range), widened and gap-filled.  Burned-in text keeps its
+    values wherever it is drawn, while colour flow or speckle taken for text on one frame of a
+    cine changes from frame to frame."""
+    where = (slice(box.y, box.y1), slice(box.x, box.x1))
+    seen = to_rgb8(found_on[where])
+    source = next((i for i in range(decoded.facts.frames) if np.array_equal(frame(i)[where], seen)), None)
+    if source is None:
+        return None
     found = stroke_mask(found_on, TextBox(box.x, box.y, box.width, box.height))
     if found is None:
         return None
     mask, (x0, y0) = found
-    rows, columns = mask.shape
-    target = to_rgb8(found_on[y0 : y0 + rows, x0 : x0 + columns])[mask]
-    seen = np.stack([frame(i)[y0 : y0 + rows, x0 : x0 + columns][mask] for i in range(decoded.facts.frames)])
-    shows = _same_share(seen, target, float(seen.max()) - float(seen.min()))
-    best = int(np.argmax(shows))
-    if shows[best] < AGREEMENT:
-        return None
-    region = decoded.frames[:, y0 : y0 + rows, x0 : x0 + columns].astype(np.float64)
+    region = decoded.frames[:, y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]].astype(np.float64)
     glyph = region[:, mask]
-    same = _same_share(glyph, glyph[best], float(region.max() - region.min()))
+    same = _same_share(glyph, glyph[source], float(region.max() - region.min()))
     return _widened([share >= AGREEMENT for share in same])
 
 
