@@ -383,45 +383,63 @@ class DbnetDetector:
         self, image: npt.NDArray[np.uint8], prepared: npt.NDArray[np.uint8], boxes: Sequence[TextBox]
     ) -> list[TextBox]:
         """Boxes found on 4x crops around the rows of glyph-sized marks of ``image`` that
-        ``boxes`` leave uncovered (see ``SMALL_PASS``); only boxes that reach into their row."""
-        height, width = image.shape[:2]
+        ``boxes`` leave uncovered (see ``SMALL_PASS``); only boxes that reach into their row.  After
+        the budget's rows and the faint rows, up to ``CLEAR_ROWS`` more on clear ground, clearest first."""
         seen = list(boxes)
         found: list[TextBox] = []
-        searched = cleared = 0
-        grey: npt.NDArray[np.uint8] | None = None  # for stretched crops
+        searched = 0
+        clear: list[GlyphRow] = []  # rows beyond the budget on clear ground
         for row in glyph_rows(image):
-            beyond = searched >= self.small_rows and not row.faint
-            if beyond and (cleared >= CLEAR_ROWS or not row.clear):
+            if searched >= self.small_rows and not row.faint:
+                if row.clear:
+                    clear.append(row)
                 continue
             if _row_covered(row, seen) >= SMALL_COVERED:
                 continue
-            if beyond:
-                cleared += 1
-            else:
-                searched += not row.faint
-            across = min(row.width, row.height)
-            along = max(SMALL_MARGIN, round((FAINT_ALONG if row.faint else SMALL_ALONG) * across))
-            side = max(SMALL_MARGIN, round(SMALL_ACROSS * across))
-            mx, my = (side, along) if row.vertical else (along, side)
-            x0, y0 = max(0, row.x - mx), max(0, row.y - my)
-            x1, y1 = min(width, row.x + row.width + mx), min(height, row.y + row.height + my)
-            factor = min(SMALL_PASS.factor or 1.0, max(2.0, SMALL_LINE / across))
-            scan = dataclasses.replace(SMALL_TURNED if row.vertical else SMALL_PASS, factor=factor)
-            area = TextBox(row.x, row.y, row.width, row.height)
-            stretch = row.faint or (row.clear and row.contrast < STRETCH_BELOW)
-            for stretched in (False, True) if stretch and not row.faint else (stretch,):
-                if stretched:
-                    grey = grey_plane(image) if grey is None else grey
-                    crop = faint_crop(grey, row, x0, y0, x1, y1)
-                else:
-                    crop = np.ascontiguousarray(prepared[y0:y1, x0:x1])
-                boxes = [b.shifted(x0, y0) for b in self._detect_prepared(crop, crop.shape[:2], scan)[0]]
-                reach = [b for b in boxes if b.x < area.x1 and area.x < b.x1 and b.y < area.y1 and area.y < b.y1]
-                found += reach
-                if reach:
-                    break  # the equalised crop showed it: no stretched crop
-            seen.append(area)  # its twin (top-hat / black-hat) is not searched again
+            searched += not row.faint
+            found += self._row_boxes(image, prepared, row)
+            seen.append(TextBox(row.x, row.y, row.width, row.height))  # its twin (top-hat / black-hat) is not searched again
+        cleared = 0
+        for row in sorted(clear, key=lambda r: r.ground_share):
+            if cleared >= CLEAR_ROWS:
+                break
+            if _row_covered(row, seen) >= SMALL_COVERED:
+                continue
+            cleared += 1
+            found += self._row_boxes(image, prepared, row)
+            seen.append(TextBox(row.x, row.y, row.width, row.height))
         return found
+
+    def _row_boxes(self, image: npt.NDArray[np.uint8], prepared: npt.NDArray[np.uint8], row: GlyphRow) -> list[TextBox]:
+        """Boxes that reach into ``row``, found on a crop around it (see ``SMALL_PASS``): the equalised
+        ``prepared`` image, or for a faint row the stretched ``faint_crop``; for a row of low contrast
+        on clear ground (``STRETCH_BELOW``), the stretched crop too where the equalised one boxed nothing."""
+        height, width = image.shape[:2]
+        across = min(row.width, row.height)
+        along = max(SMALL_MARGIN, round((FAINT_ALONG if row.faint else SMALL_ALONG) * across))
+        side = max(SMALL_MARGIN, round(SMALL_ACROSS * across))
+        mx, my = (side, along) if row.vertical else (along, side)
+        x0, y0 = max(0, row.x - mx), max(0, row.y - my)
+        x1, y1 = min(width, row.x + row.width + mx), min(height, row.y + row.height + my)
+        factor = min(SMALL_PASS.factor or 1.0, max(2.0, SMALL_LINE / across))
+        scan = dataclasses.replace(SMALL_TURNED if row.vertical else SMALL_PASS, factor=factor)
+        area = TextBox(row.x, row.y, row.width, row.height)
+        if row.faint:
+            crops = (True,)
+        elif row.clear and row.contrast < STRETCH_BELOW:
+            crops = (False, True)
+        else:
+            crops = (False,)
+        for stretched in crops:
+            if stretched:
+                crop = faint_crop(grey_plane(image), row, x0, y0, x1, y1)
+            else:
+                crop = np.ascontiguousarray(prepared[y0:y1, x0:x1])
+            boxes = [b.shifted(x0, y0) for b in self._detect_prepared(crop, crop.shape[:2], scan)[0]]
+            reach = [b for b in boxes if b.x < area.x1 and area.x < b.x1 and b.y < area.y1 and area.y < b.y1]
+            if reach:
+                return reach  # the equalised crop showed it: no stretched crop
+        return []
 
     def peak(self, image: npt.NDArray[np.uint8]) -> float:
         """Highest text probability of the screen pass (0..1)."""
