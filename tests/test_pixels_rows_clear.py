@@ -33,10 +33,10 @@ BAR = 24  # a black annotation bar above the image, as on scanner screenshots
 
 def _ct(rows: int = 512) -> np.ndarray:
     """CT_small over its 1st-99th percentiles, enlarged to ``rows`` x 512."""
-    stored = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(float)
+    stored = pydicom.dcmread(str(get_testdata_file("CT_small.dcm"))).pixel_array.astype(float)
     low, high = np.percentile(stored, (1, 99))
     grey = np.clip((stored - low) / (high - low) * 255, 0, 255).astype(np.uint8)
-    return np.asarray(Image.fromarray(grey).resize((512, rows), Image.BILINEAR))
+    return np.asarray(Image.fromarray(grey).resize((512, rows), Image.Resampling.BILINEAR))
 
 
 def _striated(seed: int) -> np.ndarray:
@@ -60,7 +60,7 @@ def _drawn(image: np.ndarray, text: str, at: tuple[int, int], size: int, level: 
     layer = Image.new("L", image.shape[::-1], 0)
     ImageDraw.Draw(layer).text(at, text, fill=255, font=ImageFont.truetype(font, size))
     if angle:
-        layer = layer.rotate(angle, resample=Image.BICUBIC, center=at)
+        layer = layer.rotate(angle, resample=Image.Resampling.BICUBIC, center=at)
     alpha = np.asarray(layer) / 255.0
     ink = image + level * alpha if lighter else image * (1 - alpha) + level * alpha
     return np.clip(ink, 0, 255).astype(np.uint8), alpha > 0.5

@@ -425,7 +425,7 @@ class DbnetDetector:
         scan = dataclasses.replace(SMALL_TURNED if row.vertical else SMALL_PASS, factor=factor)
         area = TextBox(row.x, row.y, row.width, row.height)
         if row.faint:
-            crops = (True,)
+            crops: tuple[bool, ...] = (True,)
         elif row.clear and row.contrast < STRETCH_BELOW:
             crops = (False, True)
         else:
