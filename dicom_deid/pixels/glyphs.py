@@ -57,9 +57,8 @@ RANK_GLYPHS = 4
 #: polarity) respond on average at most this share of its own contrast: a label on a flat corner,
 #: not one mark of a texture (the ring of a row of striated muscle responds about two thirds as much
 #: as the row).  ``ocr.DbnetDetector`` searches such rows beyond its row budget (``ocr.CLEAR_ROWS``),
-#: clearest first:
-#: on a textured 1024 px MR of tune seed 10702 (case004) a 7 px grey name on the black corner ranked
-#: 223rd of 381 rows (contrast 29 against the texture's 34), its ring responding 5.5.
+#: clearest first: on a textured 1024 px MR of tune seed 10702 (case004) a 7 px grey name on the
+#: black corner ranked 223rd of 381 rows (contrast 29 against the texture's 34), its ring responding 5.5.
 CLEAR_GROUND = 0.25
 
 
@@ -136,7 +135,8 @@ def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True, faint_row
                      for r in _merged(rows) if low <= min(r.width, r.height) <= high), key=_order)
     weak = [r for r in _merged(faint) if low <= min(r.width, r.height) <= high
             and bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR]
-    return strong + [dataclasses.replace(r, faint=True) for r in sorted(weak, key=_order)[:faint_rows]]
+    return strong + [dataclasses.replace(r, faint=True, ground=_ground(either, r))
+                     for r in sorted(weak, key=_order)[:faint_rows]]
 
 
 def grey_plane(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:

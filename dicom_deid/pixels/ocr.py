@@ -173,8 +173,8 @@ DEFAULT_PASSES = (
 #: ``SMALL_ACROSS`` above and below, at least ``SMALL_MARGIN`` px: the network needs the context)
 #: enlarged so that the row is about ``SMALL_LINE`` px across (2x to 4x), turned for rows that read
 #: down the image; at most ``SMALL_ROWS`` rows per image, highest ``GlyphRow.rank`` first (and
-#: ``CLEAR_ROWS`` more on clear ground), and the faint rows ``glyphs.glyph_rows`` adds (``FAINT_ROWS``);
-#: faint rows on a crop stretched by ``faint_crop`` (rows of low contrast on clear ground, ``STRETCH_BELOW``, too).  A 6 px
+#: ``CLEAR_ROWS`` more on clear ground), and the faint rows ``glyphs.glyph_rows`` adds (``FAINT_ROWS``;
+#: stretched, ``faint_crop``, as rows of low contrast on clear ground may be: ``STRETCH_BELOW``).  A 6 px
 #: dark label on a bright organ scored 0.000 on the whole image enlarged 2x and 1.000 on such a crop.
 SMALL_PASS = ScanPass(min_side=None, factor=4.0, max_side=4096)
 SMALL_TURNED = ScanPass(min_side=None, factor=4.0, max_side=4096, rotate90=True)
@@ -398,7 +398,8 @@ class DbnetDetector:
                 continue
             searched += not row.faint
             found += self._row_boxes(image, prepared, row)
-            seen.append(TextBox(row.x, row.y, row.width, row.height))  # its twin (top-hat / black-hat) is not searched again
+            # its twin (top-hat / black-hat) is not searched again
+            seen.append(TextBox(row.x, row.y, row.width, row.height))
         cleared = 0
         for row in sorted(clear, key=lambda r: r.ground_share):
             if cleared >= CLEAR_ROWS:
