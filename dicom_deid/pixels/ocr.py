@@ -172,12 +172,24 @@ DEFAULT_PASSES = (
 #: boxed are searched again on a crop (``SMALL_ALONG`` row heights of the image on either end,
 #: ``SMALL_ACROSS`` above and below, at least ``SMALL_MARGIN`` px: the network needs the context)
 #: enlarged so that the row is about ``SMALL_LINE`` px across (2x to 4x), turned for rows that read
-#: down the image; at most ``SMALL_ROWS`` rows per image, highest ``GlyphRow.rank`` first, and the
-#: faint rows ``glyphs.glyph_rows`` adds (``FAINT_ROWS``; stretched, ``faint_crop``).  A 6 px
+#: down the image; at most ``SMALL_ROWS`` rows per image, highest ``GlyphRow.rank`` first (and
+#: ``CLEAR_ROWS`` more on clear ground), and the faint rows ``glyphs.glyph_rows`` adds (``FAINT_ROWS``;
+#: stretched, ``faint_crop``, as rows of low contrast on clear ground may be: ``STRETCH_BELOW``).  A 6 px
 #: dark label on a bright organ scored 0.000 on the whole image enlarged 2x and 1.000 on such a crop.
 SMALL_PASS = ScanPass(min_side=None, factor=4.0, max_side=4096)
 SMALL_TURNED = ScanPass(min_side=None, factor=4.0, max_side=4096, rotate90=True)
 SMALL_ROWS = 8
+#: Beyond ``SMALL_ROWS``, up to this many more rows that stand on clear ground (``GlyphRow.clear``):
+#: a textured image makes hundreds of rows as strong as a grey label on its dark corner.
+CLEAR_ROWS = 2
+#: Rows on clear ground (``GlyphRow.clear``) of lower contrast (grey levels) are searched, like faint
+#: rows, on a crop stretched to their own grey levels (``faint_crop``), not on the equalised image: a
+#: grey 10 px line tilted over the black above a CT head (contrast 21, tune seed 10701 case019) and a
+#: 7 px grey name on a black corner (contrast 29, 10702 case004) scored 0.00 on the equalised crop
+#: and 1.00 stretched.  The stretched crop comes second, where the equalised one boxed nothing in
+#: the row: where the ground under a label goes from black to bright tissue, the row's own levels
+#: span the whole range and the stretch shows less than the equalisation.
+STRETCH_BELOW = 32.0
 #: Rows are enlarged so that they are about this many pixels across (2x to 4x).
 SMALL_LINE = 32
 SMALL_ALONG = 4.0
@@ -371,37 +383,64 @@ class DbnetDetector:
         self, image: npt.NDArray[np.uint8], prepared: npt.NDArray[np.uint8], boxes: Sequence[TextBox]
     ) -> list[TextBox]:
         """Boxes found on 4x crops around the rows of glyph-sized marks of ``image`` that
-        ``boxes`` leave uncovered (see ``SMALL_PASS``); only boxes that reach into their row."""
-        height, width = image.shape[:2]
+        ``boxes`` leave uncovered (see ``SMALL_PASS``); only boxes that reach into their row.  After
+        the budget's rows and the faint rows, up to ``CLEAR_ROWS`` more on clear ground, clearest first."""
         seen = list(boxes)
         found: list[TextBox] = []
         searched = 0
-        grey: npt.NDArray[np.uint8] | None = None  # for faint rows
+        clear: list[GlyphRow] = []  # rows beyond the budget on clear ground
         for row in glyph_rows(image):
             if searched >= self.small_rows and not row.faint:
+                if row.clear:
+                    clear.append(row)
                 continue
             if _row_covered(row, seen) >= SMALL_COVERED:
                 continue
             searched += not row.faint
-            across = min(row.width, row.height)
-            along = max(SMALL_MARGIN, round((FAINT_ALONG if row.faint else SMALL_ALONG) * across))
-            side = max(SMALL_MARGIN, round(SMALL_ACROSS * across))
-            mx, my = (side, along) if row.vertical else (along, side)
-            x0, y0 = max(0, row.x - mx), max(0, row.y - my)
-            x1, y1 = min(width, row.x + row.width + mx), min(height, row.y + row.height + my)
-            if row.faint:
-                grey = grey_plane(image) if grey is None else grey
-                crop = faint_crop(grey, row, x0, y0, x1, y1)
+            found += self._row_boxes(image, prepared, row)
+            # its twin (top-hat / black-hat) is not searched again
+            seen.append(TextBox(row.x, row.y, row.width, row.height))
+        cleared = 0
+        for row in sorted(clear, key=lambda r: r.ground_share):
+            if cleared >= CLEAR_ROWS:
+                break
+            if _row_covered(row, seen) >= SMALL_COVERED:
+                continue
+            cleared += 1
+            found += self._row_boxes(image, prepared, row)
+            seen.append(TextBox(row.x, row.y, row.width, row.height))
+        return found
+
+    def _row_boxes(self, image: npt.NDArray[np.uint8], prepared: npt.NDArray[np.uint8], row: GlyphRow) -> list[TextBox]:
+        """Boxes that reach into ``row``, found on a crop around it (see ``SMALL_PASS``): the equalised
+        ``prepared`` image, or for a faint row the stretched ``faint_crop``; for a row of low contrast
+        on clear ground (``STRETCH_BELOW``), the stretched crop too where the equalised one boxed nothing."""
+        height, width = image.shape[:2]
+        across = min(row.width, row.height)
+        along = max(SMALL_MARGIN, round((FAINT_ALONG if row.faint else SMALL_ALONG) * across))
+        side = max(SMALL_MARGIN, round(SMALL_ACROSS * across))
+        mx, my = (side, along) if row.vertical else (along, side)
+        x0, y0 = max(0, row.x - mx), max(0, row.y - my)
+        x1, y1 = min(width, row.x + row.width + mx), min(height, row.y + row.height + my)
+        factor = min(SMALL_PASS.factor or 1.0, max(2.0, SMALL_LINE / across))
+        scan = dataclasses.replace(SMALL_TURNED if row.vertical else SMALL_PASS, factor=factor)
+        area = TextBox(row.x, row.y, row.width, row.height)
+        if row.faint:
+            crops: tuple[bool, ...] = (True,)
+        elif row.clear and row.contrast < STRETCH_BELOW:
+            crops = (False, True)
+        else:
+            crops = (False,)
+        for stretched in crops:
+            if stretched:
+                crop = faint_crop(grey_plane(image), row, x0, y0, x1, y1)
             else:
                 crop = np.ascontiguousarray(prepared[y0:y1, x0:x1])
-            factor = min(SMALL_PASS.factor or 1.0, max(2.0, SMALL_LINE / across))
-            scan = dataclasses.replace(SMALL_TURNED if row.vertical else SMALL_PASS, factor=factor)
-            area = TextBox(row.x, row.y, row.width, row.height)
-            for box in (b.shifted(x0, y0) for b in self._detect_prepared(crop, crop.shape[:2], scan)[0]):
-                if box.x < area.x1 and area.x < box.x1 and box.y < area.y1 and area.y < box.y1:
-                    found.append(box)
-            seen.append(area)  # its twin (top-hat / black-hat) is not searched again
-        return found
+            boxes = [b.shifted(x0, y0) for b in self._detect_prepared(crop, crop.shape[:2], scan)[0]]
+            reach = [b for b in boxes if b.x < area.x1 and area.x < b.x1 and b.y < area.y1 and area.y < b.y1]
+            if reach:
+                return reach  # the equalised crop showed it: no stretched crop
+        return []
 
     def peak(self, image: npt.NDArray[np.uint8]) -> float:
         """Highest text probability of the screen pass (0..1)."""
