@@ -580,6 +580,54 @@ def _second_look(
             if held is None or rank[verdict.verdict] > rank[held[0].verdict]:
                 best[g] = (verdict, reading)
     _level_look(images, groups, best, recognizer, derived)
+    _wider_look(images, groups, best, recognizer, derived)
+
+
+#: A level line left unconfirmed whose reading holds at least ``WIDER_CHARS`` letters or digits is
+#: read once more in a box ``WIDER_LINES`` times its height longer at each end (``_wider_look``).
+WIDER_CHARS = 3
+WIDER_LINES = 3.0
+
+
+def _wider_look(
+    images: Sequence[npt.NDArray[np.uint8]],
+    groups: Sequence[Sequence[Proposal]],
+    best: list[tuple[Judged, Reading] | None],
+    recognizer: TextRecognizer,
+    derived: Sequence[bool],
+) -> None:
+    """Read the level lines still unconfirmed that read a few characters once more in a longer
+    box (``best`` is updated in place): the detector's box may leave out the start or end of a
+    line over colour or anatomy, and the part left reads as too little to be text (a grey clock
+    over colour flow boxed from its third digit read "00::00" and was rejected; read longer,
+    "10501:00").  Where the longer box confirms the line, what it adds at each end is growth
+    (``Judged.grown``), kept only where it reads as text on its own (``fit.confirm_growth``), as
+    a line followed beyond its box is: the longer box also holds the flow beside the clock."""
+    for g, group, current, whole in _unconfirmed(groups, best):
+        index = current[0].image
+        held = current[0]
+        if (index < len(derived) and derived[index]) or held.line is None:
+            continue
+        if current[1].alnum < WIDER_CHARS or whole.width < 2 * whole.height:
+            continue
+        image = images[index]
+        box = held.box  # the region judged: the line padded
+        reach = round(WIDER_LINES * box.height)
+        x0, x1 = max(0, box.x - reach), min(image.shape[1], box.x1 + reach)
+        longer = TextBox(x0, box.y, x1 - x0, box.height, box.score, box.core)
+        reading = recognizer.read_boxes(image, [longer])[0]
+        verdict = judge(image, Proposal(longer, index), reading, read_box=longer,
+                        core=core_of([p.box for p in group]), derived=False)
+        if verdict.verdict is not Verdict.CONFIRMED or verdict.line is None:
+            continue
+        line, found = held.line, verdict.line
+        added = tuple(piece for piece in (
+            TextBox(found.x, found.y, line.x - found.x, found.height, found.score) if found.x < line.x else None,
+            TextBox(line.x1, found.y, found.x1 - line.x1, found.height, found.score) if found.x1 > line.x1 else None,
+        ) if piece is not None)
+        body = union_box([line, *added])
+        best[g] = (dataclasses.replace(verdict, line=TextBox(line.x, body.y, line.width, body.height, line.score),
+                                       grown=added), reading)
 
 
 def _level_look(
