@@ -44,6 +44,7 @@ from dicom_deid.pixels.confirm import (
     core_of,
     group_duplicates,
     judge,
+    pad_box,
     union_box,
 )
 from dicom_deid.pixels.decode import DecodedPixels
@@ -57,6 +58,7 @@ from dicom_deid.pixels.display import (
     vivid_marks,
     white_over_colour,
 )
+from dicom_deid.pixels.fit import read_out
 from dicom_deid.pixels.ocr import ScanPass, TextBox, TextDetector, TextReader
 from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import RedactionBox, Strip
@@ -583,8 +585,9 @@ def _second_look(
     _wider_look(images, groups, best, recognizer, derived)
 
 
-#: A level line left unconfirmed whose reading holds at least ``WIDER_CHARS`` letters or digits is
-#: read once more in a box ``WIDER_LINES`` times its height longer at each end (``_wider_look``).
+#: A level line left unconfirmed whose reading holds at least ``WIDER_CHARS`` letters or digits,
+#: and whose strokes run to an end of the detector's box (``Judged.cut``), is read once more in a
+#: box ``WIDER_LINES`` times its height longer at each such end (``_wider_look``).
 WIDER_CHARS = 3
 WIDER_LINES = 3.0
 
@@ -600,34 +603,52 @@ def _wider_look(
     box (``best`` is updated in place): the detector's box may leave out the start or end of a
     line over colour or anatomy, and the part left reads as too little to be text (a grey clock
     over colour flow boxed from its third digit read "00::00" and was rejected; read longer,
-    "10501:00").  Where the longer box confirms the line, what it adds at each end is growth
-    (``Judged.grown``), kept only where it reads as text on its own (``fit.confirm_growth``), as
-    a line followed beyond its box is: the longer box also holds the flow beside the clock."""
+    "10501:00").  Only an end the box cut through strokes is read on (elsewhere nothing was left
+    out).  Where the longer box confirms the line, what it adds at each end is kept only out to
+    the glyphs that add to the line's reading (``fit.read_out``): the longer box also holds the
+    flow beside the clock."""
     for g, group, current, whole in _unconfirmed(groups, best):
         index = current[0].image
         held = current[0]
-        if (index < len(derived) and derived[index]) or held.line is None:
+        if (index < len(derived) and derived[index]) or held.line is None or not any(held.cut):
             continue
         if current[1].alnum < WIDER_CHARS or whole.width < 2 * whole.height:
             continue
         image = images[index]
         box = held.box  # the region judged: the line padded
         reach = round(WIDER_LINES * box.height)
-        x0, x1 = max(0, box.x - reach), min(image.shape[1], box.x1 + reach)
+        x0 = max(0, box.x - reach) if held.cut[0] else box.x
+        x1 = min(image.shape[1], box.x1 + reach) if held.cut[1] else box.x1
         longer = TextBox(x0, box.y, x1 - x0, box.height, box.score, box.core)
         reading = recognizer.read_boxes(image, [longer])[0]
         verdict = judge(image, Proposal(longer, index), reading, read_box=longer,
                         core=core_of([p.box for p in group]), derived=False)
         if verdict.verdict is not Verdict.CONFIRMED or verdict.line is None:
             continue
-        line, found = held.line, verdict.line
-        added = tuple(piece for piece in (
-            TextBox(found.x, found.y, line.x - found.x, found.height, found.score) if found.x < line.x else None,
-            TextBox(line.x1, found.y, found.x1 - line.x1, found.height, found.score) if found.x1 > line.x1 else None,
-        ) if piece is not None)
-        body = union_box([line, *added])
-        best[g] = (dataclasses.replace(verdict, line=TextBox(line.x, body.y, line.width, body.height, line.score),
-                                       grown=added), reading)
+        best[g] = (_read_out(image, held, verdict, recognizer), reading)
+
+
+def _read_out(image: npt.NDArray[np.uint8], held: Judged, found: Judged, recognizer: TextRecognizer) -> Judged:
+    """``found`` (the longer box, confirmed) as the held line and, at each end, the part the longer
+    line adds trimmed to the glyphs that add to the line's reading (``fit.read_out``), all on the
+    held line's rows and padded by its glyph height; an end that gains nothing stays as cut as it was."""
+    assert held.line is not None and found.line is not None
+    line, longer, height = held.line, found.line, held.glyph_height
+    read = TextBox(line.x, held.box.y, line.width, held.box.height, line.score)  # the rows as the box pads them
+    kept: list[TextBox] = []
+    gained = [False, False]
+    for end, (x0, x1) in enumerate(((longer.x, line.x), (line.x1, longer.x1))):
+        if x1 - x0 < 1:
+            continue
+        piece = read_out(read, TextBox(x0, line.y, x1 - x0, line.height, line.score), height, image, recognizer)
+        if piece is not None:
+            kept.append(TextBox(piece.x, line.y, piece.width, line.height, line.score))
+            gained[end] = True
+    body = union_box([line, *kept])
+    cut = (held.cut[0] and not gained[0], held.cut[1] and not gained[1])
+    box = pad_box(body, height, image.shape[0], image.shape[1], cut=cut)
+    return dataclasses.replace(found, box=box, glyph_height=height, line=body, grown=(), cut=cut,
+                               probed=(False, False))
 
 
 def _level_look(
