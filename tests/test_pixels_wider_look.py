@@ -2,8 +2,9 @@
 
 Tuning seed 10607: a grey clock "10:00:00" over the flow of a colour Doppler cine was boxed from
 its third digit on; that part read "00::00" and was rejected, on every frame.  Read 3 line
-heights longer at each end, the line confirms, and what the longer box adds is kept only where it
-reads on its own (``fit.confirm_growth``): the start of the clock, not the flow after it.
+heights longer at each end the box cut, the line confirms, and what the longer box adds is kept
+only out to the glyphs that add to the line's reading (``fit.read_out``): the start of the clock,
+not the flow before it or after it.
 
 The base is pydicom-data's colour Doppler ``color-px.dcm``; the clock is drawn with Pillow, and
 the detector is a fixed box (the stub stands for the network's partial box; the recognizer is
@@ -65,3 +66,13 @@ def test_what_the_longer_box_adds_beyond_the_line_over_flow_is_not_kept(recogniz
     # the longer box ran 3 line heights past the clock's end over the flow: that part reads
     # nothing and is dropped (the end keeps the padding of a cut end, 40 % of the line height)
     assert region.box.x1 <= glyphs.x1 + glyphs.height
+
+
+def test_the_start_the_longer_box_adds_is_kept_only_out_to_the_clock(recognizer: CrnnRecognizer) -> None:
+    image, mask, tail = _clock()
+    search = merge_lines(confirm_growth(find_text([image], FixedDetector([tail]), recognizer), recognizer))
+    (region,) = [j for j in search.judged if j.verdict is Verdict.CONFIRMED]
+    glyphs = _extent(mask)
+    # the longer box began 3 line heights before the tail, 20 px of flow before the clock's "1":
+    # kept whole, that part blacked out the flow too (wide11: from x=88, the clock from 112)
+    assert glyphs.x - glyphs.height <= region.box.x <= glyphs.x
