@@ -58,7 +58,7 @@ from dicom_deid.pixels.display import (
     vivid_marks,
     white_over_colour,
 )
-from dicom_deid.pixels.fit import read_out, reading_crop, reads_as_glyphs
+from dicom_deid.pixels.fit import read_out
 from dicom_deid.pixels.ocr import ScanPass, TextBox, TextDetector, TextReader
 from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import RedactionBox, Strip
@@ -265,7 +265,7 @@ def find_text(
             prefixes = [prefix(m.box) for _, m, _again in members]
             readings = recognizer.read_boxes(images[index], prefixes)
             for (g, _member, again), reading, read_box in zip(members, readings, prefixes, strict=True):
-                verdict = judge_group(images[index], index, groups[g], reading, read_box, recognizer,
+                verdict = judge_group(images[index], index, groups[g], reading, read_box,
                                       derived=index < len(derived) and derived[index])
                 if again and verdict.verdict is not Verdict.CONFIRMED:
                     # the same pixels read again: a confirmation counts, an "uncertain" reading of
@@ -282,21 +282,22 @@ def find_text(
 
 
 #: A level line whose group holds at least ``LONE_GROUP`` proposals, of which one alone runs on
-#: by a line height or more beyond the extent the others reach, is kept to that extent unless the
-#: part only the lone box holds reads as text (``judge_group``).
+#: by a line height or more beyond the extent the others reach, is kept beyond that extent only
+#: where the part only the lone box holds reads as text (``judge_group``).
 LONE_GROUP = 3
 
 
 def judge_group(
     image: npt.NDArray[np.uint8], index: int, group: Sequence[Proposal], reading: Reading, read_box: TextBox,
-    recognizer: TextRecognizer, *, derived: bool,
+    *, derived: bool,
 ) -> Judged:
     """The verdict for ``group`` (read as ``reading`` in ``read_box`` on ``image``) on the union of
     its boxes, but where one box alone runs on beyond the others (a red clock amid colour flow,
-    boxed on one frame of a cine with 27 px of the flow beside it) the line is cut back to the
-    extent at least two boxes reach unless what lies beyond it reads as text on its own
-    (``fit.reads_as_glyphs``), and so is what the line grew by beyond that end: it was followed
-    from an end that is not the line's (the clock was blacked out 130 px long)."""
+    boxed on one frame of a cine with 27 px of the flow beside it), the part of the line beyond
+    the extent at least two boxes reach is growth (``Judged.grown``), kept only where it reads as
+    text on its own (``fit.confirm_growth``), and so is what the line grew by beyond it: followed
+    from an end that is not the line's, it is dropped with that part (the clock was blacked out
+    130 px long)."""
     boxes = [p.box for p in group]
     verdict = judge(image, Proposal(union_box(boxes), index), reading, read_box=read_box,
                     core=core_of(boxes), derived=derived)
@@ -304,25 +305,15 @@ def judge_group(
     line = verdict.line
     if agreed is None or verdict.verdict is not Verdict.CONFIRMED or line is None or line.width < line.height:
         return verdict
-    rows, columns = image.shape[:2]
-    lone = [TextBox(line.x, line.y, agreed.x - line.x, line.height, line.score) if line.x < agreed.x else None,
-            TextBox(agreed.x1, line.y, line.x1 - agreed.x1, line.height, line.score) if line.x1 > agreed.x1 else None]
-    crops = [None if piece is None else reading_crop(piece, line, verdict.glyph_height, rows, columns)
-             for piece in lone]
-    asked = [crop for crop in crops if crop is not None]
-    if not asked:
+    x0, x1 = max(line.x, agreed.x), min(line.x1, agreed.x1)
+    if (x0, x1) == (line.x, line.x1) or x1 - x0 < line.height:
         return verdict
-    answers = iter(recognizer.read_boxes(image, asked))
-    texts = [crop is None or reads_as_glyphs(next(answers)) for crop in crops]
-    if all(texts):
-        return verdict
-    x0 = line.x if texts[0] else agreed.x
-    x1 = line.x1 if texts[1] else agreed.x1
-    kept = tuple(piece for piece in verdict.grown if (texts[0] or piece.x >= x0) and (texts[1] or piece.x1 <= x1))
-    cut = (verdict.cut[0] or not texts[0], verdict.cut[1] or not texts[1])
-    body = TextBox(x0, line.y, x1 - x0, line.height, line.score, line.core)
-    box = pad_box(union_box([body, *kept]), verdict.glyph_height, rows, columns, cut=cut)
-    return dataclasses.replace(verdict, box=box, line=body, grown=kept, cut=cut)
+    lone = tuple(piece for piece in (
+        TextBox(line.x, line.y, x0 - line.x, line.height, line.score) if x0 > line.x else None,
+        TextBox(x1, line.y, line.x1 - x1, line.height, line.score) if x1 < line.x1 else None,
+    ) if piece is not None)
+    return dataclasses.replace(verdict, line=TextBox(x0, line.y, x1 - x0, line.height, line.score, line.core),
+                               grown=(*lone, *verdict.grown))
 
 
 def _agreed_extent(boxes: Sequence[TextBox]) -> TextBox | None:

@@ -59,8 +59,30 @@ def confirm_growth(search: TextSearch, recognizer: TextRecognizer) -> TextSearch
                 dropped.setdefault(index, set()).add(number)
     fitted = list(search.judged)
     for index, numbers in dropped.items():
+        numbers |= beyond(fitted[index], numbers)
         fitted[index] = refit(fitted[index], numbers, search.images[fitted[index].image])
     return dataclasses.replace(search, judged=tuple(fitted))
+
+
+def beyond(judged: Judged, dropped: set[int]) -> set[int]:
+    """The grown parts of ``judged`` farther out along its line than a part in ``dropped``: the
+    line goes on past a part only where that part is text (``detect.judge_group`` gives a line
+    two parts at an end: the part one detector box alone held, and what the line grew by past it)."""
+    assert judged.line is not None
+    line = judged.line
+    horizontal = line.width >= line.height
+    out: set[int] = set()
+    for number, piece in enumerate(judged.grown):
+        for lost in (judged.grown[n] for n in dropped):
+            if horizontal:
+                before = piece.x1 <= lost.x <= line.x and lost.x < line.x
+                after = piece.x >= lost.x1 >= line.x1 and lost.x >= line.x1
+            else:
+                before = piece.y1 <= lost.y <= line.y and lost.y < line.y
+                after = piece.y >= lost.y1 >= line.y1 and lost.y >= line.y1
+            if before or after:
+                out.add(number)
+    return out
 
 
 def reading_crop(piece: TextBox, line: TextBox, glyph_height: int, rows: int, columns: int) -> TextBox | None:
@@ -238,4 +260,4 @@ def _merge(group: list[Judged], shape: tuple[int, ...]) -> Judged:
     return dataclasses.replace(best, box=box, glyph_height=height, line=body, grown=(), cut=(start, end))
 
 
-__all__ = ["confident_count", "confirm_growth", "merge_lines", "read_out", "reading_crop", "reads_as_glyphs", "refit"]
+__all__ = ["beyond", "confident_count", "confirm_growth", "merge_lines", "read_out", "reading_crop", "reads_as_glyphs", "refit"]
