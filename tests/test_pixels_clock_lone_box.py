@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from test_over10_texture_trim import _doppler, _draw, _extent
 
-from dicom_deid.pixels.confirm import Verdict
+from dicom_deid.pixels.confirm import Judged, Verdict
 from dicom_deid.pixels.detect import find_text
-from dicom_deid.pixels.fit import confirm_growth, merge_lines
+from dicom_deid.pixels.fit import beyond, confirm_growth, merge_lines
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import CrnnRecognizer
 
@@ -93,3 +93,14 @@ def test_what_only_the_lone_box_holds_is_kept_where_it_reads_as_text(recognizer:
     whole = TextBox(glyphs.x - 2, glyphs.y - 2, glyphs.width + 4, glyphs.height + 4, 0.9)
     frames, detector = _cine(image, [short, short, short, whole])
     assert _covered(_confirmed(frames, detector, recognizer), mask) == 1.0
+
+
+def test_a_part_farther_out_than_a_dropped_part_goes_with_it() -> None:
+    # a line at x 100-160 with, at its end, the part a lone box held (160-180) and what the line
+    # grew by past it (180-220), and at its start a part of its own (80-100)
+    line = TextBox(100, 50, 60, 10, 0.9)
+    grown = (TextBox(160, 50, 20, 10), TextBox(180, 50, 40, 10), TextBox(80, 50, 20, 10))
+    judged = Judged(TextBox(98, 48, 124, 14), Verdict.CONFIRMED, 0, 10, line, grown)
+    assert beyond(judged, {0}) == {1}
+    assert beyond(judged, {1}) == set()  # nothing lies past the outer part
+    assert beyond(judged, {2}) == set()  # the start: the end's parts are not past it
