@@ -44,6 +44,7 @@ from dicom_deid.pixels.confirm import (
     core_of,
     group_duplicates,
     judge,
+    pad_box,
     union_box,
 )
 from dicom_deid.pixels.decode import DecodedPixels
@@ -57,6 +58,7 @@ from dicom_deid.pixels.display import (
     vivid_marks,
     white_over_colour,
 )
+from dicom_deid.pixels.fit import read_out
 from dicom_deid.pixels.ocr import ScanPass, TextBox, TextDetector, TextReader
 from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import RedactionBox, Strip
@@ -263,10 +265,8 @@ def find_text(
             prefixes = [prefix(m.box) for _, m, _again in members]
             readings = recognizer.read_boxes(images[index], prefixes)
             for (g, _member, again), reading, read_box in zip(members, readings, prefixes, strict=True):
-                region = Proposal(union_box([p.box for p in groups[g]]), index)
-                verdict = judge(images[index], region, reading, read_box=read_box,
-                                core=core_of([p.box for p in groups[g]]),
-                                derived=index < len(derived) and derived[index])
+                verdict = judge_group(images[index], index, groups[g], reading, read_box,
+                                      derived=index < len(derived) and derived[index])
                 if again and verdict.verdict is not Verdict.CONFIRMED:
                     # the same pixels read again: a confirmation counts, an "uncertain" reading of
                     # anatomy is chance (and high-risk images black out uncertain regions)
@@ -279,6 +279,55 @@ def find_text(
     _tilted_bands(images, groups, best)
     judged = sorted((b[0] for b in best if b is not None), key=lambda j: (j.box.y, j.box.x))
     return TextSearch(tuple(judged), tuple(images))
+
+
+#: A level line whose group holds at least ``LONE_GROUP`` proposals, of which one alone runs on
+#: by a line height or more beyond the extent the others reach, is kept beyond that extent only
+#: where the part only the lone box holds reads as text (``judge_group``).
+LONE_GROUP = 3
+
+
+def judge_group(
+    image: npt.NDArray[np.uint8], index: int, group: Sequence[Proposal], reading: Reading, read_box: TextBox,
+    *, derived: bool,
+) -> Judged:
+    """The verdict for ``group`` (read as ``reading`` in ``read_box`` on ``image``) on the union of
+    its boxes, but where one box alone runs on beyond the others (a red clock amid colour flow,
+    boxed on one frame of a cine with 27 px of the flow beside it), the part of the line beyond
+    the extent at least two boxes reach is growth (``Judged.grown``), kept only where it reads as
+    text on its own (``fit.confirm_growth``), and so is what the line grew by beyond it: followed
+    from an end that is not the line's, it is dropped with that part (the clock was blacked out
+    130 px long)."""
+    boxes = [p.box for p in group]
+    verdict = judge(image, Proposal(union_box(boxes), index), reading, read_box=read_box,
+                    core=core_of(boxes), derived=derived)
+    agreed = _agreed_extent(boxes)
+    line = verdict.line
+    if agreed is None or verdict.verdict is not Verdict.CONFIRMED or line is None or line.width < line.height:
+        return verdict
+    x0, x1 = max(line.x, agreed.x), min(line.x1, agreed.x1)
+    if (x0, x1) == (line.x, line.x1) or x1 - x0 < line.height:
+        return verdict
+    lone = tuple(piece for piece in (
+        TextBox(line.x, line.y, x0 - line.x, line.height, line.score) if x0 > line.x else None,
+        TextBox(x1, line.y, line.x1 - x1, line.height, line.score) if x1 < line.x1 else None,
+    ) if piece is not None)
+    return dataclasses.replace(verdict, line=TextBox(x0, line.y, x1 - x0, line.height, line.score, line.core),
+                               grown=(*lone, *verdict.grown))
+
+
+def _agreed_extent(boxes: Sequence[TextBox]) -> TextBox | None:
+    """The union of ``boxes`` (a level line's) cut along the line to the extent at least two of
+    them reach; None where that is the union but for less than a line height at each end, or
+    there are fewer than ``LONE_GROUP`` boxes."""
+    whole = union_box(boxes)
+    if len(boxes) < LONE_GROUP or whole.width < whole.height:
+        return None
+    x0 = sorted(b.x for b in boxes)[1]
+    x1 = sorted(b.x1 for b in boxes)[-2]
+    if x1 - x0 < whole.height or max(x0 - whole.x, whole.x1 - x1) < whole.height:
+        return None
+    return TextBox(x0, whole.y, x1 - x0, whole.height, whole.score, whole.core)
 
 
 #: Colour-flow views (``display.achromatic_view``): at most ``FLOW_VIEWS`` frames of an instance
@@ -580,6 +629,73 @@ def _second_look(
             if held is None or rank[verdict.verdict] > rank[held[0].verdict]:
                 best[g] = (verdict, reading)
     _level_look(images, groups, best, recognizer, derived)
+    _wider_look(images, groups, best, recognizer, derived)
+
+
+#: A level line left unconfirmed whose reading holds at least ``WIDER_CHARS`` letters or digits,
+#: and whose strokes run to an end of the detector's box (``Judged.cut``), is read once more in a
+#: box ``WIDER_LINES`` times its height longer at each such end (``_wider_look``).
+WIDER_CHARS = 3
+WIDER_LINES = 3.0
+
+
+def _wider_look(
+    images: Sequence[npt.NDArray[np.uint8]],
+    groups: Sequence[Sequence[Proposal]],
+    best: list[tuple[Judged, Reading] | None],
+    recognizer: TextRecognizer,
+    derived: Sequence[bool],
+) -> None:
+    """Read the level lines still unconfirmed that read a few characters once more in a longer
+    box (``best`` is updated in place): the detector's box may leave out the start or end of a
+    line over colour or anatomy, and the part left reads as too little to be text (a grey clock
+    over colour flow boxed from its third digit read "00::00" and was rejected; read longer,
+    "10501:00").  Only an end the box cut through strokes is read on (elsewhere nothing was left
+    out).  Where the longer box confirms the line, what it adds at each end is kept only out to
+    the glyphs that add to the line's reading (``fit.read_out``): the longer box also holds the
+    flow beside the clock."""
+    for g, group, current, whole in _unconfirmed(groups, best):
+        index = current[0].image
+        held = current[0]
+        if (index < len(derived) and derived[index]) or held.line is None or not any(held.cut):
+            continue
+        if current[1].alnum < WIDER_CHARS or whole.width < 2 * whole.height:
+            continue
+        image = images[index]
+        box = held.box  # the region judged: the line padded
+        reach = round(WIDER_LINES * box.height)
+        x0 = max(0, box.x - reach) if held.cut[0] else box.x
+        x1 = min(image.shape[1], box.x1 + reach) if held.cut[1] else box.x1
+        longer = TextBox(x0, box.y, x1 - x0, box.height, box.score, box.core)
+        reading = recognizer.read_boxes(image, [longer])[0]
+        verdict = judge(image, Proposal(longer, index), reading, read_box=longer,
+                        core=core_of([p.box for p in group]), derived=False)
+        if verdict.verdict is not Verdict.CONFIRMED or verdict.line is None:
+            continue
+        best[g] = (_read_out(image, held, verdict, recognizer), reading)
+
+
+def _read_out(image: npt.NDArray[np.uint8], held: Judged, found: Judged, recognizer: TextRecognizer) -> Judged:
+    """``found`` (the longer box, confirmed) as the held line and, at each end, the part the longer
+    line adds trimmed to the glyphs that add to the line's reading (``fit.read_out``), all on the
+    held line's rows and padded by its glyph height; an end that gains nothing stays as cut as it was."""
+    assert held.line is not None and found.line is not None
+    line, longer, height = held.line, found.line, held.glyph_height
+    read = TextBox(line.x, held.box.y, line.width, held.box.height, line.score)  # the rows as the box pads them
+    kept: list[TextBox] = []
+    gained = [False, False]
+    for end, (x0, x1) in enumerate(((longer.x, line.x), (line.x1, longer.x1))):
+        if x1 - x0 < 1:
+            continue
+        piece = read_out(read, TextBox(x0, line.y, x1 - x0, line.height, line.score), height, image, recognizer)
+        if piece is not None:
+            kept.append(TextBox(piece.x, line.y, piece.width, line.height, line.score))
+            gained[end] = True
+    body = union_box([line, *kept])
+    cut = (held.cut[0] and not gained[0], held.cut[1] and not gained[1])
+    box = pad_box(body, height, image.shape[0], image.shape[1], cut=cut)
+    return dataclasses.replace(found, box=box, glyph_height=height, line=body, grown=(), cut=cut,
+                               probed=(False, False))
 
 
 def _level_look(
