@@ -3,7 +3,7 @@
 Tuning seed 10607: a grey clock "10:00:00" over the flow of a colour Doppler cine was boxed from
 its third digit on; that part read "00::00" and was rejected, on every frame.  Read 3 line
 heights longer at each end the box cut, the line confirms, and what the longer box adds is kept
-only out to the glyphs that add to the line's reading (``fit.read_out``): the start of the clock,
+only out to the glyphs that add to the line's reading (``readout.read_out``): the start of the clock,
 not the flow before it or after it.
 
 The base is pydicom-data's colour Doppler ``color-px.dcm``; the clock is drawn with Pillow, and

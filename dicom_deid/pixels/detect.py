@@ -58,8 +58,8 @@ from dicom_deid.pixels.display import (
     vivid_marks,
     white_over_colour,
 )
-from dicom_deid.pixels.fit import read_out
 from dicom_deid.pixels.ocr import ScanPass, TextBox, TextDetector, TextReader
+from dicom_deid.pixels.readout import read_out
 from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import RedactionBox, Strip
 
@@ -652,7 +652,7 @@ def _wider_look(
     over colour flow boxed from its third digit read "00::00" and was rejected; read longer,
     "10501:00").  Only an end the box cut through strokes is read on (elsewhere nothing was left
     out).  Where the longer box confirms the line, what it adds at each end is kept only out to
-    the glyphs that add to the line's reading (``fit.read_out``): the longer box also holds the
+    the glyphs that add to the line's reading (``readout.read_out``): the longer box also holds the
     flow beside the clock."""
     for g, group, current, whole in _unconfirmed(groups, best):
         index = current[0].image
@@ -677,7 +677,7 @@ def _wider_look(
 
 def _read_out(image: npt.NDArray[np.uint8], held: Judged, found: Judged, recognizer: TextRecognizer) -> Judged:
     """``found`` (the longer box, confirmed) as the held line and, at each end, the part the longer
-    line adds trimmed to the glyphs that add to the line's reading (``fit.read_out``), all on the
+    line adds trimmed to the glyphs that add to the line's reading (``readout.read_out``), all on the
     held line's rows and padded by its glyph height; an end that gains nothing stays as cut as it was."""
     assert held.line is not None and found.line is not None
     line, longer, height = held.line, found.line, held.glyph_height

@@ -140,47 +140,6 @@ def refit(judged: Judged, dropped: set[int], image: npt.NDArray[np.uint8]) -> Ju
     return dataclasses.replace(judged, box=box, grown=tuple(kept), cut=cut)
 
 
-#: A part a longer reading added to a line (``detect._wider_look``) is trimmed at its outer end in
-#: steps of ``TRIM_STEP`` line heights (at least 2 px), and kept out to one step beyond the
-#: narrowest part that still reads all the characters it adds (a glyph cut there is covered).
-TRIM_STEP = 0.25
-
-
-def read_out(
-    line: TextBox, piece: TextBox, glyph_height: int, image: npt.NDArray[np.uint8], recognizer: TextRecognizer,
-) -> TextBox | None:
-    """``piece`` (a part beside horizontal ``line``, at its start or end) trimmed to the glyphs it
-    adds to the line's reading: the line is read with the piece cut at its outer end in steps of
-    ``TRIM_STEP`` line heights; the piece is kept out to one step beyond the narrowest cut that
-    reads as many confident letters and digits as the most any cut reads, and dropped (None) where
-    no cut reads more of them than the line alone.  Read with the line, every cut is as long as
-    the line (never read turned), and a part that holds only the start of a clock ("10:" of
-    "10:00:00": too little to read on its own beside the flow it was boxed with) still counts."""
-    step = max(2, round(TRIM_STEP * glyph_height))
-    before = piece.x < line.x
-    width = piece.width
-    cuts = list(range(0, width, step)) + [width]  # px of the piece left out, from its outer end
-    boxes = []
-    for left_out in cuts:
-        x0, x1 = (piece.x + left_out, line.x1) if before else (line.x, piece.x1 - left_out)
-        boxes.append(TextBox(x0, line.y, x1 - x0, line.height, line.score))
-    counts = [confident_count(reading) for reading in recognizer.read_boxes(image, boxes)]
-    most = max(counts)
-    if most <= counts[-1]:  # the line alone reads as many: the piece adds no glyph
-        return None
-    narrowest = max(i for i, count in enumerate(counts) if count == most)
-    keep = width - cuts[max(0, narrowest - 1)] if counts[max(0, narrowest - 1)] == most else width - cuts[narrowest]
-    if before:
-        return TextBox(piece.x1 - keep, piece.y, keep, piece.height, piece.score)
-    return TextBox(piece.x, piece.y, keep, piece.height, piece.score)
-
-
-def confident_count(reading: Reading) -> int:
-    """Letters and digits read with at least ``MIN_CONFIDENT``."""
-    return sum(1 for ch, conf in zip(reading.text, reading.confidences, strict=True)
-               if conf >= MIN_CONFIDENT and ch.isascii() and ch.isalnum())
-
-
 #: Two judged regions are one line seen twice (several search images, passes or frames, whose
 #: detector boxes were shifted too far to be grouped as duplicates) when, across the line, they
 #: share at least ``SAME_LINE`` of the thinner one's extent, neither is more than ``LINE_RATIO``
@@ -260,4 +219,4 @@ def _merge(group: list[Judged], shape: tuple[int, ...]) -> Judged:
     return dataclasses.replace(best, box=box, glyph_height=height, line=body, grown=(), cut=(start, end))
 
 
-__all__ = ["beyond", "confident_count", "confirm_growth", "merge_lines", "read_out", "reading_crop", "reads_as_glyphs", "refit"]
+__all__ = ["beyond", "confirm_growth", "merge_lines", "reading_crop", "reads_as_glyphs", "refit"]

@@ -1,0 +1,71 @@
+"""Trim a piece a longer reading added to a line to the glyphs it adds.  Pure apart from the recognizer.
+
+``detect._wider_look`` reads a level line left unconfirmed once more in a box a few line heights
+longer at the ends its detector box cut; what the longer box adds at an end is kept only out to
+the glyphs that add to the line's reading (:func:`read_out`), not the colour flow or anatomy
+beside them.  Its own module: ``detect`` calls it, and ``fit`` (which judges growth with the
+types ``detect`` defines) must not be imported by ``detect``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from dicom_deid.pixels.confirm import MIN_CONFIDENT
+from dicom_deid.pixels.ocr import TextBox
+from dicom_deid.pixels.recognize import Reading
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+
+class BoxReader(Protocol):
+    """Reads the text in boxes of an image (``detect.TextRecognizer`` is one)."""
+
+    def read_boxes(self, image: npt.NDArray[np.uint8], boxes: Sequence[TextBox]) -> list[Reading]: ...
+
+
+#: A part a longer reading added to a line (``detect._wider_look``) is trimmed at its outer end in
+#: steps of ``TRIM_STEP`` line heights (at least 2 px), and kept out to one step beyond the
+#: narrowest part that still reads all the characters it adds (a glyph cut there is covered).
+TRIM_STEP = 0.25
+
+
+def read_out(
+    line: TextBox, piece: TextBox, glyph_height: int, image: npt.NDArray[np.uint8], recognizer: BoxReader,
+) -> TextBox | None:
+    """``piece`` (a part beside horizontal ``line``, at its start or end) trimmed to the glyphs it
+    adds to the line's reading: the line is read with the piece cut at its outer end in steps of
+    ``TRIM_STEP`` line heights; the piece is kept out to one step beyond the narrowest cut that
+    reads as many confident letters and digits as the most any cut reads, and dropped (None) where
+    no cut reads more of them than the line alone.  Read with the line, every cut is as long as
+    the line (never read turned), and a part that holds only the start of a clock ("10:" of
+    "10:00:00": too little to read on its own beside the flow it was boxed with) still counts."""
+    step = max(2, round(TRIM_STEP * glyph_height))
+    before = piece.x < line.x
+    width = piece.width
+    cuts = list(range(0, width, step)) + [width]  # px of the piece left out, from its outer end
+    boxes = []
+    for left_out in cuts:
+        x0, x1 = (piece.x + left_out, line.x1) if before else (line.x, piece.x1 - left_out)
+        boxes.append(TextBox(x0, line.y, x1 - x0, line.height, line.score))
+    counts = [confident_count(reading) for reading in recognizer.read_boxes(image, boxes)]
+    most = max(counts)
+    if most <= counts[-1]:  # the line alone reads as many: the piece adds no glyph
+        return None
+    narrowest = max(i for i, count in enumerate(counts) if count == most)
+    keep = width - cuts[max(0, narrowest - 1)] if counts[max(0, narrowest - 1)] == most else width - cuts[narrowest]
+    if before:
+        return TextBox(piece.x1 - keep, piece.y, keep, piece.height, piece.score)
+    return TextBox(piece.x, piece.y, keep, piece.height, piece.score)
+
+
+def confident_count(reading: Reading) -> int:
+    """Letters and digits read with at least ``MIN_CONFIDENT``."""
+    return sum(1 for ch, conf in zip(reading.text, reading.confidences, strict=True)
+               if conf >= MIN_CONFIDENT and ch.isascii() and ch.isalnum())
+
+
+__all__ = ["TRIM_STEP", "BoxReader", "confident_count", "read_out"]
