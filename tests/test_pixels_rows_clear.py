@@ -21,6 +21,7 @@ import pydicom
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.data import get_testdata_file
+from test_pixels_faint_rows import _ink_covered
 
 from dicom_deid.pixels import ocr
 from dicom_deid.pixels.glyphs import GlyphRow, glyph_rows
@@ -64,14 +65,6 @@ def _drawn(image: np.ndarray, text: str, at: tuple[int, int], size: int, level: 
     alpha = np.asarray(layer) / 255.0
     ink = image + level * alpha if lighter else image * (1 - alpha) + level * alpha
     return np.clip(ink, 0, 255).astype(np.uint8), alpha > 0.5
-
-
-def _ink_covered(boxes: list[ocr.TextBox], mask: np.ndarray) -> float:
-    ys, xs = np.nonzero(mask)
-    inside = np.zeros(len(xs), bool)
-    for b in boxes:
-        inside |= (xs >= b.x) & (xs < b.x1) & (ys >= b.y) & (ys < b.y1)
-    return float(inside.mean())
 
 
 def _on(rows: list[GlyphRow], mask: np.ndarray) -> list[tuple[int, GlyphRow]]:
