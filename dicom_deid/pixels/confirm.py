@@ -551,6 +551,7 @@ def judge(
     if verdict is Verdict.CONFIRMED and tight.width >= tight.height:
         probed = (not cut[0], not cut[1])  # the box stopped at a space: one more word may follow
         tight = extend_line(image, tight, height, cut, word=probed)  # vertical ones ran on over anatomy
+        tight = _within_box(tight, box, height, columns)
         grown = growth(line, tight)
         # the line was followed beyond each cut end to where its strokes stop: an end is still cut
         # only where the strokes went on to the end of the search (the line may go on further)
@@ -558,6 +559,22 @@ def judge(
         cut = (cut[0] and tight.x <= max(0, line.x - reach), cut[1] and tight.x1 >= min(columns, line.x1 + reach))
     return Judged(pad_box(tight, height, rows, columns, cut=cut), verdict, proposal.image, height,
                   line, grown, cut, probed)
+
+
+def _within_box(tight: TextBox, box: TextBox, height: int, columns: int) -> TextBox:
+    """``tight`` (a confirmed level line, followed) reaching to each end of the detector's ``box``
+    that lies at least a line height beyond it: what tightening left out there becomes growth,
+    kept only where it reads as text (``fit.confirm_growth``).  Tightened to the strokes of the
+    colour read inside the kernel, a line in two colours lost its other words: a grey name after
+    a red clock, read whole as "10:02:14 JONES", was left uncovered."""
+    x0, x1 = tight.x, tight.x1
+    if tight.x - max(0, box.x) >= height:
+        x0 = max(0, box.x)
+    if min(columns, box.x1) - tight.x1 >= height:
+        x1 = min(columns, box.x1)
+    if (x0, x1) == (tight.x, tight.x1):
+        return tight
+    return TextBox(x0, tight.y, x1 - x0, tight.height, tight.score, tight.core)
 
 
 #: A horizontal line at least SLANT_LENGTH times as long as high whose columns hold strokes over
