@@ -23,8 +23,10 @@ from PIL import Image, ImageDraw, ImageFont
 from pydicom.data import get_testdata_file
 
 from dicom_deid.pixels.confirm import PAD_SHARE, Proposal, Verdict, judge
+from dicom_deid.pixels.detect import TextSearch
+from dicom_deid.pixels.fit import confirm_growth
 from dicom_deid.pixels.ocr import TextBox
-from dicom_deid.pixels.recognize import Reading
+from dicom_deid.pixels.recognize import CrnnRecognizer, Reading
 
 SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Italic.ttf"
 SANS = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -115,6 +117,8 @@ def test_anatomy_along_a_line_does_not_set_its_ends() -> None:
     core = TextBox(glyphs.x + 4, glyphs.y + 3, glyphs.width - 8, glyphs.height - 6)
     reading = Reading("DOB23/11/1962", tuple(0.95 for _ in range(13)))
     judged = judge(image, Proposal(loose, 0), reading, read_box=glyphs, core=core)
+    # the detector's box past the line's end is growth, kept only where it reads (as the stage does)
+    judged = confirm_growth(TextSearch((judged,), (image,)), CrnnRecognizer()).judged[0]
     assert judged.verdict is Verdict.CONFIRMED
     assert _holds(judged.box, mask)
     assert judged.box.y >= glyphs.y - _pad(glyphs.height) - 1

@@ -525,6 +525,7 @@ def judge(
     if tight.width >= SLANT_LENGTH * tight.height and reading.rotation == 0:
         strokes = column_height(image, tight, core)
         strokes = None if strokes is None or strokes >= SLANT * height else max(MIN_GLYPH, strokes)
+    level = glyph >= TILTED * height and strokes is None  # neither tilted nor slanted
     if glyph < TILTED * height:  # a tilted line: its box is taller than its glyphs; pad by the glyphs
         height = max(MIN_GLYPH, glyph)
     elif strokes is not None:  # a slanted line: pad by its glyphs
@@ -551,7 +552,8 @@ def judge(
     if verdict is Verdict.CONFIRMED and tight.width >= tight.height:
         probed = (not cut[0], not cut[1])  # the box stopped at a space: one more word may follow
         tight = extend_line(image, tight, height, cut, word=probed)  # vertical ones ran on over anatomy
-        tight = _within_box(tight, box, height, columns)
+        if level:  # a tilted line's box holds anatomy in its corners, not more of the line
+            tight = _within_box(tight, box, height, columns)
         grown = growth(line, tight)
         # the line was followed beyond each cut end to where its strokes stop: an end is still cut
         # only where the strokes went on to the end of the search (the line may go on further)
