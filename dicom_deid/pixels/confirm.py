@@ -255,6 +255,18 @@ TEXT_CHANNEL = 0.5
 TEXT_COLOUR = 0.2
 TEXT_HUE = 0.3
 TEXT_AGREE = 0.5
+#: Strokes of several hues inside the kernel (flow and speckle around a coloured label): where the
+#: glyphs' own colour is found among them (``_colour_mode``), it is the text's colour instead of
+#: the median, and a stroke pixel must lie on its hue (or touch one that does).
+MODE_RADIUS = 0.15
+MODE_SHARE = 0.2
+MODE_SPAN = 0.6
+MODE_RIVAL = 0.1
+MODE_THICK = 0.12
+MODE_EDGE = 0.7  # a colour whose marks this share of lie beside the text's is its anti-aliased edge
+MODE_SAMPLE = 400
+MODE_STEPS = 3
+MODE_COUNT = 4
 
 
 def _in_text_colour(
@@ -276,7 +288,9 @@ def _in_text_colour(
     inside = box[core][strokes[core]]
     if len(inside) < TEXT_SAMPLE:
         return gate
-    colour = np.median(inside.astype(np.float32), axis=0) - np.asarray(borders, np.float32)
+    border = np.asarray(borders, np.float32)
+    mode = _colour_mode(box, strokes, core, border, peak)  # the glyphs' own colour, among other hues
+    colour = mode if mode is not None else np.median(inside.astype(np.float32), axis=0) - border
     best = float(np.abs(colour).max())
     if best < TEXT_KNOWN * peak:
         return gate  # faint text over anatomy: the strokes inside the kernel are mostly anatomy
@@ -288,10 +302,14 @@ def _in_text_colour(
     # kernel (at least TEXT_AGREE of them) keep to one hue: a grey speckle, a blue sector line or
     # orange flow beside salmon text is as bright as it in the red channel.  (Anti-aliased text
     # through a palette is drawn in several hues: there the hue is not known.)
-    away = box.astype(np.float32) - np.asarray(borders, np.float32)
+    away = box.astype(np.float32) - border
     hue = colour / float(np.linalg.norm(colour))
-    on_hue = np.linalg.norm(away - (away @ hue)[..., None] * hue, axis=-1) <= TEXT_HUE * best
-    if float(on_hue[core][strokes[core]].mean()) >= TEXT_AGREE:
+    along = away @ hue
+    off = np.linalg.norm(away - along[..., None] * hue, axis=-1)
+    on_hue = off <= TEXT_HUE * best
+    if mode is not None:  # the glyphs' colour is known: on its hue for a stroke's own distance from
+        on_hue &= off <= TEXT_HUE * along  # the border too (dim speckle lies near any hue)
+    if mode is not None or float(on_hue[core][strokes[core]].mean()) >= TEXT_AGREE:
         from dicom_deid.pixels.ocr import _import_cv2
 
         # a stroke's anti-aliased edge blends the text's hue with the flow's: kept beside its stroke
@@ -299,6 +317,88 @@ def _in_text_colour(
         gate &= near > 0
     return gate
 
+
+def _off_hue(colour: npt.NDArray[np.float32], mode: npt.NDArray[np.float32]) -> bool:
+    """``colour`` (from the border's level) lies off the hue of ``mode`` by more than ``TEXT_HUE``
+    of the mode's contrast: another hue, not a dimmer or brighter shade of the mode's."""
+    hue = mode / float(np.linalg.norm(mode))
+    off = float(np.linalg.norm(colour - float(colour @ hue) * hue))
+    return off > TEXT_HUE * float(np.abs(mode).max())
+
+
+def _colour_mode(
+    box: npt.NDArray[np.uint8],
+    strokes: npt.NDArray[np.bool_],
+    core: tuple[slice, slice],
+    border: npt.NDArray[np.float32],
+    peak: float,
+) -> npt.NDArray[np.float32] | None:
+    """The colour of the glyphs among the strokes of several hues inside ``core`` (from the
+    border's level): of the dense colours of those strokes, the one that is known (``TEXT_KNOWN``
+    of ``peak`` from the border), drawn in thin strokes (``_thin``), found all along the kernel
+    (``MODE_SPAN`` of its length) and held by ``MODE_SHARE`` of the strokes; None where there is no
+    such colour, or another of another hue that is known, thin, found all along the kernel and
+    held by ``MODE_RIVAL`` of the strokes (not known which is the text's: the median stands).
+
+    Glyphs are drawn in one colour, in strokes a few pixels wide; speckle spreads along the grey
+    axis, flow along its colour map and in blobs (a green clock over red and blue flow and speckle
+    on a small Doppler frame: the strokes' median was grey, not known, and the flow and speckle
+    touching the clock made its box half as tall again; a yellow number over a red vessel: the
+    median was orange, and the red channel alone kept the vessel).  Dense colours are found by
+    counting each stroke's neighbours within ``MODE_RADIUS`` of the peak (among ``MODE_SAMPLE``
+    strokes, evenly spaced), moving to the mean of the strokes around the densest (mean shift,
+    ``MODE_STEPS`` steps), and again among the strokes not yet taken (``MODE_COUNT`` colours)."""
+    kernel = strokes[core]
+    colours = box[core][kernel].astype(np.float32) - border
+    radius = MODE_RADIUS * peak
+    sample = colours[:: max(1, len(colours) // MODE_SAMPLE)]
+    near = np.linalg.norm(sample[:, None, :] - sample[None, :, :], axis=-1) <= radius
+    free = np.abs(sample).max(axis=1) >= TEXT_KNOWN * peak  # seeds: known colours not yet taken
+    untaken = np.ones(len(sample), bool)
+    along = kernel.shape[1] >= kernel.shape[0]
+    pieces = max(1, round(kernel.shape[1 if along else 0] / max(1, min(kernel.shape))))
+    found: list[tuple[npt.NDArray[np.float32], float, npt.NDArray[np.bool_]]] = []  # known, thin, all along
+    for _ in range(MODE_COUNT):
+        if not free.any():
+            break
+        seeds = np.flatnonzero(free)
+        mode = sample[seeds[int(near[seeds][:, untaken].sum(axis=1).argmax())]]
+        members = np.ones(len(colours), bool)
+        for _step in range(MODE_STEPS):
+            members = np.linalg.norm(colours - mode, axis=1) <= radius
+            mode = colours[members].mean(axis=0)
+        taken = np.linalg.norm(sample - mode, axis=1) <= radius
+        untaken &= ~taken
+        free &= ~taken
+        where = np.zeros(kernel.shape, bool)
+        where[kernel] = members
+        seen = where.any(axis=0 if along else 1)  # along the kernel
+        spans = float(np.mean([part.any() for part in np.array_split(seen, pieces)])) >= MODE_SPAN
+        if spans and float(np.abs(mode).max()) >= TEXT_KNOWN * peak and members.mean() >= MODE_RIVAL \
+                and _thin(where):
+            found.append((np.asarray(mode, np.float32), float(members.mean()), where))
+    if not found or found[0][1] < MODE_SHARE:
+        return None
+    text, _share, glyphs = found[0]
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    edges = _import_cv2().dilate(glyphs.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    for other, _share, marks in found[1:]:
+        if _off_hue(other, text) and float(edges[marks].mean()) < MODE_EDGE:
+            return None  # two colours could be the text's: not known which
+    return text
+
+
+def _thin(where: npt.NDArray[np.bool_]) -> bool:
+    """The marks of ``where`` (the kernel: rows and columns) are strokes, not blobs: at most
+    ``MODE_THICK`` of them outlast an erosion by a square a sixth of the kernel's thickness across
+    (at least 3 px).  A glyph's strokes (in its full colour) are thinner; flow is not."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    side = max(3, (min(where.shape) // 6) | 1)
+    marks = where.astype(np.uint8)
+    kept = _import_cv2().erode(marks, np.ones((side, side), np.uint8))
+    return int(kept.sum()) <= MODE_THICK * int(marks.sum())
 
 def tighten(image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None) -> TextBox:
     """``box`` shrunk to the rows and columns holding glyph strokes, never inside ``core`` (the
