@@ -7,7 +7,8 @@ and blue flow and grey speckle has as many flow and speckle strokes there as gly
 their median was a grey that stood out too little to be trusted: no stroke was dropped, and the
 flow touching the clock widened its box (synthetic seed 10706, case 31: 6.6 % of the frame).  Now
 the text's colour is the densest colour of thin strokes found all along the kernel, where no
-other colour could be the text's; where two could, the median stands (fail closed).
+other colour could be the text's (where two could, the median stands), and only strokes on its
+hue are kept.
 
 The base is pydicom-data's colour Doppler frame ``color-px.dcm`` (real flow and speckle), the text
 is drawn with Pillow and measured by its own glyph mask, never by what the code reports.
@@ -21,7 +22,7 @@ import numpy as np
 import pytest
 from test_over10_texture_trim import _doppler, _draw, _extent, _holds
 
-from dicom_deid.pixels.confirm import END_SHARE, Proposal, Verdict, judge
+from dicom_deid.pixels.confirm import END_SHARE, PAD_SHARE, Proposal, Verdict, judge
 from dicom_deid.pixels.detect import TextSearch
 from dicom_deid.pixels.fit import confirm_growth
 from dicom_deid.pixels.ocr import TextBox
@@ -54,8 +55,9 @@ def test_a_green_clock_over_red_and_blue_flow_keeps_to_its_glyphs(
     recognizer: CrnnRecognizer, at: tuple[int, int]
 ) -> None:
     """A green 20 px clock drawn where the frame's red and blue flow cross it: the box holds every
-    glyph and ends along the line within the padding of a cut end of them (main: 12, 18 and 25 px
-    beyond them, over the flow)."""
+    glyph, reaches across the line no further than the padding of the glyphs' height (and a pixel
+    of anti-aliasing) and along it no further than the padding of a cut end (main: 12, 18 and 25 px
+    beyond the glyphs along the line over the flow, and 4 to 7 px across it)."""
     image, mask = _draw(_doppler(), CLOCK, SERIF, 31, at, GREEN)
     glyphs = _extent(mask)
     flow = image[glyphs.y : glyphs.y1, glyphs.x : glyphs.x1]
@@ -64,5 +66,7 @@ def test_a_green_clock_over_red_and_blue_flow_keeps_to_its_glyphs(
     assert red.sum() >= 40 and blue.sum() >= 10  # the flow lies over the clock, in both colours
     box = _judged_box(image, glyphs, recognizer)
     assert _holds(box, mask)
+    pad = max(2, math.ceil(PAD_SHARE * glyphs.height)) + 1
+    assert box.y >= glyphs.y - pad and box.y1 <= glyphs.y1 + pad, (box, glyphs)
     end = math.ceil(END_SHARE * glyphs.height) + 1
     assert box.x >= glyphs.x - end and box.x1 <= glyphs.x1 + end, (box, glyphs)

@@ -307,9 +307,13 @@ def _in_text_colour(
     along = away @ hue
     off = np.linalg.norm(away - along[..., None] * hue, axis=-1)
     on_hue = off <= TEXT_HUE * best
-    if mode is not None:  # the glyphs' colour is known: on its hue for a stroke's own distance from
-        on_hue &= off <= TEXT_HUE * along  # the border too (dim speckle lies near any hue)
-    if mode is not None or float(on_hue[core][strokes[core]].mean()) >= TEXT_AGREE:
+    if mode is not None:
+        # the glyphs' own colour is known: a stroke lies on its hue for its own distance from the
+        # border too (dim speckle lies near any hue), and only such strokes are kept (anti-aliased
+        # edges over the dark lie on the hue; a mark beside a glyph, speckle or flow, is not the glyph's)
+        gate &= on_hue & (off <= TEXT_HUE * along)
+        return gate
+    if float(on_hue[core][strokes[core]].mean()) >= TEXT_AGREE:
         from dicom_deid.pixels.ocr import _import_cv2
 
         # a stroke's anti-aliased edge blends the text's hue with the flow's: kept beside its stroke
