@@ -18,7 +18,9 @@ can look like text to it.  A proposal is blacked out only when it *reads* as tex
 * **tighten** — the box shrinks to the rows and columns that hold glyph strokes (top-hat and
   black-hat response, so text over anatomy tightens too), never inside the detector's kernel,
   which lies inside the text; in a colour image only strokes of the text's colour count (a
-  colour-flow blob beside a label is not part of it);
+  colour-flow blob beside a label is not part of it): the glyphs' own colour (the densest colour
+  of thin strokes found all along the kernel) where no other could be the text's, else the
+  median colour of the strokes there;
 * **follow** — a confirmed line whose strokes reach the end of the detector's box is followed
   beyond it over the strokes in its rows (``extend_line``); the parts it grows by must read as
   text on their own (``fit.confirm_growth``), and an end followed to where its strokes stop is
@@ -241,8 +243,9 @@ def stroke_response(
     return mask, stroke, (x0, y0)
 
 
-#: Colour strokes (``_in_text_colour``): the text's colour is the median colour of the strokes
-#: inside the detector's kernel (at least ``TEXT_SAMPLE`` of them); its channels are those where it
+#: Colour strokes (``_in_text_colour``): the text's colour is the glyphs' own colour where it is
+#: found among the strokes inside the detector's kernel (``MODE_*`` below), else the median colour
+#: of those strokes (at least ``TEXT_SAMPLE`` of them); its channels are those where it
 #: differs from the box's border by at least ``TEXT_CHANNEL`` of its largest difference; a stroke
 #: pixel lies at least ``TEXT_COLOUR`` of the way from the border's level to the text's in each.
 #: The colour is known only where it differs from the border by ``TEXT_KNOWN`` of the strokes' peak
