@@ -359,7 +359,9 @@ def _colour_mode(
     colours = box[core][kernel].astype(np.float32) - border
     radius = MODE_RADIUS * peak
     sample = colours[:: max(1, len(colours) // MODE_SAMPLE)]
-    near = np.linalg.norm(sample[:, None, :] - sample[None, :, :], axis=-1) <= radius
+    wide = sample.astype(np.float64)  # squared distances from the Gram matrix: exact for these levels
+    square = (wide * wide).sum(axis=1)
+    near = square[:, None] + square[None, :] - 2.0 * (wide @ wide.T) <= radius * radius
     free = np.abs(sample).max(axis=1) >= TEXT_KNOWN * peak  # seeds: known colours not yet taken
     untaken = np.ones(len(sample), bool)
     along = kernel.shape[1] >= kernel.shape[0]
@@ -368,13 +370,13 @@ def _colour_mode(
     for _ in range(MODE_COUNT):
         if not free.any():
             break
-        seeds = np.flatnonzero(free)
-        mode = sample[seeds[int(near[seeds][:, untaken].sum(axis=1).argmax())]]
+        counts = np.where(free, (near & untaken).sum(axis=1), -1)  # neighbours not yet taken
+        mode = sample[int(counts.argmax())]
         members = np.ones(len(colours), bool)
         for _step in range(MODE_STEPS):
-            members = np.linalg.norm(colours - mode, axis=1) <= radius
+            members = _within(colours, mode, radius)
             mode = colours[members].mean(axis=0)
-        taken = np.linalg.norm(sample - mode, axis=1) <= radius
+        taken = _within(sample, mode, radius)
         untaken &= ~taken
         free &= ~taken
         where = np.zeros(kernel.shape, bool)
@@ -394,6 +396,12 @@ def _colour_mode(
         if _off_hue(other, text) and float(edges[marks].mean()) < MODE_EDGE:
             return None  # two colours could be the text's: not known which
     return text
+
+
+def _within(colours: npt.NDArray[np.float32], centre: npt.NDArray[np.float32], radius: float) -> npt.NDArray[np.bool_]:
+    """The ``colours`` (rows) within ``radius`` of ``centre``."""
+    away = colours - centre
+    return np.asarray(np.einsum("ij,ij->i", away, away) <= radius * radius, dtype=bool)
 
 
 def _thin(where: npt.NDArray[np.bool_]) -> bool:
