@@ -18,7 +18,9 @@ can look like text to it.  A proposal is blacked out only when it *reads* as tex
 * **tighten** — the box shrinks to the rows and columns that hold glyph strokes (top-hat and
   black-hat response, so text over anatomy tightens too), never inside the detector's kernel,
   which lies inside the text; in a colour image only strokes of the text's colour count (a
-  colour-flow blob beside a label is not part of it);
+  colour-flow blob beside a label is not part of it): the glyphs' own colour (the densest colour
+  of thin strokes found all along the kernel) where no other could be the text's, else the
+  median colour of the strokes there;
 * **follow** — a confirmed line whose strokes reach the end of the detector's box is followed
   beyond it over the strokes in its rows (``extend_line``); the parts it grows by must read as
   text on their own (``fit.confirm_growth``), and an end followed to where its strokes stop is
@@ -241,8 +243,9 @@ def stroke_response(
     return mask, stroke, (x0, y0)
 
 
-#: Colour strokes (``_in_text_colour``): the text's colour is the median colour of the strokes
-#: inside the detector's kernel (at least ``TEXT_SAMPLE`` of them); its channels are those where it
+#: Colour strokes (``_in_text_colour``): the text's colour is the glyphs' own colour where it is
+#: found among the strokes inside the detector's kernel (``MODE_*`` below), else the median colour
+#: of those strokes (at least ``TEXT_SAMPLE`` of them); its channels are those where it
 #: differs from the box's border by at least ``TEXT_CHANNEL`` of its largest difference; a stroke
 #: pixel lies at least ``TEXT_COLOUR`` of the way from the border's level to the text's in each.
 #: The colour is known only where it differs from the border by ``TEXT_KNOWN`` of the strokes' peak
@@ -255,6 +258,18 @@ TEXT_CHANNEL = 0.5
 TEXT_COLOUR = 0.2
 TEXT_HUE = 0.3
 TEXT_AGREE = 0.5
+#: Strokes of several hues inside the kernel (flow and speckle around a coloured label): where the
+#: glyphs' own colour is found among them (``_colour_mode``), it is the text's colour instead of
+#: the median, and a stroke pixel must lie on its hue (or touch one that does).
+MODE_RADIUS = 0.15
+MODE_SHARE = 0.2
+MODE_SPAN = 0.6
+MODE_RIVAL = 0.1
+MODE_THICK = 0.12
+MODE_EDGE = 0.7  # a colour whose marks this share of lie beside the text's is its anti-aliased edge
+MODE_SAMPLE = 400
+MODE_STEPS = 3
+MODE_COUNT = 4
 
 
 def _in_text_colour(
@@ -276,7 +291,9 @@ def _in_text_colour(
     inside = box[core][strokes[core]]
     if len(inside) < TEXT_SAMPLE:
         return gate
-    colour = np.median(inside.astype(np.float32), axis=0) - np.asarray(borders, np.float32)
+    border = np.asarray(borders, np.float32)
+    mode = _colour_mode(box, strokes, core, border, peak)  # the glyphs' own colour, among other hues
+    colour = mode if mode is not None else np.median(inside.astype(np.float32), axis=0) - border
     best = float(np.abs(colour).max())
     if best < TEXT_KNOWN * peak:
         return gate  # faint text over anatomy: the strokes inside the kernel are mostly anatomy
@@ -288,9 +305,17 @@ def _in_text_colour(
     # kernel (at least TEXT_AGREE of them) keep to one hue: a grey speckle, a blue sector line or
     # orange flow beside salmon text is as bright as it in the red channel.  (Anti-aliased text
     # through a palette is drawn in several hues: there the hue is not known.)
-    away = box.astype(np.float32) - np.asarray(borders, np.float32)
+    away = box.astype(np.float32) - border
     hue = colour / float(np.linalg.norm(colour))
-    on_hue = np.linalg.norm(away - (away @ hue)[..., None] * hue, axis=-1) <= TEXT_HUE * best
+    along = away @ hue
+    off = np.linalg.norm(away - along[..., None] * hue, axis=-1)
+    on_hue = off <= TEXT_HUE * best
+    if mode is not None:
+        # the glyphs' own colour is known: a stroke lies on its hue for its own distance from the
+        # border too (dim speckle lies near any hue), and only such strokes are kept (anti-aliased
+        # edges over the dark lie on the hue; a mark beside a glyph, speckle or flow, is not the glyph's)
+        gate &= on_hue & (off <= TEXT_HUE * along)
+        return gate
     if float(on_hue[core][strokes[core]].mean()) >= TEXT_AGREE:
         from dicom_deid.pixels.ocr import _import_cv2
 
@@ -299,6 +324,96 @@ def _in_text_colour(
         gate &= near > 0
     return gate
 
+
+def _off_hue(colour: npt.NDArray[np.float32], mode: npt.NDArray[np.float32]) -> bool:
+    """``colour`` (from the border's level) lies off the hue of ``mode`` by more than ``TEXT_HUE``
+    of the mode's contrast: another hue, not a dimmer or brighter shade of the mode's."""
+    hue = mode / float(np.linalg.norm(mode))
+    off = float(np.linalg.norm(colour - float(colour @ hue) * hue))
+    return off > TEXT_HUE * float(np.abs(mode).max())
+
+
+def _colour_mode(
+    box: npt.NDArray[np.uint8],
+    strokes: npt.NDArray[np.bool_],
+    core: tuple[slice, slice],
+    border: npt.NDArray[np.float32],
+    peak: float,
+) -> npt.NDArray[np.float32] | None:
+    """The colour of the glyphs among the strokes of several hues inside ``core`` (from the
+    border's level): of the dense colours of those strokes, the one that is known (``TEXT_KNOWN``
+    of ``peak`` from the border), drawn in thin strokes (``_thin``), found all along the kernel
+    (``MODE_SPAN`` of its length) and held by ``MODE_SHARE`` of the strokes; None where there is no
+    such colour, or another of another hue that is known, thin, found all along the kernel and
+    held by ``MODE_RIVAL`` of the strokes (not known which is the text's: the median stands).
+
+    Glyphs are drawn in one colour, in strokes a few pixels wide; speckle spreads along the grey
+    axis, flow along its colour map and in blobs (a green clock over red and blue flow and speckle
+    on a small Doppler frame: the strokes' median was grey, not known, and the flow and speckle
+    touching the clock made its box half as tall again; a yellow number over a red vessel: the
+    median was orange, and the red channel alone kept the vessel).  Dense colours are found by
+    counting each stroke's neighbours within ``MODE_RADIUS`` of the peak (among ``MODE_SAMPLE``
+    strokes, evenly spaced), moving to the mean of the strokes around the densest (mean shift,
+    ``MODE_STEPS`` steps), and again among the strokes not yet taken (``MODE_COUNT`` colours)."""
+    kernel = strokes[core]
+    colours = box[core][kernel].astype(np.float32) - border
+    radius = MODE_RADIUS * peak
+    sample = colours[:: max(1, len(colours) // MODE_SAMPLE)]
+    wide = sample.astype(np.float64)  # squared distances from the Gram matrix: exact for these levels
+    square = (wide * wide).sum(axis=1)
+    near = square[:, None] + square[None, :] - 2.0 * (wide @ wide.T) <= radius * radius
+    free = np.abs(sample).max(axis=1) >= TEXT_KNOWN * peak  # seeds: known colours not yet taken
+    untaken = np.ones(len(sample), bool)
+    along = kernel.shape[1] >= kernel.shape[0]
+    pieces = max(1, round(kernel.shape[1 if along else 0] / max(1, min(kernel.shape))))
+    found: list[tuple[npt.NDArray[np.float32], float, npt.NDArray[np.bool_]]] = []  # known, thin, all along
+    for _ in range(MODE_COUNT):
+        if not free.any():
+            break
+        counts = np.where(free, (near & untaken).sum(axis=1), -1)  # neighbours not yet taken
+        mode = sample[int(counts.argmax())]
+        members = np.ones(len(colours), bool)
+        for _step in range(MODE_STEPS):
+            members = _within(colours, mode, radius)
+            mode = colours[members].mean(axis=0)
+        taken = _within(sample, mode, radius)
+        untaken &= ~taken
+        free &= ~taken
+        where = np.zeros(kernel.shape, bool)
+        where[kernel] = members
+        seen = where.any(axis=0 if along else 1)  # along the kernel
+        spans = float(np.mean([part.any() for part in np.array_split(seen, pieces)])) >= MODE_SPAN
+        if spans and float(np.abs(mode).max()) >= TEXT_KNOWN * peak and members.mean() >= MODE_RIVAL \
+                and _thin(where):
+            found.append((np.asarray(mode, np.float32), float(members.mean()), where))
+    if not found or found[0][1] < MODE_SHARE:
+        return None
+    text, _share, glyphs = found[0]
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    edges = _import_cv2().dilate(glyphs.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    for other, _share, marks in found[1:]:
+        if _off_hue(other, text) and float(edges[marks].mean()) < MODE_EDGE:
+            return None  # two colours could be the text's: not known which
+    return text
+
+
+def _within(colours: npt.NDArray[np.float32], centre: npt.NDArray[np.float32], radius: float) -> npt.NDArray[np.bool_]:
+    """The ``colours`` (rows) within ``radius`` of ``centre``."""
+    away = colours - centre
+    return np.asarray(np.einsum("ij,ij->i", away, away) <= radius * radius, dtype=bool)
+
+
+def _thin(where: npt.NDArray[np.bool_]) -> bool:
+    """The marks of ``where`` (the kernel: rows and columns) are strokes, not blobs: at most
+    ``MODE_THICK`` of them outlast an erosion by a square a sixth of the kernel's thickness across
+    (at least 3 px).  A glyph's strokes (in its full colour) are thinner; flow is not."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    side = max(3, (min(where.shape) // 6) | 1)
+    marks = where.astype(np.uint8)
+    kept = _import_cv2().erode(marks, np.ones((side, side), np.uint8))
+    return int(kept.sum()) <= MODE_THICK * int(marks.sum())
 
 def tighten(image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | None = None) -> TextBox:
     """``box`` shrunk to the rows and columns holding glyph strokes, never inside ``core`` (the
