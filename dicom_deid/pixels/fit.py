@@ -24,6 +24,7 @@ import numpy as np
 
 from dicom_deid.pixels.confirm import MIN_CONFIDENT, Judged, Verdict, pad_box, union_box
 from dicom_deid.pixels.ocr import TextBox
+from dicom_deid.pixels.readout import BoxReader, read_out
 from dicom_deid.pixels.recognize import Reading
 
 if TYPE_CHECKING:
@@ -59,8 +60,12 @@ def confirm_growth(search: TextSearch, recognizer: TextRecognizer) -> TextSearch
                 dropped.setdefault(index, set()).add(number)
     fitted = list(search.judged)
     for index, numbers in dropped.items():
-        numbers |= beyond(fitted[index], numbers)
-        fitted[index] = refit(fitted[index], numbers, search.images[fitted[index].image])
+        was = fitted[index]
+        image = search.images[was.image]
+        numbers |= beyond(was, numbers)
+        fitted[index] = refit(was, numbers, image)
+        for at_start in trimmed_ends(was, numbers):
+            fitted[index] = trim_end(fitted[index], at_start, image, recognizer)
     return dataclasses.replace(search, judged=tuple(fitted))
 
 
@@ -83,6 +88,59 @@ def beyond(judged: Judged, dropped: set[int]) -> set[int]:
             if before or after:
                 out.add(number)
     return out
+
+
+#: A level line whose growth at an end was dropped (its strokes ran on there into what does not
+#: read: the detector's box itself may hold some of it) is read again cut at that end, up to
+#: ``TRIM_LINES`` line heights in (``trim_end``).
+TRIM_LINES = 3.0
+
+
+def trimmed_ends(judged: Judged, dropped: set[int]) -> list[bool]:
+    """The ends of ``judged``'s line (True: its start) to read again cut (``trim_end``): those of
+    a level line where a grown part in ``dropped`` lies and no grown part is kept (a kept part
+    there is read text the line runs on into)."""
+    assert judged.line is not None
+    line = judged.line
+    if line.width < line.height:  # ``read_out`` reads along a level line only
+        return []
+    ends = []
+    for at_start in (True, False):
+        parts = [(n, p) for n, p in enumerate(judged.grown) if (p.x < line.x) == at_start]
+        if parts and all(n in dropped for n, _ in parts):
+            ends.append(at_start)
+    return ends
+
+
+def trim_end(judged: Judged, at_start: bool, image: npt.NDArray[np.uint8], recognizer: BoxReader) -> Judged:
+    """``judged`` with its line's start (``at_start``) or end trimmed to the glyphs that add to
+    its reading (``read_out``) within ``TRIM_LINES`` line heights of that end, padded there as a
+    cut end (the trim may end in a glyph): a date over colour flow, boxed with 30 px of the flow
+    before it, was blacked out from there.  Where those line heights add no glyph the recognizer
+    reads surely, the line is kept whole (faint glyphs read unsurely must not be left uncovered)."""
+    assert judged.line is not None
+    line, height = judged.line, judged.glyph_height
+    span = min(round(TRIM_LINES * height), line.width // 2)
+    if span < READABLE * height:
+        return judged
+    rows, columns = image.shape[:2]
+    padded = pad_box(line, height, rows, columns)
+    if at_start:
+        piece = TextBox(line.x, line.y, span, line.height, line.score)
+        rest = TextBox(line.x + span, padded.y, line.width - span, padded.height, line.score)
+    else:
+        piece = TextBox(line.x1 - span, line.y, span, line.height, line.score)
+        rest = TextBox(line.x, padded.y, line.width - span, padded.height, line.score)
+    kept = read_out(rest, piece, height, image, recognizer)
+    if kept is None:
+        return judged
+    x0, x1 = (kept.x, line.x1) if at_start else (line.x, kept.x1)
+    if (x0, x1) == (line.x, line.x1):
+        return judged
+    body = TextBox(x0, line.y, x1 - x0, line.height, line.score, line.core)
+    cut = (judged.cut[0] or at_start, judged.cut[1] or not at_start)
+    box = pad_box(union_box([body, *judged.grown]), height, rows, columns, cut=cut)
+    return dataclasses.replace(judged, box=box, line=body, cut=cut)
 
 
 def reading_crop(piece: TextBox, line: TextBox, glyph_height: int, rows: int, columns: int) -> TextBox | None:
@@ -219,4 +277,7 @@ def _merge(group: list[Judged], shape: tuple[int, ...]) -> Judged:
     return dataclasses.replace(best, box=box, glyph_height=height, line=body, grown=(), cut=(start, end))
 
 
-__all__ = ["beyond", "confirm_growth", "merge_lines", "reading_crop", "reads_as_glyphs", "refit"]
+__all__ = [
+    "TRIM_LINES", "beyond", "confirm_growth", "merge_lines", "reading_crop", "reads_as_glyphs", "refit",
+    "trim_end", "trimmed_ends",
+]
