@@ -24,7 +24,7 @@ import numpy as np
 
 from dicom_deid.pixels.confirm import MIN_CONFIDENT, Judged, Verdict, pad_box, union_box
 from dicom_deid.pixels.ocr import TextBox
-from dicom_deid.pixels.readout import BoxReader, read_out
+from dicom_deid.pixels.readout import BoxReader, read_count, read_out
 from dicom_deid.pixels.recognize import Reading
 
 if TYPE_CHECKING:
@@ -116,8 +116,9 @@ def trim_end(judged: Judged, at_start: bool, image: npt.NDArray[np.uint8], recog
     """``judged`` with its line's start (``at_start``) or end trimmed to the glyphs that add to
     its reading (``read_out``) within ``TRIM_LINES`` line heights of that end, padded there as a
     cut end (the trim may end in a glyph): a date over colour flow, boxed with 30 px of the flow
-    before it, was blacked out from there.  Where those line heights add no glyph the recognizer
-    reads surely, the line is kept whole (faint glyphs read unsurely must not be left uncovered)."""
+    before it, was blacked out from there.  The line's own strokes were taken for text, so every
+    letter or digit read counts, however unsurely (``read_count``: a faint name after a clock
+    is read, but seldom surely), and where those line heights add none the line is kept whole."""
     assert judged.line is not None
     line, height = judged.line, judged.glyph_height
     span = min(round(TRIM_LINES * height), line.width // 2)
@@ -131,7 +132,7 @@ def trim_end(judged: Judged, at_start: bool, image: npt.NDArray[np.uint8], recog
     else:
         piece = TextBox(line.x1 - span, line.y, span, line.height, line.score)
         rest = TextBox(line.x, padded.y, line.width - span, padded.height, line.score)
-    kept = read_out(rest, piece, height, image, recognizer)
+    kept = read_out(rest, piece, height, image, recognizer, read_count)
     if kept is None:
         return judged
     x0, x1 = (kept.x, line.x1) if at_start else (line.x, kept.x1)

@@ -9,7 +9,7 @@ types ``detect`` defines) must not be imported by ``detect``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from dicom_deid.pixels.confirm import MIN_CONFIDENT
@@ -35,6 +35,7 @@ TRIM_STEP = 0.25
 
 def read_out(
     line: TextBox, piece: TextBox, glyph_height: int, image: npt.NDArray[np.uint8], recognizer: BoxReader,
+    count: Callable[[Reading], int] | None = None,
 ) -> TextBox | None:
     """``piece`` (a part beside horizontal ``line``, at its start or end) trimmed to the glyphs it
     adds to the line's reading: the line is read with the piece cut at its outer end in steps of
@@ -42,7 +43,8 @@ def read_out(
     reads as many confident letters and digits as the most any cut reads, and dropped (None) where
     no cut reads more of them than the line alone.  Read with the line, every cut is as long as
     the line (never read turned), and a part that holds only the start of a clock ("10:" of
-    "10:00:00": too little to read on its own beside the flow it was boxed with) still counts."""
+    "10:00:00": too little to read on its own beside the flow it was boxed with) still counts.
+    ``count`` counts the glyphs of a reading (default ``confident_count``)."""
     step = max(2, round(TRIM_STEP * glyph_height))
     before = piece.x < line.x
     width = piece.width
@@ -51,7 +53,7 @@ def read_out(
     for left_out in cuts:
         x0, x1 = (piece.x + left_out, line.x1) if before else (line.x, piece.x1 - left_out)
         boxes.append(TextBox(x0, line.y, x1 - x0, line.height, line.score))
-    counts = [confident_count(reading) for reading in recognizer.read_boxes(image, boxes)]
+    counts = [(count or confident_count)(reading) for reading in recognizer.read_boxes(image, boxes)]
     most = max(counts)
     if most <= counts[-1]:  # the line alone reads as many: the piece adds no glyph
         return None
@@ -68,4 +70,9 @@ def confident_count(reading: Reading) -> int:
                if conf >= MIN_CONFIDENT and ch.isascii() and ch.isalnum())
 
 
-__all__ = ["TRIM_STEP", "BoxReader", "confident_count", "read_out"]
+def read_count(reading: Reading) -> int:
+    """Letters and digits read, however unsurely (a faint glyph is read, but seldom surely)."""
+    return sum(1 for ch in reading.text if ch.isascii() and ch.isalnum())
+
+
+__all__ = ["TRIM_STEP", "BoxReader", "confident_count", "read_count", "read_out"]
