@@ -130,3 +130,15 @@ def test_a_start_that_adds_nothing_read_is_kept_whole() -> None:
     line = TextBox(40, 20, 160, 16, 0.9)
     judged = _line_judged(line, 16)
     assert trim_end(judged, True, np.zeros((100, 300), np.uint8), _GlyphReader(sure)) == judged
+
+
+def test_a_last_glyph_the_recognizer_does_not_read_is_not_trimmed() -> None:
+    # a line at x 40-204 whose glyphs read surely but the last (x 190-204, wide: an "M" over the
+    # flow), which reads nothing: cut off, less than a line height (TRIM_MIN) would be trimmed,
+    # and the padding of a cut end (40 % of the line height) would not cover the glyph
+    sure = [(40 + 10 * k, 48 + 10 * k, 0.95) for k in range(15)]
+    line = TextBox(40, 20, 164, 16, 0.9)
+    judged = Judged(pad_box(line, 16, 100, 300, cut=(False, True)), Verdict.CONFIRMED, 0, 16, line, (),
+                    (False, True))
+    trimmed = trim_end(judged, False, np.zeros((100, 300), np.uint8), _GlyphReader(sure))
+    assert trimmed.box.x1 >= 204

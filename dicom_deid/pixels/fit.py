@@ -24,7 +24,7 @@ import numpy as np
 
 from dicom_deid.pixels.confirm import MIN_CONFIDENT, Judged, Verdict, pad_box, union_box
 from dicom_deid.pixels.ocr import TextBox
-from dicom_deid.pixels.readout import BoxReader, read_count, read_out
+from dicom_deid.pixels.readout import BoxReader, LonePart, read_count, read_out
 from dicom_deid.pixels.recognize import Reading
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ def confirm_growth(search: TextSearch, recognizer: TextRecognizer) -> TextSearch
     for image_index, members in todo.items():
         readings = recognizer.read_boxes(search.images[image_index], [crop for _, _, crop in members])
         for (index, number, _crop), reading in zip(members, readings, strict=True):
-            if not reads_as_glyphs(reading):
+            piece = search.judged[index].grown[number]
+            if not (read_count(reading) if isinstance(piece, LonePart) else reads_as_glyphs(reading)):
                 dropped.setdefault(index, set()).add(number)
     fitted = list(search.judged)
     for index, numbers in dropped.items():
@@ -92,8 +93,11 @@ def beyond(judged: Judged, dropped: set[int]) -> set[int]:
 
 #: A level line whose growth at an end was dropped (its strokes ran on there into what does not
 #: read: the detector's box itself may hold some of it) is read again cut at that end, up to
-#: ``TRIM_LINES`` line heights in (``trim_end``).
+#: ``TRIM_LINES`` line heights in (``trim_end``), and trimmed where that cuts off at least
+#: ``TRIM_MIN`` line heights: less may be a glyph the recognizer does not read (the last digit of
+#: a clock over the flow), and its padding as a cut end would not cover it.
 TRIM_LINES = 3.0
+TRIM_MIN = 1.0
 
 
 def trimmed_ends(judged: Judged, dropped: set[int]) -> list[bool]:
@@ -136,7 +140,7 @@ def trim_end(judged: Judged, at_start: bool, image: npt.NDArray[np.uint8], recog
     if kept is None:
         return judged
     x0, x1 = (kept.x, line.x1) if at_start else (line.x, kept.x1)
-    if (x0, x1) == (line.x, line.x1):
+    if line.width - (x1 - x0) < TRIM_MIN * height:
         return judged
     body = TextBox(x0, line.y, x1 - x0, line.height, line.score, line.core)
     cut = (judged.cut[0] or at_start, judged.cut[1] or not at_start)
@@ -279,6 +283,6 @@ def _merge(group: list[Judged], shape: tuple[int, ...]) -> Judged:
 
 
 __all__ = [
-    "TRIM_LINES", "beyond", "confirm_growth", "merge_lines", "reading_crop", "reads_as_glyphs", "refit",
+    "TRIM_LINES", "TRIM_MIN", "beyond", "confirm_growth", "merge_lines", "reading_crop", "reads_as_glyphs", "refit",
     "trim_end", "trimmed_ends",
 ]

@@ -10,6 +10,7 @@ types ``detect`` defines) must not be imported by ``detect``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from dicom_deid.pixels.confirm import MIN_CONFIDENT
@@ -19,6 +20,14 @@ from dicom_deid.pixels.recognize import Reading
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+
+@dataclass(frozen=True, slots=True)
+class LonePart(TextBox):
+    """A part of a level line that only one detector box of the line's group held
+    (``detect.judge_group``): grown on like any part beyond the line, but a detector box saw text
+    there, so it is kept where the recognizer reads a letter or digit in it at all
+    (``read_count``), surely or not (``fit.confirm_growth``)."""
 
 
 class BoxReader(Protocol):
@@ -75,4 +84,4 @@ def read_count(reading: Reading) -> int:
     return sum(1 for ch in reading.text if ch.isascii() and ch.isalnum())
 
 
-__all__ = ["TRIM_STEP", "BoxReader", "confident_count", "read_count", "read_out"]
+__all__ = ["TRIM_STEP", "BoxReader", "LonePart", "confident_count", "read_count", "read_out"]
