@@ -98,8 +98,8 @@ def test_the_start_is_trimmed_to_the_first_glyph_read_surely() -> None:
 
 def test_glyphs_read_unsurely_at_the_start_stay_covered() -> None:
     # the same line, but its first glyphs (x 44-68) are faint: read, but never surely (a grey
-    # name before a white clock).  They count, and the line is kept whole (counting sure glyphs
-    # only, it was cut at the first sure one, and the faint glyphs were left uncovered)
+    # name before a white clock).  Cutting them changes the reading, and the line is kept whole
+    # (counting sure glyphs only, it was cut at the first sure one: the faint ones were uncovered)
     faint = [(44 + 10 * k, 52 + 10 * k, 0.3) for k in range(3)]
     sure = [(70 + 10 * k, 78 + 10 * k, 0.95) for k in range(13)]
     line = TextBox(40, 20, 160, 16, 0.9)
@@ -142,3 +142,24 @@ def test_a_last_glyph_the_recognizer_does_not_read_is_not_trimmed() -> None:
                     (False, True))
     trimmed = trim_end(judged, False, np.zeros((100, 300), np.uint8), _GlyphReader(sure))
     assert trimmed.box.x1 >= 204
+
+
+class _Readings:
+    """Reads the texts listed, one per box, in the order the boxes are asked for."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = list(texts)
+
+    def read_boxes(self, image: np.ndarray, boxes: Sequence[TextBox]) -> list[Reading]:
+        texts = (self.texts + [self.texts[-1]] * len(boxes))[: len(boxes)]
+        return [Reading(text, tuple(0.9 for _ in text)) for text in texts]
+
+
+def test_a_line_read_differently_at_each_cut_is_not_trimmed() -> None:
+    # tuning seed 10607: a small faint label, cut in steps from its start, read "POSOK", "SPOSOK",
+    # "SPCSOK", "POSROK", "POSROK", "PSON": the most letters read (6) at the fifth cut, and the
+    # start was trimmed there through its first glyphs.  The first cut already changes the reading
+    line = TextBox(40, 20, 160, 16, 0.9)
+    judged = _line_judged(line, 16)
+    reader = _Readings(["POSOK", "SPOSOK", "SPCSOK", "POSROK", "POSROK", "PSON", "OSRK", "SRON"])
+    assert trim_end(judged, True, np.zeros((100, 300), np.uint8), reader) == judged

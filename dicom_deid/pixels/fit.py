@@ -24,7 +24,7 @@ import numpy as np
 
 from dicom_deid.pixels.confirm import MIN_CONFIDENT, Judged, Verdict, pad_box, union_box
 from dicom_deid.pixels.ocr import TextBox
-from dicom_deid.pixels.readout import BoxReader, LonePart, read_count, read_out
+from dicom_deid.pixels.readout import BoxReader, LonePart, read_count, unread_span
 from dicom_deid.pixels.recognize import Reading
 
 if TYPE_CHECKING:
@@ -117,16 +117,15 @@ def trimmed_ends(judged: Judged, dropped: set[int]) -> list[bool]:
 
 
 def trim_end(judged: Judged, at_start: bool, image: npt.NDArray[np.uint8], recognizer: BoxReader) -> Judged:
-    """``judged`` with its line's start (``at_start``) or end trimmed to the glyphs that add to
-    its reading (``read_out``) within ``TRIM_LINES`` line heights of that end, padded there as a
-    cut end (the trim may end in a glyph): a date over colour flow, boxed with 30 px of the flow
-    before it, was blacked out from there.  The line's own strokes were taken for text, so every
-    letter or digit read counts, however unsurely (``read_count``: a faint name after a clock
-    is read, but seldom surely), and where those line heights add none the line is kept whole."""
+    """``judged`` with its line's start (``at_start``) or end cut where that leaves the line's
+    reading as it is (``unread_span``), within ``TRIM_LINES`` line heights of that end, and padded
+    there as a cut end: a date over colour flow, boxed with 30 px of the flow before it, was
+    blacked out from there.  The line's strokes were taken for text, so a cut that changes any
+    letter or digit read, however unsurely (a faint name is read, but seldom surely), is not made."""
     assert judged.line is not None
     line, height = judged.line, judged.glyph_height
     span = min(round(TRIM_LINES * height), line.width // 2)
-    if span < READABLE * height:
+    if span < TRIM_MIN * height:
         return judged
     rows, columns = image.shape[:2]
     padded = pad_box(line, height, rows, columns)
@@ -136,12 +135,10 @@ def trim_end(judged: Judged, at_start: bool, image: npt.NDArray[np.uint8], recog
     else:
         piece = TextBox(line.x1 - span, line.y, span, line.height, line.score)
         rest = TextBox(line.x, padded.y, line.width - span, padded.height, line.score)
-    kept = read_out(rest, piece, height, image, recognizer, read_count)
-    if kept is None:
+    left_out = unread_span(rest, piece, height, image, recognizer)
+    if left_out < TRIM_MIN * height:
         return judged
-    x0, x1 = (kept.x, line.x1) if at_start else (line.x, kept.x1)
-    if line.width - (x1 - x0) < TRIM_MIN * height:
-        return judged
+    x0, x1 = (line.x + left_out, line.x1) if at_start else (line.x, line.x1 - left_out)
     body = TextBox(x0, line.y, x1 - x0, line.height, line.score, line.core)
     cut = (judged.cut[0] or at_start, judged.cut[1] or not at_start)
     box = pad_box(union_box([body, *judged.grown]), height, rows, columns, cut=cut)

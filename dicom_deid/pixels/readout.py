@@ -73,6 +73,33 @@ def read_out(
     return TextBox(piece.x, piece.y, keep, piece.height, piece.score)
 
 
+def unread_span(
+    line: TextBox, piece: TextBox, glyph_height: int, image: npt.NDArray[np.uint8], recognizer: BoxReader,
+) -> int:
+    """How many px of ``piece`` (a part of a level line at its start or end, beside the rest of the
+    line, ``line``) can be cut off at its outer end and leave the line's reading as it is: the line
+    is read with the piece cut in steps of ``TRIM_STEP`` line heights, and the cut goes one step
+    short of the first that changes the letters and digits read (a glyph read surely or not).
+    0 where the first step changes them, or where no cut does (the piece adds nothing read: what
+    lies there is not known to be flow rather than glyphs the recognizer does not see).  Readings
+    of glyphs the recognizer reads poorly change from one cut to the next ("POSOK", "SPOSOK",
+    "POSROK" for a 7 px "ESPOSITO"), and such a line is not cut."""
+    step = max(2, round(TRIM_STEP * glyph_height))
+    before = piece.x < line.x
+    cuts = list(range(0, piece.width, step)) + [piece.width]
+    boxes = []
+    for left_out in cuts:
+        x0, x1 = (piece.x + left_out, line.x1) if before else (line.x, piece.x1 - left_out)
+        boxes.append(TextBox(x0, line.y, x1 - x0, line.height, line.score))
+    letters = ["".join(ch for ch in r.text if ch.isascii() and ch.isalnum()) for r in recognizer.read_boxes(image, boxes)]
+    same = 0
+    while same + 1 < len(cuts) and letters[same + 1] == letters[0]:
+        same += 1
+    if same == len(cuts) - 1:
+        return 0
+    return cuts[max(0, same - 1)]
+
+
 def confident_count(reading: Reading) -> int:
     """Letters and digits read with at least ``MIN_CONFIDENT``."""
     return sum(1 for ch, conf in zip(reading.text, reading.confidences, strict=True)
@@ -84,4 +111,4 @@ def read_count(reading: Reading) -> int:
     return sum(1 for ch in reading.text if ch.isascii() and ch.isalnum())
 
 
-__all__ = ["TRIM_STEP", "BoxReader", "LonePart", "confident_count", "read_count", "read_out"]
+__all__ = ["TRIM_STEP", "BoxReader", "LonePart", "confident_count", "read_count", "read_out", "unread_span"]
