@@ -157,9 +157,10 @@ class _Readings:
 
 def test_a_line_read_differently_at_each_cut_is_not_trimmed() -> None:
     # tuning seed 10607: a small faint label, cut in steps from its start, read "POSOK", "SPOSOK",
-    # "SPCSOK", "POSROK", "POSROK", "PSON": the most letters read (6) at the fifth cut, and the
-    # start was trimmed there through its first glyphs.  The first cut already changes the reading
+    # "SPCSOK", "POSROK", "POSROK", "PSON": the most letters read (6) out to the fifth cut, and
+    # the start was trimmed there through its first glyphs (here out to the seventh, 5 steps of
+    # 4 px: more than a line height).  The first cut already changes the reading
     line = TextBox(40, 20, 160, 16, 0.9)
     judged = _line_judged(line, 16)
-    reader = _Readings(["POSOK", "SPOSOK", "SPCSOK", "POSROK", "POSROK", "PSON", "OSRK", "SRON"])
+    reader = _Readings(["POSOK", "SPOSOK", "SPCSOK", "POSROK", "POSROK", "POSROK", "POSROK", "PSON", "SRON"])
     assert trim_end(judged, True, np.zeros((100, 300), np.uint8), reader) == judged
