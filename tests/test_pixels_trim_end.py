@@ -119,7 +119,7 @@ def test_an_end_is_read_again_once_and_only_where_all_its_growth_was_dropped() -
     assert trimmed_ends(judged, {0, 1, 2}) == [True, False]
     upright = Judged(TextBox(48, 38, 14, 154), Verdict.CONFIRMED, 0, 10, TextBox(50, 100, 10, 60, 0.9),
                      (TextBox(50, 40, 10, 60),))
-    assert trimmed_ends(upright, {0}) == []  # ``read_out`` reads along a level line only
+    assert trimmed_ends(upright, {0}) == []  # ``unread_span`` reads along a level line only
 
 
 def test_a_start_that_adds_nothing_read_is_kept_whole() -> None:

@@ -106,7 +106,7 @@ def trimmed_ends(judged: Judged, dropped: set[int]) -> list[bool]:
     there is read text the line runs on into)."""
     assert judged.line is not None
     line = judged.line
-    if line.width < line.height:  # ``read_out`` reads along a level line only
+    if line.width < line.height:  # ``unread_span`` reads along a level line only
         return []
     ends = []
     for at_start in (True, False):

@@ -3,13 +3,16 @@
 ``detect._wider_look`` reads a level line left unconfirmed once more in a box a few line heights
 longer at the ends its detector box cut; what the longer box adds at an end is kept only out to
 the glyphs that add to the line's reading (:func:`read_out`), not the colour flow or anatomy
-beside them.  Its own module: ``detect`` calls it, and ``fit`` (which judges growth with the
-types ``detect`` defines) must not be imported by ``detect``.
+beside them.  ``fit.trim_end`` cuts a confirmed line's own end where that leaves its reading as
+it is (:func:`unread_span`).  :class:`LonePart` marks the part of a line only one detector box of
+its group held (``detect.judge_group``), which ``fit.confirm_growth`` keeps where any letter or
+digit is read in it.  Its own module: ``detect`` and ``fit`` use it, and ``fit`` (which judges
+growth with the types ``detect`` defines) must not be imported by ``detect``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,7 +47,6 @@ TRIM_STEP = 0.25
 
 def read_out(
     line: TextBox, piece: TextBox, glyph_height: int, image: npt.NDArray[np.uint8], recognizer: BoxReader,
-    count: Callable[[Reading], int] | None = None,
 ) -> TextBox | None:
     """``piece`` (a part beside horizontal ``line``, at its start or end) trimmed to the glyphs it
     adds to the line's reading: the line is read with the piece cut at its outer end in steps of
@@ -52,8 +54,7 @@ def read_out(
     reads as many confident letters and digits as the most any cut reads, and dropped (None) where
     no cut reads more of them than the line alone.  Read with the line, every cut is as long as
     the line (never read turned), and a part that holds only the start of a clock ("10:" of
-    "10:00:00": too little to read on its own beside the flow it was boxed with) still counts.
-    ``count`` counts the glyphs of a reading (default ``confident_count``)."""
+    "10:00:00": too little to read on its own beside the flow it was boxed with) still counts."""
     step = max(2, round(TRIM_STEP * glyph_height))
     before = piece.x < line.x
     width = piece.width
@@ -62,7 +63,7 @@ def read_out(
     for left_out in cuts:
         x0, x1 = (piece.x + left_out, line.x1) if before else (line.x, piece.x1 - left_out)
         boxes.append(TextBox(x0, line.y, x1 - x0, line.height, line.score))
-    counts = [(count or confident_count)(reading) for reading in recognizer.read_boxes(image, boxes)]
+    counts = [confident_count(reading) for reading in recognizer.read_boxes(image, boxes)]
     most = max(counts)
     if most <= counts[-1]:  # the line alone reads as many: the piece adds no glyph
         return None
