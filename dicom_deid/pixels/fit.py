@@ -118,7 +118,8 @@ def trimmed_ends(judged: Judged, dropped: set[int]) -> list[bool]:
 
 def trim_end(judged: Judged, at_start: bool, image: npt.NDArray[np.uint8], recognizer: BoxReader) -> Judged:
     """``judged`` with its line's start (``at_start``) or end cut where that leaves the line's
-    reading as it is (``unread_span``), within ``TRIM_LINES`` line heights of that end, and padded
+    reading as it is (``unread_span``: the line read twice as far again beyond the part that may be
+    cut, not whole, for time), within ``TRIM_LINES`` line heights of that end, and padded
     there as a cut end: a date over colour flow, boxed with 30 px of the flow before it, was
     blacked out from there.  The line's strokes were taken for text, so a cut that changes any
     letter or digit read, however unsurely (a faint name is read, but seldom surely), is not made."""
@@ -129,12 +130,13 @@ def trim_end(judged: Judged, at_start: bool, image: npt.NDArray[np.uint8], recog
         return judged
     rows, columns = image.shape[:2]
     padded = pad_box(line, height, rows, columns)
+    context = min(line.width - span, 2 * span)  # the line read beside the piece: twice as long
     if at_start:
         piece = TextBox(line.x, line.y, span, line.height, line.score)
-        rest = TextBox(line.x + span, padded.y, line.width - span, padded.height, line.score)
+        rest = TextBox(line.x + span, padded.y, context, padded.height, line.score)
     else:
         piece = TextBox(line.x1 - span, line.y, span, line.height, line.score)
-        rest = TextBox(line.x, padded.y, line.width - span, padded.height, line.score)
+        rest = TextBox(line.x1 - span - context, padded.y, context, padded.height, line.score)
     left_out = unread_span(rest, piece, height, image, recognizer)
     if left_out < TRIM_MIN * height:
         return judged

@@ -92,9 +92,16 @@ def unread_span(
     for left_out in cuts:
         x0, x1 = (piece.x + left_out, line.x1) if before else (line.x, piece.x1 - left_out)
         boxes.append(TextBox(x0, line.y, x1 - x0, line.height, line.score))
-    letters = ["".join(ch for ch in r.text if ch.isascii() and ch.isalnum()) for r in recognizer.read_boxes(image, boxes)]
+
+    def letters(read: Sequence[TextBox]) -> list[str]:
+        return ["".join(ch for ch in r.text if ch.isascii() and ch.isalnum()) for r in recognizer.read_boxes(image, read)]
+
+    first = letters(boxes[:2])  # most ends hold a glyph: the first step changes the reading
+    if first[0] != first[1]:
+        return 0
+    letters_read = first + letters(boxes[2:])
     same = 0
-    while same + 1 < len(cuts) and letters[same + 1] == letters[0]:
+    while same + 1 < len(cuts) and letters_read[same + 1] == letters_read[0]:
         same += 1
     if same == len(cuts) - 1:
         return 0
