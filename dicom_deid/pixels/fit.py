@@ -17,6 +17,7 @@ over-redacting.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -137,7 +138,7 @@ def trim_end(judged: Judged, at_start: bool, image: npt.NDArray[np.uint8], recog
     else:
         piece = TextBox(line.x1 - span, line.y, span, line.height, line.score)
         rest = TextBox(line.x1 - span - context, padded.y, context, padded.height, line.score)
-    left_out = unread_span(rest, piece, height, image, recognizer)
+    left_out = unread_span(rest, piece, height, image, recognizer, math.ceil(TRIM_MIN * height))
     if left_out < TRIM_MIN * height:
         return judged
     x0, x1 = (line.x + left_out, line.x1) if at_start else (line.x, line.x1 - left_out)

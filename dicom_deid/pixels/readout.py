@@ -76,6 +76,7 @@ def read_out(
 
 def unread_span(
     line: TextBox, piece: TextBox, glyph_height: int, image: npt.NDArray[np.uint8], recognizer: BoxReader,
+    least: int = 0,
 ) -> int:
     """How many px of ``piece`` (a part of a level line at its start or end, beside the rest of the
     line, ``line``) can be cut off at its outer end and leave the line's reading as it is: the line
@@ -84,7 +85,9 @@ def unread_span(
     0 where the first step changes them, or where no cut does (the piece adds nothing read: what
     lies there is not known to be flow rather than glyphs the recognizer does not see).  Readings
     of glyphs the recognizer reads poorly change from one cut to the next ("POSOK", "SPOSOK",
-    "POSROK" for a 7 px "ESPOSITO"), and such a line is not cut."""
+    "POSROK" for a 7 px "ESPOSITO"), and such a line is not cut.  0 also where the cut would be
+    under ``least`` px: where the reading changes within ``least`` px and one step, the line is
+    read at that cut only (most ends hold a glyph: two readings, not one per step)."""
     step = max(2, round(TRIM_STEP * glyph_height))
     before = piece.x < line.x
     cuts = list(range(0, piece.width, step)) + [piece.width]
@@ -96,14 +99,15 @@ def unread_span(
     def letters(read: Sequence[TextBox]) -> list[str]:
         return ["".join(ch for ch in r.text if ch.isascii() and ch.isalnum()) for r in recognizer.read_boxes(image, read)]
 
-    first = letters(boxes[:2])  # most ends hold a glyph: the first step changes the reading
-    if first[0] != first[1]:
+    probe = next((i for i, left_out in enumerate(cuts) if left_out >= least + step), len(cuts) - 1)
+    first = letters([boxes[0], boxes[probe]])
+    if first[0] != first[1]:  # the reading changes by ``probe``: the cut would be under ``least``
         return 0
-    letters_read = first + letters(boxes[2:])
+    letters_read = [first[0], *letters(boxes[1:])]
     same = 0
     while same + 1 < len(cuts) and letters_read[same + 1] == letters_read[0]:
         same += 1
-    if same == len(cuts) - 1:
+    if same == len(cuts) - 1 or cuts[max(0, same - 1)] < least:
         return 0
     return cuts[max(0, same - 1)]
 
