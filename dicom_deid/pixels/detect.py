@@ -59,7 +59,7 @@ from dicom_deid.pixels.display import (
     white_over_colour,
 )
 from dicom_deid.pixels.ocr import ScanPass, TextBox, TextDetector, TextReader
-from dicom_deid.pixels.readout import read_out
+from dicom_deid.pixels.readout import LonePart, read_out
 from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import RedactionBox, Strip
 
@@ -283,7 +283,8 @@ def find_text(
 
 #: A level line whose group holds at least ``LONE_GROUP`` proposals, of which one alone runs on
 #: by a line height or more beyond the extent the others reach, is kept beyond that extent only
-#: where the part only the lone box holds reads as text (``judge_group``).
+#: where the part only the lone box holds reads as text (``judge_group``): any letter or digit read
+#: there, surely or not (``readout.LonePart``: a faint name only one box held was cut off).
 LONE_GROUP = 3
 
 
@@ -309,8 +310,8 @@ def judge_group(
     if (x0, x1) == (line.x, line.x1) or x1 - x0 < line.height:
         return verdict
     lone = tuple(piece for piece in (
-        TextBox(line.x, line.y, x0 - line.x, line.height, line.score) if x0 > line.x else None,
-        TextBox(x1, line.y, line.x1 - x1, line.height, line.score) if x1 < line.x1 else None,
+        LonePart(line.x, line.y, x0 - line.x, line.height, line.score) if x0 > line.x else None,
+        LonePart(x1, line.y, line.x1 - x1, line.height, line.score) if x1 < line.x1 else None,
     ) if piece is not None)
     return dataclasses.replace(verdict, line=TextBox(x0, line.y, x1 - x0, line.height, line.score, line.core),
                                grown=(*lone, *verdict.grown))

@@ -17,6 +17,7 @@ over-redacting.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from dicom_deid.pixels.confirm import MIN_CONFIDENT, Judged, Verdict, pad_box, union_box
 from dicom_deid.pixels.ocr import TextBox
+from dicom_deid.pixels.readout import BoxReader, LonePart, read_count, unread_span
 from dicom_deid.pixels.recognize import Reading
 
 if TYPE_CHECKING:
@@ -55,12 +57,17 @@ def confirm_growth(search: TextSearch, recognizer: TextRecognizer) -> TextSearch
     for image_index, members in todo.items():
         readings = recognizer.read_boxes(search.images[image_index], [crop for _, _, crop in members])
         for (index, number, _crop), reading in zip(members, readings, strict=True):
-            if not reads_as_glyphs(reading):
+            piece = search.judged[index].grown[number]
+            if not (read_count(reading) if isinstance(piece, LonePart) else reads_as_glyphs(reading)):
                 dropped.setdefault(index, set()).add(number)
     fitted = list(search.judged)
     for index, numbers in dropped.items():
-        numbers |= beyond(fitted[index], numbers)
-        fitted[index] = refit(fitted[index], numbers, search.images[fitted[index].image])
+        was = fitted[index]
+        image = search.images[was.image]
+        numbers |= beyond(was, numbers)
+        fitted[index] = refit(was, numbers, image)
+        for at_start in trimmed_ends(was, numbers):
+            fitted[index] = trim_end(fitted[index], at_start, image, recognizer)
     return dataclasses.replace(search, judged=tuple(fitted))
 
 
@@ -83,6 +90,62 @@ def beyond(judged: Judged, dropped: set[int]) -> set[int]:
             if before or after:
                 out.add(number)
     return out
+
+
+#: A level line whose growth at an end was dropped (its strokes ran on there into what does not
+#: read: the detector's box itself may hold some of it) is read again cut at that end, up to
+#: ``TRIM_LINES`` line heights in (``trim_end``), and trimmed where that cuts off at least
+#: ``TRIM_MIN`` line heights: less may be a glyph the recognizer does not read (the last digit of
+#: a clock over the flow), and its padding as a cut end would not cover it.
+TRIM_LINES = 3.0
+TRIM_MIN = 1.0
+
+
+def trimmed_ends(judged: Judged, dropped: set[int]) -> list[bool]:
+    """The ends of ``judged``'s line (True: its start) to read again cut (``trim_end``): those of
+    a level line where a grown part in ``dropped`` lies and no grown part is kept (a kept part
+    there is read text the line runs on into)."""
+    assert judged.line is not None
+    line = judged.line
+    if line.width < line.height:  # ``unread_span`` reads along a level line only
+        return []
+    ends = []
+    for at_start in (True, False):
+        parts = [(n, p) for n, p in enumerate(judged.grown) if (p.x < line.x) == at_start]
+        if parts and all(n in dropped for n, _ in parts):
+            ends.append(at_start)
+    return ends
+
+
+def trim_end(judged: Judged, at_start: bool, image: npt.NDArray[np.uint8], recognizer: BoxReader) -> Judged:
+    """``judged`` with its line's start (``at_start``) or end cut where that leaves the line's
+    reading as it is (``unread_span``: the line read twice as far again beyond the part that may be
+    cut, not whole, for time), within ``TRIM_LINES`` line heights of that end, and padded
+    there as a cut end: a date over colour flow, boxed with 30 px of the flow before it, was
+    blacked out from there.  The line's strokes were taken for text, so a cut that changes any
+    letter or digit read, however unsurely (a faint name is read, but seldom surely), is not made."""
+    assert judged.line is not None
+    line, height = judged.line, judged.glyph_height
+    span = min(round(TRIM_LINES * height), line.width // 2)
+    if span < TRIM_MIN * height:
+        return judged
+    rows, columns = image.shape[:2]
+    padded = pad_box(line, height, rows, columns)
+    context = min(line.width - span, 2 * span)  # the line read beside the piece: twice as long
+    if at_start:
+        piece = TextBox(line.x, line.y, span, line.height, line.score)
+        rest = TextBox(line.x + span, padded.y, context, padded.height, line.score)
+    else:
+        piece = TextBox(line.x1 - span, line.y, span, line.height, line.score)
+        rest = TextBox(line.x1 - span - context, padded.y, context, padded.height, line.score)
+    left_out = unread_span(rest, piece, height, image, recognizer, math.ceil(TRIM_MIN * height))
+    if left_out < TRIM_MIN * height:
+        return judged
+    x0, x1 = (line.x + left_out, line.x1) if at_start else (line.x, line.x1 - left_out)
+    body = TextBox(x0, line.y, x1 - x0, line.height, line.score, line.core)
+    cut = (judged.cut[0] or at_start, judged.cut[1] or not at_start)
+    box = pad_box(union_box([body, *judged.grown]), height, rows, columns, cut=cut)
+    return dataclasses.replace(judged, box=box, line=body, cut=cut)
 
 
 def reading_crop(piece: TextBox, line: TextBox, glyph_height: int, rows: int, columns: int) -> TextBox | None:
@@ -219,4 +282,7 @@ def _merge(group: list[Judged], shape: tuple[int, ...]) -> Judged:
     return dataclasses.replace(best, box=box, glyph_height=height, line=body, grown=(), cut=(start, end))
 
 
-__all__ = ["beyond", "confirm_growth", "merge_lines", "reading_crop", "reads_as_glyphs", "refit"]
+__all__ = [
+    "TRIM_LINES", "TRIM_MIN", "beyond", "confirm_growth", "merge_lines", "reading_crop", "reads_as_glyphs", "refit",
+    "trim_end", "trimmed_ends",
+]
