@@ -814,8 +814,9 @@ def _tilted_bands(images: Sequence[npt.NDArray[np.uint8]], groups: Sequence[Sequ
     """Give each line confirmed as it lies whose glyphs are much lower than its box (a tilted
     line: ``confirm.TILTED``) the band along it (``_with_band``; ``best`` is updated in place).
     A line at least ``TILT_TRIED`` px high is measured too where its reading fills the box's height
-    (a tilted line read in part counts few glyphs over its length), and banded only where at most
-    ``SIZE_SPILL`` of its strokes lie outside the band."""
+    (a tilted line read in part counts few glyphs over its length), and banded only where it is
+    tilted by ``SIZE_TILT`` degrees or more and at most ``SIZE_SPILL`` of its strokes lie outside
+    the band."""
     for g, current in enumerate(best):
         if current is None or current[0].verdict is not Verdict.CONFIRMED or current[0].band is not None:
             continue
@@ -827,7 +828,7 @@ def _tilted_bands(images: Sequence[npt.NDArray[np.uint8]], groups: Sequence[Sequ
         if read_level and line.height < TILT_TRIED:
             continue
         level = level_line(images[judged.image], line)
-        if level is not None:
+        if level is not None and (not read_level or abs(level.tilt) >= SIZE_TILT):
             best[g] = (_with_band(judged, level, groups[g], SIZE_SPILL if read_level else MAX_SPILL), current[1])
 
 
@@ -849,11 +850,13 @@ def _unconfirmed(
 LEVEL_WIDER = 1.2
 LEVEL_HIGH = 128
 #: A confirmed line this many px high or more is measured for tilt whatever its reading says
-#: (``_tilted_bands``), and blacked out in its band only where at most ``SIZE_SPILL`` of its strokes
-#: lie outside it: a 17 px mono label tilted by 13 degrees over skin measured 2 degrees off left 41 %
-#: of its strokes outside (tune seed 10808, case049).
+#: (``_tilted_bands``), and blacked out in its band only where it is tilted by ``SIZE_TILT``
+#: degrees or more and at most ``SIZE_SPILL`` of its strokes lie outside the band: a 17 px mono
+#: label tilted by 13 degrees over skin, measured 2 degrees off, left 41 % of its strokes outside
+#: (tune seed 10808, case049); a 21 px label tilted by 5 degrees measured 10 (10810 case020).
 TILT_TRIED = 24
-SIZE_SPILL = 0.15
+SIZE_TILT = 12
+SIZE_SPILL = 0.10
 #: A tilted line is blacked out only in the band along it when at most this share of the strokes
 #: in its box lie outside the band (anatomy or flow beside a line: up to a third).
 MAX_SPILL = 0.45
