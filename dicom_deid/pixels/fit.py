@@ -27,6 +27,7 @@ from dicom_deid.pixels.confirm import MIN_CONFIDENT, Judged, Verdict, pad_box, u
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.readout import BoxReader, LonePart, read_count, unread_span
 from dicom_deid.pixels.recognize import Reading
+from dicom_deid.pixels.redact import Strip
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -232,12 +233,28 @@ def merge_lines(search: TextSearch) -> TextSearch:
         return search
     merged: list[Judged] = []
     for group in groups:
-        joined = _merge(group, search.images[group[0].image].shape[:2]) if len(group) > 1 else group[0]
+        joined = (_banded(group) or _merge(group, search.images[group[0].image].shape[:2])) if len(group) > 1 else group[0]
         # one box never blacks out more than the copies did (copies in an L: their corners)
         merged.extend([joined] if joined.box.width * joined.box.height <= _union_area(group) else group)
     rejected = [j for j in search.judged if j.verdict is Verdict.REJECTED or j.line is None]
     judged = sorted([*merged, *rejected], key=lambda j: (j.box.y, j.box.x))
     return dataclasses.replace(search, judged=tuple(judged))
+
+
+def _banded(group: Sequence[Judged]) -> Judged | None:
+    """The copy of a tilted line blacked out only in the band along it (``Judged.strip``) whose box
+    holds every other copy's line, each with its centre in the band: that copy alone (joined into one
+    rectangle, the copies blacked out the corners of the line's box)."""
+    for judged in group:
+        strip = judged.strip()
+        if strip is not None and all(other is judged or _holds(judged.box, strip, _body(other)) for other in group):
+            return judged
+    return None
+
+
+def _holds(box: TextBox, strip: Strip, body: TextBox) -> bool:
+    inside = box.x <= body.x and box.y <= body.y and body.x1 <= box.x1 and body.y1 <= box.y1
+    return inside and bool(strip.mask(body.x + body.width // 2, body.y + body.height // 2, 1, 1)[0, 0])
 
 
 def _union_area(group: Sequence[Judged]) -> int:
