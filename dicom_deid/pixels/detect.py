@@ -307,14 +307,28 @@ def judge_group(
     if agreed is None or verdict.verdict is not Verdict.CONFIRMED or line is None or line.width < line.height:
         return verdict
     x0, x1 = max(line.x, agreed.x), min(line.x1, agreed.x1)
+    whole = union_box(boxes)
+    grown = tuple(_held_alone(piece, agreed, whole) for piece in verdict.grown)
     if (x0, x1) == (line.x, line.x1) or x1 - x0 < line.height:
-        return verdict
+        return verdict if grown == verdict.grown else dataclasses.replace(verdict, grown=grown)
     lone = tuple(piece for piece in (
         LonePart(line.x, line.y, x0 - line.x, line.height, line.score) if x0 > line.x else None,
         LonePart(x1, line.y, line.x1 - x1, line.height, line.score) if x1 < line.x1 else None,
     ) if piece is not None)
     return dataclasses.replace(verdict, line=TextBox(x0, line.y, x1 - x0, line.height, line.score, line.core),
-                               grown=(*lone, *verdict.grown))
+                               grown=(*lone, *grown))
+
+
+def _held_alone(piece: TextBox, agreed: TextBox, whole: TextBox) -> TextBox:
+    """``piece`` of a line's growth as a ``LonePart`` where it lies beyond ``agreed`` (the extent
+    two boxes of its group reach) within ``whole`` (their union): the lone box holds it.  A line
+    tightened to the strokes of one colour (a red clock) leaves a grey name after it, in the lone
+    box, as growth out to that box's end (``confirm._within_box``)."""
+    if isinstance(piece, LonePart):
+        return piece
+    if agreed.x1 <= piece.x and piece.x1 <= whole.x1 or whole.x <= piece.x and piece.x1 <= agreed.x:
+        return LonePart(piece.x, piece.y, piece.width, piece.height, piece.score, piece.core)
+    return piece
 
 
 def _agreed_extent(boxes: Sequence[TextBox]) -> TextBox | None:
