@@ -233,7 +233,11 @@ def merge_lines(search: TextSearch) -> TextSearch:
         return search
     merged: list[Judged] = []
     for group in groups:
-        joined = (_banded(group) or _merge(group, search.images[group[0].image].shape[:2])) if len(group) > 1 else group[0]
+        banded = _banded(group) if len(group) > 1 else None
+        if banded is not None:
+            merged.extend(banded)
+            continue
+        joined = _merge(group, search.images[group[0].image].shape[:2]) if len(group) > 1 else group[0]
         # one box never blacks out more than the copies did (copies in an L: their corners)
         merged.extend([joined] if joined.box.width * joined.box.height <= _union_area(group) else group)
     rejected = [j for j in search.judged if j.verdict is Verdict.REJECTED or j.line is None]
@@ -241,15 +245,16 @@ def merge_lines(search: TextSearch) -> TextSearch:
     return dataclasses.replace(search, judged=tuple(judged))
 
 
-def _banded(group: Sequence[Judged]) -> Judged | None:
-    """The copy of a tilted line blacked out only in the band along it (``Judged.strip``) whose box
-    holds every other copy's line, each with its centre in the band: that copy alone (joined into one
-    rectangle, the copies blacked out the corners of the line's box)."""
-    for judged in group:
-        strip = judged.strip()
-        if strip is not None and all(other is judged or _holds(judged.box, strip, _body(other)) for other in group):
-            return judged
-    return None
+def _banded(group: Sequence[Judged]) -> list[Judged] | None:
+    """The copies of a tilted line blacked out only in the band along it (``Judged.strip``), where
+    every other copy's line lies in one of their boxes with its centre in that one's band: those
+    copies alone, each in its band (joined into one rectangle, the copies blacked out the corners of
+    the line's box again); None where some copy is held by none."""
+    bands = [(judged, strip) for judged in group if (strip := judged.strip()) is not None]
+    if not bands or not all(judged.strip() is not None or any(_holds(b.box, strip, _body(judged)) for b, strip in bands)
+                            for judged in group):
+        return None
+    return [judged for judged, _ in bands]
 
 
 def _holds(box: TextBox, strip: Strip, body: TextBox) -> bool:
