@@ -11,11 +11,10 @@ Pillow and run the real network.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from test_pixels_miss_classes import text_mask
 
 from dicom_deid.pixels.glyphs import glyph_rows
-from dicom_deid.pixels.ocr import SCREEN_PASS, SMALL_ROWS, DbnetDetector
+from dicom_deid.pixels.ocr import PROJECTION_ROWS, SCREEN_PASS, SMALL_ROWS, DbnetDetector
 
 BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 LABEL = "VILLANUEVA A"
@@ -70,13 +69,11 @@ def test_a_row_no_pass_boxed_is_searched_on_an_enlarged_crop() -> None:
     assert DbnetDetector(passes=(), small_rows=0).detect(image) == []
 
 
-@pytest.mark.parametrize("variant", ["without_edge_pad", "without_enhance"])
-def test_projections_and_flow_views_are_not_searched_for_small_rows(variant: str) -> None:
-    """Projections of a run mix every frame's anatomy into rows of marks: the variant used for
-    them (``without_edge_pad``) leaves small rows to the frames searched beside them; the variant
-    for colour-flow views (``without_enhance``) to the colour image the view was made from."""
+def test_flow_views_are_not_searched_for_small_rows() -> None:
+    """The variant for colour-flow views (``without_enhance``) leaves small rows to the colour image
+    the view was made from."""
     image, _mask = _labelled(8)
-    assert getattr(DbnetDetector(passes=(), small_rows=12), variant)().detect(image) == []
+    assert DbnetDetector(passes=(), small_rows=12).without_enhance().detect(image) == []
 
 
 class _Counting:
@@ -100,6 +97,24 @@ def test_a_row_a_pass_boxed_is_not_searched_again() -> None:
     found = detector.detect(image)
     assert _ink_covered(found, mask) >= 0.9
     assert counting.runs == 1
+
+
+def _runs(detector: DbnetDetector, image: np.ndarray) -> int:
+    counting = _Counting(detector._network)
+    detector._network = counting  # type: ignore[assignment]
+    detector.detect(image)
+    return counting.runs
+
+
+def test_projections_search_only_their_highest_ranked_rows() -> None:
+    """Projections of a run mix every frame's anatomy into rows of marks: the variant used for them
+    (``without_edge_pad``) searches only its ``PROJECTION_ROWS`` highest-ranked rows, none of the
+    faint or clear-ground rows beyond (``test_pixels_projection_rows``: why it searches any)."""
+    image = _striated()
+    assert len(glyph_rows(image)) > SMALL_ROWS  # the premise: more rows than any budget
+    plain = DbnetDetector(passes=()).without_edge_pad()
+    assert 1 <= _runs(plain, image) <= PROJECTION_ROWS
+    assert _runs(DbnetDetector(passes=()), image) >= SMALL_ROWS  # a frame searches its whole budget
 
 
 def _striated(seed: int = 8) -> np.ndarray:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import numpy as np
 
 from dicom_deid.errors import OcrUnavailable
-from dicom_deid.pixels.glyphs import GlyphRow, glyph_rows, grey_plane
+from dicom_deid.pixels.glyphs import FAINT_ROWS, GlyphRow, glyph_rows, grey_plane
 from dicom_deid.pixels.models import DETECTION, LazySession, find_model
 from dicom_deid.tesseract import find_tessdata, quiet_leptonica
 
@@ -182,6 +182,12 @@ SMALL_ROWS = 8
 #: Beyond ``SMALL_ROWS``, up to this many more rows that stand on clear ground (``GlyphRow.clear``):
 #: a textured image makes hundreds of rows as strong as a grey label on its dark corner.
 CLEAR_ROWS = 2
+#: Projections of a multi-frame run (``without_edge_pad``) search only their ``PROJECTION_ROWS``
+#: highest-ranked uncovered rows, and no faint or clear-ground rows beyond them: the frames searched
+#: beside them show most small text, but not a label on a few frames that no sampled frame is one of
+#: (an 8 px date on frames 1-5 of a 24-frame XA run, along its bottom edge, tune seed 10814 case024:
+#: the max projection showed it as its second row, and nothing searched it).
+PROJECTION_ROWS = 2
 #: Rows on clear ground (``GlyphRow.clear``) of lower contrast (grey levels) are searched, like faint
 #: rows, on a crop stretched to their own grey levels (``faint_crop``), not on the equalised image: a
 #: grey 10 px line tilted over the black above a CT head (contrast 21, tune seed 10701 case019) and a
@@ -234,6 +240,7 @@ class DbnetDetector:
         end_growth: float = 0.3,
         screen_peak: float | None = SCREEN_PEAK,
         small_rows: int = SMALL_ROWS,
+        small_beyond: bool = True,
         enhance: bool = True,
         edge_pad: int = EDGE_PAD,
         model_path: Path | None = None,
@@ -246,6 +253,7 @@ class DbnetDetector:
         self.passes = tuple(passes)
         self.screen_peak = screen_peak
         self.small_rows = small_rows
+        self.small_beyond = small_beyond  # faint rows and clear-ground rows beyond ``small_rows``
         self.end_growth = end_growth
         self.threshold = threshold
         self.box_threshold = box_threshold
@@ -258,9 +266,10 @@ class DbnetDetector:
         """The same network and passes without the frame of background (one per detector, with
         its own memory of images searched).  Multi-frame search images use it: framed, the
         projections of a run showed text-like edges and regions spread over frames without text.
-        Nor does it search rows of small glyphs (``SMALL_PASS``): projections mix the frames'
-        anatomy into such rows; the frames searched beside them show the small text itself."""
-        return self._variant("_plain", edge_pad=0, small_rows=0)
+        It searches rows of small glyphs (``SMALL_PASS``) only in its ``PROJECTION_ROWS`` highest
+        ranked rows: projections mix the frames' anatomy into such rows, and the frames searched
+        beside them show most small text itself (each crop around a row is framed, as always)."""
+        return self._variant("_plain", edge_pad=0, small_rows=PROJECTION_ROWS, small_beyond=False)
 
     def without_enhance(self) -> DbnetDetector:
         """The same network and passes without local contrast equalisation (one per detector, with
@@ -271,7 +280,8 @@ class DbnetDetector:
         return self._variant("_flat", enhance=False, small_rows=0)
 
     def _variant(
-        self, key: str, *, edge_pad: int | None = None, enhance: bool | None = None, small_rows: int | None = None
+        self, key: str, *, edge_pad: int | None = None, enhance: bool | None = None, small_rows: int | None = None,
+        small_beyond: bool | None = None,
     ) -> DbnetDetector:
         """This detector with other settings, made once and kept under ``key``: the same network,
         its own memory of images searched, none of this detector's own variants."""
@@ -286,6 +296,8 @@ class DbnetDetector:
                 variant.enhance = enhance
             if small_rows is not None:
                 variant.small_rows = small_rows
+            if small_beyond is not None:
+                variant.small_beyond = small_beyond
             variant._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
             variant._prepared = ImageMemo(_MEMO_PREPARED)
             self.__dict__[key] = variant
@@ -310,15 +322,16 @@ class DbnetDetector:
         return self.network_map(self.prepare(image), scan)
 
     def network_map(
-        self, prepared: npt.NDArray[np.uint8], scan: ScanPass
+        self, prepared: npt.NDArray[np.uint8], scan: ScanPass, *, pad: int | None = None
     ) -> npt.NDArray[np.float32]:
-        """Text probability of one pass over an image already through :meth:`prepare`."""
+        """Text probability of one pass over an image already through :meth:`prepare`, framed by
+        ``pad`` pixels of background (default: this detector's ``edge_pad``)."""
         cv2 = _import_cv2()
         if scan.rotate90:  # clockwise: np.rot90(prepared, k=-1), by OpenCV (a ninth of the time)
             prepared = np.asarray(cv2.rotate(np.ascontiguousarray(prepared), cv2.ROTATE_90_CLOCKWISE), dtype=np.uint8)
         rh, rw = scan.size_for(prepared.shape[0], prepared.shape[1])
         resized = cv2.resize(prepared, (rw, rh), interpolation=cv2.INTER_LINEAR)
-        pad = self.edge_pad
+        pad = self.edge_pad if pad is None else pad
         if pad:
             resized = pad_with_background(resized, pad)
         if resized.ndim == 2:  # grey: the network's three input channels are the same plane
@@ -389,8 +402,10 @@ class DbnetDetector:
         found: list[TextBox] = []
         searched = 0
         clear: list[GlyphRow] = []  # rows beyond the budget on clear ground
-        for row in glyph_rows(image):
+        for row in glyph_rows(image, faint_rows=FAINT_ROWS if self.small_beyond else 0):
             if searched >= self.small_rows and not row.faint:
+                if not self.small_beyond:
+                    break
                 if row.clear:
                     clear.append(row)
                 continue
@@ -436,7 +451,10 @@ class DbnetDetector:
                 crop = faint_crop(grey_plane(image), row, x0, y0, x1, y1)
             else:
                 crop = np.ascontiguousarray(prepared[y0:y1, x0:x1])
-            boxes = [b.shifted(x0, y0) for b in self._detect_prepared(crop, crop.shape[:2], scan)[0]]
+            # framed whatever this detector's ``edge_pad``: a row along the image's edge has no
+            # ground beyond it (unframed, the 8 px date of PROJECTION_ROWS was boxed 13 px of 66)
+            found = self._detect_prepared(crop, crop.shape[:2], scan, pad=EDGE_PAD)[0]
+            boxes = [b.shifted(x0, y0) for b in found]
             reach = [b for b in boxes if b.x < area.x1 and area.x < b.x1 and b.y < area.y1 and area.y < b.y1]
             if reach:
                 return reach  # the equalised crop showed it: no stretched crop
@@ -501,9 +519,9 @@ class DbnetDetector:
         return self._detect_prepared(prepared, image.shape[:2], scan)
 
     def _detect_prepared(
-        self, prepared: npt.NDArray[np.uint8], shape: tuple[int, ...], scan: ScanPass
+        self, prepared: npt.NDArray[np.uint8], shape: tuple[int, ...], scan: ScanPass, *, pad: int | None = None
     ) -> tuple[list[TextBox], float]:
-        prob = self.network_map(prepared, scan)
+        prob = self.network_map(prepared, scan, pad=pad)
         return self._boxes(prob, shape, scan), float(prob.max()) if prob.size else 0.0
 
     def _boxes(
