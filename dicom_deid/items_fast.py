@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import MutableMapping
+from io import BytesIO
 from typing import cast
 
 from pydicom.charset import convert_encodings, default_encoding
@@ -31,7 +32,7 @@ from pydicom.dataelem import (
     RawDataElement,
     convert_raw_data_element,
 )
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.values import convert_string
@@ -100,6 +101,37 @@ def new_file_meta(elements: MutableMapping[BaseTag, DataElement | RawDataElement
         attrs[name] = dict(_BLANK[name])
     attrs["_dict"] = elements
     return meta
+
+
+#: What ``FileDataset(BytesIO(), dataset, preamble, meta, False, True)`` sets, in its order (the
+#: attributes :func:`file_dataset` gives their own values are named in ``_FILE_OWN``)
+_FILE_BLANK = dict(FileDataset(BytesIO(), Dataset(), b"", FileMetaDataset(), False, True).__dict__)
+_FILE_OWN = frozenset({"_dict", "preamble", "file_meta", "buffer", "fileobj_type"})
+_FILE_COPIED = tuple(name for name, value in _FILE_BLANK.items() if type(value) is dict and name not in _FILE_OWN)
+_FILE_PLAIN = _BLANK_PLAIN and all(
+    type(v) in _PLAIN or (type(v) is dict and all(type(x) in _PLAIN for x in v.values()))
+    for name, v in _FILE_BLANK.items() if name not in _FILE_OWN) and _FILE_OWN <= _FILE_BLANK.keys()
+
+
+def file_dataset(fp: BytesIO, dataset: Dataset, preamble: bytes, file_meta: FileMetaDataset) -> FileDataset:
+    """``FileDataset(fp, dataset, preamble, file_meta, False, True)`` for an in-memory file (a
+    ``BytesIO``: no name, no timestamp) and a :class:`FileMetaDataset`, without its attribute
+    assignments through ``Dataset.__setattr__``: the same attributes in the same order, the same
+    values, a new dict for each dict attribute (``tests/test_meta14_file_dataset.py`` compares
+    them); ``FileDataset`` itself for anything else."""
+    if not _FILE_PLAIN or type(fp) is not BytesIO or type(file_meta) is not FileMetaDataset:
+        return FileDataset(fp, dataset, preamble, file_meta, False, True)
+    ds = FileDataset.__new__(FileDataset)
+    attrs = ds.__dict__
+    attrs.update(_FILE_BLANK)
+    for name in _FILE_COPIED:
+        attrs[name] = dict(_FILE_BLANK[name])
+    attrs["_dict"] = dataset._dict
+    attrs["preamble"] = preamble
+    attrs["file_meta"] = file_meta
+    attrs["buffer"] = fp
+    attrs["fileobj_type"] = BytesIO
+    return ds
 
 
 def item_dataset(elements: dict[BaseTag, RawDataElement | DataElement], parent: Encoding,

@@ -74,12 +74,18 @@ class ElementAction:
 #: every code a resolved plan holds but K, in the order the manifest's ``changes`` lists them
 _CHANGED_CODES = (ActionCode.D, ActionCode.Z, ActionCode.X, ActionCode.C, ActionCode.U)
 _CHANGED_VALUES = dict.fromkeys(code._value_ for code in _CHANGED_CODES).keys()  # ordered, and a set
+_REMOVED = ActionCode.X._value_
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     actions: Mapping[TagPath, ElementAction]
     sop_class_uid: str
+    #: ``plan_actions`` with ``dropped`` only: the actions the walk decided (every one of
+    #: ``actions`` but the dropped ones, in plan order) and the dropped ones
+    #: (:class:`DroppedActions`), for :meth:`tally` (None: ``tally`` reads ``actions`` alone)
+    walked: Sequence[ElementAction] | None = None
+    dropped: DroppedActions | None = None
 
     def __iter__(self) -> Iterator[ElementAction]:
         return iter(self.actions.values())
@@ -96,6 +102,9 @@ class Plan:
     def tally(self) -> tuple[dict[str, int], dict[str, list[str]]]:
         """``counts()`` (a plain dict, in no set order) and ``changed_paths()`` in one pass over
         the plan: the manifest row's ``actions`` and ``changes``."""
+        dropped, walked = self.dropped, self.walked
+        if dropped is not None and walked is not None and dropped.merges:
+            return _tally_merged(walked, dropped)
         # grouped by the code's value (an Enum hashes in Python; its value is a str)
         groups: dict[str, list[TagPath]] = {}
         keep = ActionCode.K
@@ -116,6 +125,61 @@ class Plan:
             raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
         named = _PATH_NAMES.__getitem__
         return counts, {value: list(map(named, groups[value])) for value in _CHANGED_VALUES if value in groups}
+
+
+def _tally_merged(walked: Sequence[ElementAction], dropped: DroppedActions) -> tuple[dict[str, int],
+                                                                               dict[str, list[str]]]:
+    """``Plan.tally`` of a plan made of ``walked`` and the ``dropped`` removals (a run's files of
+    one kind drop the same private elements, a few hundred: their names are listed once per
+    DroppedActions, not looked up per file).  The same answer as the loop over the plan: the walk
+    puts each dropped element before the first top-level element read with a higher tag
+    (``_Planner.walk``), so where both ascend (``DroppedActions.merges`` and the walk's check)
+    the removals' list is the walk's removals and the dropped names merged by top-level tag."""
+    groups: dict[str, list[TagPath]] = {}
+    keep = ActionCode.K
+    kept = 0
+    for action in walked:
+        code = action.code
+        if code is keep:
+            kept += 1
+            continue
+        paths = groups.get(code._value_)
+        if paths is None:
+            paths = groups[code._value_] = []
+        paths.append(action.path)
+    removed = _REMOVED
+    counts = {value: len(paths) for value, paths in groups.items()}
+    counts[removed] = counts.get(removed, 0) + len(dropped.tags)
+    if kept:
+        counts[keep._value_] = kept
+    if not groups.keys() <= _CHANGED_VALUES:
+        raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
+    named = _PATH_NAMES.__getitem__
+    changes = {}
+    for value in _CHANGED_VALUES:
+        paths = groups.get(value)
+        if value == removed:
+            changes[value] = _merged_names(paths or [], dropped)
+        elif paths is not None:
+            changes[value] = list(map(named, paths))
+    return counts, changes
+
+
+def _merged_names(paths: list[TagPath], dropped: DroppedActions) -> list[str]:
+    """The names of ``paths`` (walked, in plan order) and of the dropped elements, each dropped
+    one before the first path whose top-level tag is higher (``_Planner.walk``'s order)."""
+    tags, names, n = dropped.tags, dropped.names, len(dropped.tags)
+    named = _PATH_NAMES.__getitem__
+    out: list[str] = []
+    start = 0
+    for path in paths:
+        if start < n and tags[start] < path[0]:
+            end = bisect_left(tags, path[0], start)
+            out += names[start:end]
+            start = end
+        out.append(named(path))
+    out += names[start:]
+    return out
 
 
 class _PathNames(dict[TagPath, str]):
@@ -199,12 +263,18 @@ class DroppedActions:
     tags: tuple[int, ...]
     entries: tuple[tuple[TagPath, ElementAction], ...]
     ascending: bool
+    #: their names (``format_path``), in their order, and whether ``Plan.tally`` may merge them
+    #: with the walk's: they ascend and every one is removed (X)
+    names: tuple[str, ...] = ()
+    merges: bool = False
 
     @classmethod
     def of(cls, decided: Sequence[tuple[int, ElementAction]]) -> DroppedActions:
         tags = tuple(tag for tag, _ in decided)
-        return cls(tags, tuple((action.path, action) for _, action in decided),
-                   all(a < b for a, b in pairwise(tags)))
+        ascending = all(a < b for a, b in pairwise(tags))
+        return cls(tags, tuple((action.path, action) for _, action in decided), ascending,
+                   tuple(format_path(action.path) for _, action in decided),
+                   ascending and all(action.code is ActionCode.X and action.path == (tag,) for tag, action in decided))
 
 
 DecisionKey = tuple[str, tuple[str, ...], int, str]
@@ -254,6 +324,8 @@ class _Planner:
         self.sop_class_uid = sop_class_uid
         self.retain_safe_private = Option.RETAIN_SAFE_PRIVATE in profile.options
         self.actions: dict[TagPath, ElementAction] = {}
+        self.walked: list[ElementAction] = []  # the actions ``walk`` decided, in plan order (``Plan.walked``)
+        self.top_ascending = True  # the top-level elements walked ascend (``Plan.tally`` may merge)
         self.root = root if root is not None else Dataset()  # the instance: 1C/2C conditions are read here
         # decisions that evaluate a condition on the instance depend on more than the cache key
         self.value_read = False  # the decision being made read the element's value
@@ -280,8 +352,13 @@ class _Planner:
         dropped_tags, dropped_entries = (dropped.tags, dropped.entries) if dropped is not None else ((), ())
         next_dropped, n_dropped = 0, len(dropped_tags)
         upcoming = dropped_tags[0] if dropped_tags else 0x100000000  # the next dropped element's tag
+        walked = self.walked.append
+        last, unordered = -1, False
         for key in keys:
             tag = int(key)  # an int hashes and compares in C (a BaseTag compares in Python)
+            if tag <= last:
+                unordered = True
+            last = tag
             if upcoming < tag:  # the dropped elements before this one, decided at the top level
                 end = next_dropped
                 if dropped is not None and dropped.ascending:
@@ -313,12 +390,15 @@ class _Planner:
             else:  # at the top level the cached action is this one (its path is (tag,))
                 action = hit if not prefix else ElementAction(path, hit.code, hit.rule, hit.value)
             actions[path] = action
+            walked(action)
             if vr == "SQ" and action.code is not ActionCode.X and action.code is not ActionCode.Z:
                 keyword = keyword_for_tag(tag) or f"{tag:08X}"
                 for i, item in enumerate(sequence_value(ds, key) or ()):  # ds[key].value
                     self.walk(item, path + (i,), seq_path + (keyword,), cleaning or action.code is ActionCode.C)
         if next_dropped < n_dropped:
             actions.update(dropped_entries[next_dropped:])
+        if unordered and not prefix:
+            self.top_ascending = False
 
     def decide_and_memo(self, ds: Dataset, tag: int, vr: str, path: TagPath, seq_path: tuple[str, ...],
                         creators: Mapping[tuple[int, int], str], cleaning: bool = False) -> ElementAction:
@@ -499,8 +579,11 @@ def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: De
     """
     sop_class = str(ds.get("SOPClassUID", "") or "")
     planner = _Planner(profile, standard, sop_class, cache, root=ds, uid_cache=uid_cache)
-    planner.walk(ds, (), (), dropped=planner.decide_dropped(tuple(dropped), dropped_cache) if dropped else None)
-    return Plan(actions=planner.actions, sop_class_uid=sop_class)
+    decided = planner.decide_dropped(tuple(dropped), dropped_cache) if dropped else None
+    planner.walk(ds, (), (), dropped=decided)
+    if decided is None or not planner.top_ascending:
+        return Plan(actions=planner.actions, sop_class_uid=sop_class)
+    return Plan(actions=planner.actions, sop_class_uid=sop_class, walked=planner.walked, dropped=decided)
 
 
 __all__ = ["DOCUMENT_TAG", "DecisionCache", "DecisionKey", "DroppedActions", "DroppedCache", "ElementAction", "Plan",

@@ -36,7 +36,7 @@ from pydicom.fileutil import read_undefined_length_value
 from pydicom.tag import BaseTag, SequenceDelimiterTag
 from pydicom.values import convert_string
 
-from dicom_deid.items_fast import item_dataset, new_file_meta, read_items, skip_items
+from dicom_deid.items_fast import file_dataset, item_dataset, new_file_meta, read_items, skip_items
 from dicom_deid.rawscan import (
     BASE_TAGS,
     ELEMENT_HEAD,
@@ -236,7 +236,7 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None,
         except KeyError:  # what its ``get`` answers None for: it does again
             pass
     fp.seek(end)
-    ds = FileDataset(fp, dataset, data[:128], file_meta, False, True)
+    ds = file_dataset(fp, dataset, data[:128], file_meta)  # FileDataset(fp, dataset, ..., False, True)
     ds.set_original_encoding(False, True, dataset._character_set)
     return ds
 
