@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dicom_deid.pixels.confirm import MIN_CONFIDENT, Judged, Verdict, pad_box, union_box
+from dicom_deid.pixels.confirm import (
+    MIN_CONFIDENT,
+    MIN_PAD,
+    PAD_SHARE,
+    Judged,
+    Verdict,
+    pad_box,
+    stroke_mask,
+    union_box,
+)
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.readout import BoxReader, LonePart, read_count, unread_span
 from dicom_deid.pixels.recognize import Reading
@@ -238,8 +247,10 @@ def merge_lines(search: TextSearch) -> TextSearch:
             merged.extend(banded)
             continue
         joined = _merge(group, search.images[group[0].image].shape[:2]) if len(group) > 1 else group[0]
+        if len(group) > 1:
+            joined = _band_joined(joined, group, search.images)
         # one box never blacks out more than the copies did (copies in an L: their corners)
-        merged.extend([joined] if joined.box.width * joined.box.height <= _union_area(group) else group)
+        merged.extend([joined] if _area(joined) <= _union_area(group) else group)
     rejected = [j for j in search.judged if j.verdict is Verdict.REJECTED or j.line is None]
     judged = sorted([*merged, *rejected], key=lambda j: (j.box.y, j.box.x))
     return dataclasses.replace(search, judged=tuple(judged))
@@ -255,6 +266,82 @@ def _banded(group: Sequence[Judged]) -> list[Judged] | None:
                             for judged in group):
         return None
     return [judged for judged, _ in bands]
+
+
+#: Copies of a line joined into one region (``_band_joined``) are blacked out in the band along the
+#: line where their union is at least ``TALLER`` times as high as their glyphs and at least
+#: ``TILT_LINE`` px high, the glyph strokes (of the text's colour: ``confirm.stroke_mask``) in each
+#: copy's search image bunch into a band a glyph high best at a tilt of ``BAND_TILT`` to ``MAX_TILT``
+#: degrees, holding ``BAND_GAIN`` more of them there than level and at least ``BAND_HELD`` of
+#: them (not two lines joined, whose strokes no band a glyph high holds), and the tilts found
+#: agree within ``TILT_AGREE`` degrees.  The band is a glyph high, padded as a box, and widened by
+#: ``TILT_SLACK`` of the line's length each way (a degree or two of error at its ends).
+TALLER = 1.5
+TILT_LINE = 24
+BAND_TILT = 5
+MAX_TILT = 30
+BAND_GAIN = 0.05
+BAND_HELD = 0.75
+TILT_AGREE = 3
+TILT_SLACK = 0.02
+MIN_STROKES = 30
+
+
+def _band_joined(joined: Judged, group: Sequence[Judged], images: Sequence[npt.NDArray[np.uint8]]) -> Judged:
+    """``joined`` (the copies of ``group`` made one region) blacked out only in the band along its
+    line where the line is tilted (``_tilt_of``, measured on each copy's search image, the tilts
+    agreeing) and every copy's line lies in the joined box with its centre in the band.  Judged
+    one by one on the frames of a cine, no copy of a tilted 28 px clock over colour flow was
+    banded (each saw a part of the line, or read it unsurely; ``deskew.level_line`` found its
+    strokes too little bunched amid the speckle), and their union blacked out the corners of the
+    line's upright box: 10 % of a 120x256 Doppler (tune seed 10806, case031)."""
+    line, glyph = joined.line, joined.glyph_height
+    if line is None or line.width < line.height or line.height < max(TILT_LINE, TALLER * glyph):
+        return joined
+    found = [tilt for index in sorted({j.image for j in group}) if (tilt := _tilt_of(images[index], line, glyph))]
+    if len(found) < 2 or max(t[0] for t in found) - min(t[0] for t in found) > TILT_AGREE:
+        return joined
+    angle = float(np.median([t[0] for t in found]))
+    offset = float(np.median([t[1] for t in found if t[0] == angle] or [t[1] for t in found]))
+    half = glyph / 2.0 + max(MIN_PAD, math.ceil(PAD_SHARE * glyph)) + TILT_SLACK * line.width
+    band = Strip(angle, offset, half)
+    if not all(_holds(joined.box, band, _body(j)) for j in group):
+        return joined
+    return dataclasses.replace(joined, band=(joined.box, band))
+
+
+def _tilt_of(image: npt.NDArray[np.uint8], line: TextBox, glyph: int) -> tuple[float, float] | None:
+    """(tilt, offset) of the band ``glyph`` px across (``redact.Strip``'s terms) that holds the most
+    glyph strokes of ``line``, over whole degrees from ``-MAX_TILT`` to ``MAX_TILT``; None where
+    the best is under ``BAND_TILT`` degrees, holds under ``BAND_HELD`` of the strokes or under
+    ``BAND_GAIN`` more of them than level."""
+    found = stroke_mask(image, line)
+    if found is None:
+        return None
+    mask, (x0, y0) = found
+    ys, xs = np.nonzero(mask)
+    if xs.size < MIN_STROKES:
+        return None
+    xs64, ys64 = xs.astype(np.float64) + x0, ys.astype(np.float64) + y0
+    count = np.arange(xs.size)
+    shares: dict[int, tuple[float, float]] = {}
+    for angle in range(-MAX_TILT, MAX_TILT + 1):
+        turn = math.radians(angle)
+        across = np.sort(-math.sin(turn) * xs64 + math.cos(turn) * ys64)
+        within = np.searchsorted(across, across + glyph, side="right") - count
+        start = int(within.argmax())
+        shares[angle] = (float(within[start]) / xs.size, float(across[start]) + glyph / 2.0)
+    best = max(shares, key=lambda angle: shares[angle][0])
+    held = shares[best][0]
+    if abs(best) < BAND_TILT or held < BAND_HELD or held < shares[0][0] + BAND_GAIN:
+        return None
+    return float(best), shares[best][1]
+
+
+def _area(judged: Judged) -> int:
+    """Pixels ``judged`` blacks out: its box, or the band within it."""
+    strip, box = judged.strip(), judged.box
+    return box.width * box.height if strip is None else int(strip.mask(box.x, box.y, box.width, box.height).sum())
 
 
 def _holds(box: TextBox, strip: Strip, body: TextBox) -> bool:
