@@ -43,7 +43,7 @@ from dicom_deid.pixels.detect import (
 from dicom_deid.pixels.display import display_frame
 from dicom_deid.pixels.encode import encode_frames
 from dicom_deid.pixels.faces import find_faces, is_head_volume, is_photograph
-from dicom_deid.pixels.fit import confirm_growth, merge_lines
+from dicom_deid.pixels.fit import confirm_growth, merge_lines, thinned_projections
 from dicom_deid.pixels.frames import assign_frames
 from dicom_deid.pixels.mode import PixelMode, check_pixel_options  # noqa: F401 - moved to mode.py (light), re-exported
 from dicom_deid.pixels.ocr import DbnetDetector, TesseractReader, TextDetector, TextReader
@@ -331,6 +331,7 @@ class PixelStage:
             else:
                 search = find_text(images, self.detector, self.recognizer, derived=derived)
             search = confirm_growth(search, self.recognizer)  # a line grows only over what reads as text
+            search = thinned_projections(search, derived, self.recognizer)  # a projection's copy as thin as a frame's
             search = merge_lines(search)  # one line seen twice is one box, padded once
             # each region with the search image it was found on (``assign_frames``: the frames of
             # a region that no frame reads are those that show what the search saw there)
