@@ -75,7 +75,7 @@ def test_tissue_without_text_holds_no_faint_row() -> None:
 
 
 def _first_level_only(image: np.ndarray, **options: object) -> list:
-    return glyph_rows(image, faint_rows=0, **options)  # type: ignore[arg-type]
+    return glyph_rows(image, **{**options, "faint_rows": 0})  # type: ignore[arg-type]
 
 
 def test_the_detector_boxes_a_faint_label_it_missed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -69,8 +69,8 @@ def _counting(detector: DbnetDetector) -> list[tuple[bool, int, int]]:
     calls: list[tuple[bool, int, int]] = []
     real = detector.network_map
 
-    def counted(prepared: np.ndarray, scan: ScanPass) -> np.ndarray:
-        out = real(prepared, scan)
+    def counted(prepared: np.ndarray, scan: ScanPass, *, pad: int | None = None) -> np.ndarray:
+        out = real(prepared, scan, pad=pad)
         calls.append((scan.rotate90, *out.shape))
         return out
 
