@@ -25,7 +25,7 @@ import functools
 import operator
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -105,26 +105,32 @@ class Plan:
         dropped, walked = self.dropped, self.walked
         if dropped is not None and walked is not None and dropped.merges:
             return _tally_merged(walked, dropped)
-        # grouped by the code's value (an Enum hashes in Python; its value is a str)
-        groups: dict[str, list[TagPath]] = {}
-        keep = ActionCode.K
-        kept = 0
-        for action in self.actions.values():
-            code = action.code
-            if code is keep:
-                kept += 1
-                continue
-            paths = groups.get(code._value_)
-            if paths is None:
-                paths = groups[code._value_] = []
-            paths.append(action.path)
+        groups, kept = _grouped(self.actions.values())
         counts = {value: len(paths) for value, paths in groups.items()}
         if kept:
-            counts[keep._value_] = kept
+            counts[ActionCode.K._value_] = kept
         if not groups.keys() <= _CHANGED_VALUES:
             raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
         named = _PATH_NAMES.__getitem__
         return counts, {value: list(map(named, groups[value])) for value in _CHANGED_VALUES if value in groups}
+
+
+def _grouped(actions: Iterable[ElementAction]) -> tuple[dict[str, list[TagPath]], int]:
+    """The paths of ``actions`` that change something, grouped by their code's value (an Enum
+    hashes in Python; its value is a str), in order, and the count of those kept (K)."""
+    groups: dict[str, list[TagPath]] = {}
+    keep = ActionCode.K
+    kept = 0
+    for action in actions:
+        code = action.code
+        if code is keep:
+            kept += 1
+            continue
+        paths = groups.get(code._value_)
+        if paths is None:
+            paths = groups[code._value_] = []
+        paths.append(action.path)
+    return groups, kept
 
 
 def _tally_merged(walked: Sequence[ElementAction], dropped: DroppedActions) -> tuple[dict[str, int],
@@ -135,23 +141,12 @@ def _tally_merged(walked: Sequence[ElementAction], dropped: DroppedActions) -> t
     puts each dropped element before the first top-level element read with a higher tag
     (``_Planner.walk``), so where both ascend (``DroppedActions.merges`` and the walk's check)
     the removals' list is the walk's removals and the dropped names merged by top-level tag."""
-    groups: dict[str, list[TagPath]] = {}
-    keep = ActionCode.K
-    kept = 0
-    for action in walked:
-        code = action.code
-        if code is keep:
-            kept += 1
-            continue
-        paths = groups.get(code._value_)
-        if paths is None:
-            paths = groups[code._value_] = []
-        paths.append(action.path)
+    groups, kept = _grouped(walked)
     removed = _REMOVED
     counts = {value: len(paths) for value, paths in groups.items()}
     counts[removed] = counts.get(removed, 0) + len(dropped.tags)
     if kept:
-        counts[keep._value_] = kept
+        counts[ActionCode.K._value_] = kept
     if not groups.keys() <= _CHANGED_VALUES:
         raise ValueError("a plan holds an unresolved action code")  # never listed as unchanged
     named = _PATH_NAMES.__getitem__
