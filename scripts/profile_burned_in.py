@@ -81,10 +81,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from dicom_deid.errors import DeidError
     from dicom_deid.pixels.decode import decode_pixels
-    from dicom_deid.pixels.detect import derived_flags, find_text, search_images
+    from dicom_deid.pixels.detect import find_text
     from dicom_deid.pixels.encode import encode_frames
     from dicom_deid.pixels.ocr import DbnetDetector
     from dicom_deid.pixels.recognize import CrnnRecognizer
+    from dicom_deid.pixels.views import derived_flags, search_images
 
     inputs = public_inputs(args.paths[0], args.public_split) if args.public_split else path_inputs(args.paths)
     detector, recognizer = DbnetDetector(model_path=args.detector_model), CrnnRecognizer()

@@ -9,9 +9,10 @@ import pytest
 from pixel_fixtures import NetworkInputs, read_test_file
 
 from dicom_deid.pixels.decode import decode_pixels
-from dicom_deid.pixels.detect import crop_passes, search_images
 from dicom_deid.pixels.models import DETECTION, RECOGNITION, find_model, load_session
+from dicom_deid.pixels.near import crop_passes
 from dicom_deid.pixels.ocr import DEFAULT_PASSES, DbnetDetector, ScanPass, TextBox
+from dicom_deid.pixels.views import search_images
 
 
 def _photograph() -> npt.NDArray[np.uint8]:

@@ -4,8 +4,8 @@ On tune seed 10404 (case015) a 10 px green vertical label over a green-blue VL p
 never proposed: in the colour image the detector sees it hardly differs from the skin around it.
 A colour photograph is now searched in its chroma view too (``display.chroma_view``: how far each
 pixel's channels spread), in crops around marks far more coloured than their surroundings
-(``display.vivid_marks``) that are not small round spots (``detect.CHROMA_SPOT``), and the view's proposals there that overlap no proposal of the
-photograph itself are judged like any other (``detect._with_chroma_view``).
+(``display.vivid_marks``) that are not small round spots (``near.CHROMA_SPOT``), and the view's proposals there that overlap no proposal of the
+photograph itself are judged like any other (``near.with_chroma_view``).
 
 The end-to-end test plants its own orange label with Pillow on pydicom-data's photograph of a face
 and measures against what it planted.

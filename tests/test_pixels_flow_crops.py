@@ -11,8 +11,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.data import get_testdata_file
 
-from dicom_deid.pixels import detect
-from dicom_deid.pixels.detect import _with_flow_views, crop_passes, merge_crops, search_near
+from dicom_deid.pixels import near
+from dicom_deid.pixels.near import crop_passes, merge_crops, search_near, with_flow_views
 from dicom_deid.pixels.ocr import DEFAULT_PASSES, DbnetDetector, ScanPass, TextBox
 
 MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
@@ -58,7 +58,7 @@ def test_white_clock_over_colour_flow_is_found_in_a_crop_of_the_view() -> None:
     ImageDraw.Draw(layer).text((60, 95), "10:13:31", fill=255, font=face)
     pixels, mask = np.asarray(image), np.asarray(layer) > 110
     seen: list[int] = []
-    images, flags, proposals = _with_flow_views([pixels], [False], Counting(seen))
+    images, flags, proposals = with_flow_views([pixels], [False], Counting(seen))
     assert len(images) == 2 and flags == [False, False]  # the colour-flow view was made
     assert proposals and all(p.image == 1 for p in proposals)
     assert _covered([p.box for p in proposals], mask) >= 0.98
@@ -90,7 +90,7 @@ def test_a_line_that_runs_out_of_its_crop_is_found_whole() -> None:
 def test_a_crop_is_not_grown_without_growth(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same line with the crop never grown is cut at the crop's edge: the test above measures
     the growth, not a crop that happened to hold the line."""
-    monkeypatch.setattr(detect, "FLOW_GROW", 0)
+    monkeypatch.setattr(near, "FLOW_GROW", 0)
     image, mask = _long_line()
     area = TextBox(10, 60, 60, 40)
     boxes = [b for b in search_near(DbnetDetector(), image, [area]) if b.x < area.x1 and area.x < b.x1]

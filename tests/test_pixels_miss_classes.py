@@ -25,8 +25,8 @@ from test_pixels_hard_cases import MONO, image_dataset, label_area
 
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
 from dicom_deid.pixels.decode import decode_pixels
-from dicom_deid.pixels.detect import novel_frames, search_images
 from dicom_deid.pixels.display import display_frame
+from dicom_deid.pixels.views import novel_frames, search_images
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 XA = "1.2.840.10008.5.1.4.1.1.12.1"

@@ -17,8 +17,8 @@ from test_pixels_miss_classes import XA, text_mask, volume_frames
 
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
 from dicom_deid.pixels.decode import decode_pixels
-from dicom_deid.pixels.detect import novel_frames
 from dicom_deid.pixels.display import display_frame
+from dicom_deid.pixels.views import novel_frames
 
 
 def _run_with_labels() -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ from dicom_deid.pixels import (
     RedactionBox,
     make_pixel_stage,
 )
-from dicom_deid.pixels.detect import is_clinical_annotation
+from dicom_deid.pixels.clinical import is_clinical_annotation
 from dicom_deid.pixels.ocr import DbnetDetector, TextBox
 from dicom_deid.pixels.regions import complement, load_region_rules
 

@@ -18,6 +18,7 @@ from tests.conftest import TEST_FILES
 
 HEAVY = ("onnxruntime", "cv2", "rapidocr_onnxruntime", "dicom_deid.pixels.stage", "dicom_deid.pixels.ocr",
          "dicom_deid.pixels.decode", "dicom_deid.pixels.detect", "dicom_deid.pixels.phases",
+         "dicom_deid.pixels.views", "dicom_deid.pixels.near", "dicom_deid.pixels.clinical",
          # and what only other verbs or flags use: Dask (--dask), the network node, Tesseract, the
          # HTML report (--report, jinja2), verify, the risk tools
          "dask", "distributed", "pynetdicom", "dicom_deid.net", "pytesseract", "dicom_deid.tesseract", "jinja2",

@@ -13,6 +13,7 @@ from tests.conftest import REPO
 
 FORBIDDEN = {"dicom_deid.plan", "dicom_deid.scrub", "dicom_deid.deidentify", "dicom_deid.clean",
              "dicom_deid.pixels.risk", "dicom_deid.pixels.stage", "dicom_deid.pixels.detect",
+             "dicom_deid.pixels.views", "dicom_deid.pixels.near", "dicom_deid.pixels.clinical",
              "dicom_deid.pixels.redact", "dicom_deid.pixels.regions", "dicom_deid.pixels.ocr"}
 PIXELS_ALLOWED = {"dicom_deid.pixels.decode", "dicom_deid.pixels.display"}
 

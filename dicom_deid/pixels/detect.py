@@ -1,34 +1,22 @@
-"""Find burned-in text over all frames of a decoded instance.  Uses ``ocr``; knows no files.
+"""Find burned-in text in the search images of a decoded instance.  Uses ``ocr``; knows no files.
 
-Single frame: the detector runs once on the display image.
-
-Multi-frame: near-identical frames are not searched one by one.  The detector runs on
-
-* the per-pixel minimum, maximum and median projections of the display stack: static
-  overlays survive all three, bright text survives the minimum and dark text the maximum
-  even over moving anatomy, and per-frame text (timestamps, counters) leaves its union in
-  the maximum/minimum;
-* a few evenly spaced frames (``sample_frames``) for text that changes per frame.
-
-Every box found applies to every frame (``frames=None``): text that moves between frames
-is covered wherever any searched image showed it.
-
-A grey image under a colour overlay (colour Doppler) that shows near-white pixels amid the colour
-is also searched in a grey view with the overlay taken away (``display.achromatic_view``), near
-those pixels only: in crops around them (``search_near``).
+The search images (``views.py``): a single frame's display image, or for a multi-frame run its
+projections, sampled frames and frames that show something alone.  Every box found applies to
+every frame (``frames=None``) until ``frames.assign_frames`` places it.  Views made for the
+detector (a colour-flow view, a chroma view) are searched near their marks only (``near.py``).
 
 :func:`find_text` is the whole search: detector proposals over the search images, merged,
-read by the recognizer and judged (``confirm.py``).
+read by the recognizer and judged (``confirm.py``), then looked at again where the first reading
+may have failed (``_second_look``, ``_row_join``, ``_line_join``, ``_tilted_bands``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -47,111 +35,15 @@ from dicom_deid.pixels.confirm import (
     pad_box,
     union_box,
 )
-from dicom_deid.pixels.decode import DecodedPixels
 from dicom_deid.pixels.deskew import LevelLine, level_line
-from dicom_deid.pixels.display import (
-    achromatic_view,
-    chroma_view,
-    colour_overlay,
-    display_frame,
-    scale_to_uint8,
-    vivid_marks,
-    white_over_colour,
-)
-from dicom_deid.pixels.ocr import ScanPass, TextBox, TextDetector, TextReader
+from dicom_deid.pixels.near import with_chroma_view, with_flow_views
+from dicom_deid.pixels.ocr import TextBox, TextDetector
 from dicom_deid.pixels.readout import LonePart, read_out
 from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import RedactionBox, Strip
 
 if TYPE_CHECKING:
     import numpy.typing as npt
-
-
-#: Multi-frame search images: the first this many are projections (min, max, median, deviation).
-PROJECTIONS = 4
-
-
-def derived_flags(decoded: DecodedPixels, count: int) -> list[bool]:
-    """Which of ``count`` search images of ``decoded`` are projections rather than frames."""
-    return [decoded.facts.frames > 1 and i < PROJECTIONS for i in range(count)]
-
-
-def search_images(
-    decoded: DecodedPixels, *, sample_frames: int = 4, median_frames: int = 32
-) -> list[npt.NDArray[np.uint8]]:
-    """The display images the detector should look at for ``decoded``.
-
-    Single frames: the frame, plus a percentile-windowed view for monochrome data over 8 bits when a
-    few outlier pixels stretch the range (they must not squeeze text into a few grey levels).  Multi-frame: min / max / median
-    projections, sampled frames, and the largest deviation of any frame from the median, which
-    shows text that appears on a few frames over moving anatomy.
-    """
-    count = decoded.facts.frames
-    if count == 1:
-        images = [display_frame(decoded, decoded.frames[0])]
-        images.extend(_windowed(decoded, decoded.frames[0]))
-        return images
-    stack = np.stack([display_frame(decoded, frame) for frame in decoded.frames])
-    step = max(1, count // median_frames)
-    median = np.median(stack[::step], axis=0).astype(np.uint8)
-    images = [stack.min(axis=0), stack.max(axis=0), median]
-    deviation = np.zeros(median.shape, dtype=np.uint8)
-    for frame in stack:  # frame by frame: no int16 copy of the whole cine
-        np.maximum(deviation, _absdiff(frame, median), out=deviation)
-    images.append(deviation)
-    picks = np.unique(np.linspace(0, count - 1, num=min(sample_frames, count)).round().astype(int))
-    images.extend(stack[int(i)] for i in picks)
-    # a label on one frame (or the first frame of a few) of a run: that frame itself is searched,
-    # since the projections and the deviation mix it with the anatomy of every other frame
-    images.extend(stack[i] for i in novel_frames(stack, exclude=picks))
-    return images
-
-
-#: A frame is searched too when it holds at least ``NOVEL_SHARE`` times the run's median count
-#: (and ``NOVEL_MIN``) of pixels that differ by more than ``NOVEL_LEVEL`` grey levels from both
-#: neighbouring frames: a label that appears on it, not anatomy that moves smoothly.  Up to
-#: ``NOVEL_FRAMES``, most first: a grey label on one frame of an XA run ranked fifth, after three
-#: frames with other labels and a flash.
-NOVEL_LEVEL = 64
-NOVEL_SHARE = 3.0
-NOVEL_MIN = 24
-NOVEL_FRAMES = 6  # at most this many such frames
-
-
-def novel_frames(stack: npt.NDArray[np.uint8], *, exclude: Iterable[int] = ()) -> list[int]:
-    """Frames of ``stack`` (F × R × C) that show something neither neighbour shows, most first."""
-    count = stack.shape[0]
-    if count < 3:
-        return []
-    changed = np.zeros(count, dtype=np.int64)
-    for index in range(count):
-        near = [stack[j] for j in (index - 1, index + 1) if 0 <= j < count]
-        sole = _absdiff(stack[index], near[0])
-        if len(near) == 2:
-            np.minimum(sole, _absdiff(stack[index], near[1]), out=sole)
-        changed[index] = int(np.count_nonzero(sole > NOVEL_LEVEL))
-    floor = max(float(NOVEL_MIN), NOVEL_SHARE * float(np.median(changed)))
-    skip = {int(i) for i in exclude}
-    ranked = [int(i) for i in np.argsort(-changed, kind="stable") if changed[i] >= floor and int(i) not in skip]
-    return ranked[:NOVEL_FRAMES]
-
-
-def _absdiff(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    out: npt.NDArray[np.uint8] = np.where(a > b, a - b, b - a).astype(np.uint8)
-    return out
-
-
-def _windowed(decoded: DecodedPixels, frame: npt.NDArray[np.generic]) -> list[npt.NDArray[np.uint8]]:
-    facts = decoded.facts
-    if facts.photometric not in ("MONOCHROME1", "MONOCHROME2") or facts.bits_stored <= 8:
-        return []
-    data = np.asarray(frame, dtype=np.float32)
-    lo, hi = (float(v) for v in np.percentile(data, (0.1, 99.9)))
-    full = float(data.max()) - float(data.min())
-    if hi <= lo or (hi - lo) > 0.5 * full:
-        return []  # no few outliers stretch the range: the plain view already shows the text
-    image = scale_to_uint8(frame, lo, hi)
-    return [255 - image if facts.photometric == "MONOCHROME1" else image]
 
 
 class TextRecognizer(Protocol):
@@ -240,9 +132,9 @@ def find_text(
         for index, image in enumerate(images)
         for box in (projection if index < len(derived) and derived[index] else detector).detect(image)
     ]
-    images, derived, more = _with_flow_views(images, derived, detector)
+    images, derived, more = with_flow_views(images, derived, detector)
     proposals += more
-    images, derived, more = _with_chroma_view(images, derived, detector, proposals)
+    images, derived, more = with_chroma_view(images, derived, detector, proposals)
     proposals += more
     groups = group_duplicates(proposals)
     best: list[tuple[Judged, Reading] | None] = [None] * len(groups)
@@ -344,264 +236,6 @@ def _agreed_extent(boxes: Sequence[TextBox]) -> TextBox | None:
     if x1 - x0 < whole.height or max(x0 - whole.x, whole.x1 - x1) < whole.height:
         return None
     return TextBox(x0, whole.y, x1 - x0, whole.height, whole.score, whole.core)
-
-
-#: Colour-flow views (``display.achromatic_view``): at most ``FLOW_VIEWS`` frames of an instance
-#: get one when it shows clusters of near-white pixels amid the colour (``display.white_over_colour``;
-#: pixels within ``FLOW_JOIN`` px joined, a cluster of at least ``FLOW_WHITE`` pixels), and only the
-#: view's proposals that reach within ``FLOW_MARGIN`` px of a cluster count: text elsewhere is found
-#: in the colour image itself, and the detector's cost stays with images where white text over
-#: colour may be.  The view is searched only in crops around those areas (``FLOW_CONTEXT`` px of
-#: context on every side; while a line found there reaches the crop's edge, that side is grown by
-#: ``FLOW_CONTEXT``, then twice, four times as much: up to ``FLOW_GROW`` times), each pass at the
-#: scale it has over the whole view.
-FLOW_VIEWS = 1
-FLOW_JOIN = 12
-FLOW_WHITE = 40
-FLOW_MARGIN = 24
-FLOW_CONTEXT = 48
-FLOW_GROW = 3
-
-
-def _with_flow_views(
-    images: Sequence[npt.NDArray[np.uint8]], derived: Sequence[bool], detector: TextDetector
-) -> tuple[list[npt.NDArray[np.uint8]], list[bool], list[Proposal]]:
-    """``images`` and ``derived`` with the colour-flow views of up to ``FLOW_VIEWS`` frames (not
-    projections) that show white over colour appended, and the detector's proposals there.  The
-    views are searched without local contrast equalisation (``without_enhance``) where the detector
-    has it: near-white text over colour Doppler is found there, and neither in the colour image (its
-    luminance is that of the yellow around it) nor in an equalised view (the speckle rises to the
-    text's level)."""
-    flat = getattr(detector, "without_enhance", None)
-    searcher: TextDetector = flat() if callable(flat) else detector
-    out, flags = list(images), [index < len(derived) and derived[index] for index in range(len(images))]
-    proposals: list[Proposal] = []
-    for index, image in enumerate(images):
-        if flags[index] or len(out) - len(images) >= FLOW_VIEWS:
-            continue
-        coloured = colour_overlay(image)
-        areas = [] if coloured is None else _white_clusters(white_over_colour(image, coloured))
-        if coloured is None or not areas:
-            continue
-        view = achromatic_view(image, coloured)
-        out.append(view)
-        flags.append(False)
-        for box in search_near(searcher, view, areas):
-            if any(_overlaps(box, area) for area in areas):
-                proposals.append(Proposal(box, len(out) - 1))
-    return out, flags, proposals
-
-
-#: Clusters of vivid marks in a chroma view less than ``CHROMA_SPOT`` px across and under
-#: ``LINE_ASPECT`` times as long as high are coloured spots of the photograph, not lines of text,
-#: and are not searched (a crop around each was searched by every pass: 22-39 % of a photograph).
-CHROMA_SPOT = 160
-LINE_ASPECT = 2.0
-
-
-def _with_chroma_view(
-    images: Sequence[npt.NDArray[np.uint8]], derived: Sequence[bool], detector: TextDetector,
-    proposals: Sequence[Proposal],
-) -> tuple[list[npt.NDArray[np.uint8]], list[bool], list[Proposal]]:
-    """``images`` and ``derived`` with the chroma view (``display.chroma_view``) of the first image
-    appended when it is a colour photograph with marks more vivid than their surroundings
-    (``display.vivid_marks``), and the detector's proposals in that view near those marks
-    (``search_near``: crops, not the whole photograph) that overlap no proposal of the photograph
-    itself: saturated text of the photograph's own brightness, which the colour image does not
-    show the detector.  Text the colour image already shows keeps its boxes (in the chroma view a
-    vertical label's box ran on 40 px over the orange skin beyond it)."""
-    flags = [i < len(derived) and derived[i] for i in range(len(images))]
-    if not images or flags[0]:
-        return list(images), flags, []
-    view = chroma_view(images[0])
-    areas = [] if view is None else _white_clusters(vivid_marks(view), spot=CHROMA_SPOT)
-    if view is None or not areas:
-        return list(images), flags, []
-    seen = [p.box for p in proposals if p.image == 0]
-    index = len(images)
-    more = [Proposal(box, index) for box in search_near(detector, view, areas)
-            if any(_overlaps(box, area) for area in areas) and not any(_overlaps(box, b) for b in seen)]
-    return [*images, view], [*flags, False], more
-
-
-class PassDetector(Protocol):
-    """A detector whose passes can be run one by one (``ocr.DbnetDetector``)."""
-
-    passes: tuple[ScanPass, ...]
-    screen_peak: float | None
-
-    def detect(self, image: npt.NDArray[np.uint8]) -> list[TextBox]: ...
-
-    def detect_pass(self, image: npt.NDArray[np.uint8], scan: ScanPass) -> tuple[list[TextBox], float]: ...
-
-
-def search_near(detector: TextDetector, image: npt.NDArray[np.uint8], areas: Sequence[TextBox]) -> list[TextBox]:
-    """The detector's boxes in ``image`` near ``areas`` (``FLOW_CONTEXT``), found in crops of
-    ``image`` rather than in the whole of it: each of the detector's passes runs over each crop at the
-    scale it has over the whole image (``crop_passes``), and a crop with a box near an area that
-    reaches one of its edges inside the image is grown on that side (``FLOW_CONTEXT``, doubled each
-    time) and searched again (up to ``FLOW_GROW`` times), so a line is not cut where the crop ends.
-    A detector without single passes searches the whole image.  Boxes are in ``image``'s
-    coordinates; boxes far from every area may be among them."""
-    passes = getattr(detector, "passes", None)
-    if passes is None or not callable(getattr(detector, "detect_pass", None)):
-        return detector.detect(image)
-    searcher = cast(PassDetector, detector)
-    rows, columns = image.shape[:2]
-    plan = crop_passes(tuple(passes), rows, columns)
-    crops = merge_crops([_widen(area, FLOW_CONTEXT, rows, columns) for area in areas])
-    found: list[TextBox] = []
-    peak = 0.0
-    screened: list[tuple[TextBox, list[TextBox]]] = []
-    for crop in crops:  # the screen first, over every crop: nothing text-like there, nothing more
-        boxes, crop_peak = _crop_pass(searcher, image, crop, plan[0])
-        screened.append((crop, boxes))
-        peak = max(peak, crop_peak)
-    screen = getattr(searcher, "screen_peak", None)
-    if screen is not None and peak < screen:
-        return [box for _, boxes in screened for box in boxes]
-    for crop, boxes in screened:
-        for grown in range(FLOW_GROW + 1):
-            boxes = boxes + [b for scan in plan[1:] for b in _crop_pass(searcher, image, crop, scan)[0]]
-            near = [b for b in boxes if any(_overlaps(b, a) for a in areas)]
-            wider = _grow_to(crop, near, FLOW_CONTEXT << grown, rows, columns)
-            if wider == crop or grown == FLOW_GROW:
-                break
-            crop = wider
-            boxes = _crop_pass(searcher, image, crop, plan[0])[0]
-        found.extend(boxes)
-    return found
-
-
-@dataclass(frozen=True, slots=True)
-class CropPass:
-    """One pass of a detector as run on crops: the pass at a fixed scale, and the part of the
-    image it covers (``None``: all of it; else strips, as ``x, y, width, height``)."""
-
-    scan: ScanPass
-    strips: tuple[TextBox, ...] | None = None
-
-
-def crop_passes(passes: Sequence[ScanPass], rows: int, columns: int) -> list[CropPass]:
-    """The passes a detector runs over a whole ``rows`` x ``columns`` image, each at the scale it has
-    there (``ScanPass.size_for``; a tiled pass at its tiles' scale; an edge-band pass at its
-    strips' scale, over its strips only), as fixed-scale passes for crops of that image.  A pass
-    the detector skips there (a band pass on a small image; the same network input as an earlier
-    pass) is left out; the first (the screen) is always kept."""
-    plan: list[CropPass] = []
-    done: set[tuple[bool, int, int]] = set()
-    longer = max(rows, columns)
-    for index, scan in enumerate(passes):
-        if scan.band:
-            if longer <= scan.larger_than or scan.factor is None:
-                continue
-            across = columns if scan.rotate90 else rows
-            size = min(across, max(32, round(scan.band * across)))
-            ratio = min(scan.factor, scan.max_side / max(longer, size))
-            starts = sorted({0, across - size})
-            strips = tuple(TextBox(start, 0, size, rows) if scan.rotate90 else TextBox(0, start, columns, size)
-                           for start in starts)
-            plan.append(CropPass(_fixed(scan, ratio), strips))
-            continue
-        if scan.tile and scan.factor is not None and longer * scan.factor > scan.max_side:
-            plan.append(CropPass(_fixed(scan, max(1.0, min(scan.factor, scan.max_side / longer)))))
-            continue
-        network = scan.size_for(columns, rows) if scan.rotate90 else scan.size_for(rows, columns)
-        if (scan.rotate90, *network) in done and index:
-            continue
-        done.add((scan.rotate90, *network))
-        ratio = float(np.sqrt(network[0] * network[1] / (rows * columns)))
-        plan.append(CropPass(_fixed(scan, ratio)))
-    return plan
-
-
-def _fixed(scan: ScanPass, ratio: float) -> ScanPass:
-    """``scan`` resizing by ``ratio`` whatever the image's size (up to ``ocr``'s upscale limit)."""
-    return ScanPass(min_side=None, factor=ratio, max_side=1 << 16, rotate90=scan.rotate90)
-
-
-def _crop_pass(
-    detector: PassDetector, image: npt.NDArray[np.uint8], crop: TextBox, step: CropPass
-) -> tuple[list[TextBox], float]:
-    """Boxes (in ``image``'s coordinates) and peak of one pass over ``crop`` of ``image`` (over its
-    parts within the pass's strips, for an edge-band pass)."""
-    parts = [crop] if step.strips is None else [p for p in (_intersect(crop, s) for s in step.strips) if p]
-    boxes: list[TextBox] = []
-    peak = 0.0
-    for part in parts:
-        piece = np.ascontiguousarray(image[part.y : part.y1, part.x : part.x1])
-        found, part_peak = detector.detect_pass(piece, step.scan)
-        peak = max(peak, part_peak)
-        boxes += [b.shifted(part.x, part.y) for b in found]
-    return boxes, peak
-
-
-def merge_crops(crops: Sequence[TextBox]) -> list[TextBox]:
-    """``crops`` with every two that overlap replaced by their union, until none overlap."""
-    merged = list(crops)
-    joined = True
-    while joined:
-        joined = False
-        for i in range(len(merged)):
-            for j in range(i + 1, len(merged)):
-                if _overlaps(merged[i], merged[j]):
-                    merged[i] = union_box([merged[i], merged[j]])
-                    del merged[j]
-                    joined = True
-                    break
-            if joined:
-                break
-    return sorted(merged, key=lambda c: (c.y, c.x))
-
-
-def _grow_to(crop: TextBox, boxes: Sequence[TextBox], by: int, rows: int, columns: int) -> TextBox:
-    """``crop`` grown by ``by`` px on each side that a box of ``boxes`` reaches (within 2 px)
-    where that side is not the image's edge; ``crop`` itself when none does."""
-    left = crop.x > 0 and any(b.x <= crop.x + 2 for b in boxes)
-    top = crop.y > 0 and any(b.y <= crop.y + 2 for b in boxes)
-    right = crop.x1 < columns and any(b.x1 >= crop.x1 - 2 for b in boxes)
-    bottom = crop.y1 < rows and any(b.y1 >= crop.y1 - 2 for b in boxes)
-    x0, y0 = max(0, crop.x - by * left), max(0, crop.y - by * top)
-    x1, y1 = min(columns, crop.x1 + by * right), min(rows, crop.y1 + by * bottom)
-    return TextBox(x0, y0, x1 - x0, y1 - y0)
-
-
-def _widen(box: TextBox, by: int, rows: int, columns: int) -> TextBox:
-    x0, y0 = max(0, box.x - by), max(0, box.y - by)
-    x1, y1 = min(columns, box.x1 + by), min(rows, box.y1 + by)
-    return TextBox(x0, y0, x1 - x0, y1 - y0)
-
-
-def _intersect(a: TextBox, b: TextBox) -> TextBox | None:
-    x0, y0, x1, y1 = max(a.x, b.x), max(a.y, b.y), min(a.x1, b.x1), min(a.y1, b.y1)
-    return TextBox(x0, y0, x1 - x0, y1 - y0) if x0 < x1 and y0 < y1 else None
-
-
-def _overlaps(a: TextBox, b: TextBox) -> bool:
-    return a.x < b.x1 and b.x < a.x1 and a.y < b.y1 and b.y < a.y1
-
-
-def _white_clusters(white: npt.NDArray[np.bool_], *, spot: int = 0) -> list[TextBox]:
-    """Areas (widened by ``FLOW_MARGIN``) around clusters of at least ``FLOW_WHITE`` pixels of
-    ``white``, except spots: clusters less than ``spot`` px across whose longer side is under
-    ``LINE_ASPECT`` times their shorter one (a line of text is longer than it is high)."""
-    if int(white.sum()) < FLOW_WHITE:
-        return []
-    from dicom_deid.pixels.ocr import _import_cv2
-
-    cv2 = _import_cv2()
-    joined = cv2.dilate(white.astype(np.uint8), np.ones((FLOW_JOIN, FLOW_JOIN), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-    rows, columns = white.shape
-    areas = []
-    for label in range(1, count):
-        x, y, w, h, _area = (int(v) for v in stats[label])
-        if int(white[y : y + h, x : x + w][labels[y : y + h, x : x + w] == label].sum()) < FLOW_WHITE:
-            continue
-        if max(w, h) < spot and max(w, h) < LINE_ASPECT * min(w, h):
-            continue
-        areas.append(_widen(TextBox(x, y, w, h), FLOW_MARGIN, rows, columns))
-    return areas
 
 
 def _second_look(
@@ -833,7 +467,7 @@ def _line_join(
                 continue
             verdict = judge(image, Proposal(whole, index), joined, core=core_of([p.box for p in proposals]))
             kept = best[held[0]][0].box  # type: ignore[index]
-            inside = _intersect(verdict.box, kept)
+            inside = verdict.box.intersection(kept)
             if verdict.verdict is Verdict.CONFIRMED and inside is not None \
                     and inside.width * inside.height >= JOIN_KEEPS * kept.width * kept.height:
                 best[held[0]] = (verdict, joined)
@@ -939,60 +573,3 @@ def _vivid_channel(image: npt.NDArray[np.uint8], box: TextBox) -> int:
         return 0
     spread = np.percentile(crop, 98, axis=0) - np.percentile(crop, 2, axis=0)
     return int(np.argmax(spread))
-
-
-# --- keep-clinical-annotations policy ------------------------------------------------------
-
-_CLINICAL_TOKEN = re.compile(
-    r"^(?:L|R|LT|RT|LEFT|RIGHT|A|P|S|I|H|F|AP|PA|LAT|ANT|POST|SUP|INF|MED|TRV|TRANS|SAG|LONG|COR"
-    r"|AX|PROX|MID|DIST|D\d|M\d|DIST\d?|AREA|VOL|CM|MM|HZ|KHZ|MHZ|DB|FPS|BPM|CM/S|M/S|%"
-    r"|[+×x*#:=.\-]|\d{1,3}(?:[.,]\d{1,2})?(?:CM|MM|%|DB|HZ)?)$"
-)
-_PHI_LIKE = re.compile(
-    r"\d{4,}"  # IDs, accession numbers, years
-    r"|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"  # dates
-    r"|\d{1,2}:\d{2}"  # times
-    r"|[A-Z]{2,}\^"  # DICOM person name
-)
-_MAX_CLINICAL_LENGTH = 12
-
-
-def is_clinical_annotation(text: str, phi_values: Iterable[str]) -> bool:
-    """True for a short annotation such as ``L``, ``5 cm`` or ``D1 2.3CM`` (and nothing else).
-
-    Unreadable text is never clinical: redaction must not depend on reading.
-    """
-    cleaned = " ".join(text.upper().split())
-    if not cleaned or len(cleaned) > _MAX_CLINICAL_LENGTH or _PHI_LIKE.search(cleaned):
-        return False
-    squeezed = re.sub(r"[^A-Z0-9]", "", cleaned)
-    for value in phi_values:
-        for part in re.split(r"[\^\s,/\-.]+", str(value).upper()):
-            part = re.sub(r"[^A-Z0-9]", "", part)
-            if len(part) >= 2 and part in squeezed:
-                return False
-    return all(_CLINICAL_TOKEN.match(token) for token in cleaned.split(" "))
-
-
-def keep_clinical(
-    boxes: Sequence[RedactionBox],
-    images: Sequence[npt.NDArray[np.uint8]],
-    reader: TextReader,
-    phi_values: Sequence[str],
-) -> list[RedactionBox]:
-    """Boxes that must still be redacted once clinical annotations are kept.
-
-    A box is kept (not redacted) only when *every* search image reads as a clinical
-    annotation there.  Only detector boxes are considered; template and ultrasound-region
-    boxes are always redacted.
-    """
-    result: list[RedactionBox] = []
-    for box in boxes:
-        if box.source != "detector":
-            result.append(box)
-            continue
-        probe = TextBox(box.x, box.y, box.width, box.height)
-        readings = [reader.read(image, probe) for image in images]
-        if not all(is_clinical_annotation(text, phi_values) for text in readings):
-            result.append(box)
-    return result

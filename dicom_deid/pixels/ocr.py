@@ -70,6 +70,12 @@ class TextBox:
         core = None if self.core is None else (self.core[0] + dx, self.core[1] + dy, *self.core[2:])
         return TextBox(self.x + dx, self.y + dy, self.width, self.height, self.score, core)
 
+    def intersection(self, other: TextBox) -> TextBox | None:
+        """The pixels both boxes hold (no score, no kernel), or None where they share none."""
+        x0, y0 = max(self.x, other.x), max(self.y, other.y)
+        x1, y1 = min(self.x1, other.x1), min(self.y1, other.y1)
+        return TextBox(x0, y0, x1 - x0, y1 - y0) if x0 < x1 and y0 < y1 else None
+
 
 class TextDetector(Protocol):
     """Finds text regions in an 8-bit image (H×W grey or H×W×3 RGB)."""

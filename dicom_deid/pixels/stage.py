@@ -30,16 +30,10 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from dicom_deid.errors import UnsupportedTransferSyntax
+from dicom_deid.pixels.clinical import keep_clinical
 from dicom_deid.pixels.confirm import Verdict
 from dicom_deid.pixels.decode import DecodedPixels, check_decodable, decode_pixels
-from dicom_deid.pixels.detect import (
-    TextFinder,
-    TextRecognizer,
-    derived_flags,
-    find_text,
-    keep_clinical,
-    search_images,
-)
+from dicom_deid.pixels.detect import TextFinder, TextRecognizer, find_text
 from dicom_deid.pixels.display import display_frame
 from dicom_deid.pixels.encode import encode_frames
 from dicom_deid.pixels.faces import find_faces, is_head_volume, is_photograph
@@ -52,6 +46,7 @@ from dicom_deid.pixels.redact import RedactionBox, apply_boxes, clip_box, fill_v
 from dicom_deid.pixels.regions import load_region_rules, template_boxes, ultrasound_boxes
 from dicom_deid.pixels.risk import RiskLevel, assess_risk
 from dicom_deid.pixels.sampling import SeriesVerdicts
+from dicom_deid.pixels.views import derived_flags, search_images
 from dicom_deid.profiles import Option, Profile
 from dicom_deid.read import keyword_value
 
