@@ -66,28 +66,43 @@ def search_images(
 #: (and ``NOVEL_MIN``) of pixels that differ by more than ``NOVEL_LEVEL`` grey levels from both
 #: neighbouring frames: a label that appears on it, not anatomy that moves smoothly.  Up to
 #: ``NOVEL_FRAMES``, most first: a grey label on one frame of an XA run ranked fifth, after three
-#: frames with other labels and a flash.
+#: frames with other labels and a flash.  A faint label differs by less: frames that pass the same
+#: test only at ``NOVEL_FAINT`` grey levels follow (a 25 px name at 40 grey levels over an XA
+#: frame changed 67 pixels by more than 64 levels, under the run's floor of 96, and 1,542 by more
+#: than 32, over its floor of 556).
 NOVEL_LEVEL = 64
+NOVEL_FAINT = 32
 NOVEL_SHARE = 3.0
 NOVEL_MIN = 24
 NOVEL_FRAMES = 6  # at most this many such frames
 
 
 def novel_frames(stack: npt.NDArray[np.uint8], *, exclude: Iterable[int] = ()) -> list[int]:
-    """Frames of ``stack`` (F × R × C) that show something neither neighbour shows, most first."""
+    """Frames of ``stack`` (F × R × C) that show something neither neighbour shows, most first.
+
+    Frames that stand out at ``NOVEL_LEVEL`` come first, by count; then those that stand out only at
+    ``NOVEL_FAINT``.
+    """
     count = stack.shape[0]
     if count < 3:
         return []
-    changed = np.zeros(count, dtype=np.int64)
+    changed = np.zeros((2, count), dtype=np.int64)
     for index in range(count):
         near = [stack[j] for j in (index - 1, index + 1) if 0 <= j < count]
         sole = _absdiff(stack[index], near[0])
         if len(near) == 2:
             np.minimum(sole, _absdiff(stack[index], near[1]), out=sole)
-        changed[index] = int(np.count_nonzero(sole > NOVEL_LEVEL))
-    floor = max(float(NOVEL_MIN), NOVEL_SHARE * float(np.median(changed)))
+        changed[0, index] = int(np.count_nonzero(sole > NOVEL_LEVEL))
+        changed[1, index] = int(np.count_nonzero(sole > NOVEL_FAINT))
     skip = {int(i) for i in exclude}
-    ranked = [int(i) for i in np.argsort(-changed, kind="stable") if changed[i] >= floor and int(i) not in skip]
+    ranked: list[int] = []
+    for counts in changed:
+        floor = max(float(NOVEL_MIN), NOVEL_SHARE * float(np.median(counts)))
+        ranked.extend(
+            int(i)
+            for i in np.argsort(-counts, kind="stable")
+            if counts[i] >= floor and int(i) not in skip and int(i) not in ranked
+        )
     return ranked[:NOVEL_FRAMES]
 
 
