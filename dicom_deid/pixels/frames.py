@@ -9,7 +9,8 @@ anatomy for nothing, so each region is checked frame by frame:
    to every frame (the common static overlay costs a handful of reads).  A line no probe
    frame reads as it lies, and that reads set level (``deskew.level_line``) on one of them,
    is a tilted line: every frame is then read set level;
-2. otherwise every frame is read.  A frame keeps the region when it reads as text
+2. otherwise every frame is read (a long line at both ends when each end reads on a probe frame
+   where the other does not: two labels on different frames, joined along one row).  A frame keeps the region when it reads as text
    (``confirm.judge_reading`` confirms it) that shares at least half its characters with the
    best reading of the region, *or* most glyph pixels of a frame that reads hold
    the same stored values in it (text drawn at a fixed value that the recognizer misses on
@@ -88,11 +89,11 @@ def assign_frames(
         return _look(read_crops, [_crop(frame(i), box, turn) for i in indices])
 
     for index, box in enumerate(boxes):
-        ways = 2 if _vertical(box) else 1  # a vertical line may need reading both ways up
+        ways = 2 if _vertical(box) or _long(box) else 1  # a vertical line may be read both ways up, a long one at both ends
         if budget < ways * count + 3 * len(probes):
             out.append(box)
             continue
-        turn, first = _orient(box, [frame(i) for i in probes], read_crops)
+        turn, first, other = _orient(box, [frame(i) for i in probes], read_crops)
         budget -= 2 * len(probes) if _vertical(box) or _long(box) else len(probes)
         if all(seen.reads for seen in first):
             out.append(box)
@@ -112,6 +113,11 @@ def assign_frames(
             budget -= count
         source = None if found_on is None else _source_frame(frame, box, found_on[index], count)
         read = _like_the_text([seen.reading if seen.reads else None for seen in looks], source)
+        if other is not None:  # the other end of a long line holds other text, on other frames
+            ends = look(range(count), box, other)
+            budget -= count
+            read = [a or b for a, b in zip(read, _like_the_text(
+                [seen.reading if seen.reads else None for seen in ends], source), strict=True)]
         if any(read) or found_on is None:
             frames = _frames_with_text(read, _agreement(decoded, frame, box, read))
         else:  # no frame reads it: the frames that show what the search saw
@@ -147,7 +153,7 @@ def _orient(
     box: RedactionBox,
     images: Sequence[npt.NDArray[np.uint8]],
     read_crops: Callable[[Sequence[npt.NDArray[np.uint8]]], list[Reading]],
-) -> tuple[int, list[Look]]:
+) -> tuple[int, list[Look], int | None]:
     """The quarter turn that sets a vertical line upright (-1: clockwise, for text running top
     to bottom; 1: counter-clockwise, bottom to top), chosen on ``images`` (the probe frames), and
     their readings that way; 0 when no probe frame reads it either way (a label shown on a few
@@ -155,26 +161,34 @@ def _orient(
     and colons still yields a few symmetric marks ("0", ":"), too few to confirm it: a label
     drawn at 270 degrees was found on a third of the frames that showed it.  A long horizontal
     line (``_long``) is read from its end (1) instead of its start (-1) when the end reads as
-    text on more probe frames; it is never read both ways on every frame."""
+    text on more probe frames; it is never read both ways on every frame.
+
+    The third value: the other end of a long line, to be read on every frame as well, when it
+    reads as text on a probe frame where the chosen end does not (two labels shown on different
+    frames, joined into one line by a projection: a hospital name on frames 3-6 of an XA run and
+    a patient name on frames 11-19 further along its row were one line of the deviation image;
+    only the name's end was read, and the hospital's start was left readable on 4 frames, seed
+    10893 case024)."""
     if not _vertical(box):
         start = _look(read_crops, [_crop(image, box) for image in images])
         if not _long(box) or all(seen.reads for seen in start):
-            return -1, start
+            return -1, start, None
         end = _look(read_crops, [_crop(image, box, 1) for image in images])
-        if sum(seen.reads for seen in end) > sum(seen.reads for seen in start):
-            return 1, end
-        return -1, start
+        chosen, rest = (1, -1) if sum(seen.reads for seen in end) > sum(seen.reads for seen in start) else (-1, 1)
+        ways = {-1: start, 1: end}
+        alone = any(o.reads and not c.reads for c, o in zip(ways[chosen], ways[rest], strict=True))
+        return chosen, ways[chosen], rest if alone else None
     looks = _look(read_crops, [_crop(image, box, turn) for turn in (-1, 1) for image in images])
     ways = {-1: looks[: len(images)], 1: looks[len(images) :]}
     confirmed = {turn: sum(seen.reads for seen in ways[turn]) for turn in ways}
     if confirmed[-1] == confirmed[1]:
         if confirmed[-1] == 0:
             return 0, [max(a, b, key=lambda seen: seen.reading.score()) for a, b in zip(
-                ways[-1], ways[1], strict=True)]
+                ways[-1], ways[1], strict=True)], None
         turn = max((-1, 1), key=lambda t: sum(seen.reading.score() for seen in ways[t]))
     else:
         turn = max((-1, 1), key=lambda t: confirmed[t])
-    return turn, ways[turn]
+    return turn, ways[turn], None
 
 
 def _long(box: RedactionBox) -> bool:
