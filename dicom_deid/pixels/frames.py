@@ -222,7 +222,8 @@ def _crop(image: npt.NDArray[np.uint8], box: RedactionBox, turn: int = -1) -> np
 
 def _like_the_text(readings: Sequence[Reading | None], source: int | None = None) -> list[bool]:
     """Frames whose confirmed reading shares at least half its characters with the text of the
-    region (a clock that ticks still does; anatomy read as two digits does not): the reading of
+    region, any digit matching any other (a clock that ticks still does; anatomy read as a few
+    digits beside a date's letters does not): the reading of
     ``source``, the frame the search found the region on, where it reads (that frame always
     keeps the region), else the best reading.  Vertical stripes on frame 35 of a 60-frame XA run
     read "20001: 8885", scored above "27-AUG-" read on frame 28 where the search had found a
@@ -232,18 +233,25 @@ def _like_the_text(readings: Sequence[Reading | None], source: int | None = None
     if not confirmed:
         return [False] * len(readings)
     own = readings[source] if source is not None else None
-    best = Counter((own or max(confirmed, key=lambda r: r.score())).text.replace(" ", ""))
+    best = _characters((own or max(confirmed, key=lambda r: r.score())).text)
     out = []
     for reading in readings:
         if reading is None:
             out.append(False)
             continue
-        chars = Counter(reading.text.replace(" ", ""))
+        chars = _characters(reading.text)
         shared = sum((chars & best).values())
         out.append(shared >= 0.5 * max(1, min(sum(chars.values()), sum(best.values()))))
     if own is not None and source is not None:
         out[source] = True
     return out
+
+
+def _characters(text: str) -> Counter[str]:
+    """The characters of ``text`` that ``_like_the_text`` compares: spaces dropped, every digit
+    the same (the seconds of a clock tick from frame to frame: "49°" read on one frame of a cine
+    shares no digit with "145" read on another, and its frames were left uncovered)."""
+    return Counter("0" if ch.isdigit() else ch for ch in text if not ch.isspace())
 
 
 def _source_frame(
