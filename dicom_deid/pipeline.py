@@ -40,7 +40,12 @@ from dicom_deid.pixels.mode import PixelMode
 from dicom_deid.record import DiscardLinks, MappingSink, Recorder
 from dicom_deid.walk import InputRef, InputWalk, load_input
 from dicom_deid.workers import Task, map_dask, map_pool, map_serial
-from dicom_deid.write import default_keep_free, remove_stale_parts, unresolved_write_errors
+from dicom_deid.write import (
+    FreeSpace,
+    default_keep_free,
+    remove_stale_parts,
+    unresolved_write_errors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +221,8 @@ def _run(config: RunConfig, engine: Engine, *, mapping: MappingSink | None, on_e
             yield ref
 
     task = Task(root=root, output=config.output, quarantine_dir=config.quarantine_dir, dry_run=config.dry_run,
-                file_cpu_limit=config.file_cpu_limit, replace=config.force, keep_free=keep_free)
+                file_cpu_limit=config.file_cpu_limit, replace=config.force, keep_free=keep_free,
+                space=FreeSpace(config.output, keep_free) if keep_free > 0 else None)
     part_spec = None
     if config.dask and hasattr(sink, "part_spec") and not config.dry_run:
         part_spec = sink.part_spec()  # each Dask worker seals its own links: none cross the network

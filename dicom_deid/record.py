@@ -1,8 +1,9 @@
 """Record: each input's result -> its sealed links, then its manifest row.  Stops cleanly on faults.
 
 A manifest row marks an input done (a resume skips it), so a row is appended only once the
-links of that input are sealed: rows wait in a short queue (``ROW_BATCH`` results or
-``ROW_SECONDS``), the mapping is flushed, then the rows are appended whole.  When the file
+links of that input are sealed and its output is durable: rows wait in a short queue
+(``ROW_BATCH`` results or ``ROW_SECONDS``), the mapping is flushed, the batch's outputs are made
+durable (``write.make_durable``: one syncfs on Linux), then the rows are appended whole.  When the file
 system refuses the mapping or the manifest, the run stops: results not recorded have their
 outputs taken back (a resume redoes them), so OUTPUT never holds a file without a row.
 """
@@ -20,7 +21,7 @@ from dicom_deid.errors import DeidError
 from dicom_deid.events import Event, FileDone
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import ManifestWriter, Outcome
-from dicom_deid.write import resolve_write_error
+from dicom_deid.write import make_durable, resolve_write_error
 
 if TYPE_CHECKING:
     from dicom_deid.boundary import FileResult
@@ -123,6 +124,13 @@ class Recorder:
                 self._sink.flush()
             except (DeidError, OSError) as exc:
                 self._break(f"cannot seal the mapping: {exc}")
+        if batch and self._broken is None and self._writer is not None:
+            written = [res.record.output for res in batch
+                       if res.record.outcome == Outcome.WRITTEN.value and res.record.output]
+            try:
+                make_durable(self._output, written)  # one flush for the batch, before any row claims a file
+            except OSError as exc:
+                self._break(f"cannot make the outputs durable ({exc.strerror or exc})")
         for i, res in enumerate(batch):
             if self._broken is None and self._writer is not None:
                 try:
