@@ -131,15 +131,15 @@ class Recorder:
                 make_durable(self._output, written)  # one flush for the batch, before any row claims a file
             except OSError as exc:
                 self._break(f"cannot make the outputs durable ({exc.strerror or exc})")
-        for i, res in enumerate(batch):
-            if self._broken is None and self._writer is not None:
-                try:
-                    self._writer.add(res.record, res.row)
-                except OSError as exc:
-                    self._break(f"cannot write the manifest {self._writer.path} ({exc.strerror or exc})")
-                except BaseException:  # Ctrl-C mid-batch: the rest waits for the final commit
-                    self._pending = batch[i:] + self._pending
-                    raise
+        if batch and self._broken is None and self._writer is not None:
+            try:  # the batch's rows in one write (one system call, not two per row), whole or not at all
+                self._writer.add_many([(res.record, res.row) for res in batch])
+            except OSError as exc:
+                self._break(f"cannot write the manifest {self._writer.path} ({exc.strerror or exc})")
+            except BaseException:  # Ctrl-C: the batch waits for the final commit
+                self._pending = batch + self._pending
+                raise
+        for res in batch:
             if self._broken is not None:
                 self._take_back(res)
                 continue

@@ -36,6 +36,10 @@ from dicom_deid.element_bytes import (
 from dicom_deid.errors import DeidError, QuarantineReason
 from dicom_deid.read import dataset_encoding, keyword_attribute
 
+#: one part of a file written: bytes, or a view of an input's bytes (the byte path splices large
+#: copied values as views: ``write_output`` writes either)
+Chunk = bytes | memoryview
+
 
 class WriteError(DeidError):
     reason = QuarantineReason.WRITE_ERROR
@@ -241,7 +245,7 @@ class DuplicateInstanceError(DeidError):
     reason = QuarantineReason.DUPLICATE_INSTANCE
 
 
-def write_output(path: Path | str, data: bytes | Sequence[bytes], *, replace: bool = False) -> bool:
+def write_output(path: Path | str, data: bytes | Sequence[Chunk], *, replace: bool = False) -> bool:
     """Atomically create ``path`` without ever replacing a different file.
 
     ``data``: the file's bytes, or its consecutive parts (``encode_parts``), written as they are
@@ -271,7 +275,7 @@ _NO_TMPFILE = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EI
                          errno.EPERM, errno.EACCES})
 
 
-def _write_unnamed(target: str, data: bytes | Sequence[bytes]) -> bool | None:
+def _write_unnamed(target: str, data: bytes | Sequence[Chunk]) -> bool | None:
     """``write_output`` by an unnamed file linked into place; None where unnamed files cannot be
     used here (the caller writes a named temporary file instead)."""
     global _TMPFILE
@@ -315,7 +319,7 @@ def _write_unnamed(target: str, data: bytes | Sequence[bytes]) -> bool | None:
         os.close(fd)
 
 
-def _write_named(target: str, data: bytes | Sequence[bytes], replace: bool) -> bool:
+def _write_named(target: str, data: bytes | Sequence[Chunk], replace: bool) -> bool:
     """``write_output`` by a named temporary file in the target folder, linked (or, for
     ``replace``, renamed) into place, then removed."""
     folder, name = os.path.split(target)
@@ -349,7 +353,7 @@ def _write_named(target: str, data: bytes | Sequence[bytes], replace: bool) -> b
         _unlink_quietly(tmp)
 
 
-def _write_all(fd: int, data: bytes | Sequence[bytes]) -> None:
+def _write_all(fd: int, data: bytes | Sequence[Chunk]) -> None:
     if isinstance(data, bytes):
         view = memoryview(data)
         while view:
@@ -358,7 +362,7 @@ def _write_all(fd: int, data: bytes | Sequence[bytes]) -> None:
         _write_parts(fd, data)
 
 
-def _same_file(target: str, data: bytes | Sequence[bytes]) -> bool:
+def _same_file(target: str, data: bytes | Sequence[Chunk]) -> bool:
     """False when ``target`` already holds ``data`` (a re-run); DuplicateInstanceError otherwise."""
     with open(target, "rb") as fh:
         if fh.read() == (data if isinstance(data, bytes) else b"".join(data)):
@@ -372,7 +376,7 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 _IOV_MAX = 1024  # buffers one writev may take (POSIX guarantees 16; Linux and the BSDs take 1024)
 
 
-def _write_parts(fd: int, parts: Sequence[bytes]) -> None:
+def _write_parts(fd: int, parts: Sequence[Chunk]) -> None:
     """Write ``parts`` in order, every byte: by ``os.writev`` (the kernel gathers the buffers)
     a batch at a time; a short write's rest (or all, where there is no writev) by ``os.write``."""
     writev = getattr(os, "writev", None)
@@ -415,14 +419,14 @@ _ENCODE_ERRORS = (NotImplementedError, ValueError, TypeError, UnicodeError, stru
 _VALID_VRS = frozenset(str(vr.value) for vr in VR if len(str(vr.value)) == 2)
 
 
-def encode_dataset(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None, *,
+def encode_dataset(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, Chunk] | None = None, *,
                    memo: EncodeMemo | None = None) -> bytes:
     """The file's bytes: ``encode_parts`` joined."""
     return b"".join(encode_parts(ds, meta, copies, memo=memo))
 
 
-def encode_parts(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None, *,
-                 memo: EncodeMemo | None = None) -> list[bytes]:
+def encode_parts(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, Chunk] | None = None, *,
+                 memo: EncodeMemo | None = None) -> list[Chunk]:
     """Serialise with preamble and file meta, in the transfer syntax named by ``meta``.
 
     Little-endian output whose encoding matches what was read takes a fast path: unchanged
@@ -459,7 +463,7 @@ def _failing_tag(exc: BaseException) -> int | None:
     return tag
 
 
-def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes], memo: EncodeMemo | None) -> list[bytes]:
+def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, Chunk], memo: EncodeMemo | None) -> list[Chunk]:
     ds.file_meta = meta
     syntax = keyword_attribute(meta, "TransferSyntaxUID")
     implicit, little = dataset_encoding(syntax)
@@ -513,15 +517,15 @@ def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
             write_data_element(fp, ds[tag], encodings)
 
 
-def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes],
-                    memo: EncodeMemo | None) -> list[bytes]:
+def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, Chunk],
+                    memo: EncodeMemo | None) -> list[Chunk]:
     """The byte path (bytepath.py): what ``_write_body`` writes for ``ds`` plus ``copies``, the
     copied elements as their input bytes; the elements built by the de-identification (and the
     file meta group) encoded by element_bytes.py where it takes them, else by pydicom."""
     encodings = ds.get("SpecificCharacterSet", None)
     text_ok = ascii_text_ok(encodings)
     inner = item_encodings(encodings)  # what pydicom's writer hands down inside every sequence
-    chunks = [b"\x00" * 128 + b"DICM", encode_meta(meta) or _pydicom_meta(meta)]
+    chunks: list[Chunk] = [b"\x00" * 128 + b"DICM", encode_meta(meta) or _pydicom_meta(meta)]
     elements = {int(tag): elem for tag, elem in ds._dict.items()}  # int keys: a BaseTag compares in Python
     for tag in sorted({*elements, *copies}):
         copied = copies.get(tag)
@@ -681,7 +685,7 @@ def remove_stale_parts(folder: Path) -> int:
     return removed
 
 
-__all__ = ["REASONS_NAME", "BytePathMisuse", "DuplicateInstanceError", "FreeSpace", "NoSpaceError", "UnencodableDataset",
+__all__ = ["REASONS_NAME", "BytePathMisuse", "Chunk", "DuplicateInstanceError", "FreeSpace", "NoSpaceError", "UnencodableDataset",
            "UnsafeOutputName", "WriteError", "atomic_write_bytes", "check_free_space", "default_keep_free", "encode_dataset", "encode_parts", "free_bytes", "make_durable",
            "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "sync_folder",
            "unresolved_write_errors", "write_output"]
