@@ -75,7 +75,7 @@ def _pixel_summary(outcome: PixelOutcome | None) -> PixelSummary | None:
 
 def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_dir: Path,
                   dry_run: bool = False, replace: bool = False, keep_free: int = 0,
-                  space: FreeSpace | None = None) -> FileResult:
+                  space: FreeSpace | None = None, sync_quarantine: bool = True) -> FileResult:
     """Handle one input completely.  Never raises: the fail-closed boundary is here.
 
     Every exception an input causes (reading, routing headers, planning, pixels, writing, the
@@ -84,7 +84,9 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
     quarantined with its row.  A failure of the environment rather than of the input (disk
     full, an unwritable quarantine) also sets ``fatal``: the run stops, and a resume finishes.
     ``space``: the run's view of OUTPUT's free space (one statvfs for many files); without it,
-    ``keep_free`` is checked against the file system before each file.
+    ``keep_free`` is checked against the file system before each file.  ``sync_quarantine``:
+    a quarantine copy is fsynced here; False where the run makes the quarantine folder durable
+    once per batch, before the rows (``record.Recorder``).
     """
     started = time.perf_counter()
     token = engine.remapper.keyed_id(item.name)
@@ -98,7 +100,7 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         if not dry_run:
             try:
                 quarantine(quarantine_dir, f"{item.ordinal:08d}-{token}", item.data, reason=reason,
-                           message=message, source=item.name, input_id=token)
+                           message=message, source=item.name, input_id=token, sync=sync_quarantine)
             except WriteError as exc:
                 result.fatal = result.fatal or f"cannot write to the quarantine folder: {exc}"
         return result

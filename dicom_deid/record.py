@@ -11,6 +11,7 @@ outputs taken back (a resume redoes them), so OUTPUT never holds a file without 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -21,7 +22,7 @@ from dicom_deid.errors import DeidError
 from dicom_deid.events import Event, FileDone
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import ManifestWriter, Outcome
-from dicom_deid.write import make_durable, resolve_write_error
+from dicom_deid.write import REASONS_NAME, make_durable, resolve_write_error
 
 if TYPE_CHECKING:
     from dicom_deid.boundary import FileResult
@@ -79,11 +80,20 @@ def dedupe_links(links: list[Link], seen: set[tuple[str, str]]) -> list[Link]:
     return out
 
 
+def _same_file_system(a: Path, b: Path) -> bool:
+    """Whether one syncfs of ``a`` also flushes ``b`` (False when either cannot be told)."""
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return False
+
+
 class Recorder:
     """Accounts for every result of a run, in order; ``stopped`` says why the run must stop."""
 
     def __init__(self, *, writer: ManifestWriter | None, sink: MappingSink, output: Path, quarantine_dir: Path,
-                 run_id: str, unresolved: dict[str, str], emit: Callable[[Event], None]) -> None:
+                 run_id: str, unresolved: dict[str, str], emit: Callable[[Event], None],
+                 sync_quarantine: bool = False) -> None:
         self._writer = writer
         self._sink = sink
         self._output = output
@@ -91,6 +101,7 @@ class Recorder:
         self._run_id = run_id
         self._unresolved = unresolved  # input_id -> quarantine file of an earlier write_error
         self._emit = emit
+        self._sync_quarantine = sync_quarantine  # quarantine copies were written without fsync: sync per batch
         self._pending: list[FileResult] = []
         self._last_commit = time.monotonic()
         self._seen: set[tuple[str, str]] = set()
@@ -127,8 +138,12 @@ class Recorder:
         if batch and self._broken is None and self._writer is not None:
             written = [res.record.output for res in batch
                        if res.record.outcome == Outcome.WRITTEN.value and res.record.output]
+            quarantined = self._sync_quarantine and any(
+                res.record.outcome == Outcome.QUARANTINED.value for res in batch)
             try:
                 make_durable(self._output, written)  # one flush for the batch, before any row claims a file
+                if quarantined and (not written or not _same_file_system(self._output, self._quarantine_dir)):
+                    make_durable(self._quarantine_dir, [REASONS_NAME])  # the copies, their entries, the reasons
             except OSError as exc:
                 self._break(f"cannot make the outputs durable ({exc.strerror or exc})")
         if batch and self._broken is None and self._writer is not None:

@@ -43,12 +43,13 @@ class Task:
     file_cpu_limit: float | None = None  # CPU seconds one file may take before its worker is killed
     keep_free: int = 0  # bytes of OUTPUT's file system no output may use (see RunConfig.keep_free)
     space: FreeSpace | None = field(default=None, compare=False)  # the run's free-space view (``keep_free``)
+    sync_quarantine: bool = True  # False: the run syncs the quarantine folder per batch (Recorder)
 
     def process(self, ref: InputRef, engine: Engine) -> FileResult:
         """One input, read where this runs, through the per-file boundary."""
         return process_input(load_input(ref, self.root), engine=engine, output=self.output,
                              quarantine_dir=self.quarantine_dir, dry_run=self.dry_run, replace=self.replace,
-                             keep_free=self.keep_free, space=self.space)
+                             keep_free=self.keep_free, space=self.space, sync_quarantine=self.sync_quarantine)
 
 
 class _Pending(Protocol):

@@ -131,7 +131,9 @@ class FreeSpace:
         self._budget -= need
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644, sync: bool = True) -> None:
+    """Write ``path`` whole or not at all (temp file, rename); ``sync``: fsync it, then its folder
+    (False: the caller makes it durable later, e.g. a run's ``make_durable`` per batch)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
     try:
@@ -141,11 +143,13 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        sync_folder(path.parent)  # the rename itself survives a crash (its folder's entry is on disk)
+        if sync:
+            sync_folder(path.parent)  # the rename itself survives a crash (its folder's entry is on disk)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise _write_error(exc, path) from None
@@ -217,6 +221,11 @@ def make_durable(folder: Path, written: Sequence[str]) -> None:
             parent = os.path.dirname(parent)
     for name in sorted(folders, key=len, reverse=True):  # deepest first: a folder's entry before its parent's
         sync_folder(Path(name))
+
+
+def syncs_file_systems() -> bool:
+    """Whether :func:`make_durable` makes a whole file system durable in one call here (syncfs)."""
+    return _syncfs() is not None
 
 
 _SYNCFS: list[object] = []  # [the C library's syncfs, or None]: looked up once per process
@@ -590,12 +599,14 @@ def output_relpath(patient: str, study_uid: str, series_uid: str, sop_uid: str) 
 
 
 def quarantine(qdir: Path, token: str, data: bytes | None, *, reason: QuarantineReason, message: str,
-               source: str, input_id: str | None = None) -> Path:
+               source: str, input_id: str | None = None, sync: bool = True) -> Path:
     """Copy an input that could not be fully handled into ``qdir`` with its reason.
 
     The quarantine folder is input-side (it holds originals, PHI included) and is
     created 0700; it must not be shared with the de-identified output.  Raises
     WriteError (NoSpaceError when full): a quarantine that cannot be written stops the run.
+    ``sync``: the copy, its folder entry and the reason line are fsynced here (three flushes);
+    False where the run makes ``qdir`` durable once per batch, before the rows (``make_durable``).
     """
     try:
         qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -603,16 +614,16 @@ def quarantine(qdir: Path, token: str, data: bytes | None, *, reason: Quarantine
         raise _write_error(exc, qdir) from None
     target = qdir / f"{token}.bin"
     if data is not None:
-        atomic_write_bytes(target, data, mode=0o600)
+        atomic_write_bytes(target, data, mode=0o600, sync=sync)
     entry = {"file": target.name if data is not None else None, "source": source, "reason": reason.value,
              "message": message}
     if input_id is not None:
         entry["input_id"] = input_id
-    _append_reason(qdir, entry)
+    _append_reason(qdir, entry, sync=sync)
     return target
 
 
-def _append_reason(qdir: Path, entry: Mapping[str, object]) -> None:
+def _append_reason(qdir: Path, entry: Mapping[str, object], *, sync: bool = True) -> None:
     line = (json.dumps(entry) + "\n").encode("utf-8")
     path = qdir / REASONS_NAME
     try:
@@ -625,7 +636,8 @@ def _append_reason(qdir: Path, entry: Mapping[str, object]) -> None:
             view = memoryview(line)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         except OSError as exc:
             os.ftruncate(fd, start)  # whole lines only
             raise _write_error(exc, path) from None
@@ -687,5 +699,5 @@ def remove_stale_parts(folder: Path) -> int:
 
 __all__ = ["REASONS_NAME", "BytePathMisuse", "Chunk", "DuplicateInstanceError", "FreeSpace", "NoSpaceError", "UnencodableDataset",
            "UnsafeOutputName", "WriteError", "atomic_write_bytes", "check_free_space", "default_keep_free", "encode_dataset", "encode_parts", "free_bytes", "make_durable",
-           "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "sync_folder",
+           "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "sync_folder", "syncs_file_systems",
            "unresolved_write_errors", "write_output"]

@@ -253,3 +253,85 @@ def test_a_batch_of_rows_is_one_write_whole_or_none(tmp_path: Path, monkeypatch:
     with pytest.raises(OSError):
         writer.add_many([(r, None) for r in records])
     assert path.read_bytes() == header + b"".join(encode_row(r) for r in records)  # no part of a line kept
+
+
+def test_large_copied_values_are_views_of_the_input_and_written_as_read(tmp_path: Path) -> None:
+    """The byte path splices a kept value of 4 KiB or more (here an 8 KiB palette) as a view of the
+    input's bytes, not a copy, and smaller ones as bytes; the file written holds the input's bytes."""
+    import io
+
+    import pydicom
+
+    from dicom_deid.deidentify import Engine, deidentify
+    from dicom_deid.keys import SecretKey
+    from dicom_deid.profiles import load_profile
+    from dicom_deid.read import parse_instance
+    from dicom_deid.write import encode_parts
+    from tests.fuzz_corpus import TEST_FILES
+
+    ds = pydicom.dcmread(TEST_FILES / "CT_small.dcm")
+    ds.RedPaletteColorLookupTableData = bytes(range(256)) * 32  # (0028,1201) OW, kept by the basic profile
+    ds.BluePaletteColorLookupTableData = b"ab" * 100  # (0028,1203)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    data = buf.getvalue()
+    engine = Engine(load_profile("basic"), SecretKey(bytes(range(32))))
+    result = deidentify(parse_instance(data, where="input").dataset, engine, data=data)
+    assert result.copies is not None
+    large, small = result.copies.ranges[0x00281201], result.copies.ranges[0x00281203]
+    assert isinstance(large, memoryview) and large.obj is data  # no copy
+    element = b"\x28\x00\x01\x12OW\x00\x00" + (8192).to_bytes(4, "little") + bytes(range(256)) * 32
+    assert large.tobytes() == element  # its header and value, as read
+    assert type(small) is bytes and len(small) == 12 + 200
+    parts = encode_parts(result.dataset, result.dataset.file_meta, result.copies.spliced)
+    path = tmp_path / "x.dcm"
+    assert write_output(path, parts) is True
+    assert element in path.read_bytes()
+    assert path.read_bytes() == b"".join(bytes(p) for p in parts)
+
+
+def test_a_quarantine_left_to_the_batch_is_written_without_fsync(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from dicom_deid.errors import QuarantineReason
+    from dicom_deid.write import quarantine
+
+    synced: list[int] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    qdir = tmp_path / "q"
+    quarantine(qdir, "00000001-tok", b"original", reason=QuarantineReason.UNREADABLE, message="m", source="a.dcm",
+               input_id="tok", sync=False)
+    assert synced == []
+    assert (qdir / "00000001-tok.bin").read_bytes() == b"original"
+    assert b'"input_id": "tok"' in (qdir / "reasons.jsonl").read_bytes()
+    quarantine(qdir, "00000002-tok", b"original", reason=QuarantineReason.UNREADABLE, message="m", source="b.dcm")
+    assert len(synced) == 3 if os.name == "posix" else len(synced) >= 2  # the copy, its folder, the reason line
+
+
+def test_a_batch_with_quarantines_left_to_it_syncs_the_quarantine_before_its_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    manifest = out / "m.jsonl"
+    seen: list[tuple[Path, list[str], int]] = []
+
+    def spy(folder: Path, written: list[str]) -> None:
+        seen.append((folder, list(written), manifest.read_bytes().count(b"\n")))
+
+    monkeypatch.setattr(record, "make_durable", spy)
+    for deferred in (True, False):
+        seen.clear()
+        rec = Recorder(writer=ManifestWriter(manifest, {"run": 1}), sink=DiscardLinks(), output=out,
+                       quarantine_dir=tmp_path / "q", run_id="r", unresolved={}, emit=lambda event: None,
+                       sync_quarantine=deferred)
+        rows = manifest.read_bytes().count(b"\n")
+        rec.add(FileResult(ManifestRecord(0, "t0", Outcome.QUARANTINED.value, 1, reason="unreadable")))
+        rec.commit()
+        expected = [(out, [], rows), (tmp_path / "q", ["reasons.jsonl"], rows)] if deferred else [(out, [], rows)]
+        assert seen == expected
+        assert manifest.read_bytes().count(b"\n") == rows + 1
