@@ -280,8 +280,7 @@ def write_output(path: Path | str, data: bytes | Sequence[Chunk], *, replace: bo
 #: a missing /proc refuses it (then every write takes the named temporary file)
 _TMPFILE: int | None = getattr(os, "O_TMPFILE", None)
 #: what open(O_TMPFILE) or its linkat answer where unnamed files cannot be used
-_NO_TMPFILE = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL, errno.ENOSYS, errno.EXDEV,
-                         errno.EPERM, errno.EACCES})
+_NO_TMPFILE = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL, errno.ENOSYS, errno.EXDEV})
 
 
 def _write_unnamed(target: str, data: bytes | Sequence[Chunk]) -> bool | None:
