@@ -1,7 +1,10 @@
 """Write: the only module that creates output and quarantine files.
 
-Every write is atomic (temp file in the target folder, fsync, os.replace), so
-a crash never leaves a half-written file under its final name.
+Every write is atomic (an unnamed or temporary file in the target folder, given its name
+once whole), so a crash never leaves a half-written file under its final name.  Keys and
+reports are fsynced with their folder as they are written; a batch run's outputs (and, on
+Linux, its quarantine copies) are made durable a batch at a time (``make_durable``), before
+their manifest rows.
 """
 
 from __future__ import annotations
