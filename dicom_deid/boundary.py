@@ -13,6 +13,7 @@ becomes its quarantine reason (``internal_error`` when it is not ours), logged w
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 import traceback
@@ -29,6 +30,7 @@ from dicom_deid.plan import format_path
 from dicom_deid.read import DicomDirFile, describe_decode_failure, keyword_value, parse_instance
 from dicom_deid.walk import InputBytes
 from dicom_deid.write import (
+    FreeSpace,
     WriteError,
     check_free_space,
     encode_parts,
@@ -72,7 +74,8 @@ def _pixel_summary(outcome: PixelOutcome | None) -> PixelSummary | None:
 
 
 def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_dir: Path,
-                  dry_run: bool = False, replace: bool = False, keep_free: int = 0) -> FileResult:
+                  dry_run: bool = False, replace: bool = False, keep_free: int = 0,
+                  space: FreeSpace | None = None, sync_quarantine: bool = True) -> FileResult:
     """Handle one input completely.  Never raises: the fail-closed boundary is here.
 
     Every exception an input causes (reading, routing headers, planning, pixels, writing, the
@@ -80,6 +83,10 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
     manifest row is built and checked, so an input is either written with its row or
     quarantined with its row.  A failure of the environment rather than of the input (disk
     full, an unwritable quarantine) also sets ``fatal``: the run stops, and a resume finishes.
+    ``space``: the run's view of OUTPUT's free space (one statvfs for many files); without it,
+    ``keep_free`` is checked against the file system before each file.  ``sync_quarantine``:
+    a quarantine copy is fsynced here; False where the run makes the quarantine folder durable
+    once per batch, before the rows (``record.Recorder``).
     """
     started = time.perf_counter()
     token = engine.remapper.keyed_id(item.name)
@@ -93,7 +100,7 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
         if not dry_run:
             try:
                 quarantine(quarantine_dir, f"{item.ordinal:08d}-{token}", item.data, reason=reason,
-                           message=message, source=item.name, input_id=token)
+                           message=message, source=item.name, input_id=token, sync=sync_quarantine)
             except WriteError as exc:
                 result.fatal = result.fatal or f"cannot write to the quarantine folder: {exc}"
         return result
@@ -130,8 +137,11 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
             rows = [(_generic_path(format_path(a.path)), a.code.value, a.rule) for a in result.plan]
         else:
             parts = encode_parts(result.dataset, result.dataset.file_meta, copies, memo=engine.encode_memo)
-            check_free_space(output, keep_free, sum(map(len, parts)))
-            write_output(output / rel, parts, replace=replace)
+            if space is not None:
+                space.check(sum(map(len, parts)))
+            else:
+                check_free_space(output, keep_free, sum(map(len, parts)))
+            write_output(f"{os.fspath(output)}/{rel}", parts, replace=replace)  # a str: no pathlib parsing
         record = replace_field(record, seconds=round(time.perf_counter() - started, 6))
         return FileResult(record, links, plan_rows=rows, row=row)  # ``row``: the same but for the seconds
     except DicomDirFile:

@@ -44,6 +44,7 @@ from dicom_deid.profiles import ActionCode, Standard
 from dicom_deid.rawscan import ENCAPSULATED, EXPLICIT_LITTLE, LONG_VRS
 from dicom_deid.read import keyword_value
 from dicom_deid.scrub import constant_value
+from dicom_deid.write import Chunk
 
 #: Attributes the de-identification reads back from the new dataset, or sets on it, after the
 #: scrub (deidentify.py: routing, links, method attributes; scrub.finish_file_meta;
@@ -76,11 +77,11 @@ class Copies:
     and value); ``constants``, emptied or dummy elements as their encoded bytes, the same for every
     file (:func:`_constant_bytes`)."""
 
-    ranges: Mapping[int, bytes]
+    ranges: Mapping[int, Chunk]
     constants: Mapping[int, bytes] = field(default_factory=dict)
 
     @property
-    def spliced(self) -> dict[int, bytes]:
+    def spliced(self) -> dict[int, Chunk]:
         """Every element the write splices in (``write.encode_dataset``'s ``copies``)."""
         return {**self.ranges, **self.constants}
 
@@ -133,8 +134,9 @@ def choose_copies(source: Dataset, data: bytes, plan: Plan, protected: frozenset
 
     Call after planning and before the scrub: an element pydicom has decoded since it was read
     is written as pydicom encodes it, so it is not copied."""
-    ranges: dict[int, bytes] = {}
+    ranges: dict[int, Chunk] = {}
     constants: dict[int, bytes] = {}
+    view: memoryview | None = None  # the input's bytes, for ranges too large to copy
     actions = plan.actions
     keep, empty, dummy = ActionCode.K, ActionCode.Z, ActionCode.D
     raw_type = RawDataElement
@@ -166,8 +168,19 @@ def choose_copies(source: Dataset, data: bytes, plan: Plan, protected: frozenset
             head = _HEAD_SHORT(tag >> 16, tag & 0xFFFF, vr_bytes, length)
         if start < 0 or not data.startswith(head, start):
             continue  # not where pydicom read it, or reserved bytes set: today's writer zeroes them
-        ranges[tag] = data[start:tell + length]
+        if length < _VIEW_FROM:
+            ranges[tag] = data[start:tell + length]
+        else:  # pixel data and other large values: a view, written from the input's bytes, not a copy
+            if view is None:
+                view = memoryview(data)
+            ranges[tag] = view[start:tell + length]
     return Copies(ranges, constants)
+
+
+#: values of this many bytes or more are spliced as views of the input (a copy of a 100 KB image
+#: costs a fresh allocation, its page faults and the copy; a view of a few bytes costs more than
+#: its copy)
+_VIEW_FROM = 4096
 
 
 @functools.lru_cache(maxsize=4096)  # (code, tag, VR, dummy): no value, no key; bytes built once

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -144,6 +145,13 @@ class ManifestWriter:
         """Append ``record``'s line; ``row``: its fields already encoded (``encode_fields`` of this
         record, or of one that differs only in its seconds)."""
         self._append(row.line(record.seconds) if row is not None else encode_row(record))
+
+    def add_many(self, entries: Sequence[tuple[ManifestRecord, EncodedRow | None]]) -> None:
+        """Append the lines of ``entries`` (record, its fields encoded or None) in one write: all
+        of them or, when the file system refuses (a write cut short is taken back), none."""
+        if entries:
+            self._append(b"".join(row.line(record.seconds) if row is not None else encode_row(record)
+                                  for record, row in entries))
 
     def add_plan(self, rows: list[tuple[str, str, str, int]]) -> None:
         """Dry runs: the aggregated plan, (attribute path, action, rule, instances) per row."""

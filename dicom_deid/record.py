@@ -1,8 +1,9 @@
 """Record: each input's result -> its sealed links, then its manifest row.  Stops cleanly on faults.
 
 A manifest row marks an input done (a resume skips it), so a row is appended only once the
-links of that input are sealed: rows wait in a short queue (``ROW_BATCH`` results or
-``ROW_SECONDS``), the mapping is flushed, then the rows are appended whole.  When the file
+links of that input are sealed and its output is durable: rows wait in a short queue
+(``ROW_BATCH`` results or ``ROW_SECONDS``), the mapping is flushed, the batch's outputs are made
+durable (``write.make_durable``: one syncfs on Linux), then the rows are appended whole.  When the file
 system refuses the mapping or the manifest, the run stops: results not recorded have their
 outputs taken back (a resume redoes them), so OUTPUT never holds a file without a row.
 """
@@ -10,6 +11,7 @@ outputs taken back (a resume redoes them), so OUTPUT never holds a file without 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -20,7 +22,7 @@ from dicom_deid.errors import DeidError
 from dicom_deid.events import Event, FileDone
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.manifest import ManifestWriter, Outcome
-from dicom_deid.write import resolve_write_error
+from dicom_deid.write import REASONS_NAME, make_durable, resolve_write_error
 
 if TYPE_CHECKING:
     from dicom_deid.boundary import FileResult
@@ -78,11 +80,20 @@ def dedupe_links(links: list[Link], seen: set[tuple[str, str]]) -> list[Link]:
     return out
 
 
+def _same_file_system(a: Path, b: Path) -> bool:
+    """Whether one syncfs of ``a`` also flushes ``b`` (False when either cannot be told)."""
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return False
+
+
 class Recorder:
     """Accounts for every result of a run, in order; ``stopped`` says why the run must stop."""
 
     def __init__(self, *, writer: ManifestWriter | None, sink: MappingSink, output: Path, quarantine_dir: Path,
-                 run_id: str, unresolved: dict[str, str], emit: Callable[[Event], None]) -> None:
+                 run_id: str, unresolved: dict[str, str], emit: Callable[[Event], None],
+                 sync_quarantine: bool = False) -> None:
         self._writer = writer
         self._sink = sink
         self._output = output
@@ -90,6 +101,7 @@ class Recorder:
         self._run_id = run_id
         self._unresolved = unresolved  # input_id -> quarantine file of an earlier write_error
         self._emit = emit
+        self._sync_quarantine = sync_quarantine  # quarantine copies were written without fsync: sync per batch
         self._pending: list[FileResult] = []
         self._last_commit = time.monotonic()
         self._seen: set[tuple[str, str]] = set()
@@ -123,15 +135,26 @@ class Recorder:
                 self._sink.flush()
             except (DeidError, OSError) as exc:
                 self._break(f"cannot seal the mapping: {exc}")
-        for i, res in enumerate(batch):
-            if self._broken is None and self._writer is not None:
-                try:
-                    self._writer.add(res.record, res.row)
-                except OSError as exc:
-                    self._break(f"cannot write the manifest {self._writer.path} ({exc.strerror or exc})")
-                except BaseException:  # Ctrl-C mid-batch: the rest waits for the final commit
-                    self._pending = batch[i:] + self._pending
-                    raise
+        if batch and self._broken is None and self._writer is not None:
+            written = [res.record.output for res in batch
+                       if res.record.outcome == Outcome.WRITTEN.value and res.record.output]
+            quarantined = self._sync_quarantine and any(
+                res.record.outcome == Outcome.QUARANTINED.value for res in batch)
+            try:
+                make_durable(self._output, written)  # one flush for the batch, before any row claims a file
+                if quarantined and (not written or not _same_file_system(self._output, self._quarantine_dir)):
+                    make_durable(self._quarantine_dir, [REASONS_NAME])  # the copies, their entries, the reasons
+            except OSError as exc:
+                self._break(f"cannot make the outputs durable ({exc.strerror or exc})")
+        if batch and self._broken is None and self._writer is not None:
+            try:  # the batch's rows in one write (one system call, not two per row), whole or not at all
+                self._writer.add_many([(res.record, res.row) for res in batch])
+            except OSError as exc:
+                self._break(f"cannot write the manifest {self._writer.path} ({exc.strerror or exc})")
+            except BaseException:  # Ctrl-C: the batch waits for the final commit
+                self._pending = batch + self._pending
+                raise
+        for res in batch:
             if self._broken is not None:
                 self._take_back(res)
                 continue

@@ -13,7 +13,7 @@ import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,6 +23,7 @@ from dicom_deid.errors import ConfigError
 from dicom_deid.links import Link
 from dicom_deid.record import dedupe_links
 from dicom_deid.walk import InputRef, load_input
+from dicom_deid.write import FreeSpace
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -41,12 +42,14 @@ class Task:
     replace: bool = False  # --force: overwrite outputs of an earlier run
     file_cpu_limit: float | None = None  # CPU seconds one file may take before its worker is killed
     keep_free: int = 0  # bytes of OUTPUT's file system no output may use (see RunConfig.keep_free)
+    space: FreeSpace | None = field(default=None, compare=False)  # the run's free-space view (``keep_free``)
+    sync_quarantine: bool = True  # False: the run syncs the quarantine folder per batch (Recorder)
 
     def process(self, ref: InputRef, engine: Engine) -> FileResult:
         """One input, read where this runs, through the per-file boundary."""
         return process_input(load_input(ref, self.root), engine=engine, output=self.output,
                              quarantine_dir=self.quarantine_dir, dry_run=self.dry_run, replace=self.replace,
-                             keep_free=self.keep_free)
+                             keep_free=self.keep_free, space=self.space, sync_quarantine=self.sync_quarantine)
 
 
 class _Pending(Protocol):

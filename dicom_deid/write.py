@@ -1,7 +1,10 @@
 """Write: the only module that creates output and quarantine files.
 
-Every write is atomic (temp file in the target folder, fsync, os.replace), so
-a crash never leaves a half-written file under its final name.
+Every write is atomic (an unnamed or temporary file in the target folder, given its name
+once whole), so a crash never leaves a half-written file under its final name.  Keys and
+reports are fsynced with their folder as they are written; a batch run's outputs (and, on
+Linux, its quarantine copies) are made durable a batch at a time (``make_durable``), before
+their manifest rows.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import os
 import re
 import secrets
 import struct
+import sys
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from io import BytesIO
 from pathlib import Path
 
@@ -34,6 +38,10 @@ from dicom_deid.element_bytes import (
 )
 from dicom_deid.errors import DeidError, QuarantineReason
 from dicom_deid.read import dataset_encoding, keyword_attribute
+
+#: one part of a file written: bytes, or a view of an input's bytes (the byte path splices large
+#: copied values as views: ``write_output`` writes either)
+Chunk = bytes | memoryview
 
 
 class WriteError(DeidError):
@@ -81,7 +89,54 @@ def check_free_space(folder: Path, keep_free: int, need: int) -> None:
                            "for the manifest)", path=folder)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+class FreeSpace:
+    """OUTPUT's free space as one process of a run sees it: asked of the file system (statvfs)
+    only when what this process wrote since it last asked could have brought it near the
+    reserve, not before every file.
+
+    After each answer the process may write a budget without asking again: an eighth of the room
+    left above ``keep_free`` (other programs may use the rest), at most ``MAX_BUDGET``; so the
+    closer the file system is to the reserve, the more often it asks, and within the last
+    ``8 * need`` bytes above it, before every file (as :func:`check_free_space`).  A copy sent
+    to another process (pickled) keeps no budget: it asks at its first file.
+    """
+
+    MAX_BUDGET = 256 << 20
+
+    __slots__ = ("_budget", "folder", "keep_free")
+
+    def __init__(self, folder: Path | str, keep_free: int) -> None:
+        self.folder = os.fspath(folder)
+        self.keep_free = keep_free
+        self._budget = 0  # bytes this process may still write before it asks again
+
+    def __getstate__(self) -> tuple[str, int]:
+        return self.folder, self.keep_free
+
+    def __setstate__(self, state: tuple[str, int]) -> None:
+        self.folder, self.keep_free = state
+        self._budget = 0
+
+    def check(self, need: int) -> None:
+        """Raise NoSpaceError unless ``need`` bytes fit with ``keep_free`` to spare; count them."""
+        if self.keep_free <= 0:
+            return
+        if need > self._budget:
+            try:
+                st = os.statvfs(self.folder)
+            except OSError:  # cannot be told: ask again at the next file, never refuse
+                return
+            free = st.f_bavail * st.f_frsize
+            if free < self.keep_free + need:
+                raise NoSpaceError(f"file system nearly full ({free // 1024} KiB free, {self.keep_free // 1024} "
+                                   "KiB kept for the manifest)", path=Path(self.folder))
+            self._budget = min(self.MAX_BUDGET, (free - self.keep_free) // 8)
+        self._budget -= need
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644, sync: bool = True) -> None:
+    """Write ``path`` whole or not at all (temp file, rename); ``sync``: fsync it, then its folder
+    (False: the caller makes it durable later, e.g. a run's ``make_durable`` per batch)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
     try:
@@ -91,11 +146,13 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        sync_folder(path.parent)  # the rename itself survives a crash (its folder's entry is on disk)
+        if sync:
+            sync_folder(path.parent)  # the rename itself survives a crash (its folder's entry is on disk)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise _write_error(exc, path) from None
@@ -128,13 +185,79 @@ def sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def make_durable(folder: Path, written: Sequence[str]) -> None:
+    """Make the files ``written`` (paths relative to ``folder``) and their names durable, so a
+    crash cannot lose a file a manifest row is about to claim.  Called once per batch of rows.
+
+    Linux: one ``syncfs`` of ``folder``'s file system (data, inodes and folder entries of every
+    file of the batch in one flush; a flush per file costs a disk round trip each, about 6 ms
+    on a virtual disk).  Elsewhere: fsync of each file, then of each folder on its path below
+    ``folder`` and of ``folder`` itself.  Raises OSError when the file system cannot make them
+    durable (the rows must then not be written).
+    """
+    if not written:
+        return
+    syncfs = _syncfs()
+    if syncfs is not None:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if syncfs(fd) != 0:
+                import ctypes
+
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err))
+        finally:
+            os.close(fd)
+        return
+    root = os.fspath(folder)
+    folders: set[str] = {root}
+    for rel in written:
+        path = os.path.join(root, rel)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        parent = os.path.dirname(rel)
+        while parent:
+            folders.add(os.path.join(root, parent))
+            parent = os.path.dirname(parent)
+    for name in sorted(folders, key=len, reverse=True):  # deepest first: a folder's entry before its parent's
+        sync_folder(Path(name))
+
+
+def syncs_file_systems() -> bool:
+    """Whether :func:`make_durable` makes a whole file system durable in one call here (syncfs)."""
+    return _syncfs() is not None
+
+
+_SYNCFS: list[object] = []  # [the C library's syncfs, or None]: looked up once per process
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """syncfs(2) from the C library (Linux, glibc or musl), or None where there is none."""
+    if not _SYNCFS:
+        found: object = None
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            try:
+                found = ctypes.CDLL(None, use_errno=True).syncfs
+                found.argtypes = [ctypes.c_int]
+                found.restype = ctypes.c_int
+            except (OSError, AttributeError):
+                found = None
+        _SYNCFS.append(found)
+    return _SYNCFS[0]  # type: ignore[return-value]
+
+
 class DuplicateInstanceError(DeidError):
     """Another input already produced this output path (same SOP Instance UID) with other content."""
 
     reason = QuarantineReason.DUPLICATE_INSTANCE
 
 
-def write_output(path: Path, data: bytes | Sequence[bytes], *, replace: bool = False) -> bool:
+def write_output(path: Path | str, data: bytes | Sequence[Chunk], *, replace: bool = False) -> bool:
     """Atomically create ``path`` without ever replacing a different file.
 
     ``data``: the file's bytes, or its consecutive parts (``encode_parts``), written as they are
@@ -142,8 +265,74 @@ def write_output(path: Path, data: bytes | Sequence[bytes], *, replace: bool = F
     Returns True when written, False when an identical file is already there (a re-run);
     raises DuplicateInstanceError when a different file holds the path (two inputs with
     one SOP Instance UID: the second must not silently replace the first).
+
+    Where the file system takes it (Linux: ext4, XFS, btrfs, tmpfs), the file is written
+    unnamed (``O_TMPFILE``) and given its name by one ``linkat`` once whole: never a half file
+    under the final name, nothing left behind by a crash, no temporary name to draw or remove.
+    Elsewhere (and for ``replace``): a named temporary file, linked (or renamed) into place.
     """
     target = os.fspath(path)  # str paths below: pathlib's parsing costs more than each system call
+    if not replace and _TMPFILE is not None:
+        written = _write_unnamed(target, data)
+        if written is not None:
+            return written
+    return _write_named(target, data, replace)
+
+
+#: ``os.O_TMPFILE`` where the platform has it; set to None in this process once a file system or
+#: a missing /proc refuses it (then every write takes the named temporary file)
+_TMPFILE: int | None = getattr(os, "O_TMPFILE", None)
+#: what open(O_TMPFILE) or its linkat answer where unnamed files cannot be used
+_NO_TMPFILE = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL, errno.ENOSYS, errno.EXDEV})
+
+
+def _write_unnamed(target: str, data: bytes | Sequence[Chunk]) -> bool | None:
+    """``write_output`` by an unnamed file linked into place; None where unnamed files cannot be
+    used here (the caller writes a named temporary file instead)."""
+    global _TMPFILE
+    assert _TMPFILE is not None
+    folder = os.path.dirname(target) or "."
+    try:
+        fd = os.open(folder, _TMPFILE | os.O_WRONLY, 0o644)
+    except (FileNotFoundError, NotADirectoryError):  # a new folder (or no folder): made first, as always,
+        Path(folder).mkdir(parents=True, exist_ok=True)  # its errors raised as they are
+        try:
+            fd = os.open(folder, _TMPFILE | os.O_WRONLY, 0o644)
+        except OSError as exc:
+            if exc.errno in _NO_TMPFILE:
+                _TMPFILE = None
+                return None
+            raise _write_error(exc, Path(target)) from None
+    except OSError as exc:
+        if exc.errno in _NO_TMPFILE:
+            _TMPFILE = None
+            return None
+        raise _write_error(exc, Path(target)) from None
+    try:
+        _write_all(fd, data)
+        # No fsync per file: the name is given atomically (never a half file under it), and the
+        # run makes a batch of files durable before their manifest rows (``make_durable``).
+        try:
+            # linkat(AT_SYMLINK_FOLLOW) of the descriptor's /proc name (``src_dir_fd``, ignored for an
+            # absolute name, makes os.link call linkat, which follows it): fails rather than replace
+            os.link(f"/proc/self/fd/{fd}", target, src_dir_fd=fd)
+            return True
+        except FileExistsError:
+            return _same_file(target, data)
+        except OSError as exc:
+            if exc.errno in _NO_TMPFILE or (exc.errno == errno.ENOENT and not os.path.isdir("/proc/self/fd")):
+                _TMPFILE = None  # no /proc, or a file system that cannot link an unnamed file
+                return None
+            raise
+    except OSError as exc:
+        raise _write_error(exc, Path(target)) from None
+    finally:
+        os.close(fd)
+
+
+def _write_named(target: str, data: bytes | Sequence[Chunk], replace: bool) -> bool:
+    """``write_output`` by a named temporary file in the target folder, linked (or, for
+    ``replace``, renamed) into place, then removed."""
     folder, name = os.path.split(target)
     tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.part")
     try:
@@ -151,21 +340,14 @@ def write_output(path: Path, data: bytes | Sequence[bytes], *, replace: bool = F
     except (FileNotFoundError, NotADirectoryError):  # a new folder (or no folder): made first, as always,
         fd = None  # its errors raised as they are
     except OSError as exc:
-        raise _write_error(exc, path) from None
+        raise _write_error(exc, Path(target)) from None
     if fd is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        Path(folder).mkdir(parents=True, exist_ok=True)
     try:
         if fd is None:
             fd = os.open(tmp, _CREATE, 0o644)
         try:
-            if isinstance(data, bytes):
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            else:
-                _write_parts(fd, data)
-            # No per-file fsync: the rename is atomic (never a half file under the final name);
-            # durability comes from the manifest, which is fsynced, and re-runs that compare bytes.
+            _write_all(fd, data)
         finally:
             os.close(fd)
         if replace:  # --force: this run's content wins
@@ -175,22 +357,37 @@ def write_output(path: Path, data: bytes | Sequence[bytes], *, replace: bool = F
             os.link(tmp, target)  # atomic, and fails rather than replace
             return True
         except FileExistsError:
-            if path.read_bytes() == (data if isinstance(data, bytes) else b"".join(data)):
-                return False
-            raise DuplicateInstanceError(
-                "another input has the same SOP Instance UID with different content; kept the first"
-            ) from None
+            return _same_file(target, data)
     except OSError as exc:
-        raise _write_error(exc, path) from None
+        raise _write_error(exc, Path(target)) from None
     finally:
         _unlink_quietly(tmp)
+
+
+def _write_all(fd: int, data: bytes | Sequence[Chunk]) -> None:
+    if isinstance(data, bytes):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    else:
+        _write_parts(fd, data)
+
+
+def _same_file(target: str, data: bytes | Sequence[Chunk]) -> bool:
+    """False when ``target`` already holds ``data`` (a re-run); DuplicateInstanceError otherwise."""
+    with open(target, "rb") as fh:
+        if fh.read() == (data if isinstance(data, bytes) else b"".join(data)):
+            return False
+    raise DuplicateInstanceError(
+        "another input has the same SOP Instance UID with different content; kept the first"
+    ) from None
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 _IOV_MAX = 1024  # buffers one writev may take (POSIX guarantees 16; Linux and the BSDs take 1024)
 
 
-def _write_parts(fd: int, parts: Sequence[bytes]) -> None:
+def _write_parts(fd: int, parts: Sequence[Chunk]) -> None:
     """Write ``parts`` in order, every byte: by ``os.writev`` (the kernel gathers the buffers)
     a batch at a time; a short write's rest (or all, where there is no writev) by ``os.write``."""
     writev = getattr(os, "writev", None)
@@ -233,14 +430,14 @@ _ENCODE_ERRORS = (NotImplementedError, ValueError, TypeError, UnicodeError, stru
 _VALID_VRS = frozenset(str(vr.value) for vr in VR if len(str(vr.value)) == 2)
 
 
-def encode_dataset(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None, *,
+def encode_dataset(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, Chunk] | None = None, *,
                    memo: EncodeMemo | None = None) -> bytes:
     """The file's bytes: ``encode_parts`` joined."""
     return b"".join(encode_parts(ds, meta, copies, memo=memo))
 
 
-def encode_parts(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes] | None = None, *,
-                 memo: EncodeMemo | None = None) -> list[bytes]:
+def encode_parts(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, Chunk] | None = None, *,
+                 memo: EncodeMemo | None = None) -> list[Chunk]:
     """Serialise with preamble and file meta, in the transfer syntax named by ``meta``.
 
     Little-endian output whose encoding matches what was read takes a fast path: unchanged
@@ -277,7 +474,7 @@ def _failing_tag(exc: BaseException) -> int | None:
     return tag
 
 
-def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes], memo: EncodeMemo | None) -> list[bytes]:
+def _encode(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, Chunk], memo: EncodeMemo | None) -> list[Chunk]:
     ds.file_meta = meta
     syntax = keyword_attribute(meta, "TransferSyntaxUID")
     implicit, little = dataset_encoding(syntax)
@@ -331,15 +528,15 @@ def _write_body(fp: DicomBytesIO, ds: Dataset, implicit: bool) -> None:
             write_data_element(fp, ds[tag], encodings)
 
 
-def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, bytes],
-                    memo: EncodeMemo | None) -> list[bytes]:
+def _encode_spliced(ds: Dataset, meta: FileMetaDataset, copies: Mapping[int, Chunk],
+                    memo: EncodeMemo | None) -> list[Chunk]:
     """The byte path (bytepath.py): what ``_write_body`` writes for ``ds`` plus ``copies``, the
     copied elements as their input bytes; the elements built by the de-identification (and the
     file meta group) encoded by element_bytes.py where it takes them, else by pydicom."""
     encodings = ds.get("SpecificCharacterSet", None)
     text_ok = ascii_text_ok(encodings)
     inner = item_encodings(encodings)  # what pydicom's writer hands down inside every sequence
-    chunks = [b"\x00" * 128 + b"DICM", encode_meta(meta) or _pydicom_meta(meta)]
+    chunks: list[Chunk] = [b"\x00" * 128 + b"DICM", encode_meta(meta) or _pydicom_meta(meta)]
     elements = {int(tag): elem for tag, elem in ds._dict.items()}  # int keys: a BaseTag compares in Python
     for tag in sorted({*elements, *copies}):
         copied = copies.get(tag)
@@ -404,12 +601,14 @@ def output_relpath(patient: str, study_uid: str, series_uid: str, sop_uid: str) 
 
 
 def quarantine(qdir: Path, token: str, data: bytes | None, *, reason: QuarantineReason, message: str,
-               source: str, input_id: str | None = None) -> Path:
+               source: str, input_id: str | None = None, sync: bool = True) -> Path:
     """Copy an input that could not be fully handled into ``qdir`` with its reason.
 
     The quarantine folder is input-side (it holds originals, PHI included) and is
     created 0700; it must not be shared with the de-identified output.  Raises
     WriteError (NoSpaceError when full): a quarantine that cannot be written stops the run.
+    ``sync``: the copy, its folder entry and the reason line are fsynced here (three flushes);
+    False where the run makes ``qdir`` durable once per batch, before the rows (``make_durable``).
     """
     try:
         qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -417,16 +616,16 @@ def quarantine(qdir: Path, token: str, data: bytes | None, *, reason: Quarantine
         raise _write_error(exc, qdir) from None
     target = qdir / f"{token}.bin"
     if data is not None:
-        atomic_write_bytes(target, data, mode=0o600)
+        atomic_write_bytes(target, data, mode=0o600, sync=sync)
     entry = {"file": target.name if data is not None else None, "source": source, "reason": reason.value,
              "message": message}
     if input_id is not None:
         entry["input_id"] = input_id
-    _append_reason(qdir, entry)
+    _append_reason(qdir, entry, sync=sync)
     return target
 
 
-def _append_reason(qdir: Path, entry: Mapping[str, object]) -> None:
+def _append_reason(qdir: Path, entry: Mapping[str, object], *, sync: bool = True) -> None:
     line = (json.dumps(entry) + "\n").encode("utf-8")
     path = qdir / REASONS_NAME
     try:
@@ -439,7 +638,8 @@ def _append_reason(qdir: Path, entry: Mapping[str, object]) -> None:
             view = memoryview(line)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         except OSError as exc:
             os.ftruncate(fd, start)  # whole lines only
             raise _write_error(exc, path) from None
@@ -499,8 +699,7 @@ def remove_stale_parts(folder: Path) -> int:
     return removed
 
 
-__all__ = ["REASONS_NAME", "BytePathMisuse", "DuplicateInstanceError", "NoSpaceError", "UnencodableDataset", "UnsafeOutputName",
-           "WriteError",
-           "atomic_write_bytes", "check_free_space", "default_keep_free", "encode_dataset", "encode_parts", "free_bytes",
-           "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "sync_folder",
+__all__ = ["REASONS_NAME", "BytePathMisuse", "Chunk", "DuplicateInstanceError", "FreeSpace", "NoSpaceError", "UnencodableDataset",
+           "UnsafeOutputName", "WriteError", "atomic_write_bytes", "check_free_space", "default_keep_free", "encode_dataset", "encode_parts", "free_bytes", "make_durable",
+           "output_relpath", "quarantine", "remove_stale_parts", "resolve_write_error", "sync_folder", "syncs_file_systems",
            "unresolved_write_errors", "write_output"]
