@@ -3,6 +3,8 @@ it replaced, written out here.
 
 - ``glyphs._rows`` counts the marks and the mean response of every joined component in one pass
   over the marked pixels (``_row_marks``), not one ``np.unique`` and one masked mean per component.
+- ``DbnetDetector._detect_prepared`` skips the bitmap, dilation and component search of a map
+  with nothing above the threshold (most crops around glyph rows): none is found there anyway.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dicom_deid.pixels.glyphs import (
     _glyph_marks,
     _rows,
 )
+from dicom_deid.pixels.ocr import DbnetDetector, ScanPass, TextBox
 
 
 def _rows_one_by_one(marks: np.ndarray, response: np.ndarray, *, vertical: bool) -> list[GlyphRow]:
@@ -86,3 +89,26 @@ def test_rows_of_an_image_without_marks() -> None:
     response = np.zeros((64, 64), np.uint8)
     assert _rows(marks, response, vertical=False) == []
     assert _rows(marks, response, vertical=True) == []
+
+
+def _boxes_of(prob: np.ndarray) -> tuple[list[TextBox], float, list[TextBox]]:
+    """(boxes, peak) of ``_detect_prepared`` on a map (the network's map replaced by it), and the
+    boxes ``_boxes`` finds in it; box threshold 0.2, so that a line just above the threshold counts."""
+    detector = DbnetDetector(box_threshold=0.2)
+    setattr(detector, "network_map", lambda prepared, scan, pad=None: prob)  # noqa: B010
+    scan = ScanPass(min_side=None, factor=1.0, max_side=4096)
+    boxes, peak = detector._detect_prepared(np.zeros(prob.shape, np.uint8), prob.shape, scan)
+    return boxes, peak, detector._boxes(prob, prob.shape, scan)
+
+
+def test_a_map_just_above_the_threshold_is_still_boxed() -> None:
+    """A line whose probability is just above the threshold is boxed as ``_boxes`` boxes it; a map
+    whose peak is the threshold itself has no box either way; the peak is the map's maximum."""
+    threshold = np.float32(DbnetDetector().threshold)
+    prob = np.zeros((64, 96), np.float32)
+    prob[20:30, 10:80] = threshold + np.float32(0.01)
+    boxes, peak, reference = _boxes_of(prob)
+    assert boxes and boxes == reference and peak == float(threshold + np.float32(0.01))
+    flat = np.full((64, 96), threshold, np.float32)
+    boxes, peak, reference = _boxes_of(flat)
+    assert boxes == reference == [] and peak == float(threshold)
