@@ -67,13 +67,12 @@ def test_rows_equal_rows_found_component_by_component() -> None:
     directions: the same rows, in the same order, with the same glyph counts and contrasts; and
     the labelled slice has rows both ways."""
     rng = np.random.default_rng(9)
-    grain = rng.integers(0, 256, (300, 400), dtype=np.uint8)
-    grain = cv2.GaussianBlur(grain, (3, 3), 0)
+    grain = np.asarray(cv2.GaussianBlur(rng.integers(0, 256, (300, 400), dtype=np.uint8), (3, 3), 0), np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (GLYPH_SPAN, GLYPH_SPAN))
     seen = {True: 0, False: 0}
     for image in (_labelled_ct(), grain):
         for operation in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
-            response = cv2.morphologyEx(image, operation, kernel)
+            response = np.asarray(cv2.morphologyEx(image, operation, kernel), np.uint8)
             for level in (GLYPH_LEVEL, 2 * GLYPH_LEVEL):
                 marks = _glyph_marks(response >= level)
                 for vertical in (False, True):
