@@ -236,13 +236,32 @@ def _rows(marks: npt.NDArray[np.int32], response: npt.NDArray[np.uint8], *, vert
     across = stats[:, cv2.CC_STAT_WIDTH] if vertical else stats[:, cv2.CC_STAT_HEIGHT]
     along = stats[:, cv2.CC_STAT_HEIGHT] if vertical else stats[:, cv2.CC_STAT_WIDTH]
     candidates = np.flatnonzero((low <= across) & (across <= high) & (along >= ROW_LENGTH * across))
+    candidates = candidates[candidates > 0]
+    if candidates.size == 0:
+        return []
+    glyphs, contrast = _row_marks(marks, response, labels, len(stats))
     rows = []
-    for label in candidates[candidates > 0]:
+    for label in candidates[glyphs[candidates] >= ROW_GLYPHS]:
         x, y, w, h, _area = (int(v) for v in stats[label])
-        inside = labels[y : y + h, x : x + w] == label
-        window = marks[y : y + h, x : x + w][inside]
-        glyphs = len(np.unique(window[window > 0]))
-        if glyphs >= ROW_GLYPHS:
-            contrast = float(response[y : y + h, x : x + w][inside][window > 0].mean())
-            rows.append(GlyphRow(x, y, w, h, vertical, glyphs, contrast))
+        rows.append(GlyphRow(x, y, w, h, vertical, int(glyphs[label]), float(contrast[label])))
     return rows
+
+
+def _row_marks(
+    marks: npt.NDArray[np.int32], response: npt.NDArray[np.uint8], labels: npt.NDArray[np.int32], count: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """For each joined component ``0..count-1`` of ``labels``: how many distinct marks it holds,
+    and the mean ``response`` over its marks' pixels (0 where it holds none).
+
+    One pass over the marked pixels for all components (a mark is connected, so it lies in one
+    component): the sums are of integers, exact in float64 in any order, so each mean is the one
+    ``response[...][inside].mean()`` gives component by component."""
+    marked = marks > 0
+    owner = labels[marked].astype(np.int64)
+    mark = marks[marked].astype(np.int64)
+    span = int(mark.max()) + 1 if mark.size else 1
+    glyphs = np.bincount(np.unique(owner * span + mark) // span, minlength=count)
+    pixels = np.bincount(owner, minlength=count)
+    total = np.bincount(owner, weights=response[marked].astype(np.float64), minlength=count)
+    contrast = np.divide(total, pixels, out=np.zeros(count, np.float64), where=pixels > 0)
+    return glyphs, contrast

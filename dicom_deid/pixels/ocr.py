@@ -528,7 +528,10 @@ class DbnetDetector:
         self, prepared: npt.NDArray[np.uint8], shape: tuple[int, ...], scan: ScanPass, *, pad: int | None = None
     ) -> tuple[list[TextBox], float]:
         prob = self.network_map(prepared, scan, pad=pad)
-        return self._boxes(prob, shape, scan), float(prob.max()) if prob.size else 0.0
+        peak = float(prob.max()) if prob.size else 0.0
+        if not peak > self.threshold:
+            return [], peak  # nothing above the threshold: no component (most crops around glyph rows)
+        return self._boxes(prob, shape, scan), peak
 
     def _boxes(
         self, prob: npt.NDArray[np.float32], shape: tuple[int, ...], scan: ScanPass
