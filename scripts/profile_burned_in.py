@@ -192,9 +192,9 @@ def _record_passes(detector: Any, lines: list[str]) -> None:
 
     original = DbnetDetector.network_map
 
-    def network_map(self: DbnetDetector, prepared: Any, scan: Any) -> Any:
+    def network_map(self: DbnetDetector, prepared: Any, scan: Any, **kw: Any) -> Any:
         start = time.process_time()
-        out = original(self, prepared, scan)
+        out = original(self, prepared, scan, **kw)
         view = "enhanced" if self.enhance else "flat"
         turned = "turned" if scan.rotate90 else "level"
         lines.append(f"{view:8s} {turned:6s} {prepared.shape[0]}x{prepared.shape[1]} -> network "
