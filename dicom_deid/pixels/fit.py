@@ -433,7 +433,9 @@ def _union_area(group: Sequence[Judged]) -> int:
 
 #: A copy of a tilted line read as it lies (its box level, as thick as the line's glyphs and much
 #: thinner than the band's box) is held by the band (``_in_band``) where its line lies in the band's
-#: box, its centre in the band, and at least ``BAND_HELD`` of its strokes in the band.
+#: box, its centre in the band, and at least ``COPY_HELD`` of its strokes in the band (98 % for the
+#: level copy of a tilted date over Doppler speckle; 89 % for a level label drawn across one).
+COPY_HELD = 0.95
 
 
 def _one_line(a: Judged, b: Judged, images: Sequence[npt.NDArray[np.uint8]]) -> bool:
@@ -447,7 +449,7 @@ def _one_line(a: Judged, b: Judged, images: Sequence[npt.NDArray[np.uint8]]) -> 
 
 def _in_band(banded: Judged, other: Judged, images: Sequence[npt.NDArray[np.uint8]]) -> bool:
     """``other``'s line lies in ``banded``'s box with its centre in ``banded``'s band, and at least
-    ``BAND_HELD`` of its glyph strokes (``confirm.stroke_mask`` on its own search image) lie in it."""
+    ``COPY_HELD`` of its glyph strokes (``confirm.stroke_mask`` on its own search image) lie in it."""
     strip = banded.strip()
     body = _body(other)
     if strip is None or other.strip() is not None or not _holds(banded.box, strip, body):
@@ -459,7 +461,7 @@ def _in_band(banded: Judged, other: Judged, images: Sequence[npt.NDArray[np.uint
     if not mask.any():
         return False
     inside = strip.mask(x0, y0, mask.shape[1], mask.shape[0])
-    return bool((mask & inside).sum() >= BAND_HELD * mask.sum())
+    return bool((mask & inside).sum() >= COPY_HELD * mask.sum())
 
 
 def _body(judged: Judged) -> TextBox:
