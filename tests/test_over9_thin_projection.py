@@ -42,5 +42,9 @@ def test_the_copies_then_black_out_no_row_outside_the_frame_copys_box(recognizer
 
 
 def test_rows_that_read_as_text_are_still_kept(recognizer: CrnnRecognizer) -> None:
-    search = _search(_region(PROJECTION, 0), _region(TextBox(31, 36, 121, 14 + 5), 4), above="ACC 4417 JONES")
+    """A line written in the rows the thinning would take off (above the frame copy) keeps them."""
+    frame = TextBox(31, 32, 121, 19)  # the projection's last 19 rows; the text above it, at 21-32
+    search = _search(_region(PROJECTION, 0), _region(frame, 4))
+    assert thinned_projections(search, DERIVED, recognizer) != search  # nothing written there: thinned
+    search = _search(_region(PROJECTION, 0), _region(frame, 4), above="ACC 4417 JONES")
     assert thinned_projections(search, DERIVED, recognizer) == search
