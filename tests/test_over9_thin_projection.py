@@ -10,14 +10,28 @@ the copies), so the projection's box blacked out 17 rows of flow on every frame:
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from test_pixels_projection_thickness import DERIVED, PROJECTION, _region, _search
 
-from dicom_deid.pixels.fit import LINE_RATIO, THIN_RATIO, merge_lines, thinned_projections
+from dicom_deid.pixels.confirm import Judged
+from dicom_deid.pixels.fit import (
+    GLYPHS_HELD,
+    LINE_RATIO,
+    THIN_RATIO,
+    merge_lines,
+    thinned_projections,
+)
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import CrnnRecognizer
 
 FRAME = TextBox(31, 30, 121, 19)  # 31 px is 1.6 times 19 px: between THIN_RATIO and LINE_RATIO
+
+
+def _projection(glyphs: int = FRAME.height) -> Judged:
+    """The projection's line, thicker than its glyphs (``glyphs`` px high: the frame copy's)."""
+    return dataclasses.replace(_region(PROJECTION, 0), glyph_height=glyphs)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +41,7 @@ def recognizer() -> CrnnRecognizer:
 
 def test_projection_line_under_line_ratio_is_thinned_to_the_frame_copy(recognizer: CrnnRecognizer) -> None:
     assert THIN_RATIO * FRAME.height < PROJECTION.height <= LINE_RATIO * FRAME.height
-    thinned = thinned_projections(_search(_region(PROJECTION, 0), _region(FRAME, 4)), DERIVED, recognizer)
+    thinned = thinned_projections(_search(_projection(), _region(FRAME, 4)), DERIVED, recognizer)
     line = thinned.judged[0].line
     assert line is not None
     assert (line.y, line.y1) == (FRAME.y, FRAME.y1)
@@ -35,7 +49,7 @@ def test_projection_line_under_line_ratio_is_thinned_to_the_frame_copy(recognize
 
 
 def test_the_copies_then_black_out_no_row_outside_the_frame_copys_box(recognizer: CrnnRecognizer) -> None:
-    merged = merge_lines(thinned_projections(_search(_region(PROJECTION, 0), _region(FRAME, 4)), DERIVED, recognizer))
+    merged = merge_lines(thinned_projections(_search(_projection(), _region(FRAME, 4)), DERIVED, recognizer))
     frame_box = _region(FRAME, 4).box
     assert len(merged.judged) == 1
     assert merged.judged[0].box.y >= frame_box.y and merged.judged[0].box.y1 <= frame_box.y1
@@ -44,7 +58,15 @@ def test_the_copies_then_black_out_no_row_outside_the_frame_copys_box(recognizer
 def test_rows_that_read_as_text_are_still_kept(recognizer: CrnnRecognizer) -> None:
     """A line written in the rows the thinning would take off (above the frame copy) keeps them."""
     frame = TextBox(31, 32, 121, 19)  # the projection's last 19 rows; the text above it, at 21-32
-    search = _search(_region(PROJECTION, 0), _region(frame, 4))
+    search = _search(_projection(), _region(frame, 4))
     assert thinned_projections(search, DERIVED, recognizer) != search  # nothing written there: thinned
-    search = _search(_region(PROJECTION, 0), _region(frame, 4), above="ACC 4417 JONES")
+    search = _search(_projection(), _region(frame, 4), above="ACC 4417 JONES")
+    assert thinned_projections(search, DERIVED, recognizer) == search
+
+
+def test_a_frame_copy_thinner_than_the_projections_glyphs_does_not_thin_it(recognizer: CrnnRecognizer) -> None:
+    """The projection's glyphs fill its line (31 px): a frame copy 19 px across is a copy cut short
+    across (a 14 px vertical label's frame copy was 9 px across: tune seed 10817 case031)."""
+    assert FRAME.height < GLYPHS_HELD * PROJECTION.height
+    search = _search(_projection(PROJECTION.height), _region(FRAME, 4))
     assert thinned_projections(search, DERIVED, recognizer) == search

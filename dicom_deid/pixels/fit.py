@@ -263,8 +263,12 @@ def merge_lines(search: TextSearch) -> TextSearch:
 #: (Copies within ``LINE_RATIO`` are joined by ``merge_lines``, but as their union: a projection's
 #: line 1.6 times as thick as the frame's, over flow that stayed on every frame, was blacked out
 #: whole on every frame of the run, 14 % of a 256 x 120 Doppler cine: tune seed 10821 case031.)
+#: Below ``LINE_RATIO`` a line is thinned only to a frame copy at least ``GLYPHS_HELD`` times as
+#: thick as the projection line's glyphs: a 14 px vertical label's frame copy, 9 px across, would
+#: have cut 5 px of its glyphs off every frame (tune seed 10817 case031).
 THIN_ALONG = 0.5
 THIN_RATIO = 1.25
+GLYPHS_HELD = 0.9
 
 
 def thinned_projections(search: TextSearch, derived: Sequence[bool], recognizer: TextRecognizer) -> TextSearch:
@@ -293,6 +297,9 @@ def thinned_projections(search: TextSearch, derived: Sequence[bool], recognizer:
             thin = _thinned(body, frame)
             if thin is None:
                 continue
+            across = min(frame.width, frame.height)
+            if min(body.width, body.height) <= LINE_RATIO * across and across < GLYPHS_HELD * region.glyph_height:
+                continue  # a frame copy thinner than the projection's glyphs: cut short across, not the line
             glyphs = min(region.glyph_height, min(frame.width, frame.height))
             parts = [pad_box(p, glyphs, height, width, cut=(False, False)) for p in _taken_off(body, thin)]
             if parts and any(reads_as_glyphs(r) for r in recognizer.read_boxes(image, parts)):
