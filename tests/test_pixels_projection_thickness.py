@@ -80,8 +80,8 @@ def test_a_frame_line_beside_the_projection_line_does_not_thin_it(recognizer: Cr
         assert thinned_projections(search, DERIVED, recognizer) == search
 
 
-def test_a_frame_line_as_thick_as_half_the_projection_line_does_not_thin_it(recognizer: CrnnRecognizer) -> None:
-    thick = TextBox(31, 28, 121, 16)  # 31 px is under LINE_RATIO (2) times 16 px: copies merge_lines joins
+def test_a_frame_line_nearly_as_thick_as_the_projection_line_does_not_thin_it(recognizer: CrnnRecognizer) -> None:
+    thick = TextBox(31, 22, 121, 26)  # 31 px is under THIN_RATIO (1.25) times 26 px: copies merge_lines joins
     search = _search(_region(PROJECTION, 0), _region(thick, 4))
     assert thinned_projections(search, DERIVED, recognizer) == search
 

@@ -35,6 +35,8 @@ MIN_STROKES = 30
 #: strokes (about half its glyph height): anatomy or speckle left among the strokes (a bright
 #: vessel under the label, the grain of a photograph) then does not count.
 BAND = 0.5
+#: The band along a tilted line reaches this many px beyond its outermost stroke pixels.
+EDGE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +188,12 @@ def level_line(image: npt.NDArray[np.uint8], box: TextBox) -> LevelLine | None:
         return None
     # a row of the turned region is m[1] . (x - x0, y - y0, 1), and m[1, :2] = (-sin, cos) of the tilt
     shift = float(m[1, 2] - m[1, 0] * x0 - m[1, 1] * y0)
-    strip = Strip(tilt, (ly0 + ly1 - 1) / 2.0 - shift, (ly1 - 1 - ly0) / 2.0 + 0.5)
+    # the band to black out holds the line's strokes (and ``EDGE`` px for the edge of a stroke the
+    # mask left out), not the margin the box to read has around them: that margin is as high as
+    # the band holding half the strokes, and the band of a tilted 40 px date, padded as a box,
+    # blacked out half a glyph of flow above and below it (tune seed 10818 case013)
+    first, last = float(rows[near].min()), float(rows[near].max())
+    strip = Strip(tilt, (first + last) / 2.0 - shift, (last - first) / 2.0 + 0.5 + EDGE)
     spill = float(np.mean((rows < ly0 - 0.5) | (rows > ly1 - 0.5)))
     return LevelLine(np.asarray(turned, dtype=np.uint8), TextBox(lx0, ly0, lx1 - lx0, ly1 - ly0), tilt, strip,
                      spill)

@@ -233,7 +233,7 @@ def merge_lines(search: TextSearch) -> TextSearch:
     groups: list[list[Judged]] = []
     for region in sorted(live, key=lambda j: -j.glyph_height):
         for group in groups:
-            if any(_same_line(_body(region), _body(other)) for other in group):
+            if any(_one_line(region, other, search.images) for other in group):
                 group.append(region)
                 break
         else:
@@ -257,10 +257,18 @@ def merge_lines(search: TextSearch) -> TextSearch:
 
 
 #: A line confirmed on a projection of a run (``derived``) that holds a line confirmed on a frame
-#: across its thickness and more than ``LINE_RATIO`` times as thick, and overlaps it along by at
+#: across its thickness and more than ``THIN_RATIO`` times as thick, and overlaps it along by at
 #: least ``THIN_ALONG`` of the shorter, is that line seen over a mix of frames: it keeps the frame
 #: line's thickness (its own length), unless what that takes off reads as text (``reads_as_glyphs``).
+#: (Copies within ``LINE_RATIO`` are joined by ``merge_lines``, but as their union: a projection's
+#: line 1.6 times as thick as the frame's, over flow that stayed on every frame, was blacked out
+#: whole on every frame of the run, 14 % of a 256 x 120 Doppler cine: tune seed 10821 case031.)
+#: Below ``LINE_RATIO`` a line is thinned only to a frame copy at least ``GLYPHS_HELD`` times as
+#: thick as the projection line's glyphs: a 14 px vertical label's frame copy, 9 px across, would
+#: have cut 5 px of its glyphs off every frame (tune seed 10817 case031).
 THIN_ALONG = 0.5
+THIN_RATIO = 1.25
+GLYPHS_HELD = 0.9
 
 
 def thinned_projections(search: TextSearch, derived: Sequence[bool], recognizer: TextRecognizer) -> TextSearch:
@@ -289,6 +297,9 @@ def thinned_projections(search: TextSearch, derived: Sequence[bool], recognizer:
             thin = _thinned(body, frame)
             if thin is None:
                 continue
+            across = min(frame.width, frame.height)
+            if min(body.width, body.height) <= LINE_RATIO * across and across < GLYPHS_HELD * region.glyph_height:
+                continue  # a frame copy thinner than the projection's glyphs: cut short across, not the line
             glyphs = min(region.glyph_height, min(frame.width, frame.height))
             parts = [pad_box(p, glyphs, height, width, cut=(False, False)) for p in _taken_off(body, thin)]
             if parts and any(reads_as_glyphs(r) for r in recognizer.read_boxes(image, parts)):
@@ -305,7 +316,7 @@ def _thinned(body: TextBox, frame: TextBox) -> TextBox | None:
         return None
     a0, a1, f0, f1 = (body.y, body.y1, frame.y, frame.y1) if horizontal else (body.x, body.x1, frame.x, frame.x1)
     c0, c1, d0, d1 = (body.x, body.x1, frame.x, frame.x1) if horizontal else (body.y, body.y1, frame.y, frame.y1)
-    if not (a0 <= f0 and f1 <= a1 and a1 - a0 > LINE_RATIO * (f1 - f0)):
+    if not (a0 <= f0 and f1 <= a1 and a1 - a0 > THIN_RATIO * (f1 - f0)):
         return None
     if min(c1, d1) - max(c0, d0) < THIN_ALONG * min(c1 - c0, d1 - d0):
         return None
@@ -417,12 +428,47 @@ def _holds(box: TextBox, strip: Strip, body: TextBox) -> bool:
 
 
 def _union_area(group: Sequence[Judged]) -> int:
-    """Pixels inside at least one of the boxes of ``group``."""
+    """Pixels ``group`` blacks out: inside at least one of its boxes, or of the bands within them."""
     whole = union_box([j.box for j in group])
     covered = np.zeros((whole.height, whole.width), dtype=bool)
     for j in group:
-        covered[j.box.y - whole.y : j.box.y1 - whole.y, j.box.x - whole.x : j.box.x1 - whole.x] = True
+        part = (slice(j.box.y - whole.y, j.box.y1 - whole.y), slice(j.box.x - whole.x, j.box.x1 - whole.x))
+        strip = j.strip()
+        covered[part] |= True if strip is None else strip.mask(j.box.x, j.box.y, j.box.width, j.box.height)
     return int(covered.sum())
+
+
+#: A copy of a tilted line read as it lies (its box level, as thick as the line's glyphs and much
+#: thinner than the band's box) is held by the band (``_in_band``) where its line lies in the band's
+#: box, its centre in the band, and at least ``COPY_HELD`` of its strokes in the band (98 % for the
+#: level copy of a tilted date over Doppler speckle; 89 % for a level label drawn across one).
+COPY_HELD = 0.95
+
+
+def _one_line(a: Judged, b: Judged, images: Sequence[npt.NDArray[np.uint8]]) -> bool:
+    """``a`` and ``b`` are one line seen twice: alike across (``_same_line``), or one a tilted
+    line's copy blacked out in its band that holds the other (``_in_band``): a 40 px label tilted
+    by 15 degrees was confirmed in its band and, in a second box, as it lies 26 px thick; the two
+    were never joined (the band's box is 70 px high) and the level copy's box blacked out the
+    anatomy beside the band (tune seed 10818 case013)."""
+    return _same_line(_body(a), _body(b)) or _in_band(a, b, images) or _in_band(b, a, images)
+
+
+def _in_band(banded: Judged, other: Judged, images: Sequence[npt.NDArray[np.uint8]]) -> bool:
+    """``other``'s line lies in ``banded``'s box with its centre in ``banded``'s band, and at least
+    ``COPY_HELD`` of its glyph strokes (``confirm.stroke_mask`` on its own search image) lie in it."""
+    strip = banded.strip()
+    body = _body(other)
+    if strip is None or other.strip() is not None or not _holds(banded.box, strip, body):
+        return False
+    found = stroke_mask(images[other.image], body)
+    if found is None:
+        return False
+    mask, (x0, y0) = found
+    if not mask.any():
+        return False
+    inside = strip.mask(x0, y0, mask.shape[1], mask.shape[0])
+    return bool((mask & inside).sum() >= COPY_HELD * mask.sum())
 
 
 def _body(judged: Judged) -> TextBox:
