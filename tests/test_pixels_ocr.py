@@ -86,21 +86,19 @@ def test_screen_pass_stops_the_search_on_an_image_without_text() -> None:
     assert detector.detect(ramp) == [] and [c[0] for c in calls] == [False]
     calls.clear()
     assert detector.detect(_canvas("DOE JOHN 12345", 12, (20, 20), shape=(600, 800)))
-    # edge bands: images over 1280 px only; the small-image pass: images under 256 px only
-    whole = [scan for scan in DEFAULT_PASSES if not scan.band and not scan.smaller_than]
+    whole = [scan for scan in DEFAULT_PASSES if not scan.band]  # edge bands: images over 1280 px only
     assert len(whole) == 3 and len(calls) == len(whole) and len(set(calls)) == len(whole)
 
 
 def test_a_pass_the_screen_already_made_is_not_run_again() -> None:
     """On a small image the screen (2x, at least 512 px) and the native pass (at least 512 px) feed
-    the network the same input: it runs once, and the boxes are those of every pass run apart
-    (the small-image pass, 2x, runs too: the short side is under 256 px)."""
+    the network the same input: it runs once, and the boxes are those of every pass run apart."""
     image = _canvas("DOE JOHN 12345", 12, (20, 20))  # 200 x 320: both passes at 512 x 832
     assert DEFAULT_PASSES[0].size_for(200, 320) == DEFAULT_PASSES[1].size_for(200, 320)
     detector = DbnetDetector()
     calls = _counting(detector)
     found = detector.detect(image)
-    assert calls == [(False, 512, 832), (True, 832, 512), (False, 384, 640)]
+    assert calls == [(False, 512, 832), (True, 832, 512)]
     apart = DbnetDetector()
     every = [b for scan in DEFAULT_PASSES if not scan.band for b in apart.detect_pass(image, scan)[0]]
     assert found and set(found) == set(every)

@@ -168,14 +168,11 @@ def crop_passes(passes: Sequence[ScanPass], rows: int, columns: int) -> list[Cro
     there (``ScanPass.size_for``; a tiled pass at its tiles' scale; an edge-band pass at its
     strips' scale, over its strips only), as fixed-scale passes for crops of that image.  A pass
     the detector skips there (a band pass on a small image; the same network input as an earlier
-    pass; a small-image pass on an image that is not small) is left out; the first (the screen)
-    is always kept."""
+    pass) is left out; the first (the screen) is always kept."""
     plan: list[CropPass] = []
     done: set[tuple[bool, int, int]] = set()
     longer = max(rows, columns)
     for index, scan in enumerate(passes):
-        if scan.smaller_than and min(rows, columns) >= scan.smaller_than:
-            continue  # a pass for small images only
         if scan.band:
             if longer <= scan.larger_than or scan.factor is None:
                 continue

@@ -127,8 +127,7 @@ class ScanPass:
     With ``band``, only the two strips of that share of the image along the edges that run
     across the pass's reading direction are searched, each on its own (the left and right
     strips of a turned pass: vertical labels along the sides), and only on images whose longer
-    side exceeds ``larger_than`` (those the whole-image passes shrink).  With ``smaller_than``,
-    the pass runs only on images whose shorter side is below it.
+    side exceeds ``larger_than`` (those the whole-image passes shrink).
     """
 
     min_side: int | None = 736
@@ -139,7 +138,6 @@ class ScanPass:
     at_least_native: bool = False  # never shrink below the image's own size (up to max_side)
     band: float = 0.0
     larger_than: int = 0
-    smaller_than: int = 0
 
     def size_for(self, height: int, width: int) -> tuple[int, int]:
         if self.factor is not None:
@@ -167,19 +165,13 @@ _MAX_UPSCALE = 4.0
 #: short, tilted lines) and turned 90° and enlarged 2x within 1280 px (vertical labels along
 #: image edges: small, faint vertical lines are not seen at native size).  An image larger than
 #: that (a radiograph) is shrunk by the turned pass, so the strips along its left and right edges,
-#: where vertical labels stand, are searched turned once more, enlarged 1.5x.  An image whose
-#: shorter side is under 256 px is enlarged over 2x by all of those (to a 512 px short side, up to
-#: 4x), so it is searched once more enlarged 2x (``SMALL_IMAGE_PASS``): 21 px magenta capitals of a
-#: 5x7 dot font along the bottom of a 256x120 Doppler, enlarged 4x, were seen as a few blocks, one
-#: letter boxed; enlarged 2x, the whole line (tune seed 10834 case030, read after as "YURTDUBOPS").
+#: where vertical labels stand, are searched turned once more, enlarged 1.5x.
 SCREEN_PASS = ScanPass(min_side=512, factor=2.0, max_side=1600, tile=True)
 EDGE_BAND_PASS = ScanPass(min_side=None, factor=1.5, max_side=4096, rotate90=True, band=0.1, larger_than=1280)
-SMALL_IMAGE_PASS = ScanPass(min_side=None, factor=2.0, max_side=1280, smaller_than=256)
 DEFAULT_PASSES = (
     SCREEN_PASS,
     ScanPass(min_side=512, max_side=1280, at_least_native=True),
     ScanPass(min_side=512, factor=2.0, max_side=1280, at_least_native=True, rotate90=True),
-    SMALL_IMAGE_PASS,
     EDGE_BAND_PASS,
 )
 #: Small text the passes missed: rows of glyph-sized marks (``glyphs.glyph_rows``) that no pass
@@ -380,8 +372,6 @@ class DbnetDetector:
         done: set[tuple[bool, int, int]] = set()  # (turned, rows, columns) of the whole-image passes run
         height, width = image.shape[:2]
         for index, scan in enumerate(self.passes):
-            if scan.smaller_than and min(height, width) >= scan.smaller_than:
-                continue
             too_large = scan.factor is not None and max(height, width) * scan.factor > scan.max_side
             if scan.band:
                 if max(height, width) <= scan.larger_than:
