@@ -215,10 +215,35 @@ class _KeptWalk:
             yield other if other is not None else InputRef(ordinal, Path(folders[folder] + name))
 
 
+def file_bytes(path: Path | str) -> bytes:
+    """The whole of a file, in 4 system calls where ``Path.read_bytes`` makes 9 (open, fstat, one
+    read of its size and one byte more, which a short read shows to be all of it, close)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        size = os.fstat(fd).st_size
+        chunks: list[bytes] = []
+        got, want = 0, size + 1
+        while True:
+            chunk = os.read(fd, want)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+            if got > size:  # the file grew since fstat: read on to its end
+                want = 1 << 20
+            elif len(chunk) < want and got == size:
+                break  # a short read that reached the size: the end
+            else:
+                want = size + 1 - got  # a large file read in parts
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def read_bytes(ref: InputRef) -> bytes:
     """The raw bytes of an input (with ``open_input``, the only place that opens input files)."""
     if ref.member_index is None:
-        return ref.path.read_bytes()
+        return file_bytes(ref.path)
     if ref.member_index == EMPTY_ZIP:
         raise NotDicomError("zip archive without files", path=ref.display)
     if ref.member_index == NOT_REGULAR:
@@ -281,5 +306,5 @@ def load_input(ref: InputRef, root: Path) -> InputBytes:
         return InputBytes(ref.ordinal, name, display, None, error)
 
 
-__all__ = ["BROKEN_ZIP", "EMPTY_ZIP", "NOT_REGULAR", "UNLISTABLE", "InputBytes", "InputRef", "InputWalk", "input_root",
-           "load_input", "open_input", "read_bytes", "walk_inputs"]
+__all__ = ["BROKEN_ZIP", "EMPTY_ZIP", "NOT_REGULAR", "UNLISTABLE", "InputBytes", "InputRef", "InputWalk", "file_bytes",
+           "input_root", "load_input", "open_input", "read_bytes", "walk_inputs"]
