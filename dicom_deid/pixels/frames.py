@@ -6,14 +6,15 @@ change from frame to frame.  Blacking a region out on frames that never showed t
 anatomy for nothing, so each region is checked frame by frame:
 
 1. a few evenly spaced frames are read first; when all of them read as text, the region applies
-   to every frame (the common static overlay costs a handful of reads).  A line no probe
-   frame reads as it lies, and that reads set level (``deskew.level_line``) on one of them,
-   is a tilted line: every frame is then read set level;
+   to every frame (the common static overlay costs a handful of reads).  A line that
+   reads set level on more probe frames than as it lies is a tilted line: every frame is then
+   read set level, along the band the search measured (``RedactionBox.strip``: the same turn on
+   every frame) or, for a line it did not band, as ``deskew.level_line`` measures each frame;
 2. otherwise every frame is read (a long line at both ends when each end reads on a probe frame
    where the other does not: two labels on different frames, joined along one row).  A frame keeps the region when it reads as text
-   (``confirm.judge_reading`` confirms it) that shares at least half its characters with the
-   best reading of the region, *or* most glyph pixels of a frame that reads hold
-   the same stored values in it (text drawn at a fixed value that the recognizer misses on
+   (``confirm.judge_reading`` confirms it, or finds it uncertain) that shares at least half its
+   characters with the best confirmed reading of the region, *or* most glyph pixels of a frame
+   that reads hold the same stored values in it (text drawn at a fixed value that the recognizer misses on
    that frame, behind moving anatomy, stays covered);
 3. the frames kept are widened by one frame on each side and gaps of up to three frames are
    filled;
@@ -263,14 +264,16 @@ def _band_level(image: npt.NDArray[np.uint8], box: RedactionBox, strip: Strip) -
 def _like_the_text(
     readings: Sequence[Reading | None], source: int | None = None, unsure: Sequence[Reading | None] | None = None
 ) -> list[bool]:
-    """Frames whose confirmed reading shares at least half its characters with the text of the
+    """Frames whose confirmed reading (``readings``), or failing that uncertain reading (``unsure``:
+    tilted digits of a clock read right but unsurely, on 11 of 16 frames of a cine), shares at least half its characters with the text of the
     region, any digit matching any other (a clock that ticks still does; anatomy read as a few
     digits beside a date's letters does not): the reading of
     ``source``, the frame the search found the region on, where it reads (that frame always
     keeps the region), else the best reading.  Vertical stripes on frame 35 of a 60-frame XA run
     read "20001: 8885", scored above "27-AUG-" read on frame 28 where the search had found a
     38 px date alone, and were taken for the text: the date was left on frame 28 and blacked out
-    on 31 frames without it (tune seed 10826 case025)."""
+    on 31 frames without it (tune seed 10826 case025).  The text compared with is always a
+    confirmed reading: where no frame confirms one, no frame is like it."""
     confirmed = [r for r in readings if r is not None]
     if not confirmed:
         return [False] * len(readings)
