@@ -6,14 +6,15 @@ change from frame to frame.  Blacking a region out on frames that never showed t
 anatomy for nothing, so each region is checked frame by frame:
 
 1. a few evenly spaced frames are read first; when all of them read as text, the region applies
-   to every frame (the common static overlay costs a handful of reads).  A line no probe
-   frame reads as it lies, and that reads set level (``deskew.level_line``) on one of them,
-   is a tilted line: every frame is then read set level;
+   to every frame (the common static overlay costs a handful of reads).  A line that
+   reads set level on more probe frames than as it lies is a tilted line: every frame is then
+   read set level, along the band the search measured (``RedactionBox.strip``: the same turn on
+   every frame) or, for a line it did not band, as ``deskew.level_line`` measures each frame;
 2. otherwise every frame is read (a long line at both ends when each end reads on a probe frame
    where the other does not: two labels on different frames, joined along one row).  A frame keeps the region when it reads as text
-   (``confirm.judge_reading`` confirms it) that shares at least half its characters with the
-   best reading of the region, *or* most glyph pixels of a frame that reads hold
-   the same stored values in it (text drawn at a fixed value that the recognizer misses on
+   (``confirm.judge_reading`` confirms it, or finds it uncertain) that shares at least half its
+   characters with the best confirmed reading of the region, *or* most glyph pixels of a frame
+   that reads hold the same stored values in it (text drawn at a fixed value that the recognizer misses on
    that frame, behind moving anatomy, stays covered);
 3. the frames kept are widened by one frame on each side and gaps of up to three frames are
    filled;
@@ -44,7 +45,7 @@ from dicom_deid.pixels.deskew import level_line
 from dicom_deid.pixels.display import display_frame
 from dicom_deid.pixels.ocr import TextBox, to_rgb8
 from dicom_deid.pixels.recognize import Reading
-from dicom_deid.pixels.redact import RedactionBox
+from dicom_deid.pixels.redact import RedactionBox, Strip
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -98,11 +99,14 @@ def assign_frames(
         if all(seen.reads for seen in first):
             out.append(box)
             continue
-        if turn == -1 and not any(seen.reads for seen in first):
+        if turn == -1 and other is None:
             level = look(probes, box, LEVEL)
             budget -= len(probes)
-            if any(seen.reads for seen in level):  # a tilted line: each frame is read set level
+            if sum(seen.reads for seen in level) > sum(seen.reads for seen in first):  # a tilted line: each frame is read set level
                 turn, first = LEVEL, level
+                if all(seen.reads for seen in first):
+                    out.append(box)
+                    continue
         if turn == 0:  # no probe frame read it either way up: each frame is read both ways
             both = _look(read_crops, [_crop(frame(i), box, t) for t in (-1, 1) for i in range(count)])
             looks = [max(a, b, key=lambda seen: (seen.reads, seen.reading.score())) for a, b in zip(
@@ -112,12 +116,14 @@ def assign_frames(
             looks = look(range(count), box, turn)
             budget -= count
         source = None if found_on is None else _source_frame(frame, box, found_on[index], count)
-        read = _like_the_text([seen.reading if seen.reads else None for seen in looks], source)
+        read = _like_the_text([seen.reading if seen.reads else None for seen in looks], source,
+                              [seen.unsure for seen in looks])
         if other is not None:  # the other end of a long line holds other text, on other frames
             ends = look(range(count), box, other)
             budget -= count
             read = [a or b for a, b in zip(read, _like_the_text(
-                [seen.reading if seen.reads else None for seen in ends], source), strict=True)]
+                [seen.reading if seen.reads else None for seen in ends], source, [seen.unsure for seen in ends]),
+                strict=True)]
         if any(read) or found_on is None:
             frames = _frames_with_text(read, _agreement(decoded, frame, box, read))
         else:  # no frame reads it: the frames that show what the search saw
@@ -133,7 +139,16 @@ class Look:
     the crop, the start of the line, not of the whole line)."""
 
     reading: Reading
-    reads: bool
+    verdict: Verdict
+
+    @property
+    def reads(self) -> bool:
+        return self.verdict is Verdict.CONFIRMED
+
+    @property
+    def unsure(self) -> Reading | None:
+        """The reading when it is uncertain text (``_like_the_text``'s ``unsure``)."""
+        return self.reading if self.verdict is Verdict.UNCERTAIN else None
 
 
 def _look(
@@ -141,7 +156,7 @@ def _look(
     crops: Sequence[npt.NDArray[np.uint8]],
 ) -> list[Look]:
     readings = read_crops(crops)
-    return [Look(r, judge_reading(r, TextBox(0, 0, c.shape[1], c.shape[0])) is Verdict.CONFIRMED)
+    return [Look(r, judge_reading(r, TextBox(0, 0, c.shape[1], c.shape[0])))
             for r, c in zip(readings, crops, strict=True)]
 
 
@@ -203,6 +218,8 @@ def _crop(image: npt.NDArray[np.uint8], box: RedactionBox, turn: int = -1) -> np
     a vertical line is turned by ``turn`` quarter turns (``_orient``); of a horizontal one,
     ``turn`` 1 takes the end of the line instead of its start, and ``LEVEL`` the line set level
     (``deskew.level_line``; the box as it lies where this frame shows no tilted line)."""
+    if turn == LEVEL and box.strip is not None:
+        return _band_level(image, box, box.strip)
     if turn == LEVEL:
         level = level_line(image, TextBox(box.x, box.y, box.width, box.height))
         if level is not None:
@@ -220,22 +237,52 @@ def _crop(image: npt.NDArray[np.uint8], box: RedactionBox, turn: int = -1) -> np
     return np.ascontiguousarray(crop)
 
 
-def _like_the_text(readings: Sequence[Reading | None], source: int | None = None) -> list[bool]:
-    """Frames whose confirmed reading shares at least half its characters with the text of the
+def _band_level(image: npt.NDArray[np.uint8], box: RedactionBox, strip: Strip) -> npt.NDArray[np.uint8]:
+    """The start of the tilted line in ``box``, set level by the tilt of its band (``strip``, as
+    the search measured it on the frame it found the line on): the rectangle is turned by the
+    band's angle and cut to the band's rows and columns.  Every frame is turned the same way, so
+    a frame where the line's strokes are too faint or too mixed with anatomy to measure their own
+    tilt (``deskew.level_line``) is read set level all the same."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    cv2 = _import_cv2()
+    region = np.ascontiguousarray(image[box.y : box.y1, box.x : box.x1])
+    inside = strip.mask(box.x, box.y, box.width, box.height).astype(np.uint8)
+    centre = (float(box.width) / 2.0, float(box.height) / 2.0)
+    m = cv2.getRotationMatrix2D(centre, strip.angle, 1.0)
+    size = (box.width, box.height)
+    turned = cv2.warpAffine(region, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    band = cv2.warpAffine(inside, m, size, flags=cv2.INTER_NEAREST, borderValue=0)
+    rows, cols = np.nonzero(band)
+    if rows.size == 0:
+        return _crop(image, box)
+    y0, y1 = int(rows.min()), int(rows.max()) + 1
+    x0, x1 = int(cols.min()), int(cols.max()) + 1
+    return np.ascontiguousarray(turned[y0:y1, x0 : min(x1, x0 + PREFIX * (y1 - y0))])
+
+
+def _like_the_text(
+    readings: Sequence[Reading | None], source: int | None = None, unsure: Sequence[Reading | None] | None = None
+) -> list[bool]:
+    """Frames whose confirmed reading (``readings``), or failing that uncertain reading (``unsure``:
+    tilted digits of a clock read right but unsurely, on 11 of 16 frames of a cine), shares at least half its characters with the text of the
     region, any digit matching any other (a clock that ticks still does; anatomy read as a few
     digits beside a date's letters does not): the reading of
     ``source``, the frame the search found the region on, where it reads (that frame always
     keeps the region), else the best reading.  Vertical stripes on frame 35 of a 60-frame XA run
     read "20001: 8885", scored above "27-AUG-" read on frame 28 where the search had found a
     38 px date alone, and were taken for the text: the date was left on frame 28 and blacked out
-    on 31 frames without it (tune seed 10826 case025)."""
+    on 31 frames without it (tune seed 10826 case025).  The text compared with is always a
+    confirmed reading: where no frame confirms one, no frame is like it."""
     confirmed = [r for r in readings if r is not None]
     if not confirmed:
         return [False] * len(readings)
     own = readings[source] if source is not None else None
     best = _characters((own or max(confirmed, key=lambda r: r.score())).text)
     out = []
-    for reading in readings:
+    for index, reading in enumerate(readings):
+        if reading is None and unsure is not None:
+            reading = unsure[index]
         if reading is None:
             out.append(False)
             continue
