@@ -221,14 +221,63 @@ def _apply_sequence(
     src: Dataset, dst: Dataset, tag: int, action: ElementAction, plan: Plan, ctx: ScrubContext, path: TagPath
 ) -> None:
     if action.code is ActionCode.Z or (action.value is not None and action.value == ""):
-        dst[tag] = DataElement(tag, "SQ", Sequence())
+        set_sequence(dst, tag, [])
         return
     items = []
     for i, item in enumerate(src[tag].value or ()):
         new_item = new_dataset()
         _apply(item, new_item, plan, ctx, path + (i,))
         items.append(new_item)
-    dst[tag] = DataElement(tag, "SQ", Sequence(items))
+    set_sequence(dst, tag, items)
+
+
+_PIXEL_REPRESENTATION = 0x00280103
+#: set_sequence builds what ``DataElement(tag, "SQ", Sequence(items))`` builds: a DataElement of
+#: these attributes (as new_element), a Sequence whose only attribute is its list, and a Dataset
+#: whose ``_pixel_rep`` is an attribute of the instance alone (``hasattr`` finds it in its dict)
+_FAST_SEQUENCES = (_FAST_ELEMENTS and tuple(Sequence().__dict__) == ("_list",)
+                   and not hasattr(Dataset, "_pixel_rep") and not hasattr(Dataset, "__slots__"))
+
+
+def set_sequence(dst: Dataset, tag: int, items: list[Dataset]) -> None:
+    """``dst[tag] = DataElement(tag, "SQ", Sequence(items))`` for a public tag and a list of
+    datasets, without pydicom's tag conversions, checks and value setter: the same element (the
+    same attributes in the same order, a Sequence holding ``items``), stored under its tag, then
+    what ``Dataset.__setitem__`` does after storing a sequence (``_set_pixel_representation``:
+    the Pixel Representation of ``dst``, decoded there if it holds one, else the one it was
+    given, handed to each item), with ``hasattr(ds, "_pixel_rep")`` read from the instance's
+    dict (``tests/test_meta17_sequences.py`` compares both).  A private tag (its creator is
+    looked up), or a pydicom that builds these objects otherwise, goes through pydicom."""
+    if tag >> 16 & 1 or not _FAST_SEQUENCES or any(type(item) is not Dataset for item in items):
+        dst[tag] = DataElement(tag, "SQ", Sequence(items))
+        return
+    key = tag if type(tag) is BaseTag else BaseTag(tag)
+    seq = object.__new__(Sequence)
+    seq.__dict__["_list"] = items
+    elem = object.__new__(DataElement)
+    elem.__dict__.update(tag=key, VR="SQ", validation_mode=pydicom_config.settings.reading_validation_mode,
+                         _value=seq, file_tell=None, is_undefined_length=False, private_creator=None)
+    dst._dict[key] = elem
+    # Dataset._set_pixel_representation(elem), as __setitem__ calls it
+    attrs = dst.__dict__
+    pr: object = None
+    if _PIXEL_REPRESENTATION in dst._dict:
+        pr = dst[_PIXEL_REPRESENTATION].value
+    elif "_pixel_rep" in attrs:
+        pr = attrs["_pixel_rep"]
+    if pr is not None:
+        attrs["_pixel_rep"] = int(b"\x01" in pr) if isinstance(pr, bytes) else pr
+    has_rep = "_pixel_rep" in attrs
+    for item in items:
+        inner = item._dict.get(_PIXEL_REPRESENTATION)  # type: ignore[call-overload]  # an int finds a BaseTag key
+        if inner is not None:
+            value = inner.value
+            if value is not None:
+                item.__dict__["_pixel_rep"] = int(b"\x01" in value) if isinstance(value, bytes) else value
+            elif has_rep:
+                item.__dict__["_pixel_rep"] = attrs["_pixel_rep"]
+        elif has_rep:
+            item.__dict__["_pixel_rep"] = attrs["_pixel_rep"]
 
 
 def _pseudonym(tag: int, src: Dataset, ctx: ScrubContext) -> str | None:
@@ -394,4 +443,5 @@ def set_plain(ds: Dataset, keyword: str, value: object) -> None:
     ds._dict[elem.tag] = elem  # keyed by its BaseTag, as __setitem__ keys it (writers read .group)
 
 
-__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset", "set_plain"]
+__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset", "set_plain",
+           "set_sequence"]
