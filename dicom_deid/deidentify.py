@@ -22,7 +22,7 @@ from pydicom.dataset import Dataset
 from dicom_deid._version import __version__
 from dicom_deid.bytepath import (
     Copies,
-    choose_copies,
+    CopyChooser,
     fallback_reason,
     identifying_keywords,
     protected_tags,
@@ -291,15 +291,16 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     plan = plan_actions(source, profile, standard, cache=engine.plan_cache, dropped=dropped,
                         dropped_cache=engine.dropped_cache, uid_cache=engine.uid_plan_cache)
     keeps_document = check_document(source, plan, profile.documents)
-    copies, fallback = None, None
+    chooser, fallback = None, None
     stage = engine.pixel_stage if engine.pixels_active else None
     decision = stage.decide(source) if stage is not None and data is not None else None
     if data is not None:
         fallback = fallback_reason(source, data, plan,
                                    pixels_may_change=decision is not None and not decision.leaves_pixels)
-        if fallback is None:
-            copies = choose_copies(source, data, plan, engine.copy_protected, standard)
-    out = apply_plan(source, plan, ctx, skip=copies.spliced if copies is not None else ())
+        if fallback is None:  # the scrub's pass chooses the copies too (choose_copies's choice)
+            chooser = CopyChooser(data, engine.copy_protected, standard)
+    out = apply_plan(source, plan, ctx, copier=chooser)
+    copies = chooser.copies() if chooser is not None else None
 
     meta_src = source.file_meta
     meta_plan = plan_actions(meta_src, profile, standard, cache=engine.plan_cache, uid_cache=engine.uid_plan_cache)

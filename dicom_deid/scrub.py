@@ -12,6 +12,7 @@ import functools
 import re
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from pydicom import config as pydicom_config
 from pydicom.datadict import dictionary_VR, tag_for_keyword
@@ -87,13 +88,26 @@ class ScrubContext:
         return self._pattern
 
 
-def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext, *, skip: Container[int] = ()) -> Dataset:
+class Copier(Protocol):
+    """The byte path's choice of the top-level elements the write splices in (``bytepath.CopyChooser``)."""
+
+    protected: frozenset[int]
+
+    def take(self, tag: int, elem: RawDataElement, code: ActionCode) -> bool: ...
+
+
+def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext, *, skip: Container[int] = (),
+               copier: Copier | None = None) -> Dataset:
     """Return a new dataset with every planned action applied (file meta not included).
 
     ``skip``: top-level tags left out of the new dataset whatever their action (the byte path's
-    copied elements, ``bytepath.Copies``: the write splices them in as bytes)."""
+    copied elements, ``bytepath.Copies``: the write splices them in as bytes).  ``copier`` (the
+    byte path): offered, in the same pass, each top-level element it may splice in (a raw public
+    element, not a group length nor one of ``copier.protected``, planned K, Z or D without a
+    value, as it is when the pass reaches it: only an element's own action decodes it); one it
+    takes is left out of the new dataset, as one of ``skip``."""
     out = new_dataset()
-    _apply(source, out, plan, ctx, (), skip)
+    _apply(source, out, plan, ctx, (), skip, copier)
     out.set_original_encoding(
         source.original_encoding[0], source.original_encoding[1], source.original_character_set
     )
@@ -101,9 +115,11 @@ def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext, *, skip: Containe
 
 
 def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath,
-           skip: Container[int] = ()) -> None:
+           skip: Container[int] = (), copier: Copier | None = None) -> None:
     actions, elements, out = plan.actions, src._dict, dst._dict
     remove, keep, raw_type = ActionCode.X, ActionCode.K, RawDataElement  # locals: read for every element
+    emptied, dummied = ActionCode.Z, ActionCode.D
+    take, protected = (copier.take, copier.protected) if copier is not None else (None, frozenset())
     # pydicom is handed the source's own key (a BaseTag): a lookup with it finds itself (no Tag()
     # conversion, no BaseTag.__eq__ in Python); our tables are looked up with the int ``tag``
     for key in list(elements):  # the source's keys (BaseTag): ``for tag in src`` converts every element
@@ -116,6 +132,10 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
         if code is remove:
             continue
         raw = elements[key]  # as it is now: an earlier action may have decoded it (cleaning reads names)
+        if (take is not None and action.value is None and type(raw) is raw_type and not tag & 0x10000
+                and tag & 0xFFFF and tag not in protected and (code is keep or code is emptied or code is dummied)
+                and take(tag, raw, code)):
+            continue  # spliced in by the write (bytepath.CopyChooser)
         if (code is keep and action.value is None and type(raw) is raw_type and raw[3] is not None
                 and raw[1] and raw[1] not in _NOT_PLAIN and not tag >> 16 & 1 and tag != PATIENT_AGE):
             # a kept raw public element (not a sequence, not pixel data): what ``dst[tag] = raw`` stores
