@@ -25,7 +25,7 @@ from pydicom.uid import UID
 from pydicom.valuerep import MAX_VALUE_LEN
 
 from dicom_deid.clean import PatientPattern, clean_text, patient_identifiers
-from dicom_deid.items_fast import new_dataset
+from dicom_deid.items_fast import new_dataset, new_sequence, sequence_element
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
 from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
@@ -252,11 +252,9 @@ def _apply_sequence(
 
 
 _PIXEL_REPRESENTATION = 0x00280103
-#: set_sequence builds what ``DataElement(tag, "SQ", Sequence(items))`` builds: a DataElement of
-#: these attributes (as new_element), a Sequence whose only attribute is its list, and a Dataset
-#: whose ``_pixel_rep`` is an attribute of the instance alone (``hasattr`` finds it in its dict)
-_FAST_SEQUENCES = (_FAST_ELEMENTS and tuple(Sequence().__dict__) == ("_list",)
-                   and not hasattr(Dataset, "_pixel_rep") and not hasattr(Dataset, "__slots__"))
+#: set_sequence's Pixel Representation steps: a Dataset's ``_pixel_rep`` is an attribute of the
+#: instance alone (``hasattr`` finds it in its dict)
+_INSTANCE_PIXEL_REP = not hasattr(Dataset, "_pixel_rep") and not hasattr(Dataset, "__slots__")
 
 
 def set_sequence(dst: Dataset, tag: int, items: list[Dataset]) -> None:
@@ -266,18 +264,13 @@ def set_sequence(dst: Dataset, tag: int, items: list[Dataset]) -> None:
     what ``Dataset.__setitem__`` does after storing a sequence (``_set_pixel_representation``:
     the Pixel Representation of ``dst``, decoded there if it holds one, else the one it was
     given, handed to each item), with ``hasattr(ds, "_pixel_rep")`` read from the instance's
-    dict (``tests/test_meta17_sequences.py`` compares both).  A private tag (its creator is
+    dict (``tests/test_meta17_one_pass.py`` compares both).  A private tag (its creator is
     looked up), or a pydicom that builds these objects otherwise, goes through pydicom."""
-    if tag >> 16 & 1 or not _FAST_SEQUENCES or any(type(item) is not Dataset for item in items):
+    if tag >> 16 & 1 or not _INSTANCE_PIXEL_REP or any(type(item) is not Dataset for item in items):
         dst[tag] = DataElement(tag, "SQ", Sequence(items))
         return
     key = tag if type(tag) is BaseTag else BaseTag(tag)
-    seq = object.__new__(Sequence)
-    seq.__dict__["_list"] = items
-    elem = object.__new__(DataElement)
-    elem.__dict__.update(tag=key, VR="SQ", validation_mode=pydicom_config.settings.reading_validation_mode,
-                         _value=seq, file_tell=None, is_undefined_length=False, private_creator=None)
-    dst._dict[key] = elem
+    dst._dict[key] = sequence_element(key, new_sequence(items), None, False)  # DataElement(tag, "SQ", Sequence(items))
     # Dataset._set_pixel_representation(elem), as __setitem__ calls it
     attrs = dst.__dict__
     pr: object = None

@@ -186,3 +186,19 @@ def test_the_scrub_chooses_the_copies_choose_copies_chooses() -> None:
         compared += 1
         constants += bool(expected.constants)
     assert compared >= 20 and constants >= 5, (compared, constants)
+
+
+@pytest.mark.parametrize(("tell", "undefined"), [(None, False), (0, True), (1234, True), (88, False)])
+def test_sequence_element_is_the_data_element_pydicom_builds(tell: int | None, undefined: bool) -> None:
+    from dicom_deid.items_fast import new_sequence, sequence_element
+
+    items = [new_dataset(), new_dataset()]
+    seq = Sequence(items)
+    ours = sequence_element(BaseTag(_SEQ), seq, tell, undefined)
+    theirs = DataElement(BaseTag(_SEQ), "SQ", seq, tell, is_undefined_length=undefined)
+    assert type(ours) is DataElement
+    assert list(ours.__dict__) == list(theirs.__dict__)
+    assert ours.__dict__ == theirs.__dict__ and ours.value is seq
+    built = new_sequence(items)
+    assert type(built) is Sequence and list(built.__dict__) == list(Sequence(items).__dict__)
+    assert list(built) == items and built == Sequence(items)
