@@ -133,48 +133,75 @@ def choose_copies(source: Dataset, data: bytes, plan: Plan, protected: frozenset
     whose bytes are constant (see the module docstring).
 
     Call after planning and before the scrub: an element pydicom has decoded since it was read
-    is written as pydicom encodes it, so it is not copied."""
-    ranges: dict[int, Chunk] = {}
-    constants: dict[int, bytes] = {}
-    view: memoryview | None = None  # the input's bytes, for ranges too large to copy
+    is written as pydicom encodes it, so it is not copied.  The scrub makes the same choice in
+    its own pass over the elements (``scrub.apply_plan(..., copier=CopyChooser(...))``): this is
+    that choice made in a pass of its own."""
+    chooser = CopyChooser(data, protected, standard)
     actions = plan.actions
+    take, raw_type = chooser.take, RawDataElement
     keep, empty, dummy = ActionCode.K, ActionCode.Z, ActionCode.D
-    raw_type = RawDataElement
-    pseudonyms = standard.pseudonyms
-    vr_of = _VALID_VR_BYTES
     for key, elem in source._dict.items():
         tag = int(key)  # a BaseTag compares in Python: every set and dict lookup below would call it
         if tag & 0x10000 or not tag & 0xFFFF or tag in protected or type(elem) is not raw_type:
             continue  # private, group length, read back, or decoded
         action = actions[(tag,)]
         code = action.code
-        if action.value is not None:
-            continue
-        if code is not keep:
-            if (code is empty or code is dummy) and tag not in pseudonyms and elem.VR in _CONSTANT_VRS:
-                constant = _constant_bytes(code, tag, elem.VR, standard.dummies.get(tag))
+        if action.value is None and (code is keep or code is empty or code is dummy):
+            take(tag, elem, code)
+    return chooser.copies()
+
+
+class CopyChooser:
+    """The byte path's choice, element by element (:func:`choose_copies`, or the scrub's own pass
+    over the top level: ``scrub.apply_plan(..., copier=)``).  The caller offers only a raw
+    public element that is not a group length, not in ``protected``, planned K, Z or D without
+    a value (``take``'s conditions); :meth:`copies` is the answer."""
+
+    __slots__ = ("_constants", "_data", "_dummies", "_pseudonyms", "_ranges", "_view", "protected")
+
+    def __init__(self, data: bytes, protected: frozenset[int], standard: Standard) -> None:
+        self._data = data
+        self.protected = protected
+        self._pseudonyms = standard.pseudonyms
+        self._dummies = standard.dummies
+        self._ranges: dict[int, Chunk] = {}
+        self._constants: dict[int, bytes] = {}
+        self._view: memoryview | None = None  # the input's bytes, for ranges too large to copy
+
+    def take(self, tag: int, elem: RawDataElement, code: ActionCode) -> bool:
+        """True when the write splices ``elem`` in (its input bytes for K, constant bytes for Z or
+        D): it is then left out of the scrub's dataset."""
+        if code is not ActionCode.K:  # Z or D
+            if tag not in self._pseudonyms and elem[1] in _CONSTANT_VRS:
+                constant = _constant_bytes(code, tag, elem[1], self._dummies.get(tag))
                 if constant is not None:
-                    constants[tag] = constant
-            continue
+                    self._constants[tag] = constant
+                    return True
+            return False
         _, vr, length, value, tell = elem[:5]  # (tag, VR, length, value, value_tell), by index
-        vr_bytes = vr_of.get(vr)
+        vr_bytes = _VALID_VR_BYTES.get(vr)
         if vr_bytes is None or type(value) is not bytes or len(value) != length:
-            continue  # not a valid VR of these (_VALID_VRS), or no value of its length
+            return False  # not a valid VR of these (_VALID_VRS), or no value of its length
         if vr in LONG_VRS:
             start = tell - 12
             head = _HEAD_LONG(tag >> 16, tag & 0xFFFF, vr_bytes, 0)
         else:
             start = tell - 8
             head = _HEAD_SHORT(tag >> 16, tag & 0xFFFF, vr_bytes, length)
+        data = self._data
         if start < 0 or not data.startswith(head, start):
-            continue  # not where pydicom read it, or reserved bytes set: today's writer zeroes them
+            return False  # not where pydicom read it, or reserved bytes set: today's writer zeroes them
         if length < _VIEW_FROM:
-            ranges[tag] = data[start:tell + length]
+            self._ranges[tag] = data[start:tell + length]
         else:  # pixel data and other large values: a view, written from the input's bytes, not a copy
+            view = self._view
             if view is None:
-                view = memoryview(data)
-            ranges[tag] = view[start:tell + length]
-    return Copies(ranges, constants)
+                view = self._view = memoryview(data)
+            self._ranges[tag] = view[start:tell + length]
+        return True
+
+    def copies(self) -> Copies:
+        return Copies(self._ranges, self._constants)
 
 
 #: values of this many bytes or more are spliced as views of the input (a copy of a 100 KB image
@@ -195,5 +222,5 @@ def _constant_bytes(code: ActionCode, tag: int, vr: str, dummy: str | None) -> b
     return plain if plain is not None and plain == other else None
 
 
-__all__ = ["READ_BACK_KEYWORDS", "Copies", "choose_copies", "fallback_reason", "identifying_keywords",
+__all__ = ["READ_BACK_KEYWORDS", "Copies", "CopyChooser", "choose_copies", "fallback_reason", "identifying_keywords",
            "protected_tags"]

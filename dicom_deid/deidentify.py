@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,7 +22,7 @@ from pydicom.dataset import Dataset
 from dicom_deid._version import __version__
 from dicom_deid.bytepath import (
     Copies,
-    choose_copies,
+    CopyChooser,
     fallback_reason,
     identifying_keywords,
     protected_tags,
@@ -47,7 +46,14 @@ from dicom_deid.plan import (
 from dicom_deid.profiles import ActionCode, DocumentPolicy, Option, Profile, Standard, load_standard
 from dicom_deid.read import dataset_encoding, keyword_value
 from dicom_deid.remap import Remapper, UidMemo, patient_key
-from dicom_deid.scrub import ScrubContext, apply_plan, finish_file_meta, new_dataset, set_plain
+from dicom_deid.scrub import (
+    ScrubContext,
+    apply_plan,
+    finish_file_meta,
+    new_dataset,
+    set_plain,
+    set_sequence,
+)
 from dicom_deid.streams import scrub_pixel_stream
 from dicom_deid.subjects import Subject, SubjectMap, Unmapped
 from dicom_deid.uid_bytes import DecodeMemo, decoded_element
@@ -214,8 +220,8 @@ def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> 
     return items
 
 
-_LAST = operator.itemgetter(-1)  # a path's last tag
 _PIXEL_REPRESENTATION = 0x00280103
+_METHOD_CODES = 0x00120064  # DeidentificationMethodCodeSequence
 _ABSENT = object()
 _PATIENT_LEVEL = frozenset({LinkKind.PATIENT_ID, LinkKind.PATIENT_NAME, LinkKind.PATIENT_BIRTH_DATE,
                             LinkKind.DATE_OFFSET})
@@ -239,7 +245,7 @@ def check_document(source: Dataset, plan: Plan, policy: DocumentPolicy) -> bool:
     The body of an encapsulated PDF, CDA, STL, OBJ or MTL can hold identifying data anywhere (a
     letterhead, a name in a mesh label) and is never examined, so by default the instance is
     quarantined; an emptied or dummy body is never written."""
-    if DOCUMENT_TAG not in map(_LAST, plan.actions):  # the plan's paths (its keys) scanned in C
+    if not plan.has_document():  # known from the walk (Plan.documents)
         return False
     bodies = [a for a in plan if a.path[-1] == DOCUMENT_TAG]
     kind = str(source.get("MIMETypeOfEncapsulatedDocument", "") or "").strip()[:40] or "unknown type"
@@ -285,15 +291,16 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     plan = plan_actions(source, profile, standard, cache=engine.plan_cache, dropped=dropped,
                         dropped_cache=engine.dropped_cache, uid_cache=engine.uid_plan_cache)
     keeps_document = check_document(source, plan, profile.documents)
-    copies, fallback = None, None
+    chooser, fallback = None, None
     stage = engine.pixel_stage if engine.pixels_active else None
     decision = stage.decide(source) if stage is not None and data is not None else None
     if data is not None:
         fallback = fallback_reason(source, data, plan,
                                    pixels_may_change=decision is not None and not decision.leaves_pixels)
-        if fallback is None:
-            copies = choose_copies(source, data, plan, engine.copy_protected, standard)
-    out = apply_plan(source, plan, ctx, skip=copies.spliced if copies is not None else ())
+        if fallback is None:  # the scrub's pass chooses the copies too (choose_copies's choice)
+            chooser = CopyChooser(data, engine.copy_protected, standard)
+    out = apply_plan(source, plan, ctx, copier=chooser)
+    copies = chooser.copies() if chooser is not None else None
 
     meta_src = source.file_meta
     meta_plan = plan_actions(meta_src, profile, standard, cache=engine.plan_cache, uid_cache=engine.uid_plan_cache)
@@ -310,7 +317,10 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
     codes = _method_codes(profile, standard, pixels_active)
     if _PIXEL_REPRESENTATION in out._dict:  # decoded as setting a sequence decodes it (_set_pixel_representation)
         decoded_element(out, _PIXEL_REPRESENTATION, engine.decode_memo)
-    out.DeidentificationMethodCodeSequence = codes
+    if _METHOD_CODES in out._dict:  # the source's, kept or remapped: pydicom sets the value on it
+        out.DeidentificationMethodCodeSequence = codes
+    else:
+        set_sequence(out, _METHOD_CODES, codes)  # what ``out.DeidentificationMethodCodeSequence = codes`` sets
     if Option.RETAIN_LONG_MODIFIED_DATES in profile.options:
         set_plain(out, "LongitudinalTemporalInformationModified", "MODIFIED")
     elif Option.RETAIN_LONG_FULL_DATES in profile.options:

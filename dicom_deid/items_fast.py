@@ -26,6 +26,7 @@ from collections.abc import MutableMapping
 from io import BytesIO
 from typing import cast
 
+from pydicom import config as pydicom_config
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import (
     DataElement,
@@ -84,6 +85,35 @@ def new_dataset() -> Dataset:
     for name in _BLANK_COPIED:
         attrs[name] = dict(_BLANK[name])
     return ds
+
+
+#: What ``DataElement(tag, "SQ", sequence, ...)`` sets on the element, in its order
+_SEQUENCE_ATTRS = ("tag", "VR", "validation_mode", "_value", "file_tell", "is_undefined_length", "private_creator")
+_FAST_SEQUENCES = (tuple(DataElement(BaseTag(0x00081115), "SQ", Sequence(), 0, is_undefined_length=True).__dict__)
+                   == _SEQUENCE_ATTRS and tuple(Sequence().__dict__) == ("_list",))
+
+
+def sequence_element(key: BaseTag, value: Sequence, value_tell: int | None, undefined: bool) -> DataElement:
+    """``DataElement(key, "SQ", value, value_tell, is_undefined_length=undefined)`` for a BaseTag
+    and a Sequence, without the tag conversion, the VR test and the value setter (which keeps a
+    Sequence as it is): the same attributes in the same order, the same values
+    (``tests/test_meta17_one_pass.py`` compares them); pydicom builds anything else."""
+    if not _FAST_SEQUENCES or type(key) is not BaseTag or type(value) is not Sequence:
+        return DataElement(key, "SQ", value, value_tell, is_undefined_length=undefined)
+    elem = object.__new__(DataElement)
+    elem.__dict__.update(tag=key, VR="SQ", validation_mode=pydicom_config.settings.reading_validation_mode,
+                         _value=value, file_tell=value_tell, is_undefined_length=undefined, private_creator=None)
+    return elem
+
+
+def new_sequence(items: list[Dataset]) -> Sequence:
+    """``Sequence(items)`` for a list of datasets: the same object, holding that list itself
+    (``Sequence`` copies it into a new one, checking each item)."""
+    if not _FAST_SEQUENCES or any(type(item) is not Dataset for item in items):
+        return Sequence(items)
+    seq = object.__new__(Sequence)
+    seq.__dict__["_list"] = items
+    return seq
 
 
 def new_file_meta(elements: MutableMapping[BaseTag, DataElement | RawDataElement]) -> FileMetaDataset:
@@ -273,7 +303,7 @@ def _read_elements(data: bytes, pos: int, stop: int | None, encoding: Encoding,
             if vr != "SQ":
                 raise FallBack("undefined length outside a sequence")
             seq, pos = read_items(data, value_tell, encoding, depth + 1)
-            elements[key] = DataElement(key, vr, seq, value_tell, is_undefined_length=True)
+            elements[key] = sequence_element(key, seq, value_tell, True)  # DataElement(key, vr, seq, ...)
             continue
         pos = value_tell + length
         if pos > end:
@@ -384,4 +414,5 @@ def sequence_value(ds: Dataset, key: BaseTag) -> Sequence | None:
     return cast(Sequence | None, ds[key].value)
 
 
-__all__ = ["item_dataset", "new_dataset", "read_defined", "read_items", "sequence_value", "skip_items"]
+__all__ = ["item_dataset", "new_dataset", "new_sequence", "read_defined", "read_items", "sequence_element",
+           "sequence_value", "skip_items"]

@@ -97,7 +97,55 @@ def encode_fields(record: ManifestRecord) -> EncodedRow:
             if value not in _OMITTED:
                 (head if name < "seconds" else tail)[name] = value
     tail["type"] = "file"
-    return EncodedRow(_SORTED_JSON(head)[1:-1], _SORTED_JSON(tail)[1:-1])
+    changes = _changes_json(record.changes)
+    if changes is None:
+        return EncodedRow(_SORTED_JSON(head)[1:-1], _SORTED_JSON(tail)[1:-1])
+    head["changes"] = _CHANGES_MARK
+    text = _SORTED_JSON(head)
+    if text.count(_CHANGES_FIELD) != 1:  # another field holds the mark's text: encoded in place
+        head["changes"] = record.changes
+        return EncodedRow(_SORTED_JSON(head)[1:-1], _SORTED_JSON(tail)[1:-1])
+    return EncodedRow(text.replace(_CHANGES_FIELD, f'"changes": {changes}', 1)[1:-1], _SORTED_JSON(tail)[1:-1])
+
+
+#: ``changes`` is encoded as this string, then its text replaced by the encoded changes
+#: (``_changes_json``: the same text as the field encoded in place)
+_CHANGES_MARK = "\x00changes\x00"
+_CHANGES_FIELD = f'"changes": {json.dumps(_CHANGES_MARK)}'
+
+
+class _ChangesMemo(dict[tuple[tuple[str, tuple[str, ...]], ...], str]):
+    """The encoded ``changes`` of recent records, by their content: a run's files of one kind
+    change the same attributes (hundreds of names a file, most of them the private elements
+    removed), so their JSON is the same text; emptied when it grows large."""
+
+    def remember(self, key: tuple[tuple[str, tuple[str, ...]], ...], text: str) -> None:
+        if len(self) >= 256:
+            self.clear()
+        self[key] = text
+
+
+_CHANGES = _ChangesMemo()
+
+
+def _changes_json(changes: dict[str, list[str]]) -> str | None:
+    """``json.dumps(changes, sort_keys=True)``, remembered by content; None for no changes or
+    anything but a dict of lists of str (encoded in place as before)."""
+    if not changes or type(changes) is not dict:
+        return None
+    key = []
+    for code, paths in changes.items():
+        if type(code) is not str or type(paths) is not list or not set(map(type, paths)) <= _STR:
+            return None
+        key.append((code, tuple(paths)))
+    found = _CHANGES.get(tuple(key))
+    if found is None:
+        found = _SORTED_JSON(changes)
+        _CHANGES.remember(tuple(key), found)
+    return found
+
+
+_STR = frozenset({str})
 
 
 #: ``json.dumps(obj, sort_keys=True)`` without building its encoder for each call (dumps makes a

@@ -52,6 +52,7 @@ TagPath = tuple[int, ...]
 
 DOCUMENT_TAG = int(tag_for_keyword("EncapsulatedDocument") or 0)  # (0042,0011): a document's body
 _CODE_OF, _PATH_OF, _VALUE_OF = operator.attrgetter("code"), operator.attrgetter("path"), operator.attrgetter("_value_")
+_LAST_TAG = operator.itemgetter(-1)  # a path's last tag
 _RESOLVED = frozenset({ActionCode.D, ActionCode.Z, ActionCode.X, ActionCode.K, ActionCode.C, ActionCode.U})
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 _OVERLAY_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UT", "UC"})
@@ -86,6 +87,15 @@ class Plan:
     #: (:class:`DroppedActions`), for :meth:`tally` (None: ``tally`` reads ``actions`` alone)
     walked: Sequence[ElementAction] | None = None
     dropped: DroppedActions | None = None
+    #: ``plan_actions`` only: whether some path ends with (0042,0011) Encapsulated Document (a
+    #: dataset the walk decided holds one); None: not known, ``has_document`` reads the paths
+    documents: bool | None = None
+
+    def has_document(self) -> bool:
+        """True when an action of the plan is for an Encapsulated Document (0042,0011), at any level."""
+        if self.documents is not None:
+            return self.documents
+        return DOCUMENT_TAG in map(_LAST_TAG, self.actions)  # the plan's paths (its keys) scanned in C
 
     def __iter__(self) -> Iterator[ElementAction]:
         return iter(self.actions.values())
@@ -321,6 +331,7 @@ class _Planner:
         self.actions: dict[TagPath, ElementAction] = {}
         self.walked: list[ElementAction] = []  # the actions ``walk`` decided, in plan order (``Plan.walked``)
         self.top_ascending = True  # the top-level elements walked ascend (``Plan.tally`` may merge)
+        self.documents = False  # a dataset walked holds an Encapsulated Document (``Plan.documents``)
         self.root = root if root is not None else Dataset()  # the instance: 1C/2C conditions are read here
         # decisions that evaluate a condition on the instance depend on more than the cache key
         self.value_read = False  # the decision being made read the element's value
@@ -334,6 +345,8 @@ class _Planner:
         actions of elements the reader left out, put among the others in tag order."""
         creators: dict[tuple[int, int], str] = {}
         elements = ds._dict
+        if DOCUMENT_TAG in elements:  # its path is decided below (every element of ``ds`` is)
+            self.documents = True
         keys = list(elements)  # ds.keys(); the keys are BaseTags: a lookup with the key itself calls no __eq__
         if self.retain_safe_private:  # without the option no private element is kept: creators unread
             for key in keys:
@@ -577,8 +590,9 @@ def plan_actions(ds: Dataset, profile: Profile, standard: Standard, *, cache: De
     decided = planner.decide_dropped(tuple(dropped), dropped_cache) if dropped else None
     planner.walk(ds, (), (), dropped=decided)
     if decided is None or not planner.top_ascending:
-        return Plan(actions=planner.actions, sop_class_uid=sop_class)
-    return Plan(actions=planner.actions, sop_class_uid=sop_class, walked=planner.walked, dropped=decided)
+        return Plan(actions=planner.actions, sop_class_uid=sop_class, documents=planner.documents)
+    return Plan(actions=planner.actions, sop_class_uid=sop_class, walked=planner.walked, dropped=decided,
+                documents=planner.documents)
 
 
 __all__ = ["DOCUMENT_TAG", "DecisionCache", "DecisionKey", "DroppedActions", "DroppedCache", "ElementAction", "Plan",

@@ -36,7 +36,14 @@ from pydicom.fileutil import read_undefined_length_value
 from pydicom.tag import BaseTag, SequenceDelimiterTag
 from pydicom.values import convert_string
 
-from dicom_deid.items_fast import file_dataset, item_dataset, new_file_meta, read_items, skip_items
+from dicom_deid.items_fast import (
+    file_dataset,
+    item_dataset,
+    new_file_meta,
+    read_items,
+    sequence_element,
+    skip_items,
+)
 from dicom_deid.rawscan import (
     BASE_TAGS,
     ELEMENT_HEAD,
@@ -209,7 +216,7 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None,
                     fp.seek(value_tell)
                     seq = read_sequence(fp, False, True, length, encoding)
                     pos = fp.tell()
-                elements[key] = DataElement(key, vr, seq, value_tell, is_undefined_length=True)
+                elements[key] = sequence_element(key, seq, value_tell, True)  # DataElement(key, vr, seq, ...)
                 continue
             fp.seek(value_tell)
             if tag == PIXEL_DATA and vr in ("OB", "OW"):

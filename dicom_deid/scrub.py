@@ -12,6 +12,7 @@ import functools
 import re
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from pydicom import config as pydicom_config
 from pydicom.datadict import dictionary_VR, tag_for_keyword
@@ -24,7 +25,7 @@ from pydicom.uid import UID
 from pydicom.valuerep import MAX_VALUE_LEN
 
 from dicom_deid.clean import PatientPattern, clean_text, patient_identifiers
-from dicom_deid.items_fast import new_dataset
+from dicom_deid.items_fast import new_dataset, new_sequence, sequence_element
 from dicom_deid.links import Link, LinkKind
 from dicom_deid.plan import ElementAction, Plan, TagPath, element_vr
 from dicom_deid.profiles import ActionCode, DateMethod, Profile, Standard
@@ -87,13 +88,26 @@ class ScrubContext:
         return self._pattern
 
 
-def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext, *, skip: Container[int] = ()) -> Dataset:
+class Copier(Protocol):
+    """The byte path's choice of the top-level elements the write splices in (``bytepath.CopyChooser``)."""
+
+    protected: frozenset[int]
+
+    def take(self, tag: int, elem: RawDataElement, code: ActionCode) -> bool: ...
+
+
+def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext, *, skip: Container[int] = (),
+               copier: Copier | None = None) -> Dataset:
     """Return a new dataset with every planned action applied (file meta not included).
 
     ``skip``: top-level tags left out of the new dataset whatever their action (the byte path's
-    copied elements, ``bytepath.Copies``: the write splices them in as bytes)."""
+    copied elements, ``bytepath.Copies``: the write splices them in as bytes).  ``copier`` (the
+    byte path): offered, in the same pass, each top-level element it may splice in (a raw public
+    element, not a group length nor one of ``copier.protected``, planned K, Z or D without a
+    value, as it is when the pass reaches it: only an element's own action decodes it); one it
+    takes is left out of the new dataset, as one of ``skip``."""
     out = new_dataset()
-    _apply(source, out, plan, ctx, (), skip)
+    _apply(source, out, plan, ctx, (), skip, copier)
     out.set_original_encoding(
         source.original_encoding[0], source.original_encoding[1], source.original_character_set
     )
@@ -101,9 +115,11 @@ def apply_plan(source: Dataset, plan: Plan, ctx: ScrubContext, *, skip: Containe
 
 
 def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: TagPath,
-           skip: Container[int] = ()) -> None:
+           skip: Container[int] = (), copier: Copier | None = None) -> None:
     actions, elements, out = plan.actions, src._dict, dst._dict
     remove, keep, raw_type = ActionCode.X, ActionCode.K, RawDataElement  # locals: read for every element
+    emptied, dummied = ActionCode.Z, ActionCode.D
+    take, protected = (copier.take, copier.protected) if copier is not None else (None, frozenset())
     # pydicom is handed the source's own key (a BaseTag): a lookup with it finds itself (no Tag()
     # conversion, no BaseTag.__eq__ in Python); our tables are looked up with the int ``tag``
     for key in list(elements):  # the source's keys (BaseTag): ``for tag in src`` converts every element
@@ -116,6 +132,10 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
         if code is remove:
             continue
         raw = elements[key]  # as it is now: an earlier action may have decoded it (cleaning reads names)
+        if (take is not None and action.value is None and type(raw) is raw_type and not tag & 0x10000
+                and tag & 0xFFFF and tag not in protected and (code is keep or code is emptied or code is dummied)
+                and take(tag, raw, code)):
+            continue  # spliced in by the write (bytepath.CopyChooser)
         if (code is keep and action.value is None and type(raw) is raw_type and raw[3] is not None
                 and raw[1] and raw[1] not in _NOT_PLAIN and not tag >> 16 & 1 and tag != PATIENT_AGE):
             # a kept raw public element (not a sequence, not pixel data): what ``dst[tag] = raw`` stores
@@ -221,14 +241,56 @@ def _apply_sequence(
     src: Dataset, dst: Dataset, tag: int, action: ElementAction, plan: Plan, ctx: ScrubContext, path: TagPath
 ) -> None:
     if action.code is ActionCode.Z or (action.value is not None and action.value == ""):
-        dst[tag] = DataElement(tag, "SQ", Sequence())
+        set_sequence(dst, tag, [])
         return
     items = []
     for i, item in enumerate(src[tag].value or ()):
         new_item = new_dataset()
         _apply(item, new_item, plan, ctx, path + (i,))
         items.append(new_item)
-    dst[tag] = DataElement(tag, "SQ", Sequence(items))
+    set_sequence(dst, tag, items)
+
+
+_PIXEL_REPRESENTATION = 0x00280103
+#: set_sequence's Pixel Representation steps: a Dataset's ``_pixel_rep`` is an attribute of the
+#: instance alone (``hasattr`` finds it in its dict)
+_INSTANCE_PIXEL_REP = not hasattr(Dataset, "_pixel_rep") and not hasattr(Dataset, "__slots__")
+
+
+def set_sequence(dst: Dataset, tag: int, items: list[Dataset]) -> None:
+    """``dst[tag] = DataElement(tag, "SQ", Sequence(items))`` for a public tag and a list of
+    datasets, without pydicom's tag conversions, checks and value setter: the same element (the
+    same attributes in the same order, a Sequence holding ``items``), stored under its tag, then
+    what ``Dataset.__setitem__`` does after storing a sequence (``_set_pixel_representation``:
+    the Pixel Representation of ``dst``, decoded there if it holds one, else the one it was
+    given, handed to each item), with ``hasattr(ds, "_pixel_rep")`` read from the instance's
+    dict (``tests/test_meta17_one_pass.py`` compares both).  A private tag (its creator is
+    looked up), or a pydicom that builds these objects otherwise, goes through pydicom."""
+    if tag >> 16 & 1 or not _INSTANCE_PIXEL_REP or any(type(item) is not Dataset for item in items):
+        dst[tag] = DataElement(tag, "SQ", Sequence(items))
+        return
+    key = tag if type(tag) is BaseTag else BaseTag(tag)
+    dst._dict[key] = sequence_element(key, new_sequence(items), None, False)  # DataElement(tag, "SQ", Sequence(items))
+    # Dataset._set_pixel_representation(elem), as __setitem__ calls it
+    attrs = dst.__dict__
+    pr: object = None
+    if _PIXEL_REPRESENTATION in dst._dict:
+        pr = dst[_PIXEL_REPRESENTATION].value
+    elif "_pixel_rep" in attrs:
+        pr = attrs["_pixel_rep"]
+    if pr is not None:
+        attrs["_pixel_rep"] = int(b"\x01" in pr) if isinstance(pr, bytes) else pr
+    has_rep = "_pixel_rep" in attrs
+    for item in items:
+        inner = item._dict.get(_PIXEL_REPRESENTATION)  # type: ignore[call-overload]  # an int finds a BaseTag key
+        if inner is not None:
+            value = inner.value
+            if value is not None:
+                item.__dict__["_pixel_rep"] = int(b"\x01" in value) if isinstance(value, bytes) else value
+            elif has_rep:
+                item.__dict__["_pixel_rep"] = attrs["_pixel_rep"]
+        elif has_rep:
+            item.__dict__["_pixel_rep"] = attrs["_pixel_rep"]
 
 
 def _pseudonym(tag: int, src: Dataset, ctx: ScrubContext) -> str | None:
@@ -394,4 +456,5 @@ def set_plain(ds: Dataset, keyword: str, value: object) -> None:
     ds._dict[elem.tag] = elem  # keyed by its BaseTag, as __setitem__ keys it (writers read .group)
 
 
-__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset", "set_plain"]
+__all__ = ["ScrubContext", "apply_plan", "constant_value", "finish_file_meta", "new_dataset", "set_plain",
+           "set_sequence"]
