@@ -84,3 +84,15 @@ def test_only_the_other_lines_pixels_are_filled() -> None:
     untouched[rows, columns] = 12
     assert (filled == untouched).all()
     assert without_other_lines(image, crop, search.judged[:1], 0) is None
+
+
+def test_a_line_stacked_below_touching_the_crop_by_its_padding_is_not_filled() -> None:
+    """A line just below the part, whose padded box reaches a few rows into its crop: less than half of
+    it lies across the crop, so the part's own glyphs (their descenders) are read as they are."""
+    image, _name = _image()
+    below = TextBox(GROWN.x, LINE.y1 + 3, 120, 16)  # its padding (3 px) reaches the crop's last rows
+    image[text_mask((ROWS, COLUMNS), "ACC 55102", (below.x, below.y), 14)] = 230
+    search = _search(image, below)
+    crop = TextBox(GROWN.x, GROWN.y - 6, GROWN.width, GROWN.height + 12)
+    assert pad_box(below, below.height, ROWS, COLUMNS).intersection(crop) is not None  # the premise
+    assert without_other_lines(image, crop, search.judged, 0) is None

@@ -97,9 +97,11 @@ def without_other_lines(
     glyphs of its own: another label it reaches is blacked out as that label (a tilted line's level
     copy grew 192 px over anatomy along rows that held the top of a name below it, read "AKMA",
     and the part was kept: 4 % of a 512 x 460 MR, tune seed 10831 case039).  Copies of the line
-    itself (their lines overlap) are left."""
+    itself (their lines overlap) are left, and so are lines less than half of which lies across
+    the crop (a line stacked just below or above: the glyphs of the part may reach into its padding)."""
     own = judged[index]
     assert own.line is not None
+    horizontal = own.line.width >= own.line.height
     rows, columns = image.shape[:2]
     x0, y0 = max(0, crop.x), max(0, crop.y)
     x1, y1 = min(columns, crop.x1), min(rows, crop.y1)
@@ -109,8 +111,8 @@ def without_other_lines(
     for at, other in enumerate(judged):
         if at == index or other.verdict is not Verdict.CONFIRMED or other.line is None or other.image != own.image:
             continue
-        if other.line.intersection(own.line) is not None:
-            continue  # a copy of the line
+        if other.line.intersection(own.line) is not None or not _mostly_across(other.line, crop, horizontal):
+            continue  # a copy of the line, or a line above or below it (only its padding reaches in)
         strip = other.strip()
         area = other.box if strip is not None else pad_box(other.line, other.glyph_height, rows, columns,
                                                             cut=(False, False))
@@ -126,6 +128,13 @@ def without_other_lines(
         return np.zeros_like(pixels)
     pixels[cover] = np.median(pixels[~cover], axis=0).astype(np.uint8)
     return pixels
+
+
+def _mostly_across(line: TextBox, crop: TextBox, horizontal: bool) -> bool:
+    """At least half of ``line``'s extent across (rows of a level crop, columns of a vertical one)
+    lies in ``crop``'s: a line stacked above or below the one read touches it only by a row or two."""
+    a0, a1, c0, c1 = (line.y, line.y1, crop.y, crop.y1) if horizontal else (line.x, line.x1, crop.x, crop.x1)
+    return 2 * (min(a1, c1) - max(a0, c0)) >= a1 - a0
 
 
 def beyond(judged: Judged, dropped: set[int]) -> set[int]:
