@@ -34,6 +34,7 @@ from dicom_deid.pixels.confirm import (
     stroke_mask,
     union_box,
 )
+from dicom_deid.pixels.deskew import level_line
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.readout import BoxReader, LonePart, read_count, unread_span
 from dicom_deid.pixels.recognize import Reading
@@ -371,10 +372,13 @@ def _thinned_to(
     """``region`` thinned to the first of ``copies`` it holds across (``_thinned``), where the parts
     taken off read as no glyph; None where none thins it.  A projection's copy is thinned only to a
     frame copy as thick as its glyphs (``GLYPHS_HELD``); a line of a frame only to a copy on the same
-    image (``same``) that is not banded and does not cut the glyphs across (``_cuts_glyphs``), and it
-    is cut along to that copy's extent too where what that takes off reads as no glyph (``_cut_along``)."""
+    image (``same``) that is not banded and does not cut the glyphs across (``_cuts_glyphs``), and only
+    where the line is not one tilted line (``deskew.level_line``: a level copy holds a part of it, and
+    a faint tilted date over anatomy whose ends read as nothing lost them: tune seed 10838 case029);
+    it is cut along to that copy's extent too where what that takes off reads as no glyph (``_cut_along``)."""
     body = _body(region)
     height, width = image.shape[:2]
+    tilted: bool | None = None  # measured once, where a copy on the same image could thin the line
     for copy in copies:
         frame = _body(copy)
         thin = _thinned(body, frame)
@@ -386,6 +390,10 @@ def _thinned_to(
             if copy.strip() is not None or min(body.width, body.height) <= SAME_RATIO * across \
                     or _cuts_glyphs(image, body, thin):
                 continue
+            if tilted is None:
+                tilted = level_line(image, body) is not None
+            if tilted:
+                return None  # a tilted line's box is thick for its glyphs; a level copy holds a part
         elif min(body.width, body.height) <= LINE_RATIO * across and across < GLYPHS_HELD * region.glyph_height:
             continue  # a frame copy thinner than the projection's glyphs: cut short across, not the line
         parts = [pad_box(p, glyphs, height, width, cut=(False, False)) for p in _taken_off(body, thin)]
