@@ -120,3 +120,33 @@ def test_a_copy_without_the_descenders_does_not_thin_the_line(recognizer: CrnnRe
     upper = TextBox(line.x, line.y, line.width, line.height - round(0.22 * size))  # down to the baseline
     search = TextSearch((_copy(line), _copy(upper)), (image,))
     assert thinned_projections(search, [False], recognizer).judged[0] == search.judged[0]
+
+
+@pytest.mark.parametrize("at", [(120, 60), (140, 120)])
+def test_a_tilted_line_is_not_thinned_to_a_level_copy_of_its_low_end(recognizer: CrnnRecognizer,
+                                                                     at: tuple[int, int]) -> None:
+    """A faint magenta date tilted by 11-14 degrees over a colour Doppler's speckle, and a level copy
+    of its right half in the rows of its last glyphs (tune seed 10838 case029: the date lost its start).
+    Its glyphs there cross the copy's edge little, and what a thinning takes off reads as no text:
+    the line keeps its box."""
+    import pydicom
+    from pixel_fixtures import TEST_FILES
+    from test_pixels_tilted_band import tilted_label
+
+    image = pydicom.dcmread(TEST_FILES / "examples_rgb_color.dcm").pixel_array.copy()
+    rows, columns = image.shape[:2]
+    glyphs, _band = tilted_label("06-JUN-2018", 12, "/usr/share/fonts/type1/urw-base35/URWBookman-Light.t1",
+                                 -11.4 if at == (120, 60) else -14.0)
+    mask = np.zeros((rows, columns), bool)
+    mask[at[1] : at[1] + glyphs.shape[0], at[0] : at[0] + glyphs.shape[1]] = glyphs
+    image[mask] = (200, 60, 200)
+    line = _bounds(mask)
+    end = np.nonzero(mask[:, line.x1 - line.width // 3 : line.x1].any(axis=1))[0]
+    level = TextBox(line.x1 - line.width // 2, int(end.min()), line.width // 2, int(end.max() - end.min() + 1))
+
+    def copy(box: TextBox) -> Judged:
+        glyph = min(box.width, box.height)
+        return Judged(pad_box(box, glyph, rows, columns, cut=(False, False)), Verdict.CONFIRMED, 0, glyph, box)
+
+    search = TextSearch((copy(line), copy(level)), (image,))
+    assert thinned_projections(search, [False], recognizer).judged[0] == search.judged[0]

@@ -388,7 +388,7 @@ def _thinned_to(
         glyphs = min(region.glyph_height, across)
         if same:
             if copy.strip() is not None or min(body.width, body.height) <= SAME_RATIO * across \
-                    or _cuts_glyphs(image, body, thin):
+                    or _along_share(body, frame) < SAME_ALONG or _cuts_glyphs(image, body, thin):
                 continue
             if tilted is None:
                 tilted = level_line(image, body) is not None
@@ -426,6 +426,19 @@ def _reads_as_text(reading: Reading, box: TextBox) -> bool:
 #: to 1.4 times thinner than the line, and its descenders read as no text ("Ja9ey1i99reyPey", unsurely);
 #: the vessels beside a vertical label made its line 1.65 to 2.2 times as thick (tune seed 10832 case020).
 SAME_RATIO = 1.5
+#: ... and only to a copy that runs along at least ``SAME_ALONG`` of its length: a level copy of the
+#: low end of a tilted line lies across only its rows there (a faint tilted date over a PET fusion
+#: was thinned to the rows of its last five glyphs, and its start lost: tune seed 10838 case029).
+SAME_ALONG = 0.8
+
+
+def _along_share(body: TextBox, frame: TextBox) -> float:
+    """The share of ``body``'s length along the line that ``frame`` runs along too."""
+    c0, c1, d0, d1 = (body.x, body.x1, frame.x, frame.x1) if body.width >= body.height else \
+        (body.y, body.y1, frame.y, frame.y1)
+    return max(0, min(c1, d1) - max(c0, d0)) / max(1, c1 - c0)
+
+
 #: A copy cuts the glyphs of the line across (``_cuts_glyphs``) where, along at least ``CUT_SHARE``
 #: of its length, a stroke at its edge goes on in the next two rows outside it (columns, for a
 #: vertical line): a vertical label's copy over 50-90 % of its glyphs' width did so along 32-48 % of
