@@ -335,7 +335,7 @@ GLYPHS_HELD = 0.9
 
 def thinned_projections(search: TextSearch, derived: Sequence[bool], recognizer: TextRecognizer) -> TextSearch:
     """``search`` with each projection line thinned to a frame copy it holds (``THIN_ALONG``), and
-    each line of a frame to a confirmed copy on its own search image that it holds (``_same_image``).
+    each line of a frame to a confirmed copy on its own search image that it holds (``_thinned_to``).
 
     The minimum projection of a colour Doppler cine showed a grey name under flow that stayed on
     every frame: the detector boxed both, the name read, and the line was 31 px thick for 12 px
