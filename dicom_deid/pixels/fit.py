@@ -29,10 +29,12 @@ from dicom_deid.pixels.confirm import (
     PAD_SHARE,
     Judged,
     Verdict,
+    judge_reading,
     pad_box,
     stroke_mask,
     union_box,
 )
+from dicom_deid.pixels.deskew import level_line
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.readout import BoxReader, LonePart, read_count, unread_span
 from dicom_deid.pixels.recognize import Reading
@@ -65,7 +67,13 @@ def confirm_growth(search: TextSearch, recognizer: TextRecognizer) -> TextSearch
         return search
     dropped: dict[int, set[int]] = {}
     for image_index, members in todo.items():
-        readings = recognizer.read_boxes(search.images[image_index], [crop for _, _, crop in members])
+        image = search.images[image_index]
+        blanked = [without_other_lines(image, crop, search.judged, index) for index, _, crop in members]
+        plain = [crop for (_, _, crop), other in zip(members, blanked, strict=True) if other is None]
+        read = iter(recognizer.read_boxes(image, plain) if plain else [])
+        readings = [next(read) if other is None else
+                    recognizer.read_boxes(other, [TextBox(0, 0, other.shape[1], other.shape[0])])[0]
+                    for other in blanked]
         for (index, number, _crop), reading in zip(members, readings, strict=True):
             piece = search.judged[index].grown[number]
             if not (read_count(reading) if isinstance(piece, LonePart) else reads_as_glyphs(reading)):
@@ -79,6 +87,55 @@ def confirm_growth(search: TextSearch, recognizer: TextRecognizer) -> TextSearch
         for at_start in trimmed_ends(was, numbers):
             fitted[index] = trim_end(fitted[index], at_start, image, recognizer)
     return dataclasses.replace(search, judged=tuple(fitted))
+
+
+def without_other_lines(
+    image: npt.NDArray[np.uint8], crop: TextBox, judged: Sequence[Judged], index: int
+) -> npt.NDArray[np.uint8] | None:
+    """The pixels of ``crop`` (a part line ``index`` of ``judged`` grew by, to be read) with the
+    other confirmed lines of its search image in it filled with the crop's median (their padded
+    lines; a tilted line's band), or None where no other line lies in it.  A part is kept only for
+    glyphs of its own: another label it reaches is blacked out as that label (a tilted line's level
+    copy grew 192 px over anatomy along rows that held the top of a name below it, read "AKMA",
+    and the part was kept: 4 % of a 512 x 460 MR, tune seed 10831 case039).  Copies of the line
+    itself (their lines overlap) are left, and so are lines less than half of which lies across
+    the crop (a line stacked just below or above: the glyphs of the part may reach into its padding)."""
+    own = judged[index]
+    assert own.line is not None
+    horizontal = own.line.width >= own.line.height
+    rows, columns = image.shape[:2]
+    x0, y0 = max(0, crop.x), max(0, crop.y)
+    x1, y1 = min(columns, crop.x1), min(rows, crop.y1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    cover = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    for at, other in enumerate(judged):
+        if at == index or other.verdict is not Verdict.CONFIRMED or other.line is None or other.image != own.image:
+            continue
+        if other.line.intersection(own.line) is not None or not _mostly_across(other.line, crop, horizontal):
+            continue  # a copy of the line, or a line above or below it (only its padding reaches in)
+        strip = other.strip()
+        area = other.box if strip is not None else pad_box(other.line, other.glyph_height, rows, columns,
+                                                            cut=(False, False))
+        part = area.intersection(TextBox(x0, y0, x1 - x0, y1 - y0))
+        if part is None:
+            continue
+        inside = True if strip is None else strip.mask(part.x, part.y, part.width, part.height)
+        cover[part.y - y0 : part.y1 - y0, part.x - x0 : part.x1 - x0] |= inside
+    if not cover.any():
+        return None
+    pixels = np.array(image[y0:y1, x0:x1], copy=True)
+    if cover.all():
+        return np.zeros_like(pixels)
+    pixels[cover] = np.median(pixels[~cover], axis=0).astype(np.uint8)
+    return pixels
+
+
+def _mostly_across(line: TextBox, crop: TextBox, horizontal: bool) -> bool:
+    """At least half of ``line``'s extent across (rows of a level crop, columns of a vertical one)
+    lies in ``crop``'s: a line stacked above or below the one read touches it only by a row or two."""
+    a0, a1, c0, c1 = (line.y, line.y1, crop.y, crop.y1) if horizontal else (line.x, line.x1, crop.x, crop.x1)
+    return 2 * (min(a1, c1) - max(a0, c0)) >= a1 - a0
 
 
 def beyond(judged: Judged, dropped: set[int]) -> set[int]:
@@ -266,13 +323,19 @@ def merge_lines(search: TextSearch) -> TextSearch:
 #: Below ``LINE_RATIO`` a line is thinned only to a frame copy at least ``GLYPHS_HELD`` times as
 #: thick as the projection line's glyphs: a 14 px vertical label's frame copy, 9 px across, would
 #: have cut 5 px of its glyphs off every frame (tune seed 10817 case031).
+#: A line of a frame is thinned the same way to a copy confirmed on its own search image (its other
+#: detector boxes), and cut along to that copy's extent where its ends beyond it read as no glyph: a
+#: 39 px vertical label over bright anatomy was confirmed in two boxes, 31 px across and 68 px for the
+#: dark vessels beside it taken as strokes; more than ``LINE_RATIO`` apart, they were never joined,
+#: and the thick one blacked out 8.6 % of a 512 x 512 CT perfusion (tune seed 10832 case020).
 THIN_ALONG = 0.5
 THIN_RATIO = 1.25
 GLYPHS_HELD = 0.9
 
 
 def thinned_projections(search: TextSearch, derived: Sequence[bool], recognizer: TextRecognizer) -> TextSearch:
-    """``search`` with each projection line thinned to a frame copy it holds (``THIN_ALONG``).
+    """``search`` with each projection line thinned to a frame copy it holds (``THIN_ALONG``), and
+    each line of a frame to a confirmed copy on its own search image that it holds (``_thinned_to``).
 
     The minimum projection of a colour Doppler cine showed a grey name under flow that stayed on
     every frame: the detector boxed both, the name read, and the line was 31 px thick for 12 px
@@ -283,31 +346,163 @@ def thinned_projections(search: TextSearch, derived: Sequence[bool], recognizer:
         return j.image < len(derived) and derived[j.image]
 
     live = [j for j in search.judged if j.verdict is not Verdict.REJECTED and j.line is not None]
-    frames = [_body(j) for j in live if not is_derived(j)]
-    if not frames or len(frames) == len(live):
+    frames = [j for j in live if not is_derived(j)]
+    if not frames or len(live) < 2:
         return search
     judged = list(search.judged)
     for index, region in enumerate(search.judged):
-        if region.verdict is Verdict.REJECTED or region.line is None or not is_derived(region):
+        if region.verdict is Verdict.REJECTED or region.line is None:
             continue
-        body = _body(region)
         image = search.images[region.image]
-        height, width = image.shape[:2]
-        for frame in frames:
-            thin = _thinned(body, frame)
-            if thin is None:
-                continue
-            across = min(frame.width, frame.height)
-            if min(body.width, body.height) <= LINE_RATIO * across and across < GLYPHS_HELD * region.glyph_height:
-                continue  # a frame copy thinner than the projection's glyphs: cut short across, not the line
-            glyphs = min(region.glyph_height, min(frame.width, frame.height))
-            parts = [pad_box(p, glyphs, height, width, cut=(False, False)) for p in _taken_off(body, thin)]
-            if parts and any(reads_as_glyphs(r) for r in recognizer.read_boxes(image, parts)):
-                break  # the thicker line holds more text than the frame copy
-            box = pad_box(thin, glyphs, height, width, cut=region.cut)
-            judged[index] = dataclasses.replace(region, box=box, line=thin, grown=(), glyph_height=glyphs, band=None)
-            break
+        if is_derived(region):
+            thinned = _thinned_to(region, frames, image, recognizer, same=False)
+        elif region.strip() is not None:
+            continue  # a tilted line blacked out in its band: its level copies are joined to it
+        else:
+            copies = [j for j in live if j is not region and j.image == region.image and j.verdict is Verdict.CONFIRMED]
+            thinned = _thinned_to(region, copies, image, recognizer, same=True)
+        if thinned is not None:
+            judged[index] = thinned
     return dataclasses.replace(search, judged=tuple(judged))
+
+
+def _thinned_to(
+    region: Judged, copies: Sequence[Judged], image: npt.NDArray[np.uint8], recognizer: TextRecognizer, *, same: bool
+) -> Judged | None:
+    """``region`` thinned to the first of ``copies`` it holds across (``_thinned``), where the parts
+    taken off read as no glyph; None where none thins it.  A projection's copy is thinned only to a
+    frame copy as thick as its glyphs (``GLYPHS_HELD``); a line of a frame only to a copy on the same
+    image (``same``) that is not banded and does not cut the glyphs across (``_cuts_glyphs``), and only
+    where the line is not one tilted line (``deskew.level_line``: a level copy holds a part of it, and
+    a faint tilted date over anatomy whose ends read as nothing lost them: tune seed 10838 case029);
+    it is cut along to that copy's extent too where what that takes off reads as no glyph (``_cut_along``)."""
+    body = _body(region)
+    height, width = image.shape[:2]
+    tilted: bool | None = None  # measured once, where a copy on the same image could thin the line
+    for copy in copies:
+        frame = _body(copy)
+        thin = _thinned(body, frame)
+        if thin is None:
+            continue
+        across = min(frame.width, frame.height)
+        glyphs = min(region.glyph_height, across)
+        if same:
+            if copy.strip() is not None or min(body.width, body.height) <= SAME_RATIO * across \
+                    or _along_share(body, frame) < SAME_ALONG or _cuts_glyphs(image, body, thin):
+                continue
+            if tilted is None:
+                tilted = level_line(image, body) is not None
+            if tilted:
+                return None  # a tilted line's box is thick for its glyphs; a level copy holds a part
+        elif min(body.width, body.height) <= LINE_RATIO * across and across < GLYPHS_HELD * region.glyph_height:
+            continue  # a frame copy thinner than the projection's glyphs: cut short across, not the line
+        parts = [pad_box(p, glyphs, height, width, cut=(False, False)) for p in _taken_off(body, thin)]
+        held = _reads_as_text if same else (lambda reading, _box: reads_as_glyphs(reading))
+        if parts and any(held(r, p) for r, p in zip(recognizer.read_boxes(image, parts), parts, strict=True)):
+            return None  # the thicker line holds more text than the frame copy
+        cut = region.cut
+        if same:
+            thin, cut = _cut_along(thin, frame, region.cut, copy.cut, glyphs, image, recognizer)
+        box = pad_box(thin, glyphs, height, width, cut=cut)
+        return dataclasses.replace(region, box=box, line=thin, grown=(), glyph_height=glyphs, band=None, cut=cut)
+    return None
+
+
+#: What a thinning to a copy on the same image takes off holds text where it reads as more than
+#: texture (``confirm.judge_reading``), or reads one letter or digit at ``SURE_GLYPH``: anatomy
+#: beside a vertical label read "RT1O0aOOO'" (one mark at 0.51, the rest under 0.4) and "OOTn".
+SURE_GLYPH = 0.8
+
+
+def _reads_as_text(reading: Reading, box: TextBox) -> bool:
+    if judge_reading(reading, box) is not Verdict.REJECTED:
+        return True
+    return any(conf >= SURE_GLYPH and ch.isascii() and ch.isalnum()
+               for ch, conf in zip(reading.text, reading.confidences, strict=True))
+
+
+#: A line of a frame is thinned to a copy on its own image only where it is more than ``SAME_RATIO``
+#: times as thick: a copy whose box left out the descenders of a name (or its capitals' tops) is 1.25
+#: to 1.4 times thinner than the line, and its descenders read as no text ("Ja9ey1i99reyPey", unsurely);
+#: the vessels beside a vertical label made its line 1.65 to 2.2 times as thick (tune seed 10832 case020).
+SAME_RATIO = 1.5
+#: ... and only to a copy that runs along at least ``SAME_ALONG`` of its length: a level copy of the
+#: low end of a tilted line lies across only its rows there (a faint tilted date over a PET fusion
+#: was thinned to the rows of its last five glyphs, and its start lost: tune seed 10838 case029).
+SAME_ALONG = 0.8
+
+
+def _along_share(body: TextBox, frame: TextBox) -> float:
+    """The share of ``body``'s length along the line that ``frame`` runs along too."""
+    c0, c1, d0, d1 = (body.x, body.x1, frame.x, frame.x1) if body.width >= body.height else \
+        (body.y, body.y1, frame.y, frame.y1)
+    return max(0, min(c1, d1) - max(c0, d0)) / max(1, c1 - c0)
+
+
+#: A copy cuts the glyphs of the line across (``_cuts_glyphs``) where, along at least ``CUT_SHARE``
+#: of its length, a stroke at its edge goes on in the next two rows outside it (columns, for a
+#: vertical line): a vertical label's copy over 50-90 % of its glyphs' width did so along 32-48 % of
+#: it; the dark vessels touching a vertical label along its copy's edge, 5-16 % (tune seed 10832 case020).
+CUT_SHARE = 0.25
+
+
+def _cuts_glyphs(image: npt.NDArray[np.uint8], body: TextBox, thin: TextBox) -> bool:
+    """``thin`` (a copy of the line ``body`` holds) cuts through its glyph strokes across the line."""
+    found = stroke_mask(image, body, thin)
+    if found is None:
+        return False
+    mask, (x0, y0) = found
+    horizontal = body.width >= body.height
+    marks, lo, hi = (mask, thin.y - y0, thin.y1 - y0) if horizontal else (mask.T, thin.x - x0, thin.x1 - x0)
+    lo, hi = max(0, lo), min(marks.shape[0], hi)
+    along = int(marks[lo:hi].any(axis=0).sum())
+    if hi <= lo or along == 0:
+        return False
+    for edge, step in ((lo, -1), (hi - 1, 1)):
+        if not 0 <= edge + 2 * step < marks.shape[0]:
+            continue
+        outside = marks[edge + step] & marks[edge + 2 * step]
+        near = outside.copy()
+        near[1:] |= outside[:-1]
+        near[:-1] |= outside[1:]
+        if int((marks[edge] & near).sum()) >= CUT_SHARE * along:
+            return True
+    return False
+
+
+def _cut_along(
+    thin: TextBox, frame: TextBox, cut: tuple[bool, bool], copy_cut: tuple[bool, bool], glyphs: int,
+    image: npt.NDArray[np.uint8], recognizer: TextRecognizer,
+) -> tuple[TextBox, tuple[bool, bool]]:
+    """``thin`` cut along to ``frame``'s extent at each end where it reaches beyond it and what it
+    has there reads as no glyph (``reading_crop``; a piece too short to read stays); an end cut
+    there is padded as ``copy_cut`` says of it."""
+    height, width = image.shape[:2]
+    horizontal = thin.width >= thin.height
+    c0, c1 = (thin.x, thin.x1) if horizontal else (thin.y, thin.y1)
+    d0, d1 = (frame.x, frame.x1) if horizontal else (frame.y, frame.y1)
+    r0, r1 = max(c0, d0), min(c1, d1)  # the part the copy holds too
+    if r1 <= r0:
+        return thin, cut
+
+    def span(a: int, b: int) -> TextBox:
+        return TextBox(a, thin.y, b - a, thin.height) if horizontal else TextBox(thin.x, a, thin.width, b - a)
+
+    keep = [c0, c1]
+    flags = list(cut)
+    for end, a, b in ((0, c0, r0), (1, r1, c1)):
+        if b - a < 1:
+            continue
+        crop = reading_crop(span(a, b), span(r0, r1), glyphs, height, width)
+        if crop is None or _reads_as_text(recognizer.read_boxes(image, [crop])[0], crop):
+            continue
+        keep[end] = b if end == 0 else a
+        flags[end] = copy_cut[end]
+    if keep == [c0, c1]:
+        return thin, cut
+    if horizontal:
+        return TextBox(keep[0], thin.y, keep[1] - keep[0], thin.height, thin.score, thin.core), (flags[0], flags[1])
+    return TextBox(thin.x, keep[0], thin.width, keep[1] - keep[0], thin.score, thin.core), (flags[0], flags[1])
 
 
 def _thinned(body: TextBox, frame: TextBox) -> TextBox | None:
