@@ -71,15 +71,14 @@ class RowReader:
         if level:
             found += _read_rows(image, level, self.recognizer)
         upright = [r for r in rows if r.vertical]
-        for turn in (_CLOCKWISE, _ANTICLOCKWISE) if upright else ():
-            # a vertical label reads level on the image turned one way or the other: each is read
-            # there as a level row (a view, no copy), and proposed in the image's coordinates
-            view = np.rot90(image, k=turn)
+        if upright:
+            # a vertical label reads up the image (as most do): it reads level on the image turned
+            # clockwise, where each row is read as a level row (a view, no copy), and proposed in the
+            # image's coordinates (one reading per row, not one each way)
+            view = np.rot90(image, k=_CLOCKWISE)
             shape = image.shape[:2]
-            turned = [_turn_row(r, shape, turn) for r in upright]
-            for box in _read_rows(view, turned, self.recognizer):
-                found.append(_unturn_box(box, shape, turn))
-            upright = [r for r in upright if not any(_overlaps(TextBox(r.x, r.y, r.width, r.height), b) for b in found)]
+            turned = [_turn_row(r, shape, _CLOCKWISE) for r in upright]
+            found += [_unturn_box(box, shape, _CLOCKWISE) for box in _read_rows(view, turned, self.recognizer)]
         return found
 
 
