@@ -44,8 +44,8 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 #: Reads the glyph rows of an image that no pass boxed and proposes those that read as text
-#: (``rowread.RowReader``): ``(image, rows) -> boxes``.
-RowReading = Callable[["npt.NDArray[np.uint8]", Sequence[GlyphRow]], list["TextBox"]]
+#: (``rowread.RowReader``): ``(image, rows, boxes already proposed) -> boxes``.
+RowReading = Callable[["npt.NDArray[np.uint8]", Sequence[GlyphRow], Sequence["TextBox"]], list["TextBox"]]
 
 
 
@@ -447,7 +447,7 @@ class DbnetDetector:
             # what no network pass saw may still read as text (``rowread``): rows that no box of any
             # pass or crop covers are read
             boxes = [*boxes, *found]
-            found += self.row_reader(image, [r for r in unboxed if _row_covered(r, boxes) < SMALL_COVERED])
+            found += self.row_reader(image, [r for r in unboxed if _row_covered(r, boxes) < SMALL_COVERED], boxes)
         return found
 
     def _row_boxes(self, image: npt.NDArray[np.uint8], prepared: npt.NDArray[np.uint8], row: GlyphRow) -> list[TextBox]:

@@ -167,24 +167,11 @@ class CrnnRecognizer:
         return Reading(kept, tuple(confs[lead : lead + len(kept)]))
 
 
-#: A box less than ``SMALL_ACROSS`` px across its line (its shorter side) is read with ``READ_MARGIN``
-#: of that size (at least 1 px) more on either side across the line: a detector box tight on 5 px
-#: glyphs holds no ground above and below them.  A faint 7 px time along the top edge of a PET
-#: fusion, boxed 6 px high, read "8-218" (rejected); with 2 px more above and below, "23:2348" at
-#: 0.93-1.00 (tune seed 10839 case028).
-SMALL_ACROSS = 12
-READ_MARGIN = 0.3
-
-
 def _crop(image: npt.NDArray[np.uint8], box: TextBox) -> npt.NDArray[np.uint8] | None:
-    """The RGB pixels of ``box`` (clipped to ``image``; a small box with its margin across the line,
-    ``SMALL_ACROSS``), or None when under 2 px either way."""
+    """The RGB pixels of ``box`` (clipped to ``image``), or None when under 2 px either way."""
     height, width = image.shape[:2]
-    across = min(box.width, box.height)
-    grow = max(1, round(READ_MARGIN * across)) if 0 < across < SMALL_ACROSS else 0
-    level = box.width >= box.height
-    x0, y0 = max(0, box.x - (0 if level else grow)), max(0, box.y - (grow if level else 0))
-    x1, y1 = min(width, box.x1 + (0 if level else grow)), min(height, box.y1 + (grow if level else 0))
+    x0, y0 = max(0, box.x), max(0, box.y)
+    x1, y1 = min(width, box.x1), min(height, box.y1)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     return np.ascontiguousarray(to_rgb8(image[y0:y1, x0:x1]))
