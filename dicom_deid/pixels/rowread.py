@@ -259,4 +259,4 @@ def _overlaps(a: TextBox, b: TextBox) -> bool:
     return a.x < b.x1 and b.x < a.x1 and a.y < b.y1 and b.y < a.y1
 
 
-__all__ = ["ALONG_GAP", "clear_of", "BAND_MARGIN", "BAND_SHARE", "COLUMN_HELD", "LEVEL_EXCESS", "LEVEL_MATCH", "READ_ACROSS", "READ_ALONG", "READ_LEAST", "READ_TALL", "RowReader", "band_box", "row_box", "text_band", "text_line"]
+__all__ = ["ALONG_GAP", "BAND_MARGIN", "BAND_SHARE", "COLUMN_HELD", "LEVEL_EXCESS", "LEVEL_MATCH", "READ_ACROSS", "READ_ALONG", "READ_LEAST", "READ_TALL", "RowReader", "band_box", "clear_of", "row_box", "text_band", "text_line"]
