@@ -25,7 +25,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
+
+#: Reads the glyph rows of an image that no pass boxed and proposes those that read as text
+#: (``rowread.RowReader``): ``(image, rows, boxes already proposed) -> boxes``.
+RowReading = Callable[["npt.NDArray[np.uint8]", Sequence[GlyphRow], Sequence["TextBox"]], list["TextBox"]]
 
 
 
@@ -250,6 +254,7 @@ class DbnetDetector:
         enhance: bool = True,
         edge_pad: int = EDGE_PAD,
         model_path: Path | None = None,
+        row_reader: RowReading | None = None,
     ) -> None:
         if edge_pad < 0 or edge_pad % 16:
             raise ValueError("edge_pad must be a non-negative multiple of 16")
@@ -264,6 +269,7 @@ class DbnetDetector:
         self.threshold = threshold
         self.box_threshold = box_threshold
         self.unclip_ratio = unclip_ratio
+        self.row_reader = row_reader  # rows of the image's own search (``_detect_small``) no crop boxed
         self._network = LazySession(DETECTION, "detection", threads=threads, model_path=model_path)
         self._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
         self._prepared: ImageMemo[npt.NDArray[np.uint8]] = ImageMemo(_MEMO_PREPARED)
@@ -275,7 +281,7 @@ class DbnetDetector:
         It searches rows of small glyphs (``SMALL_PASS``) only in its ``PROJECTION_ROWS`` highest
         ranked rows: projections mix the frames' anatomy into such rows, and the frames searched
         beside them show most small text itself (each crop around a row is framed, as always)."""
-        return self._variant("_plain", edge_pad=0, small_rows=PROJECTION_ROWS, small_beyond=False)
+        return self._variant("_plain", edge_pad=0, small_rows=PROJECTION_ROWS, small_beyond=False, read_rows=False)
 
     def without_enhance(self) -> DbnetDetector:
         """The same network and passes without local contrast equalisation (one per detector, with
@@ -287,7 +293,7 @@ class DbnetDetector:
 
     def _variant(
         self, key: str, *, edge_pad: int | None = None, enhance: bool | None = None, small_rows: int | None = None,
-        small_beyond: bool | None = None,
+        small_beyond: bool | None = None, read_rows: bool = True,
     ) -> DbnetDetector:
         """This detector with other settings, made once and kept under ``key``: the same network,
         its own memory of images searched, none of this detector's own variants."""
@@ -304,6 +310,8 @@ class DbnetDetector:
                 variant.small_rows = small_rows
             if small_beyond is not None:
                 variant.small_beyond = small_beyond
+            if not read_rows:
+                variant.row_reader = None
             variant._recent = ImageMemo[tuple[TextBox, ...]](_MEMO_IMAGES)
             variant._prepared = ImageMemo(_MEMO_PREPARED)
             self.__dict__[key] = variant
@@ -408,6 +416,7 @@ class DbnetDetector:
         found: list[TextBox] = []
         searched = 0
         clear: list[GlyphRow] = []  # rows beyond the budget on clear ground
+        unboxed: list[GlyphRow] = []  # rows searched whose crops boxed nothing there
         for row in glyph_rows(image, faint_rows=FAINT_ROWS if self.small_beyond else 0):
             if searched >= self.small_rows and not row.faint:
                 if not self.small_beyond:
@@ -418,7 +427,9 @@ class DbnetDetector:
             if _row_covered(row, seen) >= SMALL_COVERED:
                 continue
             searched += not row.faint
-            found += self._row_boxes(image, prepared, row)
+            boxed = self._row_boxes(image, prepared, row)
+            found += boxed
+            unboxed += [] if boxed else [row]
             # its twin (top-hat / black-hat) is not searched again
             seen.append(TextBox(row.x, row.y, row.width, row.height))
         cleared = 0
@@ -428,8 +439,15 @@ class DbnetDetector:
             if _row_covered(row, seen) >= SMALL_COVERED:
                 continue
             cleared += 1
-            found += self._row_boxes(image, prepared, row)
+            boxed = self._row_boxes(image, prepared, row)
+            found += boxed
+            unboxed += [] if boxed else [row]
             seen.append(TextBox(row.x, row.y, row.width, row.height))
+        if self.row_reader is not None and unboxed:
+            # what no network pass saw may still read as text (``rowread``): rows that no box of any
+            # pass or crop covers are read
+            boxes = [*boxes, *found]
+            found += self.row_reader(image, [r for r in unboxed if _row_covered(r, boxes) < SMALL_COVERED], boxes)
         return found
 
     def _row_boxes(self, image: npt.NDArray[np.uint8], prepared: npt.NDArray[np.uint8], row: GlyphRow) -> list[TextBox]:

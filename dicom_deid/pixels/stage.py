@@ -45,6 +45,7 @@ from dicom_deid.pixels.recognize import CrnnRecognizer
 from dicom_deid.pixels.redact import RedactionBox, apply_boxes, clip_box, fill_value, grow_box
 from dicom_deid.pixels.regions import load_region_rules, template_boxes, ultrasound_boxes
 from dicom_deid.pixels.risk import RiskLevel, assess_risk
+from dicom_deid.pixels.rowread import RowReader
 from dicom_deid.pixels.sampling import SeriesVerdicts
 from dicom_deid.pixels.views import derived_flags, search_images
 from dicom_deid.profiles import Option, Profile
@@ -161,8 +162,9 @@ def _header_view(source: Dataset) -> Dataset:
 
 @functools.lru_cache(maxsize=4)
 def _shared_detector(threads: int) -> DbnetDetector:
-    """One network session per process and thread setting (the model is read-only)."""
-    return DbnetDetector(threads=threads)
+    """One network session per process and thread setting (the model is read-only); glyph rows that
+    no pass boxed are read by the shared recognizer (``rowread.RowReader``)."""
+    return DbnetDetector(threads=threads, row_reader=RowReader(_shared_recognizer(threads)))
 
 
 @functools.lru_cache(maxsize=4)
