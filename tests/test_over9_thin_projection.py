@@ -16,15 +16,10 @@ import pytest
 from test_pixels_projection_thickness import DERIVED, PROJECTION, _region, _search
 
 from dicom_deid.pixels.confirm import Judged
-from dicom_deid.pixels.fit import (
-    GLYPHS_HELD,
-    LINE_RATIO,
-    THIN_RATIO,
-    merge_lines,
-    thinned_projections,
-)
+from dicom_deid.pixels.fit import LINE_RATIO, merge_lines
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import CrnnRecognizer
+from dicom_deid.pixels.thin import GLYPHS_HELD, THIN_RATIO, thinned_projections
 
 FRAME = TextBox(31, 30, 121, 19)  # 31 px is 1.6 times 19 px: between THIN_RATIO and LINE_RATIO
 

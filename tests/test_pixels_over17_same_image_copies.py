@@ -6,7 +6,7 @@ vessels beside the label taken as strokes.  68 px is more than ``LINE_RATIO`` ti
 ``merge_lines`` never joined them, and the thick one blacked out the vessels: 8.6 % of the image.
 A line that holds a copy confirmed on its own search image keeps that copy's extent across (and
 along, where its ends beyond it read as no glyph), where the copy reads the line at least as well
-and what the thinning takes off reads as no text (``fit.thinned_projections``).
+and what the thinning takes off reads as no text (``thin.thinned_projections``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from test_pixels_miss_classes import text_mask
 
 from dicom_deid.pixels.confirm import Judged, Verdict, pad_box
 from dicom_deid.pixels.detect import TextSearch
-from dicom_deid.pixels.fit import LINE_RATIO, merge_lines, thinned_projections
+from dicom_deid.pixels.fit import LINE_RATIO, merge_lines
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import CrnnRecognizer
+from dicom_deid.pixels.thin import thinned_projections
 
 ROWS, COLUMNS = 320, 300
 LABEL_AT = (110, 20)  # x, y of the vertical label (dark, over bright tissue)

@@ -18,9 +18,10 @@ from test_pixels_miss_classes import text_mask
 
 from dicom_deid.pixels.confirm import Judged, Verdict, pad_box
 from dicom_deid.pixels.detect import TextSearch
-from dicom_deid.pixels.fit import merge_lines, thinned_projections
+from dicom_deid.pixels.fit import merge_lines
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import CrnnRecognizer
+from dicom_deid.pixels.thin import thinned_projections
 
 ROWS, COLUMNS = 120, 256
 PROJECTION = TextBox(31, 20, 149, 31)  # the name and the flow above it, on the minimum projection

@@ -37,7 +37,7 @@ from dicom_deid.pixels.detect import TextFinder, TextRecognizer, find_text
 from dicom_deid.pixels.display import display_frame
 from dicom_deid.pixels.encode import encode_frames
 from dicom_deid.pixels.faces import find_faces, is_head_volume, is_photograph
-from dicom_deid.pixels.fit import confirm_growth, merge_lines, thinned_projections
+from dicom_deid.pixels.fit import confirm_growth, merge_lines
 from dicom_deid.pixels.frames import assign_frames
 from dicom_deid.pixels.mode import PixelMode, check_pixel_options  # noqa: F401 - moved to mode.py (light), re-exported
 from dicom_deid.pixels.ocr import DbnetDetector, TesseractReader, TextDetector, TextReader
@@ -47,6 +47,7 @@ from dicom_deid.pixels.regions import load_region_rules, template_boxes, ultraso
 from dicom_deid.pixels.risk import RiskLevel, assess_risk
 from dicom_deid.pixels.rowread import RowReader
 from dicom_deid.pixels.sampling import SeriesVerdicts
+from dicom_deid.pixels.thin import thinned_projections
 from dicom_deid.pixels.views import derived_flags, search_images
 from dicom_deid.profiles import Option, Profile
 from dicom_deid.read import keyword_value
