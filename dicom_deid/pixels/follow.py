@@ -93,13 +93,8 @@ def level_strokes(
         text, beside = inside[ly0:ly1, lx0:lx1], np.concatenate([inside[:ly0, lx0:lx1], inside[ly1:, lx0:lx1]])
     else:
         text, beside = inside[ly0:ly1, lx0:lx1], np.concatenate([inside[ly0:ly1, :lx0], inside[ly0:ly1, lx1:]], axis=1)
-    if text.size == 0 or beside.size == 0:
-        return None
-    window = np.ones(2 * LEVEL_MATCH + 1)
-    share = np.convolve(np.bincount(text.ravel(), minlength=256) / text.size, window, "same")
-    share -= np.convolve(np.bincount(beside.ravel(), minlength=256) / beside.size, window, "same")
-    level = int(np.argmax(share))
-    if share[level] < LEVEL_EXCESS:
+    level = level_of(text, beside)
+    if level is None:
         return None
     size = max(3, min(31, round(0.6 * min(width, height)))) | 1
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
@@ -116,4 +111,16 @@ def level_strokes(
     return np.asarray(small[labels] & (response >= LEVEL_MIN), dtype=bool)
 
 
-__all__ = ["follow", "holds_glyphs", "level_glyphs", "level_strokes"]
+def level_of(text: npt.NDArray[np.uint8], beside: npt.NDArray[np.uint8]) -> int | None:
+    """The grey level held by ``LEVEL_EXCESS`` more of the pixels of ``text`` than of ``beside``
+    (within ``LEVEL_MATCH``), or None."""
+    if text.size == 0 or beside.size == 0:
+        return None
+    window = np.ones(2 * LEVEL_MATCH + 1)
+    share = np.convolve(np.bincount(text.ravel(), minlength=256) / text.size, window, "same")
+    share -= np.convolve(np.bincount(beside.ravel(), minlength=256) / beside.size, window, "same")
+    level = int(np.argmax(share))
+    return level if share[level] >= LEVEL_EXCESS else None
+
+
+__all__ = ["follow", "holds_glyphs", "level_glyphs", "level_of", "level_strokes"]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dicom_deid.pixels.confirm import Verdict, judge_reading
-from dicom_deid.pixels.follow import LEVEL_CONTRAST
+from dicom_deid.pixels.follow import LEVEL_CONTRAST, LEVEL_EXCESS, LEVEL_MATCH, level_of
 from dicom_deid.pixels.glyphs import GlyphRow, grey_plane
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.readout import BoxReader
@@ -40,12 +40,10 @@ READ_TALL = 32
 READ_LEAST = 3.0
 #: Across a confirmed row, the text's rows are those that hold its grey level: a burned-in label is
 #: drawn in one colour, and the level held by a larger share of the row's own pixels than of the
-#: rest of the box read (by ``LEVEL_EXCESS``, within ``LEVEL_MATCH`` levels) is its; the rows of the
+#: rest of the box read (``follow.level_of``) is its; the rows of the
 #: box where at least ``BAND_SHARE`` of the row's columns hold pixels at that level (the rows of the
 #: row itself among them, across gaps of one row) are the text's.  The box read for a 5 px row along
 #: the tops of 14 px glyphs is 30 px high; the band found is the glyphs' 14 (10831 case022).
-LEVEL_MATCH = 2
-LEVEL_EXCESS = 0.04
 BAND_SHARE = 0.15
 #: The box proposed holds the band and this share of its height above and below it.
 BAND_MARGIN = 0.25
@@ -147,7 +145,7 @@ def text_band(image: npt.NDArray[np.uint8], box: TextBox) -> tuple[int, int] | N
     grey = grey_plane(np.ascontiguousarray(image[box.y : box.y1, box.x : box.x1]))
     x0, x1 = cx - box.x, cx - box.x + cw
     y0, y1 = cy - box.y, cy - box.y + ch
-    level = _level_of(grey[y0:y1, x0:x1], np.concatenate([grey[:y0, x0:x1], grey[y1:, x0:x1]]))
+    level = level_of(grey[y0:y1, x0:x1], np.concatenate([grey[:y0, x0:x1], grey[y1:, x0:x1]]))
     if level is None:
         return None
     held = (np.abs(grey[:, x0:x1].astype(np.int16) - level) <= LEVEL_MATCH).mean(axis=1) >= BAND_SHARE
@@ -173,7 +171,7 @@ def text_line(image: npt.NDArray[np.uint8], box: TextBox, band: tuple[int, int])
     grey = grey_plane(np.ascontiguousarray(image[y0:y1]))
     cx, _cy, cw, _ch = box.core
     inner = grey[band[0] - y0 : band[1] - y0, cx : cx + cw]
-    level = _level_of(inner, np.concatenate([grey[: band[0] - y0, cx : cx + cw], grey[band[1] - y0 :, cx : cx + cw]]))
+    level = level_of(inner, np.concatenate([grey[: band[0] - y0, cx : cx + cw], grey[band[1] - y0 :, cx : cx + cw]]))
     if level is None:
         return box
     at_level = np.abs(grey.astype(np.int16) - level) <= LEVEL_MATCH
@@ -206,18 +204,6 @@ def _reach(held: npt.NDArray[np.bool_], at_level: npt.NDArray[np.bool_], top: in
                for side, rows in ((above, top), (below, at_level.shape[0] - bottom))):
             return width
     return 0
-
-
-def _level_of(text: npt.NDArray[np.uint8], beside: npt.NDArray[np.uint8]) -> int | None:
-    """The grey level held by ``LEVEL_EXCESS`` more of the pixels of ``text`` than of ``beside``
-    (within ``LEVEL_MATCH``), or None."""
-    if text.size == 0 or beside.size == 0:
-        return None
-    window = np.ones(2 * LEVEL_MATCH + 1)
-    share = np.convolve(np.bincount(text.ravel(), minlength=256) / text.size, window, "same")
-    share -= np.convolve(np.bincount(beside.ravel(), minlength=256) / beside.size, window, "same")
-    level = int(np.argmax(share))
-    return level if share[level] >= LEVEL_EXCESS else None
 
 
 def band_box(box: TextBox, band: tuple[int, int], rows: int) -> TextBox:
