@@ -90,13 +90,20 @@ class HeadScan:
         return PlainHeader(self)
 
 
-def scan_head(data: bytes, keywords: Iterable[str]) -> HeadScan | None:
+def scan_head(data: bytes, keywords: Iterable[str], *, in_order: bool = False) -> HeadScan | None:
     """Locate the ``keywords``' top-level elements of ``data`` (the whole file or its first
-    bytes) up to the Pixel Data, or None when the scan is not sure."""
+    bytes) up to the Pixel Data, or None when the scan is not sure.
+
+    ``in_order``: trust the header to be in ascending tag order, as the standard requires, and
+    stop at the first element of a group after the last wanted one.  A header out of order may
+    then give other values than pydicom's (an element placed after a later group is not seen):
+    for hints whose user checks each instance again (the ``auto`` survey: the second phase
+    decides from the whole header, ``sampling.SeriesVerdicts.found_clear``)."""
     tags = _tags(tuple(keywords))
+    wanted = tags | {_CHARSET}
     try:
         start, implicit = _file_meta(data)
-        parts, found = _top_level(data, start, implicit, tags | {_CHARSET})
+        parts, found = _top_level(data, start, implicit, wanted, max(wanted) >> 16 if in_order else _NO_GROUP)
     except (_Unsure, struct.error):
         return None
     return HeadScan(data, start, implicit, tuple(parts), found, tags)
@@ -265,10 +272,11 @@ def _check_encoding(data: bytes, pos: int, implicit: bool) -> None:
         raise _Unsure
 
 
-def _top_level(data: bytes, pos: int, implicit: bool,
-               wanted: frozenset[int]) -> tuple[list[tuple[int, int]], dict[int, _Located]]:
+def _top_level(data: bytes, pos: int, implicit: bool, wanted: frozenset[int],
+               last_group: int) -> tuple[list[tuple[int, int]], dict[int, _Located]]:
     """(start, end) of the first element and of every wanted top-level element before the
-    pixels, and where each wanted element's value lies (the last one of a tag, as pydicom keeps).
+    pixels (or before the first element of a group after ``last_group``), and where each wanted
+    element's value lies (the last one of a tag, as pydicom keeps).
 
     One loop per encoding, the common case inline (hundreds of elements a header, most of them
     private): defined lengths; an undefined length goes through :func:`_element`."""
@@ -281,8 +289,8 @@ def _top_level(data: bytes, pos: int, implicit: bool,
             if pos + 12 > size:
                 raise _Unsure  # the bytes ended before the pixels: a longer header, or no pixels
             group, element, length = unpack(data, pos)
-            if group == 0x7FE0 and element in (0x0008, 0x0009, 0x0010):
-                return parts, found  # Pixel Data (stop_before_pixels)
+            if group == 0x7FE0 and element in (0x0008, 0x0009, 0x0010) or group > last_group:
+                return parts, found  # Pixel Data (stop_before_pixels), or past the wanted groups
             tag = group << 16 | element
             if length != _UNDEFINED:
                 end = pos + 8 + length
@@ -313,7 +321,7 @@ def _top_level(data: bytes, pos: int, implicit: bool,
             length = long_length(data, pos + 8)[0]
         else:
             raise _Unsure  # pydicom may take it for an implicit VR switch
-        if swapped in _PIXELS_SWAPPED:
+        if swapped in _PIXELS_SWAPPED or swapped & 0xFFFF > last_group:
             return parts, found
         if length != _UNDEFINED:
             end = pos + header + length
@@ -332,6 +340,8 @@ def _top_level(data: bytes, pos: int, implicit: bool,
         pos = end
 
 
+#: ``last_group`` of a scan to the pixels: no group is after it.
+_NO_GROUP = 0xFFFF
 #: An explicit VR element's header with its tag read as one number (element << 16 | group).
 _EXPLICIT_SWAPPED = struct.Struct("<I2sH")
 #: Pixel Data, Float and Double Float Pixel Data (stop_before_pixels), so read.

@@ -133,8 +133,8 @@ def test_the_survey_reads_a_header_longer_than_its_first_read(tmp_path: Path) ->
 
     blob = b"\x01" * (HEAD_BYTES + 4096)
     data = bytearray(_file(ExplicitVRLittleEndian))
-    pixels = data.index(b"\xe0\x7f\x10\x00")
-    data[pixels:pixels] = b"\x29\x00\x10\x00LO\x08\x00VENDOR  " + b"\x29\x00\x00\x10OB\0\0" + len(blob).to_bytes(4, "little") + blob
+    study = data.index(b"\x20\x00\x0d\x00UI")  # in tag order, before groups 0020 and 0028 that the survey wants
+    data[study:study] = b"\x19\x00\x10\x00LO\x08\x00VENDOR  " + b"\x19\x00\x00\x10OB\0\0" + len(blob).to_bytes(4, "little") + blob
     path = tmp_path / "long.dcm"
     path.write_bytes(bytes(data))
     assert read_attributes(bytes(data)[:HEAD_BYTES], SURVEY_TAGS) is None  # the first read is not enough

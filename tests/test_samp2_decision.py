@@ -173,3 +173,41 @@ def test_the_same_bytes_in_another_byte_order_are_another_value() -> None:
     verdicts = _clear_for(_header(Rows=512, **same))
     assert verdicts.found_clear(little)
     assert not verdicts.found_clear(big)
+
+
+# --- ORIGINAL images: one remembered verdict across per-slice windows ------------------------------
+
+ORIGINAL = ["ORIGINAL", "PRIMARY", "AXIAL"]
+
+
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian], ids=["explicit", "implicit"])
+@pytest.mark.parametrize("keyword", [k for k in CHANGES if k not in ("WindowCenter", "WindowWidth")])
+def test_a_verdict_remembered_for_an_original_image_never_spares_one_that_differs(keyword: str, syntax: str) -> None:
+    verdicts = _clear_for(_header(ImageType=ORIGINAL))
+    assert verdicts.found_clear(_as_read(_header(ImageType=ORIGINAL), syntax))
+    assert verdicts.found_clear(_as_read(_header(ImageType=ORIGINAL, WindowCenter=90.0, WindowWidth=900.0), syntax))
+    changed = {"ImageType": ORIGINAL, keyword: CHANGES[keyword]}
+    assert not verdicts.found_clear(_as_read(_header(**changed), syntax))  # type: ignore[arg-type]
+    # a derived image whose window differs is another look, even after the original's verdict
+    assert not verdicts.found_clear(_as_read(_header(ImageType=["DERIVED", "PRIMARY", "AXIAL"]), syntax))
+
+
+@pytest.mark.parametrize("spelled", [b"ORIGINAL\\PRIMARY\\AXIAL ", b"original\\PRIMARY", b" ORIGINAL \\PRIMARY",
+                                     b"ORIGINAL", b"ORIGINAL\0\\PRIMARY", b"ORIGINALS\\PRIMARY", b"DERIVED\\ORIGINAL"])
+def test_the_raw_image_type_is_original_exactly_when_the_look_says_so(spelled: bytes) -> None:
+    """However Image Type is spelled, the verdict remembered per raw bytes is the look's verdict:
+    slices differing only in their window share it when the look leaves the window out, and
+    only then."""
+    def slice_with(center: float) -> Dataset:
+        ds = _as_read(_header(WindowCenter=center))
+        ds._dict[0x00080008] = RawDataElement(  # type: ignore[index]
+            pydicom.tag.Tag(0x00080008), "CS", len(spelled), spelled, 0, False, True)
+        return ds
+
+    first, second, probe = slice_with(40.0), slice_with(90.0), slice_with(40.0)  # the probe is decoded
+    look = look_of(DatasetHeader(probe))
+    original = look[-2] == "-"  # the look leaves the window out
+    verdicts = SeriesVerdicts({str(series_key(DatasetHeader(probe))): frozenset({look})})
+    assert verdicts.found_clear(first)
+    assert verdicts.found_clear(second) is original
+    assert len(verdicts._known) == (1 if original else 2)

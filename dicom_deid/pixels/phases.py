@@ -5,7 +5,11 @@ The pipeline hands its execution backend (serial, process pool or Dask) to
 
 1. a header survey (a handful of attributes, ``read_head.scan_head``: the same values
    pydicom reads, decoded from their bytes without parsing the rest of the header) of every input under the root, in walk order, gives each image its series and look; ``sampling.choose_samples``
-   picks the samples;
+   picks the samples.  The survey trusts each header's tag order (it stops after the last group
+   it wants); the samples' headers are then scanned to the pixels, and where one of them gives
+   other facts (a header out of order) the whole survey is made again that way, so the
+   verdicts always come from samples whose facts are pydicom's.  An instance that is not a
+   sample and that the survey misread is decided in phase 2 from its whole header;
 2. **phase 1**: the pending samples go through the normal per-file work with the engine as
    it is (every instance searched in full);
 3. **phase 2**: every other pending input goes through it with the series verdicts
@@ -65,25 +69,28 @@ Execute = Callable[[Iterable[InputRef], "Engine"], Iterator["FileResult"]]
 Guard = Callable[[Iterator[InputRef]], Iterator[InputRef]]
 
 
-def survey(refs: Iterable[InputRef]) -> Iterator[ImageFacts]:
-    """Facts of every input of the run (``walk_inputs``) that carries an image (headers only)."""
+def survey(refs: Iterable[InputRef], *, in_order: bool = True) -> Iterator[ImageFacts]:
+    """Facts of every input of the run (``walk_inputs``) that carries an image (headers only).
+
+    ``in_order``: trust each header's tag order (``read_head.scan_head``); else scan each
+    header to its pixels (pydicom's values, whatever the order)."""
     for ref in refs:
-        facts = _facts(ref)
+        facts = _facts(ref, in_order=in_order)
         if facts is not None:
             yield facts
 
 
-def _facts(ref: InputRef) -> ImageFacts | None:
+def _facts(ref: InputRef, *, in_order: bool = False) -> ImageFacts | None:
     """The survey's facts of one input from its first bytes (``read_head``): the few values
     decoded straight from their bytes, or by pydicom from the same elements when one is not
     plainly encoded; pydicom over the whole header when the scan is not sure."""
     try:
         with open_input(ref) as fp:
             head = fp.read(HEAD_BYTES)
-            scan = scan_head(head, SURVEY_TAGS)
+            scan = scan_head(head, SURVEY_TAGS, in_order=in_order)
             if scan is None and len(head) == HEAD_BYTES:  # a longer header (large private groups)
                 head += fp.read(LONG_HEAD_BYTES - HEAD_BYTES)
-                scan = scan_head(head, SURVEY_TAGS)
+                scan = scan_head(head, SURVEY_TAGS, in_order=in_order)
             if scan is not None:
                 try:
                     return image_facts(scan.values(), ref.ordinal)
@@ -133,6 +140,10 @@ def run_sampled(
     rewalk = walk if walk is not None else InputWalk(root, replay=True)
     facts = list(survey(rewalk()))
     samples = choose_samples(facts)
+    if not _samples_read_whole(facts, samples, rewalk()):
+        logger.debug("pixels auto: a sample's header is out of tag order; surveying every header to its pixels")
+        facts = list(survey(rewalk(), in_order=False))
+        samples = choose_samples(facts)
     first: list[InputRef] = []
     later = bytearray()
     for ref in pending:
@@ -155,6 +166,12 @@ def run_sampled(
     second_engine = dataclasses.replace(engine, pixel_series=verdicts)
     rest: Iterator[InputRef] = (ref for ref in rewalk() if ref.ordinal < len(later) and later[ref.ordinal])
     yield from execute(guard(rest) if guard is not None else rest, second_engine)
+
+
+def _samples_read_whole(facts: Iterable[ImageFacts], samples: frozenset[int], refs: Iterable[InputRef]) -> bool:
+    """True when each sample's facts are those of its header scanned to the pixels."""
+    surveyed = {fact.ordinal: fact for fact in facts if fact.ordinal in samples}
+    return all(_facts(ref) == surveyed[ref.ordinal] for ref in refs if ref.ordinal in surveyed)
 
 
 def _found_text(pixels: Mapping[str, Any] | None) -> bool | None:

@@ -129,6 +129,13 @@ def _ultrasound(item: dict[str, Any], path: Path, index: int) -> UltrasoundRule:
         raise ProfileError(f"ultrasound rule #{index + 1} is invalid: {exc}", path=path) from exc
 
 
+def may_apply(rules: RegionRules, ds: Dataset) -> bool:
+    """False when no rule of ``rules`` can give ``ds`` a box (:func:`template_boxes` and
+    :func:`ultrasound_boxes` are then empty), told without decoding its image size: no device
+    template, and no Sequence of Ultrasound Regions."""
+    return bool(rules.templates) or "SequenceOfUltrasoundRegions" in ds
+
+
 def template_boxes(rules: RegionRules, ds: Dataset, rows: int, columns: int) -> list[RedactionBox]:
     boxes: list[RedactionBox] = []
     for template in rules.templates:

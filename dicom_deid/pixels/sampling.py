@@ -190,6 +190,10 @@ class SeriesVerdicts:
 #: Every attribute :func:`series_key` and :func:`look_of` read, by tag.
 _DECIDING = (0x0020000D, 0x0020000E, 0x00080016, 0x00280010, 0x00280011, 0x00280008, 0x00280004, 0x00280101,
              0x00281050, 0x00281051, 0x00080008)  # fmt: skip
+_IMAGE_TYPE = 0x00080008
+#: ... of an ORIGINAL image, whose look leaves its window out (the scanner's per-slice auto-window):
+#: fewer of them, so that a key of these never equals one of all of ``_DECIDING``.
+_DECIDING_ORIGINAL = (_IMAGE_TYPE,) + tuple(t for t in _DECIDING if t not in (0x00281050, 0x00281051, _IMAGE_TYPE))
 #: VRs whose value pydicom decodes from its bytes alone (no character set, no other element; an
 #: implicit VR, None, is the data dictionary's, one of these for every tag of ``_DECIDING``).
 _BYTES_ALONE = frozenset({"UI", "US", "IS", "DS", "CS"})
@@ -202,7 +206,8 @@ def _raw_key(ds: Dataset) -> tuple[object, ...] | None:
     None where one is anything else.  Equal keys give equal :func:`series_key` and :func:`look_of`."""
     elements = ds._dict
     key: list[object] = []
-    for tag in _DECIDING:
+    deciding = _DECIDING_ORIGINAL if _original(elements.get(_IMAGE_TYPE)) else _DECIDING  # type: ignore[call-overload]
+    for tag in deciding:
         elem = elements.get(tag)  # type: ignore[call-overload]
         if elem is None:
             key.append(None)
@@ -216,6 +221,17 @@ def _raw_key(ds: Dataset) -> tuple[object, ...] | None:
                 return None
             key.append((elem.VR, value))
     return tuple(key)
+
+
+def _original(elem: object) -> bool:
+    """True when ``elem`` is an Image Type as read whose first value is ORIGINAL as
+    :func:`look_of` reads it: several values (one value is a string, which the look reads
+    letter by letter), the bytes before the first backslash ORIGINAL, in any case, between
+    ASCII blanks (pydicom decodes CS byte for byte); anything else is not sure: False."""
+    if type(elem) is not RawDataElement or elem[1] not in (None, "CS") or type(elem[3]) is not bytes:
+        return False
+    first, backslash, _ = elem[3].partition(b"\\")
+    return bool(backslash) and first.strip().upper() == b"ORIGINAL"
 
 
 def decide_series(

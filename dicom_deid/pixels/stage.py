@@ -43,7 +43,7 @@ from dicom_deid.pixels.mode import PixelMode, check_pixel_options  # noqa: F401 
 from dicom_deid.pixels.ocr import DbnetDetector, TesseractReader, TextDetector, TextReader
 from dicom_deid.pixels.recognize import CrnnRecognizer
 from dicom_deid.pixels.redact import RedactionBox, apply_boxes, clip_box, fill_value, grow_box
-from dicom_deid.pixels.regions import load_region_rules, template_boxes, ultrasound_boxes
+from dicom_deid.pixels.regions import load_region_rules, may_apply, template_boxes, ultrasound_boxes
 from dicom_deid.pixels.risk import RiskLevel, assess_risk
 from dicom_deid.pixels.rowread import RowReader
 from dicom_deid.pixels.sampling import SeriesVerdicts
@@ -257,10 +257,11 @@ class PixelStage:
             return None  # searched in full
         if policy.faces and is_photograph(header):
             return None  # faces are searched on every photograph
-        rows = int(keyword_value(header, "Rows", 0) or 0)  # header.get, decoded by tag
-        columns = int(keyword_value(header, "Columns", 0) or 0)
-        if self._fixed_boxes(header, rows, columns):
-            return None  # region rules apply to every instance
+        if may_apply(load_region_rules(self._regions_dir), header):
+            rows = int(keyword_value(header, "Rows", 0) or 0)  # header.get, decoded by tag
+            columns = int(keyword_value(header, "Columns", 0) or 0)
+            if self._fixed_boxes(header, rows, columns):
+                return None  # region rules apply to every instance
         if sampled_clear:
             return PassThrough(Examination.SAMPLED_CLEAR, "not searched: sampled series found clear")
         return PassThrough(Examination.OFF, "not searched: text not asked for (no Clean Pixel Data)")
