@@ -54,7 +54,8 @@ def test_faint_vertical_label_from_the_top_edge_of_a_doppler_is_redacted_to_the_
 
 # (line, glyph height, cut) -> the padded box (x, y, width, height) in a 100 x 200 image, by hand:
 # base padding max(2, ceil(0.15 h)), a cut end max(base, ceil(0.4 h)); a cut end padded to within
-# one line height of the edge reaches it, an end not cut or farther away does not.
+# one line height of the edge reaches it, any other side only when padded to within its own padding
+# (2 px here) of the edge.
 PADDED = [
     pytest.param(TextBox(12, 40, 60, 10), 10, (True, False), (0, 38, 74, 14), id="cut-start-near-left-edge"),
     pytest.param(TextBox(12, 40, 60, 10), 10, (False, False), (10, 38, 64, 14), id="start-not-cut"),
@@ -62,6 +63,10 @@ PADDED = [
     pytest.param(TextBox(120, 40, 66, 10), 10, (False, True), (118, 38, 82, 14), id="cut-end-near-right-edge"),
     pytest.param(TextBox(50, 9, 12, 80), 12, (True, True), (48, 0, 16, 100), id="vertical-cut-both-near-edges"),
     pytest.param(TextBox(50, 20, 12, 40), 12, (True, True), (48, 15, 16, 50), id="vertical-cut-far-from-edges"),
+    pytest.param(TextBox(50, 87, 60, 10), 10, (False, False), (48, 85, 64, 15), id="bottom-within-its-padding"),
+    pytest.param(TextBox(50, 84, 60, 10), 10, (False, False), (48, 82, 64, 14), id="bottom-beyond-its-padding"),
+    pytest.param(TextBox(3, 40, 60, 10), 10, (False, False), (0, 38, 65, 14), id="start-not-cut-within-its-padding"),
+    pytest.param(TextBox(5, 40, 60, 10), 10, (False, False), (3, 38, 64, 14), id="start-not-cut-beyond-its-padding"),
 ]
 
 
