@@ -3,7 +3,9 @@
 A faint vertical label down from the top edge of a small colour Doppler was boxed from 8 px below
 the edge, and the first glyph's top stayed (tune seed 10847 case014).  The line can only go on to
 the edge there: a cut end padded to within a line height of the edge now reaches it
-(``confirm.EDGE_REACH``).
+(``confirm.EDGE_REACH``), and so does any other side padded to within its own padding of the edge
+(the anti-aliased foot of a tilted 11 px clock on a Doppler's last row, 1 px below its padded box,
+tune seed 10852 case013).
 
 The end-to-end test plants its own label with Pillow on pydicom-data's colour Doppler frame
 (``color-px.dcm``) and measures against what it planted; the unit tests give ``pad_box`` boxes
