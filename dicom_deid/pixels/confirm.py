@@ -613,16 +613,16 @@ def pad_box(
     start_pad, end_pad = (end if cut[0] else base), (end if cut[1] else base)
     # how near the image's edge each side may end and still be taken to it: a cut end within
     # EDGE_REACH line heights, any other side within its own padding
-    start_reach = EDGE_REACH * glyph_height if cut[0] else base
-    end_reach = EDGE_REACH * glyph_height if cut[1] else base
+    start_reach: float = EDGE_REACH * glyph_height if cut[0] else base
+    end_reach: float = EDGE_REACH * glyph_height if cut[1] else base
     if box.width >= box.height:
         x0, x1 = box.x - start_pad, box.x1 + end_pad
         y0, y1 = box.y - base, box.y1 + base
-        left, right, top, bottom = start_reach, end_reach, base, base
+        left, right, top, bottom = start_reach, end_reach, float(base), float(base)
     else:
         x0, x1 = box.x - base, box.x1 + base
         y0, y1 = box.y - start_pad, box.y1 + end_pad
-        left, right, top, bottom = base, base, start_reach, end_reach
+        left, right, top, bottom = float(base), float(base), start_reach, end_reach
     x0, x1 = (0 if x0 <= left else x0), (columns if columns - x1 <= right else x1)
     y0, y1 = (0 if y0 <= top else y0), (rows if rows - y1 <= bottom else y1)
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(columns, x1), min(rows, y1)
