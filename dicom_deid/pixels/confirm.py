@@ -105,6 +105,14 @@ MIN_DENSITY = 0.7  # characters read per line height of length; texture reads a 
 PAD_SHARE = 0.15  # padding: this share of the line height above and below, at least MIN_PAD
 END_SHARE = 0.4  # ... and at an end of the line that the detector box cut through strokes
 MIN_PAD = 2
+#: A cut end of a line (``pad_box``) padded to within this many line heights of the image's edge
+#: reaches the edge: the line can only go on to the edge there, and the detector's box of a label
+#: along the edge stops short of it (a faint 14 px vertical name down from the top edge of a
+#: Doppler, its box 8 px below the edge: the first glyph's top was left, tune seed 10847 case014).
+#: Any other side of the box padded to within its own padding of the edge reaches it too: the
+#: anti-aliased foot of a tilted 11 px clock on a Doppler's last row, 1 px below its padded box, was
+#: left (tune seed 10852 case013).
+EDGE_REACH = 1.0
 MIN_GLYPH = 4  # px line height
 TILTED = 0.6  # glyphs (line length over characters read) under this share of the box's height
 _ROUND = frozenset("Oo0Q")  # a reading of nothing but these is round blobs, not text
@@ -597,16 +605,26 @@ def pad_box(
 ) -> TextBox:
     """Padding by a share of the line height: ``PAD_SHARE`` all round (at least ``MIN_PAD``),
     ``END_SHARE`` at an end of the line where the detector box cut through strokes (``cut``:
-    start, end along the line), since the line may go on there."""
+    start, end along the line), since the line may go on there.  Such an end padded to within
+    ``EDGE_REACH`` line heights of the image's edge, and any other side padded to within its own
+    padding of it, reaches the edge (see ``EDGE_REACH``)."""
     base = max(MIN_PAD, math.ceil(PAD_SHARE * glyph_height))
     end = max(base, math.ceil(END_SHARE * glyph_height))
     start_pad, end_pad = (end if cut[0] else base), (end if cut[1] else base)
+    # how near the image's edge each side may end and still be taken to it: a cut end within
+    # EDGE_REACH line heights, any other side within its own padding
+    start_reach: float = EDGE_REACH * glyph_height if cut[0] else base
+    end_reach: float = EDGE_REACH * glyph_height if cut[1] else base
     if box.width >= box.height:
         x0, x1 = box.x - start_pad, box.x1 + end_pad
         y0, y1 = box.y - base, box.y1 + base
+        left, right, top, bottom = start_reach, end_reach, float(base), float(base)
     else:
         x0, x1 = box.x - base, box.x1 + base
         y0, y1 = box.y - start_pad, box.y1 + end_pad
+        left, right, top, bottom = float(base), float(base), start_reach, end_reach
+    x0, x1 = (0 if x0 <= left else x0), (columns if columns - x1 <= right else x1)
+    y0, y1 = (0 if y0 <= top else y0), (rows if rows - y1 <= bottom else y1)
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(columns, x1), min(rows, y1)
     return TextBox(x0, y0, x1 - x0, y1 - y0, box.score)
 
