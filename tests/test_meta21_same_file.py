@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -33,7 +33,7 @@ def test_a_file_of_another_size_is_a_duplicate_without_reading_it(tmp_path: Path
         def __init__(self, fh: Any) -> None:
             self._fh = fh
 
-        def __enter__(self) -> Counting:
+        def __enter__(self) -> Self:
             return self
 
         def __exit__(self, *exc: object) -> None:
