@@ -374,9 +374,13 @@ def _write_all(fd: int, data: bytes | Sequence[Chunk]) -> None:
 
 
 def _same_file(target: str, data: bytes | Sequence[Chunk]) -> bool:
-    """False when ``target`` already holds ``data`` (a re-run); DuplicateInstanceError otherwise."""
+    """False when ``target`` already holds ``data`` (a re-run); DuplicateInstanceError otherwise.
+
+    A file of another size holds other bytes: it is not read (nor ``data`` joined) to tell."""
     with open(target, "rb") as fh:
-        if fh.read() == (data if isinstance(data, bytes) else b"".join(data)):
+        size = len(data) if isinstance(data, bytes) else sum(map(len, data))
+        if os.fstat(fh.fileno()).st_size == size and fh.read() == (data if isinstance(data, bytes)
+                                                                    else b"".join(data)):
             return False
     raise DuplicateInstanceError(
         "another input has the same SOP Instance UID with different content; kept the first"
