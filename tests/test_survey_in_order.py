@@ -14,7 +14,6 @@ from io import BytesIO
 from pathlib import Path
 
 import pydicom
-import pytest
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from dicom_deid.config import RunConfig
@@ -27,9 +26,8 @@ from dicom_deid.pixels.phases import SURVEY_TAGS
 from dicom_deid.profiles import load_profile
 from dicom_deid.read_head import scan_head
 from dicom_deid.walk import walk_inputs
-from tests.conftest import TEST_FILES
 from tests.pixel_fixtures import ct_slice_with_text
-from tests.test_read_head import UNREADABLE, _elements, _file, _pydicom
+from tests.test_read_head import _elements, _file, _pydicom
 
 #: (0029,0010) LO and (0029,1010) LO: a private group after the last group the survey wants.
 PRIVATE = b"\x29\x00\x10\x00LO\x08\x00VENDOR  " + b"\x29\x00\x10\x10LO\x04\x00ABCD"
@@ -41,27 +39,6 @@ def _late(data: bytes, element: bytes) -> bytes:
     pixels = out.index(b"\xe0\x7f\x10\x00")
     out[pixels:pixels] = PRIVATE + element
     return bytes(out)
-
-
-@pytest.mark.filterwarnings("ignore")
-def test_every_pydicom_test_file_in_order_is_read_as_pydicom_reads_it_or_refused() -> None:
-    checked = same = 0
-    for path in sorted(TEST_FILES.rglob("*")):
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        try:
-            expected = _pydicom(data)
-        except UNREADABLE:
-            continue
-        checked += 1
-        scan = scan_head(data, SURVEY_TAGS, in_order=True)
-        if scan is None:
-            continue
-        assert _elements(scan.dataset()) == _elements(expected), path.name
-        same += 1
-    assert checked > 150
-    assert same >= 80
 
 
 def test_the_in_order_scan_stops_at_the_first_group_after_the_wanted_ones() -> None:
