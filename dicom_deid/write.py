@@ -378,7 +378,7 @@ def _same_file(target: str, data: bytes | Sequence[Chunk]) -> bool:
 
     A file of another size holds other bytes: it is not read (nor ``data`` joined) to tell."""
     with open(target, "rb") as fh:
-        size = len(data) if isinstance(data, bytes) else sum(map(len, data))
+        size = len(data) if isinstance(data, bytes) else sum(memoryview(c).nbytes for c in data)  # bytes, whatever a view's format
         if os.fstat(fh.fileno()).st_size == size and fh.read() == (data if isinstance(data, bytes)
                                                                     else b"".join(data)):
             return False
