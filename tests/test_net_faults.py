@@ -13,6 +13,7 @@ where the test is about the process itself (SIGKILL, SIGTERM).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pydicom
@@ -143,10 +144,15 @@ def test_node_killed_with_instances_queued_loses_nothing(files, key_file, orthan
     assert len(held) >= len(files)
     orthanc.start()
     second = node_processes(args)  # resumes from the spool
-    second.wait_counters(lambda c: c["forwarded"] == len(files), "all delivered after the restart")
+    # An instance held twice is de-identified twice to the same output; the second copy may be
+    # delivered again (C-STORE of the same instance is idempotent), so wait until nothing is queued.
+    second.wait_counters(lambda c: c["forwarded"] >= len(files) and c["queued_deid"] == 0
+                         and c["queued_delivery"] == 0, "all delivered after the restart, nothing queued")
     assert second.terminate() == 0  # SIGTERM: clean stop, statistics printed
     stdout, _ = second.finish_output()
-    assert f"forwarded {len(files)}" in stdout and "left in the spool" not in stdout
+    forwarded = re.search(r"forwarded (\d+)", stdout)
+    assert forwarded is not None and len(files) <= int(forwarded.group(1)) <= len(held)
+    assert "left in the spool" not in stdout
     uids = _sop_uids(orthanc)
     assert len(uids) == len(set(uids)) == len(files)
     studies = {str(pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID) for p in files}
