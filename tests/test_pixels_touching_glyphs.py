@@ -27,9 +27,8 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from test_pixels_hard_cases import image_dataset, label_area
 
-from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage
+from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage, glyphs
 from dicom_deid.pixels.decode import decode_pixels
-from dicom_deid.pixels import glyphs
 from dicom_deid.pixels.glyphs import GLYPH_WIDTH, _glyph_marks, glyph_rows
 from dicom_deid.pixels.views import search_images
 
