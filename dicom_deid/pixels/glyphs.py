@@ -37,6 +37,20 @@ ROW_HEIGHT = (3, 16)
 #: Widest glyph, least pixels in one glyph.
 GLYPH_WIDTH = 16
 GLYPH_PIXELS = 3
+#: Small glyphs drawn close together make one mark: the serifs of a 7 px serif name (tune seed 10870
+#: case026: "NAKAMURA" one top-hat mark 41 px long and 5 px across, "SOFIA" one of 20) or the strokes
+#: of an 8 px monospace name (marks 19-23 px long) touch, and a mark longer than ``GLYPH_WIDTH`` is no
+#: glyph.  A mark of text size across and up to ``WIDE_LINES`` times as long as it is across is kept
+#: where its profile along its length reads as letters side by side (``_letters``): at least one
+#: *letter* (a run of columns at least ``WIDE_STROKE`` of the mark's thickest column high, between
+#: columns at most ``WIDE_GAP`` of it) per ``WIDE_ACROSS`` of its thickness along it, and at least
+#: ``ROW_GLYPHS``.  It counts as one glyph per thickness of its length (a row of such marks is as
+#: long, and holds as many glyphs, as the letters drawn apart would make).  A bright vessel or a bone
+#: edge as long makes one run, or none.
+WIDE_LINES = 10
+WIDE_STROKE = 0.7
+WIDE_GAP = 0.4
+WIDE_ACROSS = 2.0
 #: Glyphs within this many pixels along a line join into one row.
 ROW_GAP = 6
 #: Least glyphs in a row and least length of a row in row heights.
@@ -220,8 +234,42 @@ def _glyph_marks(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
     keep = (((low <= h) & (h <= high)) | ((low <= w) & (w <= high))) & (np.maximum(w, h) <= GLYPH_WIDTH + 2)
     keep &= area >= GLYPH_PIXELS
     keep[0] = False  # the background
+    across, along = np.minimum(w, h), np.maximum(w, h)
+    wide = (low <= across) & (across <= high) & (along > GLYPH_WIDTH + 2) & (along <= WIDE_LINES * across)
+    wide[0] = False
     relabel = np.where(keep, np.arange(count), 0).astype(np.int32)
-    return np.asarray(relabel[labels], dtype=np.int32)
+    marks = np.asarray(relabel[labels], dtype=np.int32)
+    pieces = count  # the glyphs of a wide mark are labelled from here on
+    for label in np.flatnonzero(wide):
+        x, y, mw, mh = (int(v) for v in stats[label, :4])
+        inside = labels[y : y + mh, x : x + mw] == label
+        level = mw >= mh  # a level mark; else one of a vertical label, its length down the image
+        thick = min(mw, mh)
+        if not _letters(inside.sum(axis=0 if level else 1), thick):
+            continue
+        # one glyph per thickness along the mark: piece k holds columns (rows) k*thick .. (k+1)*thick-1
+        offset = np.arange(max(mw, mh), dtype=np.int32) // thick + pieces
+        piece = offset[None, :] if level else offset[:, None]
+        window = marks[y : y + mh, x : x + mw]
+        window[inside] = np.broadcast_to(piece, inside.shape)[inside]
+        pieces += -(-max(mw, mh) // thick)
+    return marks
+
+
+def _letters(profile: npt.NDArray[np.intp], thick: int) -> bool:
+    """Whether ``profile`` (a wide mark's pixels per column along its length; the mark ``thick``
+    pixels across) reads as letters side by side (see ``WIDE_LINES``): enough runs of high columns,
+    each after a low one."""
+    top = int(profile.max())
+    letters = 0
+    dipped = True  # the mark's start counts as a gap before its first letter
+    for value in profile.tolist():
+        if value <= WIDE_GAP * top:
+            dipped = True
+        elif value >= WIDE_STROKE * top and dipped:
+            letters += 1
+            dipped = False
+    return letters >= max(ROW_GLYPHS, len(profile) / (WIDE_ACROSS * thick))
 
 
 def _rows(marks: npt.NDArray[np.int32], response: npt.NDArray[np.uint8], *, vertical: bool) -> list[GlyphRow]:
