@@ -5,7 +5,10 @@ whose range a few outlier pixels stretch.  Multi-frame: the per-pixel minimum, m
 projections of the display stack and the largest deviation of any frame from the median (static
 overlays survive all of them, bright text the minimum and dark text the maximum even over moving
 anatomy; per-frame text leaves its union in the maximum and minimum), a few evenly spaced frames,
-and the frames that show something neither neighbour shows (``novel_frames``).
+the frames that show something neither neighbour shows (``novel_frames``), and the frames where
+content held on neighbouring frames appears or ends (``held_frames``).  In a run whose frames
+differ (slices of a volume, a moving cine) the sampled frames leave no gap of ``STRIDE`` frames
+(``sampled_frames``).
 """
 
 from __future__ import annotations
@@ -54,12 +57,52 @@ def search_images(
     for frame in stack:  # frame by frame: no int16 copy of the whole cine
         np.maximum(deviation, _absdiff(frame, median), out=deviation)
     images.append(deviation)
-    picks = np.unique(np.linspace(0, count - 1, num=min(sample_frames, count)).round().astype(int))
+    picks = sampled_frames(stack, sample_frames)
     images.extend(stack[int(i)] for i in picks)
     # a label on one frame (or the first frame of a few) of a run: that frame itself is searched,
     # since the projections and the deviation mix it with the anatomy of every other frame
-    images.extend(stack[i] for i in novel_frames(stack, exclude=picks))
+    novel = novel_frames(stack, exclude=picks)
+    images.extend(stack[i] for i in novel)
+    # a label shown on a few neighbouring frames: the frame where it appears or ends is searched
+    images.extend(stack[i] for i in held_frames(decoded.frames, exclude=[*picks, *novel]))
     return images
+
+
+#: A run whose neighbouring frames differ over more than ``MOVING_SHARE`` of their pixels (by more
+#: than ``NOVEL_FAINT`` grey levels; the median over neighbouring pairs) is a run through a volume
+#: or a moving cine: its projections mix a label shown on a few frames with the anatomy of every
+#: other frame (a 24-frame XA run of different slices with a name on 4 neighbouring frames left
+#: nothing to see in its minimum, maximum or deviation, and no evenly spaced frame showed it).
+#: Such a run is sampled so that no more than ``STRIDE - 1`` neighbouring frames go unsearched:
+#: a label on ``STRIDE`` or more frames is always on a searched frame (a shorter run is found where
+#: it appears or ends, ``held_frames``).  On tune seeds 10859-10862 neighbouring slices of a
+#: volume differed over 5-9 % of their pixels, an ultrasound cine over 5-7 %, a cine of one view
+#: over 0.1-1.1 %.
+MOVING_SHARE = 0.01
+STRIDE = 3
+
+
+def sampled_frames(stack: npt.NDArray[np.uint8], sample_frames: int = 4) -> npt.NDArray[np.intp]:
+    """The frames of ``stack`` searched whatever they show: ``sample_frames`` evenly spaced, and
+    in a run whose frames differ (``MOVING_SHARE``), as many more as keep every gap between
+    searched frames under ``STRIDE``."""
+    count = stack.shape[0]
+    num = min(sample_frames, count)
+    if count > num and _moving(stack):
+        num = max(num, -(-(count - 1) // STRIDE) + 1)
+    picks: npt.NDArray[np.intp] = np.unique(np.linspace(0, count - 1, num=num).round().astype(np.intp))
+    return picks
+
+
+def _moving(stack: npt.NDArray[np.uint8]) -> bool:
+    """Whether neighbouring frames of ``stack`` differ over more than ``MOVING_SHARE`` of their
+    pixels, by more than ``NOVEL_FAINT`` grey levels (the median over neighbouring pairs)."""
+    shares = []
+    for index in range(stack.shape[0] - 1):
+        step = _absdiff(stack[index], stack[index + 1])
+        moved = (step.max(axis=2) if step.ndim == 3 else step) > NOVEL_FAINT
+        shares.append(float(np.count_nonzero(moved)) / moved.size)
+    return float(np.median(shares)) > MOVING_SHARE
 
 
 #: A frame is searched too when it holds at least ``NOVEL_SHARE`` times the run's median count
@@ -104,6 +147,79 @@ def novel_frames(stack: npt.NDArray[np.uint8], *, exclude: Iterable[int] = ()) -
             if counts[i] >= floor and int(i) not in skip and int(i) not in ranked
         )
     return ranked[:NOVEL_FRAMES]
+
+
+#: A frame is searched too when content held on it and its next frame appears there (or held on
+#: it and its previous frame ends there): pixels that differ by more than ``HELD_LEVEL`` of the
+#: run's stored range from the frame before (after), and from the one before that (after that),
+#: and keep their stored value (within ``HELD_SAME`` of the range, or half a unit) on the frame
+#: after (before).  Burned-in text keeps its stored values on every frame that shows it, while
+#: anatomy, even of one view, changes by some noise: a label drawn on frames 5-8 of a run of slices
+#: appears on frame 5 and ends on frame 8 (the background that comes back after a label shown on
+#: one frame is no new content: it is the frame before the label's; nor is the run's lowest value,
+#: the black that anatomy leaves from slice to slice).  The score of a frame is the
+#: most such pixels in any ``HELD_WINDOW`` (columns, rows) window: a line of glyphs packs them,
+#: anatomy that happens to keep its value scatters them.  A frame scoring at least ``HELD_SHARE``
+#: times the run's median score (and ``HELD_MIN``) is searched, unless the frame that shares the
+#: content with it is searched already; up to ``HELD_FRAMES``, most first.
+HELD_LEVEL = 0.08
+HELD_SAME = 0.002
+HELD_WINDOW = (16, 8)
+HELD_SHARE = 2.5
+HELD_MIN = 24
+HELD_FRAMES = 8
+
+
+def held_frames(frames: npt.NDArray[np.generic], *, exclude: Iterable[int] = ()) -> list[int]:
+    """Frames of ``frames`` (stored values, F x R x C [x S]) where content held on two or more
+    neighbouring frames appears or ends (``HELD_LEVEL``), most first; none that is in
+    ``exclude`` or whose neighbour holding the same content is."""
+    from dicom_deid.pixels.ocr import _import_cv2
+
+    count = frames.shape[0]
+    if count < 3:
+        return []
+    cv2 = _import_cv2()
+    low = float(np.min(frames))
+    span = float(np.max(frames)) - low
+    if span <= 0:
+        return []
+    level, same = HELD_LEVEL * span, max(0.5, HELD_SAME * span)
+
+    def differ(i: int, j: int) -> npt.NDArray[np.float32]:
+        d = np.abs(frames[i].astype(np.float32) - frames[j].astype(np.float32))
+        out: npt.NDArray[np.float32] = d.max(axis=2) if d.ndim == 3 else d
+        return out
+
+    def packed(held: npt.NDArray[np.bool_]) -> float:
+        total = cv2.boxFilter(held.astype(np.float32), -1, HELD_WINDOW, normalize=False,
+                              borderType=cv2.BORDER_CONSTANT)
+        return float(total.max())
+
+    scores = np.zeros((2, count), dtype=np.float64)  # appears, ends
+    after = differ(0, 1)
+    for index in range(1, count - 1):  # two differences at a time: no float copy of the run
+        before, after = after, differ(index, index + 1)
+        value = np.asarray(frames[index], dtype=np.float32)
+        lit = (value.max(axis=2) if value.ndim == 3 else value) > low + same  # not the background's floor
+        appears = (before > level) & (after <= same) & lit
+        if index >= 2:
+            appears &= differ(index, index - 2) > level
+        ends = (after > level) & (before <= same) & lit
+        if index + 2 < count:
+            ends &= differ(index, index + 2) > level
+        scores[0, index], scores[1, index] = packed(appears), packed(ends)
+    floor = max(float(HELD_MIN), HELD_SHARE * float(np.median(scores[:, 1:-1])))
+    skip = {int(i) for i in exclude}
+    ranked: list[int] = []
+    for flat in np.argsort(-scores.ravel(), kind="stable"):
+        way, index = divmod(int(flat), count)
+        partner = index + 1 if way == 0 else index - 1  # the neighbour that holds the same content
+        if scores[way, index] < floor:
+            break
+        if index not in skip and partner not in skip and index not in ranked:
+            ranked.append(index)
+    return ranked[:HELD_FRAMES]
 
 
 def _absdiff(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
