@@ -160,8 +160,9 @@ def novel_frames(stack: npt.NDArray[np.uint8], *, exclude: Iterable[int] = ()) -
 #: the black that anatomy leaves from slice to slice).  The score of a frame is the
 #: most such pixels in any ``HELD_WINDOW`` (columns, rows) window: a line of glyphs packs them,
 #: anatomy that happens to keep its value scatters them.  A frame scoring at least ``HELD_SHARE``
-#: times the run's median score (and ``HELD_MIN``) is searched, unless the frame that shares the
-#: content with it is searched already; up to ``HELD_FRAMES``, most first.
+#: times the run's median score (and ``HELD_MIN``) is searched, unless a frame that holds the same
+#: values there (from where they appear on, or back from where they end) is searched already: a
+#: label on more frames than a stride is on a sampled frame.  Up to ``HELD_FRAMES``, most first.
 HELD_LEVEL = 0.08
 HELD_SAME = 0.002
 HELD_WINDOW = (16, 8)
@@ -172,8 +173,8 @@ HELD_FRAMES = 8
 
 def held_frames(frames: npt.NDArray[np.generic], *, exclude: Iterable[int] = ()) -> list[int]:
     """Frames of ``frames`` (stored values, F x R x C [x S]) where content held on two or more
-    neighbouring frames appears or ends (``HELD_LEVEL``), most first; none that is in
-    ``exclude`` or whose neighbour holding the same content is."""
+    neighbouring frames appears or ends (``HELD_LEVEL``), most first; none whose content is held
+    on a frame in ``exclude`` as well."""
     from dicom_deid.pixels.ocr import _import_cv2
 
     count = frames.shape[0]
@@ -191,12 +192,18 @@ def held_frames(frames: npt.NDArray[np.generic], *, exclude: Iterable[int] = ())
         out: npt.NDArray[np.float32] = d.max(axis=2) if d.ndim == 3 else d
         return out
 
-    def packed(held: npt.NDArray[np.bool_]) -> float:
+    def packed(held: npt.NDArray[np.bool_]) -> tuple[float, tuple[npt.NDArray[np.intp], ...]]:
+        """The most ``held`` pixels in any window, and where they are in it."""
         total = cv2.boxFilter(held.astype(np.float32), -1, HELD_WINDOW, normalize=False,
                               borderType=cv2.BORDER_CONSTANT)
-        return float(total.max())
+        y, x = np.unravel_index(int(np.argmax(total)), total.shape)
+        w, h = HELD_WINDOW  # the box filter's anchor is the window's centre
+        y0, x0 = max(0, int(y) - h // 2), max(0, int(x) - w // 2)
+        ys, xs = np.nonzero(held[y0 : y0 + h, x0 : x0 + w])
+        return float(total[y, x]), (ys + y0, xs + x0)
 
     scores = np.zeros((2, count), dtype=np.float64)  # appears, ends
+    where: dict[tuple[int, int], tuple[npt.NDArray[np.intp], ...]] = {}
     after = differ(0, 1)
     for index in range(1, count - 1):  # two differences at a time: no float copy of the run
         before, after = after, differ(index, index + 1)
@@ -208,16 +215,35 @@ def held_frames(frames: npt.NDArray[np.generic], *, exclude: Iterable[int] = ())
         ends = (after > level) & (before <= same) & lit
         if index + 2 < count:
             ends &= differ(index, index + 2) > level
-        scores[0, index], scores[1, index] = packed(appears), packed(ends)
+        for way, held in enumerate((appears, ends)):
+            scores[way, index], spot = packed(held)
+            if scores[way, index] >= HELD_MIN:
+                where[way, index] = spot
+
+    def holding(index: int, step: int, spot: tuple[npt.NDArray[np.intp], ...]) -> list[int]:
+        """The frames from ``index`` on, ``step`` by ``step``, that keep most of its values at ``spot``."""
+        ref = frames[index][spot].astype(np.float32)
+        out = [index]
+        j = index + step
+        while 0 <= j < count:
+            d = np.abs(frames[j][spot].astype(np.float32) - ref)
+            if float(np.mean((d.max(axis=-1) if d.ndim == 2 else d) <= same)) < 0.5:
+                break
+            out.append(j)
+            j += step
+        return out
+
     floor = max(float(HELD_MIN), HELD_SHARE * float(np.median(scores[:, 1:-1])))
     skip = {int(i) for i in exclude}
     ranked: list[int] = []
     for flat in np.argsort(-scores.ravel(), kind="stable"):
         way, index = divmod(int(flat), count)
-        partner = index + 1 if way == 0 else index - 1  # the neighbour that holds the same content
         if scores[way, index] < floor:
             break
-        if index not in skip and partner not in skip and index not in ranked:
+        # the frames that show the same content (from where it appears on, or back from where it
+        # ends): when one of them is searched already, so is the content
+        shown = holding(index, 1 if way == 0 else -1, where[way, index])
+        if index not in ranked and not skip.intersection(shown):
             ranked.append(index)
     return ranked[:HELD_FRAMES]
 
