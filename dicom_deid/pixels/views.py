@@ -7,12 +7,13 @@ overlays survive all of them, bright text the minimum and dark text the maximum 
 anatomy; per-frame text leaves its union in the maximum and minimum), a few evenly spaced frames,
 the frames that show something neither neighbour shows (``novel_frames``), and the frames where
 content held on neighbouring frames appears or ends (``held_frames``).  In a run whose frames
-differ (slices of a volume, a moving cine) the sampled frames leave no gap of ``STRIDE`` frames
-(``sampled_frames``).
+differ (slices of a volume, a moving cine) the frames searched leave no gap of ``STRIDE`` frames
+(``stride_frames``).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -57,15 +58,27 @@ def search_images(
     for frame in stack:  # frame by frame: no int16 copy of the whole cine
         np.maximum(deviation, _absdiff(frame, median), out=deviation)
     images.append(deviation)
-    picks = sampled_frames(stack, sample_frames)
-    images.extend(stack[int(i)] for i in picks)
+    images.extend(stack[i] for i in searched_frames(stack, decoded.frames, sample_frames))
+    return images
+
+
+def searched_frames(
+    stack: npt.NDArray[np.uint8], frames: npt.NDArray[np.generic], sample_frames: int = 4
+) -> list[int]:
+    """The frames of a run searched on their own, in order: ``sample_frames`` evenly spaced, the
+    novel frames, in a run whose frames differ the frames that leave no gap of ``STRIDE``, and the
+    frames where held content appears or ends.  ``stack``: the display frames; ``frames``: the
+    stored values."""
+    count = stack.shape[0]
+    picks = [int(i) for i in np.unique(np.linspace(0, count - 1, num=min(sample_frames, count)).round())]
     # a label on one frame (or the first frame of a few) of a run: that frame itself is searched,
     # since the projections and the deviation mix it with the anatomy of every other frame
     novel = novel_frames(stack, exclude=picks)
-    images.extend(stack[i] for i in novel)
-    # a label shown on a few neighbouring frames: the frame where it appears or ends is searched
-    images.extend(stack[i] for i in held_frames(decoded.frames, exclude=[*picks, *novel]))
-    return images
+    # a label on a few neighbouring frames of a run whose frames differ: no gap of STRIDE frames
+    # is left unsearched, and the frame where such a label appears or ends is searched
+    more = stride_frames(count, [*picks, *novel]) if _moving(stack) else []
+    held = held_frames(frames, exclude=[*picks, *novel])
+    return [*picks, *novel, *more, *(i for i in held if i not in more)]
 
 
 #: A run whose neighbouring frames differ over more than ``MOVING_SHARE`` of their pixels (by more
@@ -73,7 +86,8 @@ def search_images(
 #: or a moving cine: its projections mix a label shown on a few frames with the anatomy of every
 #: other frame (a 24-frame XA run of different slices with a name on 4 neighbouring frames left
 #: nothing to see in its minimum, maximum or deviation, and no evenly spaced frame showed it).
-#: Such a run is sampled so that no more than ``STRIDE - 1`` neighbouring frames go unsearched:
+#: Such a run is searched on more frames so that no more than ``STRIDE - 1`` neighbouring frames
+#: go unsearched (``stride_frames``; the evenly spaced and novel frames stay searched first):
 #: a label on ``STRIDE`` or more frames is always on a searched frame (a shorter run is found where
 #: it appears or ends, ``held_frames``).  On tune seeds 10859-10862 neighbouring slices of a
 #: volume differed over 5-9 % of their pixels, an ultrasound cine over 5-7 %, a cine of one view
@@ -82,16 +96,15 @@ MOVING_SHARE = 0.01
 STRIDE = 3
 
 
-def sampled_frames(stack: npt.NDArray[np.uint8], sample_frames: int = 4) -> npt.NDArray[np.intp]:
-    """The frames of ``stack`` searched whatever they show: ``sample_frames`` evenly spaced, and
-    in a run whose frames differ (``MOVING_SHARE``), as many more as keep every gap between
-    searched frames under ``STRIDE``."""
-    count = stack.shape[0]
-    num = min(sample_frames, count)
-    if count > num and _moving(stack):
-        num = max(num, -(-(count - 1) // STRIDE) + 1)
-    picks: npt.NDArray[np.intp] = np.unique(np.linspace(0, count - 1, num=num).round().astype(np.intp))
-    return picks
+def stride_frames(count: int, searched: Iterable[int]) -> list[int]:
+    """Frames of a run of ``count`` to search besides ``searched`` so that no more than
+    ``STRIDE - 1`` neighbouring frames go unsearched (each gap filled evenly), first to last."""
+    kept = sorted({0, count - 1, *(int(i) for i in searched)})
+    out: list[int] = []
+    for a, b in itertools.pairwise(kept):
+        extra = -(-(b - a) // STRIDE) - 1
+        out.extend(round(a + k * (b - a) / (extra + 1)) for k in range(1, extra + 1))
+    return [i for i in out if i not in kept]
 
 
 def _moving(stack: npt.NDArray[np.uint8]) -> bool:
@@ -244,7 +257,7 @@ def held_frames(frames: npt.NDArray[np.generic], *, exclude: Iterable[int] = ())
         # ends): when one of them is searched already, so is the content
         shown = holding(index, 1 if way == 0 else -1, where[way, index])
         if index not in ranked and not skip.intersection(shown):
-            ranked.append(index)
+            ranked.append(index)  # and where the same label ends (appears): it shows over other anatomy
     return ranked[:HELD_FRAMES]
 
 
