@@ -95,15 +95,15 @@ def test_every_gap_between_searched_frames_of_a_differing_run_is_shorter_than_a_
 def test_label_on_two_frames_between_searched_ones_is_found_where_it_appears() -> None:
     """A date on frames 6-7 of 24 different slices (the evenly spaced frames and those that fill
     the gaps between them are 0, 3, 5, 8, ...: the date is on none of them) appears on frame 6
-    and ends on frame 7: one of them is searched, and the date is blacked out on both."""
+    and ends on frame 7: those frames are searched, and the date is blacked out on both."""
     ds, mask = run_with_label(24, range(6, 8), "DOB 04-11-1977", (20, 24), 12)
     decoded = decode_pixels(ds)
     stack = np.stack([display_frame(decoded, f) for f in decoded.frames])
     assert not {6, 7} & {0, 8, 15, 23, *stride_frames(24, [0, 8, 15, 23])}
     searched = searched_frames(stack, decoded.frames)
-    assert len({6, 7} & set(searched)) == 1 and len(searched) <= 12
+    assert {6, 7} & set(searched) and len(searched) <= 12
     others = [i for i in searched if i not in (6, 7)]
-    assert len({6, 7} & set(held_frames(decoded.frames, exclude=others))) == 1
+    assert {6, 7} & set(held_frames(decoded.frames, exclude=others))
     outcome = PixelStage(PixelPolicy(PixelMode.ALL)).process(ds, target := copy.deepcopy(ds))
     before, after = stored_frames(ds)[..., 0], stored_frames(target)[..., 0]
     assert outcome.redacted
