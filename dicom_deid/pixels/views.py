@@ -42,8 +42,9 @@ def search_images(
 
     Single frames: the frame, plus a percentile-windowed view for monochrome data over 8 bits when a
     few outlier pixels stretch the range (they must not squeeze text into a few grey levels).  Multi-frame: min / max / median
-    projections, sampled frames, and the largest deviation of any frame from the median, which
-    shows text that appears on a few frames over moving anatomy.
+    projections, the largest deviation of any frame from the median, which shows text that
+    appears on a few frames over moving anatomy, and the frames searched on their own
+    (``searched_frames``).
     """
     count = decoded.facts.frames
     if count == 1:
@@ -174,8 +175,12 @@ def novel_frames(stack: npt.NDArray[np.uint8], *, exclude: Iterable[int] = ()) -
 #: most such pixels in any ``HELD_WINDOW`` (columns, rows) window: a line of glyphs packs them,
 #: anatomy that happens to keep its value scatters them.  A frame scoring at least ``HELD_SHARE``
 #: times the run's median score (and ``HELD_MIN``) is searched, unless a frame that holds the same
-#: values there (from where they appear on, or back from where they end) is searched already: a
-#: label on more frames than a stride is on a sampled frame.  Up to ``HELD_FRAMES``, most first.
+#: values there (from where they appear on, or back from where they end) is an evenly spaced or
+#: novel frame.  A frame filling a gap (``stride_frames``) does not spare them: over anatomy that
+#: changes from slice to slice the detector does not see a line equally on every frame (a grey
+#: name on frames 9-12 of a run of textured slices was seen nowhere on frame 9, without its first
+#: letter on frame 10, whole on frame 12), and both ends of a label are searched.  Up to
+#: ``HELD_FRAMES``, most first.
 HELD_LEVEL = 0.08
 HELD_SAME = 0.002
 HELD_WINDOW = (16, 8)
@@ -187,7 +192,8 @@ HELD_FRAMES = 8
 def held_frames(frames: npt.NDArray[np.generic], *, exclude: Iterable[int] = ()) -> list[int]:
     """Frames of ``frames`` (stored values, F x R x C [x S]) where content held on two or more
     neighbouring frames appears or ends (``HELD_LEVEL``), most first; none whose content is held
-    on a frame in ``exclude`` as well."""
+    on a frame in ``exclude`` as well.  Both the frame where a label appears and the one where it
+    ends are given."""
     from dicom_deid.pixels.ocr import _import_cv2
 
     count = frames.shape[0]
@@ -257,7 +263,7 @@ def held_frames(frames: npt.NDArray[np.generic], *, exclude: Iterable[int] = ())
         # ends): when one of them is searched already, so is the content
         shown = holding(index, 1 if way == 0 else -1, where[way, index])
         if index not in ranked and not skip.intersection(shown):
-            ranked.append(index)  # and where the same label ends (appears): it shows over other anatomy
+            ranked.append(index)
     return ranked[:HELD_FRAMES]
 
 
