@@ -72,8 +72,8 @@ def test_name_on_four_of_twenty_four_differing_frames_is_redacted_where_shown() 
 
 
 def test_every_gap_between_searched_frames_of_a_differing_run_is_shorter_than_a_label() -> None:
-    """Of 24 different slices, the frames searched on their own leave at most two frames in a row
-    unsearched, so a label on three neighbouring frames is on one of them; a cine of one view (the
+    """Of 24 different slices, the frames searched on their own leave at most three frames in a row
+    unsearched, so a label on four neighbouring frames is on one of them; a cine of one view (the
     same slice, noise only) keeps the four evenly spaced frames."""
     differing = slice_run(24)
     decoded = decode_pixels(image_dataset(differing, modality="XA", sop_class=XA,
@@ -81,7 +81,7 @@ def test_every_gap_between_searched_frames_of_a_differing_run_is_shorter_than_a_
     stack = np.stack([display_frame(decoded, f) for f in decoded.frames])
     searched = sorted(searched_frames(stack, decoded.frames))
     assert searched[0] == 0 and searched[-1] == 23
-    assert max(b - a for a, b in itertools.pairwise(searched)) <= 3
+    assert max(b - a for a, b in itertools.pairwise(searched)) <= 4
     assert len(searched) <= 12  # not every frame
     rng = np.random.default_rng(5)
     still = np.clip(differing[:1].astype(np.int32) + rng.normal(0, 3, (24,) + differing.shape[1:]).astype(np.int32),
@@ -93,21 +93,21 @@ def test_every_gap_between_searched_frames_of_a_differing_run_is_shorter_than_a_
 
 
 def test_label_on_two_frames_between_searched_ones_is_found_where_it_appears() -> None:
-    """A date on frames 6-7 of 24 different slices (the evenly spaced frames and those that fill
-    the gaps between them are 0, 3, 5, 8, ...: the date is on none of them) appears on frame 6
-    and ends on frame 7: those frames are searched, and the date is blacked out on both."""
-    ds, mask = run_with_label(24, range(6, 8), "DOB 04-11-1977", (20, 24), 12)
+    """A date on frames 5-6 of 24 different slices (the evenly spaced frames and those that fill
+    the gaps between them are 0, 4, 8, 12, ...: the date is on none of them) appears on frame 5
+    and ends on frame 6: those frames are searched, and the date is blacked out on both."""
+    ds, mask = run_with_label(24, range(5, 7), "DOB 04-11-1977", (20, 24), 12)
     decoded = decode_pixels(ds)
     stack = np.stack([display_frame(decoded, f) for f in decoded.frames])
-    assert not {6, 7} & {0, 8, 15, 23, *stride_frames(24, [0, 8, 15, 23])}
+    assert not {5, 6} & {0, 8, 15, 23, *stride_frames(24, [0, 8, 15, 23])}
     searched = searched_frames(stack, decoded.frames)
-    assert {6, 7} & set(searched) and len(searched) <= 12
-    others = [i for i in searched if i not in (6, 7)]
-    assert {6, 7} & set(held_frames(decoded.frames, exclude=others))
+    assert {5, 6} & set(searched) and len(searched) <= 12
+    others = [i for i in searched if i not in (5, 6)]
+    assert {5, 6} & set(held_frames(decoded.frames, exclude=others))
     outcome = PixelStage(PixelPolicy(PixelMode.ALL)).process(ds, target := copy.deepcopy(ds))
     before, after = stored_frames(ds)[..., 0], stored_frames(target)[..., 0]
     assert outcome.redacted
-    for index in (6, 7):
+    for index in (5, 6):
         assert ((after[index] == before[index]) & mask[index]).sum() <= 0.02 * mask[index].sum(), index
     changed = after != before
-    assert not changed[:4].any() and not changed[10:].any()
+    assert not changed[:3].any() and not changed[9:].any()

@@ -94,7 +94,7 @@ def searched_frames(
 #: volume differed over 5-9 % of their pixels, an ultrasound cine over 5-7 %, a cine of one view
 #: over 0.1-1.1 %.
 MOVING_SHARE = 0.01
-STRIDE = 3
+STRIDE = 4
 
 
 def stride_frames(count: int, searched: Iterable[int]) -> list[int]:
