@@ -66,6 +66,13 @@ def test_float32_tuple_and_single_shares_differ_as_in_numpy() -> None:
     pytest.fail("no float32 sample where numpy's single and paired percentiles differ")
 
 
+def test_numpy_scalar_shares_are_numpys_too() -> None:
+    # numpy treats a numpy scalar share like a sequence (float64 interpolation), a Python one not
+    for values in _samples()[:100]:
+        for share in (np.float64(1.0), np.float32(99.5), np.int64(90)):
+            assert _same(percentile(values, share), float(np.percentile(values, share)))  # type: ignore[arg-type]
+
+
 def test_median_is_numpys_bit_for_bit() -> None:
     for values in _samples():
         assert _same(median(values), float(np.median(values)))

@@ -7,8 +7,8 @@ the confirmation of one proposal asks for a dozen of them on a few hundred pixel
 cases the pixel stage uses, by the same operations in the same order and the same dtypes, so the
 results are the same floats (``tests/test_pixels_order.py`` compares them with numpy's own):
 
-* :func:`percentile`: ``float(np.percentile(values, share))`` for one share (numpy's default
-  ``linear`` method, over the flattened array);
+* :func:`percentile`: ``float(np.percentile(values, share))`` for one share, a Python number
+  (numpy's default ``linear`` method, over the flattened array);
 * :func:`percentiles`: ``tuple(float(v) for v in np.percentile(values, shares))`` for a tuple of
   shares (numpy then computes the interpolation in float64 whatever the input dtype);
 * :func:`median`: ``float(np.median(values))`` over the flattened array.
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 def percentile(values: npt.ArrayLike, share: float) -> float:
     """``float(np.percentile(values, share))``: ``share`` (0-100, a Python number) of ``values``."""
     data = np.asarray(values)
-    if not 0.0 <= share <= 100.0 or data.size == 0 or data.dtype.kind not in "uif":
+    if type(share) not in (int, float) or not 0.0 <= share <= 100.0 or data.size == 0 or data.dtype.kind not in "uif":
+        # numpy interpolates a numpy scalar share as it does a sequence (not as a Python number)
         return float(np.percentile(data, share))
     # np.percentile: q = share / 100 (float64); linear method: virtual index (n - 1) * q
     index = (data.size - 1) * np.true_divide(share, 100)
