@@ -42,6 +42,7 @@ import numpy as np
 
 from dicom_deid.pixels.follow import follow, holds_glyphs, level_glyphs, level_strokes
 from dicom_deid.pixels.ocr import TextBox
+from dicom_deid.pixels.order import median, percentile
 from dicom_deid.pixels.recognize import Reading
 from dicom_deid.pixels.redact import Strip
 
@@ -232,15 +233,15 @@ def stroke_response(
     for plane in planes:
         box_part = plane[inner].astype(np.float32)
         ring = np.concatenate([box_part[0], box_part[-1], box_part[:, 0], box_part[:, -1]])
-        background = float(np.median(ring))
+        background = median(ring)
         core_part = plane[cy0:cy1, cx0:cx1] if cy1 > cy0 and cx1 > cx0 else plane[inner]
-        bright = float(np.percentile(core_part, 95)) - background
-        dark = background - float(np.percentile(core_part, 5))
+        bright = percentile(core_part, 95) - background
+        dark = background - percentile(core_part, 5)
         op = cv2.MORPH_TOPHAT if bright >= dark else cv2.MORPH_BLACKHAT
         responses.append(cv2.morphologyEx(plane, op, kernel)[inner])
         borders.append(background)
     stroke = np.max(responses, axis=0)
-    peak = float(np.percentile(stroke, 99.5))
+    peak = percentile(stroke, 99.5)
     if peak < 8.0:
         return None
     mask = stroke > max(6.0, 0.3 * peak)
@@ -523,12 +524,12 @@ def trim_texture(image: npt.NDArray[np.uint8], tight: TextBox, core: TextBox | N
     k0, k1 = max(first, kernel[0]), min(last, kernel[1])
     m0, m1 = max(start, kernel[2]), min(stop, kernel[3])
     glyphs = response[k0:k1, m0:m1][mask[k0:k1, m0:m1]]
-    if glyphs.size == 0 or float(np.percentile(glyphs, STRONG)) < SALIENT:
+    if glyphs.size == 0 or percentile(glyphs, STRONG) < SALIENT:
         return tight  # faint text: its strokes are told from the texture by no level
-    limit = DIMMER * float(np.percentile(glyphs, STRONG))
+    limit = DIMMER * percentile(glyphs, STRONG)
 
     def texture(strokes: npt.NDArray[np.bool_], values: npt.NDArray[np.uint8], outer: npt.NDArray[np.bool_]) -> bool:
-        return bool(strokes.any()) and float(np.percentile(values[strokes], STRONG)) < limit and _goes_on(strokes, outer)
+        return bool(strokes.any()) and percentile(values[strokes], STRONG) < limit and _goes_on(strokes, outer)
 
     along = slice(start, stop)
     # a tilted line's outer rows hold its end glyphs: its climb is measured on the strokes as
@@ -733,7 +734,7 @@ def column_height(image: npt.NDArray[np.uint8], box: TextBox, core: TextBox | No
     first = np.argmax(mask, axis=0)
     last = mask.shape[0] - 1 - np.argmax(mask[::-1], axis=0)
     extent = (last - first + 1)[filled]
-    return int(np.percentile(extent, COLUMN_SHARE))
+    return int(percentile(extent, COLUMN_SHARE))
 
 
 def growth(line: TextBox, grown: TextBox) -> tuple[TextBox, ...]:

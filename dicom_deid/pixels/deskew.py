@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dicom_deid.pixels.labelling import components
 from dicom_deid.pixels.ocr import TextBox, _import_cv2
+from dicom_deid.pixels.order import percentile
 from dicom_deid.pixels.redact import Strip
 
 if TYPE_CHECKING:
@@ -105,11 +107,11 @@ def glyph_strokes(image: npt.NDArray[np.uint8], box: TextBox) -> list[npt.NDArra
     masks = []
     for op, planes in itertools.product((cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT), views):
         response = np.max([cv2.morphologyEx(plane, op, kernel)[inner] for plane in planes], axis=0)
-        peak = float(np.percentile(response, 99.5))
+        peak = percentile(response, 99.5)
         if peak < 8.0:
             continue
         mask = np.asarray(response > max(6.0, 0.3 * peak), dtype=np.uint8)
-        _count, labels = cv2.connectedComponents(mask, connectivity=8)
+        _count, labels = components(mask)
         sides = [side for side, inside in ((labels[0], y0 > 0), (labels[-1], y1 < height),
                                             (labels[:, 0], x0 > 0), (labels[:, -1], x1 < width)) if inside]
         edge = np.unique(np.concatenate(sides)) if sides else np.zeros(0, np.int32)

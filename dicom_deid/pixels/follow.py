@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dicom_deid.pixels.glyphs import grey_plane
+from dicom_deid.pixels.labelling import components_with_stats
 from dicom_deid.pixels.ocr import TextBox, _import_cv2
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def level_strokes(
     at_level = (np.abs(inside.astype(np.int16) - level) <= LEVEL_MATCH).astype(np.uint8)
     # a glyph is a mark no taller than the line: a region at the text's level (a white organ beside
     # white text, a bright streak beside a boxed label) is not one, though its edges stand out
-    _count, labels, stats, _ = cv2.connectedComponentsWithStats(at_level, connectivity=8)
+    _count, labels, stats = components_with_stats(at_level)
     across = stats[:, cv2.CC_STAT_HEIGHT] if horizontal else stats[:, cv2.CC_STAT_WIDTH]
     small = across <= LEVEL_TALL * (line.height if horizontal else line.width)
     small[0] = False

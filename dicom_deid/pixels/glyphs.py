@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dicom_deid.pixels.labelling import components_with_stats
+
 if TYPE_CHECKING:
     import numpy.typing as npt
 
@@ -227,7 +229,7 @@ def _overlap(a: GlyphRow, b: GlyphRow) -> bool:
 def _glyph_marks(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
     """``mask``'s connected marks of glyph size, labelled 1..n (0 elsewhere)."""
     cv2 = _cv2()
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    count, labels, stats = components_with_stats(mask.astype(np.uint8))
     low, high = GLYPH_HEIGHT
     w, h, area = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
     # a glyph of a vertical label lies on its side: either side may be its height
@@ -279,7 +281,7 @@ def _rows(marks: npt.NDArray[np.int32], response: npt.NDArray[np.uint8], *, vert
     present = (marks > 0).astype(np.uint8)
     reach = (1, ROW_GAP + 1) if vertical else (ROW_GAP + 1, 1)  # (width, height) of the joining kernel
     joined = cv2.dilate(present, cv2.getStructuringElement(cv2.MORPH_RECT, reach))
-    _count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    _count, labels, stats = components_with_stats(joined)
     low, high = ROW_HEIGHT
     across = stats[:, cv2.CC_STAT_WIDTH] if vertical else stats[:, cv2.CC_STAT_HEIGHT]
     along = stats[:, cv2.CC_STAT_HEIGHT] if vertical else stats[:, cv2.CC_STAT_WIDTH]

@@ -21,6 +21,7 @@ from dicom_deid.pixels.display import (
     vivid_marks,
     white_over_colour,
 )
+from dicom_deid.pixels.labelling import components_with_stats
 from dicom_deid.pixels.ocr import ScanPass, TextBox, TextDetector
 
 if TYPE_CHECKING:
@@ -267,7 +268,7 @@ def _white_clusters(white: npt.NDArray[np.bool_], *, spot: int = 0) -> list[Text
 
     cv2 = _import_cv2()
     joined = cv2.dilate(white.astype(np.uint8), np.ones((FLOW_JOIN, FLOW_JOIN), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    count, labels, stats = components_with_stats(joined)
     rows, columns = white.shape
     areas = []
     for label in range(1, count):

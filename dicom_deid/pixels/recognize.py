@@ -23,6 +23,7 @@ import numpy as np
 from dicom_deid.errors import OcrUnavailable
 from dicom_deid.pixels.models import RECOGNITION, LazySession, find_model
 from dicom_deid.pixels.ocr import ImageMemo, TextBox, _import_cv2, image_key, to_rgb8
+from dicom_deid.pixels.order import percentiles
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -197,7 +198,7 @@ def _stretch(crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     reads as well as bold."""
     data = crop.astype(np.float32)
     grey = data.mean(axis=2)
-    lo, hi = (float(v) for v in np.percentile(grey, (1, 99)))
+    lo, hi = percentiles(grey, (1, 99))
     if hi - lo < 4.0:
         return data
     stretched: npt.NDArray[np.float32] = np.clip((data - lo) * (255.0 / (hi - lo)), 0.0, 255.0)
