@@ -19,7 +19,9 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from dicom_deid import seal  # its reader is imported on first use (seal.__getattr__)
 from dicom_deid.custodian import (
     DEFAULT_CUSTODIAN_NAME,
     SignerPublicKey,
@@ -30,7 +32,9 @@ from dicom_deid.custodian import (
 from dicom_deid.errors import ConfigError, SealError
 from dicom_deid.keys import create_secret_key
 from dicom_deid.manifest import run_output_holding
-from dicom_deid.seal import MappingView, export_csv, open_mapping, verify_mapping
+
+if TYPE_CHECKING:
+    from dicom_deid.seal import MappingView
 
 EXIT_OK, EXIT_ERROR = 0, 1
 
@@ -84,7 +88,7 @@ def cmd_mapping_verify(args: argparse.Namespace) -> int:
     pinned = _pinned(args)
     failed = []
     for name in args.files:
-        report = verify_mapping(Path(name), trusted_signers=pinned)
+        report = seal.verify_mapping(Path(name), trusted_signers=pinned)
         if report.ok:
             print(f"{report.path}: OK: run {report.run_id}, {len(report.parts)} part(s), "
                   f"{sum(p.segments for p in report.parts)} segments, {report.links} links, complete; "
@@ -103,7 +107,7 @@ def cmd_mapping_verify(args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace) -> MappingView:
     private = load_custodian_private_key(Path(args.private_key), _passphrase(args.passphrase_env))
-    return open_mapping([Path(p) for p in args.files], private, trusted_signers=_pinned(args),
+    return seal.open_mapping([Path(p) for p in args.files], private, trusted_signers=_pinned(args),
                         allow_incomplete=args.allow_incomplete)
 
 
@@ -150,7 +154,7 @@ def cmd_mapping_export(args: argparse.Namespace) -> int:
     pinned = _pinned(args)
     _not_in_output(Path(args.csv), "the re-identification table")
     view = _open(args)
-    rows = export_csv(view, Path(args.csv))
+    rows = seal.export_csv(view, Path(args.csv))
     signers = [s for run in view.runs for s in run.signers]
     print(f"wrote {rows} rows to {args.csv} (mode 0600; contains identifiers: handle as PHI)")
     print(f"trusted: {_trust_line(signers, pinned)}; sealed to custodian key "

@@ -14,7 +14,7 @@ from typing import Any
 from pydicom import dcmread
 from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
 from pydicom.datadict import keyword_for_tag as tag_keyword
-from pydicom.dataelem import DataElement, convert_raw_data_element
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.tag import BaseTag
@@ -372,9 +372,9 @@ def _check_explicit_vrs(ds: Dataset, where: str) -> None:
     seen in deid-data) is a vendor quirk and passes: the attribute's own rule applies.  Raw
     VRs only: nothing is decoded here.
     """
-    passes = _VR_PASSES
+    passes, raw_type = _VR_PASSES, RawDataElement
     for tag, raw in ds._dict.items():
-        vr = getattr(raw, "VR", None)
+        vr = raw[1] if type(raw) is raw_type else getattr(raw, "VR", None)  # a raw element's VR, by index
         if vr is None or tag >> 16 & 1:
             continue
         key = (int(tag), vr)  # an int key: a BaseTag compares in Python

@@ -49,10 +49,14 @@ class InputRef:
         return f"{self.path}!{self.member}" if self.member is not None else str(self.path)
 
     def relative_to(self, root: Path) -> str:
-        try:
-            rel = self.path.relative_to(root).as_posix()
-        except ValueError:
-            rel = self.path.as_posix()
+        path, top = str(self.path), str(root)
+        if os.sep == "/" and top != "/" and path.startswith(top) and path[len(top):len(top) + 1] == "/":
+            rel = path[len(top) + 1:]  # a walked path is its root's text, "/" and the rest (no pathlib parse)
+        else:
+            try:
+                rel = self.path.relative_to(root).as_posix()
+            except ValueError:
+                rel = self.path.as_posix()
         rel = rel if rel != "." else self.path.name
         if self.member_index is None:
             return rel
@@ -93,7 +97,7 @@ def _iter_files(root: Path, exclude: tuple[Path, ...] = ()) -> Iterator[tuple[Pa
             continue
         subdirs = []
         for entry in entries:
-            path = Path(entry.path)
+            path = folder / entry.name  # Path(entry.path), without parsing the folder's part again
             if excluded and entry.is_symlink() and _inside_any(path, excluded):
                 logger.warning("a link inside INPUT leads into OUTPUT or the quarantine folder: not walked")
             elif entry.is_dir():  # linked folders too (a PACS export may link studies)

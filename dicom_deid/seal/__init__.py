@@ -33,28 +33,53 @@ custodian key); record digests are SHA-256 of the whole record bytes.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from dicom_deid.errors import SealError
-from dicom_deid.seal.combine import combine_parts, finish_with_parts
 from dicom_deid.seal.format import DEFAULT_SEGMENT_LINKS, FORMAT_VERSION, MAGIC, MAPPING_SUFFIX
-from dicom_deid.seal.reader import (
-    LookupHit,
-    MappingView,
-    PartReport,
-    RunSummary,
-    VerifyReport,
-    export_csv,
-    open_mapping,
-    verify_mapping,
-)
-from dicom_deid.seal.writer import (
-    MappingWriter,
-    PartSpec,
-    PendingMapping,
-    check_mapping_location,
-    default_mapping_path,
-    parts_dir_for,
-    prepare_run_mapping,
-)
+
+if TYPE_CHECKING:
+    from dicom_deid.seal.combine import combine_parts, finish_with_parts
+    from dicom_deid.seal.reader import (
+        LookupHit,
+        MappingView,
+        PartReport,
+        RunSummary,
+        VerifyReport,
+        export_csv,
+        open_mapping,
+        verify_mapping,
+    )
+    from dicom_deid.seal.writer import (
+        MappingWriter,
+        PartSpec,
+        PendingMapping,
+        check_mapping_location,
+        default_mapping_path,
+        parts_dir_for,
+        prepare_run_mapping,
+    )
+
+#: name -> the submodule that defines it, imported on first use (PEP 562): a run writes a mapping
+#: and never reads, verifies or combines one, so its start does not import the reader (issue 16)
+_LAZY = {
+    **dict.fromkeys(("combine_parts", "finish_with_parts"), "combine"),
+    **dict.fromkeys(("LookupHit", "MappingView", "PartReport", "RunSummary", "VerifyReport", "export_csv",
+                     "open_mapping", "verify_mapping"), "reader"),
+    **dict.fromkeys(("MappingWriter", "PartSpec", "PendingMapping", "check_mapping_location",
+                     "default_mapping_path", "parts_dir_for", "prepare_run_mapping"), "writer"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # looked up once
+    return value
+
 
 __all__ = [
     "DEFAULT_SEGMENT_LINKS",
