@@ -111,3 +111,17 @@ def test_label_on_two_frames_between_searched_ones_is_found_where_it_appears() -
         assert ((after[index] == before[index]) & mask[index]).sum() <= 0.02 * mask[index].sum(), index
     changed = after != before
     assert not changed[:3].any() and not changed[9:].any()
+
+
+def test_a_moving_colour_run_gets_no_gap_filling() -> None:
+    """The gap filling is for monochrome runs: the same 24 differing slices as a colour stack
+    (a Doppler cine's colour flow was boxed on the added frames) keep gaps of more than four
+    unsearched frames, while the monochrome stack has none."""
+    decoded = decode_pixels(image_dataset(slice_run(24), modality="XA", sop_class=XA,
+                                          series=(generate_uid(), generate_uid())))
+    grey = np.stack([display_frame(decoded, f) for f in decoded.frames])
+    mono = sorted(searched_frames(grey, decoded.frames))
+    assert max(b - a for a, b in itertools.pairwise(mono)) <= 4
+    colour = np.repeat(grey[..., None], 3, axis=-1)
+    searched = sorted(searched_frames(colour, colour))
+    assert max(b - a for a, b in itertools.pairwise(searched)) > 4
