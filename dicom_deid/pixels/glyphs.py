@@ -76,6 +76,20 @@ RANK_GLYPHS = 4
 #: clearest first: on a textured 1024 px MR of tune seed 10702 (case004) a 7 px grey name on the
 #: black corner ranked 223rd of 381 rows (contrast 29 against the texture's 34), its ring responding 5.5.
 CLEAR_GROUND = 0.25
+#: Tilted rows: a small line drawn at an angle makes no row, for its glyphs joined along the
+#: image's rows make a band taller than ``ROW_HEIGHT`` (and bold glyphs of a tilted word touch:
+#: one mark 33 px long and 18 high, no glyph either).  A band of marks (top-hat or black-hat at the
+#: first level, joined across ``ROW_GAP``) higher than ``ROW_HEIGHT`` and not as high as it is long,
+#: whose thinnest enclosing rectangle is ``ROW_HEIGHT`` across, at least ``ROW_LENGTH`` times as long,
+#: and turned ``TILT_RANGE`` degrees from level, is a tilted row (``thick``: the rectangle's side
+#: across) where its marks fill ``TILT_FILL`` of that rectangle: a vessel or a bone edge drawn at an
+#: angle fills it (0.95 or more), marks of texture that the joining ties together fill little of it
+#: (0.1-0.3 on a 1024 px MR shoulder of tune seed 10924), tilted names filled 0.46-0.83.  (Their
+#: profile along the line does not read as letters: touching bold glyphs leave no gaps.)  Tune seed
+#: 10889 case026: an 8 px bold narrow name tilted 19 degrees in a CR's dark corner made no row, and
+#: no pass boxed it.
+TILT_RANGE = (3.0, 30.0)
+TILT_FILL = (0.4, 0.9)
 
 
 def _cv2() -> Any:
@@ -100,6 +114,7 @@ class GlyphRow:
     contrast: float = 0.0
     faint: bool = False  # a row of the grain level (``FAINT_ROWS``), not of the first level
     ground: float = 0.0  # mean response (either polarity) of a ring one row thickness wide around it
+    thick: int = 0  # a tilted row (``TILT_RANGE``): its thickness across the line; 0: a level row
 
     @property
     def ground_share(self) -> float:
@@ -118,16 +133,22 @@ class GlyphRow:
         return self.contrast * min(self.glyphs, RANK_GLYPHS)
 
 
-def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True, faint_rows: int = FAINT_ROWS) -> list[GlyphRow]:
+def glyph_rows(
+    image: npt.NDArray[np.uint8], *, vertical: bool = True, faint_rows: int = FAINT_ROWS,
+    tilted: list[GlyphRow] | None = None,
+) -> list[GlyphRow]:
     """Rows of glyph-sized marks in ``image`` (H×W grey or H×W×3), highest ``GlyphRow.rank``
     first; with ``vertical``, also rows that read down the image.  After them, up to
-    ``faint_rows`` faint rows (see ``FAINT_ROWS``), highest rank first."""
+    ``faint_rows`` faint rows (see ``FAINT_ROWS``), highest rank first.  ``tilted``, when given,
+    receives the tilted rows (see ``TILT_RANGE``), highest rank first, found in the same marks:
+    they are not among the rows returned."""
     cv2 = _cv2()
     grey = grey_plane(image)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (GLYPH_SPAN, GLYPH_SPAN))
     rows: list[GlyphRow] = []
     faint: list[GlyphRow] = []
     bold = np.zeros(grey.shape, dtype=bool)  # marks of the first level, either polarity
+    leaning: list[GlyphRow] = []
     either = np.zeros(grey.shape, dtype=np.uint8)  # response of either polarity
     for operation in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
         response = cv2.morphologyEx(np.ascontiguousarray(grey), operation, kernel)
@@ -141,6 +162,8 @@ def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True, faint_row
         rows += _rows(marks, response, vertical=False)
         if vertical:
             rows += _rows(marks, response, vertical=True)
+        if tilted is not None:
+            leaning += _tilted(above, response)
         if faint_rows and floor < level:
             marks = _glyph_marks(response >= floor)
             faint += _rows(marks, response, vertical=False)
@@ -151,8 +174,40 @@ def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True, faint_row
                      for r in _merged(rows) if low <= min(r.width, r.height) <= high), key=_order)
     weak = [r for r in _merged(faint) if low <= min(r.width, r.height) <= high
             and bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR]
+    if tilted is not None:
+        tilted += sorted(leaning, key=_order)
     return strong + [dataclasses.replace(r, faint=True, ground=_ground(either, r))
                      for r in sorted(weak, key=_order)[:faint_rows]]
+
+
+def _tilted(above: npt.NDArray[np.bool_], response: npt.NDArray[np.uint8]) -> list[GlyphRow]:
+    """Tilted rows of the marks ``above`` a level (see ``TILT_RANGE``); ``response`` gives their contrast."""
+    cv2 = _cv2()
+    joined = cv2.dilate(above.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (ROW_GAP + 1, 1)))
+    _count, labels, stats = components_with_stats(joined)
+    low, high = ROW_HEIGHT
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    candidates = np.flatnonzero((h > high) & (h < w) & (w >= ROW_LENGTH * low))
+    rows = []
+    for label in candidates[candidates > 0]:
+        x, y, bw, bh = (int(v) for v in stats[label, :4])
+        inside = (labels[y : y + bh, x : x + bw] == label) & above[y : y + bh, x : x + bw]
+        ys, xs = np.nonzero(inside)
+        if xs.size < GLYPH_PIXELS * ROW_GLYPHS:
+            continue
+        (_cx, _cy), (rw, rh), angle = cv2.minAreaRect(np.stack([xs, ys], axis=1).astype(np.float32))
+        if rw < rh:  # the angle of the rectangle's longer side
+            rw, rh, angle = rh, rw, angle - 90.0
+        tilt = (angle + 90.0) % 180.0 - 90.0
+        thick = max(1, round(rh))
+        if not (TILT_RANGE[0] <= abs(tilt) <= TILT_RANGE[1] and low <= thick <= high and rw >= ROW_LENGTH * rh):
+            continue
+        if not TILT_FILL[0] <= xs.size / max(rw * rh, 1.0) <= TILT_FILL[1]:
+            continue
+        glyphs = max(ROW_GLYPHS, round(rw / thick))
+        contrast = float(response[y : y + bh, x : x + bw][inside].mean())
+        rows.append(GlyphRow(x, y, bw, bh, False, glyphs, contrast, thick=thick))
+    return rows
 
 
 def grey_plane(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:

@@ -194,6 +194,9 @@ SMALL_ROWS = 8
 #: Beyond ``SMALL_ROWS``, up to this many more rows that stand on clear ground (``GlyphRow.clear``):
 #: a textured image makes hundreds of rows as strong as a grey label on its dark corner.
 CLEAR_ROWS = 2
+#: After them, up to this many tilted rows (``glyphs.TILT_RANGE``) that no box covers, highest rank
+#: first: a small line drawn at an angle makes no level row.
+TILTED_ROWS = 2
 #: Projections of a multi-frame run (``without_edge_pad``) search only their ``PROJECTION_ROWS``
 #: highest-ranked uncovered rows, and no faint or clear-ground rows beyond them: the frames searched
 #: beside them show most small text, but not a label on a few frames that no sampled frame is one of
@@ -419,7 +422,9 @@ class DbnetDetector:
         searched = 0
         clear: list[GlyphRow] = []  # rows beyond the budget on clear ground
         unboxed: list[GlyphRow] = []  # rows searched whose crops boxed nothing there
-        for row in glyph_rows(image, faint_rows=FAINT_ROWS if self.small_beyond else 0):
+        tilted: list[GlyphRow] = []  # tilted rows (``TILTED_ROWS``), found with the level ones
+        rows = glyph_rows(image, faint_rows=FAINT_ROWS, tilted=tilted) if self.small_beyond else glyph_rows(image, faint_rows=0)
+        for row in rows:
             if searched >= self.small_rows and not row.faint:
                 if not self.small_beyond:
                     break
@@ -445,6 +450,15 @@ class DbnetDetector:
             found += boxed
             unboxed += [] if boxed else [row]
             seen.append(TextBox(row.x, row.y, row.width, row.height))
+        leaning = 0
+        for row in tilted:
+            if leaning >= TILTED_ROWS:
+                break
+            if _row_covered(row, seen) >= SMALL_COVERED:
+                continue
+            leaning += 1
+            found += self._row_boxes(image, prepared, row)
+            seen.append(TextBox(row.x, row.y, row.width, row.height))
         if self.row_reader is not None and unboxed:
             # what no network pass saw may still read as text (``rowread``): rows that no box of any
             # pass or crop covers are read
@@ -457,7 +471,7 @@ class DbnetDetector:
         ``prepared`` image, or for a faint row the stretched ``faint_crop``; for a row of low contrast
         on clear ground (``STRETCH_BELOW``), the stretched crop too where the equalised one boxed nothing."""
         height, width = image.shape[:2]
-        across = min(row.width, row.height)
+        across = row.thick or min(row.width, row.height)
         along = max(SMALL_MARGIN, round((FAINT_ALONG if row.faint else SMALL_ALONG) * across))
         side = max(SMALL_MARGIN, round(SMALL_ACROSS * across))
         mx, my = (side, along) if row.vertical else (along, side)
