@@ -67,6 +67,15 @@ ROW_LENGTH = 2.5
 #: ``FAINT_ROWS`` of them, highest rank first.
 FAINT_ROWS = 3
 FAINT_CLEAR = 0.02
+#: Flat rows: on an image of little grain (``GLYPH_GRAIN`` times its median response under
+#: ``GLYPH_LEVEL``) the grain level is ``GLYPH_LEVEL`` itself, and a faint label on flat black makes
+#: no marks at it (tune seed 10887 case028: an 8 px grey name 16 levels over the black edge of a
+#: PET fusion, its strokes responding 8-16, was never proposed and Tesseract read it in the output).
+#: Marks are also taken at ``FLAT_LEVEL`` there; rows of them clear of marks of the first level
+#: (``FAINT_CLEAR``, as faint rows) that stand on clear ground (``CLEAR_GROUND``: a flat corner, not a texture)
+#: follow the faint rows, up to ``FLAT_ROWS`` of them, highest rank first, searched like faint rows.
+FLAT_LEVEL = 8
+FLAT_ROWS = 1
 #: Glyphs beyond this many add nothing to a row's rank.
 RANK_GLYPHS = 4
 #: A row stands on clear ground when the marks around it (a ring one row thickness wide, either
@@ -121,12 +130,14 @@ class GlyphRow:
 def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True, faint_rows: int = FAINT_ROWS) -> list[GlyphRow]:
     """Rows of glyph-sized marks in ``image`` (H×W grey or H×W×3), highest ``GlyphRow.rank``
     first; with ``vertical``, also rows that read down the image.  After them, up to
-    ``faint_rows`` faint rows (see ``FAINT_ROWS``), highest rank first."""
+    ``faint_rows`` faint rows (see ``FAINT_ROWS``), highest rank first, and with ``faint_rows`` up to
+    ``FLAT_ROWS`` flat rows (see ``FLAT_LEVEL``), marked faint too."""
     cv2 = _cv2()
     grey = grey_plane(image)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (GLYPH_SPAN, GLYPH_SPAN))
     rows: list[GlyphRow] = []
     faint: list[GlyphRow] = []
+    flat: list[GlyphRow] = []
     bold = np.zeros(grey.shape, dtype=bool)  # marks of the first level, either polarity
     either = np.zeros(grey.shape, dtype=np.uint8)  # response of either polarity
     for operation in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
@@ -146,13 +157,22 @@ def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True, faint_row
             faint += _rows(marks, response, vertical=False)
             if vertical:
                 faint += _rows(marks, response, vertical=True)
+        if faint_rows and FLAT_ROWS and GLYPH_GRAIN * low < GLYPH_LEVEL:
+            marks = _glyph_marks(response >= FLAT_LEVEL)
+            flat += _rows(marks, response, vertical=False)
+            if vertical:
+                flat += _rows(marks, response, vertical=True)
     low, high = ROW_HEIGHT
     strong = sorted((dataclasses.replace(r, ground=_ground(either, r))
                      for r in _merged(rows) if low <= min(r.width, r.height) <= high), key=_order)
     weak = [r for r in _merged(faint) if low <= min(r.width, r.height) <= high
             and bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR]
-    return strong + [dataclasses.replace(r, faint=True, ground=_ground(either, r))
-                     for r in sorted(weak, key=_order)[:faint_rows]]
+    faint_kept = [dataclasses.replace(r, faint=True, ground=_ground(either, r))
+                  for r in sorted(weak, key=_order)[:faint_rows]]
+    flat_kept = [dataclasses.replace(r, faint=True, ground=_ground(either, r)) for r in _merged(flat)
+                 if low <= min(r.width, r.height) <= high
+                 and bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR]
+    return strong + faint_kept + sorted((r for r in flat_kept if r.clear), key=_order)[:FLAT_ROWS]
 
 
 def grey_plane(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
