@@ -169,6 +169,10 @@ def glyph_rows(image: npt.NDArray[np.uint8], *, vertical: bool = True, faint_row
             and bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR]
     faint_kept = [dataclasses.replace(r, faint=True, ground=_ground(either, r))
                   for r in sorted(weak, key=_order)[:faint_rows]]
+    # rows among the first level's marks or on busy ground are dropped before they are joined (a
+    # textured image makes thousands of rows of flat marks, and joining is quadratic in their count)
+    flat = [r for r in flat if bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR
+            and dataclasses.replace(r, ground=_ground(either, r)).clear]
     flat_kept = [dataclasses.replace(r, faint=True, ground=_ground(either, r)) for r in _merged(flat)
                  if low <= min(r.width, r.height) <= high
                  and bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR]
