@@ -67,6 +67,15 @@ ROW_LENGTH = 2.5
 #: ``FAINT_ROWS`` of them, highest rank first.
 FAINT_ROWS = 3
 FAINT_CLEAR = 0.02
+#: Flat rows: on an image of little grain (``GLYPH_GRAIN`` times its median response under
+#: ``GLYPH_LEVEL``) the grain level is ``GLYPH_LEVEL`` itself, and a faint label on flat black makes
+#: no marks at it (tune seed 10887 case028: an 8 px grey name 16 levels over the black edge of a
+#: PET fusion, its strokes responding 8-16, was never proposed and Tesseract read it in the output).
+#: Marks are also taken at ``FLAT_LEVEL`` there; rows of them clear of marks of the first level
+#: (``FAINT_CLEAR``, as faint rows) that stand on clear ground (``CLEAR_GROUND``: a flat corner, not a texture)
+#: follow the faint rows, up to ``FLAT_ROWS`` of them, highest rank first, searched like faint rows.
+FLAT_LEVEL = 8
+FLAT_ROWS = 1
 #: Glyphs beyond this many add nothing to a row's rank.
 RANK_GLYPHS = 4
 #: A row stands on clear ground when the marks around it (a ring one row thickness wide, either
@@ -139,7 +148,8 @@ def glyph_rows(
 ) -> list[GlyphRow]:
     """Rows of glyph-sized marks in ``image`` (H×W grey or H×W×3), highest ``GlyphRow.rank``
     first; with ``vertical``, also rows that read down the image.  After them, up to
-    ``faint_rows`` faint rows (see ``FAINT_ROWS``), highest rank first.  ``tilted``, when given,
+    ``faint_rows`` faint rows (see ``FAINT_ROWS``), highest rank first, and with ``faint_rows`` up to
+    ``FLAT_ROWS`` flat rows (see ``FLAT_LEVEL``), marked faint too.  ``tilted``, when given,
     receives the tilted rows (see ``TILT_RANGE``), highest rank first, found in the same marks:
     they are not among the rows returned."""
     cv2 = _cv2()
@@ -147,6 +157,7 @@ def glyph_rows(
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (GLYPH_SPAN, GLYPH_SPAN))
     rows: list[GlyphRow] = []
     faint: list[GlyphRow] = []
+    flat: list[GlyphRow] = []
     bold = np.zeros(grey.shape, dtype=bool)  # marks of the first level, either polarity
     leaning: list[GlyphRow] = []
     either = np.zeros(grey.shape, dtype=np.uint8)  # response of either polarity
@@ -169,6 +180,11 @@ def glyph_rows(
             faint += _rows(marks, response, vertical=False)
             if vertical:
                 faint += _rows(marks, response, vertical=True)
+        if faint_rows and FLAT_ROWS and GLYPH_GRAIN * low < GLYPH_LEVEL:
+            marks = _glyph_marks(response >= FLAT_LEVEL)
+            flat += _rows(marks, response, vertical=False)
+            if vertical:
+                flat += _rows(marks, response, vertical=True)
     low, high = ROW_HEIGHT
     strong = sorted((dataclasses.replace(r, ground=_ground(either, r))
                      for r in _merged(rows) if low <= min(r.width, r.height) <= high), key=_order)
@@ -176,8 +192,16 @@ def glyph_rows(
             and bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR]
     if tilted is not None:
         tilted += sorted(leaning, key=_order)
-    return strong + [dataclasses.replace(r, faint=True, ground=_ground(either, r))
-                     for r in sorted(weak, key=_order)[:faint_rows]]
+    faint_kept = [dataclasses.replace(r, faint=True, ground=_ground(either, r))
+                  for r in sorted(weak, key=_order)[:faint_rows]]
+    # rows among the first level's marks or on busy ground are dropped before they are joined (a
+    # textured image makes thousands of rows of flat marks, and joining is quadratic in their count)
+    flat = [r for r in flat if bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR
+            and dataclasses.replace(r, ground=_ground(either, r)).clear]
+    flat_kept = [dataclasses.replace(r, faint=True, ground=_ground(either, r)) for r in _merged(flat)
+                 if low <= min(r.width, r.height) <= high
+                 and bold[r.y : r.y + r.height, r.x : r.x + r.width].mean() < FAINT_CLEAR]
+    return strong + faint_kept + sorted((r for r in flat_kept if r.clear), key=_order)[:FLAT_ROWS]
 
 
 def _tilted(above: npt.NDArray[np.bool_], response: npt.NDArray[np.uint8]) -> list[GlyphRow]:
