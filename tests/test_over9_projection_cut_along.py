@@ -92,3 +92,11 @@ def test_text_beyond_the_frame_copies_is_kept(recognizer: CrnnRecognizer) -> Non
     """What the projection's line holds beyond the frame copies reads as text: it stays."""
     cut = thinned_projections(_search(*FRAMES, before="ACC"), DERIVED, recognizer).judged[0]
     assert cut.line is not None and cut.line.x == PROJECTION.x
+
+
+def test_copies_unlike_in_thickness_do_not_cut_the_line(recognizer: CrnnRecognizer) -> None:
+    """Level copies of parts of a tilted line are as thick as each part's climb (40 and 25 px for a
+    label tilted by 14 degrees): they do not tell where the line ends, and a part cut off it reads
+    poorly, level.  Copies more than 1.25 times apart in thickness (here 26 and 19 px) cut nothing."""
+    search = _search(FRAMES[0], TextBox(150, 22, 99, 26))
+    assert thinned_projections(search, DERIVED, recognizer) == search

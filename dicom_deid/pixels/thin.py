@@ -96,7 +96,10 @@ def thinned_projections(search: TextSearch, derived: Sequence[bool], recognizer:
 #: the clock, both from its first glyph on; the projection's box (38 px high for 19 px glyphs, too
 #: thick and too short along to be thinned to them) blacked out the flow on every frame: 9.8 % of
 #: a 256 x 120 frame (tune seed 10878 case014).  One frame copy is not enough: a detector's box on
-#: one frame may hold a part of the line.
+#: one frame may hold a part of the line; nor is a tilted line cut (a copy banded, or copies more
+#: than ``THIN_RATIO`` apart in thickness: level copies of parts of a tilted line are as thick as
+#: the part's climb): a part cut off it is read level, poorly (the start of a label tilted by 14
+#: degrees read as no glyph and was lost: tune seed 10880 case014, copies 40 and 25 px thick).
 FRAME_COPIES = 2
 
 
@@ -107,10 +110,13 @@ def _cut_to_frames(
     (``FRAME_COPIES``) where what it has beyond reads as no glyph; None where nothing is cut."""
     body = body_of(region)
     copies = [j for j in frames if j.verdict is Verdict.CONFIRMED and same_line(body, body_of(j))]
-    if len(copies) < FRAME_COPIES:
+    if len(copies) < FRAME_COPIES or region.strip() is not None or any(j.strip() is not None for j in copies):
         return None
-    extent = union_box([body_of(j) for j in copies])
     horizontal = body.width >= body.height
+    across = [min(body_of(j).width, body_of(j).height) for j in copies]
+    if max(across) > THIN_RATIO * min(across):
+        return None  # copies of parts of a tilted line: as thick as the part's climb, not alike
+    extent = union_box([body_of(j) for j in copies])
     start, end = (extent.x, extent.x1) if horizontal else (extent.y, extent.y1)
     # an end of the extent is padded as cut where a copy reaching it was cut there
     copy_cut = (any(j.cut[0] and (body_of(j).x if horizontal else body_of(j).y) == start for j in copies),
