@@ -12,6 +12,8 @@ the flow on every frame: 9.8 % of the frame over-redacted.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from test_pixels_miss_classes import text_mask
@@ -21,6 +23,7 @@ from dicom_deid.pixels.detect import TextSearch
 from dicom_deid.pixels.fit import merge_lines
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import CrnnRecognizer
+from dicom_deid.pixels.redact import Strip
 from dicom_deid.pixels.thin import thinned_projections
 
 ROWS, COLUMNS = 120, 256
@@ -99,4 +102,14 @@ def test_copies_unlike_in_thickness_do_not_cut_the_line(recognizer: CrnnRecogniz
     label tilted by 14 degrees): they do not tell where the line ends, and a part cut off it reads
     poorly, level.  Copies more than 1.25 times apart in thickness (here 26 and 19 px) cut nothing."""
     search = _search(FRAMES[0], TextBox(150, 22, 99, 26))
+    assert thinned_projections(search, DERIVED, recognizer) == search
+
+
+def test_a_banded_frame_copy_does_not_cut_the_line(recognizer: CrnnRecognizer) -> None:
+    """A frame copy blacked out in a band along a tilted line: the line is tilted, not cut."""
+    search = _search(*FRAMES)
+    banded = search.judged[2]
+    tilted = dataclasses.replace(banded, band=(banded.box, Strip(10.0, 40.0, 12.0)))
+    search = dataclasses.replace(search, judged=(*search.judged[:2], tilted))
+    assert tilted.strip() is not None
     assert thinned_projections(search, DERIVED, recognizer) == search
