@@ -423,12 +423,12 @@ COPY_HELD = 0.95
 
 
 def _one_line(a: Judged, b: Judged, images: Sequence[npt.NDArray[np.uint8]]) -> bool:
-    """``a`` and ``b`` are one line seen twice: alike across (``_same_line``), or one a tilted
+    """``a`` and ``b`` are one line seen twice: alike across (``same_line``), or one a tilted
     line's copy blacked out in its band that holds the other (``_in_band``): a 40 px label tilted
     by 15 degrees was confirmed in its band and, in a second box, as it lies 26 px thick; the two
     were never joined (the band's box is 70 px high) and the level copy's box blacked out the
     anatomy beside the band (tune seed 10818 case013)."""
-    return _same_line(body_of(a), body_of(b)) or _in_band(a, b, images) or _in_band(b, a, images)
+    return same_line(body_of(a), body_of(b)) or _in_band(a, b, images) or _in_band(b, a, images)
 
 
 def _in_band(banded: Judged, other: Judged, images: Sequence[npt.NDArray[np.uint8]]) -> bool:
@@ -454,7 +454,7 @@ def body_of(judged: Judged) -> TextBox:
     return union_box([judged.line, *judged.grown]) if judged.grown else judged.line
 
 
-def _same_line(a: TextBox, b: TextBox) -> bool:
+def same_line(a: TextBox, b: TextBox) -> bool:
     horizontal = a.width >= a.height
     if horizontal != (b.width >= b.height):
         return False
@@ -492,6 +492,7 @@ __all__ = [
     "reading_crop",
     "reads_as_glyphs",
     "refit",
+    "same_line",
     "trim_end",
     "trimmed_ends",
 ]

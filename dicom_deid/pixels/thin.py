@@ -7,20 +7,23 @@ recognizer; ``stage`` runs it before ``fit.merge_lines``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dicom_deid.pixels.confirm import (
+    MIN_GLYPH,
     Judged,
     Verdict,
     judge_reading,
     pad_box,
     stroke_mask,
+    tighten,
+    union_box,
 )
 from dicom_deid.pixels.deskew import level_line
-from dicom_deid.pixels.fit import LINE_RATIO, body_of, reading_crop, reads_as_glyphs
+from dicom_deid.pixels.fit import LINE_RATIO, body_of, reading_crop, reads_as_glyphs, same_line
 from dicom_deid.pixels.ocr import TextBox
 from dicom_deid.pixels.recognize import Reading
 
@@ -72,7 +75,8 @@ def thinned_projections(search: TextSearch, derived: Sequence[bool], recognizer:
             continue
         image = search.images[region.image]
         if is_derived(region):
-            thinned = _thinned_to(region, frames, image, recognizer, same=False)
+            cut = _cut_to_frames(region, frames, image, recognizer)
+            thinned = _thinned_to(cut or region, frames, image, recognizer, same=False) or cut
         elif region.strip() is not None:
             continue  # a tilted line blacked out in its band: its level copies are joined to it
         else:
@@ -81,6 +85,52 @@ def thinned_projections(search: TextSearch, derived: Sequence[bool], recognizer:
         if thinned is not None:
             judged[index] = thinned
     return dataclasses.replace(search, judged=tuple(judged))
+
+
+#: A line confirmed on a projection of a run that runs on beyond the extent of all its copies
+#: confirmed on frames (at least ``FRAME_COPIES`` of them: one line, ``fit.same_line``) is cut
+#: along to that extent at each end where what it has beyond reads as no glyph (``reads_as_glyphs``).
+#: The minimum projection of a colour Doppler cine with a red clock changing on every frame showed
+#: blue flow that stayed on every frame before the clock's steady "10:"; the detector boxed both,
+#: read "10:0", and the line ran 50 px over the flow before the first glyph.  Two frames confirmed
+#: the clock, both from its first glyph on; the projection's box (38 px high for 19 px glyphs, too
+#: thick and too short along to be thinned to them) blacked out the flow on every frame: 9.8 % of
+#: a 256 x 120 frame (tune seed 10878 case014).  One frame copy is not enough: a detector's box on
+#: one frame may hold a part of the line; nor is a tilted line cut (a copy banded, or copies more
+#: than ``THIN_RATIO`` apart in thickness: level copies of parts of a tilted line are as thick as
+#: the part's climb): a part cut off it is read level, poorly (the start of a label tilted by 14
+#: degrees read as no glyph and was lost: tune seed 10880 case014, copies 40 and 25 px thick).
+FRAME_COPIES = 2
+
+
+def _cut_to_frames(
+    region: Judged, frames: Sequence[Judged], image: npt.NDArray[np.uint8], recognizer: TextRecognizer
+) -> Judged | None:
+    """``region`` (a projection's line) cut along to the extent of its confirmed frame copies
+    (``FRAME_COPIES``) where what it has beyond reads as no glyph; None where nothing is cut."""
+    body = body_of(region)
+    copies = [j for j in frames if j.verdict is Verdict.CONFIRMED and same_line(body, body_of(j))]
+    if len(copies) < FRAME_COPIES or region.strip() is not None or any(j.strip() is not None for j in copies):
+        return None
+    horizontal = body.width >= body.height
+    across = [min(body_of(j).width, body_of(j).height) for j in copies]
+    if max(across) > THIN_RATIO * min(across):
+        return None  # copies of parts of a tilted line: as thick as the part's climb, not alike
+    extent = union_box([body_of(j) for j in copies])
+    start, end = (extent.x, extent.x1) if horizontal else (extent.y, extent.y1)
+    # an end of the extent is padded as cut where a copy reaching it was cut there
+    copy_cut = (any(j.cut[0] and (body_of(j).x if horizontal else body_of(j).y) == start for j in copies),
+                any(j.cut[1] and (body_of(j).x1 if horizontal else body_of(j).y1) == end for j in copies))
+    line, cut = _cut_along(body, extent, region.cut, copy_cut, region.glyph_height, image, recognizer,
+                           held=lambda reading, _box: reads_as_glyphs(reading))
+    if line == body:
+        return None
+    # the glyphs' height as ``judge`` measures it, on what is left: the rows (columns) of its strokes
+    tight = tighten(image, line)
+    glyphs = max(MIN_GLYPH, min(region.glyph_height, tight.height if horizontal else tight.width))
+    height, width = image.shape[:2]
+    box = pad_box(line, glyphs, height, width, cut=cut)
+    return dataclasses.replace(region, box=box, line=line, grown=(), band=None, cut=cut, glyph_height=glyphs)
 
 
 def _thinned_to(
@@ -190,10 +240,13 @@ def _cuts_glyphs(image: npt.NDArray[np.uint8], body: TextBox, thin: TextBox) -> 
 def _cut_along(
     thin: TextBox, frame: TextBox, cut: tuple[bool, bool], copy_cut: tuple[bool, bool], glyphs: int,
     image: npt.NDArray[np.uint8], recognizer: TextRecognizer,
+    held: Callable[[Reading, TextBox], bool] | None = None,
 ) -> tuple[TextBox, tuple[bool, bool]]:
     """``thin`` cut along to ``frame``'s extent at each end where it reaches beyond it and what it
-    has there reads as no glyph (``reading_crop``; a piece too short to read stays); an end cut
-    there is padded as ``copy_cut`` says of it."""
+    has there reads as no glyph (``reading_crop``; a piece too short to read stays; ``held``: what
+    holds a glyph, by default ``_reads_as_text``); an end cut there is padded as ``copy_cut`` says
+    of it."""
+    holds = held or _reads_as_text
     height, width = image.shape[:2]
     horizontal = thin.width >= thin.height
     c0, c1 = (thin.x, thin.x1) if horizontal else (thin.y, thin.y1)
@@ -211,7 +264,7 @@ def _cut_along(
         if b - a < 1:
             continue
         crop = reading_crop(span(a, b), span(r0, r1), glyphs, height, width)
-        if crop is None or _reads_as_text(recognizer.read_boxes(image, [crop])[0], crop):
+        if crop is None or holds(recognizer.read_boxes(image, [crop])[0], crop):
             continue
         keep[end] = b if end == 0 else a
         flags[end] = copy_cut[end]
@@ -246,4 +299,4 @@ def _taken_off(body: TextBox, thin: TextBox) -> list[TextBox]:
     return [p for p in parts if p.width > 0 and p.height > 0]
 
 
-__all__ = ["CUT_SHARE", "GLYPHS_HELD", "SAME_ALONG", "SAME_RATIO", "THIN_ALONG", "THIN_RATIO", "thinned_projections"]
+__all__ = ["CUT_SHARE", "FRAME_COPIES", "GLYPHS_HELD", "SAME_ALONG", "SAME_RATIO", "THIN_ALONG", "THIN_RATIO", "thinned_projections"]
