@@ -231,11 +231,17 @@ _STUDY_LEVEL = frozenset({LinkKind.STUDY_UID, LinkKind.ACCESSION_NUMBER})
 def _in_context(link: Link, patient: str, study: str, series: str) -> Link:
     """Attach the pseudonymous context at the link's own level, so a link is the same whichever
     instance of the patient or study reported it first (runs agree across workers)."""
-    if link.kind in _PATIENT_LEVEL:
-        return Link(link.kind, link.original, link.replacement, patient)
-    if link.kind in _STUDY_LEVEL:
-        return Link(link.kind, link.original, link.replacement, patient, study)
-    return Link(link.kind, link.original, link.replacement, patient, study, series)
+    kind = link.kind
+    level = _LEVEL_OF.get(kind._value_, 3)  # by the kind's str value: an Enum hashes in Python
+    if level == 1:
+        return Link(kind, link.original, link.replacement, patient)
+    if level == 2:
+        return Link(kind, link.original, link.replacement, patient, study)
+    return Link(kind, link.original, link.replacement, patient, study, series)
+
+
+#: a link kind's level (_in_context): 1 patient, 2 study, else the series
+_LEVEL_OF = {**{kind.value: 1 for kind in _PATIENT_LEVEL}, **{kind.value: 2 for kind in _STUDY_LEVEL}}
 
 
 def check_document(source: Dataset, plan: Plan, policy: DocumentPolicy) -> bool:
@@ -341,8 +347,8 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
         pixels = stage.process(source, out, phi_values=phi_values, decision=decision)
     stream = scrub_pixel_stream(out)  # after the pixel stage: a re-encoded stream is scrubbed too
 
-    links = ctx.links
     study, series = str(keyword_value(out, "StudyInstanceUID", "")), str(keyword_value(out, "SeriesInstanceUID", ""))
+    links = [_in_context(lk, pseudo_patient, study, series) for lk in ctx.links]
     for kind, value, replacement in (
         (LinkKind.PATIENT_ID, str(source_value("PatientID", "") or ""), pseudo_patient),
         (LinkKind.PATIENT_NAME, str(source_value("PatientName", "") or ""), str(keyword_value(out, "PatientName", "") or "")),
@@ -350,9 +356,8 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
          str(keyword_value(out, "PatientBirthDate", "") or "")),
         (LinkKind.DATE_OFFSET, pkey, str(offset) if profile.dates_modified else ""),
     ):
-        if value:
+        if value:  # patient level: already what _in_context makes of it
             links.append(Link(kind, value, replacement, pseudo_patient))
-    links = [_in_context(lk, pseudo_patient, study, series) for lk in links]
     return Deidentified(
         dataset=out, plan=plan, links=links, patient=pseudo_patient, study_uid=study, series_uid=series,
         sop_uid=str(out.SOPInstanceUID), pixels=pixels, phi_values=phi_values,
