@@ -204,20 +204,41 @@ class Deidentified:
 
 
 def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> list[Dataset]:
+    items = []
+    for value, scheme, meaning in _method_code_values(profile.options, standard, pixels_active):
+        item = new_dataset()
+        set_plain(item, "CodeValue", value)
+        set_plain(item, "CodingSchemeDesignator", scheme)
+        set_plain(item, "CodeMeaning", meaning)
+        items.append(item)
+    return items
+
+
+#: _method_code_values's answers per (options, standard's id, pixels_active), each beside the
+#: standard it was made from (an id is reused only once that standard is gone)
+_CODE_VALUES: dict[tuple[frozenset[Option], int, bool], tuple[Standard, tuple[tuple[str, str, str], ...]]] = {}
+
+
+def _method_code_values(options: frozenset[Option], standard: Standard,
+                        pixels_active: bool) -> tuple[tuple[str, str, str], ...]:
+    """The (value, scheme, meaning) of each method code the new dataset claims, in order: the
+    same for every instance of a run (its options, standard and pixel stage), so chosen and
+    sorted once per run (an Enum hashes in Python: ``opt in cid7050`` per option per file)."""
+    key = (options, id(standard), pixels_active)
+    known = _CODE_VALUES.get(key)
+    if known is not None and known[0] is standard:
+        return known[1]
     codes = [standard.cid7050[None]]
-    for opt in sorted(profile.options, key=lambda o: standard.cid7050[o].value if o in standard.cid7050 else ""):
+    for opt in sorted(options, key=lambda o: standard.cid7050[o].value if o in standard.cid7050 else ""):
         if opt in _PIXEL_OPTIONS and not pixels_active:
             continue  # claimed only when the pixel stage ran
         if opt in standard.cid7050:
             codes.append(standard.cid7050[opt])
-    items = []
-    for c in codes:
-        item = new_dataset()
-        set_plain(item, "CodeValue", c.value)
-        set_plain(item, "CodingSchemeDesignator", c.scheme)
-        set_plain(item, "CodeMeaning", c.meaning)
-        items.append(item)
-    return items
+    values = tuple((c.value, c.scheme, c.meaning) for c in codes)
+    if len(_CODE_VALUES) >= 64:
+        _CODE_VALUES.clear()
+    _CODE_VALUES[key] = (standard, values)
+    return values
 
 
 _PIXEL_REPRESENTATION = 0x00280103
