@@ -147,8 +147,9 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None,
     On FallBack the list holds elements of a dataset never returned: clear it.  ``memo``: the
     run's memo of decoded values (``uid_bytes.DecodeMemo``), or none.  ``unchecked`` (a list):
     the keys of the top-level elements read.py's VR check must still look at are appended, in
-    file order: those whose header code is not in :data:`VR_PASSED`, and the character set
-    (decoded here: the check reads it as decoded).  The others it passes: the same answer."""
+    file order: those whose header code is not in :data:`VR_PASSED` (the character set, decoded
+    below, keeps its VR, or is read as UN, which the check never passes).  The others it passes:
+    the same answer."""
     if len(data) < 144 or data[128:132] != b"DICM":
         raise FallBack("no preamble")
     fp = BytesIO(data)
@@ -206,8 +207,7 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None,
                 value = data[value_tell:pos] if length else empty_raw_value(vr, True)
                 if tag == _CHARSET:
                     encoding = convert_encodings(convert_string(value or b"", True))
-                    note(key)
-                elif tag << 16 | vr_code not in passed:
+                if tag << 16 | vr_code not in passed:
                     note(key)
                 # RawDataElement(key, vr, length, value, value_tell, False, True), without the named
                 # tuple's Python-level __new__ (the same object: is_raw True, is_buffered False)
