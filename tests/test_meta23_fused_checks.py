@@ -1,14 +1,15 @@
 """Issue 16 (metadata speed), round 23: the VR check's memo read in read_explicit's own pass,
-links put in context once, the method codes chosen once per run, and a DataElement's VR read
-without element_vr in the walk and the scrub.
+links put in context once, the method codes chosen once per run, a DataElement's VR read
+without element_vr in the walk and the scrub, a record's seconds set without dataclasses.replace.
 
 Each is compared with what the code it replaces answered: the VR check over every element
 (the pydicom path's dcmread, ``fast=False``), the context of a link by its kind's level, the
-codes of the run's own options, the plan of the same element under its own VR."""
+codes of the run's own options, the plan of the same element under its own VR, replace's record."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import fields, replace
 from io import BytesIO
 
 import pytest
@@ -24,6 +25,7 @@ from dicom_deid.deidentify import Engine, deidentify
 from dicom_deid.errors import UnreadableDicomError
 from dicom_deid.keys import SecretKey
 from dicom_deid.links import LinkKind
+from dicom_deid.manifest import Encoder, ManifestRecord, Outcome, with_seconds
 from dicom_deid.plan import plan_actions
 from dicom_deid.profiles import load_profile, load_standard
 from dicom_deid.read import _check_explicit_vrs, parse_instance
@@ -177,3 +179,14 @@ def test_an_element_stored_as_un_is_scrubbed_as_its_dictionary_vr() -> None:
     out = deidentify(source, Engine(load_profile("basic"), KEY)).dataset
     elem = out[MULTI_FRAME_SOURCE]
     assert elem.VR == "UI" and str(elem.value).startswith("2.25.")
+
+
+def test_with_seconds_is_dataclasses_replace() -> None:
+    """Every field of a written file's record kept, the seconds set: what ``dataclasses.replace``
+    returns (each field given a value unlike its default, so a field left out or shifted shows)."""
+    record = ManifestRecord(7, "tok", Outcome.WRITTEN.value, 1234, "P/S/E/I.dcm", "why", "1.2.3", "MR",
+                            {"K": 3, "X": 2}, {"X": ["PatientName"]}, {"boxes": []}, "kept", ["APP1"],
+                            Encoder.BYTES.value, 9.5)
+    assert [f.name for f in fields(ManifestRecord)][-1] == "seconds"
+    assert with_seconds(record, 0.25) == replace(record, seconds=0.25)
+    assert with_seconds(record, 0.25) != replace(record, seconds=0.5)
