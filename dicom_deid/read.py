@@ -395,6 +395,8 @@ def _check_explicit_vrs(ds: Dataset, where: str, only: Iterable[BaseTag] | None 
             continue
         key = (int(tag), vr)  # an int key: a BaseTag compares in Python
         if key in passes:
+            if only is not None:  # passed before, by a check over every element: noted once
+                _note_passed(codes, int(tag), vr)
             continue
         expected = _dictionary_vrs(int(tag))
         if expected is None or vr in expected:

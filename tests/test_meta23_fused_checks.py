@@ -28,7 +28,7 @@ from dicom_deid.links import LinkKind
 from dicom_deid.manifest import Encoder, ManifestRecord, Outcome, with_seconds
 from dicom_deid.plan import plan_actions
 from dicom_deid.profiles import load_profile, load_standard
-from dicom_deid.read import _check_explicit_vrs, parse_instance
+from dicom_deid.read import _VR_PASSES, _check_explicit_vrs, parse_instance
 from dicom_deid.read_fast import VR_PASSED, read_explicit
 
 KEY = SecretKey.from_bytes(b"\x23" * 32)
@@ -38,14 +38,18 @@ MULTI_FRAME_SOURCE = 0x00081167  # MultiFrameSourceSOPInstanceUID: UI, not in E.
 
 @pytest.fixture
 def fresh_passes() -> Iterator[set[int]]:
-    """VR_PASSED emptied for the test and restored after it (it is the process's memo)."""
-    saved = set(VR_PASSED)
+    """VR_PASSED and the check's (tag, VR) memo emptied for the test and restored after it (the
+    process's memos)."""
+    saved, saved_pairs = set(VR_PASSED), set(_VR_PASSES)
     VR_PASSED.clear()
+    _VR_PASSES.clear()
     try:
         yield VR_PASSED
     finally:
         VR_PASSED.clear()
         VR_PASSED.update(saved)
+        _VR_PASSES.clear()
+        _VR_PASSES.update(saved_pairs)
 
 
 def _ct_bytes(**replace: tuple[int, str, object]) -> bytes:
@@ -81,6 +85,22 @@ def test_read_explicit_lists_for_the_check_only_what_it_has_not_passed(fresh_pas
     second: list[BaseTag] = []
     ds = read_explicit(data, None, None, second)
     assert second == _disallowed(ds)  # now only the elements the dictionary does not allow as read
+
+
+def test_pairs_passed_by_a_whole_check_are_noted_for_the_reader(fresh_passes: set[int]) -> None:
+    """A (tag, VR) that a check over every element passed (a file dcmread read) is noted for
+    read_explicit the first time the byte path's reader lists it: it is not listed again."""
+    data = _ct_bytes()
+    ds = read_explicit(data)
+    _check_explicit_vrs(ds, "ct.dcm")  # every element: the (tag, VR) memo holds them
+    fresh_passes.clear()  # ... and read_explicit's codes not (as after its bound, or another process's start)
+    first: list[BaseTag] = []
+    ds = read_explicit(data, None, None, first)
+    assert first == list(ds._dict)
+    _check_explicit_vrs(ds, "ct.dcm", first)
+    second: list[BaseTag] = []
+    ds = read_explicit(data, None, None, second)
+    assert second == _disallowed(ds)
 
 
 def test_fast_read_refuses_a_corrupt_vr_after_good_files(fresh_passes: set[int]) -> None:
