@@ -18,14 +18,20 @@ import re
 import time
 import traceback
 from dataclasses import dataclass, field
-from dataclasses import replace as replace_field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dicom_deid.deidentify import Deidentified, Engine, deidentify
 from dicom_deid.errors import DeidError, EncapsulatedDocumentError, NotDicomError, QuarantineReason
 from dicom_deid.links import Link, LinkKind
-from dicom_deid.manifest import EncodedRow, Encoder, ManifestRecord, Outcome, encode_fields
+from dicom_deid.manifest import (
+    EncodedRow,
+    Encoder,
+    ManifestRecord,
+    Outcome,
+    encode_fields,
+    with_seconds,
+)
 from dicom_deid.plan import format_path
 from dicom_deid.read import DicomDirFile, describe_decode_failure, keyword_value, parse_instance
 from dicom_deid.walk import InputBytes
@@ -142,7 +148,7 @@ def process_input(item: InputBytes, *, engine: Engine, output: Path, quarantine_
             else:
                 check_free_space(output, keep_free, sum(map(len, parts)))
             write_output(f"{os.fspath(output)}/{rel}", parts, replace=replace)  # a str: no pathlib parsing
-        record = replace_field(record, seconds=round(time.perf_counter() - started, 6))
+        record = with_seconds(record, round(time.perf_counter() - started, 6))
         return FileResult(record, links, plan_rows=rows, row=row)  # ``row``: the same but for the seconds
     except DicomDirFile:
         return FileResult(ManifestRecord(item.ordinal, token, Outcome.SKIPPED_DICOMDIR.value))

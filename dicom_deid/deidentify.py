@@ -204,20 +204,41 @@ class Deidentified:
 
 
 def _method_codes(profile: Profile, standard: Standard, pixels_active: bool) -> list[Dataset]:
+    items = []
+    for value, scheme, meaning in _method_code_values(profile.options, standard, pixels_active):
+        item = new_dataset()
+        set_plain(item, "CodeValue", value)
+        set_plain(item, "CodingSchemeDesignator", scheme)
+        set_plain(item, "CodeMeaning", meaning)
+        items.append(item)
+    return items
+
+
+#: _method_code_values's answers per (options, standard's id, pixels_active), each beside the
+#: standard it was made from (an id is reused only once that standard is gone)
+_CODE_VALUES: dict[tuple[frozenset[Option], int, bool], tuple[Standard, tuple[tuple[str, str, str], ...]]] = {}
+
+
+def _method_code_values(options: frozenset[Option], standard: Standard,
+                        pixels_active: bool) -> tuple[tuple[str, str, str], ...]:
+    """The (value, scheme, meaning) of each method code the new dataset claims, in order: the
+    same for every instance of a run (its options, standard and pixel stage), so chosen and
+    sorted once per run (an Enum hashes in Python: ``opt in cid7050`` per option per file)."""
+    key = (options, id(standard), pixels_active)
+    known = _CODE_VALUES.get(key)
+    if known is not None and known[0] is standard:
+        return known[1]
     codes = [standard.cid7050[None]]
-    for opt in sorted(profile.options, key=lambda o: standard.cid7050[o].value if o in standard.cid7050 else ""):
+    for opt in sorted(options, key=lambda o: standard.cid7050[o].value if o in standard.cid7050 else ""):
         if opt in _PIXEL_OPTIONS and not pixels_active:
             continue  # claimed only when the pixel stage ran
         if opt in standard.cid7050:
             codes.append(standard.cid7050[opt])
-    items = []
-    for c in codes:
-        item = new_dataset()
-        set_plain(item, "CodeValue", c.value)
-        set_plain(item, "CodingSchemeDesignator", c.scheme)
-        set_plain(item, "CodeMeaning", c.meaning)
-        items.append(item)
-    return items
+    values = tuple((c.value, c.scheme, c.meaning) for c in codes)
+    if len(_CODE_VALUES) >= 64:
+        _CODE_VALUES.clear()
+    _CODE_VALUES[key] = (standard, values)
+    return values
 
 
 _PIXEL_REPRESENTATION = 0x00280103
@@ -231,11 +252,17 @@ _STUDY_LEVEL = frozenset({LinkKind.STUDY_UID, LinkKind.ACCESSION_NUMBER})
 def _in_context(link: Link, patient: str, study: str, series: str) -> Link:
     """Attach the pseudonymous context at the link's own level, so a link is the same whichever
     instance of the patient or study reported it first (runs agree across workers)."""
-    if link.kind in _PATIENT_LEVEL:
-        return Link(link.kind, link.original, link.replacement, patient)
-    if link.kind in _STUDY_LEVEL:
-        return Link(link.kind, link.original, link.replacement, patient, study)
-    return Link(link.kind, link.original, link.replacement, patient, study, series)
+    kind = link.kind
+    level = _LEVEL_OF.get(kind._value_, 3)  # by the kind's str value: an Enum hashes in Python
+    if level == 1:
+        return Link(kind, link.original, link.replacement, patient)
+    if level == 2:
+        return Link(kind, link.original, link.replacement, patient, study)
+    return Link(kind, link.original, link.replacement, patient, study, series)
+
+
+#: a link kind's level (_in_context): 1 patient, 2 study, else the series
+_LEVEL_OF = {**{kind.value: 1 for kind in _PATIENT_LEVEL}, **{kind.value: 2 for kind in _STUDY_LEVEL}}
 
 
 def check_document(source: Dataset, plan: Plan, policy: DocumentPolicy) -> bool:
@@ -341,8 +368,8 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
         pixels = stage.process(source, out, phi_values=phi_values, decision=decision)
     stream = scrub_pixel_stream(out)  # after the pixel stage: a re-encoded stream is scrubbed too
 
-    links = ctx.links
     study, series = str(keyword_value(out, "StudyInstanceUID", "")), str(keyword_value(out, "SeriesInstanceUID", ""))
+    links = [_in_context(lk, pseudo_patient, study, series) for lk in ctx.links]
     for kind, value, replacement in (
         (LinkKind.PATIENT_ID, str(source_value("PatientID", "") or ""), pseudo_patient),
         (LinkKind.PATIENT_NAME, str(source_value("PatientName", "") or ""), str(keyword_value(out, "PatientName", "") or "")),
@@ -350,9 +377,8 @@ def deidentify(source: Dataset, engine: Engine, *, data: bytes | None = None,
          str(keyword_value(out, "PatientBirthDate", "") or "")),
         (LinkKind.DATE_OFFSET, pkey, str(offset) if profile.dates_modified else ""),
     ):
-        if value:
+        if value:  # patient level: already what _in_context makes of it
             links.append(Link(kind, value, replacement, pseudo_patient))
-    links = [_in_context(lk, pseudo_patient, study, series) for lk in links]
     return Deidentified(
         dataset=out, plan=plan, links=links, patient=pseudo_patient, study_uid=study, series_uid=series,
         sop_uid=str(out.SOPInstanceUID), pixels=pixels, phi_values=phi_values,

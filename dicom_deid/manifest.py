@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import enum
 import json
+import operator
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -64,6 +65,19 @@ def run_output_holding(path: Path) -> Path | None:
 
 
 _RECORD_FIELDS = fields(ManifestRecord)
+#: every field's value but the last, the seconds (``with_seconds``), in the fields' order
+_BUT_SECONDS = operator.attrgetter(*(f.name for f in _RECORD_FIELDS[:-1]))
+if _RECORD_FIELDS[-1].name != "seconds" or not all(f.init for f in _RECORD_FIELDS):  # pragma: no cover
+    raise ImportError("ManifestRecord: with_seconds needs every field in __init__ and the seconds last")
+
+
+def with_seconds(record: ManifestRecord, seconds: float) -> ManifestRecord:
+    """``dataclasses.replace(record, seconds=seconds)``, without its introspection of the fields
+    per call (each written file's record gets its seconds once it is written)."""
+    return _NEW_RECORD(*_BUT_SECONDS(record), seconds)
+
+
+_NEW_RECORD: Callable[..., ManifestRecord] = ManifestRecord  # positional, in the fields' order
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,4 +318,4 @@ def last_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 __all__ = ["MANIFEST_NAME", "EncodedRow", "ManifestRecord", "ManifestWriter", "Outcome", "append_row", "encode_fields", "encode_row", "ended_cleanly",
-           "last_run", "read_manifest", "repair_manifest"]
+           "last_run", "read_manifest", "repair_manifest", "with_seconds"]

@@ -31,7 +31,7 @@ from itertools import pairwise
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
 from dicom_deid.errors import UnreadableDicomError
@@ -356,7 +356,7 @@ class _Planner:
         cache, actions, sop_class = self.cache, self.actions, self.sop_class_uid
         uid_keys, uid_kept = ((self.uid_cache.keys, self.uid_cache.kept) if self.uid_cache is not None
                               else (None, {}))
-        raw_type = RawDataElement
+        raw_type, data_type = RawDataElement, DataElement
         dropped_tags, dropped_entries = (dropped.tags, dropped.entries) if dropped is not None else ((), ())
         next_dropped, n_dropped = 0, len(dropped_tags)
         upcoming = dropped_tags[0] if dropped_tags else 0x100000000  # the next dropped element's tag
@@ -379,8 +379,10 @@ class _Planner:
                 upcoming = dropped_tags[end] if end < n_dropped else 0x100000000
             path = prefix + (tag,)
             elem = elements[key]
-            vr = elem[1] if type(elem) is raw_type and elem[3] is not None else None  # element_vr's common case
-            if not vr or vr == "UN":
+            # element_vr's common cases: a raw element read with its value, a DataElement (a sequence)
+            vr = (elem[1] if elem[3] is not None else None) if type(elem) is raw_type else (
+                elem.VR if type(elem) is data_type else None)
+            if not vr or vr == "UN" or type(vr) is not str:
                 try:
                     vr = element_vr(ds, key)  # its own key: the lookups find it without BaseTag.__eq__
                 except (NotImplementedError, ValueError) as exc:  # pydicom cannot convert it (bad VR, items)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from types import MappingProxyType
@@ -27,7 +27,7 @@ from dicom_deid.errors import (
     UnsupportedTransferSyntax,
 )
 from dicom_deid.rawscan import BASE_TAGS, FallBack
-from dicom_deid.read_fast import read_explicit
+from dicom_deid.read_fast import VR_PASSED, read_explicit
 from dicom_deid.uid_bytes import DecodeMemo, decoded_element
 from dicom_deid.walk import InputRef, read_bytes
 
@@ -121,24 +121,29 @@ def _looks_like_dicom_without_preamble(data: bytes) -> bool:
 
 
 def parse_dicom(data: bytes, *, where: str, fast: bool = False,
-                dropped: list[tuple[int, str]] | None = None, memo: DecodeMemo | None = None) -> Dataset:
+                dropped: list[tuple[int, str]] | None = None, memo: DecodeMemo | None = None,
+                vr_unchecked: list[BaseTag] | None = None) -> Dataset:
     """Parse DICOM bytes (with or without preamble/meta); raise InputError subclasses.
 
     ``fast`` (the byte path, issue 16): read the common case with read_fast.py, which builds the
     dataset ``dcmread`` would; anything it does not take is read by ``dcmread``.  ``dropped``
     (with ``fast``): read_fast.py's private elements left unread (``read_explicit``); it stays
     empty when ``dcmread`` reads the file.  ``memo``: the run's memo of decoded values
-    (``Engine.decode_memo``), or none."""
+    (``Engine.decode_memo``), or none.  ``vr_unchecked`` (a list): the top-level elements
+    :func:`_check_explicit_vrs` must look at are appended (read_fast.py's, or every one where
+    ``dcmread`` read the file)."""
     if not data:
         raise NotDicomError("empty file", path=where)
     has_preamble = len(data) >= 132 and data[128:132] == b"DICM"
     if not has_preamble and not _looks_like_dicom_without_preamble(data):
         raise NotDicomError("not a DICOM file (no DICM preamble, no DICOM header)", path=where)
     try:
-        ds = _read_fast(data, dropped, memo) if fast and has_preamble else None
+        ds = _read_fast(data, dropped, memo, vr_unchecked) if fast and has_preamble else None
         complete = ds is not None  # read_fast.py reads no file cut short: see _check_complete
         if ds is None:
             ds = dcmread(BytesIO(data), force=not has_preamble)
+            if vr_unchecked is not None:
+                vr_unchecked[:] = ds._dict  # every element
     except InvalidDicomError as exc:
         raise NotDicomError(f"not a DICOM file ({exc})", path=where) from None
     except (EOFError, OSError) as exc:
@@ -156,13 +161,15 @@ _FAST_FAILURES: tuple[type[BaseException], ...] = (FallBack, InvalidDicomError, 
 
 
 def _read_fast(data: bytes, dropped: list[tuple[int, str]] | None = None,
-               memo: DecodeMemo | None = None) -> Dataset | None:
+               memo: DecodeMemo | None = None, unchecked: list[BaseTag] | None = None) -> Dataset | None:
     """read_fast.py's dataset, or None for ``dcmread`` to read (and report on) the file."""
     try:
-        return read_explicit(data, dropped, memo)
+        return read_explicit(data, dropped, memo, unchecked)
     except _FAST_FAILURES:
         if dropped is not None:
             dropped.clear()  # dcmread reads every element
+        if unchecked is not None:
+            unchecked.clear()
         return None
 
 
@@ -362,7 +369,7 @@ def _dictionary_vrs(tag: int) -> frozenset[str] | None:
 _VR_PASSES: set[tuple[int, str]] = set()
 
 
-def _check_explicit_vrs(ds: Dataset, where: str) -> None:
+def _check_explicit_vrs(ds: Dataset, where: str, only: Iterable[BaseTag] | None = None) -> None:
     """A top-level public element must not hold free text where its attribute holds none, nor
     binary data where it holds text.
 
@@ -371,19 +378,31 @@ def _check_explicit_vrs(ds: Dataset, where: str) -> None:
     "numeric" attribute.  Text under another text-like VR (OperatorsName or PatientAge as LO,
     seen in deid-data) is a vendor quirk and passes: the attribute's own rule applies.  Raw
     VRs only: nothing is decoded here.
+
+    ``only``: the keys of the elements to look at, in the dataset's order (read_fast.py lists
+    those whose (tag, VR) this check has not passed before: ``read_explicit(..., unchecked)``);
+    the others pass.  Each (tag, VR) passed is noted for read_fast.py (``VR_PASSED``).
     """
-    passes, raw_type = _VR_PASSES, RawDataElement
-    for tag, raw in ds._dict.items():
+    passes, raw_type, codes = _VR_PASSES, RawDataElement, VR_PASSED
+    elements = ds._dict
+    for tag in elements if only is None else only:
+        raw = elements[tag]
         vr = raw[1] if type(raw) is raw_type else getattr(raw, "VR", None)  # a raw element's VR, by index
-        if vr is None or tag >> 16 & 1:
+        if vr is None:
+            continue
+        if tag >> 16 & 1:
+            _note_passed(codes, int(tag), vr)  # never looked at
             continue
         key = (int(tag), vr)  # an int key: a BaseTag compares in Python
         if key in passes:
+            if only is not None:  # passed before, by a check over every element: noted once
+                _note_passed(codes, int(tag), vr)
             continue
         expected = _dictionary_vrs(int(tag))
         if expected is None or vr in expected:
             if len(passes) < 65536:
                 passes.add(key)
+            _note_passed(codes, int(tag), vr)
             continue
         text_into_structured = vr in _FREE_TEXT_VRS and _STRUCTURED_VRS.issuperset(expected)
         binary_into_text = vr in _BINARY_VRS and _TEXT_VRS.issuperset(expected)
@@ -392,6 +411,13 @@ def _check_explicit_vrs(ds: Dataset, where: str) -> None:
             raise UnreadableDicomError(f"corrupt DICOM file: {keyword} ({tag >> 16:04X},{tag & 0xFFFF:04X}) has "
                                        f"value representation {vr} where the standard has {dictionary_VR(tag)}",
                                        path=where)
+
+
+def _note_passed(codes: set[int], tag: int, vr: object) -> None:
+    """Note (tag, VR) in read_fast.py's ``VR_PASSED`` (its header code), for a VR of two ASCII
+    letters (one read_explicit can read); bounded."""
+    if len(codes) < 65536 and type(vr) is str and len(vr) == 2 and vr.isascii():
+        codes.add(tag << 16 | int.from_bytes(vr.encode("ascii"), "little"))
 
 
 def _check_encapsulation(ds: Dataset, where: str) -> None:
@@ -455,9 +481,10 @@ def parse_instance(data: bytes, *, where: str, fast: bool = False, drop_private:
     dataset and lists them in ``Instance.dropped``.  ``memo``: the run's memo of decoded values
     (``Engine.decode_memo``; none: each element read is decoded), the same answers either way."""
     dropped: list[tuple[int, str]] | None = [] if fast and drop_private else None
-    ds = parse_dicom(data, where=where, fast=fast, dropped=dropped, memo=memo)
+    unchecked: list[BaseTag] | None = [] if fast else None
+    ds = parse_dicom(data, where=where, fast=fast, dropped=dropped, memo=memo, vr_unchecked=unchecked)
     _check_file_meta(ds, where, memo)
-    _check_explicit_vrs(ds, where)
+    _check_explicit_vrs(ds, where, unchecked)
     _decode_routing(ds, where, memo)
     _check_encapsulation(ds, where)
     sop_class = keyword_value(ds, "SOPClassUID") or keyword_value(ds.file_meta, "MediaStorageSOPClassUID")

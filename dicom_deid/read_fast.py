@@ -126,8 +126,15 @@ def _read_meta(data: bytes, memo: DecodeMemo | None) -> tuple[FileMetaDataset, i
     return file_meta, pos
 
 
+#: Header codes (``tag << 16 | code``, the code the VR's two bytes as ELEMENT_HEAD_CODED reads
+#: them) of the top-level elements that read.py's VR check (``read._check_explicit_vrs``) passes
+#: without a look: read_explicit lists every other element for it (``unchecked``).  Filled by
+#: that check, as it finds each (tag, VR) allowed; bounded there.
+VR_PASSED: set[int] = set()
+
+
 def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None,
-                  memo: DecodeMemo | None = None) -> FileDataset:
+                  memo: DecodeMemo | None = None, unchecked: list[BaseTag] | None = None) -> FileDataset:
     """The dataset ``dcmread(BytesIO(data))`` returns; raise FallBack where this module does not
     read ``data`` exactly as ``dcmread`` does.
 
@@ -138,7 +145,11 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None,
     in file order, for the plan (``plan_actions(..., dropped=)``), which decides it exactly as
     it would have had it been read.  Every check on its header and length is made as before.
     On FallBack the list holds elements of a dataset never returned: clear it.  ``memo``: the
-    run's memo of decoded values (``uid_bytes.DecodeMemo``), or none."""
+    run's memo of decoded values (``uid_bytes.DecodeMemo``), or none.  ``unchecked`` (a list):
+    the keys of the top-level elements read.py's VR check must still look at are appended, in
+    file order: those whose header code is not in :data:`VR_PASSED` (the character set, decoded
+    below, keeps its VR, or is read as UN, which the check never passes).  The others it passes:
+    the same answer."""
     if len(data) < 144 or data[128:132] != b"DICM":
         raise FallBack("no preamble")
     fp = BytesIO(data)
@@ -165,6 +176,8 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None,
     short_vr, long_vr = SHORT_VR_AT, LONG_VR_AT
     head = _HEAD_CODED
     drop = dropped.append if dropped is not None else None
+    note = (unchecked if unchecked is not None else []).append
+    passed = VR_PASSED
     try:
         while pos < end:
             group, elem, vr_code, length = head(data, pos)  # struct.error past the end: see below
@@ -194,6 +207,8 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None,
                 value = data[value_tell:pos] if length else empty_raw_value(vr, True)
                 if tag == _CHARSET:
                     encoding = convert_encodings(convert_string(value or b"", True))
+                if tag << 16 | vr_code not in passed:
+                    note(key)
                 # RawDataElement(key, vr, length, value, value_tell, False, True), without the named
                 # tuple's Python-level __new__ (the same object: is_raw True, is_buffered False)
                 elements[key] = new_tuple(raw_type, (key, vr, length, value, value_tell, False, True, True, False))
@@ -209,6 +224,8 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None,
             key = tags.get(tag)
             if key is None:
                 key = tags[tag] = BaseTag(tag)
+            if tag << 16 | vr_code not in passed:
+                note(key)
             if vr == "SQ":
                 try:
                     seq, pos = read_items(data, value_tell, encoding)
@@ -248,4 +265,4 @@ def read_explicit(data: bytes, dropped: list[tuple[int, str]] | None = None,
     return ds
 
 
-__all__ = ["read_explicit"]
+__all__ = ["VR_PASSED", "read_explicit"]

@@ -141,8 +141,10 @@ def _apply(src: Dataset, dst: Dataset, plan: Plan, ctx: ScrubContext, prefix: Ta
             # a kept raw public element (not a sequence, not pixel data): what ``dst[tag] = raw`` stores
             out[key] = raw
             continue
-        vr = raw[1] if type(raw) is RawDataElement and raw[3] is not None else None  # element_vr's common case
-        if not vr or vr == "UN":
+        # element_vr's common cases: a raw element read with its value, a DataElement (a sequence)
+        vr = (raw[1] if raw[3] is not None else None) if type(raw) is raw_type else (
+            raw.VR if type(raw) is DataElement else None)
+        if not vr or vr == "UN" or type(vr) is not str:
             vr = element_vr(src, key)
         if vr == "SQ":
             _apply_sequence(src, dst, key, action, plan, ctx, path)
@@ -198,7 +200,7 @@ def new_element(tag: int, vr: str, value: object) -> DataElement:
     if type(value) is UID and not hasattr(value, "_PRIVATE_TS_ENCODING"):
         value = str(value)  # UID() of a UID is the UID of its string (a private syntax's encoding aside)
     if (type(value) is str or value is None) and _FAST_ELEMENTS \
-            and pydicom_config.settings.reading_validation_mode != pydicom_config.RAISE:
+            and (mode := pydicom_config.settings.reading_validation_mode) != pydicom_config.RAISE:
         stored: object = _MISSING
         if value is None:
             if vr in _STORED_AS_IS or vr == "UI" or (vr in _DATES and not pydicom_config.datetime_conversion):
@@ -211,7 +213,7 @@ def new_element(tag: int, vr: str, value: object) -> DataElement:
         if stored is not _MISSING:
             elem = object.__new__(DataElement)
             elem.__dict__.update(tag=tag if type(tag) is BaseTag else BaseTag(tag), VR=vr,
-                                 validation_mode=pydicom_config.settings.reading_validation_mode, _value=stored,
+                                 validation_mode=mode, _value=stored,
                                  file_tell=None, is_undefined_length=False, private_creator=None)
             return elem
     return DataElement(tag, vr, value)
