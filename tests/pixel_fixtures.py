@@ -89,6 +89,15 @@ def stored_frames(ds: Dataset) -> np.ndarray:
     return arr.reshape((frames, int(ds.Rows), int(ds.Columns), -1))
 
 
+def ink_covered(boxes: Sequence[TextBox], mask: np.ndarray) -> float:
+    """The share of ``mask``'s pixels (a label's ink) that lie inside any of ``boxes``."""
+    ys, xs = np.nonzero(mask)
+    inside = np.zeros(len(xs), bool)
+    for b in boxes:
+        inside |= (xs >= b.x) & (xs < b.x1) & (ys >= b.y) & (ys < b.y1)
+    return float(inside.mean())
+
+
 def outside_mask(shape: tuple[int, int], boxes: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
     mask = np.ones(shape, bool)
     for x, y, w, h in boxes:

@@ -31,6 +31,7 @@ from dicom_deid.pixels.glyphs import GlyphRow, glyph_rows
 from dicom_deid.pixels.ocr import DbnetDetector, ScanPass, TextBox
 from dicom_deid.pixels.recognize import CrnnRecognizer
 from dicom_deid.pixels.rowread import RowReader, clear_of
+from tests.pixel_fixtures import ink_covered
 
 MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
 NAME = "MBEKI, ELENA"
@@ -82,21 +83,13 @@ def _blind(detector: DbnetDetector, monkeypatch: pytest.MonkeyPatch) -> DbnetDet
     return detector
 
 
-def _ink_covered(boxes: list[TextBox], mask: np.ndarray) -> float:
-    ys, xs = np.nonzero(mask)
-    inside = np.zeros(len(xs), bool)
-    for b in boxes:
-        inside |= (xs >= b.x) & (xs < b.x1) & (ys >= b.y) & (ys < b.y1)
-    return float(inside.mean())
-
-
 def test_a_faint_name_no_pass_boxes_is_proposed_where_its_rows_read(
     recognizer: CrnnRecognizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     image, mask = _faint_name()
     assert _blind(DbnetDetector(), monkeypatch).detect(image) == []  # the premise: no pass, no crop boxes it
     boxes = _blind(DbnetDetector(row_reader=RowReader(recognizer)), monkeypatch).detect(image)
-    assert _ink_covered(boxes, mask) >= 0.98
+    assert ink_covered(boxes, mask) >= 0.98
     assert all(label_area(mask, 8)[b.y : b.y1, b.x : b.x1].all() for b in boxes)  # and nothing else
 
 
@@ -120,7 +113,7 @@ def test_a_row_along_the_tops_of_the_glyphs_proposes_the_whole_line(recognizer: 
     row = GlyphRow(int(xs.min()), top, 40, 6, False, 4, 35.0)
     boxes = RowReader(recognizer)(image, [row])
     assert len(boxes) == 1
-    assert _ink_covered(boxes, mask) >= 0.98
+    assert ink_covered(boxes, mask) >= 0.98
     assert boxes[0].height <= 1.5 * height  # the 30 px box read would be 1.9 times as high
     assert boxes[0].x1 <= int(xs.max()) + 1 + height  # along: no further than the text's level runs
 

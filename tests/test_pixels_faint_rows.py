@@ -24,6 +24,7 @@ from test_pixels_miss_classes import text_mask
 from dicom_deid.pixels import ocr
 from dicom_deid.pixels.glyphs import glyph_rows
 from dicom_deid.pixels.ocr import DbnetDetector
+from tests.pixel_fixtures import ink_covered
 
 SANS = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 NARROW = "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Regular.ttf"
@@ -42,14 +43,6 @@ def _labelled(text: str, size: int, font: str, level: int) -> tuple[np.ndarray, 
     mask = text_mask(image.shape, text, (280, 380), size, font)  # on tissue, clear of the vessels
     image[mask] = level
     return image, mask
-
-
-def _ink_covered(boxes: list[ocr.TextBox], mask: np.ndarray) -> float:
-    ys, xs = np.nonzero(mask)
-    inside = np.zeros(len(xs), bool)
-    for b in boxes:
-        inside |= (xs >= b.x) & (xs < b.x1) & (ys >= b.y) & (ys < b.y1)
-    return float(inside.mean())
 
 
 def _on(rows: list, mask: np.ndarray) -> list:
@@ -80,9 +73,9 @@ def _first_level_only(image: np.ndarray, **options: object) -> list:
 
 def test_the_detector_boxes_a_faint_label_it_missed(monkeypatch: pytest.MonkeyPatch) -> None:
     image, mask = _labelled("09-FEB-1933", 9, SANS, 235 - 44)
-    assert _ink_covered(DbnetDetector().detect(image), mask) >= 0.98
+    assert ink_covered(DbnetDetector().detect(image), mask) >= 0.98
     monkeypatch.setattr(ocr, "glyph_rows", _first_level_only)
-    assert _ink_covered(DbnetDetector().detect(image), mask) < 0.5  # what the detector did before
+    assert ink_covered(DbnetDetector().detect(image), mask) < 0.5  # what the detector did before
 
 
 def test_a_faint_row_is_searched_stretched_not_equalised(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,10 +83,10 @@ def test_a_faint_row_is_searched_stretched_not_equalised(monkeypatch: pytest.Mon
     it is boxed whole; on the same crop of the equalised image (how other rows are searched) the
     network sees nothing."""
     image, mask = _labelled("HUGO HALVORSEN", 9, NARROW, 235 - 25)
-    assert _ink_covered(DbnetDetector().detect(image), mask) >= 0.98
+    assert ink_covered(DbnetDetector().detect(image), mask) >= 0.98
 
     def equalised(grey: np.ndarray, row: object, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         return np.ascontiguousarray(DbnetDetector().prepare(grey)[y0:y1, x0:x1])
 
     monkeypatch.setattr(ocr, "faint_crop", equalised)
-    assert _ink_covered(DbnetDetector().detect(image), mask) < 0.5
+    assert ink_covered(DbnetDetector().detect(image), mask) < 0.5

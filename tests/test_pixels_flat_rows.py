@@ -27,8 +27,9 @@ from test_pixels_hard_cases import label_area
 
 from dicom_deid.pixels import PixelMode, PixelPolicy, PixelStage, glyphs
 from dicom_deid.pixels.glyphs import glyph_rows
-from dicom_deid.pixels.ocr import DbnetDetector, TextBox
+from dicom_deid.pixels.ocr import DbnetDetector
 from dicom_deid.pixels.recognize import CrnnRecognizer
+from tests.pixel_fixtures import ink_covered
 
 SANS = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 PET = "1.2.840.10008.5.1.4.1.1.128"
@@ -72,14 +73,6 @@ def _faint_texture(amplitude: float) -> np.ndarray:
     return _eight_bit(image)
 
 
-def _ink_covered(boxes: list[TextBox], mask: np.ndarray) -> float:
-    ys, xs = np.nonzero(mask)
-    inside = np.zeros(len(xs), bool)
-    for b in boxes:
-        inside |= (xs >= b.x) & (xs < b.x1) & (ys >= b.y) & (ys < b.y1)
-    return float(inside.mean())
-
-
 def _on(rows: list[glyphs.GlyphRow], mask: np.ndarray) -> list[glyphs.GlyphRow]:
     ys, xs = np.nonzero(mask)
     return [r for r in rows if r.x <= xs.max() and xs.min() <= r.x + r.width
@@ -107,7 +100,7 @@ def test_a_faint_name_on_flat_black_is_a_flat_row_and_boxed(detector: DbnetDetec
     flat = _on(_flat_rows(image, monkeypatch), mask)
     assert flat and all(r.faint and r.clear for r in flat)
     assert not _on(glyph_rows(image, faint_rows=0), mask)  # the premise: no row of the first levels
-    assert _ink_covered(detector.detect(image), mask) >= 0.98
+    assert ink_covered(detector.detect(image), mask) >= 0.98
 
 
 def test_no_flat_rows_without_faint_rows() -> None:

@@ -15,6 +15,7 @@ from test_pixels_miss_classes import text_mask
 
 from dicom_deid.pixels.glyphs import glyph_rows
 from dicom_deid.pixels.ocr import PROJECTION_ROWS, SCREEN_PASS, SMALL_ROWS, DbnetDetector
+from tests.pixel_fixtures import ink_covered
 
 BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 LABEL = "VILLANUEVA A"
@@ -31,14 +32,6 @@ def _labelled(size: int, at: tuple[int, int] = (60, 120)) -> tuple[np.ndarray, n
     mask = text_mask(image.shape, LABEL, at, size, BOLD)
     image[mask] = 70
     return image, mask
-
-
-def _ink_covered(boxes: list, mask: np.ndarray) -> float:
-    ys, xs = np.nonzero(mask)
-    inside = np.zeros(len(xs), bool)
-    for b in boxes:
-        inside |= (xs >= b.x) & (xs < b.x1) & (ys >= b.y) & (ys < b.y1)
-    return float(inside.mean())
 
 
 def test_glyph_rows_lie_on_a_small_label_and_not_on_grain() -> None:
@@ -65,7 +58,7 @@ def test_a_row_no_pass_boxed_is_searched_on_an_enlarged_crop() -> None:
     step switched off nothing is found."""
     image, mask = _labelled(8)
     found = DbnetDetector(passes=(), small_rows=12).detect(image)
-    assert _ink_covered(found, mask) >= 0.9
+    assert ink_covered(found, mask) >= 0.9
     assert DbnetDetector(passes=(), small_rows=0).detect(image) == []
 
 
@@ -95,7 +88,7 @@ def test_a_row_a_pass_boxed_is_not_searched_again() -> None:
     counting = _Counting(detector._network)
     detector._network = counting  # type: ignore[assignment]
     found = detector.detect(image)
-    assert _ink_covered(found, mask) >= 0.9
+    assert ink_covered(found, mask) >= 0.9
     assert counting.runs == 1
 
 

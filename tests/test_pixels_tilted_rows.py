@@ -22,6 +22,7 @@ from dicom_deid.pixels.glyphs import GlyphRow, glyph_rows
 from dicom_deid.pixels.ocr import DbnetDetector, TextBox
 from dicom_deid.pixels.recognize import CrnnRecognizer
 from dicom_deid.pixels.rowread import RowReader
+from tests.pixel_fixtures import ink_covered
 
 NARROW_BOLD = "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf"
 SIDE = 1800  # larger than the screen pass enlarges (``ocr.SCREEN_PASS``): searched at native size
@@ -67,13 +68,6 @@ def _tilted_name(image: np.ndarray, at: tuple[int, int], angle: float = -19.0) -
     return mask
 
 
-def _covered(boxes: list[TextBox], mask: np.ndarray) -> float:
-    inside = np.zeros(mask.shape, bool)
-    for b in boxes:
-        inside[max(0, b.y) : b.y1, max(0, b.x) : b.x1] = True
-    return float((inside & mask).sum()) / float(mask.sum())
-
-
 def _on(rows: list[GlyphRow], mask: np.ndarray) -> list[GlyphRow]:
     return [r for r in rows if mask[r.y : r.y + r.height, r.x : r.x + r.width].any()]
 
@@ -98,9 +92,9 @@ def test_a_tilted_small_line_makes_a_tilted_row_and_no_level_row(labelled: tuple
 def test_the_detector_boxes_a_tilted_small_line(labelled: tuple[np.ndarray, np.ndarray],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     image, mask = labelled
-    assert _covered(DbnetDetector().detect(image), mask) >= 0.98
+    assert ink_covered(DbnetDetector().detect(image), mask) >= 0.98
     monkeypatch.setattr(ocr, "TILTED_ROWS", 0)
-    assert _covered(DbnetDetector().detect(image), mask) < 0.5  # what the detector did before
+    assert ink_covered(DbnetDetector().detect(image), mask) < 0.5  # what the detector did before
 
 
 def test_the_tilted_line_is_confirmed_and_texture_alone_gains_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,11 +112,11 @@ def test_the_tilted_line_is_confirmed_and_texture_alone_gains_nothing(monkeypatc
     for row in searched:
         area = np.zeros(image.shape, bool)
         area[row.y : row.y + row.height, row.x : row.x + row.width] = True
-        assert _covered([TextBox(b.x, b.y, b.width, b.height) for b in kept], area) == 0.0
+        assert ink_covered([TextBox(b.x, b.y, b.width, b.height) for b in kept], area) == 0.0
     monkeypatch.setattr(ocr, "TILTED_ROWS", 0)
     before = find_text([image], DbnetDetector(row_reader=RowReader(recognizer)), recognizer)
     assert kept == before.boxes(Verdict.CONFIRMED, Verdict.UNCERTAIN)
     monkeypatch.undo()
     mask = _tilted_name(image, (60, 1700))
     confirmed = find_text([image], detector, recognizer).boxes(Verdict.CONFIRMED)
-    assert _covered([TextBox(b.x, b.y, b.width, b.height) for b in confirmed], mask) >= 0.98
+    assert ink_covered([TextBox(b.x, b.y, b.width, b.height) for b in confirmed], mask) >= 0.98
