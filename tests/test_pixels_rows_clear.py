@@ -21,11 +21,11 @@ import pydicom
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.data import get_testdata_file
-from test_pixels_faint_rows import _ink_covered
 
 from dicom_deid.pixels import ocr
 from dicom_deid.pixels.glyphs import GlyphRow, glyph_rows
 from dicom_deid.pixels.ocr import DbnetDetector
+from tests.pixel_fixtures import ink_covered
 
 MONO = "/usr/share/fonts/truetype/liberation/LiberationMono-Bold.ttf"
 SERIF = "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf"
@@ -88,7 +88,7 @@ def test_a_label_on_clear_ground_is_searched_beyond_the_row_budget(seed: int) ->
     """Without the whole-image passes, only the glyph-row search can find the label: it does, though
     dozens of texture rows rank above it."""
     image, mask = _drawn(_striated(seed), "MBEKIE 1952", (8, 6), 7, 34, MONO)
-    assert _ink_covered(DbnetDetector(passes=()).detect(image), mask) >= 0.98
+    assert ink_covered(DbnetDetector(passes=()).detect(image), mask) >= 0.98
 
 
 @pytest.mark.parametrize("level", [24, 26])
@@ -98,4 +98,4 @@ def test_a_grey_label_in_a_dark_corner_is_found_on_a_stretched_crop(level: int) 
     image, mask = _drawn(_ct(), "Exam 410872", (10, 478), 7, level, SERIF, lighter=True)
     rows = _on([r for r in glyph_rows(image) if not r.faint], mask)
     assert rows and all(r.clear and r.contrast < ocr.STRETCH_BELOW for _, r in rows)
-    assert _ink_covered(DbnetDetector().detect(image), mask) >= 0.98
+    assert ink_covered(DbnetDetector().detect(image), mask) >= 0.98
